@@ -1,0 +1,3 @@
+fn main() {
+    ctcore::main(mkrootfs::run)
+}
