@@ -161,7 +161,10 @@ mod tests {
         let e = Demo::try_parse_from(["demo", "--bogus"]).unwrap_err();
         let line = usage_line("demo", &e);
         assert!(!line.contains('\n'));
-        assert!(line.starts_with("demo: unexpected argument '--bogus'"), "{line}");
+        assert!(
+            line.starts_with("demo: unexpected argument '--bogus'"),
+            "{line}"
+        );
         assert!(line.ends_with("(try 'demo --help')"));
     }
 

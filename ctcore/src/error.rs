@@ -54,7 +54,10 @@ pub fn code_of(err: &anyhow::Error) -> i32 {
 /// Whether the error should be reported at all (a silent [`Failure`] is not).
 #[must_use]
 pub fn is_silent(err: &anyhow::Error) -> bool {
-    matches!(err.downcast_ref::<Failure>(), Some(Failure { message: None, .. }))
+    matches!(
+        err.downcast_ref::<Failure>(),
+        Some(Failure { message: None, .. })
+    )
 }
 
 /// Whether a broken pipe is anywhere in the chain: the reader went away,
@@ -71,7 +74,11 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 #[must_use]
 pub fn one_line(tool: &str, err: &anyhow::Error) -> String {
     let text = format!("{err:#}");
-    let flat: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let flat: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     format!("{tool}: {}", flat.join(" "))
 }
 

@@ -53,6 +53,9 @@ mod tests {
     fn error_text_strips_suffix() {
         let e = std::io::Error::from_raw_os_error(libc::ENOENT);
         assert_eq!(super::error_text(&e), "No such file or directory");
-        assert_eq!(super::errno_text(nix::errno::Errno::EPERM), "Operation not permitted");
+        assert_eq!(
+            super::errno_text(nix::errno::Errno::EPERM),
+            "Operation not permitted"
+        );
     }
 }

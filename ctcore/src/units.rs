@@ -101,7 +101,9 @@ fn parse_go_size(s: &str, base: f64) -> Result<i64, UnitError> {
 /// practice.
 #[must_use]
 pub fn scan_lli(s: &str) -> Option<i64> {
-    let b = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']).as_bytes();
+    let b = s
+        .trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c'])
+        .as_bytes();
     let mut i = 0;
     let mut neg = false;
     if let Some(&c) = b.first()
@@ -128,7 +130,9 @@ pub fn scan_lli(s: &str) -> Option<i64> {
         let Some(d) = (c as char).to_digit(radix) else {
             break;
         };
-        value = value.wrapping_mul(i64::from(radix)).wrapping_add(i64::from(d));
+        value = value
+            .wrapping_mul(i64::from(radix))
+            .wrapping_add(i64::from(d));
         digits += 1;
     }
     if digits == 0 {
@@ -260,13 +264,31 @@ mod tests {
     #[test]
     fn go_units_vectors_err() {
         assert_eq!(ram_in_bytes(""), Err(UnitError::InvalidSize(String::new())));
-        assert_eq!(ram_in_bytes("hello"), Err(UnitError::InvalidSize("hello".into())));
-        assert_eq!(ram_in_bytes("-32"), Err(UnitError::InvalidSize("-32".into())));
+        assert_eq!(
+            ram_in_bytes("hello"),
+            Err(UnitError::InvalidSize("hello".into()))
+        );
+        assert_eq!(
+            ram_in_bytes("-32"),
+            Err(UnitError::InvalidSize("-32".into()))
+        );
         assert!(ram_in_bytes(" 32 ").is_err());
-        assert_eq!(ram_in_bytes("32m b"), Err(UnitError::InvalidSuffix("m b".into())));
-        assert_eq!(ram_in_bytes("32bm"), Err(UnitError::InvalidSuffix("bm".into())));
-        assert_eq!(ram_in_bytes("1x").unwrap_err().to_string(), "invalid suffix: 'x'");
-        assert_eq!(ram_in_bytes("x").unwrap_err().to_string(), "invalid size: 'x'");
+        assert_eq!(
+            ram_in_bytes("32m b"),
+            Err(UnitError::InvalidSuffix("m b".into()))
+        );
+        assert_eq!(
+            ram_in_bytes("32bm"),
+            Err(UnitError::InvalidSuffix("bm".into()))
+        );
+        assert_eq!(
+            ram_in_bytes("1x").unwrap_err().to_string(),
+            "invalid suffix: 'x'"
+        );
+        assert_eq!(
+            ram_in_bytes("x").unwrap_err().to_string(),
+            "invalid size: 'x'"
+        );
     }
 
     #[test]

@@ -28,18 +28,24 @@ fn trimmed(p: impl AsRef<Path>) -> Value {
 fn namespaces() -> Value {
     let mut m = Map::new();
     for k in NS_KINDS {
-        let v = fs::metadata(format!("/proc/self/ns/{k}")).map_or(Value::Null, |md| json!(md.ino()));
+        let v =
+            fs::metadata(format!("/proc/self/ns/{k}")).map_or(Value::Null, |md| json!(md.ino()));
         m.insert(k.to_string(), v);
     }
     Value::Object(m)
 }
 
 fn id_map(p: &str) -> Value {
-    let Some(text) = read(p) else { return Value::Null };
+    let Some(text) = read(p) else {
+        return Value::Null;
+    };
     let rows: Vec<Value> = text
         .lines()
         .filter_map(|l| {
-            let f: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
             (f.len() == 3).then(|| json!(f))
         })
         .collect();
@@ -47,7 +53,9 @@ fn id_map(p: &str) -> Value {
 }
 
 fn listing(dir: &Path) -> Value {
-    let Ok(rd) = fs::read_dir(dir) else { return Value::Null };
+    let Ok(rd) = fs::read_dir(dir) else {
+        return Value::Null;
+    };
     let mut names: Vec<String> = rd
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -87,7 +95,9 @@ struct Mount {
 }
 
 fn mounts() -> Vec<Mount> {
-    let Some(text) = read("/proc/self/mountinfo") else { return Vec::new() };
+    let Some(text) = read("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
     text.lines()
         .filter_map(|l| {
             let (pre, post) = l.split_once(" - ")?;
@@ -147,7 +157,9 @@ fn group_dir(m: &Mount, path: &str) -> PathBuf {
 }
 
 fn cgroups(ms: &[Mount]) -> Value {
-    let Some(text) = read("/proc/self/cgroup") else { return Value::Null };
+    let Some(text) = read("/proc/self/cgroup") else {
+        return Value::Null;
+    };
     let mut groups = Vec::new();
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
@@ -159,7 +171,9 @@ fn cgroups(ms: &[Mount]) -> Value {
                 m.fstype == "cgroup2"
             } else {
                 m.fstype == "cgroup"
-                    && ctrl.split(',').all(|c| m.super_options.split(',').any(|o| o == c))
+                    && ctrl
+                        .split(',')
+                        .all(|c| m.super_options.split(',').any(|o| o == c))
             }
         });
         let mut limits = Map::new();
@@ -192,7 +206,14 @@ fn status_fields() -> Value {
                 let k = k.trim();
                 if matches!(
                     k,
-                    "CapInh" | "CapPrm" | "CapEff" | "CapBnd" | "CapAmb" | "NoNewPrivs" | "Seccomp" | "NSpid"
+                    "CapInh"
+                        | "CapPrm"
+                        | "CapEff"
+                        | "CapBnd"
+                        | "CapAmb"
+                        | "NoNewPrivs"
+                        | "Seccomp"
+                        | "NSpid"
                 ) {
                     m.insert(k.to_string(), Value::String(v.trim().to_string()));
                 }
@@ -203,7 +224,9 @@ fn status_fields() -> Value {
 }
 
 fn interfaces() -> Value {
-    let Some(text) = read("/proc/net/dev") else { return Value::Null };
+    let Some(text) = read("/proc/net/dev") else {
+        return Value::Null;
+    };
     let mut names: Vec<String> = text
         .lines()
         .skip(2)
@@ -214,7 +237,9 @@ fn interfaces() -> Value {
 }
 
 fn pids() -> Value {
-    let Ok(rd) = fs::read_dir("/proc") else { return Value::Null };
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return Value::Null;
+    };
     let mut v: Vec<u64> = rd
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
@@ -256,7 +281,14 @@ fn main() {
     let ms = mounts();
     // SAFETY: these getters have no preconditions.
     let (uid, gid, euid, egid, pid, ppid) = unsafe {
-        (libc::getuid(), libc::getgid(), libc::geteuid(), libc::getegid(), libc::getpid(), libc::getppid())
+        (
+            libc::getuid(),
+            libc::getgid(),
+            libc::geteuid(),
+            libc::getegid(),
+            libc::getpid(),
+            libc::getppid(),
+        )
     };
     let report = json!({
         "pid": pid,

@@ -84,9 +84,9 @@ fn tidy(roff: &str) -> String {
             continue;
         }
         if line == ".br"
-            && lines
-                .peek()
-                .is_some_and(|n| n.starts_with(".SH") || n.starts_with(".TP") || n.starts_with(".PP") || n.is_empty())
+            && lines.peek().is_some_and(|n| {
+                n.starts_with(".SH") || n.starts_with(".TP") || n.starts_with(".PP") || n.is_empty()
+            })
         {
             continue;
         }
@@ -119,7 +119,11 @@ fn write_man(out: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 fn write_completions(out: &Path) -> anyhow::Result<()> {
     use clap_complete::{Shell, generate_to};
-    for (shell, dir) in [(Shell::Bash, "bash"), (Shell::Zsh, "zsh"), (Shell::Fish, "fish")] {
+    for (shell, dir) in [
+        (Shell::Bash, "bash"),
+        (Shell::Zsh, "zsh"),
+        (Shell::Fish, "fish"),
+    ] {
         let d = out.join(dir);
         fs::create_dir_all(&d)?;
         for (mut cmd, _) in tools() {
@@ -136,7 +140,8 @@ fn lint(pages: &[PathBuf]) -> anyhow::Result<()> {
         .args(pages)
         .output()
         .context("running mandoc (apt-get install mandoc)")?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     if !text.trim().is_empty() || !out.status.success() {
         bail!("mandoc -T lint found problems:\n{text}");
     }
@@ -189,10 +194,18 @@ mod tests {
                 }
                 if let Some(long) = arg.get_long() {
                     let roff = format!("\\-\\-{}", long.replace('-', "\\-"));
-                    assert!(options.contains(&roff), "{}: --{long} missing from page", cmd.get_name());
+                    assert!(
+                        options.contains(&roff),
+                        "{}: --{long} missing from page",
+                        cmd.get_name()
+                    );
                 }
             }
-            assert!(page.contains(".SH EXIT STATUS"), "{}: no EXIT STATUS", cmd.get_name());
+            assert!(
+                page.contains(".SH EXIT STATUS"),
+                "{}: no EXIT STATUS",
+                cmd.get_name()
+            );
         }
     }
 
