@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace (unit, CLI, privileged, e2e, VM, tutorial)
+# and prints how many privileged tests ran and how many were skipped.
+# As root every privileged test runs; with CI or CTOOLS_TEST_STRICT set a
+# skip is a failure.  As another user the privileged tests are skipped and
+# counted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p target
+log=$PWD/target/privileged-tests.log
+out=$PWD/target/test-output.log
+: >"$log"
+export CTOOLS_TEST_LOG=$log
+
+cargo build --workspace --all-targets
+RUSTFLAGS="-C target-feature=+crt-static" \
+    cargo build -p probe --target x86_64-unknown-linux-gnu
+export CTOOLS_PROBE=$PWD/target/x86_64-unknown-linux-gnu/debug/probe
+
+# The VM tests need a Debian cloud kernel; fetch it once (needs root and
+# apt lists; without them the VM tests skip, which strict mode refuses).
+if [ "$(id -u)" = 0 ] && [ -x tests/vm/fetch-kernel.sh ]; then
+    tests/vm/fetch-kernel.sh || echo "warning: could not fetch the VM kernel" >&2
+fi
+
+status=0
+cargo test --workspace --no-fail-fast 2>&1 | tee "$out" || status=$?
+
+read -r passed failed < <(awk '/^test result:/ {
+        for (i = 1; i <= NF; i++) {
+            if ($(i) ~ /^passed;?$/) p += $(i - 1)
+            if ($(i) ~ /^failed;?$/) f += $(i - 1)
+        }
+    } END { print p + 0, f + 0 }' "$out")
+ran=$(grep -c '^ran ' "$log" || true)
+skipped=$(grep -c '^skipped ' "$log" || true)
+echo
+echo "privileged tests: $ran ran, $skipped skipped (as $(id -un))"
+if [ "$skipped" -gt 0 ]; then
+    sed -n 's/^skipped /  skipped: /p' "$log" | sort | uniq | head -50
+fi
+echo "total: ${passed:-0} passed, ${failed:-0} failed, $skipped skipped"
+exit "$status"
