@@ -17,7 +17,10 @@ DATADIR    ?= $(PREFIX)/share
 # mount(8) looks for helpers in /sbin only.
 HELPERDIR  ?= /sbin
 CARGO      ?= cargo
-RELEASE    := target/release
+# PROFILE=debug installs the debug build (used by the install check).
+PROFILE    ?= release
+RELEASE    := target/$(PROFILE)
+PROFILE_FLAG := $(if $(filter debug,$(PROFILE)),,--profile $(PROFILE))
 
 TOOLS_BIN  := stress-rs cgset unshare-rs mkrootfs
 TOOLS_SBIN := chroot-rs unionmount
@@ -36,7 +39,7 @@ DEPS := build-essential mandoc stress cgroup-tools hyperfine pax-utils \
 all: build
 
 build:
-	$(CARGO) build --release --workspace
+	$(CARGO) build $(PROFILE_FLAG) --workspace
 
 man:
 	$(CARGO) xtask man --out target/man

@@ -32,6 +32,13 @@ read -r passed failed < <(awk '/^test result:/ {
             if ($(i) ~ /^failed;?$/) f += $(i - 1)
         }
     } END { print p + 0, f + 0 }' "$out")
+# make install / uninstall into a scratch DESTDIR, pages and completions.
+inst=$(scripts/check-install.sh 2>&1 | tee /dev/stderr | tail -n 1) || status=1
+ipass=$(sed -n 's/^install: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$inst")
+ifail=$(sed -n 's/^install: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$inst")
+passed=$((passed + ${ipass:-0}))
+failed=$((failed + ${ifail:-1}))
+
 ran=$(grep -c '^ran ' "$log" || true)
 skipped=$(grep -c '^skipped ' "$log" || true)
 echo

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Checks `make install` and `make uninstall` into a scratch DESTDIR with the
+# debug build: every binary, man page and completion lands where it should,
+# each page renders with `man -l` and lists every option of `--help`, and
+# uninstall removes all of it.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "install check failed: $*" >&2; }
+
+if ! make -s install PROFILE=debug DESTDIR="$dest" HELPERDIR=/sbin >/dev/null; then
+    bad "make install"
+    echo "install: $pass passed, $((fail)) failed"
+    exit 1
+fi
+p=$dest/usr/local
+for t in stress-rs cgset unshare-rs mkrootfs; do
+    [ -x "$p/bin/$t" ] && ok || bad "$t not in bin"
+done
+for t in chroot-rs unionmount; do
+    [ -x "$p/sbin/$t" ] && ok || bad "$t not in sbin"
+done
+[ -L "$dest/sbin/mount.unionmount" ] && ok || bad "mount.unionmount helper link"
+for page in man1/stress-rs.1 man1/cgset.1 man1/unshare-rs.1 man1/mkrootfs.1 \
+    man8/chroot-rs.8 man8/unionmount.8 man7/ctools.7; do
+    f=$p/share/man/$page
+    if [ ! -f "$f" ]; then bad "$page missing"; continue; fi
+    text=$(MANWIDTH=200 man -l "$f" 2>/dev/null)
+    if grep -q '^NAME' <<<"$text" && grep -q 'EXIT STATUS' <<<"$text"; then ok; else bad "$page does not render"; fi
+    name=$(basename "$page"); name=${name%.*}
+    [ "$name" = ctools ] && continue
+    # Every long option that --help lists appears in the page's OPTIONS.
+    for opt in $("$p"/*bin/"$name" --help 2>/dev/null | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+        if grep -q -- "$opt" <<<"$text"; then ok; else bad "$page lacks $opt"; fi
+    done
+done
+for t in stress-rs cgset unshare-rs mkrootfs chroot-rs unionmount; do
+    f=$p/share/bash-completion/completions/$t
+    [ -f "$f" ] && bash -n "$f" && ok || bad "bash completion $t"
+    [ -f "$p/share/zsh/site-functions/_$t" ] && ok || bad "zsh completion $t"
+    [ -f "$p/share/fish/vendor_completions.d/$t.fish" ] && ok || bad "fish completion $t"
+done
+make -s uninstall DESTDIR="$dest" HELPERDIR=/sbin >/dev/null || bad "make uninstall"
+left=$(find "$dest" -type f -o -type l | wc -l)
+[ "$left" = 0 ] && ok || bad "uninstall left $left files"
+echo "install: $pass passed, $fail failed"
+[ "$fail" = 0 ]
