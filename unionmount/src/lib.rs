@@ -1,14 +1,369 @@
-//! unionmount (skeleton, to be replaced).
+//! unionmount: union mounts of directories with the kernel's overlayfs,
+//! in funionfs syntax (`-o dirs=A:B none C`), short form (`A:B C`) and
+//! overlay syntax (`--lower L --upper U C`), also as a mount(8) helper.
 
 pub mod cli;
+pub mod helper;
+pub mod plan;
+pub mod sys;
+
+use std::ffi::OsString;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Serialize;
+
+use plan::{Attrs, Layout};
+
+/// The source name when the command line gives none.
+pub const DEFAULT_SOURCE: &str = "unionmount";
+
+/// Everything resolved, ready to mount.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prepared {
+    /// The mount's source name.
+    pub source: String,
+    /// The mount point, absolute.
+    pub target: PathBuf,
+    /// What to mount, with absolute paths.
+    pub layout: Layout,
+    /// The work directory used (overlay with an upper layer).
+    pub work: Option<PathBuf>,
+    /// Whether the work directory does not exist yet and is created.
+    pub create_work: bool,
+    /// Read-only union.
+    pub read_only: bool,
+    /// Mount attributes.
+    pub attrs: Attrs,
+    /// overlayfs options passed to the kernel.
+    pub options: Vec<(String, Option<String>)>,
+    /// The same union as `mount -t overlay -o ...` options.
+    pub mount_options: Option<String>,
+}
 
 /// Run the tool.
 ///
 /// # Errors
-/// Always, for now.
-pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
-    if cli.program.is_empty() {
+/// When the union cannot be mounted (or unmounted), or PROGRAM cannot be
+/// executed.
+pub fn run(cli: cli::Cli) -> Result<i32> {
+    if cli.umount {
+        if cli.operands.len() != 1 {
+            bail!("--umount takes one TARGET");
+        }
+        sys::umount(Path::new(&cli.operands[0]), cli.lazy)?;
+        return chain(&cli.program);
+    }
+    let prepared = prepare(&cli)?;
+    if cli.dry_run {
+        ctcore::json::print_pretty(&prepared)?;
         return Ok(0);
     }
-    Err(ctcore::exec::exec(&cli.program))
+    if cli.fake {
+        return Ok(0);
+    }
+    mount(&prepared, cli.verbose, force_mount2(&cli))?;
+    chain(&cli.program)
+}
+
+fn chain(program: &[OsString]) -> Result<i32> {
+    if program.is_empty() {
+        return Ok(0);
+    }
+    Err(ctcore::exec::exec(program))
+}
+
+fn force_mount2(cli: &cli::Cli) -> bool {
+    cli.mount2 || std::env::var_os("UNIONMOUNT_FORCE_MOUNT2").is_some_and(|v| v == "1")
+}
+
+/// Whether this process is in a user namespace other than the initial one.
+#[must_use]
+pub fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|t| !plan::is_identity_map(&t))
+}
+
+fn canonical_dir(what: &str, p: &Path) -> Result<PathBuf> {
+    let c = std::fs::canonicalize(p)
+        .map_err(|e| anyhow!("{what} {}: {}", p.display(), ctcore::error_text(&e)))?;
+    if !c.is_dir() {
+        bail!("{what} {}: Not a directory", p.display());
+    }
+    Ok(c)
+}
+
+fn dev_ino(p: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// The mount id of a path (statx), or its st_dev where statx has none.
+fn mount_id(p: &Path) -> Option<u64> {
+    use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
+    match statx(CWD, p, AtFlags::empty(), StatxFlags::MNT_ID) {
+        Ok(s) if s.stx_mask & StatxFlags::MNT_ID.bits() != 0 => Some(s.stx_mnt_id),
+        _ => std::fs::metadata(p).ok().map(|m| m.dev()),
+    }
+}
+
+/// Resolve the command line into a [`Prepared`] union; creates nothing.
+///
+/// # Errors
+/// On a usage error, a missing directory, an upper layer whose default work
+/// directory cannot be on its mount, or an upper/work directory in use.
+pub fn prepare(cli: &cli::Cli) -> Result<Prepared> {
+    let mut parsed = plan::parse_options(&cli.options)?;
+    let (source, target) = match cli.operands.as_slice() {
+        [t] => (None, t.clone()),
+        [s, t] => (Some(s.to_string_lossy().into_owned()), t.clone()),
+        _ => bail!("give [SOURCE] TARGET"),
+    };
+    let mut lowers: Vec<PathBuf> = cli.lower.clone();
+    lowers.extend(parsed.lowers.drain(..).map(PathBuf::from));
+    let upper = cli.upper.clone().or(parsed.upper.take().map(PathBuf::from));
+    let work = cli.work.clone().or(parsed.work.take().map(PathBuf::from));
+    let mut dirs = parsed.dirs.take();
+    let mut fsname = source.clone();
+    if dirs.is_none() && lowers.is_empty() && upper.is_none() {
+        match &source {
+            Some(s) if s != "none" => {
+                dirs = Some(plan::parse_branches(s)?);
+                fsname = None;
+            }
+            _ => bail!("no branch given: use -o dirs=A:B, A:B as SOURCE, or --lower/--upper"),
+        }
+    }
+    let (layout, nothing_writable) = plan::layout(dirs, lowers, upper, work)?;
+    let read_only = cli.read_only || parsed.read_only == Some(true) || nothing_writable;
+    let target = canonical_dir("mount point", Path::new(&target))?;
+    let source = fsname.unwrap_or_else(|| DEFAULT_SOURCE.to_string());
+    let mut options = parsed.fs_options.clone();
+    let (layout, work, create_work) = match layout {
+        Layout::Bind { .. } if !parsed.fs_options.is_empty() => bail!(
+            "a single branch is a bind mount, and overlayfs options ({}) do not apply to it",
+            parsed
+                .fs_options
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        Layout::Bind { dir } => (
+            Layout::Bind {
+                dir: canonical_dir("branch", &dir)?,
+            },
+            None,
+            false,
+        ),
+        Layout::Overlay {
+            lowers,
+            upper,
+            work,
+        } => {
+            let lowers = lowers
+                .iter()
+                .map(|l| canonical_dir("lower layer", l))
+                .collect::<Result<Vec<_>>>()?;
+            let upper = upper
+                .map(|u| canonical_dir("upper layer", &u))
+                .transpose()?;
+            let (work, create) = match (&upper, work) {
+                (None, _) => (None, false),
+                (Some(u), Some(w)) => {
+                    let (w, create) = resolve_work(&w)?;
+                    let _ = u;
+                    (Some(w), create)
+                }
+                (Some(u), None) => {
+                    let w = default_work(u)?;
+                    let create = !w.exists();
+                    (Some(w), create)
+                }
+            };
+            if in_user_namespace() && !parsed.userxattr {
+                options.insert(0, ("userxattr".to_string(), None));
+            }
+            if let Some(u) = &upper {
+                check_in_use(u, work.as_deref())?;
+            }
+            (
+                Layout::Overlay {
+                    lowers,
+                    upper,
+                    work: None,
+                },
+                work,
+                create,
+            )
+        }
+    };
+    let mut p = Prepared {
+        source,
+        target,
+        layout,
+        work,
+        create_work,
+        read_only,
+        attrs: parsed.attrs,
+        options,
+        mount_options: None,
+    };
+    if let Layout::Overlay { lowers, upper, .. } = &p.layout {
+        let o = overlay_of(&p, lowers, upper.as_deref(), false);
+        let mut s = sys::option_string(&o, &|x: &Path| x.to_string_lossy().into_owned());
+        if p.read_only && upper.is_some() {
+            s.push_str(",ro");
+        }
+        p.mount_options = Some(s);
+    }
+    Ok(p)
+}
+
+/// An explicit work directory: absolute, and whether it must be created.
+fn resolve_work(w: &Path) -> Result<(PathBuf, bool)> {
+    if w.exists() {
+        return Ok((canonical_dir("work directory", w)?, false));
+    }
+    let name = w
+        .file_name()
+        .ok_or_else(|| anyhow!("work directory {}: no name", w.display()))?;
+    let parent = match w.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let parent = canonical_dir("parent of the work directory", parent)?;
+    Ok((parent.join(name), true))
+}
+
+/// The default work directory of an upper layer: its sibling `.NAME.work`,
+/// which must be on the same mount.
+fn default_work(upper: &Path) -> Result<PathBuf> {
+    let (Some(parent), Some(name)) = (upper.parent(), upper.file_name()) else {
+        bail!(
+            "upper layer {}: no place for a work directory beside it; give one with --work DIR",
+            upper.display()
+        );
+    };
+    if mount_id(parent) != mount_id(upper) {
+        bail!(
+            "upper layer {} is the root of a mount, so its work directory cannot be beside it on \
+             the same mount: use a subdirectory of that mount as the upper layer, or give --work DIR",
+            upper.display()
+        );
+    }
+    let mut n = OsString::from(".");
+    n.push(name);
+    n.push(".work");
+    Ok(parent.join(n))
+}
+
+/// Refuse an upper layer (or work directory) that a mounted overlay uses.
+fn check_in_use(upper: &Path, work: Option<&Path>) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Ok(());
+    };
+    let mine_upper = dev_ino(upper);
+    let mine_work = work.and_then(dev_ino);
+    for m in plan::overlay_mounts(&text) {
+        for (theirs, role) in [(&m.upper, "upper layer"), (&m.work, "work directory")] {
+            let Some(theirs) = theirs else { continue };
+            let id = dev_ino(Path::new(theirs));
+            let same = |mine: Option<(u64, u64)>, path: &Path| {
+                (mine.is_some() && id == mine) || Path::new(theirs) == path
+            };
+            if same(mine_upper, upper) {
+                bail!(
+                    "upper layer {} is already the {role} of the union mounted on {}: unmount it \
+                     first (unionmount -u {})",
+                    upper.display(),
+                    m.mount_point,
+                    m.mount_point
+                );
+            }
+            if let Some(w) = work {
+                if same(mine_work, w) {
+                    bail!(
+                        "work directory {} is already the {role} of the union mounted on {}: \
+                         unmount it first, or give another --work",
+                        w.display(),
+                        m.mount_point
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn overlay_of<'a>(
+    p: &'a Prepared,
+    lowers: &'a [PathBuf],
+    upper: Option<&'a Path>,
+    verbose: bool,
+) -> sys::Overlay<'a> {
+    sys::Overlay {
+        source: &p.source,
+        lowers,
+        upper,
+        work: p.work.as_deref(),
+        options: &p.options,
+        read_only: p.read_only,
+        attrs: p.attrs,
+        target: &p.target,
+        verbose,
+    }
+}
+
+/// Mount a prepared union: create the work directory when needed, mount,
+/// and remove what was created when the mount fails.
+///
+/// # Errors
+/// With the kernel's reason when it refuses.
+pub fn mount(p: &Prepared, verbose: bool, force_mount2: bool) -> Result<()> {
+    let what = || format!("cannot mount the union on {}", p.target.display());
+    match &p.layout {
+        Layout::Bind { dir } => sys::bind(dir, &p.target, p.read_only, p.attrs).with_context(what),
+        Layout::Overlay { lowers, upper, .. } => {
+            let created = match (&p.work, p.create_work) {
+                (Some(w), true) => {
+                    std::fs::create_dir(w).map_err(|e| {
+                        anyhow!(
+                            "creating the work directory {}: {}",
+                            w.display(),
+                            ctcore::error_text(&e)
+                        )
+                    })?;
+                    Some(w.clone())
+                }
+                _ => None,
+            };
+            let o = overlay_of(p, lowers, upper.as_deref(), verbose);
+            let res = if force_mount2 {
+                sys::mount_legacy(&o)
+            } else {
+                match sys::mount_new(&o) {
+                    Ok(()) => Ok(()),
+                    Err(sys::NewApiError::Failed(e)) => Err(e),
+                    Err(sys::NewApiError::Unsupported(why)) => {
+                        if verbose {
+                            eprintln!("unionmount: new mount API unusable ({why}); using mount(2)");
+                        }
+                        sys::mount_legacy(&o)
+                    }
+                }
+            };
+            if res.is_err() {
+                if let Some(w) = created {
+                    let _ = std::fs::remove_dir_all(&w);
+                }
+            } else if verbose {
+                eprintln!(
+                    "unionmount: mounted {} on {}",
+                    p.mount_options.as_deref().unwrap_or(""),
+                    p.target.display()
+                );
+            }
+            res.with_context(what)
+        }
+    }
 }
