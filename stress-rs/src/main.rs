@@ -1,3 +1,3 @@
 fn main() {
-    ctcore::main(stress_rs::run)
+    ctcore::cli::main_raw("stress-rs", stress_rs::run_raw)
 }
