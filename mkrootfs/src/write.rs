@@ -1,0 +1,362 @@
+//! Writing a plan: into a directory (incremental), as a tar stream, or as a
+//! cpio newc archive (initramfs).
+
+use std::ffi::CString;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+use crate::plan::{Entry, Kind, Plan};
+
+/// What a directory write did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    /// Regular files copied or written.
+    pub copied: usize,
+    /// Regular files already up to date.
+    pub unchanged: usize,
+    /// Other entries created.
+    pub made: usize,
+}
+
+/// Set a path's access and modification times, not following a link.
+///
+/// # Errors
+/// When the call fails.
+pub fn set_times(path: &Path, mtime: (i64, i64)) -> anyhow::Result<()> {
+    let ts = nix::sys::time::TimeSpec::new(mtime.0, mtime.1);
+    nix::sys::stat::utimensat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        &ts,
+        &ts,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )
+    .with_context(|| format!("{}: cannot set times", path.display()))
+}
+
+fn chown(path: &Path, e: &Entry, root: bool) {
+    if root {
+        let _ = std::os::unix::fs::lchown(path, Some(e.uid), Some(e.gid));
+    }
+}
+
+/// Write `plan` under `dir`. Files whose size and mtime already match are
+/// not copied again.
+///
+/// # Errors
+/// I/O errors, or an existing path of another kind in the way.
+pub fn to_dir(plan: &Plan, dir: &Path) -> anyhow::Result<Stats> {
+    let root = nix::unistd::geteuid().is_root();
+    let mut st = Stats::default();
+    fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    for (rel, e) in &plan.entries {
+        let dest = dir.join(rel);
+        let old = fs::symlink_metadata(&dest).ok();
+        let ctx = || format!("{}", dest.display());
+        match &e.kind {
+            Kind::Dir => {
+                match &old {
+                    Some(m) if m.is_dir() => {}
+                    Some(_) => bail!("{}: exists and is not a directory", dest.display()),
+                    None => {
+                        fs::create_dir(&dest).with_context(ctx)?;
+                        st.made += 1;
+                        chown(&dest, e, root);
+                    }
+                }
+                fs::set_permissions(&dest, fs::Permissions::from_mode(e.mode)).with_context(ctx)?;
+            }
+            Kind::Symlink(t) => {
+                if let Some(m) = &old {
+                    if m.file_type().is_symlink() && fs::read_link(&dest).ok().as_deref() == Some(t.as_path()) {
+                        continue;
+                    }
+                    if m.is_dir() {
+                        bail!("{}: exists and is a directory, not a link to {}", dest.display(), t.display());
+                    }
+                    fs::remove_file(&dest).with_context(ctx)?;
+                }
+                std::os::unix::fs::symlink(t, &dest).with_context(ctx)?;
+                chown(&dest, e, root);
+                st.made += 1;
+            }
+            Kind::File(src) => {
+                if let Some(m) = &old {
+                    if m.is_file() && m.len() == e.size && (m.mtime(), m.mtime_nsec()) == e.mtime {
+                        if m.mode() & 0o7777 != e.mode {
+                            fs::set_permissions(&dest, fs::Permissions::from_mode(e.mode)).with_context(ctx)?;
+                        }
+                        st.unchanged += 1;
+                        continue;
+                    }
+                    if m.is_dir() {
+                        bail!("{}: exists and is a directory", dest.display());
+                    }
+                }
+                let tmp = tmp_name(&dest);
+                let _ = fs::remove_file(&tmp);
+                fs::copy(src, &tmp).with_context(|| format!("{}: cannot copy to {}", src.display(), dest.display()))?;
+                chown(&tmp, e, root);
+                fs::set_permissions(&tmp, fs::Permissions::from_mode(e.mode)).with_context(ctx)?;
+                set_times(&tmp, e.mtime)?;
+                fs::rename(&tmp, &dest).with_context(ctx)?;
+                st.copied += 1;
+            }
+            Kind::Data(d) => {
+                if let Some(m) = &old {
+                    if m.is_file() && fs::read(&dest).ok().as_deref() == Some(d.as_slice()) {
+                        st.unchanged += 1;
+                        continue;
+                    }
+                }
+                let tmp = tmp_name(&dest);
+                fs::write(&tmp, d).with_context(ctx)?;
+                fs::set_permissions(&tmp, fs::Permissions::from_mode(e.mode)).with_context(ctx)?;
+                fs::rename(&tmp, &dest).with_context(ctx)?;
+                st.copied += 1;
+            }
+            Kind::Char(ma, mi) | Kind::Block(ma, mi) => {
+                let (sflag, want) = if matches!(e.kind, Kind::Char(..)) {
+                    (nix::sys::stat::SFlag::S_IFCHR, libc::S_IFCHR)
+                } else {
+                    (nix::sys::stat::SFlag::S_IFBLK, libc::S_IFBLK)
+                };
+                let rdev = libc::makedev(*ma, *mi);
+                if let Some(m) = &old {
+                    if m.mode() & libc::S_IFMT == want && m.rdev() == rdev {
+                        continue;
+                    }
+                    fs::remove_file(&dest).with_context(ctx)?;
+                }
+                nix::sys::stat::mknod(&dest, sflag, nix::sys::stat::Mode::from_bits_truncate(e.mode), rdev)
+                    .map_err(|er| {
+                        anyhow::anyhow!(
+                            "{}: cannot create device node: {}{}",
+                            dest.display(),
+                            ctcore::errno_text(er),
+                            if er == nix::errno::Errno::EPERM { " (needs root or CAP_MKNOD)" } else { "" }
+                        )
+                    })?;
+                fs::set_permissions(&dest, fs::Permissions::from_mode(e.mode)).with_context(ctx)?;
+                st.made += 1;
+            }
+            Kind::Fifo => {
+                if old.is_none() {
+                    nix::unistd::mkfifo(&dest, nix::sys::stat::Mode::from_bits_truncate(e.mode))
+                        .with_context(ctx)?;
+                    st.made += 1;
+                }
+            }
+        }
+    }
+    Ok(st)
+}
+
+fn tmp_name(dest: &Path) -> std::path::PathBuf {
+    let mut n = std::ffi::OsString::from(".mkrootfs.");
+    n.push(dest.file_name().unwrap_or_default());
+    dest.with_file_name(n)
+}
+
+/// Archive formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// POSIX tar (ustar, with pax headers for long names).
+    Tar,
+    /// cpio "newc" (SVR4 without CRC), as the kernel's initramfs reads.
+    Cpio,
+}
+
+fn type_bits(k: &Kind) -> u32 {
+    match k {
+        Kind::Dir => libc::S_IFDIR,
+        Kind::File(_) | Kind::Data(_) => libc::S_IFREG,
+        Kind::Symlink(_) => libc::S_IFLNK,
+        Kind::Char(..) => libc::S_IFCHR,
+        Kind::Block(..) => libc::S_IFBLK,
+        Kind::Fifo => libc::S_IFIFO,
+    }
+}
+
+fn copy_exact(src: &Path, size: u64, w: &mut dyn Write) -> anyhow::Result<()> {
+    let f = fs::File::open(src).with_context(|| format!("{}: cannot open", src.display()))?;
+    let n = io::copy(&mut f.take(size), w)?;
+    if n != size {
+        bail!("{}: file changed size while archiving", src.display());
+    }
+    Ok(())
+}
+
+/// Write `plan` as a cpio newc archive.
+///
+/// # Errors
+/// I/O errors.
+pub fn cpio(plan: &Plan, w: &mut dyn Write) -> anyhow::Result<()> {
+    let mut ino = 1u32;
+    let mut hdr = |w: &mut dyn Write, name: &[u8], mode: u32, e: Option<&Entry>, size: u64, rdev: (u32, u32)| {
+        let (uid, gid, mtime) = e.map_or((0, 0, 0), |e| (e.uid, e.gid, e.mtime.0));
+        let nlink = if mode & libc::S_IFMT == libc::S_IFDIR { 2 } else { 1 };
+        let h = format!(
+            "070701{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
+            ino,
+            mode,
+            uid,
+            gid,
+            nlink,
+            u32::try_from(mtime.max(0)).unwrap_or(u32::MAX),
+            u32::try_from(size).unwrap_or(u32::MAX),
+            0,
+            0,
+            rdev.0,
+            rdev.1,
+            name.len() + 1,
+            0
+        );
+        ino += 1;
+        w.write_all(h.as_bytes())?;
+        w.write_all(name)?;
+        w.write_all(b"\0")?;
+        let pad = (4 - (110 + name.len() + 1) % 4) % 4;
+        w.write_all(&[0u8; 4][..pad])?;
+        anyhow::Ok(())
+    };
+    for (rel, e) in &plan.entries {
+        let name = rel.as_os_str().as_bytes();
+        let mode = type_bits(&e.kind) | e.mode;
+        let (size, rdev) = match &e.kind {
+            Kind::File(_) | Kind::Data(_) => (e.size, (0, 0)),
+            Kind::Symlink(t) => (t.as_os_str().len() as u64, (0, 0)),
+            Kind::Char(a, b) | Kind::Block(a, b) => (0, (*a, *b)),
+            _ => (0, (0, 0)),
+        };
+        if size > u64::from(u32::MAX) {
+            bail!("/{}: too large for cpio newc", rel.display());
+        }
+        hdr(w, name, mode, Some(e), size, rdev)?;
+        match &e.kind {
+            Kind::File(src) => copy_exact(src, size, w)?,
+            Kind::Data(d) => w.write_all(d)?,
+            Kind::Symlink(t) => w.write_all(t.as_os_str().as_bytes())?,
+            _ => {}
+        }
+        let pad = usize::try_from((4 - size % 4) % 4).unwrap_or(0);
+        w.write_all(&[0u8; 4][..pad])?;
+    }
+    hdr(w, b"TRAILER!!!", 0, None, 0, (0, 0))?;
+    w.flush()?;
+    Ok(())
+}
+
+fn octal(field: &mut [u8], v: u64) {
+    let s = format!("{:0width$o}", v, width = field.len() - 1);
+    if s.len() < field.len() {
+        field[..s.len()].copy_from_slice(s.as_bytes());
+        field[s.len()] = 0;
+    } else {
+        // base-256 for values that do not fit
+        let n = field.len();
+        field.fill(0);
+        field[0] = 0x80;
+        for (i, b) in v.to_be_bytes().iter().rev().enumerate() {
+            if i < n - 1 {
+                field[n - 1 - i] = *b;
+            }
+        }
+    }
+}
+
+fn tar_header(name: &[u8], link: &[u8], typ: u8, mode: u32, e: &Entry, size: u64, dev: (u32, u32)) -> [u8; 512] {
+    let mut h = [0u8; 512];
+    h[..name.len().min(100)].copy_from_slice(&name[..name.len().min(100)]);
+    octal(&mut h[100..108], u64::from(mode));
+    octal(&mut h[108..116], u64::from(e.uid));
+    octal(&mut h[116..124], u64::from(e.gid));
+    octal(&mut h[124..136], size);
+    octal(&mut h[136..148], u64::try_from(e.mtime.0.max(0)).unwrap_or(0));
+    h[156] = typ;
+    h[157..157 + link.len().min(100)].copy_from_slice(&link[..link.len().min(100)]);
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    octal(&mut h[329..337], u64::from(dev.0));
+    octal(&mut h[337..345], u64::from(dev.1));
+    h[148..156].fill(b' ');
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    let s = format!("{sum:06o}\0 ");
+    h[148..156].copy_from_slice(s.as_bytes());
+    h
+}
+
+fn pax_record(key: &str, val: &[u8]) -> Vec<u8> {
+    let body = 1 + key.len() + 1 + val.len() + 1;
+    let mut n = body + 1;
+    while n != body + n.to_string().len() {
+        n = body + n.to_string().len();
+    }
+    let mut v = format!("{n} {key}=").into_bytes();
+    v.extend_from_slice(val);
+    v.push(b'\n');
+    v
+}
+
+fn pad512(w: &mut dyn Write, size: u64) -> io::Result<()> {
+    let pad = usize::try_from((512 - size % 512) % 512).unwrap_or(0);
+    w.write_all(&[0u8; 512][..pad])
+}
+
+/// Write `plan` as a POSIX tar stream.
+///
+/// # Errors
+/// I/O errors.
+pub fn tar(plan: &Plan, w: &mut dyn Write) -> anyhow::Result<()> {
+    for (rel, e) in &plan.entries {
+        let mut name = rel.as_os_str().as_bytes().to_vec();
+        if matches!(e.kind, Kind::Dir) {
+            name.push(b'/');
+        }
+        let link: &[u8] = if let Kind::Symlink(t) = &e.kind { t.as_os_str().as_bytes() } else { b"" };
+        let mut pax = Vec::new();
+        if name.len() > 100 {
+            pax.extend(pax_record("path", &name));
+        }
+        if link.len() > 100 {
+            pax.extend(pax_record("linkpath", link));
+        }
+        if !pax.is_empty() {
+            let mut pn = b"PaxHeaders/".to_vec();
+            pn.extend_from_slice(&name[name.len().saturating_sub(80)..]);
+            let h = tar_header(&pn, b"", b'x', 0o644, e, pax.len() as u64, (0, 0));
+            w.write_all(&h)?;
+            w.write_all(&pax)?;
+            pad512(w, pax.len() as u64)?;
+        }
+        let (typ, size, dev) = match &e.kind {
+            Kind::Dir => (b'5', 0, (0, 0)),
+            Kind::File(_) | Kind::Data(_) => (b'0', e.size, (0, 0)),
+            Kind::Symlink(_) => (b'2', 0, (0, 0)),
+            Kind::Char(a, b) => (b'3', 0, (*a, *b)),
+            Kind::Block(a, b) => (b'4', 0, (*a, *b)),
+            Kind::Fifo => (b'6', 0, (0, 0)),
+        };
+        w.write_all(&tar_header(&name, link, typ, e.mode, e, size, dev))?;
+        match &e.kind {
+            Kind::File(src) => copy_exact(src, size, w)?,
+            Kind::Data(d) => w.write_all(d)?,
+            _ => {}
+        }
+        pad512(w, size)?;
+    }
+    w.write_all(&[0u8; 1024])?;
+    w.flush()?;
+    Ok(())
+}
+
+/// A C string of a path, for libc calls.
+#[must_use]
+pub fn cpath(p: &Path) -> Option<CString> {
+    CString::new(p.as_os_str().as_bytes()).ok()
+}
