@@ -46,7 +46,7 @@ pub struct Cli {
     pub umount: bool,
 
     /// With --umount: detach now, clean up when no longer busy (MNT_DETACH)
-    #[arg(short = 'l', long = "lazy", requires = "umount")]
+    #[arg(short = 'l', long = "lazy")]
     pub lazy: bool,
 
     /// Use the old mount(2) call instead of the new mount API

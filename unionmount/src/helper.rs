@@ -34,8 +34,7 @@ pub fn parse(argv: &[OsString]) -> Result<crate::cli::Cli> {
             break;
         }
         if let Some(flags) = s.strip_prefix('-').filter(|f| !f.is_empty()) {
-            let mut chars = flags.char_indices();
-            while let Some((i, c)) = chars.next() {
+            for (i, c) in flags.char_indices() {
                 match c {
                     's' | 'n' | 'w' => {}
                     'f' => cli.fake = true,
@@ -96,7 +95,15 @@ mod tests {
 
     #[test]
     fn mount_convention() {
-        let c = parse(&v(&["mount.unionmount", "none", "/c", "-o", "rw,dirs=A:B", "-nv"])).unwrap();
+        let c = parse(&v(&[
+            "mount.unionmount",
+            "none",
+            "/c",
+            "-o",
+            "rw,dirs=A:B",
+            "-nv",
+        ]))
+        .unwrap();
         assert_eq!(c.operands, v(&["none", "/c"]));
         assert_eq!(c.options, vec!["rw,dirs=A:B".to_string()]);
         assert!(c.verbose && !c.fake);

@@ -48,6 +48,9 @@ pub struct Prepared {
 /// When the union cannot be mounted (or unmounted), or PROGRAM cannot be
 /// executed.
 pub fn run(cli: cli::Cli) -> Result<i32> {
+    if cli.lazy && !cli.umount {
+        bail!("--lazy goes with --umount");
+    }
     if cli.umount {
         if cli.operands.len() != 1 {
             bail!("--umount takes one TARGET");

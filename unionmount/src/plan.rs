@@ -270,7 +270,9 @@ pub fn layout(
 ) -> Result<(Layout, bool)> {
     if let Some(dirs) = dirs {
         if !lowers.is_empty() || upper.is_some() {
-            bail!("give the branches either as dirs=/A:B, or as --lower/--upper (lowerdir=/upperdir=), not both");
+            bail!(
+                "give the branches either as dirs=/A:B, or as --lower/--upper (lowerdir=/upperdir=), not both"
+            );
         }
         if dirs.is_empty() {
             bail!("no branch given");
@@ -344,7 +346,14 @@ pub fn layout(
             true,
         ));
     }
-    Ok((Layout::Overlay { lowers, upper, work }, false))
+    Ok((
+        Layout::Overlay {
+            lowers,
+            upper,
+            work,
+        },
+        false,
+    ))
 }
 
 /// Whether a `uid_map` text is the initial namespace's identity map.
@@ -450,10 +459,7 @@ mod tests {
             parse_branches("a\\:b:c").unwrap(),
             vec![("a:b".into(), None), ("c".into(), None)]
         );
-        assert_eq!(
-            parse_branches("x=y").unwrap(),
-            vec![("x=y".into(), None)]
-        );
+        assert_eq!(parse_branches("x=y").unwrap(), vec![("x=y".into(), None)]);
         assert!(parse_branches("a::b").is_err());
     }
 
@@ -488,7 +494,15 @@ mod tests {
         assert_eq!(l, Layout::Bind { dir: pb("A") });
         let e = layout(Some(parse_branches("A:B=rw").unwrap()), vec![], None, None).unwrap_err();
         assert!(e.to_string().contains("only the first branch"), "{e}");
-        assert!(layout(Some(parse_branches("A:B").unwrap()), vec![pb("L")], None, None).is_err());
+        assert!(
+            layout(
+                Some(parse_branches("A:B").unwrap()),
+                vec![pb("L")],
+                None,
+                None
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ use nix::mount::{MntFlags, MsFlags};
 use rustix::fs::{CWD, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::mount::{
-    FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, fsconfig_create,
-    fsconfig_set_fd, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, move_mount,
+    FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, fsconfig_create, fsconfig_set_fd,
+    fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, move_mount,
 };
 
 use crate::plan::{Attrs, escape};
@@ -77,10 +77,7 @@ fn drain_log(fs: &OwnedFd) -> Vec<String> {
 /// The error lines of a log (`e overlay: ...` → `overlay: ...`), or all
 /// lines when none is an error.
 fn log_reason(log: &[String]) -> Option<String> {
-    let errors: Vec<&str> = log
-        .iter()
-        .filter_map(|l| l.strip_prefix("e "))
-        .collect();
+    let errors: Vec<&str> = log.iter().filter_map(|l| l.strip_prefix("e ")).collect();
     if !errors.is_empty() {
         return Some(errors.join("; "));
     }
@@ -215,12 +212,19 @@ pub fn mount_new(o: &Overlay) -> std::result::Result<(), NewApiError> {
                 errno_text(Errno::PERM)
             )));
         }
-        Err(e) => return Err(NewApiError::Failed(anyhow!("fsopen overlay: {}", errno_text(e)))),
+        Err(e) => {
+            return Err(NewApiError::Failed(anyhow!(
+                "fsopen overlay: {}",
+                errno_text(e)
+            )));
+        }
     };
     let failed = |(_, reason): (Errno, String)| NewApiError::Failed(anyhow!(reason));
     if o.source.len() <= FSCONFIG_MAX {
-        config(&fs, "source", || fsconfig_set_string(&fs, "source", o.source))
-            .map_err(failed)?;
+        config(&fs, "source", || {
+            fsconfig_set_string(&fs, "source", o.source)
+        })
+        .map_err(failed)?;
     }
     for l in o.lowers {
         set_layer(&fs, "lowerdir+", l)?;
@@ -385,9 +389,10 @@ pub fn mount_legacy(o: &Overlay) -> Result<()> {
             p.strip_prefix(&base)
                 .ok()
                 .filter(|r| !r.as_os_str().is_empty())
-                .map_or_else(|| p.to_string_lossy().into_owned(), |r| {
-                    r.to_string_lossy().into_owned()
-                })
+                .map_or_else(
+                    || p.to_string_lossy().into_owned(),
+                    |r| r.to_string_lossy().into_owned(),
+                )
         });
         if relative.len() > PAGE_MAX {
             // ...or, still too long, by descriptor numbers in /proc/self/fd.
@@ -400,7 +405,8 @@ pub fn mount_legacy(o: &Overlay) -> Result<()> {
             }
             base = PathBuf::from("/proc/self/fd");
             relative = option_string(o, &|p: &Path| {
-                fds.get(p).map_or_else(|| p.to_string_lossy().into_owned(), i32::to_string)
+                fds.get(p)
+                    .map_or_else(|| p.to_string_lossy().into_owned(), i32::to_string)
             });
         }
         if relative.len() > PAGE_MAX {
@@ -484,7 +490,9 @@ pub fn umount(target: &Path, lazy: bool) -> Result<()> {
         let hint = match e {
             nix::errno::Errno::EINVAL => " (not a mount point)",
             nix::errno::Errno::EBUSY => " (a process uses it; --lazy detaches it now)",
-            nix::errno::Errno::EPERM => " (run it as root, or in the user namespace that mounted it)",
+            nix::errno::Errno::EPERM => {
+                " (run it as root, or in the user namespace that mounted it)"
+            }
             _ => "",
         };
         anyhow!(
@@ -512,7 +520,10 @@ mod tests {
     #[test]
     fn legacy_string() {
         let lowers = vec![PathBuf::from("/b"), PathBuf::from("/c:d")];
-        let opts = vec![("redirect_dir".to_string(), Some("on".to_string())), ("volatile".to_string(), None)];
+        let opts = vec![
+            ("redirect_dir".to_string(), Some("on".to_string())),
+            ("volatile".to_string(), None),
+        ];
         let o = Overlay {
             source: "none",
             lowers: &lowers,
