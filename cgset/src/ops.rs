@@ -1,0 +1,579 @@
+//! Group lifecycle: create (with v1 cpuset set-up and v2 controller
+//! enabling), write, attach, delete, freeze.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::limits::{Current, Write, readback_note};
+use crate::tree::{Group, Tree, V2_STANDARD, Version, read_words};
+
+/// Reads a group's files, or, where the group does not exist yet, the
+/// files of its nearest existing ancestor (what it would inherit).
+pub struct GroupFiles<'a> {
+    pub tree: &'a Tree,
+    pub group: &'a Group,
+}
+
+impl GroupFiles<'_> {
+    fn dir_of(&self, ctrl: &str) -> Option<PathBuf> {
+        let (i, _) = self.tree.hier_for(ctrl)?;
+        let chain = self.group.chain(&self.tree.hiers[i]);
+        chain.into_iter().rev().find(|d| d.is_dir())
+    }
+}
+
+impl Current for GroupFiles<'_> {
+    fn read(&self, ctrl: &str, file: &str) -> Option<String> {
+        fs::read_to_string(self.dir_of(ctrl)?.join(file)).ok().map(|s| s.trim().to_string())
+    }
+    fn has(&self, ctrl: &str, file: &str) -> bool {
+        self.dir_of(ctrl).is_some_and(|d| d.join(file).exists())
+    }
+}
+
+/// What a run did, to undo it on failure.
+#[derive(Debug, Default)]
+pub struct Created {
+    pub dirs: Vec<PathBuf>,
+}
+
+impl Created {
+    /// Remove what was created, deepest first.
+    pub fn undo(&mut self) {
+        for d in self.dirs.drain(..).rev() {
+            let _ = fs::remove_dir(&d);
+        }
+    }
+}
+
+fn errno(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
+}
+
+/// Write one value to a cgroup file, as one write(2).
+///
+/// # Errors
+/// The kernel's refusal, naming the file and value.
+pub fn write_file(path: &Path, value: &str) -> io::Result<()> {
+    use std::io::Write as _;
+    let mut f = fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all(value.as_bytes())
+}
+
+/// The error for a refused write, with a hint where the cause is knowable.
+fn write_error(path: &Path, value: &str, e: &io::Error) -> anyhow::Error {
+    let file = path.file_name().and_then(|f| f.to_str()).unwrap_or("");
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let rd = |f: &str| fs::read_to_string(dir.join(f)).map(|s| s.trim().to_string()).unwrap_or_default();
+    let hint = match (file, errno(e)) {
+        ("memory.limit_in_bytes" | "memory.max", libc::EBUSY) => format!(
+            ": unable to set memory limit to {value} (current usage: {}, peak usage: {})",
+            rd(if file == "memory.max" { "memory.current" } else { "memory.usage_in_bytes" }),
+            rd(if file == "memory.max" { "memory.peak" } else { "memory.max_usage_in_bytes" }),
+        ),
+        ("memory.memsw.limit_in_bytes", libc::EINVAL) => {
+            format!(": memory+swap limit should be >= memory limit ({})", rd("memory.limit_in_bytes"))
+        }
+        ("memory.limit_in_bytes", libc::EINVAL) => format!(
+            ": memory limit should be <= memory+swap limit ({}); raise --memory-swap too",
+            rd("memory.memsw.limit_in_bytes")
+        ),
+        ("cpuset.cpus" | "cpuset.mems", libc::EINVAL | libc::ERANGE) => {
+            let parent = dir.parent().unwrap_or(dir);
+            let avail = fs::read_to_string(parent.join(file)).map(|s| s.trim().to_string()).unwrap_or_default();
+            format!(": not available in the parent cgroup ({avail})")
+        }
+        (_, libc::ENOENT) => ": the kernel has no such file here (wrong name, or controller not enabled)".into(),
+        (_, libc::EACCES | libc::EPERM) => ": permission denied (run as root, or get the cgroup delegated)".into(),
+        _ => String::new(),
+    };
+    anyhow!("cannot write '{value}' to {}: {}{hint}", path.display(), ctcore::error_text(e))
+}
+
+/// Make sure the group exists in every hierarchy it lives in: mkdir from
+/// the top down; on v1 give new cpusets their parent's cpus and mems; on
+/// v2 enable controllers in every ancestor's cgroup.subtree_control
+/// (those in `required` must succeed).
+///
+/// # Errors
+/// When a directory cannot be made or a required controller cannot be
+/// enabled; what was created is recorded in `created` for undo.
+pub fn ensure(tree: &Tree, group: &Group, required: &[&str], dry: bool, created: &mut Created) -> Result<()> {
+    for i in tree.group_hiers() {
+        let h = &tree.hiers[i];
+        let chain = group.chain(h);
+        if h.v2 {
+            // All ancestors from the mount down, for the controllers to be available.
+            let full = full_chain(&h.mount, &chain);
+            let req: Vec<&str> = required
+                .iter()
+                .filter(|c| tree.hier_for(c).is_some_and(|(j, _)| j == i))
+                .map(|c| crate::tree::v2_name(c))
+                .collect();
+            for k in 1..full.len() {
+                let parent = &full[k - 1];
+                let child = &full[k];
+                enable_controllers(parent, &req, dry, child)?;
+                mkdir(child, dry, created)?;
+            }
+        } else {
+            if !chain[0].is_dir() {
+                bail!("{}: no such cgroup (the base of '{}')", chain[0].display(), group.name);
+            }
+            let cpuset = h.controllers.iter().any(|c| c == "cpuset");
+            for d in &chain[1..] {
+                let new = mkdir(d, dry, created)?;
+                if new && cpuset && !dry {
+                    init_cpuset(d)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn full_chain(mount: &Path, chain: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = vec![mount.to_path_buf()];
+    let base = &chain[0];
+    if let Ok(rel) = base.strip_prefix(mount) {
+        let mut p = mount.to_path_buf();
+        for c in rel.components() {
+            p.push(c);
+            out.push(p.clone());
+        }
+    }
+    out.extend(chain[1..].iter().cloned());
+    out
+}
+
+fn mkdir(d: &Path, dry: bool, created: &mut Created) -> Result<bool> {
+    if d.is_dir() {
+        return Ok(false);
+    }
+    if dry {
+        println!("mkdir {}", d.display());
+        return Ok(true);
+    }
+    match fs::create_dir(d) {
+        Ok(()) => {
+            created.dirs.push(d.to_path_buf());
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(anyhow!("cannot create cgroup {}: {}", d.display(), ctcore::error_text(&e))),
+    }
+}
+
+/// A new v1 cpuset is empty; copy the parent's cpus and mems.
+fn init_cpuset(d: &Path) -> Result<()> {
+    let parent = d.parent().unwrap_or(d);
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let mine = fs::read_to_string(d.join(f)).unwrap_or_default();
+        if mine.trim().is_empty() {
+            let v = fs::read_to_string(parent.join(f)).unwrap_or_default();
+            let v = v.trim();
+            if !v.is_empty() {
+                write_file(&d.join(f), v).map_err(|e| write_error(&d.join(f), v, &e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Enable the standard controllers in `dir`'s subtree_control, for `child`.
+fn enable_controllers(dir: &Path, required: &[&str], dry: bool, child: &Path) -> Result<()> {
+    let avail = read_words(&dir.join("cgroup.controllers"));
+    let on = read_words(&dir.join("cgroup.subtree_control"));
+    for r in required {
+        if !avail.iter().any(|a| a == r) {
+            bail!(
+                "controller {r} is not available in {} (not in its cgroup.controllers: enable it in the parent's \
+                 cgroup.subtree_control, or get it delegated)",
+                dir.display()
+            );
+        }
+    }
+    let want: Vec<&str> = V2_STANDARD
+        .iter()
+        .copied()
+        .filter(|c| avail.iter().any(|a| a == c) && !on.iter().any(|o| o == c))
+        .collect();
+    if want.is_empty() {
+        return Ok(());
+    }
+    let path = dir.join("cgroup.subtree_control");
+    let all: Vec<String> = want.iter().map(|c| format!("+{c}")).collect();
+    if dry {
+        println!("write {} {}", path.display(), all.join(" "));
+        return Ok(());
+    }
+    if write_file(&path, &all.join(" ")).is_ok() {
+        return Ok(());
+    }
+    for c in want {
+        if let Err(e) = write_file(&path, &format!("+{c}")) {
+            if !required.contains(&c) {
+                continue;
+            }
+            if errno(&e) == libc::EBUSY {
+                bail!(
+                    "cannot enable the {c} controller in {}: {}: the cgroup has processes of its own, and cgroup v2's \
+                     no-internal-processes rule lets a non-root cgroup either hold processes or pass controllers on to \
+                     children like {}, not both; move its processes into a leaf cgroup first",
+                    path.display(),
+                    ctcore::error_text(&e),
+                    child.display()
+                );
+            }
+            return Err(write_error(&path, &format!("+{c}"), &e));
+        }
+    }
+    Ok(())
+}
+
+/// Do the writes in the group's directories; return notes where the kernel
+/// changed a value.
+///
+/// # Errors
+/// At the first write refused.
+pub fn apply(tree: &Tree, group: &Group, writes: &[Write], dry: bool) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    for w in writes {
+        let dir = if w.ctrl == "cgroup" {
+            tree.v2().map(|h| group.dir(h))
+        } else {
+            tree.hier_for(&w.ctrl).map(|(i, _)| group.dir(&tree.hiers[i]))
+        };
+        let Some(dir) = dir else { bail!("{}: no hierarchy serves the {} controller", w.file, w.ctrl) };
+        let path = dir.join(&w.file);
+        if dry {
+            println!("write {} {}", path.display(), w.value);
+            continue;
+        }
+        if w.file == "cgroup.subtree_control" {
+            // libcgroup applies each +ctrl/-ctrl token separately.
+            for tok in w.value.split_whitespace() {
+                write_file(&path, tok).map_err(|e| write_error(&path, tok, &e))?;
+            }
+            continue;
+        }
+        write_file(&path, &w.value).map_err(|e| write_error(&path, &w.value, &e))?;
+        if let Ok(back) = fs::read_to_string(&path) {
+            if let Some(n) = readback_note(&w.file, &w.value, &back) {
+                notes.push(format!("{}: {n}", group.name));
+            }
+        }
+    }
+    Ok(notes)
+}
+
+/// The procs file of a directory.
+fn procs_file(dir: &Path) -> PathBuf {
+    dir.join("cgroup.procs")
+}
+
+/// Move a process into the group in every hierarchy.
+///
+/// # Errors
+/// When the kernel refuses, with the reason.
+pub fn attach(tree: &Tree, group: &Group, pid: i32, dry: bool) -> Result<()> {
+    for i in tree.group_hiers() {
+        let h = &tree.hiers[i];
+        let path = procs_file(&group.dir(h));
+        if dry {
+            println!("write {} {pid}", path.display());
+            continue;
+        }
+        let mut tries = 0;
+        loop {
+            match write_file(&path, &pid.to_string()) {
+                Ok(()) => break,
+                Err(e) if errno(&e) == libc::EINVAL && tries < 5 => {
+                    // A task still being created (TASK_NEW) is refused for a moment.
+                    tries += 1;
+                    sleep(Duration::from_millis(30));
+                }
+                Err(e) => {
+                    let hint = match errno(&e) {
+                        libc::ESRCH => format!(": no such process {pid}"),
+                        libc::ENOSPC => ": the group's cpuset has no cpus or mems".into(),
+                        libc::EBUSY if h.v2 => ": the group has child cgroups with controllers enabled; cgroup v2's \
+                                                no-internal-processes rule keeps processes out of it (use a leaf group)"
+                            .into(),
+                        _ => String::new(),
+                    };
+                    bail!("cannot move process {pid} into {}: {}{hint}", path.display(), ctcore::error_text(&e));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The pids in a directory and every cgroup below it.
+#[must_use]
+pub fn procs_recursive(dir: &Path) -> Vec<i32> {
+    let mut out = Vec::new();
+    for d in subtree(dir) {
+        out.extend(read_pids(&d));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The pids in one cgroup.procs.
+#[must_use]
+pub fn read_pids(dir: &Path) -> Vec<i32> {
+    fs::read_to_string(procs_file(dir))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// `dir` and the cgroups below it, parents first.
+fn subtree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        if let Ok(rd) = fs::read_dir(&out[i]) {
+            let mut kids: Vec<PathBuf> =
+                rd.filter_map(|e| e.ok()).filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect();
+            kids.sort();
+            out.extend(kids);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Remove the group (and the cgroups below it) from every hierarchy.
+///
+/// # Errors
+/// For a populated group without `kill`, or when removal fails.
+pub fn delete(tree: &Tree, group: &Group, kill: bool, dry: bool) -> Result<()> {
+    if group.is_top() {
+        bail!("refusing to delete '{}': it is the top of the hierarchy or the caller's own cgroup", group.name);
+    }
+    let dirs: Vec<PathBuf> = tree.hiers.iter().map(|h| group.dir(h)).filter(|d| d.is_dir()).collect();
+    if dirs.is_empty() {
+        bail!("cannot delete '{}': no such cgroup in any hierarchy", group.name);
+    }
+    let mut pids: Vec<i32> = dirs.iter().flat_map(|d| procs_recursive(d)).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    let me = std::process::id().cast_signed();
+    if pids.contains(&me) {
+        bail!("cannot delete '{}': cgset itself is in it", group.name);
+    }
+    if !pids.is_empty() {
+        if !kill {
+            let list: Vec<String> = pids.iter().take(10).map(ToString::to_string).collect();
+            bail!(
+                "cannot delete '{}': it is populated (pid {}{}); use --kill to kill its processes",
+                group.name,
+                list.join(" "),
+                if pids.len() > 10 { " ..." } else { "" }
+            );
+        }
+        if dry {
+            println!("kill {pids:?}");
+        } else {
+            kill_all(tree, group, &dirs)?;
+        }
+    }
+    for d in &dirs {
+        let mut all = subtree(d);
+        all.reverse();
+        for sub in all {
+            if dry {
+                println!("rmdir {}", sub.display());
+                continue;
+            }
+            rmdir_retry(&sub)?;
+        }
+    }
+    Ok(())
+}
+
+fn rmdir_retry(d: &Path) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        match fs::remove_dir(d) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if errno(&e) == libc::EBUSY && start.elapsed() < Duration::from_secs(5) => {
+                sleep(Duration::from_millis(20));
+            }
+            Err(e) => {
+                let hint = if errno(&e) == libc::EBUSY { " (processes are still in it)" } else { "" };
+                bail!("cannot remove {}: {}{hint}", d.display(), ctcore::error_text(&e));
+            }
+        }
+    }
+}
+
+/// SIGKILL every process of the group (thawing it first), and wait until
+/// the cgroups are empty.
+fn kill_all(tree: &Tree, group: &Group, dirs: &[PathBuf]) -> Result<()> {
+    // Frozen tasks die only once thawed.
+    if is_frozen(tree, group) {
+        let _ = freeze(tree, group, false, Duration::from_secs(5));
+    }
+    let v2kill = tree.v2().map(|h| group.dir(h).join("cgroup.kill")).filter(|p| p.exists());
+    let start = Instant::now();
+    loop {
+        let mut pids: Vec<i32> = dirs.iter().flat_map(|d| procs_recursive(d)).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        if pids.is_empty() {
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            bail!("processes {pids:?} of '{}' did not die within 10s", group.name);
+        }
+        if let Some(k) = &v2kill {
+            let _ = write_file(k, "1");
+        }
+        for p in pids {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
+        }
+        sleep(Duration::from_millis(20));
+    }
+}
+
+fn is_frozen(tree: &Tree, group: &Group) -> bool {
+    match tree.hier_for("freezer") {
+        Some((i, Version::V1)) => fs::read_to_string(group.dir(&tree.hiers[i]).join("freezer.state"))
+            .is_ok_and(|s| s.trim() != "THAWED"),
+        Some((i, Version::V2)) => fs::read_to_string(group.dir(&tree.hiers[i]).join("cgroup.freeze"))
+            .is_ok_and(|s| s.trim() == "1"),
+        None => false,
+    }
+}
+
+/// Freeze (or thaw) the group and wait until the kernel says it is done.
+///
+/// # Errors
+/// When there is no freezer, the group does not exist, or the state is not
+/// reached within `limit`.
+pub fn freeze(tree: &Tree, group: &Group, on: bool, limit: Duration) -> Result<()> {
+    let Some((i, ver)) = tree.hier_for("freezer") else {
+        bail!("no freezer: neither a v1 freezer hierarchy nor cgroup v2 is mounted");
+    };
+    let dir = group.dir(&tree.hiers[i]);
+    if !dir.is_dir() {
+        bail!("{}: no such cgroup", dir.display());
+    }
+    let (file, value, done): (&str, &str, Box<dyn Fn() -> bool>) = match ver {
+        Version::V1 => {
+            let st = dir.join("freezer.state");
+            let want = if on { "FROZEN" } else { "THAWED" };
+            ("freezer.state", want, Box::new(move || fs::read_to_string(&st).is_ok_and(|s| s.trim() == want)))
+        }
+        Version::V2 => {
+            let ev = dir.join("cgroup.events");
+            let want = if on { "frozen 1" } else { "frozen 0" };
+            (
+                "cgroup.freeze",
+                if on { "1" } else { "0" },
+                Box::new(move || fs::read_to_string(&ev).is_ok_and(|s| s.lines().any(|l| l.trim() == want))),
+            )
+        }
+    };
+    let path = dir.join(file);
+    let start = Instant::now();
+    loop {
+        // v1 stays FREEZING while a task resists; writing again retries.
+        write_file(&path, value).map_err(|e| write_error(&path, value, &e))?;
+        let until = Instant::now() + Duration::from_millis(100);
+        while Instant::now() < until {
+            if done() {
+                return Ok(());
+            }
+            sleep(Duration::from_millis(5));
+        }
+        if start.elapsed() > limit {
+            let state = fs::read_to_string(&path).unwrap_or_default();
+            bail!(
+                "{} did not reach {} within {:?} (it reads '{}')",
+                dir.display(),
+                if on { "the frozen state" } else { "the thawed state" },
+                limit,
+                state.trim()
+            );
+        }
+    }
+}
+
+/// Check cpuset lists against what the nearest existing ancestor offers
+/// (docker's "Requested CPUs are not available").
+///
+/// # Errors
+/// docker's messages.
+pub fn check_cpuset(tree: &Tree, group: &Group, cpus: Option<&str>, mems: Option<&str>) -> Result<()> {
+    let Some((i, ver)) = tree.hier_for("cpuset") else { return Ok(()) };
+    let chain = group.chain(&tree.hiers[i]);
+    // The group's parent: what the group may use.
+    let parent = chain.iter().rev().skip(1).find(|d| d.is_dir()).or_else(|| chain.first());
+    let Some(parent) = parent else { return Ok(()) };
+    let read = |v1: &str, v2: &str| {
+        let f = if ver == Version::V1 { v1 } else { v2 };
+        fs::read_to_string(parent.join(f)).ok().map(|s| s.trim().to_string())
+    };
+    for (req, v1, v2, what) in [
+        (cpus, "cpuset.effective_cpus", "cpuset.cpus.effective", "CPUs"),
+        (mems, "cpuset.effective_mems", "cpuset.mems.effective", "memory nodes"),
+    ] {
+        let (Some(req), Some(avail)) = (req, read(v1, v2)) else { continue };
+        let want = crate::limits::parse_list(req)?;
+        let have = crate::limits::parse_list(&avail).unwrap_or_default();
+        if want.iter().any(|c| !have.contains(c)) {
+            bail!("Requested {what} are not available - requested {req}, available: {avail}");
+        }
+    }
+    Ok(())
+}
+
+/// Read a pid list: numbers separated by commas or white space.
+///
+/// # Errors
+/// For anything that is not a positive number.
+pub fn parse_pids(s: &str) -> Result<Vec<i32>> {
+    let mut out = Vec::new();
+    for t in s.split(|c: char| c == ',' || c.is_whitespace()).filter(|t| !t.is_empty()) {
+        let p: i32 = t.parse().map_err(|_| anyhow!("invalid pid '{t}'"))?;
+        if p <= 0 {
+            bail!("invalid pid '{t}'");
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// Whether the process exists.
+#[must_use]
+pub fn pid_exists(p: i32) -> bool {
+    Path::new(&format!("/proc/{p}")).exists()
+}
+
+/// The context for an error about a group.
+pub trait GroupContext<T> {
+    /// Prefix with the group's name.
+    ///
+    /// # Errors
+    /// The original error, with context.
+    fn group(self, g: &Group) -> Result<T>;
+}
+
+impl<T> GroupContext<T> for Result<T> {
+    fn group(self, g: &Group) -> Result<T> {
+        self.with_context(|| g.name.clone())
+    }
+}
