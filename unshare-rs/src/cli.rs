@@ -1,14 +1,153 @@
 //! The command line of unshare-rs.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use clap::Parser;
 
-/// SKELETON: replaced by the tool's real definition.
-#[derive(Parser, Debug)]
-#[command(name = "unshare-rs", version, about = "SKELETON")]
+/// Create new namespaces (util-linux unshare) or join existing ones
+/// (nsenter, with --target), then run PROGRAM.
+#[derive(Parser, Debug, Default)]
+#[command(
+    name = "unshare-rs",
+    version,
+    about = "Run a program in new namespaces, or in the namespaces of another process",
+    long_about = None,
+)]
+#[allow(clippy::struct_excessive_bools)]
 pub struct Cli {
-    /// Program to execute once the job is done, with its arguments
+    /// New mount namespace; with =FILE, persist it by a bind mount on FILE
+    #[arg(short = 'm', long = "mount", value_name = "FILE", num_args = 0..=1,
+          require_equals = true, default_missing_value = "", help_heading = "Namespaces")]
+    pub mount: Option<OsString>,
+    /// New UTS namespace (hostname, domain name); =FILE persists it
+    #[arg(short = 'u', long = "uts", value_name = "FILE", num_args = 0..=1,
+          require_equals = true, default_missing_value = "", help_heading = "Namespaces")]
+    pub uts: Option<OsString>,
+    /// New IPC namespace (System V IPC, POSIX message queues); =FILE persists it
+    #[arg(short = 'i', long = "ipc", value_name = "FILE", num_args = 0..=1,
+          require_equals = true, default_missing_value = "", help_heading = "Namespaces")]
+    pub ipc: Option<OsString>,
+    /// New network namespace; =FILE persists it
+    #[arg(short = 'n', long = "net", value_name = "FILE", num_args = 0..=1,
+          require_equals = true, default_missing_value = "", help_heading = "Namespaces")]
+    pub net: Option<OsString>,
+    /// New PID namespace (implies --fork and runs a minimal init); =FILE persists it
+    #[arg(short = 'p', long = "pid", value_name = "FILE", num_args = 0..=1,
+          require_equals = true, default_missing_value = "", help_heading = "Namespaces")]
+    pub pid: Option<OsString>,
+    /// New user namespace; =FILE persists it
+    #[arg(short = 'U', long = "user", value_name = "FILE", num_args = 0..=1,
+          require_equals = true, default_missing_value = "", help_heading = "Namespaces")]
+    pub user: Option<OsString>,
+    /// New cgroup namespace; =FILE persists it
+    #[arg(short = 'C', long = "cgroup", value_name = "FILE", num_args = 0..=1,
+          require_equals = true, default_missing_value = "", help_heading = "Namespaces")]
+    pub cgroup: Option<OsString>,
+    /// New time namespace; =FILE persists it
+    #[arg(short = 'T', long = "time", value_name = "FILE", num_args = 0..=1,
+          require_equals = true, default_missing_value = "", help_heading = "Namespaces")]
+    pub time: Option<OsString>,
+
+    /// Fork and run PROGRAM as a child, waiting for it and exiting with its status
+    #[arg(short = 'f', long)]
+    pub fork: bool,
+    /// Same as --fork (signals are always forwarded to the child)
+    #[arg(long)]
+    pub forward_signals: bool,
+    /// With a new PID namespace, run PROGRAM itself as pid 1, without the built-in init
+    #[arg(long)]
+    pub no_init: bool,
+    /// Mount a new proc file system on DIR (default /proc); implies --mount
+    #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true,
+          default_missing_value = "/proc")]
+    pub mount_proc: Option<PathBuf>,
+    /// Mount propagation of / in the new mount namespace
+    #[arg(long, value_name = "MODE", value_parser = ["private", "shared", "slave", "unchanged"],
+          default_value = "private")]
+    pub propagation: String,
+    /// Map the current user and group to root (0) in a new user namespace; implies --user.
+    /// With --target: enter the target's root directory
+    #[arg(short = 'r', long = "map-root-user")]
+    pub map_root_user: bool,
+    /// Map the current user and group to themselves in a new user namespace; implies --user
+    #[arg(short = 'c', long = "map-current-user")]
+    pub map_current_user: bool,
+    /// Map the current effective user to UID (number or name) in the new user namespace
+    #[arg(long, value_name = "UID|NAME")]
+    pub map_user: Option<String>,
+    /// Map the current effective group to GID (number or name); implies --setgroups=deny
+    #[arg(long, value_name = "GID|NAME")]
+    pub map_group: Option<String>,
+    /// Map a range of user IDs: INNER:OUTER:COUNT (or the old OUTER,INNER,COUNT), auto, subids or all
+    #[arg(long, value_name = "MAP", action = clap::ArgAction::Append)]
+    pub map_users: Vec<String>,
+    /// Map a range of group IDs: INNER:OUTER:COUNT (or the old OUTER,INNER,COUNT), auto, subids or all
+    #[arg(long, value_name = "MAP", action = clap::ArgAction::Append)]
+    pub map_groups: Vec<String>,
+    /// Same as --map-users=auto --map-groups=auto (ranges from /etc/subuid and /etc/subgid)
+    #[arg(long)]
+    pub map_auto: bool,
+    /// Same as --map-users=subids --map-groups=subids
+    #[arg(long)]
+    pub map_subids: bool,
+    /// Allow or deny setgroups(2) in the new user namespace
+    #[arg(long, value_name = "allow|deny", value_parser = ["allow", "deny"])]
+    pub setgroups: Option<String>,
+    /// Kill the child with SIG (default KILL) when unshare-rs dies; implies --fork
+    #[arg(long, value_name = "SIG", num_args = 0..=1, require_equals = true,
+          default_missing_value = "KILL")]
+    pub kill_child: Option<String>,
+    /// Change the root directory to DIR (chroot) before running PROGRAM.
+    /// With --target: enter DIR, opened before joining
+    #[arg(short = 'R', long = "root", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Change the working directory to DIR. With --target and no DIR (-w -- or --wd=): the target's
+    #[arg(short = 'w', long = "wd", value_name = "DIR", num_args = 0..=1,
+          default_missing_value = "")]
+    pub wd: Option<OsString>,
+    /// Set the user ID (numeric) of PROGRAM
+    #[arg(short = 'S', long = "setuid", value_name = "UID")]
+    pub setuid: Option<String>,
+    /// Set the group ID (numeric) of PROGRAM, and drop supplementary groups
+    #[arg(short = 'G', long = "setgid", value_name = "GID")]
+    pub setgid: Option<String>,
+    /// Keep the capabilities in a new user namespace across exec (ambient set)
+    #[arg(long)]
+    pub keep_caps: bool,
+    /// Offset of CLOCK_MONOTONIC in the new time namespace, in seconds
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    pub monotonic: Option<i64>,
+    /// Offset of CLOCK_BOOTTIME in the new time namespace, in seconds
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    pub boottime: Option<i64>,
+    /// Set the host name in the new UTS namespace; implies --uts
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Bring the loopback interface up in the new network namespace; implies --net
+    #[arg(long)]
+    pub loopback: bool,
+    /// Write JSON status lines on descriptor FD: the child pid and namespace inodes, then the exit status
+    #[arg(long, value_name = "FD")]
+    pub json_status: Option<i32>,
+
+    /// Join the namespaces of process PID instead of creating new ones (nsenter)
+    #[arg(short = 't', long, value_name = "PID", help_heading = "Join mode")]
+    pub target: Option<i32>,
+    /// Join mode: every namespace of the target
+    #[arg(short = 'a', long, help_heading = "Join mode")]
+    pub all: bool,
+    /// Join mode without --target: the namespace options name namespace files to enter
+    #[arg(long, help_heading = "Join mode")]
+    pub join: bool,
+    /// Join mode: keep uid, gid and groups when entering a user namespace
+    #[arg(long, help_heading = "Join mode")]
+    pub preserve_credentials: bool,
+    /// Join mode: do not fork when entering a PID namespace
+    #[arg(short = 'F', long, help_heading = "Join mode")]
+    pub no_fork: bool,
+
+    /// Program to execute once the job is done, with its arguments (default: $SHELL)
     #[arg(value_name = "PROGRAM", trailing_var_arg = true, value_hint = clap::ValueHint::CommandName)]
     pub program: Vec<OsString>,
 }
@@ -22,6 +161,209 @@ pub fn command() -> clap::Command {
 /// The hand-written parts of the man page.
 pub const MAN: ctcore::ManExtra = ctcore::ManExtra {
     section: "1",
-    description: "SKELETON",
-    sections: &[("EXIT STATUS", ctcore::man::EXIT_STATUS_CHAIN)],
+    description: DESCRIPTION,
+    sections: &[
+        ("JOIN MODE", JOIN),
+        ("INIT", INIT),
+        ("JSON STATUS", JSON),
+        ("EXIT STATUS", EXIT),
+        ("DIAGNOSTICS", DIAG),
+        ("EXAMPLES", EXAMPLES),
+        ("NOTES", NOTES),
+        ("SEE ALSO", SEE_ALSO),
+    ],
 };
+
+const DESCRIPTION: &str = "\
+.B unshare\\-rs
+creates the namespaces named by its options with
+.BR unshare (2),
+sets them up, and runs PROGRAM in them.
+It accepts the options of util\\-linux
+.BR unshare (1).
+Without PROGRAM it runs
+.B $SHELL
+(else the user's login shell, else
+.BR /bin/sh )
+as a login shell.
+.PP
+Each namespace option takes an optional
+.BI = FILE
+that makes the namespace persistent: its
+.I /proc/PID/ns
+file is bind mounted on FILE (created when missing), so that it outlives
+PROGRAM and can be entered later with
+.BR \"unshare\\-rs \\-\\-join \\-\\-net=\" FILE .
+.PP
+With a new mount namespace the propagation of
+.B /
+is made private first (see
+.BR \\-\\-propagation ),
+so mounts made inside never reach the host.
+.B \\-\\-mount\\-proc
+mounts a proc file system after the root and working directory changes.
+.PP
+A new PID namespace always forks: the child is pid 1 of the namespace and
+runs the built\\-in init (see INIT).
+";
+
+const JOIN: &str = "\
+With
+.BI \\-\\-target \" PID\",
+.BR \\-\\-join ,
+or when called as
+.BR nsenter ,
+unshare\\-rs enters existing namespaces instead, as
+.BR nsenter (1)
+does: the namespace options select the target's namespaces (or, with
+.BI = FILE ,
+a namespace file), and
+.B \\-\\-all
+selects every namespace of the target that differs from the caller's.
+Namespaces other than the user namespace are entered first with errors
+ignored, then the rest, user namespace included, with errors reported; so a
+privileged caller enters the user namespace last and an unprivileged one
+first.
+On entering a user namespace the uid and gid become 0 and supplementary
+groups are dropped, unless
+.B \\-\\-preserve\\-credentials
+is given.
+.B \\-r
+enters the target's root directory and
+.B \\-w
+with no DIR its working directory; both are opened before any namespace is
+entered.
+Entering a PID namespace forks, unless
+.BR \\-\\-no\\-fork .
+";
+
+const INIT: &str = "\
+When it forks into a new PID namespace, the child of unshare\\-rs is pid 1
+there and stays as a minimal init: it forks PROGRAM, reaps every process
+that is reparented to it, and forwards SIGHUP, SIGINT, SIGQUIT, SIGTERM,
+SIGUSR1, SIGUSR2 and SIGWINCH sent to it (or to unshare\\-rs outside) to
+PROGRAM.
+Signals that the terminal sends to the whole foreground process group are
+not forwarded a second time.
+When PROGRAM ends, init ends with the same status, and the kernel kills the
+rest of the namespace.
+.B \\-\\-no\\-init
+runs PROGRAM itself as pid 1, as util\\-linux does.
+";
+
+const JSON: &str = "\
+With
+.BI \\-\\-json\\-status \" FD\",
+one JSON object a line is written on FD: first
+.B child\\-pid
+and the inode number of each namespace of the child
+.RB ( cgroup\\-namespace ,
+.BR ipc\\-namespace ,
+.BR mnt\\-namespace ,
+.BR net\\-namespace ,
+.BR pid\\-namespace ,
+.BR time\\-namespace ,
+.BR user\\-namespace ,
+.BR uts\\-namespace ),
+before PROGRAM starts; then, when the child has ended,
+.B exit\\-code
+(and
+.B signal
+when a signal killed it).
+The descriptor is not passed to PROGRAM.
+";
+
+const EXIT: &str = "\
+.TP
+.B 125
+unshare\\-rs itself failed, including usage errors.
+.TP
+.B 126
+PROGRAM was found but could not be executed.
+.TP
+.B 127
+PROGRAM was not found.
+.PP
+Otherwise the status of PROGRAM.
+When unshare\\-rs forked and PROGRAM was killed by a signal, unshare\\-rs kills
+itself with the same signal, so a shell sees 128+N (137 for SIGKILL).
+";
+
+const DIAG: &str = "\
+Errors are one line naming what failed and, when it is knowable, why: the
+sysctl that disables unprivileged user namespaces
+.RB ( kernel.unprivileged_userns_clone ,
+.BR user.max_user_namespaces ,
+.BR kernel.apparmor_restrict_unprivileged_userns ),
+a masked
+.I /proc
+that makes the kernel refuse a new proc mount, a persistence FILE on a
+shared mount, a multithreaded caller, or a missing privilege.
+Nothing is printed on success.
+";
+
+const EXAMPLES: &str = "\
+Change the host name in a new UTS namespace only:
+.PP
+.EX
+unshare\\-rs \\-\\-uts sh \\-c 'hostname inside; hostname'
+.EE
+.PP
+A shell that is pid 1 of its own PID namespace and sees only its processes:
+.PP
+.EX
+unshare\\-rs \\-\\-pid \\-\\-mount\\-proc ps ax
+.EE
+.PP
+As an unprivileged user, be root in a new user namespace:
+.PP
+.EX
+unshare\\-rs \\-r id
+.EE
+.PP
+Persist a network namespace, then enter it:
+.PP
+.EX
+touch /run/netns/demo
+unshare\\-rs \\-\\-net=/run/netns/demo \\-\\-loopback true
+unshare\\-rs \\-\\-join \\-\\-net=/run/netns/demo ip addr
+.EE
+.PP
+Enter every namespace of a container's process, with its root:
+.PP
+.EX
+unshare\\-rs \\-\\-target 4242 \\-\\-all \\-r sh
+.EE
+";
+
+const NOTES: &str = "\
+Differences from util\\-linux: a new PID namespace forks without
+.BR \\-\\-fork ;
+the forked child forwards signals and, in a PID namespace, is an init;
+a FILE that does not exist is created;
+.B \\-\\-hostname
+and
+.B \\-\\-loopback
+exist; failures exit 125 rather than 1.
+In join mode,
+.B \\-r
+and
+.B \\-w
+take the target's root and working directory as nsenter's do, but
+.B \\-w
+takes a following word as its DIR: write
+.B \\-w \\-\\-
+before PROGRAM.
+";
+
+const SEE_ALSO: &str = "\
+.BR unshare (1),
+.BR nsenter (1),
+.BR unshare (2),
+.BR setns (2),
+.BR namespaces (7),
+.BR user_namespaces (7),
+.BR pid_namespaces (7),
+.BR chroot\\-rs (1),
+.BR cgset (1)
+";

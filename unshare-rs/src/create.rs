@@ -1,0 +1,783 @@
+//! Create mode: unshare(2) the namespaces, set them up, run PROGRAM.
+//!
+//! Processes, in order of creation:
+//! * the map helper (only for multi-range ID maps), forked before
+//!   unshare(2): it stays in the parent user namespace and writes
+//!   `/proc/PID/uid_map` (as root) or runs newuidmap/newgidmap;
+//! * the bind helper (only with `=FILE`), forked before unshare(2): it stays
+//!   in the original mount namespace and bind mounts the namespace files;
+//! * with `--fork` (implied by `--pid` and `--kill-child`), the child; in a
+//!   new PID namespace it is pid 1 and runs [`init`], which forks PROGRAM.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use ctcore::failure;
+use ctcore::wait::Ended;
+
+use crate::cli::Cli;
+use crate::idmap::{self, Map, Which};
+use crate::{Kind, diag, sys};
+
+/// Everything decided before any system call changes the process.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub flags: libc::c_int,
+    pub persist: Vec<(Kind, PathBuf)>,
+    pub uid_map: Option<Map>,
+    pub gid_map: Option<Map>,
+    pub setgroups: Option<String>,
+    pub fork: bool,
+    pub init: bool,
+    pub kill_child: Option<i32>,
+    pub mount_proc: Option<PathBuf>,
+    pub propagation: Option<libc::c_ulong>,
+    pub private_default: bool,
+    pub root: Option<PathBuf>,
+    pub wd: Option<PathBuf>,
+    pub setuid: Option<u32>,
+    pub setgid: Option<u32>,
+    pub keep_caps: bool,
+    pub monotonic: Option<i64>,
+    pub boottime: Option<i64>,
+    pub hostname: Option<String>,
+    pub loopback: bool,
+    pub argv: Vec<OsString>,
+    pub argv0: Option<OsString>,
+    pub proc_masks: Vec<PathBuf>,
+}
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    failure(125, msg)
+}
+
+fn parse_id(s: &str, what: &str) -> Result<u32> {
+    s.parse::<u32>().map_err(|_| usage(format!("invalid {what} argument: '{s}'")))
+}
+
+fn user_id(s: &str) -> Result<u32> {
+    if let Ok(n) = s.parse::<u32>() {
+        return Ok(n);
+    }
+    match nix::unistd::User::from_name(s) {
+        Ok(Some(u)) => Ok(u.uid.as_raw()),
+        _ => Err(usage(format!("unknown user '{s}'"))),
+    }
+}
+
+fn group_id(s: &str) -> Result<u32> {
+    if let Ok(n) = s.parse::<u32>() {
+        return Ok(n);
+    }
+    match nix::unistd::Group::from_name(s) {
+        Ok(Some(g)) => Ok(g.gid.as_raw()),
+        _ => Err(usage(format!("unknown group '{s}'"))),
+    }
+}
+
+impl Plan {
+    /// Decide everything from the command line.
+    ///
+    /// # Errors
+    /// Usage errors and unreadable map sources.
+    pub fn from_cli(cli: &Cli) -> Result<Self> {
+        let mut p = Self::default();
+        for (kind, opt) in crate::ns_options(cli) {
+            if let Some(file) = opt {
+                p.flags |= kind.flag;
+                if let Some(f) = file {
+                    p.persist.push((kind, f));
+                }
+            }
+        }
+        if cli.mount_proc.is_some() {
+            p.flags |= libc::CLONE_NEWNS;
+        }
+        if cli.hostname.is_some() {
+            p.flags |= libc::CLONE_NEWUTS;
+        }
+        if cli.loopback {
+            p.flags |= libc::CLONE_NEWNET;
+        }
+        if cli.map_auto {
+            p.flags |= libc::CLONE_NEWUSER;
+        }
+        let mut users: Vec<String> = cli.map_users.clone();
+        let mut groups: Vec<String> = cli.map_groups.clone();
+        if cli.map_auto {
+            users.push("auto".into());
+            groups.push("auto".into());
+        }
+        if cli.map_subids {
+            users.push("subids".into());
+            groups.push("subids".into());
+        }
+        let euid = nix::unistd::geteuid().as_raw();
+        let egid = nix::unistd::getegid().as_raw();
+        let single_uid = match (&cli.map_user, cli.map_root_user, cli.map_current_user) {
+            (Some(u), _, _) => Some(user_id(u)?),
+            (None, true, _) => Some(0),
+            (None, false, true) => Some(euid),
+            _ => None,
+        };
+        let single_gid = match (&cli.map_group, cli.map_root_user, cli.map_current_user) {
+            (Some(g), _, _) => Some(group_id(g)?),
+            (None, true, _) => Some(0),
+            (None, false, true) => Some(egid),
+            _ => None,
+        };
+        if single_uid.is_some() || single_gid.is_some() || !users.is_empty() || !groups.is_empty() {
+            p.flags |= libc::CLONE_NEWUSER;
+        }
+        if !users.is_empty() || !groups.is_empty() {
+            let name = nix::unistd::User::from_uid(euid.into())
+                .ok()
+                .flatten()
+                .map(|u| u.name);
+            let mut names: Vec<String> = name.into_iter().collect();
+            names.push(euid.to_string());
+            let own_uid = idmap::parse_proc_map(&std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default());
+            let own_gid = idmap::parse_proc_map(&std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default());
+            let mut ur = Vec::new();
+            for s in &users {
+                ur.extend(idmap::expand(s, Which::Uid, &names, &own_uid).map_err(|e| usage(format!("{e:#}")))?);
+            }
+            let mut gr = Vec::new();
+            for s in &groups {
+                gr.extend(idmap::expand(s, Which::Gid, &names, &own_gid).map_err(|e| usage(format!("{e:#}")))?);
+            }
+            p.uid_map = idmap::build(single_uid, euid, ur);
+            p.gid_map = idmap::build(single_gid, egid, gr);
+        } else {
+            p.uid_map = idmap::build(single_uid, euid, vec![]);
+            p.gid_map = idmap::build(single_gid, egid, vec![]);
+        }
+        let single_gid_map = p.gid_map.as_ref().is_some_and(|m| !m.multi);
+        match cli.setgroups.as_deref() {
+            Some("allow") if single_gid_map => {
+                return Err(usage("options --setgroups=allow and --map-group are mutually exclusive"));
+            }
+            Some(v) => p.setgroups = Some(v.to_string()),
+            None if single_gid_map => p.setgroups = Some("deny".into()),
+            None => {}
+        }
+        if p.setgroups.is_some() && p.flags & libc::CLONE_NEWUSER == 0 {
+            return Err(usage("option --setgroups needs a new user namespace (--user)"));
+        }
+        if (cli.monotonic.is_some() || cli.boottime.is_some()) && p.flags & libc::CLONE_NEWTIME == 0 {
+            return Err(usage(
+                "options --monotonic and --boottime require unsharing of a time namespace (-T)",
+            ));
+        }
+        p.monotonic = cli.monotonic;
+        p.boottime = cli.boottime;
+        p.kill_child = cli
+            .kill_child
+            .as_deref()
+            .map(sys::parse_signal)
+            .transpose()
+            .map_err(|e| usage(e.to_string()))?;
+        p.fork = cli.fork
+            || cli.forward_signals
+            || p.kill_child.is_some()
+            || p.flags & libc::CLONE_NEWPID != 0;
+        p.init = p.flags & libc::CLONE_NEWPID != 0 && !cli.no_init;
+        if p.flags & libc::CLONE_NEWNS != 0 {
+            p.propagation = match cli.propagation.as_str() {
+                "private" => Some(libc::MS_REC | libc::MS_PRIVATE),
+                "shared" => Some(libc::MS_REC | libc::MS_SHARED),
+                "slave" => Some(libc::MS_REC | libc::MS_SLAVE),
+                "unchanged" => None,
+                other => return Err(usage(format!("unsupported propagation mode: {other}"))),
+            };
+        }
+        p.private_default = cli.propagation == "private";
+        p.mount_proc = cli.mount_proc.clone();
+        p.root = cli.root.clone();
+        p.wd = match &cli.wd {
+            Some(w) if w.is_empty() => {
+                return Err(usage("option --wd needs a directory (without --target)"));
+            }
+            w => w.as_ref().map(PathBuf::from),
+        };
+        if cli.all || cli.preserve_credentials || cli.no_fork {
+            return Err(usage("options --all, --preserve-credentials and --no-fork need --target"));
+        }
+        p.setuid = cli.setuid.as_deref().map(|s| parse_id(s, "uid")).transpose()?;
+        p.setgid = cli.setgid.as_deref().map(|s| parse_id(s, "gid")).transpose()?;
+        p.keep_caps = cli.keep_caps;
+        if let Some(h) = &cli.hostname {
+            if h.is_empty() || h.len() > 64 {
+                return Err(usage(format!("invalid host name '{h}': 1 to 64 bytes")));
+            }
+            p.hostname = Some(h.clone());
+        }
+        p.loopback = cli.loopback;
+        let (argv, argv0) = crate::program_or_shell(&cli.program);
+        p.argv = argv;
+        p.argv0 = argv0;
+        if p.mount_proc.is_some() {
+            let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            p.proc_masks = diag::proc_masks(&mi, Path::new("/proc"));
+        }
+        Ok(p)
+    }
+
+    fn new_user(&self) -> bool {
+        self.flags & libc::CLONE_NEWUSER != 0
+    }
+
+    fn multi_maps(&self) -> bool {
+        self.uid_map.as_ref().is_some_and(|m| m.multi) || self.gid_map.as_ref().is_some_and(|m| m.multi)
+    }
+}
+
+/// A forked helper that waits for a pid on a pipe, then does its job.
+struct Helper {
+    pid: i32,
+    go: Option<OwnedFd>,
+}
+
+impl Helper {
+    fn spawn(job: impl FnOnce(i32) -> Result<()>) -> Result<Self> {
+        let (r, w) = sys::pipe()?;
+        let pid = sys::fork()?;
+        if pid == 0 {
+            drop(w);
+            let mut b = [0u8; 4];
+            if sys::read_fd(&r, &mut b) != 4 {
+                // SAFETY: the job was cancelled; leave without the parent's cleanup.
+                unsafe { libc::_exit(0) };
+            }
+            match job(i32::from_ne_bytes(b)) {
+                // SAFETY: as above.
+                Ok(()) => unsafe { libc::_exit(0) },
+                Err(e) => crate::die(&e),
+            }
+        }
+        drop(r);
+        Ok(Self { pid, go: Some(w) })
+    }
+
+    /// Tell the helper to go for `target` and wait for it.
+    fn run(mut self, target: i32) -> Result<()> {
+        if let Some(go) = self.go.take() {
+            sys::write_fd(&go, &target.to_ne_bytes());
+        }
+        match sys::wait_ended(self.pid)? {
+            Ended::Exited(0) => Ok(()),
+            e => Err(ctcore::silent(if e.code() == 0 { 125 } else { 125.max(e.code().min(125)) })),
+        }
+    }
+
+    /// Close our end in a forked child, which must not keep it open.
+    fn close_in_child(&self) {
+        if let Some(go) = &self.go {
+            // SAFETY: closing our copy of the descriptor in a forked child.
+            unsafe { libc::close(go.as_raw_fd()) };
+        }
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        if self.go.take().is_some() {
+            let _ = sys::wait(self.pid, 0);
+        }
+    }
+}
+
+/// Files created for persistence, removed again unless disarmed.
+struct Created {
+    files: Vec<PathBuf>,
+}
+
+impl Drop for Created {
+    fn drop(&mut self) {
+        for f in &self.files {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
+fn create_files(persist: &[(Kind, PathBuf)]) -> Result<Created> {
+    let mut c = Created { files: Vec::new() };
+    for (_, f) in persist {
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(f) {
+            Ok(_) => c.files.push(f.clone()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(failure(
+                    125,
+                    format!("cannot create {}: {}", f.display(), ctcore::error_text(&e)),
+                ));
+            }
+        }
+    }
+    Ok(c)
+}
+
+/// In the bind helper: bind mount `/proc/PID/ns/X` on each file.
+fn bind_all(pid: i32, persist: &[(Kind, PathBuf)], forked: bool) -> Result<()> {
+    let mut done: Vec<&Path> = Vec::new();
+    for (kind, file) in persist {
+        let name = match (kind.name, forked) {
+            ("pid", false) => "pid_for_children",
+            ("time", false) => "time_for_children",
+            (n, _) => n,
+        };
+        let src = format!("/proc/{pid}/ns/{name}");
+        if let Err(e) = sys::mount(Some(&src), file, None, libc::MS_BIND) {
+            for d in &done {
+                sys::umount_detach(d);
+            }
+            let mut msg = format!("mount {src} on {} failed: {}", file.display(), ctcore::error_text(&e));
+            if e.raw_os_error() == Some(libc::EINVAL) {
+                let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+                if let Some(h) = diag::shared_hint(&mi, file) {
+                    msg = format!("{msg}: {h}");
+                }
+            } else if e.raw_os_error() == Some(libc::EPERM) && !nix::unistd::geteuid().is_root() {
+                msg = format!("{msg}: persisting a namespace needs CAP_SYS_ADMIN in the original namespaces");
+            }
+            return Err(failure(125, msg));
+        }
+        done.push(file);
+    }
+    Ok(())
+}
+
+/// In the map helper: write the multi-range maps of process `pid`.
+fn write_maps(pid: i32, maps: &[(Which, Map)]) -> Result<()> {
+    for (which, map) in maps {
+        if nix::unistd::geteuid().is_root() {
+            let path = format!("/proc/{pid}/{}", which.map_file());
+            sys::write_proc(&path, &map.text())
+                .map_err(|e| anyhow!("write failed {path}: {}", ctcore::error_text(&e)))?;
+        } else {
+            let tool = which.helper();
+            let Some(exe) = ctcore::exec::which(tool.as_ref()) else {
+                bail!("{tool} not found: multi-range ID maps need it when not root (install the uidmap package)");
+            };
+            let st = std::process::Command::new(&exe)
+                .arg(pid.to_string())
+                .args(map.helper_args())
+                .status()
+                .with_context(|| format!("cannot execute {tool}"))?;
+            if !st.success() {
+                bail!("{tool} failed ({st}); check the ranges in {}", which.sub_file());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn errno_error(what: &str, e: &io::Error, hint: Option<String>) -> anyhow::Error {
+    let base = format!("{what}: {}", ctcore::error_text(e));
+    failure(125, hint.map_or(base.clone(), |h| format!("{base}: {h}")))
+}
+
+/// After unshare: maps, time offsets, host name, loopback, propagation.
+fn setup_namespaces(plan: &Plan, mapper: Option<Helper>) -> Result<()> {
+    if let Some(v) = &plan.setgroups {
+        sys::write_proc("/proc/self/setgroups", v)
+            .map_err(|e| errno_error("write failed /proc/self/setgroups", &e, None))?;
+    }
+    if let Some(m) = mapper {
+        m.run(std::process::id().cast_signed())?;
+    }
+    for (which, map) in [(Which::Uid, &plan.uid_map), (Which::Gid, &plan.gid_map)] {
+        if let Some(map) = map
+            && !map.multi
+        {
+            let path = format!("/proc/self/{}", which.map_file());
+            sys::write_proc(&path, &map.text()).map_err(|e| errno_error(&format!("write failed {path}"), &e, None))?;
+        }
+    }
+    if plan.monotonic.is_some() || plan.boottime.is_some() {
+        let mut text = String::new();
+        if let Some(s) = plan.monotonic {
+            text.push_str(&format!("monotonic {s} 0\n"));
+        }
+        if let Some(s) = plan.boottime {
+            text.push_str(&format!("boottime {s} 0\n"));
+        }
+        sys::write_proc("/proc/self/timens_offsets", &text)
+            .map_err(|e| errno_error("failed to write to /proc/self/timens_offsets", &e, None))?;
+    }
+    if let Some(h) = &plan.hostname {
+        nix::unistd::sethostname(h).map_err(|e| {
+            errno_error("sethostname failed", &io::Error::from_raw_os_error(e as i32), None)
+        })?;
+    }
+    if plan.loopback {
+        sys::loopback_up()?;
+    }
+    if let Some(flags) = plan.propagation {
+        sys::mount(Some("none"), Path::new("/"), None, flags).map_err(|e| {
+            errno_error(
+                "cannot change root filesystem propagation",
+                &e,
+                diag::propagation_hint(e.raw_os_error().unwrap_or(0)),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// In the process that will run PROGRAM (or be its init): root, working
+/// directory, proc, credentials, capabilities.
+fn setup_process(plan: &Plan) -> Result<()> {
+    if let Some(root) = &plan.root {
+        let c = sys::cpath(root)?;
+        // SAFETY: a valid C string.
+        if unsafe { libc::chroot(c.as_ptr()) } < 0 {
+            let e = io::Error::last_os_error();
+            return Err(errno_error(&format!("cannot change root directory to '{}'", root.display()), &e, None));
+        }
+        let wd = plan.wd.clone().unwrap_or_else(|| "/".into());
+        std::env::set_current_dir(&wd)
+            .map_err(|e| errno_error(&format!("cannot change directory to {}", wd.display()), &e, None))?;
+    } else if let Some(wd) = &plan.wd {
+        std::env::set_current_dir(wd)
+            .map_err(|e| errno_error(&format!("cannot change directory to {}", wd.display()), &e, None))?;
+    }
+    if let Some(dir) = &plan.mount_proc {
+        if !plan.private_default && plan.root.is_none() {
+            match sys::mount(Some("none"), dir, None, libc::MS_REC | libc::MS_PRIVATE) {
+                Err(e) if e.raw_os_error() != Some(libc::EINVAL) => {
+                    return Err(errno_error(
+                        &format!("cannot change {} filesystem propagation", dir.display()),
+                        &e,
+                        None,
+                    ));
+                }
+                _ => {}
+            }
+        }
+        sys::mount(
+            Some("proc"),
+            dir,
+            Some("proc"),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        )
+        .map_err(|e| {
+            errno_error(
+                &format!("mount proc on {} failed", dir.display()),
+                &e,
+                diag::proc_hint(
+                    e.raw_os_error().unwrap_or(0),
+                    &plan.proc_masks,
+                    plan.new_user(),
+                    plan.flags & libc::CLONE_NEWPID != 0,
+                ),
+            )
+        })?;
+    }
+    if let Some(g) = plan.setgid {
+        // SAFETY: plain credential syscalls.
+        if unsafe { libc::setgroups(0, std::ptr::null()) } < 0 {
+            return Err(errno_error("setgroups failed", &io::Error::last_os_error(), None));
+        }
+        // SAFETY: as above.
+        if unsafe { libc::setgid(g) } < 0 {
+            return Err(errno_error("setgid() failed", &io::Error::last_os_error(), None));
+        }
+    }
+    if let Some(u) = plan.setuid {
+        // SAFETY: as above.
+        if unsafe { libc::setuid(u) } < 0 {
+            return Err(errno_error("setuid() failed", &io::Error::last_os_error(), None));
+        }
+    }
+    if plan.keep_caps && plan.new_user() {
+        sys::keep_caps()?;
+    }
+    Ok(())
+}
+
+fn inodes(pid: i32) -> Vec<(&'static str, Option<u64>)> {
+    crate::KINDS
+        .iter()
+        .map(|k| (k.name, crate::ns_inode(Path::new(&format!("/proc/{pid}/ns/{}", k.name)))))
+        .collect()
+}
+
+/// Run the tool in create mode.
+///
+/// # Errors
+/// Any failure; see the module documentation.
+pub fn run(cli: &Cli) -> Result<i32> {
+    let plan = Plan::from_cli(cli)?;
+    let mut status = cli.json_status.map(ctcore::json::StatusFd::new).transpose()?;
+    sys::default_sigchld();
+    let threads = sys::thread_count();
+    if plan.new_user() && threads > 1 {
+        return Err(failure(
+            125,
+            format!("unshare failed: the caller is multithreaded ({threads} threads); a user namespace needs a single-threaded process"),
+        ));
+    }
+    let created = create_files(&plan.persist)?;
+    let mapper = if plan.multi_maps() {
+        let maps: Vec<(Which, Map)> = [(Which::Uid, &plan.uid_map), (Which::Gid, &plan.gid_map)]
+            .into_iter()
+            .filter_map(|(w, m)| m.as_ref().filter(|m| m.multi).map(|m| (w, m.clone())))
+            .collect();
+        Some(Helper::spawn(move |pid| write_maps(pid, &maps))?)
+    } else {
+        None
+    };
+    let binder = if plan.persist.is_empty() {
+        None
+    } else {
+        let persist = plan.persist.clone();
+        let forked = plan.fork;
+        Some(Helper::spawn(move |pid| bind_all(pid, &persist, forked))?)
+    };
+    // SAFETY: unshare with flags; no other thread exists.
+    if unsafe { libc::unshare(plan.flags) } < 0 {
+        let e = io::Error::last_os_error();
+        drop(binder);
+        drop(mapper);
+        let hint = diag::unshare_hint(
+            e.raw_os_error().unwrap_or(0),
+            plan.flags,
+            nix::unistd::geteuid().as_raw(),
+            threads,
+            Path::new("/proc"),
+        );
+        drop(created);
+        return Err(errno_error("unshare failed", &e, hint));
+    }
+    setup_namespaces(&plan, mapper)?;
+    if !plan.fork {
+        setup_process(&plan)?;
+        let me = std::process::id().cast_signed();
+        if let Some(b) = binder {
+            b.run(me)?;
+        }
+        std::mem::forget(created);
+        if let Some(s) = status.as_mut() {
+            s.write(&crate::status_start(me, &inodes(me)))?;
+        }
+        return Err(crate::exec_program(&plan.argv, plan.argv0.as_ref()));
+    }
+    fork_and_wait(&plan, binder, created, status)
+}
+
+fn fork_and_wait(
+    plan: &Plan,
+    binder: Option<Helper>,
+    created: Created,
+    mut status: Option<ctcore::json::StatusFd>,
+) -> Result<i32> {
+    let parent_fd = plan
+        .kill_child
+        .and_then(|_| sys::pidfd_open(std::process::id().cast_signed()));
+    sys::block_forwarded(true);
+    sys::install_forwarding();
+    let (ready_r, ready_w) = sys::pipe()?;
+    let (go_r, go_w) = sys::pipe()?;
+    let pid = sys::fork()?;
+    if pid == 0 {
+        drop(ready_r);
+        drop(go_w);
+        if let Some(b) = &binder {
+            b.close_in_child();
+        }
+        std::mem::forget(binder);
+        std::mem::forget(created);
+        sys::default_signals();
+        let e = child(plan, parent_fd.as_ref(), ready_w, &go_r);
+        crate::die(&e);
+    }
+    sys::forward_to(pid);
+    sys::block_forwarded(false);
+    drop(ready_w);
+    drop(go_r);
+    let mut b = [0u8; 1];
+    if sys::read_fd(&ready_r, &mut b) != 1 {
+        // The child failed before PROGRAM and said why.
+        drop(go_w);
+        let ended = sys::wait_ended(pid)?;
+        drop(binder);
+        drop(created);
+        return Err(ctcore::silent(if ended.code() == 0 { 125 } else { ended.code() }));
+    }
+    if let Some(h) = binder
+        && let Err(e) = h.run(pid)
+    {
+        // SAFETY: killing our own child by pid.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let _ = sys::wait_ended(pid);
+        drop(created);
+        return Err(e);
+    }
+    std::mem::forget(created);
+    if let Some(s) = status.as_mut() {
+        s.write(&crate::status_start(pid, &inodes(pid)))?;
+    }
+    sys::write_fd(&go_w, b"G");
+    drop(go_w);
+    let mut ended = sys::wait_ended(pid)?;
+    let mut rep = [0u8; 2];
+    if sys::read_fd(&ready_r, &mut rep) == 2 && rep[0] == b'S' {
+        ended = Ended::Signaled(i32::from(rep[1]));
+    }
+    if let Some(s) = status.as_mut() {
+        let _ = s.write(&crate::status_end(ended));
+    }
+    drop(status);
+    match ended {
+        Ended::Exited(c) => Ok(c),
+        Ended::Signaled(_) => ctcore::wait::exit_like(ended),
+    }
+}
+
+/// The forked child: set up, tell the parent, wait for its go, then run
+/// PROGRAM or be its init.  Returns only an error.
+fn child(plan: &Plan, parent_fd: Option<&OwnedFd>, ready: OwnedFd, go: &OwnedFd) -> anyhow::Error {
+    if let Some(sig) = plan.kill_child {
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::c_ulong::try_from(sig).unwrap_or(9)) };
+        if parent_fd.is_some_and(sys::pidfd_ended) {
+            return ctcore::silent(1);
+        }
+    }
+    if let Err(e) = setup_process(plan) {
+        return e;
+    }
+    sys::write_fd(&ready, b"R");
+    let mut b = [0u8; 1];
+    if sys::read_fd(go, &mut b) != 1 {
+        return ctcore::silent(125);
+    }
+    if plan.init {
+        init(plan, &ready)
+    } else {
+        crate::exec_program(&plan.argv, plan.argv0.as_ref())
+    }
+}
+
+/// pid 1 of the new PID namespace: fork PROGRAM, forward signals to it,
+/// reap everything, and end as PROGRAM ended.  A signal death is reported
+/// to the parent on `report` (pid 1 cannot kill itself with a signal).
+fn init(plan: &Plan, report: &OwnedFd) -> ! {
+    sys::block_forwarded(true);
+    sys::install_forwarding();
+    let g = match sys::fork() {
+        Ok(g) => g,
+        Err(e) => crate::die(&e),
+    };
+    if g == 0 {
+        // SAFETY: closing our copy of the report pipe.
+        unsafe { libc::close(report.as_raw_fd()) };
+        sys::default_signals();
+        crate::die(&crate::exec_program(&plan.argv, plan.argv0.as_ref()));
+    }
+    sys::forward_to(g);
+    sys::block_forwarded(false);
+    loop {
+        match sys::wait(-1, 0) {
+            Ok((p, st)) if p == g => {
+                let Some(ended) = Ended::from_raw(st) else { continue };
+                if let Ended::Signaled(s) = ended {
+                    sys::write_fd(report, &[b'S', u8::try_from(s).unwrap_or(0)]);
+                }
+                // SAFETY: the end of init; the kernel kills the rest.
+                unsafe { libc::_exit(ended.code()) };
+            }
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {
+                // SAFETY: nothing left to wait for.
+                unsafe { libc::_exit(125) };
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn plan(args: &[&str]) -> Result<Plan> {
+        let cli = Cli::try_parse_from(std::iter::once("unshare-rs").chain(args.iter().copied())).unwrap();
+        Plan::from_cli(&cli)
+    }
+
+    fn msg(args: &[&str]) -> String {
+        format!("{:#}", plan(args).unwrap_err())
+    }
+
+    #[test]
+    fn implied_namespaces() {
+        let p = plan(&["--mount-proc", "--hostname", "h", "--loopback", "true"]).unwrap();
+        assert_eq!(p.flags, libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWNET);
+        assert!(!p.fork);
+        let p = plan(&["-r", "true"]).unwrap();
+        assert_eq!(p.flags, libc::CLONE_NEWUSER);
+        assert_eq!(p.setgroups.as_deref(), Some("deny"));
+        assert_eq!(p.uid_map.unwrap().ranges[0].inner, 0);
+    }
+
+    #[test]
+    fn pid_forks_and_inits() {
+        let p = plan(&["-p", "true"]).unwrap();
+        assert!(p.fork && p.init);
+        let p = plan(&["-p", "--no-init", "true"]).unwrap();
+        assert!(p.fork && !p.init);
+        let p = plan(&["--kill-child", "true"]).unwrap();
+        assert!(p.fork && !p.init);
+        assert_eq!(p.kill_child, Some(9));
+    }
+
+    #[test]
+    fn propagation_only_with_mount() {
+        assert_eq!(plan(&["-u", "true"]).unwrap().propagation, None);
+        assert_eq!(
+            plan(&["-m", "true"]).unwrap().propagation,
+            Some(libc::MS_REC | libc::MS_PRIVATE)
+        );
+        assert_eq!(plan(&["-m", "--propagation", "unchanged", "true"]).unwrap().propagation, None);
+    }
+
+    #[test]
+    fn persistence_files() {
+        let p = plan(&["--net=/run/n", "--uts", "true"]).unwrap();
+        assert_eq!(p.persist.len(), 1);
+        assert_eq!(p.persist[0].0.name, "net");
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert_eq!(
+            msg(&["--monotonic", "5", "true"]),
+            "options --monotonic and --boottime require unsharing of a time namespace (-T)"
+        );
+        assert_eq!(
+            msg(&["-r", "--setgroups", "allow", "true"]),
+            "options --setgroups=allow and --map-group are mutually exclusive"
+        );
+        assert_eq!(msg(&["--kill-child=NOPE", "true"]), "unknown signal: NOPE");
+        assert_eq!(msg(&["-S", "x", "true"]), "invalid uid argument: 'x'");
+        assert!(msg(&["--map-users", "1:2", "true"]).starts_with("invalid mapping '1:2'"));
+        assert!(msg(&["--all", "true"]).contains("need --target"));
+        assert!(msg(&["--setgroups", "deny", "true"]).contains("needs a new user namespace"));
+    }
+
+    #[test]
+    fn multi_range_maps() {
+        let p = plan(&["--map-users", "0:100000:1000", "--map-groups=100000,0,1000", "true"]).unwrap();
+        assert!(p.flags & libc::CLONE_NEWUSER != 0);
+        assert!(p.uid_map.as_ref().unwrap().multi);
+        assert_eq!(p.gid_map.as_ref().unwrap().text(), "0 100000 1000\n");
+        assert!(p.multi_maps());
+        assert_eq!(p.setgroups, None);
+    }
+}

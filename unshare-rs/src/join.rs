@@ -1,0 +1,277 @@
+//! Join mode (nsenter): enter the namespaces of a process or namespace
+//! files, then run PROGRAM.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use ctcore::failure;
+use ctcore::wait::Ended;
+
+use crate::cli::Cli;
+use crate::{Kind, sys};
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    failure(125, msg)
+}
+
+fn open_dir(p: &Path) -> Result<OwnedFd> {
+    std::fs::File::open(p)
+        .map(OwnedFd::from)
+        .map_err(|e| failure(125, format!("cannot open {}: {}", p.display(), ctcore::error_text(&e))))
+}
+
+/// One namespace to enter.
+struct Entry {
+    kind: Kind,
+    fd: OwnedFd,
+    inode: u64,
+    done: bool,
+}
+
+fn reject_create_options(cli: &Cli) -> Result<()> {
+    let bad = [
+        (cli.mount_proc.is_some(), "--mount-proc"),
+        (cli.map_current_user, "--map-current-user"),
+        (cli.map_user.is_some(), "--map-user"),
+        (cli.map_group.is_some(), "--map-group"),
+        (!cli.map_users.is_empty(), "--map-users"),
+        (!cli.map_groups.is_empty(), "--map-groups"),
+        (cli.map_auto || cli.map_subids, "--map-auto"),
+        (cli.setgroups.is_some(), "--setgroups"),
+        (cli.kill_child.is_some(), "--kill-child"),
+        (cli.monotonic.is_some() || cli.boottime.is_some(), "--monotonic/--boottime"),
+        (cli.hostname.is_some(), "--hostname"),
+        (cli.loopback, "--loopback"),
+        (cli.no_init, "--no-init"),
+        (cli.propagation != "private", "--propagation"),
+    ];
+    if let Some((_, name)) = bad.iter().find(|(b, _)| *b) {
+        return Err(usage(format!("option {name} creates namespaces; it cannot be used with --target or --join")));
+    }
+    Ok(())
+}
+
+/// Run the tool in join mode.
+///
+/// # Errors
+/// Usage errors, unopenable namespaces, a failed setns, a failed exec.
+pub fn run(cli: &Cli) -> Result<i32> {
+    reject_create_options(cli)?;
+    let target = cli.target;
+    if let Some(t) = target
+        && (t <= 0 || !Path::new(&format!("/proc/{t}")).exists())
+    {
+        return Err(usage(format!("cannot open /proc/{t}: No such process")));
+    }
+    let mut status = cli.json_status.map(ctcore::json::StatusFd::new).transpose()?;
+    let mut entries: Vec<Entry> = Vec::new();
+    for (kind, opt) in crate::ns_options(cli) {
+        let own = crate::ns_inode(Path::new(&format!("/proc/self/ns/{}", kind.name)));
+        let (path, from_all) = match (opt, target) {
+            (Some(Some(file)), _) => (file, false),
+            (Some(None), Some(t)) => (PathBuf::from(format!("/proc/{t}/ns/{}", kind.name)), false),
+            (Some(None), None) => {
+                return Err(usage(format!(
+                    "neither filename nor target pid supplied for ns/{}",
+                    kind.name
+                )));
+            }
+            (None, Some(t)) if cli.all => (PathBuf::from(format!("/proc/{t}/ns/{}", kind.name)), true),
+            (None, _) => continue,
+        };
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if from_all && e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(usage(format!("cannot open {}: {}", path.display(), ctcore::error_text(&e)))),
+        };
+        let inode = file.metadata().map(|m| m.ino()).unwrap_or(0);
+        // --all skips what we share already: setns into one's own user
+        // namespace fails, and the others are no-ops.
+        if from_all && Some(inode) == own {
+            continue;
+        }
+        entries.push(Entry {
+            kind,
+            fd: file.into(),
+            inode,
+            done: false,
+        });
+    }
+    if entries.is_empty() && !cli.map_root_user && cli.root.is_none() && cli.wd.is_none() {
+        if cli.all {
+            // Everything is shared already: just run the program.
+        } else {
+            return Err(usage("no namespace specified"));
+        }
+    }
+    // Root and working directory are opened before any setns: they are
+    // tunnels into the target's file system.
+    let root_fd = match (&cli.root, cli.map_root_user, target) {
+        (Some(dir), _, _) => Some(open_dir(dir)?),
+        (None, true, Some(t)) => Some(open_dir(Path::new(&format!("/proc/{t}/root")))?),
+        (None, true, None) => return Err(usage("option -r needs --target PID (or give --root DIR)")),
+        _ => None,
+    };
+    let wd_fd = match (&cli.wd, target) {
+        (Some(d), _) if !d.is_empty() => Some(open_dir(Path::new(d))?),
+        (Some(_), Some(t)) => Some(open_dir(Path::new(&format!("/proc/{t}/cwd")))?),
+        (Some(_), None) => return Err(usage("option -w needs --target PID (or give --wd=DIR)")),
+        (None, _) if root_fd.is_some() => Some(open_dir(Path::new("."))?),
+        _ => None,
+    };
+    let setuid = cli
+        .setuid
+        .as_deref()
+        .map(|s| s.parse::<u32>().map_err(|_| usage(format!("invalid uid argument: '{s}'"))))
+        .transpose()?;
+    let setgid = cli
+        .setgid
+        .as_deref()
+        .map(|s| s.parse::<u32>().map_err(|_| usage(format!("invalid gid argument: '{s}'"))))
+        .transpose()?;
+    let (argv, argv0) = crate::program_or_shell(&cli.program);
+    let enters_user = entries.iter().any(|e| e.kind.name == "user");
+    let enters_pid = entries.iter().any(|e| e.kind.name == "pid");
+    let inodes: Vec<(&str, Option<u64>)> = crate::KINDS
+        .iter()
+        .map(|k| {
+            let ino = entries
+                .iter()
+                .find(|e| e.kind == *k)
+                .map(|e| e.inode)
+                .or_else(|| crate::ns_inode(Path::new(&format!("/proc/self/ns/{}", k.name))));
+            (k.name, ino)
+        })
+        .collect();
+    if enters_user && !cli.preserve_credentials {
+        // SAFETY: dropping supplementary groups; failure is retried below.
+        unsafe { libc::setgroups(0, std::ptr::null()) };
+    }
+    // Pass 1: everything but the user namespace, errors ignored (a
+    // privileged caller enters the user namespace last).
+    for e in entries.iter_mut().filter(|e| e.kind.name != "user") {
+        // SAFETY: setns on a namespace descriptor we own; single-threaded.
+        e.done = unsafe { libc::setns(e.fd.as_raw_fd(), e.kind.flag) } == 0;
+    }
+    // Pass 2: the rest, user namespace first, errors reported.
+    for e in entries.iter_mut().filter(|e| !e.done) {
+        // SAFETY: as above.
+        if unsafe { libc::setns(e.fd.as_raw_fd(), e.kind.flag) } < 0 {
+            let err = io::Error::last_os_error();
+            let mut msg = format!(
+                "reassociate to namespace 'ns/{}' failed: {}",
+                e.kind.name,
+                ctcore::error_text(&err)
+            );
+            if err.raw_os_error() == Some(libc::EPERM) && !nix::unistd::geteuid().is_root() {
+                msg.push_str(": entering it needs CAP_SYS_ADMIN over it (enter its user namespace too, -U)");
+            }
+            return Err(failure(125, msg));
+        }
+        e.done = true;
+    }
+    if let Some(r) = &root_fd {
+        // SAFETY: fchdir and chroot(".") on a directory we hold open.
+        let ok = unsafe { libc::fchdir(r.as_raw_fd()) == 0 && libc::chroot(c".".as_ptr()) == 0 };
+        if !ok {
+            return Err(failure(
+                125,
+                format!("chroot failed: {}", ctcore::error_text(&io::Error::last_os_error())),
+            ));
+        }
+    }
+    if let Some(w) = &wd_fd {
+        // SAFETY: fchdir on a directory we hold open.
+        if unsafe { libc::fchdir(w.as_raw_fd()) } < 0 {
+            return Err(failure(
+                125,
+                format!("cannot change directory: {}", ctcore::error_text(&io::Error::last_os_error())),
+            ));
+        }
+    }
+    drop(root_fd);
+    drop(wd_fd);
+    let (uid, gid) = if enters_user && !cli.preserve_credentials {
+        (Some(setuid.unwrap_or(0)), Some(setgid.unwrap_or(0)))
+    } else {
+        (setuid, setgid)
+    };
+    if let Some(g) = gid {
+        // SAFETY: credential syscalls.
+        let groups_failed = unsafe { libc::setgroups(0, std::ptr::null()) } < 0;
+        if groups_failed && setgid.is_some() && !enters_user {
+            return Err(failure(125, "setgroups failed"));
+        }
+        // SAFETY: as above.
+        if unsafe { libc::setgid(g) } < 0 {
+            return Err(failure(
+                125,
+                format!("setgid() failed: {}", ctcore::error_text(&io::Error::last_os_error())),
+            ));
+        }
+    }
+    if let Some(u) = uid {
+        // SAFETY: as above.
+        if unsafe { libc::setuid(u) } < 0 {
+            return Err(failure(
+                125,
+                format!("setuid() failed: {}", ctcore::error_text(&io::Error::last_os_error())),
+            ));
+        }
+    }
+    if cli.keep_caps {
+        sys::keep_caps()?;
+    }
+    let fork = cli.fork || (enters_pid && !cli.no_fork);
+    if !fork {
+        if let Some(s) = status.as_mut() {
+            s.write(&crate::status_start(std::process::id().cast_signed(), &inodes))?;
+        }
+        return Err(crate::exec_program(&argv, argv0.as_ref()));
+    }
+    sys::default_sigchld();
+    sys::block_forwarded(true);
+    sys::install_forwarding();
+    let pid = sys::fork()?;
+    if pid == 0 {
+        sys::default_signals();
+        crate::die(&crate::exec_program(&argv, argv0.as_ref()));
+    }
+    sys::forward_to(pid);
+    sys::block_forwarded(false);
+    if let Some(s) = status.as_mut() {
+        s.write(&crate::status_start(pid, &inodes))?;
+    }
+    let ended = wait_following_stops(pid)?;
+    if let Some(s) = status.as_mut() {
+        let _ = s.write(&crate::status_end(ended));
+    }
+    drop(status);
+    match ended {
+        Ended::Exited(c) => Ok(c),
+        Ended::Signaled(_) => ctcore::wait::exit_like(ended),
+    }
+}
+
+/// Wait for the child; when it stops, stop too, and continue it when we
+/// are continued (as nsenter does).
+fn wait_following_stops(pid: i32) -> Result<Ended> {
+    loop {
+        let (_, st) = sys::wait(pid, libc::WUNTRACED)
+            .map_err(|e| failure(125, format!("waitpid failed: {}", ctcore::error_text(&e))))?;
+        if libc::WIFSTOPPED(st) {
+            // SAFETY: signalling ourselves and our child.
+            unsafe {
+                libc::raise(libc::SIGSTOP);
+                libc::kill(pid, libc::SIGCONT);
+            }
+            continue;
+        }
+        if let Some(e) = Ended::from_raw(st) {
+            return Ok(e);
+        }
+    }
+}
