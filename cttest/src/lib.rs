@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 
 pub use tempfile::{TempDir, tempdir};
 
+pub mod vm;
+
 /// The directory holding the built binaries: `CTOOLS_BIN_DIR`, or the
 /// profile directory of the running test executable
 /// (`target/<profile>/deps/test-xxxx` → `target/<profile>`).
@@ -67,9 +69,9 @@ pub fn cmd(name: &str) -> Command {
 /// `0`/`false`).
 #[must_use]
 pub fn strict() -> bool {
-    ["CTOOLS_TEST_STRICT", "CI"].iter().any(|v| {
-        std::env::var(v).is_ok_and(|s| !s.is_empty() && s != "0" && s != "false")
-    })
+    ["CTOOLS_TEST_STRICT", "CI"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty() && s != "0" && s != "false"))
 }
 
 fn log(line: &str) {
@@ -265,7 +267,15 @@ pub fn probe() -> PathBuf {
     if !path.is_file() {
         let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
         c.current_dir(workspace_root())
-            .args(["build", "--quiet", "-p", "probe", "--target", triple, "--target-dir"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "probe",
+                "--target",
+                triple,
+                "--target-dir",
+            ])
             .arg(&target_dir)
             .env("RUSTFLAGS", "-C target-feature=+crt-static");
         if profile == "release" {
@@ -335,10 +345,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "ran longer")]
     fn timeout_kills() {
-        let _ = run_with_timeout(
-            Command::new("sleep").arg("10"),
-            Duration::from_millis(200),
-        );
+        let _ = run_with_timeout(Command::new("sleep").arg("10"), Duration::from_millis(200));
     }
 
     #[test]
