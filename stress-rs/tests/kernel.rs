@@ -1,0 +1,147 @@
+//! Real kernel behaviour, as root: the document's memory experiment in a
+//! 64 MiB v1 memory cgroup (OOM kill reported, 60M survives), and the CPU
+//! time two cpu workers use.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Our own v1 memory cgroup directory, from /proc/self/cgroup.
+fn own_memory_cgroup() -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = text.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctrl, p) = (f.next()?, f.next()?, f.next()?);
+        ctrl.split(',').any(|c| c == "memory").then(|| p.to_string())
+    })?;
+    let dir = Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/'));
+    dir.join("memory.limit_in_bytes").exists().then_some(dir)
+}
+
+/// A 64 MiB memory cgroup beneath ours, removed (its processes killed
+/// first) when dropped.
+struct TestCgroup {
+    dir: PathBuf,
+}
+
+impl TestCgroup {
+    fn new(parent: &Path, tag: &str) -> TestCgroup {
+        let dir = parent.join(format!("ctools-test-stress-{}-{tag}", std::process::id()));
+        let _ = std::fs::create_dir(&dir);
+        let cg = TestCgroup { dir };
+        std::fs::write(cg.dir.join("memory.limit_in_bytes"), "64M").unwrap();
+        let memsw = cg.dir.join("memory.memsw.limit_in_bytes");
+        if memsw.exists() {
+            let _ = std::fs::write(memsw, "64M");
+        }
+        cg
+    }
+
+    /// `sh` that joins the cgroup, then execs `bin args`.
+    fn command(&self, bin: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new("/bin/sh");
+        c.arg("-c")
+            .arg(r#"echo $$ > "$0/cgroup.procs" && exec "$@""#)
+            .arg(&self.dir)
+            .arg(bin)
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            for pid in std::fs::read_to_string(self.dir.join("cgroup.procs")).unwrap_or_default().split_whitespace() {
+                if let Ok(p) = pid.parse::<i32>() {
+                    kill(p, libc::SIGKILL);
+                }
+            }
+            if std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("could not remove {}", self.dir.display());
+    }
+}
+
+#[test]
+fn oom_kill_in_64m_memory_cgroup_is_reported() {
+    if !cttest::require_root("stress-rs::kernel::oom_kill_in_64m_memory_cgroup_is_reported") {
+        return;
+    }
+    let Some(parent) = own_memory_cgroup() else {
+        assert!(!cttest::strict(), "no v1 memory cgroup");
+        return;
+    };
+    let _lock = cttest::serial("cgroup");
+    let cg = TestCgroup::new(&parent, "oom");
+    let ours = cttest::bin("stress-rs");
+    let out = cttest::run_with_timeout(
+        &mut cg.command(&ours, &["--vm", "1", "--vm-bytes", "100M", "--vm-hang", "0"]),
+        Duration::from_secs(60),
+    );
+    let se = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{se}");
+    assert_eq!(out.status.code(), Some(1), "{se}");
+    assert!(se.contains("got signal 9"), "{se}");
+    assert!(se.contains("was killed by the OOM killer: memory cgroup /"), "{se}");
+    assert!(se.contains("is limited to 64M (67108864 bytes)"), "{se}");
+    assert!(se.contains("failed run completed in"), "{se}");
+    let lines: Vec<&str> = se.lines().collect();
+    let i = lines.iter().position(|l| l.contains("got signal 9")).unwrap();
+    assert!(lines[i + 1].contains("OOM killer"), "{se}");
+    drop(cg);
+
+    // 60M fits: it keeps running until its timeout.
+    let cg = TestCgroup::new(&parent, "fit");
+    let out = cttest::run_with_timeout(&mut cg.command(&ours, &["--vm", "1", "--vm-bytes", "60M", "-t", "3"]), Duration::from_secs(60));
+    let (so, se) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{se}");
+    assert!(so.contains("successful run completed in"), "{so}");
+    assert!(!se.contains("OOM"), "{se}");
+}
+
+fn tv(t: libc::timeval) -> f64 {
+    t.tv_sec as f64 + t.tv_usec as f64 / 1e6
+}
+
+#[test]
+fn two_cpu_workers_use_about_two_cores() {
+    if !cttest::require_root("stress-rs::kernel::two_cpu_workers_use_about_two_cores") {
+        return;
+    }
+    let _lock = cttest::serial("cpu");
+    let child = Command::new(cttest::bin("stress-rs"))
+        .args(["-q", "--cpu", "2", "-t", "3"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().cast_signed();
+    let t = Instant::now();
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid out-parameter.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting for our own child; its rusage includes the workers it
+    // waited for.
+    let r = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut ru) };
+    let wall = t.elapsed().as_secs_f64();
+    assert_eq!(r, pid);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    let (user, sys) = (tv(ru.ru_utime), tv(ru.ru_stime));
+    let cores = (user + sys) / wall;
+    eprintln!("cpu: user {user:.2}s sys {sys:.2}s wall {wall:.2}s = {cores:.2} cores");
+    // Two busy workers on a shared two-core machine: well above one core's
+    // worth in good times, never more than two; user time dominates.
+    assert!(cores > 0.9 && cores < 2.2, "{cores:.2} cores");
+    assert!(user > 5.0 * sys);
+    drop(child);
+}
