@@ -499,10 +499,19 @@ fn setup_process(plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-fn inodes(pid: i32) -> Vec<(&'static str, Option<u64>)> {
+/// The namespace inodes of `pid`, through a descriptor of the proc mount
+/// of our PID namespace (the child may mount another proc on /proc).
+fn inodes(proc: Option<&std::fs::File>, pid: i32) -> Vec<(&'static str, Option<u64>)> {
     crate::KINDS
         .iter()
-        .map(|k| (k.name, crate::ns_inode(Path::new(&format!("/proc/{pid}/ns/{}", k.name)))))
+        .map(|k| {
+            let rel = format!("{pid}/ns/{}", k.name);
+            let ino = match proc {
+                Some(dir) => sys::inode_at(dir, &rel),
+                None => crate::ns_inode(&Path::new("/proc").join(&rel)),
+            };
+            (k.name, ino)
+        })
         .collect()
 }
 
@@ -562,7 +571,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         }
         std::mem::forget(created);
         if let Some(s) = status.as_mut() {
-            s.write(&crate::status_start(me, &inodes(me)))?;
+            s.write(&crate::status_start(me, &inodes(None, me)))?;
         }
         return Err(crate::exec_program(&plan.argv, plan.argv0.as_ref()));
     }
@@ -578,6 +587,7 @@ fn fork_and_wait(
     let parent_fd = plan
         .kill_child
         .and_then(|_| sys::pidfd_open(std::process::id().cast_signed()));
+    let proc_dir = std::fs::File::open("/proc").ok();
     sys::block_forwarded(true);
     sys::install_forwarding();
     let (ready_r, ready_w) = sys::pipe()?;
@@ -619,7 +629,7 @@ fn fork_and_wait(
     }
     std::mem::forget(created);
     if let Some(s) = status.as_mut() {
-        s.write(&crate::status_start(pid, &inodes(pid)))?;
+        s.write(&crate::status_start(pid, &inodes(proc_dir.as_ref(), pid)))?;
     }
     sys::write_fd(&go_w, b"G");
     drop(go_w);

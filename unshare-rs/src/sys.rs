@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 
 /// The signals the parent and the init forward to the program.
 pub const FORWARDED: [libc::c_int; 7] = [
@@ -93,6 +93,18 @@ pub fn default_sigchld() {
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
 }
 
+/// `what: strerror(errno)` for the last error.
+#[must_use]
+pub fn os_error(what: &str) -> anyhow::Error {
+    let e = io::Error::last_os_error();
+    let hint = if what == "fork failed" && e.raw_os_error() == Some(libc::ENOMEM) {
+        ": the PID namespace has no init any more (its pid 1 has ended)"
+    } else {
+        ""
+    };
+    anyhow!("{what}: {}{hint}", ctcore::error_text(&e))
+}
+
 /// fork(2).  Returns 0 in the child.
 ///
 /// # Errors
@@ -101,7 +113,7 @@ pub fn fork() -> Result<i32> {
     // SAFETY: the process has a single thread, so the child may do anything.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(io::Error::last_os_error()).context("fork failed");
+        return Err(os_error("fork failed"));
     }
     Ok(pid)
 }
@@ -114,7 +126,7 @@ pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: fds has room for two descriptors.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(io::Error::last_os_error()).context("pipe failed");
+        return Err(os_error("pipe failed"));
     }
     // SAFETY: pipe2 returned two new descriptors that we own.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
@@ -181,7 +193,7 @@ pub fn wait(pid: i32, flags: libc::c_int) -> io::Result<(i32, i32)> {
 /// When waitpid fails.
 pub fn wait_ended(pid: i32) -> Result<ctcore::wait::Ended> {
     loop {
-        let (_, st) = wait(pid, 0).context("waitpid failed")?;
+        let (_, st) = wait(pid, 0).map_err(|e| anyhow!("waitpid failed: {}", ctcore::error_text(&e)))?;
         if let Some(e) = ctcore::wait::Ended::from_raw(st) {
             return Ok(e);
         }
@@ -236,6 +248,17 @@ pub fn write_proc(path: &str, text: &str) -> io::Result<()> {
     f.write_all(text.as_bytes())
 }
 
+/// The inode of `rel` under the directory `dir`.
+#[must_use]
+pub fn inode_at(dir: &std::fs::File, rel: &str) -> Option<u64> {
+    let c = CString::new(rel).ok()?;
+    // SAFETY: stat is plain data, filled by fstatat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid descriptor, C string and buffer.
+    let r = unsafe { libc::fstatat(dir.as_raw_fd(), c.as_ptr(), &raw mut st, 0) };
+    (r == 0).then_some(st.st_ino)
+}
+
 /// How many threads this process has (from /proc/self/status).
 #[must_use]
 pub fn thread_count() -> usize {
@@ -262,7 +285,7 @@ pub fn loopback_up() -> Result<()> {
     // SAFETY: a plain socket call.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
-        return Err(io::Error::last_os_error()).context("cannot bring up the loopback interface: socket");
+        return Err(os_error("cannot bring up the loopback interface: socket"));
     }
     // SAFETY: we own the new descriptor.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -274,7 +297,7 @@ pub fn loopback_up() -> Result<()> {
     req.name[..2].copy_from_slice(b"lo");
     // SAFETY: req is a valid ifreq-sized buffer.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &raw mut req) } < 0 {
-        return Err(io::Error::last_os_error()).context("cannot bring up the loopback interface: SIOCGIFFLAGS");
+        return Err(os_error("cannot bring up the loopback interface: SIOCGIFFLAGS"));
     }
     #[allow(clippy::cast_possible_truncation)]
     {
@@ -282,7 +305,7 @@ pub fn loopback_up() -> Result<()> {
     }
     // SAFETY: as above.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &raw const req) } < 0 {
-        return Err(io::Error::last_os_error()).context("cannot bring up the loopback interface: SIOCSIFFLAGS");
+        return Err(os_error("cannot bring up the loopback interface: SIOCSIFFLAGS"));
     }
     Ok(())
 }
@@ -314,14 +337,14 @@ pub fn keep_caps() -> Result<()> {
     let mut data = [CapData::default(); 2];
     // SAFETY: header and two data structs, as version 3 wants.
     if unsafe { libc::syscall(libc::SYS_capget, &raw mut hdr, data.as_mut_ptr()) } < 0 {
-        return Err(io::Error::last_os_error()).context("capget failed");
+        return Err(os_error("capget failed"));
     }
     for d in &mut data {
         d.inheritable = d.permitted;
     }
     // SAFETY: as above.
     if unsafe { libc::syscall(libc::SYS_capset, &raw mut hdr, data.as_ptr()) } < 0 {
-        return Err(io::Error::last_os_error()).context("capset failed");
+        return Err(os_error("capset failed"));
     }
     let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
@@ -343,7 +366,7 @@ pub fn keep_caps() -> Result<()> {
             )
         };
         if r < 0 {
-            return Err(io::Error::last_os_error()).with_context(|| format!("cap_ambient_raise failed for capability {cap}"));
+            return Err(os_error(&format!("cap_ambient_raise failed for capability {cap}")));
         }
     }
     Ok(())
