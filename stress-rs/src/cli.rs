@@ -301,8 +301,10 @@ mod tests {
                 )
             })
             .collect();
-        let mut from_hand: Vec<(String, Option<String>, bool)> =
-            OPTIONS.iter().map(|o| (o.long.to_string(), o.short.map(str::to_string), o.value)).collect();
+        let mut from_hand: Vec<(String, Option<String>, bool)> = OPTIONS
+            .iter()
+            .map(|o| (o.long.to_string(), o.short.map(str::to_string), o.value))
+            .collect();
         from_clap.sort();
         from_hand.sort();
         assert_eq!(from_clap, from_hand);

@@ -212,6 +212,10 @@ mod tests {
         let b = super::hdd_buffer();
         assert_eq!(b.len(), super::CHUNK);
         assert_eq!(b[super::CHUNK - 1], b'\n');
-        assert!(b[..super::CHUNK - 1].iter().all(|&c| (32..127).contains(&c)));
+        assert!(
+            b[..super::CHUNK - 1]
+                .iter()
+                .all(|&c| (32..127).contains(&c))
+        );
     }
 }

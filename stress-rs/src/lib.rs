@@ -21,7 +21,7 @@ pub mod run;
 /// When the JSON report cannot be written.
 pub fn run_raw(args: Vec<OsString>) -> anyhow::Result<i32> {
     // SAFETY: time(NULL).
-    let start = i64::from(unsafe { libc::time(std::ptr::null_mut()) });
+    let start = unsafe { libc::time(std::ptr::null_mut()) };
     let argv0 = args.first().map_or(&b"stress-rs"[..], |a| a.as_bytes());
     let mut log = log::Log::new(&parse::progname(argv0));
     let rest = args.get(1..).unwrap_or(&[]);

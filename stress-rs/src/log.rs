@@ -14,6 +14,9 @@ pub const NORMAL: i32 = 2;
 /// The `-v` level.
 pub const VERBOSE: i32 = 3;
 
+/// Lines recorded by a capturing log: (fd, bytes).
+type Captured = Vec<(i32, Vec<u8>)>;
+
 /// Where messages go, and which ones.
 #[derive(Debug)]
 pub struct Log {
@@ -24,7 +27,7 @@ pub struct Log {
     /// With `--json`, info and dbug lines go to stderr so that stdout holds
     /// only the JSON document.
     pub info_to_stderr: bool,
-    capture: Option<RefCell<Vec<(i32, Vec<u8>)>>>,
+    capture: Option<RefCell<Captured>>,
 }
 
 /// Write all of `buf` to `fd`, retrying on EINTR; other errors are dropped
@@ -49,20 +52,31 @@ impl Log {
     /// A log writing to the process's stdout and stderr.
     #[must_use]
     pub fn new(prog: &[u8]) -> Self {
-        Log { prog: prog.to_vec(), level: NORMAL, info_to_stderr: false, capture: None }
+        Log {
+            prog: prog.to_vec(),
+            level: NORMAL,
+            info_to_stderr: false,
+            capture: None,
+        }
     }
 
     /// A log that records lines (fd, bytes) instead of writing them.
     #[must_use]
     pub fn capturing(prog: &[u8]) -> Self {
-        Log { capture: Some(RefCell::new(Vec::new())), ..Log::new(prog) }
+        Log {
+            capture: Some(RefCell::new(Vec::new())),
+            ..Log::new(prog)
+        }
     }
 
     /// The lines recorded by a capturing log, as (fd, text).
     #[must_use]
     pub fn captured(&self) -> Vec<(i32, String)> {
         self.capture.as_ref().map_or_else(Vec::new, |c| {
-            c.borrow().iter().map(|(fd, b)| (*fd, String::from_utf8_lossy(b).into_owned())).collect()
+            c.borrow()
+                .iter()
+                .map(|(fd, b)| (*fd, String::from_utf8_lossy(b).into_owned()))
+                .collect()
         })
     }
 
@@ -168,7 +182,13 @@ mod tests {
         dbug!(log, "d");
         let got = log.captured();
         assert_eq!(got.len(), 4);
-        assert_eq!(got[0], (1, format!("stress: info: [{pid}] dispatching hogs: 1 cpu\n")));
+        assert_eq!(
+            got[0],
+            (
+                1,
+                format!("stress: info: [{pid}] dispatching hogs: 1 cpu\n")
+            )
+        );
         assert!(got[1].1.starts_with(&format!("stress: WARN: [{pid}] (")));
         assert_eq!(got[1].0, 2);
         assert!(got[2].1.ends_with(") f 2\n"), "{:?}", got[2]);

@@ -77,7 +77,12 @@ pub fn report(out: &Outcome) -> Report {
             per_cpu_second: rate(work, user + sys),
         });
     }
-    Report { hogs, failed_workers: out.failed, runtime_seconds: out.runtime, exit_status: out.status }
+    Report {
+        hogs,
+        failed_workers: out.failed,
+        runtime_seconds: out.runtime,
+        exit_status: out.status,
+    }
 }
 
 /// Print the `metrc` table lines.
@@ -85,7 +90,15 @@ pub fn print_table(log: &Log, r: &Report) {
     log.metrc(
         format!(
             "{:<4} {:>7} {:>16} {:<10} {:>8} {:>8} {:>8} {:>16} {:>16}",
-            "hog", "workers", "work", "unit", "wall-s", "usr-s", "sys-s", "work/wall-s", "work/cpu-s"
+            "hog",
+            "workers",
+            "work",
+            "unit",
+            "wall-s",
+            "usr-s",
+            "sys-s",
+            "work/wall-s",
+            "work/cpu-s"
         )
         .as_bytes(),
     );

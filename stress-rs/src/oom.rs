@@ -36,7 +36,9 @@ pub fn find_in(cgroup: &str, mountinfo: &str) -> Option<MemCg> {
     let mut v2 = None;
     for line in cgroup.lines() {
         let mut f = line.splitn(3, ':');
-        let (Some(_), Some(ctrl), Some(path)) = (f.next(), f.next(), f.next()) else { continue };
+        let (Some(_), Some(ctrl), Some(path)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
         if ctrl.split(',').any(|c| c == "memory") {
             v1 = Some(path.to_string());
         } else if ctrl.is_empty() {
@@ -46,7 +48,9 @@ pub fn find_in(cgroup: &str, mountinfo: &str) -> Option<MemCg> {
     let mut m1 = None;
     let mut m2 = None;
     for line in mountinfo.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
         let pre: Vec<&str> = pre.split(' ').collect();
         let post: Vec<&str> = post.split(' ').collect();
         if pre.len() < 5 || post.len() < 3 {
@@ -60,17 +64,30 @@ pub fn find_in(cgroup: &str, mountinfo: &str) -> Option<MemCg> {
         }
     }
     if let (Some(path), Some((mount_root, mount))) = (v1, m1) {
-        return Some(MemCg { version: Version::V1, path, mount, mount_root });
+        return Some(MemCg {
+            version: Version::V1,
+            path,
+            mount,
+            mount_root,
+        });
     }
     let (path, (mount_root, mount)) = (v2?, m2?);
-    let cg = MemCg { version: Version::V2, path, mount, mount_root };
+    let cg = MemCg {
+        version: Version::V2,
+        path,
+        mount,
+        mount_root,
+    };
     // A v2 mount without the memory controller (a hybrid set-up's
     // "unified" mount) has no memory.events.
     cg.dir().join("memory.events").exists().then_some(cg)
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 /// Our memory cgroup, from /proc.
@@ -169,9 +186,16 @@ pub fn message(pid: i32, cg: &MemCg) -> String {
             "<-- worker {pid} was killed by the OOM killer: memory cgroup {} is limited to {}{}",
             cg.path,
             human(bytes),
-            if path == cg.path { String::new() } else { format!(" by {path}") }
+            if path == cg.path {
+                String::new()
+            } else {
+                format!(" by {path}")
+            }
         ),
-        None => format!("<-- worker {pid} was killed by the OOM killer in memory cgroup {}", cg.path),
+        None => format!(
+            "<-- worker {pid} was killed by the OOM killer in memory cgroup {}",
+            cg.path
+        ),
     }
 }
 
@@ -201,14 +225,34 @@ mod tests {
         std::fs::create_dir_all(&leaf).unwrap();
         std::fs::write(t.path().join("a/memory.limit_in_bytes"), "67108864\n").unwrap();
         std::fs::write(leaf.join("memory.limit_in_bytes"), "9223372036854771712\n").unwrap();
-        std::fs::write(leaf.join("memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n").unwrap();
-        let m = MemCg { version: Version::V1, path: "/a/b".into(), mount: t.path().into(), mount_root: "/".into() };
+        std::fs::write(
+            leaf.join("memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n",
+        )
+        .unwrap();
+        let m = MemCg {
+            version: Version::V1,
+            path: "/a/b".into(),
+            mount: t.path().into(),
+            mount_root: "/".into(),
+        };
         assert_eq!(m.oom_count(), Some(3));
         assert_eq!(m.limit(), Some(("/a".to_string(), 64 << 20)));
-        assert!(message(7, &m).ends_with("limited to 64M (67108864 bytes) by /a"), "{}", message(7, &m));
-        std::fs::write(leaf.join("memory.events"), "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n").unwrap();
+        assert!(
+            message(7, &m).ends_with("limited to 64M (67108864 bytes) by /a"),
+            "{}",
+            message(7, &m)
+        );
+        std::fs::write(
+            leaf.join("memory.events"),
+            "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n",
+        )
+        .unwrap();
         std::fs::write(leaf.join("memory.max"), "max\n").unwrap();
-        let v2 = MemCg { version: Version::V2, ..m };
+        let v2 = MemCg {
+            version: Version::V2,
+            ..m
+        };
         assert_eq!(v2.oom_count(), Some(1));
     }
 

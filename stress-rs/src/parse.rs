@@ -74,7 +74,10 @@ impl Config {
     /// The number of workers of all kinds.
     #[must_use]
     pub fn total(&self) -> i64 {
-        self.cpu.wrapping_add(self.io).wrapping_add(self.vm).wrapping_add(self.hdd)
+        self.cpu
+            .wrapping_add(self.io)
+            .wrapping_add(self.vm)
+            .wrapping_add(self.hdd)
     }
 }
 
@@ -145,7 +148,12 @@ pub struct OptSpec {
 }
 
 const fn o(long: &'static str, short: Option<&'static str>, value: bool, key: Key) -> OptSpec {
-    OptSpec { long, short, value, key }
+    OptSpec {
+        long,
+        short,
+        value,
+        key,
+    }
 }
 
 /// Every option the parser accepts, in stress's order, then ours.
@@ -222,7 +230,11 @@ fn scaled(arg: &[u8], factor: impl Fn(u8) -> Option<i64>) -> Result<i64, NumErro
     let Some(&last) = arg.last() else {
         return Err(NumError::Empty);
     };
-    let f = if last.is_ascii_digit() { 1 } else { factor(last).ok_or(NumError::Suffix(last))? };
+    let f = if last.is_ascii_digit() {
+        1
+    } else {
+        factor(last).ok_or(NumError::Suffix(last))?
+    };
     let v = ctcore::units::scan_lli(&String::from_utf8_lossy(arg)).ok_or(NumError::Invalid)?;
     Ok(v.wrapping_mul(f))
 }
@@ -305,7 +317,9 @@ pub fn parse(args: &[OsString], log: &mut Log) -> Parsed {
     let mut i = 0;
     while i < args.len() {
         let arg = args[i].as_bytes();
-        let Some(spec) = OPTIONS.iter().find(|s| s.long.as_bytes() == arg || s.short.is_some_and(|x| x.as_bytes() == arg))
+        let Some(spec) = OPTIONS
+            .iter()
+            .find(|s| s.long.as_bytes() == arg || s.short.is_some_and(|x| x.as_bytes() == arg))
         else {
             let mut m = b"unrecognized option: ".to_vec();
             m.extend_from_slice(arg);
@@ -461,7 +475,20 @@ mod tests {
 
     #[test]
     fn values() {
-        let (p, _) = run(&["-c", "1k", "-c", "010", "--vm-bytes", "1.5G", "-m", "1", "-t", "1m", "--backoff", "10k"]);
+        let (p, _) = run(&[
+            "-c",
+            "1k",
+            "-c",
+            "010",
+            "--vm-bytes",
+            "1.5G",
+            "-m",
+            "1",
+            "-t",
+            "1m",
+            "--backoff",
+            "10k",
+        ]);
         let Parsed::Run(c) = p else { panic!() };
         assert_eq!(c.cpu, 8);
         assert_eq!(c.vm_bytes, 1 << 30);

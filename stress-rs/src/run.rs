@@ -100,9 +100,17 @@ impl Counters {
             )
         };
         if p == libc::MAP_FAILED {
-            return Counters { ptr: std::ptr::null(), len: 0, fallback: AtomicU64::new(0) };
+            return Counters {
+                ptr: std::ptr::null(),
+                len: 0,
+                fallback: AtomicU64::new(0),
+            };
         }
-        Counters { ptr: p.cast(), len, fallback: AtomicU64::new(0) }
+        Counters {
+            ptr: p.cast(),
+            len,
+            fallback: AtomicU64::new(0),
+        }
     }
 
     fn get(&self, slot: usize) -> &AtomicU64 {
@@ -124,7 +132,7 @@ fn secs(tv: libc::timeval) -> f64 {
 
 fn now_secs() -> i64 {
     // SAFETY: time(NULL).
-    i64::from(unsafe { libc::time(std::ptr::null_mut()) })
+    unsafe { libc::time(std::ptr::null_mut()) }
 }
 
 fn strerror() -> String {
@@ -173,7 +181,15 @@ impl Reaper<'_> {
 }
 
 #[allow(clippy::too_many_lines)]
-fn child(cfg: &Config, log: &Log, kind: usize, backoff: i64, timeout: i64, parent: i32, counter: &AtomicU64) -> ! {
+fn child(
+    cfg: &Config,
+    log: &Log,
+    kind: usize,
+    backoff: i64,
+    timeout: i64,
+    parent: i32,
+    counter: &AtomicU64,
+) -> ! {
     // SAFETY: in the new single-threaded child: default dispositions, the
     // parent-death signal (then re-check that the parent still lives),
     // alarm and sleep.
@@ -198,7 +214,12 @@ fn child(cfg: &Config, log: &Log, kind: usize, backoff: i64, timeout: i64, paren
         1 => hogs::io(counter),
         2 => hogs::vm(
             log,
-            hogs::Vm { bytes: cfg.vm_bytes, stride: cfg.vm_stride, hang: cfg.vm_hang, keep: cfg.vm_keep },
+            hogs::Vm {
+                bytes: cfg.vm_bytes,
+                stride: cfg.vm_stride,
+                hang: cfg.vm_hang,
+                keep: cfg.vm_keep,
+            },
             counter,
         ),
         _ => hogs::hdd(log, cfg.hdd_bytes, cfg.hdd_noclean, counter),
@@ -211,7 +232,10 @@ fn child(cfg: &Config, log: &Log, kind: usize, backoff: i64, timeout: i64, paren
 /// start-up.
 #[allow(clippy::too_many_lines)]
 pub fn stress(cfg: &Config, log: &Log, start: i64) -> Outcome {
-    info!(log, "dispatching hogs: {} cpu, {} io, {} vm, {} hdd", cfg.cpu, cfg.io, cfg.vm, cfg.hdd);
+    info!(
+        log,
+        "dispatching hogs: {} cpu, {} io, {} vm, {} hdd", cfg.cpu, cfg.io, cfg.vm, cfg.hdd
+    );
     let total = usize::try_from(cfg.total()).unwrap_or(usize::MAX);
     let counters = Counters::new(total);
     let memcg = oom::find();
@@ -220,7 +244,12 @@ pub fn stress(cfg: &Config, log: &Log, start: i64) -> Outcome {
     // SAFETY: getpid.
     let me = unsafe { libc::getpid() };
 
-    let mut r = Reaper { log, workers: Vec::new(), by_pid: HashMap::new(), alive: 0 };
+    let mut r = Reaper {
+        log,
+        workers: Vec::new(),
+        by_pid: HashMap::new(),
+        alive: 0,
+    };
     let mut remaining = [cfg.cpu, cfg.io, cfg.vm, cfg.hdd];
     'dispatch: loop {
         let forks = remaining.iter().fold(0i64, |a, &b| a.wrapping_add(b));
@@ -260,7 +289,12 @@ pub fn stress(cfg: &Config, log: &Log, start: i64) -> Outcome {
                 }
                 pid => {
                     mask(libc::SIG_UNBLOCK);
-                    dbug!(log, "--> hog{} worker {} [{pid}] forked", KINDS[kind], remaining[kind]);
+                    dbug!(
+                        log,
+                        "--> hog{} worker {} [{pid}] forked",
+                        KINDS[kind],
+                        remaining[kind]
+                    );
                     r.by_pid.insert(pid, slot);
                     r.workers.push(Worker {
                         pid,
@@ -286,7 +320,10 @@ pub fn stress(cfg: &Config, log: &Log, start: i64) -> Outcome {
         let sig = STOP.load(Ordering::SeqCst);
         if sig != 0 && !stopping {
             stopping = true;
-            warn!(log, "caught signal {sig}, now reaping child worker processes");
+            warn!(
+                log,
+                "caught signal {sig}, now reaping child worker processes"
+            );
             r.reap_all();
         }
         let mut status = 0;
@@ -304,7 +341,9 @@ pub fn stress(cfg: &Config, log: &Log, start: i64) -> Outcome {
             break;
         }
         // As PID 1 we also reap orphans that are not our workers.
-        let Some(&idx) = r.by_pid.get(&pid) else { continue };
+        let Some(&idx) = r.by_pid.get(&pid) else {
+            continue;
+        };
         {
             let w = &mut r.workers[idx];
             w.alive = false;
@@ -328,7 +367,9 @@ pub fn stress(cfg: &Config, log: &Log, start: i64) -> Outcome {
             let s = libc::WTERMSIG(status);
             if s == libc::SIGALRM {
                 dbug!(log, "<-- worker {pid} signalled normally");
-            } else if s == libc::SIGUSR1 || (STOP.load(Ordering::SeqCst) != 0 && STOP_SIGNALS.contains(&s)) {
+            } else if s == libc::SIGUSR1
+                || (STOP.load(Ordering::SeqCst) != 0 && STOP_SIGNALS.contains(&s))
+            {
                 dbug!(log, "<-- worker {pid} reaped");
             } else {
                 fail!(log, "<-- worker {pid} got signal {s}");
@@ -361,7 +402,13 @@ pub fn stress(cfg: &Config, log: &Log, start: i64) -> Outcome {
         // Never wraps to 0, unlike stress's retval modulo 256.
         i32::try_from(failed.min(255)).unwrap_or(255)
     };
-    Outcome { status, failed, runtime, signal, workers: r.workers }
+    Outcome {
+        status,
+        failed,
+        runtime,
+        signal,
+        workers: r.workers,
+    }
 }
 
 /// Print the closing line of a run.

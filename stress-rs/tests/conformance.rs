@@ -24,16 +24,29 @@ enum Cmp {
 fn compare(label: &str, a: &Output, b: &Output, how: Cmp, diffs: &mut Vec<String>) {
     let norm = |t: &[u8], stream: &str| {
         let m = mask(&text(t), how != Cmp::Exact);
-        if how == Cmp::Distinct && stream == "stdout" { distinct(&m) } else { m }
+        if how == Cmp::Distinct && stream == "stdout" {
+            distinct(&m)
+        } else {
+            m
+        }
     };
-    for (stream, x, y) in [("stdout", &a.stdout, &b.stdout), ("stderr", &a.stderr, &b.stderr)] {
+    for (stream, x, y) in [
+        ("stdout", &a.stdout, &b.stdout),
+        ("stderr", &a.stderr, &b.stderr),
+    ] {
         let (x, y) = (norm(x, stream), norm(y, stream));
         if x != y {
-            diffs.push(format!("{label}: {stream} differs\n--- stress\n{x}\n--- stress-rs\n{y}"));
+            diffs.push(format!(
+                "{label}: {stream} differs\n--- stress\n{x}\n--- stress-rs\n{y}"
+            ));
         }
     }
     if a.status.code() != b.status.code() {
-        diffs.push(format!("{label}: exit {:?} (stress) vs {:?} (stress-rs)", a.status.code(), b.status.code()));
+        diffs.push(format!(
+            "{label}: exit {:?} (stress) vs {:?} (stress-rs)",
+            a.status.code(),
+            b.status.code()
+        ));
     }
 }
 
@@ -64,11 +77,20 @@ fn run_both(
 }
 
 fn have_stress(test: &str) -> bool {
-    cttest::require(test, Path::new(STRESS).exists(), "needs stress (Debian package stress)")
+    cttest::require(
+        test,
+        Path::new(STRESS).exists(),
+        "needs stress (Debian package stress)",
+    )
 }
 
 fn report(diffs: &[String]) {
-    assert!(diffs.is_empty(), "{} differences:\n{}", diffs.len(), diffs.join("\n\n"));
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs.join("\n\n")
+    );
 }
 
 #[test]
@@ -154,7 +176,20 @@ fn dry_runs_match() {
     let cases: &[&[&str]] = &[
         &["-n", "-c", "2", "-v", "-t", "2"],
         &["-n", "-c", "3", "-i", "2", "-m", "1", "-d", "1", "-v"],
-        &["-n", "--cpu", "1", "--io", "1", "--vm", "1", "--hdd", "1", "--timeout", "5s", "--verbose"],
+        &[
+            "-n",
+            "--cpu",
+            "1",
+            "--io",
+            "1",
+            "--vm",
+            "1",
+            "--hdd",
+            "1",
+            "--timeout",
+            "5s",
+            "--verbose",
+        ],
         &["-n", "-c", "2", "-q"],
         &["-n", "-c", "2"],
         &["-n", "-c", "010", "-v"],
@@ -162,7 +197,19 @@ fn dry_runs_match() {
         &["-n", "-c", "1", "-t", "1h", "-v", "--backoff", "10"],
         &["-v", "--backoff", "10k", "-n", "-c", "1"],
         &["--backoff", "10", "-v", "-n", "-c", "1"],
-        &["-n", "-m", "2", "--vm-bytes", "1G", "--vm-stride", "1k", "--vm-hang", "1m", "--vm-keep", "-v"],
+        &[
+            "-n",
+            "-m",
+            "2",
+            "--vm-bytes",
+            "1G",
+            "--vm-stride",
+            "1k",
+            "--vm-hang",
+            "1m",
+            "--vm-keep",
+            "-v",
+        ],
         &["-n", "-d", "1", "--hdd-bytes", "1.5G", "-v", "-q"],
         &["-n", "-c", "1k", "--backoff", "0"],
     ];
@@ -186,18 +233,71 @@ fn timed_runs_match() {
         (&["-c", "1", "-t", "1", "-q"], Cmp::Secs),
         (&["-i", "1", "-t", "1"], Cmp::Secs),
         (&["-m", "1", "--vm-bytes", "16M", "-t", "1"], Cmp::Secs),
-        (&["-m", "1", "--vm-bytes", "8M", "--vm-keep", "-t", "1", "-v"], Cmp::Distinct),
-        (&["-m", "1", "--vm-bytes", "8M", "--vm-hang", "1", "-t", "1", "-v"], Cmp::Distinct),
-        (&["-m", "1", "--vm-bytes", "8M", "--vm-hang", "0", "-t", "1", "-v"], Cmp::Distinct),
+        (
+            &["-m", "1", "--vm-bytes", "8M", "--vm-keep", "-t", "1", "-v"],
+            Cmp::Distinct,
+        ),
+        (
+            &[
+                "-m",
+                "1",
+                "--vm-bytes",
+                "8M",
+                "--vm-hang",
+                "1",
+                "-t",
+                "1",
+                "-v",
+            ],
+            Cmp::Distinct,
+        ),
+        (
+            &[
+                "-m",
+                "1",
+                "--vm-bytes",
+                "8M",
+                "--vm-hang",
+                "0",
+                "-t",
+                "1",
+                "-v",
+            ],
+            Cmp::Distinct,
+        ),
         (&["-d", "1", "--hdd-bytes", "1M", "-t", "1"], Cmp::Secs),
-        (&["-d", "1", "--hdd-bytes", "3M", "-t", "1", "-v"], Cmp::Distinct),
-        (&["-c", "1", "-i", "1", "-m", "1", "--vm-bytes", "4M", "-d", "1", "--hdd-bytes", "1M", "-t", "1"], Cmp::Secs),
+        (
+            &["-d", "1", "--hdd-bytes", "3M", "-t", "1", "-v"],
+            Cmp::Distinct,
+        ),
+        (
+            &[
+                "-c",
+                "1",
+                "-i",
+                "1",
+                "-m",
+                "1",
+                "--vm-bytes",
+                "4M",
+                "-d",
+                "1",
+                "--hdd-bytes",
+                "1M",
+                "-t",
+                "1",
+            ],
+            Cmp::Secs,
+        ),
     ];
     for (args, how) in cases {
         let (_, b) = run_both(&ours, cwd.path(), None, args, *how, &mut diffs);
         let out = text(&b.stdout) + &text(&b.stderr);
-        assert!(args.contains(&"-q") ||
-            out.contains("completed in 1s") || out.contains("completed in 0s") || out.contains("completed in 2s"),
+        assert!(
+            args.contains(&"-q")
+                || out.contains("completed in 1s")
+                || out.contains("completed in 0s")
+                || out.contains("completed in 2s"),
             "{args:?}: {out}"
         );
     }
@@ -225,11 +325,19 @@ fn worker_killed_by_signal_matches() {
     let ours = ours();
     let cwd = cttest::tempdir().unwrap();
     let mut diffs = Vec::new();
-    for args in [&["-c", "2", "-t", "20"][..], &["-c", "2", "-t", "20", "-v"], &["-c", "2", "-t", "20", "-q"]] {
+    for args in [
+        &["-c", "2", "-t", "20"][..],
+        &["-c", "2", "-t", "20", "-v"],
+        &["-c", "2", "-t", "20", "-q"],
+    ] {
         let a = kill_one_worker(Path::new(STRESS), args, cwd.path());
         let b = kill_one_worker(&ours.path, args, cwd.path());
         compare(&format!("kill {args:?}"), &a, &b, Cmp::Secs, &mut diffs);
-        assert!(text(&b.stderr).contains("got signal 9"), "{}", text(&b.stderr));
+        assert!(
+            text(&b.stderr).contains("got signal 9"),
+            "{}",
+            text(&b.stderr)
+        );
         assert_eq!(b.status.code(), Some(1));
     }
     report(&diffs);
@@ -244,14 +352,49 @@ fn resource_failures_match() {
     let cwd = cttest::tempdir().unwrap();
     let mut diffs = Vec::new();
     let ulimit_v = r#"ulimit -v 200000; exec "$0" "$@""#;
-    run_both(&ours, cwd.path(), Some(ulimit_v), &["-m", "1", "--vm-bytes", "1G", "-t", "3"], Cmp::Secs, &mut diffs);
-    run_both(&ours, cwd.path(), Some(ulimit_v), &["-m", "1", "--vm-bytes", "1G", "-v"], Cmp::Secs, &mut diffs);
-    run_both(&ours, cwd.path(), Some(ulimit_v), &["-q", "-m", "1", "--vm-bytes", "1G"], Cmp::Secs, &mut diffs);
+    run_both(
+        &ours,
+        cwd.path(),
+        Some(ulimit_v),
+        &["-m", "1", "--vm-bytes", "1G", "-t", "3"],
+        Cmp::Secs,
+        &mut diffs,
+    );
+    run_both(
+        &ours,
+        cwd.path(),
+        Some(ulimit_v),
+        &["-m", "1", "--vm-bytes", "1G", "-v"],
+        Cmp::Secs,
+        &mut diffs,
+    );
+    run_both(
+        &ours,
+        cwd.path(),
+        Some(ulimit_v),
+        &["-q", "-m", "1", "--vm-bytes", "1G"],
+        Cmp::Secs,
+        &mut diffs,
+    );
     // SIGXFSZ: a file size limit below --hdd-bytes.
     let ulimit_f = r#"ulimit -f 100; exec "$0" "$@""#;
-    run_both(&ours, cwd.path(), Some(ulimit_f), &["-d", "1", "--hdd-bytes", "1M", "-t", "5"], Cmp::Secs, &mut diffs);
+    run_both(
+        &ours,
+        cwd.path(),
+        Some(ulimit_f),
+        &["-d", "1", "--hdd-bytes", "1M", "-t", "5"],
+        Cmp::Secs,
+        &mut diffs,
+    );
     // mkstemp in a directory where files cannot be made.
-    run_both(&ours, Path::new("/proc"), None, &["-d", "1", "-t", "2"], Cmp::Secs, &mut diffs);
+    run_both(
+        &ours,
+        Path::new("/proc"),
+        None,
+        &["-d", "1", "-t", "2"],
+        Cmp::Secs,
+        &mut diffs,
+    );
     report(&diffs);
 }
 
@@ -262,7 +405,12 @@ fn hdd_noclean_is_ours_only() {
     }
     let cwd = cttest::tempdir().unwrap();
     let a = cttest::run_with_timeout(
-        &mut command(Path::new(STRESS), &["--hdd-noclean", "-d", "1"], cwd.path(), true),
+        &mut command(
+            Path::new(STRESS),
+            &["--hdd-noclean", "-d", "1"],
+            cwd.path(),
+            true,
+        ),
         Duration::from_secs(10),
     );
     assert_eq!(a.status.code(), Some(1));

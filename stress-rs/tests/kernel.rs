@@ -16,7 +16,9 @@ fn own_memory_cgroup() -> Option<PathBuf> {
     let path = text.lines().find_map(|l| {
         let mut f = l.splitn(3, ':');
         let (_, ctrl, p) = (f.next()?, f.next()?, f.next()?);
-        ctrl.split(',').any(|c| c == "memory").then(|| p.to_string())
+        ctrl.split(',')
+            .any(|c| c == "memory")
+            .then(|| p.to_string())
     })?;
     let dir = Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/'));
     dir.join("memory.limit_in_bytes").exists().then_some(dir)
@@ -57,7 +59,10 @@ impl TestCgroup {
 impl Drop for TestCgroup {
     fn drop(&mut self) {
         for _ in 0..50 {
-            for pid in std::fs::read_to_string(self.dir.join("cgroup.procs")).unwrap_or_default().split_whitespace() {
+            for pid in std::fs::read_to_string(self.dir.join("cgroup.procs"))
+                .unwrap_or_default()
+                .split_whitespace()
+            {
                 if let Ok(p) = pid.parse::<i32>() {
                     kill(p, libc::SIGKILL);
                 }
@@ -84,24 +89,36 @@ fn oom_kill_in_64m_memory_cgroup_is_reported() {
     let cg = TestCgroup::new(&parent, "oom");
     let ours = cttest::bin("stress-rs");
     let out = cttest::run_with_timeout(
-        &mut cg.command(&ours, &["--vm", "1", "--vm-bytes", "100M", "--vm-hang", "0"]),
+        &mut cg.command(
+            &ours,
+            &["--vm", "1", "--vm-bytes", "100M", "--vm-hang", "0"],
+        ),
         Duration::from_secs(60),
     );
     let se = text(&out.stderr);
     assert_ne!(out.status.code(), Some(0), "{se}");
     assert_eq!(out.status.code(), Some(1), "{se}");
     assert!(se.contains("got signal 9"), "{se}");
-    assert!(se.contains("was killed by the OOM killer: memory cgroup /"), "{se}");
+    assert!(
+        se.contains("was killed by the OOM killer: memory cgroup /"),
+        "{se}"
+    );
     assert!(se.contains("is limited to 64M (67108864 bytes)"), "{se}");
     assert!(se.contains("failed run completed in"), "{se}");
     let lines: Vec<&str> = se.lines().collect();
-    let i = lines.iter().position(|l| l.contains("got signal 9")).unwrap();
+    let i = lines
+        .iter()
+        .position(|l| l.contains("got signal 9"))
+        .unwrap();
     assert!(lines[i + 1].contains("OOM killer"), "{se}");
     drop(cg);
 
     // 60M fits: it keeps running until its timeout.
     let cg = TestCgroup::new(&parent, "fit");
-    let out = cttest::run_with_timeout(&mut cg.command(&ours, &["--vm", "1", "--vm-bytes", "60M", "-t", "3"]), Duration::from_secs(60));
+    let out = cttest::run_with_timeout(
+        &mut cg.command(&ours, &["--vm", "1", "--vm-bytes", "60M", "-t", "3"]),
+        Duration::from_secs(60),
+    );
     let (so, se) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{se}");
     assert!(so.contains("successful run completed in"), "{so}");

@@ -11,7 +11,11 @@ use std::time::Duration;
 use common::*;
 
 fn spawn(args: &[&str], cwd: &Path, leader: bool) -> std::process::Child {
-    command(&cttest::bin("stress-rs"), args, cwd, leader).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    command(&cttest::bin("stress-rs"), args, cwd, leader)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 #[test]
@@ -26,8 +30,14 @@ fn reaps_without_leading_the_process_group() {
     let out = finish(child, Duration::from_secs(50));
     let (so, se) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{se}");
-    assert!(se.contains(&format!("<-- worker {} got signal 9", kids[0])), "{se}");
-    assert!(so.contains(&format!("<-- worker {} reaped", kids[1])), "{so}");
+    assert!(
+        se.contains(&format!("<-- worker {} got signal 9", kids[0])),
+        "{se}"
+    );
+    assert!(
+        so.contains(&format!("<-- worker {} reaped", kids[1])),
+        "{so}"
+    );
     assert!(!se.contains("kill error"), "{se}");
     assert!(se.contains("failed run completed in"), "{se}");
 }
@@ -35,8 +45,16 @@ fn reaps_without_leading_the_process_group() {
 #[test]
 fn stop_signals_end_every_worker() {
     let cwd = cttest::tempdir().unwrap();
-    for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130), (libc::SIGHUP, 129)] {
-        let child = spawn(&["-c", "1", "-m", "1", "--vm-bytes", "4M", "-t", "60", "-v"], cwd.path(), true);
+    for (sig, code) in [
+        (libc::SIGTERM, 143),
+        (libc::SIGINT, 130),
+        (libc::SIGHUP, 129),
+    ] {
+        let child = spawn(
+            &["-c", "1", "-m", "1", "--vm-bytes", "4M", "-t", "60", "-v"],
+            cwd.path(),
+            true,
+        );
         let pid = child.id();
         let kids = wait_children(pid, 2);
         std::thread::sleep(Duration::from_millis(200));
@@ -44,7 +62,12 @@ fn stop_signals_end_every_worker() {
         let out = finish(child, Duration::from_secs(30));
         let (so, se) = (text(&out.stdout), text(&out.stderr));
         assert_eq!(out.status.code(), Some(code), "signal {sig}: {se}");
-        assert!(se.contains(&format!("caught signal {sig}, now reaping child worker processes")), "{se}");
+        assert!(
+            se.contains(&format!(
+                "caught signal {sig}, now reaping child worker processes"
+            )),
+            "{se}"
+        );
         assert!(se.contains("interrupted run completed in"), "{se}");
         for k in &kids {
             assert!(so.contains(&format!("<-- worker {k} reaped")), "{so}");
@@ -87,7 +110,16 @@ fn obeys_sigterm_as_pid_1() {
     }
     let cwd = cttest::tempdir().unwrap();
     let ours = cttest::bin("stress-rs");
-    let mut args = vec!["--fork", "--pid", ours.to_str().unwrap(), "-c", "1", "-t", "60", "-v"];
+    let mut args = vec![
+        "--fork",
+        "--pid",
+        ours.to_str().unwrap(),
+        "-c",
+        "1",
+        "-t",
+        "60",
+        "-v",
+    ];
     let child = command(Path::new("/usr/bin/unshare"), &args, cwd.path(), true)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -127,7 +159,12 @@ fn obeys_sigterm_as_pid_1() {
 fn hdd_noclean_keeps_files() {
     let cwd = cttest::tempdir().unwrap();
     let out = cttest::run_with_timeout(
-        &mut command(&cttest::bin("stress-rs"), &["-d", "1", "--hdd-bytes", "1M", "--hdd-noclean", "-t", "1"], cwd.path(), true),
+        &mut command(
+            &cttest::bin("stress-rs"),
+            &["-d", "1", "--hdd-bytes", "1M", "--hdd-noclean", "-t", "1"],
+            cwd.path(),
+            true,
+        ),
         Duration::from_secs(30),
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -141,7 +178,12 @@ fn hdd_noclean_keeps_files() {
     // Without the option nothing stays.
     let cwd2 = cttest::tempdir().unwrap();
     let out = cttest::run_with_timeout(
-        &mut command(&cttest::bin("stress-rs"), &["-d", "1", "--hdd-bytes", "1M", "-t", "1"], cwd2.path(), true),
+        &mut command(
+            &cttest::bin("stress-rs"),
+            &["-d", "1", "--hdd-bytes", "1M", "-t", "1"],
+            cwd2.path(),
+            true,
+        ),
         Duration::from_secs(30),
     );
     assert_eq!(out.status.code(), Some(0));
@@ -151,10 +193,30 @@ fn hdd_noclean_keeps_files() {
 #[test]
 fn json_reports_work_of_every_hog() {
     let cwd = cttest::tempdir().unwrap();
-    let args = ["-c", "1", "-i", "1", "-m", "1", "--vm-bytes", "8M", "-d", "1", "--hdd-bytes", "1M", "-t", "2", "--json"];
-    let out = cttest::run_with_timeout(&mut command(&cttest::bin("stress-rs"), &args, cwd.path(), true), Duration::from_secs(30));
+    let args = [
+        "-c",
+        "1",
+        "-i",
+        "1",
+        "-m",
+        "1",
+        "--vm-bytes",
+        "8M",
+        "-d",
+        "1",
+        "--hdd-bytes",
+        "1M",
+        "-t",
+        "2",
+        "--json",
+    ];
+    let out = cttest::run_with_timeout(
+        &mut command(&cttest::bin("stress-rs"), &args, cwd.path(), true),
+        Duration::from_secs(30),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
     let hogs = v["hogs"].as_array().unwrap();
     let names: Vec<&str> = hogs.iter().map(|h| h["hog"].as_str().unwrap()).collect();
     assert_eq!(names, ["cpu", "io", "vm", "hdd"]);
@@ -169,11 +231,25 @@ fn json_reports_work_of_every_hog() {
     assert!(text(&out.stderr).contains("successful run completed in"));
 
     let out = cttest::run_with_timeout(
-        &mut command(&cttest::bin("stress-rs"), &["-c", "1", "-t", "1", "--metrics"], cwd.path(), true),
+        &mut command(
+            &cttest::bin("stress-rs"),
+            &["-c", "1", "-t", "1", "--metrics"],
+            cwd.path(),
+            true,
+        ),
         Duration::from_secs(30),
     );
     let so = text(&out.stdout);
-    let row = so.lines().find(|l| l.contains(": metrc: ") && l.contains(" cpu ")).expect(&so);
+    let row = so
+        .lines()
+        .find(|l| l.contains(": metrc: ") && l.contains(" cpu "))
+        .expect(&so);
     assert!(row.contains("iterations"), "{row}");
-    assert!(so.lines().last().unwrap().contains("successful run completed in"), "{so}");
+    assert!(
+        so.lines()
+            .last()
+            .unwrap()
+            .contains("successful run completed in"),
+        "{so}"
+    );
 }

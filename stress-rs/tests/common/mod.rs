@@ -86,7 +86,11 @@ fn mask_names(l: &str) -> String {
     while let Some(i) = rest.find("./stress.") {
         out.push_str(&rest[..i]);
         let after = &rest[i + 9..];
-        let n = after.chars().take_while(char::is_ascii_alphanumeric).count().min(6);
+        let n = after
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .count()
+            .min(6);
         out.push_str("./stress.XXXXXX");
         rest = &after[n..];
     }
@@ -137,7 +141,10 @@ pub fn wait_children(pid: u32, n: usize) -> Vec<i32> {
         if c.len() >= n {
             return c;
         }
-        assert!(t.elapsed() < Duration::from_secs(20), "{pid} never had {n} children");
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "{pid} never had {n} children"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -175,7 +182,10 @@ pub fn kill(pid: i32, sig: i32) {
 #[must_use]
 pub fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.rsplit_once(") ").is_some_and(|(_, r)| !r.starts_with('Z')))
+        .map(|s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, r)| !r.starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
