@@ -1,0 +1,225 @@
+//! cgset on real cgroup v2, in the qemu VM of `cttest::vm` (the host is
+//! cgroup v1): the files each docker flag becomes, and what the kernel then
+//! does with them (CPU time split by weight, a quota held, an allocation
+//! OOM-killed, forks refused), the group lifecycle and the v2-only
+//! diagnostics.  One boot runs every check; each is reported on the serial
+//! marker port and asserted here by name.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cttest::vm::Vm;
+
+/// Touches N MiB (argv[1], default 100) page by page, then says so.
+const ALLOC_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+    long mb = argc > 1 ? atol(argv[1]) : 100;
+    long n = mb << 20;
+    char *p = malloc(n);
+    if (!p) { puts("malloc failed"); return 2; }
+    for (long i = 0; i < n; i += 4096) p[i] = 1;
+    printf("allocated %ld MiB\n", mb);
+    return 0;
+}
+"#;
+
+/// The script run in the VM.  `$ALLOC` is the allocator command line.
+const SCRIPT: &str = r#"
+G=/sys/fs/cgroup/ctv2
+usage() { sed -n 's/^usage_usec //p' "$1/cpu.stat"; }
+uptime_cs() { awk '{ split($1, a, "."); print a[1] * 100 + a[2] }' /proc/uptime; }
+hog() { # hog GROUP: a busy loop pinned to CPU 1, started through cgset's exec chain
+    cgset "$1" -- taskset -c 1 sh -c 'while :; do :; done' &
+}
+
+# --- shares 1024 vs 512: cpu.weight 2:1, and CPU time 2:1 --------------------
+vm_check shares_set_hi cgset -c 1024 /ctv2/hi
+vm_check shares_set_lo cgset -c 512 /ctv2/lo
+whi=$(cat $G/hi/cpu.weight 2>/dev/null); wlo=$(cat $G/lo/cpu.weight 2>/dev/null)
+vm_info weight_hi "$whi"; vm_info weight_lo "$wlo"
+if [ -n "$whi" ] && [ -n "$wlo" ] && [ "$whi" -eq $((2 * wlo)) ]; then
+    vm_result shares_weight_ratio ok "cpu.weight $whi:$wlo"
+else
+    vm_result shares_weight_ratio fail "cpu.weight '$whi':'$wlo'"
+fi
+vm_check shares_controllers_enabled grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control
+hog /ctv2/hi; p_hi=$!
+hog /ctv2/lo; p_lo=$!
+sleep 1
+u0hi=$(usage $G/hi); u0lo=$(usage $G/lo)
+sleep 4
+u1hi=$(usage $G/hi); u1lo=$(usage $G/lo)
+kill $p_hi $p_lo; wait $p_hi $p_lo 2>/dev/null
+dhi=$((u1hi - u0hi)); dlo=$((u1lo - u0lo))
+vm_info shares_usage_usec "$dhi $dlo"
+ratio=$(awk -v a=$dhi -v b=$dlo 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "inf" }')
+vm_info shares_cpu_ratio "$ratio"
+if awk -v r="$ratio" 'BEGIN { exit !(r >= 1.6 && r <= 2.4) }'; then
+    vm_result shares_cpu_time_ratio ok "$ratio ($dhi/$dlo us)"
+else
+    vm_result shares_cpu_time_ratio fail "$ratio ($dhi/$dlo us), want 2 +-20%"
+fi
+
+# --- --cpus 0.5: cpu.max 50000 100000, held at about 50% ---------------------
+vm_check cpus_set cgset --cpus 0.5 /ctv2/half
+vm_expect cpus_cpu_max "50000 100000" "$(cat $G/half/cpu.max 2>/dev/null)"
+hog /ctv2/half; p=$!
+sleep 1
+u0=$(usage $G/half); t0=$(uptime_cs)
+sleep 3
+u1=$(usage $G/half); t1=$(uptime_cs)
+kill $p; wait $p 2>/dev/null
+share=$(awk -v u=$((u1 - u0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.3f", u / (t * 10000) }')
+vm_info cpus_share "$share"
+if awk -v s="$share" 'BEGIN { exit !(s >= 0.40 && s <= 0.60) }'; then
+    vm_result cpus_held ok "$share of one CPU"
+else
+    vm_result cpus_held fail "$share of one CPU, want 0.5 +-20%"
+fi
+thr=$(sed -n 's/^nr_throttled //p' $G/half/cpu.stat)
+if [ "${thr:-0}" -gt 0 ]; then vm_result cpus_throttled ok "nr_throttled $thr"
+else vm_result cpus_throttled fail "nr_throttled '$thr'"; fi
+
+# --- -m 64m: memory.max, a 100M allocation is OOM-killed ---------------------
+vm_check memory_set cgset -m 64m /ctv2/mem
+vm_expect memory_max 67108864 "$(cat $G/mem/memory.max 2>/dev/null)"
+before=$(sed -n 's/^oom_kill //p' $G/mem/memory.events)
+out=$(cgset /ctv2/mem -- $ALLOC 2>&1); rc=$?
+after=$(sed -n 's/^oom_kill //p' $G/mem/memory.events)
+vm_info memory_alloc "rc=$rc oom_kill $before->$after peak=$(cat $G/mem/memory.peak 2>/dev/null)"
+if [ "${after:-0}" -gt "${before:-0}" ] && [ $rc -ne 0 ]; then
+    vm_result memory_oom_killed ok "exit $rc, oom_kill $before->$after"
+else
+    vm_result memory_oom_killed fail "exit $rc, oom_kill $before->$after: $out"
+fi
+out=$(cgset /ctv2/mem -- $ALLOC_SMALL 2>&1); rc=$?
+vm_expect memory_small_alloc_fits 0 "$rc"
+
+# --- libcgroup form: v1 names translated to v2 -------------------------------
+vm_check rule_set cgset -r cpu.shares=512 -r memory.limit_in_bytes=32M /ctv2/rule
+vm_expect rule_cpu_weight "$wlo" "$(cat $G/rule/cpu.weight 2>/dev/null)"
+vm_expect rule_memory_max 33554432 "$(cat $G/rule/memory.max 2>/dev/null)"
+
+# --- --pids-limit: pids.max, forks past it fail ------------------------------
+vm_check pids_set cgset --pids-limit 5 /ctv2/pids
+vm_expect pids_max 5 "$(cat $G/pids/pids.max 2>/dev/null)"
+cgset /ctv2/pids -- sh -c 'i=0; while [ $i -lt 10 ]; do sleep 60 & i=$((i+1)); done' >/dev/null 2>&1
+cur=$(cat $G/pids/pids.current); ev=$(sed -n 's/^max //p' $G/pids/pids.events)
+vm_info pids_after "current=$cur events.max=$ev"
+if [ "$cur" -le 5 ] && [ "${ev:-0}" -gt 0 ]; then
+    vm_result pids_forks_refused ok "current $cur, refused $ev"
+else
+    vm_result pids_forks_refused fail "current $cur, refused '$ev'"
+fi
+
+# --- --delete: refuses a populated group, --kill empties it ------------------
+if cgset --delete /ctv2/pids 2>/tmp/del.err; then
+    vm_result delete_refuses_populated fail "deleted a populated group"
+else
+    vm_result delete_refuses_populated ok "$(head -n 1 /tmp/del.err)"
+fi
+vm_check delete_kill cgset --delete --kill /ctv2/pids
+vm_expect delete_kill_gone absent "$([ -d $G/pids ] && echo present || echo absent)"
+vm_check delete_groups cgset --delete /ctv2/hi /ctv2/lo /ctv2/half /ctv2/mem /ctv2/rule
+left=$(cd $G && find . -mindepth 1 -type d)
+vm_expect delete_groups_gone "" "$left"
+
+# --- --show on v2 ------------------------------------------------------------
+cgset -m 64m /ctv2/show >/dev/null 2>&1
+vm_check show_json sh -c "cgset --show --json /ctv2/show | grep -q 67108864"
+
+# --- v2-only diagnostics: swappiness warns, --strict fails -------------------
+err=$(cgset --memory-swappiness 60 /ctv2/swap 2>&1 >/dev/null); rc=$?
+if [ $rc -eq 0 ] && echo "$err" | grep -qi swappiness; then
+    vm_result swappiness_warns ok "$err"
+else
+    vm_result swappiness_warns fail "exit $rc: '$err'"
+fi
+err=$(cgset --strict --memory-swappiness 60 /ctv2/strict 2>&1 >/dev/null); rc=$?
+if [ $rc -ne 0 ] && echo "$err" | grep -qi swappiness; then
+    vm_result swappiness_strict_fails ok "exit $rc: $err"
+else
+    vm_result swappiness_strict_fails fail "exit $rc: '$err'"
+fi
+vm_expect strict_leaves_nothing absent "$([ -d $G/strict ] && echo present || echo absent)"
+err=$(cgset --oom-kill-disable /ctv2/swap 2>&1 >/dev/null); rc=$?
+if [ $rc -eq 0 ] && [ -n "$err" ]; then vm_result oom_kill_disable_warns ok "$err"
+else vm_result oom_kill_disable_warns fail "exit $rc: '$err'"; fi
+
+vm_check delete_missing_fails sh -c '! cgset --delete /ctv2/never-made'
+vm_check cleanup_children cgset --delete --kill /ctv2/show /ctv2/swap
+vm_check cleanup_parent cgset --delete /ctv2
+vm_expect cleanup absent "$([ -d $G ] && echo present || echo absent)"
+exit 0
+"#;
+
+const CHECKS: &[&str] = &[
+    "shares_set_hi",
+    "shares_set_lo",
+    "shares_weight_ratio",
+    "shares_controllers_enabled",
+    "shares_cpu_time_ratio",
+    "cpus_set",
+    "cpus_cpu_max",
+    "cpus_held",
+    "cpus_throttled",
+    "memory_set",
+    "memory_max",
+    "memory_oom_killed",
+    "memory_small_alloc_fits",
+    "rule_set",
+    "rule_cpu_weight",
+    "rule_memory_max",
+    "pids_set",
+    "pids_max",
+    "pids_forks_refused",
+    "delete_refuses_populated",
+    "delete_kill",
+    "delete_kill_gone",
+    "delete_groups",
+    "delete_groups_gone",
+    "show_json",
+    "swappiness_warns",
+    "swappiness_strict_fails",
+    "strict_leaves_nothing",
+    "oom_kill_disable_warns",
+    "delete_missing_fails",
+    "cleanup_children",
+    "cleanup_parent",
+    "cleanup",
+];
+
+/// The allocator for the VM: a static C program when a compiler is here,
+/// else the workspace's stress-rs.  (program path, 100M command, 16M command)
+fn allocator(dir: &std::path::Path) -> (PathBuf, String, String) {
+    if let Some(p) = cttest::vm::compile_static_c(dir, "alloc", ALLOC_C) {
+        return (p, "/bin/alloc 100".into(), "/bin/alloc 16".into());
+    }
+    let s = cttest::bin("stress-rs");
+    (
+        s,
+        "/bin/stress-rs --vm 1 --vm-bytes 100M --vm-hang 0 --timeout 5".into(),
+        "/bin/stress-rs --vm 1 --vm-bytes 16M --timeout 1".into(),
+    )
+}
+
+#[test]
+fn cgset_on_cgroup_v2() {
+    if !cttest::vm::require("e2e::vm_cgset_v2::cgset_on_cgroup_v2") {
+        return;
+    }
+    let tmp = cttest::tempdir().expect("tempdir");
+    let (alloc, big, small) = allocator(tmp.path());
+    let script = format!("ALLOC='{big}'\nALLOC_SMALL='{small}'\n{SCRIPT}");
+    let r = Vm::new()
+        .cpus(2)
+        .memory_mb(512)
+        .binary(cttest::bin("cgset"))
+        .binary(&alloc)
+        .script(script)
+        .run(Duration::from_secs(300));
+    eprintln!("{}", r.report());
+    r.assert_passed(CHECKS);
+}
