@@ -125,11 +125,11 @@ fn dev_nodes_locale_terminfo_zoneinfo_gconv() {
     let (out, err) = txt(&chroot(&r, &["/bin/bash", "-c", "echo x > /dev/null; test -c /dev/null && echo null-ok; echo hi | iconv -f UTF-8 -t EBCDIC-US | wc -c"]));
     assert_eq!(out, "null-ok\n3\n", "{err}");
     if locale {
-        let o = Command::new("chroot").arg(&r).args(["/bin/bash", "-c", "true"]).env_clear().env("LC_ALL", "C.UTF-8").output().unwrap();
+        let o = Command::new("/usr/sbin/chroot").arg(&r).args(["/bin/bash", "-c", "true"]).env_clear().env("LC_ALL", "C.UTF-8").output().unwrap();
         assert_eq!(txt(&o).1, "");
     }
     if tz {
-        let o = Command::new("chroot").arg(&r).args(["/usr/bin/date", "+%Z"]).env_clear().env("TZ", "Europe/Paris").output().unwrap();
+        let o = Command::new("/usr/sbin/chroot").arg(&r).args(["/usr/bin/date", "+%Z"]).env_clear().env("TZ", "Europe/Paris").output().unwrap();
         let z = txt(&o).0;
         assert!(z == "CET\n" || z == "CEST\n", "{z}");
     }

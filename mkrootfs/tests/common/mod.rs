@@ -116,7 +116,7 @@ pub fn ok(o: &std::process::Output) -> String {
 
 /// `chroot DIR ARGS` with a clean environment.
 pub fn chroot(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("chroot")
+    Command::new("/usr/sbin/chroot")
         .arg(dir)
         .args(args)
         .env_clear()
