@@ -1,0 +1,250 @@
+//! `contain run` and the container lifecycle, for real: namespaces, overlay layers, cgroups.
+
+mod contain_util;
+
+use contain_util::{Env, stderr, stdout, tree_digest};
+use std::time::Duration;
+
+fn wait_for(env: &Env, id: &str, status: &str) -> serde_json::Value {
+    for _ in 0..300 {
+        let v = env.inspect(id);
+        if v["State"]["Status"] == status {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("container {id} never reached {status}: {}", env.inspect(id));
+}
+
+#[test]
+fn run_ps_stop_start_rm_round_trip() {
+    if !cttest::require_root("e2e::contain_run::run_ps_stop_start_rm_round_trip") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("round");
+    env.build_test_image("img");
+    let id = env
+        .ok(&["run", "-d", "--name", "web", "img", "/bin/sleep", "1000"])
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64, "a 64-hex id: {id}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    wait_for(&env, "web", "running");
+    let ps = env.ok(&["ps"]);
+    assert!(ps.contains(&id[..12]) && ps.contains("web") && ps.contains("Up "), "{ps}");
+    // a 4-character prefix is enough, as the document says
+    assert_eq!(env.ok(&["stop", "-t", "1", &id[..4]]).trim(), &id[..4]);
+    let v = wait_for(&env, "web", "exited");
+    assert_eq!(v["State"]["ExitCode"], 137, "sleep as pid 1 ignores TERM, so stop kills it");
+    assert!(!env.ok(&["ps"]).contains("web"));
+    let psa = env.ok(&["ps", "-a"]);
+    assert!(psa.contains("Exited (137)"), "{psa}");
+    env.ok(&["start", "web"]);
+    wait_for(&env, "web", "running");
+    env.ok(&["kill", "web"]);
+    wait_for(&env, "web", "exited");
+    env.ok(&["rm", "web"]);
+    assert!(!env.ok(&["ps", "-a"]).contains("web"));
+    assert!(std::fs::read_dir(env.state().join("containers")).unwrap().next().is_none());
+}
+
+#[test]
+fn isolation_seen_from_inside() {
+    if !cttest::require_root("e2e::contain_run::isolation_seen_from_inside") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("iso");
+    env.build_test_image("img");
+    let out = env.run(&["run", "--rm", "--hostname", "box", "img", "/probe"]);
+    let p = cttest::probe_json(&out);
+    assert!(p["pid"].as_i64().unwrap() <= 2, "pid 1 (or 2 under an init): {}", p["pid"]);
+    assert_eq!(p["hostname"], "box");
+    assert_eq!(p["interfaces"], serde_json::json!(["lo"]));
+    for kind in ["pid", "mnt", "uts", "ipc", "net"] {
+        assert_ne!(
+            p["ns"][kind].as_u64(),
+            cttest::ns_inode(kind),
+            "{kind} namespace is new"
+        );
+    }
+    let root: Vec<String> = serde_json::from_value(p["root"].clone()).unwrap();
+    assert!(root.contains(&"probe".to_string()), "{root:?}");
+    assert!(!root.contains(&"work".to_string()) && !root.contains(&"home".to_string()));
+    // default hostname: the short id; --net host shares the host's interfaces
+    let out = env.run(&["run", "--rm", "--net", "host", "img", "/probe"]);
+    let p = cttest::probe_json(&out);
+    assert_eq!(p["hostname"].as_str().unwrap().len(), 12);
+    assert_eq!(p["ns"]["net"].as_u64(), cttest::ns_inode("net"));
+}
+
+#[test]
+fn layer_survives_stop_start_and_image_never_changes() {
+    if !cttest::require_root("e2e::contain_run::layer_survives_stop_start_and_image_never_changes") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("layer");
+    let image = env.build_test_image("img");
+    let layers = std::fs::read_to_string(env.state().join("images").join(&image).join("layers")).unwrap();
+    let digest_all = || -> String {
+        layers
+            .lines()
+            .map(|h| tree_digest(&env.state().join("layers").join(h)) + &tree_digest(&env.state().join("blobs/sha256")))
+            .collect()
+    };
+    let before = digest_all();
+    let script = "if [ -e /f ]; then echo again >> /f; else echo first > /f; fi; \
+                  rm /bin/true; echo changed > /bin/ls; exec /bin/sleep 1000";
+    env.ok(&["run", "-d", "--name", "c1", "img", "/bin/sh", "-c", script]);
+    wait_for(&env, "c1", "running");
+    // a second container of the same image does not see the first one's changes
+    let other = env.ok(&["run", "--rm", "img", "/bin/sh", "-c", "cat /f 2>&1; ls /bin/true"]);
+    assert!(other.contains("No such file") && other.contains("/bin/true"), "{other}");
+    env.ok(&["stop", "-t", "0", "c1"]);
+    wait_for(&env, "c1", "exited");
+    env.ok(&["start", "c1"]);
+    wait_for(&env, "c1", "running");
+    let out = env.run(&["exec", "c1", "/bin/cat", "/f"]);
+    assert_eq!(stdout(&out), "first\nagain\n", "{}", stderr(&out));
+    env.ok(&["rm", "-f", "c1"]);
+    assert_eq!(before, digest_all(), "the image's files are unchanged");
+}
+
+#[test]
+fn kill_9_of_pid_1_is_exited_137() {
+    if !cttest::require_root("e2e::contain_run::kill_9_of_pid_1_is_exited_137") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("kill9");
+    env.build_test_image("img");
+    env.ok(&["run", "-d", "--name", "k", "img", "/bin/sleep", "1000"]);
+    let v = wait_for(&env, "k", "running");
+    let pid = v["State"]["Pid"].as_i64().unwrap();
+    assert!(pid > 1);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let v = wait_for(&env, "k", "exited");
+    assert_eq!(v["State"]["ExitCode"], 137);
+    assert!(env.ok(&["ps", "-a"]).contains("Exited (137)"));
+    env.ok(&["rm", "k"]);
+    assert!(env.cgroup_dirs().iter().all(|d| std::fs::read_dir(d).map_or(true, |r| r.flatten().all(|e| !e.path().is_dir()))));
+}
+
+fn snapshot(env: &Env) -> (String, String, Vec<String>, String) {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mounts: String = mounts
+        .lines()
+        .map(|l| l.split(' ').skip(3).collect::<Vec<_>>().join(" ") + "\n")
+        .collect();
+    let loops = String::from_utf8_lossy(&cttest::sh("losetup -a").stdout).into_owned();
+    let mut cg: Vec<String> = Vec::new();
+    for d in env.cgroup_dirs() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                cg.push(e.path().display().to_string());
+            }
+        }
+    }
+    let state = String::from_utf8_lossy(
+        &cttest::sh(&format!(
+            "cd {} && find containers tmp repositories | sort",
+            env.state().display()
+        ))
+        .stdout,
+    )
+    .into_owned();
+    (mounts, loops, cg, state)
+}
+
+#[test]
+fn fifty_containers_at_once_leave_nothing_behind() {
+    if !cttest::require_root("e2e::contain_run::fifty_containers_at_once_leave_nothing_behind") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("fifty");
+    env.build_test_image("img");
+    let before = snapshot(&env);
+    let n = 50;
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..n)
+            .map(|i| {
+                let env = &env;
+                s.spawn(move || {
+                    let name = format!("c{i}");
+                    env.ok(&["run", "-d", "--name", &name, "img", "/bin/sleep", "1000"])
+                        .trim()
+                        .to_string()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut uniq = ids.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(uniq.len(), n);
+    for id in &ids {
+        wait_for(&env, id, "running");
+    }
+    let ps = env.ok(&["ps", "-q"]);
+    assert_eq!(ps.lines().count(), n, "{ps}");
+    std::thread::scope(|s| {
+        for chunk in ids.chunks(10) {
+            let env = &env;
+            s.spawn(move || {
+                let mut args = vec!["rm", "-f"];
+                args.extend(chunk.iter().map(String::as_str));
+                env.ok(&args);
+            });
+        }
+    });
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+    assert_eq!(before, snapshot(&env));
+}
+
+#[test]
+fn bad_input_one_line_and_no_state() {
+    if !cttest::require_root("e2e::contain_run::bad_input_one_line_and_no_state") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("bad");
+    env.build_test_image("img");
+    env.ok(&["run", "-d", "--name", "taken", "img", "/bin/sleep", "1000"]);
+    let cid = env.state().join("cid");
+    std::fs::write(&cid, "x").unwrap();
+    let cidp = cid.display().to_string();
+    let before = snapshot(&env);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["run", "nosuch", "/bin/true"], "Unable to find image"),
+        (vec!["run", "--name", "taken", "img", "/bin/true"], "already in use"),
+        (vec!["run", "--cidfile", &cidp, "img", "/bin/true"], "Container ID file found"),
+        (vec!["run", "-m", "lots", "img", "/bin/true"], "cgset"),
+        (vec!["run", "--cpus", "99", "img", "/bin/true"], "cgset"),
+        (vec!["run", "--bogus", "img", "/bin/true"], "unknown option"),
+    ];
+    for (args, want) in cases {
+        let out = env.run(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_eq!(before, snapshot(&env), "{args:?} left state behind");
+    }
+    // missing command: an image without a default command
+    let probe = format!("{}:/probe", cttest::probe().display());
+    env.ok(&["build", "--cmd", "", "--file", &probe, "nocmd"]);
+    let before = snapshot(&env);
+    let out = env.run(&["run", "nocmd"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("No command specified"), "{}", stderr(&out));
+    assert_eq!(before, snapshot(&env));
+    assert_eq!(std::fs::read_to_string(&cid).unwrap(), "x");
+}

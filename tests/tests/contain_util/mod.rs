@@ -1,0 +1,162 @@
+//! Shared harness of the `contain` end-to-end tests: a private state directory, a private
+//! cgroup parent, the workspace's binaries first in PATH, and cleanup of everything.
+#![allow(dead_code)]
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// The `contain` script of the workspace.
+pub fn contain_script() -> PathBuf {
+    cttest::workspace_root().join("contain").join("contain")
+}
+
+/// PATH with the built binaries and the contain directory first.
+pub fn test_path() -> OsString {
+    let mut p = OsString::from(cttest::bin_dir());
+    p.push(":");
+    p.push(cttest::workspace_root().join("contain"));
+    if let Some(old) = std::env::var_os("PATH") {
+        p.push(":");
+        p.push(old);
+    }
+    p
+}
+
+/// A private contain installation: state in a temporary directory, cgroups beneath our own
+/// cgroup under a parent named after this test.
+pub struct Env {
+    pub root: cttest::TempDir,
+    pub cgparent: String,
+}
+
+impl Env {
+    pub fn new(tag: &str) -> Env {
+        let root = cttest::tempdir().expect("tempdir");
+        Env {
+            root,
+            cgparent: format!("ctools-test-contain-{tag}-{}", std::process::id()),
+        }
+    }
+
+    pub fn state(&self) -> &Path {
+        self.root.path()
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(contain_script());
+        c.env("PATH", test_path())
+            .env("CONTAIN_ROOT", self.root.path())
+            .env("CONTAIN_CGROUP_PARENT", &self.cgparent);
+        c
+    }
+
+    /// Run `contain ARGS` (two minutes at most).
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut c = self.cmd();
+        c.args(args);
+        cttest::run_with_timeout(&mut c, Duration::from_secs(120))
+    }
+
+    /// Run `contain ARGS`, asserting success; stdout as text.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "contain {args:?} failed: {:?}\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// An image with a shell, a few coreutils and the probe at /probe.
+    pub fn build_test_image(&self, name: &str) -> String {
+        let probe = cttest::probe();
+        let file = format!("{}:/probe", probe.display());
+        let out = self.ok(&[
+            "build", "--file", &file, name, "/bin/sh", "/bin/ls", "/bin/cat", "/bin/sleep",
+            "/bin/echo", "/bin/hostname", "/bin/touch", "/bin/rm", "/bin/mkdir", "/bin/true",
+        ]);
+        out.trim().trim_start_matches("sha256:").to_string()
+    }
+
+    /// The container's JSON from `contain inspect`.
+    pub fn inspect(&self, id: &str) -> serde_json::Value {
+        let out = self.ok(&["inspect", id]);
+        let v: serde_json::Value = serde_json::from_str(&out).expect("inspect JSON");
+        v[0].clone()
+    }
+
+    /// The cgroup directories of our parent group, one per hierarchy.
+    pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
+        cgroup_parents(&self.cgparent)
+    }
+}
+
+/// Directories named `parent` beneath this process's cgroup in each v1 hierarchy (existing).
+pub fn cgroup_parents(parent: &str) -> Vec<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mut v = Vec::new();
+    for line in text.lines() {
+        let mut it = line.splitn(3, ':');
+        let (_, ctrls, path) = (it.next(), it.next().unwrap_or(""), it.next().unwrap_or(""));
+        for c in ctrls.split(',').filter(|c| !c.is_empty() && !c.starts_with("name=")) {
+            let d = Path::new("/sys/fs/cgroup")
+                .join(c)
+                .join(path.trim_start_matches('/'))
+                .join(parent);
+            if d.is_dir() {
+                v.push(d);
+            }
+        }
+    }
+    v
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let out = self.run(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let _ = self.run(&["rm", "-f", id]);
+        }
+        for d in cgroup_parents(&self.cgparent) {
+            if let Ok(rd) = std::fs::read_dir(&d) {
+                for e in rd.flatten() {
+                    if e.path().is_dir() {
+                        let _ = std::fs::remove_dir(e.path());
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir(&d);
+        }
+    }
+}
+
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A listing of every file under `dir` with its type, mode, size and content digest, to
+/// compare before and after.
+pub fn tree_digest(dir: &Path) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "cd \"$1\" && find . -printf '%y %m %s %U:%G %p -> %l\\n' | sort && \
+             find . -type f -exec sha256sum {} + | sort",
+        )
+        .arg("sh")
+        .arg(dir)
+        .output()
+        .expect("find");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
