@@ -165,7 +165,8 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
         if groups.len() != 1 {
             return Err(usage("PROGRAM runs in one GROUP; give exactly one"));
         }
-        if ctcore::exec::which(&cli.program[0]).is_none() {
+        let found = ctcore::exec::which(&cli.program[0]).is_some_and(|p| p.exists());
+        if !found {
             let e = std::io::Error::from_raw_os_error(libc::ENOENT);
             return Err(ctcore::exec::exec_error(&cli.program[0], &e));
         }
@@ -183,6 +184,7 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
     if copy.is_some() {
         required.clear();
     }
+    let mut exec_created = Created::default();
     for g in groups {
         let mut created = Created::default();
         let done = (|| -> Result<Vec<String>> {
@@ -205,7 +207,10 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
             Ok(all)
         })();
         match done {
-            Ok(w) => warnings.extend(w),
+            Ok(w) => {
+                warnings.extend(w);
+                exec_created = created;
+            }
             Err(e) => {
                 created.undo();
                 for w in &warnings {
@@ -214,7 +219,6 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
                 return Err(e);
             }
         }
-        res.devices.shrink_to_fit();
     }
     warnings.dedup();
     for w in &warnings {
@@ -229,5 +233,13 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
         println!("exec {:?}", cli.program);
         return Ok(0);
     }
-    Err(ctcore::exec::exec(&cli.program))
+    let err = ctcore::exec::exec(&cli.program);
+    // Not executed: go back where we came from and remove what we made.
+    for i in tree.group_hiers() {
+        let h = &tree.hiers[i];
+        let back = Group { name: String::new(), relative: true, comps: Vec::new() }.dir(h);
+        let _ = ops::write_file(&back.join("cgroup.procs"), &me.to_string());
+    }
+    exec_created.undo();
+    Err(err)
 }

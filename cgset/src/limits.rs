@@ -252,7 +252,13 @@ pub fn parse_device(
 /// # Errors
 /// `stat PATH: reason`, or not a block device.
 pub fn stat_device(path: &str) -> Result<(u64, u64)> {
-    let st = nix::sys::stat::stat(path).map_err(|e| anyhow!("stat {path}: {}", ctcore::errno_text(e)))?;
+    // Go's errno texts, as docker prints them, are lower-case.
+    let st = nix::sys::stat::stat(path).map_err(|e| {
+        let t = ctcore::errno_text(e);
+        let mut c = t.chars();
+        let t = c.next().map_or(String::new(), |f| f.to_lowercase().chain(c).collect());
+        anyhow!("stat {path}: {t}")
+    })?;
     if st.st_mode & libc::S_IFMT != libc::S_IFBLK {
         bail!("{path} is not a block device");
     }

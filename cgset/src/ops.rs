@@ -61,7 +61,8 @@ fn errno(e: &io::Error) -> i32 {
 /// The kernel's refusal, naming the file and value.
 pub fn write_file(path: &Path, value: &str) -> io::Result<()> {
     use std::io::Write as _;
-    let mut f = fs::OpenOptions::new().write(true).open(path)?;
+    // O_TRUNC as a shell's `>` does: cgroupfs ignores it, plain files (fake trees) need it.
+    let mut f = fs::OpenOptions::new().write(true).truncate(true).open(path)?;
     f.write_all(value.as_bytes())
 }
 
