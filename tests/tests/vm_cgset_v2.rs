@@ -25,6 +25,16 @@ int main(int argc, char **argv) {
 }
 "#;
 
+/// `/bin/timed CMD...`: runs CMD (output discarded) and prints its wall
+/// time in 1/100 s, so that a measurement inside a group leaves out cgset's
+/// own start.
+const TIMED_SH: &str = r#"#!/bin/sh
+cs() { awk '{ split($1, a, "."); print a[1] * 100 + a[2] }' /proc/uptime; }
+t0=$(cs)
+"$@" >/dev/null 2>&1
+echo $(( $(cs) - t0 ))
+"#;
+
 /// The script run in the VM.  `$ALLOC` is the allocator command line.
 const SCRIPT: &str = r#"
 G=/sys/fs/cgroup/ctv2
@@ -85,6 +95,8 @@ else vm_result cpus_throttled fail "nr_throttled '$thr'"; fi
 # --- -m 64m: memory.max, a 100M allocation is OOM-killed ---------------------
 vm_check memory_set cgset -m 64m /ctv2/mem
 vm_expect memory_max 67108864 "$(cat $G/mem/memory.max 2>/dev/null)"
+# docker's default: as much swap again as memory (memory+swap = 2 x memory).
+vm_expect memory_swap_default 67108864 "$(cat $G/mem/memory.swap.max 2>/dev/null)"
 before=$(sed -n 's/^oom_kill //p' $G/mem/memory.events)
 out=$(cgset /ctv2/mem -- $ALLOC 2>&1); rc=$?
 after=$(sed -n 's/^oom_kill //p' $G/mem/memory.events)
@@ -126,7 +138,68 @@ vm_check delete_groups cgset --delete /ctv2/hi /ctv2/lo /ctv2/half /ctv2/mem /ct
 left=$(cd $G && find . -mindepth 1 -type d)
 vm_expect delete_groups_gone "" "$left"
 
-# --- --show on v2 ------------------------------------------------------------
+# --- memory companions: --memory-swap, --memory-reservation -----------------
+vm_check swap_set cgset -m 64m --memory-swap 192m --memory-reservation 32m /ctv2/swapg
+vm_expect swap_max 134217728 "$(cat $G/swapg/memory.swap.max 2>/dev/null)"
+vm_expect reservation_low 33554432 "$(cat $G/swapg/memory.low 2>/dev/null)"
+
+# --- cpuset, exec chain, --cpus above the CPU count ---------------------------
+vm_check cpuset_set cgset --cpuset-cpus 1 /ctv2/cs
+vm_expect cpuset_cpus 1 "$(cat $G/cs/cpuset.cpus 2>/dev/null)"
+vm_expect exec_chain_cgroup "0::/ctv2/cs" "$(cgset /ctv2/cs -- cat /proc/self/cgroup 2>&1)"
+vm_expect exec_chain_cpus_allowed 1 "$(cgset /ctv2/cs -- sed -n 's/^Cpus_allowed_list:\t*//p' /proc/self/status 2>&1)"
+err=$(cgset --cpus 3 /ctv2/toomany 2>&1); rc=$?
+if [ $rc -eq 125 ] && echo "$err" | grep -q "range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"; then
+    vm_result cpus_above_count ok "$err"
+else
+    vm_result cpus_above_count fail "exit $rc: $err"
+fi
+vm_expect cpus_above_count_nothing_left absent "$([ -d $G/toomany ] && echo present || echo absent)"
+
+# --- --pid, --freeze/--thaw ---------------------------------------------------
+sleep 60 & sp=$!
+vm_check pid_move cgset --pid $sp /ctv2/pidg
+vm_check pid_member grep -qx $sp $G/pidg/cgroup.procs
+vm_check freeze cgset --freeze /ctv2/pidg
+vm_expect frozen "frozen 1" "$(grep ^frozen $G/pidg/cgroup.events)"
+vm_check thaw cgset --thaw /ctv2/pidg
+vm_expect thawed "frozen 0" "$(grep ^frozen $G/pidg/cgroup.events)"
+kill $sp; wait $sp 2>/dev/null
+
+# --- io: io.max from device rates, measured on the virtio disk ---------------
+mm=$(cat /sys/block/vda/dev)
+vm_check io_bps_set cgset --device-read-bps /dev/vda:1mb /ctv2/iobps
+vm_expect io_bps_max "$mm rbps=1048576 wbps=max riops=max wiops=max" "$(cat $G/iobps/io.max 2>/dev/null)"
+# Timed inside the group, so cgset's own start does not count.
+t=$(cgset /ctv2/iobps -- timed dd if=/dev/vda of=/dev/null bs=64k count=48 iflag=direct)
+rate=$(awk -v t=$t 'BEGIN { printf "%.3f", 3 / (t / 100) }')
+vm_info io_read_mb_per_s "$rate"
+if awk -v r="$rate" 'BEGIN { exit !(r >= 0.7 && r <= 1.4) }'; then
+    vm_result io_bps_held ok "$rate MB/s"
+else
+    vm_result io_bps_held fail "$rate MB/s, want about 1"
+fi
+vm_check io_iops_set cgset --device-read-iops /dev/vda:100 /ctv2/iops
+vm_expect io_iops_max "$mm rbps=max wbps=max riops=100 wiops=max" "$(cat $G/iops/io.max 2>/dev/null)"
+t=$(cgset /ctv2/iops -- timed dd if=/dev/vda of=/dev/null bs=4k count=300 iflag=direct)
+iops=$(awk -v t=$t 'BEGIN { printf "%.1f", 300 / (t / 100) }')
+vm_info io_read_iops "$iops"
+if awk -v r="$iops" 'BEGIN { exit !(r >= 70 && r <= 140) }'; then
+    vm_result io_iops_held ok "$iops reads/s"
+else
+    vm_result io_iops_held fail "$iops reads/s, want about 100"
+fi
+vm_check blkio_weight_set cgset --blkio-weight 500 /ctv2/bw
+w=$(cat $G/bw/io.bfq.weight $G/bw/io.weight 2>/dev/null | tr '\n' ' ')
+# io.bfq.weight takes blkio's 10..1000 as is; io.weight (1..10000) gets
+# runc's conversion 1 + (w - 10) * 9999 / 990 = 4950.
+case "$w" in
+    *"default 4950"*|"default 500 "|"500 ") vm_result blkio_weight ok "$w" ;;
+    *) vm_result blkio_weight fail "io.weight/io.bfq.weight: '$w'" ;;
+esac
+vm_check delete_more cgset --delete /ctv2/swapg /ctv2/cs /ctv2/pidg /ctv2/iobps /ctv2/iops /ctv2/bw
+
+# --- --show on v2 ----------------------------------------------------------
 cgset -m 64m /ctv2/show >/dev/null 2>&1
 vm_check show_json sh -c "cgset --show --json /ctv2/show | grep -q 67108864"
 
@@ -180,6 +253,31 @@ const CHECKS: &[&str] = &[
     "delete_kill_gone",
     "delete_groups",
     "delete_groups_gone",
+    "memory_swap_default",
+    "swap_set",
+    "swap_max",
+    "reservation_low",
+    "cpuset_set",
+    "cpuset_cpus",
+    "exec_chain_cgroup",
+    "exec_chain_cpus_allowed",
+    "cpus_above_count",
+    "cpus_above_count_nothing_left",
+    "pid_move",
+    "pid_member",
+    "freeze",
+    "frozen",
+    "thaw",
+    "thawed",
+    "io_bps_set",
+    "io_bps_max",
+    "io_bps_held",
+    "io_iops_set",
+    "io_iops_max",
+    "io_iops_held",
+    "blkio_weight_set",
+    "blkio_weight",
+    "delete_more",
     "show_json",
     "swappiness_warns",
     "swappiness_strict_fails",
@@ -218,6 +316,8 @@ fn cgset_on_cgroup_v2() {
         .memory_mb(512)
         .binary(cttest::bin("cgset"))
         .binary(&alloc)
+        .disk_mb(16)
+        .data(TIMED_SH, "/bin/timed", 0o755)
         .script(script)
         .run(Duration::from_secs(300));
     eprintln!("{}", r.report());
