@@ -1,14 +1,516 @@
-//! chroot-rs (skeleton, to be replaced).
+//! chroot-rs: run a command with another root directory, the GNU
+//! coreutils `chroot` way (same grammar, messages and exit statuses), or
+//! with pivot_root as container runtimes do, optionally setting up /proc,
+//! /sys, /dev and /tmp inside the new root and hardening it as runc does.
 
+pub mod args;
+pub mod caps;
 pub mod cli;
+pub mod creds;
+pub mod quote;
+pub mod root;
 
-/// Run the tool.
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use args::{Opts, Parsed};
+use nix::errno::Errno;
+use root::Method;
+
+/// coreutils' EXIT_CANCELED.
+pub const EXIT_CANCELED: i32 = 125;
+/// coreutils' EXIT_CANNOT_INVOKE.
+pub const EXIT_CANNOT_INVOKE: i32 = 126;
+/// coreutils' EXIT_ENOENT.
+pub const EXIT_ENOENT: i32 = 127;
+
+/// The text of `--help`.
+#[must_use]
+pub fn help_text(prog: &str) -> String {
+    format!(
+        "Usage: {prog} [OPTION]... NEWROOT [COMMAND [ARG]...]
+  or:  {prog} OPTION
+Run COMMAND with root directory set to NEWROOT.
+
+      --groups=G_LIST        specify supplementary groups as g1,g2,..,gN
+      --userspec=USER:GROUP  specify user and group (ID or name) to use
+      --skip-chdir           do not change working directory to '/'
+      --pivot                pivot_root into NEWROOT and detach the old root
+                               (needs a mount namespace: unshare-rs -m)
+      --auto                 pivot_root when in a mount namespace of its own,
+                               chroot otherwise
+      --proc                 mount a fresh proc on NEWROOT/proc
+      --sys                  mount a read-only sysfs on NEWROOT/sys
+      --dev                  mount a tmpfs NEWROOT/dev with null, zero, full,
+                               random, urandom, tty, pts, ptmx, shm, fd links
+      --tmp                  mount a tmpfs on NEWROOT/tmp
+      --readonly             make the new root read-only
+      --harden               mask and write-protect runc's /proc and /sys
+                               paths, set no_new_privs, and keep only docker's
+                               default capabilities in the bounding set
+      --cap-add=CAP          keep CAP in the bounding set (ALL: every one)
+      --cap-drop=CAP         drop CAP from the bounding set (ALL: every one)
+      --verbose              say on stderr what was mounted and how the root
+                               was changed
+      --help        display this help and exit
+      --version     output version information and exit
+
+If no command is given, run '\"$SHELL\" -i' (default: '/bin/sh -i').
+Set-up options and --pivot need a mount namespace of their own.
+"
+    )
+}
+
+/// A failure: exit status and message (printed after `prog: `).
+struct Die {
+    code: i32,
+    msg: String,
+}
+
+fn die(code: i32, msg: impl Into<String>) -> Die {
+    Die {
+        code,
+        msg: msg.into(),
+    }
+}
+
+fn errtext(e: Errno) -> String {
+    ctcore::errno_text(e)
+}
+
+fn step_msg(e: &root::StepError) -> String {
+    let mut m = format!("{}: {}", e.what, errtext(e.errno));
+    if let Some(h) = e.hint.as_deref().filter(|h| !h.is_empty()) {
+        m.push_str(&format!(" ({h})"));
+    }
+    m
+}
+
+struct Ctx {
+    prog: String,
+    utf8: bool,
+    verbose: bool,
+}
+
+impl Ctx {
+    fn say(&self, m: &str) {
+        if self.verbose {
+            eprintln!("{}: {m}", self.prog);
+        }
+    }
+
+    fn q(&self, s: &str) -> String {
+        quote::quote(s, self.utf8)
+    }
+}
+
+/// Run the tool with its raw arguments (program name first).  Everything
+/// is reported here, so the result is always `Ok(status)` unless COMMAND
+/// was executed.
 ///
 /// # Errors
-/// Always, for now.
-pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
-    if cli.program.is_empty() {
-        return Ok(0);
+/// Never; the signature fits `ctcore::cli::main_raw`.
+pub fn run_raw(argv: Vec<OsString>) -> anyhow::Result<i32> {
+    let prog = argv
+        .first()
+        .map_or_else(|| "chroot-rs".to_string(), |a| a.to_string_lossy().into_owned());
+    let rest = argv.get(1..).unwrap_or_default();
+    match args::parse(rest) {
+        Parsed::Help => {
+            print!("{}", help_text(&prog));
+            Ok(0)
+        }
+        Parsed::Version => {
+            println!("chroot-rs (ctools) {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+        Parsed::Usage(m) => {
+            if let Some(m) = m {
+                eprintln!("{prog}: {m}");
+            }
+            eprintln!("Try '{prog} --help' for more information.");
+            Ok(EXIT_CANCELED)
+        }
+        Parsed::Run(o) => {
+            let ctx = Ctx {
+                prog: prog.clone(),
+                utf8: quote::locale_is_utf8(),
+                verbose: o.verbose,
+            };
+            match go(&ctx, *o) {
+                Ok(code) => Ok(code),
+                Err(d) => {
+                    if !d.msg.is_empty() {
+                        eprintln!("{prog}: {}", d.msg);
+                    }
+                    Ok(d.code)
+                }
+            }
+        }
     }
-    Err(ctcore::exec::exec(&cli.program))
+}
+
+/// The clap entry point (used when the binary is driven through clap, for
+/// example by tests of the definition): forwards to the same logic.
+///
+/// # Errors
+/// Never.
+pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
+    run_raw(cli.to_argv())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// Credentials worked out before and after the root change.
+#[derive(Default)]
+struct Creds {
+    uid: Option<u32>,
+    gid: Option<u32>,
+    username: Option<String>,
+    gids: Vec<u32>,
+}
+
+fn lookup_outside(o: &Opts, c: &mut Creds, ctx: &Ctx) {
+    if let Some(spec) = &o.userspec {
+        let _ = creds::parse_user_spec(spec, &mut c.uid, &mut c.gid);
+    }
+    if let Some(uid) = c.uid
+        && (o.groups.is_none() || c.gid.is_none())
+        && let Some((name, pgid)) = creds::getpwuid(uid)
+    {
+        if c.gid.is_none() {
+            c.gid = Some(pgid);
+        }
+        c.username = Some(name);
+    }
+    match &o.groups {
+        Some(g) if !g.is_empty() => {
+            if let Ok(v) = creds::parse_additional_groups(g, false, &|s| ctx.q(s)) {
+                c.gids = v;
+            }
+        }
+        None => {
+            if let (Some(gid), Some(user)) = (c.gid, &c.username)
+                && let Some(v) = creds::xgetgroups(user, gid)
+            {
+                c.gids = v;
+            }
+        }
+        Some(_) => {}
+    }
+}
+
+fn lookup_inside(o: &Opts, c: &mut Creds, ctx: &Ctx) -> Result<(), Die> {
+    if let Some(spec) = &o.userspec {
+        let r = creds::parse_user_spec(spec, &mut c.uid, &mut c.gid);
+        if let Some(m) = r.message {
+            if r.warn {
+                eprintln!("{}: {m}", ctx.prog);
+            } else {
+                return Err(die(EXIT_CANCELED, m));
+            }
+        }
+    }
+    if let Some(uid) = c.uid
+        && (o.groups.is_none() || c.gid.is_none())
+    {
+        match creds::getpwuid(uid) {
+            Some((name, pgid)) => {
+                if c.gid.is_none() {
+                    c.gid = Some(pgid);
+                }
+                c.username = Some(name);
+            }
+            None if c.gid.is_none() => {
+                return Err(die(
+                    EXIT_CANCELED,
+                    format!("no group specified for unknown uid: {}", uid as i32),
+                ));
+            }
+            None => {}
+        }
+    }
+    match &o.groups {
+        Some(g) if !g.is_empty() => {
+            let outside = !c.gids.is_empty();
+            match creds::parse_additional_groups(g, !outside, &|s| ctx.q(s)) {
+                Ok(v) => c.gids = v,
+                Err(msgs) => {
+                    for m in &msgs {
+                        eprintln!("{}: {m}", ctx.prog);
+                    }
+                    if !outside {
+                        return Err(die(EXIT_CANCELED, ""));
+                    }
+                }
+            }
+        }
+        None => {
+            if let (Some(gid), Some(user)) = (c.gid, c.username.clone()) {
+                match creds::xgetgroups(&user, gid) {
+                    Some(v) => c.gids = v,
+                    None if c.gids.is_empty() => {
+                        return Err(die(EXIT_CANCELED, "failed to get supplemental groups"));
+                    }
+                    None => {}
+                }
+            }
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+fn set_creds(o: &Opts, c: &Creds) -> Result<(), Die> {
+    use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
+    if c.uid.is_some() || o.groups.is_some() {
+        let g: Vec<Gid> = c.gids.iter().map(|&g| Gid::from_raw(g)).collect();
+        setgroups(&g).map_err(|e| {
+            die(
+                EXIT_CANCELED,
+                format!("failed to set supplemental groups: {}", errtext(e)),
+            )
+        })?;
+    }
+    if let Some(gid) = c.gid {
+        setgid(Gid::from_raw(gid)).map_err(|e| {
+            die(
+                EXIT_CANCELED,
+                format!("failed to set group-ID: {}", errtext(e)),
+            )
+        })?;
+    }
+    if let Some(uid) = c.uid {
+        setuid(Uid::from_raw(uid)).map_err(|e| {
+            die(
+                EXIT_CANCELED,
+                format!("failed to set user-ID: {}", errtext(e)),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn mount_ns_hint(prog: &str, what: &str) -> String {
+    format!(
+        "{what} needs a mount namespace of its own, and this is the host's: \
+         run it as 'unshare-rs -m {prog} ...' (or 'unshare -m {prog} ...'), \
+         or use plain chroot without set-up options"
+    )
+}
+
+fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
+    let newroot = PathBuf::from(&o.newroot);
+    let is_oldroot = same_file(&newroot, Path::new("/"));
+    if !is_oldroot && o.skip_chdir {
+        eprintln!(
+            "{}: option --skip-chdir only permitted if NEWROOT is old {}",
+            ctx.prog,
+            quote::quoteaf("/")
+        );
+        eprintln!("Try '{} --help' for more information.", ctx.prog);
+        return Err(die(EXIT_CANCELED, ""));
+    }
+    if o.pivot && o.auto {
+        return Err(die(
+            EXIT_CANCELED,
+            "options --pivot and --auto are mutually exclusive",
+        ));
+    }
+    if o.skip_chdir && (o.pivot || o.auto) {
+        return Err(die(
+            EXIT_CANCELED,
+            "option --skip-chdir cannot be combined with --pivot or --auto",
+        ));
+    }
+    let want_caps = o.harden || !o.cap_add.is_empty() || !o.cap_drop.is_empty();
+    let keep = if want_caps {
+        let base = if o.harden {
+            caps::docker_default()
+        } else {
+            caps::bounding()
+        };
+        Some(
+            caps::keep_set(base, &o.cap_add, &o.cap_drop, caps::all_mask())
+                .map_err(|n| die(EXIT_CANCELED, format!("unknown capability {}", ctx.q(&n))))?,
+        )
+    } else {
+        None
+    };
+
+    let mut c = Creds::default();
+    if !is_oldroot {
+        lookup_outside(&o, &mut c, ctx);
+    }
+
+    // Choose the method and check the mount namespace.
+    let needs_ns = o.pivot || o.mounts_anything();
+    let own_ns = match root::in_initial_mount_ns() {
+        Some(initial) => !initial,
+        None => false,
+    };
+    if needs_ns && !own_ns {
+        let what = if o.pivot {
+            "--pivot".to_string()
+        } else {
+            "setting up the new root (--proc, --sys, --dev, --tmp, --readonly, --harden)".into()
+        };
+        let mut m = mount_ns_hint(&ctx.prog, &what);
+        if root::in_initial_mount_ns().is_none() {
+            m = format!(
+                "{what} needs a mount namespace of its own, and /proc/self/ns/mnt cannot be \
+                 compared with pid 1's: run it under 'unshare-rs -m' with /proc mounted"
+            );
+        }
+        return Err(die(EXIT_CANCELED, m));
+    }
+    let use_pivot = o.pivot || (o.auto && own_ns);
+    let mounting = use_pivot || o.mounts_anything();
+
+    let mut log = |m: &str| ctx.say(m);
+    let chroot_path: PathBuf;
+    let method;
+    if mounting {
+        let abs = std::fs::canonicalize(&newroot).map_err(|e| {
+            die(
+                EXIT_CANCELED,
+                format!(
+                    "cannot change root directory to {}: {}",
+                    quote::quoteaf(&newroot.to_string_lossy()),
+                    ctcore::error_text(&e)
+                ),
+            )
+        })?;
+        if !abs.is_dir() {
+            return Err(die(
+                EXIT_CANCELED,
+                format!(
+                    "cannot change root directory to {}: {}",
+                    quote::quoteaf(&newroot.to_string_lossy()),
+                    errtext(Errno::ENOTDIR)
+                ),
+            ));
+        }
+        let step = |r: root::Step| r.map_err(|e| die(EXIT_CANCELED, step_msg(&e)));
+        step(root::make_slave(&abs))?;
+        step(root::bind_self(&abs))?;
+        if o.proc {
+            step(root::setup_proc(&abs, &mut log))?;
+        }
+        if o.sys {
+            step(root::setup_sys(&abs, &mut log))?;
+        }
+        if o.dev {
+            step(root::setup_dev(&abs, &mut log))?;
+        }
+        if o.tmp {
+            step(root::setup_tmp(&abs, &mut log))?;
+        }
+        if o.harden {
+            step(root::harden_mounts(&abs, &mut log))?;
+        }
+        if o.readonly {
+            step(root::remount_ro(&abs, nix::mount::MsFlags::empty()))?;
+            log(&format!("made '{}' read-only", abs.display()));
+        }
+        chroot_path = abs;
+    } else {
+        chroot_path = newroot.clone();
+    }
+
+    if use_pivot {
+        match root::pivot(&chroot_path, &mut log) {
+            Ok(m) => method = m,
+            Err(e) if o.auto => {
+                ctx.say(&format!("{}; falling back to chroot", step_msg(&e)));
+                do_chroot(ctx, &chroot_path, &o.newroot, o.skip_chdir)?;
+                method = Method::Chroot;
+            }
+            Err(e) => return Err(die(EXIT_CANCELED, step_msg(&e))),
+        }
+    } else {
+        do_chroot(ctx, &chroot_path, &o.newroot, o.skip_chdir)?;
+        method = Method::Chroot;
+    }
+    ctx.say(&format!("root changed with {}", method.name()));
+
+    let mut argv: Vec<OsString> = o.command.clone();
+    if argv.is_empty() {
+        let shell = std::env::var_os("SHELL").unwrap_or_else(|| "/bin/sh".into());
+        argv = vec![shell, "-i".into()];
+    }
+
+    lookup_inside(&o, &mut c, ctx)?;
+    if let Some(keep) = keep {
+        caps::restrict(keep).map_err(|(what, e)| {
+            die(
+                EXIT_CANCELED,
+                format!("{what}: {}", ctcore::error_text(&e)),
+            )
+        })?;
+    }
+    if o.harden {
+        caps::no_new_privs().map_err(|e| {
+            die(
+                EXIT_CANCELED,
+                format!("cannot set no_new_privs: {}", ctcore::error_text(&e)),
+            )
+        })?;
+    }
+    set_creds(&o, &c)?;
+    Err(exec(ctx, &argv))
+}
+
+fn do_chroot(ctx: &Ctx, path: &Path, given: &OsString, skip_chdir: bool) -> Result<(), Die> {
+    nix::unistd::chroot(path).map_err(|e| {
+        die(
+            EXIT_CANCELED,
+            format!(
+                "cannot change root directory to {}: {}",
+                quote::quoteaf(&given.to_string_lossy()),
+                errtext(e)
+            ),
+        )
+    })?;
+    if !skip_chdir {
+        nix::unistd::chdir("/").map_err(|e| {
+            die(
+                EXIT_CANCELED,
+                format!("cannot chdir to root directory: {}", errtext(e)),
+            )
+        })?;
+    }
+    let _ = ctx;
+    Ok(())
+}
+
+fn exec(ctx: &Ctx, argv: &[OsString]) -> Die {
+    let cargs: Result<Vec<CString>, _> = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect();
+    let name = argv[0].to_string_lossy().into_owned();
+    let e = match cargs {
+        Ok(cargs) => match nix::unistd::execvp(&cargs[0], &cargs) {
+            Err(e) => e,
+            Ok(never) => match never {},
+        },
+        Err(_) => Errno::EINVAL,
+    };
+    let code = if e == Errno::ENOENT {
+        EXIT_ENOENT
+    } else {
+        EXIT_CANNOT_INVOKE
+    };
+    die(
+        code,
+        format!("failed to run command {}: {}", ctx.q(&name), errtext(e)),
+    )
 }

@@ -1,3 +1,3 @@
 fn main() {
-    ctcore::main(chroot_rs::run)
+    ctcore::cli::main_raw("chroot-rs", chroot_rs::run_raw)
 }

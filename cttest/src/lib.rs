@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 pub use tempfile::{TempDir, tempdir};
 
+pub mod minroot;
 pub mod vm;
 
 /// The directory holding the built binaries: `CTOOLS_BIN_DIR`, or the

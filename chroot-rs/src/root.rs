@@ -1,0 +1,661 @@
+//! Changing root: the mount-namespace check, the set-up mounts inside the
+//! new root, runc's masked and read-only paths, and the pivot_root
+//! sequence with its switch_root-style fallback.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+
+/// A failure of one step: what was being done, and the errno.
+#[derive(Debug)]
+pub struct StepError {
+    /// What failed, for the message.
+    pub what: String,
+    /// Why.
+    pub errno: Errno,
+    /// A hint, when the cause is knowable.
+    pub hint: Option<String>,
+}
+
+impl StepError {
+    fn new(what: impl Into<String>, errno: Errno) -> Self {
+        Self {
+            what: what.into(),
+            errno,
+            hint: None,
+        }
+    }
+
+    fn io(what: impl Into<String>, e: &io::Error) -> Self {
+        Self::new(what, Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+    }
+
+    fn hint(mut self, h: impl Into<String>) -> Self {
+        self.hint = Some(h.into());
+        self
+    }
+}
+
+/// Result of a step.
+pub type Step<T = ()> = Result<T, StepError>;
+
+/// The inode the kernel gives the initial mount namespace since Linux
+/// 6.18 (`0xEFFFFFF8`, below the range of dynamic inode numbers, so no
+/// other namespace can have it).
+pub const INIT_MNT_NS_INO: u64 = 0xEFFF_FFF8;
+
+/// Whether this process is in the initial (the host's) mount namespace:
+/// `/proc/self/ns/mnt` against `/proc/1/ns/mnt`, and when pid 1's link
+/// cannot be read, against the fixed inode of the initial namespace.
+/// `None` when it cannot be told.
+#[must_use]
+pub fn in_initial_mount_ns() -> Option<bool> {
+    let me = fs::metadata("/proc/self/ns/mnt").ok()?;
+    match fs::metadata("/proc/1/ns/mnt") {
+        Ok(init) => Some(init.ino() == me.ino() && init.dev() == me.dev()),
+        Err(_) if me.ino() == INIT_MNT_NS_INO => Some(true),
+        Err(_) if kernel_at_least(6, 18) => Some(false),
+        Err(_) => None,
+    }
+}
+
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let Ok(u) = nix::sys::utsname::uname() else {
+        return false;
+    };
+    let rel = u.release().to_string_lossy().into_owned();
+    let mut it = rel.split(|c: char| !c.is_ascii_digit());
+    let ma: u32 = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mi: u32 = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    (ma, mi) >= (major, minor)
+}
+
+/// The path of `rel` (relative, like `dev/pts`) inside `root`, refusing
+/// symbolic links on the way (a root could otherwise point `/dev` at a
+/// host directory), and creating missing directories with `mode` when
+/// `create` is set.
+///
+/// # Errors
+/// A symbolic link on the way, or a failed mkdir.
+pub fn in_root(root: &Path, rel: &str, create: Option<u32>) -> Step<PathBuf> {
+    let mut p = root.to_path_buf();
+    for c in Path::new(rel).components() {
+        let Component::Normal(name) = c else {
+            continue;
+        };
+        p.push(name);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(StepError::new(
+                    format!("refusing to use '{}'", p.display()),
+                    Errno::ELOOP,
+                )
+                .hint("it is a symbolic link inside the new root"));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let Some(mode) = create else {
+                    return Err(StepError::io(format!("cannot find '{}'", p.display()), &e));
+                };
+                fs::create_dir(&p)
+                    .map_err(|e| StepError::io(format!("cannot create '{}'", p.display()), &e))?;
+                let _ = fs::set_permissions(&p, fs::Permissions::from_mode(mode));
+            }
+            Err(e) => return Err(StepError::io(format!("cannot stat '{}'", p.display()), &e)),
+        }
+    }
+    Ok(p)
+}
+
+fn do_mount(
+    src: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+    what: &str,
+) -> Step {
+    mount(src, target, fstype, flags, data)
+        .map_err(|e| StepError::new(format!("cannot mount {what} on '{}'", target.display()), e))
+}
+
+/// `mount --make-rslave /`, so nothing mounted here propagates back to
+/// the mount namespace this one was copied from.  When `/` is not a mount
+/// point (inside a plain chroot), the mount holding `newroot` is made a
+/// slave instead, walking up until a mount point is found, as runc does
+/// for the rootfs's parent.
+///
+/// # Errors
+/// When no mount could be changed.
+pub fn make_slave(newroot: &Path) -> Step {
+    let rec = MsFlags::MS_SLAVE | MsFlags::MS_REC;
+    match mount(None::<&str>, "/", None::<&str>, rec, None::<&str>) {
+        Ok(()) => return Ok(()),
+        Err(Errno::EINVAL) => {}
+        Err(e) => return Err(StepError::new("cannot make '/' a slave mount", e)),
+    }
+    let mut p = newroot.parent();
+    while let Some(d) = p {
+        match mount(None::<&str>, d, None::<&str>, MsFlags::MS_SLAVE, None::<&str>) {
+            Ok(()) => return Ok(()),
+            Err(Errno::EINVAL) => p = d.parent(),
+            Err(e) => {
+                return Err(StepError::new(
+                    format!("cannot make '{}' a slave mount", d.display()),
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Bind `root` onto itself (recursively), so that it is a mount point
+/// pivot_root accepts and the set-up mounts stay below it.
+///
+/// # Errors
+/// The mount's.
+pub fn bind_self(root: &Path) -> Step {
+    do_mount(
+        Some(root),
+        root,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+        "a bind of itself",
+    )
+}
+
+/// The mount flags a bind remount must keep (a remount that drops a flag
+/// locked by a less privileged mount namespace fails with EPERM).
+fn kept_flags(p: &Path) -> MsFlags {
+    use nix::sys::statvfs::{FsFlags, statvfs};
+    let mut f = MsFlags::empty();
+    if let Ok(s) = statvfs(p) {
+        let fl = s.flags();
+        for (a, b) in [
+            (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+            (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+            (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+            (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+            (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+            (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        ] {
+            if fl.contains(a) {
+                f |= b;
+            }
+        }
+    }
+    f
+}
+
+/// Make the mount at `p` read-only, keeping its other flags.
+///
+/// # Errors
+/// The remount's.
+pub fn remount_ro(p: &Path, extra: MsFlags) -> Step {
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | extra | kept_flags(p);
+    do_mount(None, p, None, flags, None, "a read-only remount")
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// Make the mount tree at `p` read-only (mount_setattr with AT_RECURSIVE),
+/// falling back to a remount of the top mount on kernels before 5.12.
+fn tree_ro(p: &Path) -> Step {
+    const MOUNT_ATTR_RDONLY: u64 = 1;
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
+        .map_err(|_| StepError::new("path with a NUL byte", Errno::EINVAL))?;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: a NUL-terminated path and a mount_attr of the size passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            libc::AT_RECURSIVE as libc::c_uint,
+            &raw const attr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    remount_ro(p, MsFlags::empty())
+}
+
+fn fs_magic(p: &Path) -> Option<i64> {
+    nix::sys::statfs::statfs(p)
+        .ok()
+        .map(|s| s.filesystem_type().0 as i64)
+}
+
+const PROC_MAGIC: i64 = 0x9fa0;
+const SYSFS_MAGIC: i64 = 0x6265_6572;
+
+/// A log of what was done, for `--verbose`.
+pub type Log<'a> = &'a mut dyn FnMut(&str);
+
+/// `--proc`: a fresh proc on NEWROOT/proc (nosuid, nodev, noexec); where a
+/// proc mount is refused (a user namespace over a masked /proc) a
+/// recursive bind of the host's /proc instead.
+///
+/// # Errors
+/// The mkdir or mount's.
+pub fn setup_proc(root: &Path, log: Log) -> Step {
+    let t = in_root(root, "proc", Some(0o555))?;
+    let fl = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    match mount(Some("proc"), &t, Some("proc"), fl, None::<&str>) {
+        Ok(()) => {
+            log(&format!("mounted a fresh proc on '{}'", t.display()));
+            Ok(())
+        }
+        Err(Errno::EPERM) => {
+            do_mount(
+                Some(Path::new("/proc")),
+                &t,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+                "a bind of /proc",
+            )?;
+            log(&format!("proc refused: bound /proc on '{}'", t.display()));
+            Ok(())
+        }
+        Err(e) => Err(StepError::new(format!("cannot mount proc on '{}'", t.display()), e)),
+    }
+}
+
+/// `--sys`: a read-only sysfs on NEWROOT/sys; where sysfs is refused (a
+/// user namespace without its own network namespace) a read-only
+/// recursive bind of the host's /sys.
+///
+/// # Errors
+/// The mkdir or mount's.
+pub fn setup_sys(root: &Path, log: Log) -> Step {
+    let t = in_root(root, "sys", Some(0o555))?;
+    let fl = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
+    match mount(Some("sysfs"), &t, Some("sysfs"), fl, None::<&str>) {
+        Ok(()) => {
+            log(&format!("mounted a read-only sysfs on '{}'", t.display()));
+            Ok(())
+        }
+        Err(Errno::EPERM) => {
+            do_mount(
+                Some(Path::new("/sys")),
+                &t,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+                "a bind of /sys",
+            )?;
+            tree_ro(&t)?;
+            log(&format!("sysfs refused: bound /sys read-only on '{}'", t.display()));
+            Ok(())
+        }
+        Err(e) => Err(StepError::new(format!("cannot mount sysfs on '{}'", t.display()), e)),
+    }
+}
+
+/// The device nodes of `--dev`: name, major, minor (runc's defaults).
+pub const DEVICES: &[(&str, u64, u64)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// The symbolic links of `--dev`.
+pub const DEV_LINKS: &[(&str, &str)] = &[
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+];
+
+/// Every name `--dev` puts in /dev, sorted.
+#[must_use]
+pub fn dev_entries() -> Vec<&'static str> {
+    let mut v: Vec<&str> = DEVICES.iter().map(|d| d.0).collect();
+    v.extend(DEV_LINKS.iter().map(|l| l.0));
+    v.extend(["pts", "shm"]);
+    v.sort_unstable();
+    v
+}
+
+/// `--dev`: a tmpfs /dev (mode 755) with the six nodes (mknod, or binds of
+/// the host's nodes where mknod is not allowed), devpts with its own ptmx,
+/// a tmpfs shm, and the fd/stdin/stdout/stderr/ptmx links.
+///
+/// # Errors
+/// Any mount, mknod, bind or symlink failure.
+pub fn setup_dev(root: &Path, log: Log) -> Step {
+    use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+    let dev = in_root(root, "dev", Some(0o755))?;
+    do_mount(
+        Some(Path::new("tmpfs")),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+        "a tmpfs",
+    )?;
+    let mut bound = 0;
+    for &(name, ma, mi) in DEVICES {
+        let p = dev.join(name);
+        match mknod(&p, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(ma, mi)) {
+            Ok(()) => {
+                let _ = fs::set_permissions(&p, fs::Permissions::from_mode(0o666));
+            }
+            Err(Errno::EPERM) => {
+                fs::File::create(&p)
+                    .map_err(|e| StepError::io(format!("cannot create '{}'", p.display()), &e))?;
+                let host = Path::new("/dev").join(name);
+                do_mount(Some(&host), &p, None, MsFlags::MS_BIND, None, &format!("a bind of {}", host.display()))?;
+                bound += 1;
+            }
+            Err(e) => {
+                return Err(StepError::new(
+                    format!("cannot create device '{}'", p.display()),
+                    e,
+                ));
+            }
+        }
+    }
+    let pts = in_root(&dev, "pts", Some(0o755))?;
+    let fl = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    let opts = "newinstance,ptmxmode=0666,mode=0620";
+    if mount(Some("devpts"), &pts, Some("devpts"), fl, Some(&*format!("{opts},gid=5"))).is_err() {
+        do_mount(Some(Path::new("devpts")), &pts, Some("devpts"), fl, Some(opts), "devpts")?;
+    }
+    let shm = in_root(&dev, "shm", Some(0o1777))?;
+    do_mount(
+        Some(Path::new("shm")),
+        &shm,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+        "a tmpfs",
+    )?;
+    for &(name, to) in DEV_LINKS {
+        let p = dev.join(name);
+        std::os::unix::fs::symlink(to, &p)
+            .map_err(|e| StepError::io(format!("cannot create the link '{}'", p.display()), &e))?;
+    }
+    if bound > 0 {
+        log(&format!(
+            "set up '{}' (mknod refused: {bound} nodes bound from the host)",
+            dev.display()
+        ));
+    } else {
+        log(&format!("set up '{}'", dev.display()));
+    }
+    Ok(())
+}
+
+/// `--tmp`: a tmpfs (mode 1777) on NEWROOT/tmp.
+///
+/// # Errors
+/// The mkdir or mount's.
+pub fn setup_tmp(root: &Path, log: Log) -> Step {
+    let t = in_root(root, "tmp", Some(0o1777))?;
+    do_mount(
+        Some(Path::new("tmpfs")),
+        &t,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=1777"),
+        "a tmpfs",
+    )?;
+    log(&format!("mounted a tmpfs on '{}'", t.display()));
+    Ok(())
+}
+
+/// runc's default masked paths.
+pub const MASKED: &[&str] = &[
+    "proc/acpi",
+    "proc/asound",
+    "proc/kcore",
+    "proc/keys",
+    "proc/latency_stats",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "proc/sched_debug",
+    "proc/scsi",
+    "sys/firmware",
+    "sys/devices/virtual/powercap",
+];
+
+/// runc's default read-only paths.
+pub const READONLY: &[&str] = &[
+    "proc/bus",
+    "proc/fs",
+    "proc/irq",
+    "proc/sys",
+    "proc/sysrq-trigger",
+];
+
+fn host_dev_null() -> Step<PathBuf> {
+    let p = PathBuf::from("/dev/null");
+    let m = fs::metadata(&p).map_err(|e| StepError::io("cannot stat /dev/null", &e))?;
+    if !m.file_type().is_char_device() || m.rdev() != nix::sys::stat::makedev(1, 3) {
+        return Err(
+            StepError::new("refusing to mask with /dev/null", Errno::EINVAL)
+                .hint("it is not the character device 1:3"),
+        );
+    }
+    Ok(p)
+}
+
+/// `--harden`'s mounts: runc's masked paths (files covered by /dev/null,
+/// directories by an empty read-only tmpfs) and read-only paths, applied
+/// to NEWROOT/proc and NEWROOT/sys when those are procfs and sysfs.
+///
+/// # Errors
+/// Any mount failure.
+pub fn harden_mounts(root: &Path, log: Log) -> Step {
+    let proc_ok = fs_magic(&root.join("proc")) == Some(PROC_MAGIC);
+    let sys_ok = fs_magic(&root.join("sys")) == Some(SYSFS_MAGIC);
+    let applies = |rel: &str| {
+        (rel.starts_with("proc/") && proc_ok) || (rel.starts_with("sys/") && sys_ok)
+    };
+    let mut masked = 0;
+    for rel in MASKED.iter().filter(|r| applies(r)) {
+        let p = root.join(rel);
+        let Ok(m) = fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if m.is_dir() {
+            let ro = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+            let ok = ["nr_blocks=1,nr_inodes=1", "nr_blocks=1,nr_inodes=2", "size=0k"]
+                .iter()
+                .any(|o| mount(Some("tmpfs"), &p, Some("tmpfs"), ro, Some(*o)).is_ok());
+            if !ok {
+                return Err(StepError::new(
+                    format!("cannot mask '{}' with an empty tmpfs", p.display()),
+                    Errno::last(),
+                ));
+            }
+        } else {
+            let null = host_dev_null()?;
+            do_mount(Some(&null), &p, None, MsFlags::MS_BIND, None, "/dev/null")?;
+        }
+        masked += 1;
+    }
+    let mut ro = 0;
+    for rel in READONLY.iter().filter(|r| applies(r)) {
+        let p = root.join(rel);
+        if fs::symlink_metadata(&p).is_err() {
+            continue;
+        }
+        do_mount(
+            Some(&p),
+            &p,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+            "a bind of itself",
+        )?;
+        remount_ro(&p, MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)?;
+        ro += 1;
+    }
+    log(&format!("masked {masked} paths, made {ro} paths read-only"));
+    Ok(())
+}
+
+/// How the root was changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// chroot(2) only.
+    Chroot,
+    /// pivot_root(2) and the old root detached.
+    Pivot,
+    /// pivot_root was impossible: the new root moved onto `/`, then chroot.
+    MoveChroot,
+}
+
+impl Method {
+    /// The method's name in messages.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Chroot => "chroot",
+            Self::Pivot => "pivot_root",
+            Self::MoveChroot => "move+chroot (switch_root style)",
+        }
+    }
+}
+
+/// Why pivot_root cannot leave the current root, from mountinfo: the root
+/// is the initial rootfs, or it is no mount point at all (a plain chroot).
+#[must_use]
+pub fn unpivotable_reason() -> &'static str {
+    let mi = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for line in mi.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() > 4 && f[4] == "/" {
+            if let Some(i) = f.iter().position(|x| *x == "-")
+                && f.get(i + 1).is_some_and(|t| *t == "rootfs")
+            {
+                return "the root is the initramfs rootfs";
+            }
+            return "the root cannot be pivoted away from";
+        }
+    }
+    "the root is not a mount point (inside a chroot)"
+}
+
+/// The pivot_root sequence of runc and crun: pivot_root(".", "."), then
+/// detach the old root stacked on `/`, so no path leads back to it.  When
+/// pivot_root says EINVAL because the current root cannot be pivoted away
+/// from (the initramfs rootfs, or a root that is no mount point), the new
+/// root is moved onto `/` and chrooted into, as switch_root does.
+///
+/// # Errors
+/// The step that failed.
+pub fn pivot(root: &Path, log: Log) -> Step<Method> {
+    use std::os::fd::AsFd;
+    let old = nix::fcntl::open(
+        "/",
+        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| StepError::new("cannot open '/'", e))?;
+    nix::unistd::chdir(root)
+        .map_err(|e| StepError::new(format!("cannot change directory to '{}'", root.display()), e))?;
+    match nix::unistd::pivot_root(".", ".") {
+        Ok(()) => {
+            nix::unistd::fchdir(old.as_fd())
+                .map_err(|e| StepError::new("cannot change directory to the old root", e))?;
+            let rec = MsFlags::MS_SLAVE | MsFlags::MS_REC;
+            mount(None::<&str>, ".", None::<&str>, rec, None::<&str>)
+                .map_err(|e| StepError::new("cannot make the old root a slave mount", e))?;
+            umount2(".", MntFlags::MNT_DETACH)
+                .map_err(|e| StepError::new("cannot detach the old root", e))?;
+            // Mounts stacked on the old root come off too, as in crun.
+            for _ in 0..64 {
+                if umount2(".", MntFlags::MNT_DETACH).is_err() {
+                    break;
+                }
+            }
+            nix::unistd::chdir("/").map_err(|e| StepError::new("cannot change directory to '/'", e))?;
+            log(&format!("pivot_root into '{}', old root detached", root.display()));
+            Ok(Method::Pivot)
+        }
+        Err(Errno::EINVAL) => {
+            let why = unpivotable_reason();
+            mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(|e| {
+                StepError::new(format!("cannot move '{}' onto '/'", root.display()), e)
+                    .hint(format!("pivot_root failed with EINVAL: {why}"))
+            })?;
+            nix::unistd::chroot(".")
+                .map_err(|e| StepError::new(format!("cannot change root directory to '{}'", root.display()), e))?;
+            nix::unistd::chdir("/").map_err(|e| StepError::new("cannot change directory to '/'", e))?;
+            log(&format!(
+                "pivot_root refused ({why}): moved '{}' onto '/' and chrooted",
+                root.display()
+            ));
+            Ok(Method::MoveChroot)
+        }
+        Err(e) => Err(StepError::new(format!("pivot_root into '{}' failed", root.display()), e)
+            .hint(match e {
+                Errno::EBUSY => "the new root is on the same mount as '/'".to_string(),
+                Errno::EPERM => "it needs CAP_SYS_ADMIN in the mount namespace's user namespace".to_string(),
+                _ => String::new(),
+            })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_root_refuses_symlinks_and_creates() {
+        let d = cttest::tempdir().unwrap();
+        std::os::unix::fs::symlink("/etc", d.path().join("dev")).unwrap();
+        let e = in_root(d.path(), "dev/pts", Some(0o755)).unwrap_err();
+        assert_eq!(e.errno, Errno::ELOOP);
+        let p = in_root(d.path(), "a/b", Some(0o700)).unwrap();
+        assert!(p.is_dir());
+        assert!(in_root(d.path(), "missing", None).is_err());
+    }
+
+    #[test]
+    fn dev_list() {
+        assert_eq!(
+            dev_entries(),
+            [
+                "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout",
+                "tty", "urandom", "zero"
+            ]
+        );
+    }
+
+    #[test]
+    fn namespace_check_answers_here() {
+        // Whatever the answer, it must not panic, and on 6.18+ it is known.
+        let a = in_initial_mount_ns();
+        if kernel_at_least(6, 18) {
+            assert!(a.is_some());
+        }
+    }
+}
