@@ -149,8 +149,9 @@ pub fn shared_hint(mountinfo: &str, file: &Path) -> Option<String> {
     m.optional.iter().any(|o| o.starts_with("shared:")).then(|| {
         let d = m.target.display();
         format!(
-            "{} is on the shared mount {d}, where the kernel refuses namespace files; \
-             use a private mount: mount --bind {d} {d} && mount --make-private {d}",
+            "{} is on the shared mount {d}, a peer of the new mount namespace, into which the \
+             namespace file would propagate; keep --propagation private, or use a private mount: \
+             mount --bind {d} {d} && mount --make-private {d}",
             file.display()
         )
     })
