@@ -142,9 +142,11 @@ to the kernel as an open file descriptor).  On kernels without it (before
 the old mount(2) call is used; when its option string does not fit in a
 page,
 .B unionmount
-changes into the layers' common parent directory and names them relative to
-it.  When the kernel refuses the union, its own reason, from the filesystem
-context's log, is printed.
+changes into the lower layers' common parent directory and names them
+relative to it, or, when that is not enough, names every layer by an open
+descriptor in /proc/self/fd.  When the kernel refuses the union, its own
+reason is printed: from the filesystem context's log, or from the kernel's
+log (/dev/kmsg) for the checks that write only there.
 .PP
 Options for overlayfs are passed to the kernel as they are:
 .BR redirect_dir= ,

@@ -317,6 +317,33 @@ fn overlay_of<'a>(
     }
 }
 
+/// A hint for a kernel refusal whose cure is knowable.
+fn hint(reason: &str, p: &Prepared) -> Option<String> {
+    let work = p
+        .work
+        .as_deref()
+        .map_or_else(|| "the work directory".into(), |w| w.display().to_string());
+    if reason.contains("incompat feature 'volatile'") {
+        return Some(format!(
+            "a volatile union used {work} before; remove {work}/work to use it again"
+        ));
+    }
+    if reason.contains("not supported as upperdir")
+        || reason.contains("upper fs does not support")
+        || reason.contains("upper fs missing required features")
+    {
+        return Some(
+            "the upper layer must be on a local filesystem such as ext4, xfs, btrfs or tmpfs, \
+             not on an overlay, FUSE or NFS"
+                .into(),
+        );
+    }
+    if reason.contains("must reside under the same mount") {
+        return Some(format!("{work} must be on the upper layer's mount"));
+    }
+    None
+}
+
 /// Mount a prepared union: create the work directory when needed, mount,
 /// and remove what was created when the mount fails.
 ///
@@ -366,7 +393,13 @@ pub fn mount(p: &Prepared, verbose: bool, force_mount2: bool) -> Result<()> {
                     p.target.display()
                 );
             }
-            res.with_context(what)
+            res.map_err(|e| {
+                let reason = format!("{e:#}");
+                match hint(&reason, p) {
+                    Some(h) => anyhow!("{}: {reason} ({h})", what()),
+                    None => anyhow!("{}: {reason}", what()),
+                }
+            })
         }
     }
 }

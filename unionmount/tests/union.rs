@@ -333,6 +333,49 @@ echo "old: $(cat C/f)"; $U -u C
     assert!(deep.join(".up.work").is_dir());
 }
 
+#[test]
+fn mount2_fallback_with_long_option_strings() {
+    if !cttest::require_root("unionmount::mount2_fallback_with_long_option_strings") {
+        return;
+    }
+    let _g = cttest::serial("mount");
+    let t = cttest::tempdir().unwrap();
+    let p = t.path();
+    // 60 layers of 100-byte names in one directory (relative names fit a
+    // page), then interleaved with layers elsewhere (they need descriptors).
+    let deep = p.join("d".repeat(100));
+    let mut same = Vec::new();
+    let mut mixed = Vec::new();
+    for i in 0..60 {
+        let a = deep.join(format!("{i:03}{}", "x".repeat(97)));
+        let b = p.join(format!("other/{}/{i}", "o".repeat(100)));
+        fs::create_dir_all(&a).unwrap();
+        fs::create_dir_all(&b).unwrap();
+        same.push(format!("--lower {}", a.display()));
+        mixed.push(format!("--lower {} --lower {}", a.display(), b.display()));
+    }
+    write(
+        &deep.join(format!("059{}/bottom", "x".repeat(97))),
+        "bottom\n",
+    );
+    fs::create_dir_all(p.join("A")).unwrap();
+    fs::create_dir_all(p.join("C")).unwrap();
+    let script = format!(
+        r#"set -e
+$U --mount2 {same} --upper A C
+echo "same: $(cat C/bottom)"; $U -u C
+$U --mount2 {mixed} --upper A C
+echo "mixed: $(cat C/bottom)"; $U -u C
+echo "cwd: $PWD"
+"#,
+        same = same.join(" "),
+        mixed = mixed.join(" ")
+    );
+    let stdout = ok(&in_ns(p, &script));
+    assert!(stdout.contains("same: bottom\n"), "{stdout}");
+    assert!(stdout.contains("mixed: bottom\n"), "{stdout}");
+}
+
 /// Run one refused mount; return its stderr, after checking that it
 /// failed with 125, left nothing mounted on C and printed one line.
 fn refused(dir: &Path, setup: &str, cmd: &str) -> String {
