@@ -502,15 +502,22 @@ impl Vm {
             .unwrap_or_else(|e| panic!("building the VM's initramfs: {e}"));
         let marks = dir.join("markers.txt");
         let mut cmd = Command::new(qemu().expect("qemu-system-x86_64"));
-        cmd.args(["-accel", "tcg", "-nodefaults", "-no-reboot", "-display", "none"])
-            .args(["-monitor", "none", "-serial", "stdio", "-serial"])
-            .arg(format!("file:{}", marks.display()))
-            .args(["-m", &self.memory_mb.to_string()])
-            .args(["-smp", &self.cpus.to_string()])
-            .arg("-kernel")
-            .arg(&kernel.vmlinuz)
-            .arg("-initrd")
-            .arg(&initrd);
+        cmd.args([
+            "-accel",
+            "tcg",
+            "-nodefaults",
+            "-no-reboot",
+            "-display",
+            "none",
+        ])
+        .args(["-monitor", "none", "-serial", "stdio", "-serial"])
+        .arg(format!("file:{}", marks.display()))
+        .args(["-m", &self.memory_mb.to_string()])
+        .args(["-smp", &self.cpus.to_string()])
+        .arg("-kernel")
+        .arg(&kernel.vmlinuz)
+        .arg("-initrd")
+        .arg(&initrd);
         let mut cmdline = CMDLINE.to_string();
         for a in &self.append {
             cmdline.push(' ');
@@ -559,9 +566,10 @@ impl Vm {
             std::thread::sleep(Duration::from_millis(20));
         }
         result.elapsed = start.elapsed();
-        result.console = String::from_utf8_lossy(&out_t.join().unwrap_or_default())
-            .replace('\r', "");
-        result.qemu_stderr = String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
+        result.console =
+            String::from_utf8_lossy(&out_t.join().unwrap_or_default()).replace('\r', "");
+        result.qemu_stderr =
+            String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
         let marks_text = fs::read_to_string(&marks).unwrap_or_default();
         if marks_text.contains("CTOOLS-BOOTED") {
             result.parse_markers(&marks_text);
@@ -591,9 +599,9 @@ impl Vm {
                 return Err(format!("{}: no such file", b.display()));
             }
         }
-        let want_mkrootfs = self.mkrootfs.unwrap_or_else(|| {
-            std::env::var_os("CTOOLS_VM_MKROOTFS").is_none_or(|v| v != "0")
-        });
+        let want_mkrootfs = self
+            .mkrootfs
+            .unwrap_or_else(|| std::env::var_os("CTOOLS_VM_MKROOTFS").is_none_or(|v| v != "0"));
         let mut libs_done = bins.is_empty();
         if want_mkrootfs && !bins.is_empty() {
             match mkrootfs_cpio(&bins, dir) {
@@ -607,7 +615,24 @@ impl Vm {
             }
         }
         let mut c = Cpio::default();
-        for d in ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "run", "root", "etc", "vm", "vm/modules.d", "lib", "lib64"] {
+        for d in [
+            "bin",
+            "sbin",
+            "usr",
+            "usr/bin",
+            "usr/sbin",
+            "dev",
+            "proc",
+            "sys",
+            "tmp",
+            "run",
+            "root",
+            "etc",
+            "vm",
+            "vm/modules.d",
+            "lib",
+            "lib64",
+        ] {
             c.dir(d);
         }
         c.node("dev/console", 0o20600, 5, 1);
@@ -620,7 +645,11 @@ impl Vm {
         c.file("init", INIT_SH.as_bytes(), 0o755);
         c.file("vm/lib.sh", LIB_SH.as_bytes(), 0o644);
         c.file("vm/test.sh", self.script.as_bytes(), 0o755);
-        c.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644);
+        c.file(
+            "etc/passwd",
+            b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+            0o644,
+        );
         c.file("etc/group", b"root:x:0:\nnogroup:x:65534:\n", 0o644);
         let mut libs = BTreeSet::new();
         for (src, dest) in &self.binaries {
@@ -759,14 +788,18 @@ fn add_module(
         return Ok(());
     }
     let Some(path) = find_module(&kernel.modules, &norm) else {
-        let builtin = fs::read_to_string(kernel.modules.join("modules.builtin")).unwrap_or_default();
+        let builtin =
+            fs::read_to_string(kernel.modules.join("modules.builtin")).unwrap_or_default();
         if builtin
             .lines()
             .any(|l| module_name(l).is_some_and(|n| n == norm))
         {
             return Ok(());
         }
-        return Err(format!("kernel module {name} not found in {}", kernel.modules.display()));
+        return Err(format!(
+            "kernel module {name} not found in {}",
+            kernel.modules.display()
+        ));
     };
     let ko = decompress(&path)?;
     for dep in modinfo(&ko, "depends").split(',').filter(|d| !d.is_empty()) {
@@ -867,7 +900,17 @@ impl Cpio {
         let namesize = name.len() + 1;
         let size = u32::try_from(size).expect("file under 4 GiB");
         let fields = [
-            self.ino, mode, 0, 0, 1, 0, size, 0, 0, rdev.0, rdev.1,
+            self.ino,
+            mode,
+            0,
+            0,
+            1,
+            0,
+            size,
+            0,
+            0,
+            rdev.0,
+            rdev.1,
             u32::try_from(namesize).expect("short name"),
             0,
         ];

@@ -120,7 +120,7 @@ fn vm_times_out_and_is_killed() {
         .cpus(1)
         .memory_mb(128)
         .script("vm_result started ok\nsleep 600\n")
-        .run(Duration::from_secs(20));
+        .run(Duration::from_secs(10));
     assert!(r.timed_out, "{}", r.report());
     assert!(r.qemu_status.is_none());
     assert_eq!(r.exit, None);
