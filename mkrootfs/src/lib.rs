@@ -144,12 +144,20 @@ impl Builder {
 
     fn add_found(&mut self, f: &Found) -> anyhow::Result<()> {
         let canon = self.plan.add_host(&f.path, &f.chain)?;
+        if f.via_cache && !self.plan.ldconfig {
+            self.plan.ldconfig = true;
+            for c in ["/etc/ld.so.conf", "/etc/ld.so.conf.d"] {
+                if Path::new(c).exists() {
+                    self.add_file(c)?;
+                }
+            }
+        }
         let base = f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if base.starts_with("libc.so.") && self.libc.is_none() {
             self.libc = Some(f.path.clone());
         }
-        if self.ldd && self.done.insert(canon) {
-            // ldd lists the whole closure already
+        if self.ldd {
+            self.done.insert(canon);
         }
         Ok(())
     }
@@ -331,7 +339,13 @@ pub fn ldd(p: &Path, chain: &[String]) -> anyhow::Result<Vec<Found>> {
         }
         let mut c = chain.to_vec();
         c.push(if name.is_empty() { path.to_string() } else { name });
-        v.push(Found { path: PathBuf::from(path), chain: c });
+        let path = PathBuf::from(path);
+        let dir = path.parent().map(|d| d.display().to_string()).unwrap_or_default();
+        let sys = |d: &str| ["/lib", "/usr/lib", "/lib64", "/usr/lib64"].contains(&d);
+        let via_cache = !(sys(&dir)
+            || path.parent().and_then(Path::parent).is_some_and(|p| sys(&p.display().to_string()))
+                && dir.contains("-linux-"));
+        v.push(Found { path, chain: c, via_cache });
     }
     Ok(v)
 }
@@ -436,6 +450,41 @@ pub fn listing(plan: &Plan) -> serde_json::Value {
     serde_json::json!({ "count": files.len(), "files": files })
 }
 
+/// Run the host's `ldconfig -r DIR` so that libraries outside the built-in
+/// directories are found in the root, as mkinitramfs and dracut do.
+///
+/// # Errors
+/// ldconfig missing or failing.
+pub fn ldconfig(dir: &Path) -> anyhow::Result<()> {
+    let prog = ["/sbin/ldconfig", "/usr/sbin/ldconfig"].into_iter().find(|p| Path::new(p).exists()).unwrap_or("ldconfig");
+    let o = std::process::Command::new(prog)
+        .arg("-r")
+        .arg(dir)
+        .output()
+        .with_context(|| format!("cannot run {prog} (needed for libraries outside the system directories)"))?;
+    if !o.status.success() {
+        bail!("ldconfig -r {}: {}", dir.display(), String::from_utf8_lossy(&o.stderr).trim());
+    }
+    // not reproducible, as initramfs-tools notes
+    let _ = std::fs::remove_file(dir.join("var/cache/ldconfig/aux-cache"));
+    Ok(())
+}
+
+/// For an archive: build the root in a scratch directory, run ldconfig
+/// there, and add the resulting /etc/ld.so.cache to the plan.
+fn add_ld_cache(plan: &mut Plan) -> anyhow::Result<()> {
+    let tmp = std::env::temp_dir().join(format!("mkrootfs-ldcache-{}", std::process::id()));
+    let res = (|| {
+        write::to_dir(plan, &tmp)?;
+        ldconfig(&tmp)?;
+        std::fs::read(tmp.join("etc/ld.so.cache")).context("ldconfig wrote no /etc/ld.so.cache")
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    let data = res?;
+    plan.entries.insert("etc/ld.so.cache".into(), Entry::made(Kind::Data(data), 0o644, &["ldconfig -r".to_string()]));
+    Ok(())
+}
+
 fn infer_format(cli: &cli::Cli, out: &Path) -> write::Format {
     if let Some(f) = cli.format {
         return f;
@@ -498,7 +547,11 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
+    let mut plan = plan;
     if let Some(out) = &cli.output {
+        if plan.ldconfig {
+            add_ld_cache(&mut plan)?;
+        }
         let fmt = infer_format(&cli, out);
         let emit = |w: &mut dyn Write| match fmt {
             write::Format::Tar => write::tar(&plan, w),
@@ -539,6 +592,9 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
         }
         if !layers_only {
             let st = write::to_dir(&plan, &dir)?;
+            if plan.ldconfig {
+                ldconfig(&dir)?;
+            }
             if cli.verbose {
                 eprintln!("mkrootfs: {} files copied, {} unchanged, {} other entries", st.copied, st.unchanged, st.made);
             }

@@ -81,6 +81,9 @@ pub fn epoch() -> i64 {
 pub struct Plan {
     /// The entries, keyed by their path relative to the root.
     pub entries: BTreeMap<PathBuf, Entry>,
+    /// Some library is reachable only through ld.so.cache: the root needs
+    /// its own (`ldconfig -r`).
+    pub ldconfig: bool,
 }
 
 /// Normalise `p` lexically (no `.`, `..` popped) and make it relative.

@@ -17,6 +17,9 @@ pub struct Found {
     pub path: PathBuf,
     /// Input, then each DT_NEEDED name leading to it.
     pub chain: Vec<String>,
+    /// Found through ld.so.cache or ld.so.conf in a directory that is not
+    /// a built-in system directory: the root needs its own cache.
+    pub via_cache: bool,
 }
 
 struct Obj {
@@ -33,6 +36,7 @@ pub struct Resolver {
     envs: HashMap<(Option<String>, u16, u8), Rc<LoaderEnv>>,
     /// Directories searched like LD_LIBRARY_PATH (only when given).
     pub library_path: Vec<String>,
+    fixed_env: Option<Rc<LoaderEnv>>,
 }
 
 /// Split a path list on `:` and `;` like glibc's `fillin_rpath`.
@@ -97,7 +101,16 @@ impl Resolver {
         v
     }
 
+    /// Use `env` for every object instead of the host's loader values
+    /// (for tests and other roots).
+    pub fn set_env(&mut self, env: LoaderEnv) {
+        self.fixed_env = Some(Rc::new(env));
+    }
+
     fn env(&mut self, interp: Option<&str>, info: &ElfInfo) -> Rc<LoaderEnv> {
+        if let Some(e) = &self.fixed_env {
+            return e.clone();
+        }
         let key = (interp.map(String::from), info.machine, info.class);
         self.envs
             .entry(key)
@@ -150,7 +163,7 @@ impl Resolver {
             if let Some(s) = &ii.soname {
                 names.insert(s.clone(), id);
             }
-            out.push(Found { path: ip, chain: c });
+            out.push(Found { path: ip, chain: c, via_cache: false });
         }
         let mut next = 0;
         while next < objs.len() {
@@ -167,7 +180,7 @@ impl Resolver {
                 let mut chain = objs[id].chain.clone();
                 chain.push(name.clone());
                 let (found, tried, wrong) = self.search(&name, id, &objs, &env, &info);
-                let Some((path, li)) = found else {
+                let Some((path, li, via_cache)) = found else {
                     let why = if wrong { "wrong ELF class or machine" } else { "not found" };
                     bail!(
                         "{name}: {why}, needed by {} (searched: {})",
@@ -183,7 +196,7 @@ impl Resolver {
                 if let Some(s) = &li.soname {
                     names.entry(s.clone()).or_insert(nid);
                 }
-                out.push(Found { path, chain });
+                out.push(Found { path, chain, via_cache });
             }
         }
         Ok(out)
@@ -211,7 +224,7 @@ impl Resolver {
         objs: &[Obj],
         env: &LoaderEnv,
         main: &ElfInfo,
-    ) -> (Option<(PathBuf, Rc<ElfInfo>)>, Vec<String>, bool) {
+    ) -> (Option<(PathBuf, Rc<ElfInfo>, bool)>, Vec<String>, bool) {
         let obj = &objs[id];
         let mut tried = Vec::new();
         let mut wrong = false;
@@ -229,7 +242,7 @@ impl Resolver {
         };
         if name.contains('/') {
             let p = expand_dst(name, &obj.origin, env);
-            return (check(self, p, &mut tried), tried, wrong);
+            return (check(self, p, &mut tried).map(|(a, b)| (a, b, false)), tried, wrong);
         }
         let mut dirs: Vec<String> = Vec::new();
         if obj.info.runpath.is_none() {
@@ -251,8 +264,8 @@ impl Resolver {
         for d in dirs {
             let d = if d.is_empty() { ".".to_string() } else { d };
             let p = if d.ends_with('/') { format!("{d}{name}") } else { format!("{d}/{name}") };
-            if let Some(f) = check(self, p, &mut tried) {
-                return (Some(f), tried, wrong);
+            if let Some((a, b)) = check(self, p, &mut tried) {
+                return (Some((a, b, false)), tried, wrong);
             }
         }
         if obj.info.nodeflib {
@@ -260,14 +273,17 @@ impl Resolver {
         }
         if let Some(c) = env.cache.as_ref().and_then(|c| c.get(name)) {
             for p in c.clone() {
-                if let Some(f) = check(self, p, &mut tried) {
-                    return (Some(f), tried, wrong);
+                if let Some((a, b)) = check(self, p.clone(), &mut tried) {
+                    let dir = dirname(&p);
+                    let system = env.system_dirs.iter().any(|d| *d == dir);
+                    return (Some((a, b, !system)), tried, wrong);
                 }
             }
         }
         for d in env.conf_dirs.iter().chain(&env.system_dirs) {
-            if let Some(f) = check(self, format!("{d}/{name}"), &mut tried) {
-                return (Some(f), tried, wrong);
+            if let Some((a, b)) = check(self, format!("{d}/{name}"), &mut tried) {
+                let system = env.system_dirs.contains(d);
+                return (Some((a, b, !system)), tried, wrong);
             }
         }
         tried.dedup();

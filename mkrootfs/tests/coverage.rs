@@ -36,6 +36,16 @@ fn every_host_program_starts_in_one_root() {
     c.stdin.take().unwrap().write_all(list.as_bytes()).unwrap();
     let o = c.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A control: a program whose library is missing must be reported.
+    let mut control = None;
+    if have_cc() {
+        let fx = Fx::new();
+        fx.lib("d/libb.so.1", LIB_B, "");
+        fx.write("m.c", "int fb(void); int main(void){ return fb(); }\n");
+        fx.cc("-o ctl m.c d/libb.so.1 -Wl,--enable-new-dtags,-rpath,/nonexistent");
+        std::fs::copy(fx.p("ctl"), r.join("ctl")).unwrap();
+        control = Some("/ctl".to_string());
+    }
     // Run each one inside namespaces (mount, pid, net, ipc, uts) so that
     // nothing a program does with --version can touch the host.
     let script = r#"
@@ -52,13 +62,18 @@ echo DONE
         .args(["-m", "-p", "-n", "-i", "-u", "--fork", "--propagation", "private", "sh", "-c", script, "sh"])
         .arg(&r)
         .args(&progs)
+        .args(&control)
         .env_clear()
         .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("DONE"), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
-    let errors: Vec<&str> = out.lines().filter(|l| l.starts_with("LOADER-ERROR")).collect();
+    let mut errors: Vec<&str> = out.lines().filter(|l| l.starts_with("LOADER-ERROR")).collect();
+    if control.is_some() {
+        assert!(errors.last().is_some_and(|l| l.starts_with("LOADER-ERROR /ctl: ")), "control detected: {errors:?}");
+        errors.pop();
+    }
     eprintln!("coverage: {} ELF programs from /usr/bin and /usr/sbin, {} loader errors", progs.len(), errors.len());
     assert!(errors.is_empty(), "{}", errors.join("\n"));
     assert!(progs.len() > 50);

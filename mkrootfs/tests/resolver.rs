@@ -407,3 +407,40 @@ fn differential_against_ld_so_list() {
     assert!(bad.is_empty(), "{}", bad.join("\n"));
     assert!(n > 10);
 }
+
+/// Pitfall 18: a library found only through ld.so.cache, outside the
+/// built-in directories, is flagged, and the root gets its own cache.
+#[test]
+fn library_outside_system_dirs_needs_a_cache() {
+    need_cc!("mkrootfs::library_outside_system_dirs_needs_a_cache");
+    let fx = Fx::new();
+    fx.lib("opt/x/lib/libb.so.1", LIB_B, "");
+    fx.write("m.c", "int fb(void); int main(void){ return fb() == 2 ? 0 : 1; }\n");
+    fx.cc("-o app m.c opt/x/lib/libb.so.1");
+    let mut env = mkrootfs::ldconf::loader_env(Some("/lib64/ld-linux-x86-64.so.2"), 62, 2);
+    let mut cache = env.cache.clone().unwrap_or_default();
+    cache.insert("libb.so.1".into(), vec![fx.s("opt/x/lib/libb.so.1")]);
+    env.cache = Some(cache);
+    let mut r = mkrootfs::resolve::Resolver::default();
+    r.set_env(env);
+    let found = r.closure(&fx.p("app"), &[]).unwrap();
+    let b = found.iter().find(|f| f.path.ends_with("libb.so.1")).unwrap();
+    assert!(b.via_cache);
+    assert!(found.iter().filter(|f| !f.path.ends_with("libb.so.1")).all(|f| !f.via_cache));
+    if !cttest::require_root("mkrootfs::library_outside_system_dirs_needs_a_cache") {
+        return;
+    }
+    // The root: the program, its libraries, and an ld.so.conf naming the dir.
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("r");
+    ok(&mkrootfs(&[root.to_str().unwrap(), "/bin/true"]));
+    std::fs::copy(fx.p("app"), root.join("usr/bin/app")).unwrap();
+    std::fs::create_dir_all(root.join("opt/x/lib")).unwrap();
+    std::fs::copy(fx.p("opt/x/lib/libb.so.1"), root.join("opt/x/lib/libb.so.1")).unwrap();
+    std::fs::write(root.join("etc/ld.so.conf"), "/opt/x/lib\n").unwrap();
+    let o = chroot(&root, &["/usr/bin/app"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("libb.so.1"), "fails without a cache");
+    mkrootfs::ldconfig(&root).unwrap();
+    let o = chroot(&root, &["/usr/bin/app"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
