@@ -55,7 +55,8 @@ fn usage(msg: impl Into<String>) -> anyhow::Error {
 }
 
 fn parse_id(s: &str, what: &str) -> Result<u32> {
-    s.parse::<u32>().map_err(|_| usage(format!("invalid {what} argument: '{s}'")))
+    s.parse::<u32>()
+        .map_err(|_| usage(format!("invalid {what} argument: '{s}'")))
 }
 
 fn user_id(s: &str) -> Result<u32> {
@@ -139,15 +140,25 @@ impl Plan {
                 .map(|u| u.name);
             let mut names: Vec<String> = name.into_iter().collect();
             names.push(euid.to_string());
-            let own_uid = idmap::parse_proc_map(&std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default());
-            let own_gid = idmap::parse_proc_map(&std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default());
+            let own_uid = idmap::parse_proc_map(
+                &std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default(),
+            );
+            let own_gid = idmap::parse_proc_map(
+                &std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default(),
+            );
             let mut ur = Vec::new();
             for s in &users {
-                ur.extend(idmap::expand(s, Which::Uid, &names, &own_uid).map_err(|e| usage(format!("{e:#}")))?);
+                ur.extend(
+                    idmap::expand(s, Which::Uid, &names, &own_uid)
+                        .map_err(|e| usage(format!("{e:#}")))?,
+                );
             }
             let mut gr = Vec::new();
             for s in &groups {
-                gr.extend(idmap::expand(s, Which::Gid, &names, &own_gid).map_err(|e| usage(format!("{e:#}")))?);
+                gr.extend(
+                    idmap::expand(s, Which::Gid, &names, &own_gid)
+                        .map_err(|e| usage(format!("{e:#}")))?,
+                );
             }
             p.uid_map = idmap::build(single_uid, euid, ur);
             p.gid_map = idmap::build(single_gid, egid, gr);
@@ -158,16 +169,21 @@ impl Plan {
         let single_gid_map = p.gid_map.as_ref().is_some_and(|m| !m.multi);
         match cli.setgroups.as_deref() {
             Some("allow") if single_gid_map => {
-                return Err(usage("options --setgroups=allow and --map-group are mutually exclusive"));
+                return Err(usage(
+                    "options --setgroups=allow and --map-group are mutually exclusive",
+                ));
             }
             Some(v) => p.setgroups = Some(v.to_string()),
             None if single_gid_map => p.setgroups = Some("deny".into()),
             None => {}
         }
         if p.setgroups.is_some() && p.flags & libc::CLONE_NEWUSER == 0 {
-            return Err(usage("option --setgroups needs a new user namespace (--user)"));
+            return Err(usage(
+                "option --setgroups needs a new user namespace (--user)",
+            ));
         }
-        if (cli.monotonic.is_some() || cli.boottime.is_some()) && p.flags & libc::CLONE_NEWTIME == 0 {
+        if (cli.monotonic.is_some() || cli.boottime.is_some()) && p.flags & libc::CLONE_NEWTIME == 0
+        {
             return Err(usage(
                 "options --monotonic and --boottime require unsharing of a time namespace (-T)",
             ));
@@ -204,10 +220,20 @@ impl Plan {
             w => w.as_ref().map(PathBuf::from),
         };
         if cli.all || cli.preserve_credentials || cli.no_fork {
-            return Err(usage("options --all, --preserve-credentials and --no-fork need --target"));
+            return Err(usage(
+                "options --all, --preserve-credentials and --no-fork need --target",
+            ));
         }
-        p.setuid = cli.setuid.as_deref().map(|s| parse_id(s, "uid")).transpose()?;
-        p.setgid = cli.setgid.as_deref().map(|s| parse_id(s, "gid")).transpose()?;
+        p.setuid = cli
+            .setuid
+            .as_deref()
+            .map(|s| parse_id(s, "uid"))
+            .transpose()?;
+        p.setgid = cli
+            .setgid
+            .as_deref()
+            .map(|s| parse_id(s, "gid"))
+            .transpose()?;
         p.keep_caps = cli.keep_caps;
         if let Some(h) = &cli.hostname {
             if h.is_empty() || h.len() > 64 {
@@ -231,7 +257,8 @@ impl Plan {
     }
 
     fn multi_maps(&self) -> bool {
-        self.uid_map.as_ref().is_some_and(|m| m.multi) || self.gid_map.as_ref().is_some_and(|m| m.multi)
+        self.uid_map.as_ref().is_some_and(|m| m.multi)
+            || self.gid_map.as_ref().is_some_and(|m| m.multi)
     }
 }
 
@@ -269,7 +296,7 @@ impl Helper {
         }
         match sys::wait_ended(self.pid)? {
             Ended::Exited(0) => Ok(()),
-            e => Err(ctcore::silent(if e.code() == 0 { 125 } else { 125.max(e.code().min(125)) })),
+            _ => Err(ctcore::silent(125)),
         }
     }
 
@@ -306,7 +333,11 @@ impl Drop for Created {
 fn create_files(persist: &[(Kind, PathBuf)]) -> Result<Created> {
     let mut c = Created { files: Vec::new() };
     for (_, f) in persist {
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(f) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(f)
+        {
             Ok(_) => c.files.push(f.clone()),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => {
@@ -334,14 +365,20 @@ fn bind_all(pid: i32, persist: &[(Kind, PathBuf)], forked: bool) -> Result<()> {
             for d in &done {
                 sys::umount_detach(d);
             }
-            let mut msg = format!("mount {src} on {} failed: {}", file.display(), ctcore::error_text(&e));
+            let mut msg = format!(
+                "mount {src} on {} failed: {}",
+                file.display(),
+                ctcore::error_text(&e)
+            );
             if e.raw_os_error() == Some(libc::EINVAL) {
                 let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
                 if let Some(h) = diag::shared_hint(&mi, file) {
                     msg = format!("{msg}: {h}");
                 }
             } else if e.raw_os_error() == Some(libc::EPERM) && !nix::unistd::geteuid().is_root() {
-                msg = format!("{msg}: persisting a namespace needs CAP_SYS_ADMIN in the original namespaces");
+                msg = format!(
+                    "{msg}: persisting a namespace needs CAP_SYS_ADMIN in the original namespaces"
+                );
             }
             return Err(failure(125, msg));
         }
@@ -360,7 +397,9 @@ fn write_maps(pid: i32, maps: &[(Which, Map)]) -> Result<()> {
         } else {
             let tool = which.helper();
             let Some(exe) = ctcore::exec::which(tool.as_ref()) else {
-                bail!("{tool} not found: multi-range ID maps need it when not root (install the uidmap package)");
+                bail!(
+                    "{tool} not found: multi-range ID maps need it when not root (install the uidmap package)"
+                );
             };
             let st = std::process::Command::new(&exe)
                 .arg(pid.to_string())
@@ -368,7 +407,10 @@ fn write_maps(pid: i32, maps: &[(Which, Map)]) -> Result<()> {
                 .status()
                 .with_context(|| format!("cannot execute {tool}"))?;
             if !st.success() {
-                bail!("{tool} failed ({st}); check the ranges in {}", which.sub_file());
+                bail!(
+                    "{tool} failed ({st}); check the ranges in {}",
+                    which.sub_file()
+                );
             }
         }
     }
@@ -387,14 +429,15 @@ fn setup_namespaces(plan: &Plan, mapper: Option<Helper>) -> Result<()> {
             .map_err(|e| errno_error("write failed /proc/self/setgroups", &e, None))?;
     }
     if let Some(m) = mapper {
-        m.run(std::process::id().cast_signed())?;
+        m.run(nix::unistd::getpid().as_raw())?;
     }
     for (which, map) in [(Which::Uid, &plan.uid_map), (Which::Gid, &plan.gid_map)] {
         if let Some(map) = map
             && !map.multi
         {
             let path = format!("/proc/self/{}", which.map_file());
-            sys::write_proc(&path, &map.text()).map_err(|e| errno_error(&format!("write failed {path}"), &e, None))?;
+            sys::write_proc(&path, &map.text())
+                .map_err(|e| errno_error(&format!("write failed {path}"), &e, None))?;
         }
     }
     if plan.monotonic.is_some() || plan.boottime.is_some() {
@@ -410,7 +453,11 @@ fn setup_namespaces(plan: &Plan, mapper: Option<Helper>) -> Result<()> {
     }
     if let Some(h) = &plan.hostname {
         nix::unistd::sethostname(h).map_err(|e| {
-            errno_error("sethostname failed", &io::Error::from_raw_os_error(e as i32), None)
+            errno_error(
+                "sethostname failed",
+                &io::Error::from_raw_os_error(e as i32),
+                None,
+            )
         })?;
     }
     if plan.loopback {
@@ -436,14 +483,28 @@ fn setup_process(plan: &Plan) -> Result<()> {
         // SAFETY: a valid C string.
         if unsafe { libc::chroot(c.as_ptr()) } < 0 {
             let e = io::Error::last_os_error();
-            return Err(errno_error(&format!("cannot change root directory to '{}'", root.display()), &e, None));
+            return Err(errno_error(
+                &format!("cannot change root directory to '{}'", root.display()),
+                &e,
+                None,
+            ));
         }
         let wd = plan.wd.clone().unwrap_or_else(|| "/".into());
-        std::env::set_current_dir(&wd)
-            .map_err(|e| errno_error(&format!("cannot change directory to {}", wd.display()), &e, None))?;
+        std::env::set_current_dir(&wd).map_err(|e| {
+            errno_error(
+                &format!("cannot change directory to {}", wd.display()),
+                &e,
+                None,
+            )
+        })?;
     } else if let Some(wd) = &plan.wd {
-        std::env::set_current_dir(wd)
-            .map_err(|e| errno_error(&format!("cannot change directory to {}", wd.display()), &e, None))?;
+        std::env::set_current_dir(wd).map_err(|e| {
+            errno_error(
+                &format!("cannot change directory to {}", wd.display()),
+                &e,
+                None,
+            )
+        })?;
     }
     if let Some(dir) = &plan.mount_proc {
         if !plan.private_default && plan.root.is_none() {
@@ -480,17 +541,29 @@ fn setup_process(plan: &Plan) -> Result<()> {
     if let Some(g) = plan.setgid {
         // SAFETY: plain credential syscalls.
         if unsafe { libc::setgroups(0, std::ptr::null()) } < 0 {
-            return Err(errno_error("setgroups failed", &io::Error::last_os_error(), None));
+            return Err(errno_error(
+                "setgroups failed",
+                &io::Error::last_os_error(),
+                None,
+            ));
         }
         // SAFETY: as above.
         if unsafe { libc::setgid(g) } < 0 {
-            return Err(errno_error("setgid() failed", &io::Error::last_os_error(), None));
+            return Err(errno_error(
+                "setgid() failed",
+                &io::Error::last_os_error(),
+                None,
+            ));
         }
     }
     if let Some(u) = plan.setuid {
         // SAFETY: as above.
         if unsafe { libc::setuid(u) } < 0 {
-            return Err(errno_error("setuid() failed", &io::Error::last_os_error(), None));
+            return Err(errno_error(
+                "setuid() failed",
+                &io::Error::last_os_error(),
+                None,
+            ));
         }
     }
     if plan.keep_caps && plan.new_user() {
@@ -521,13 +594,18 @@ fn inodes(proc: Option<&std::fs::File>, pid: i32) -> Vec<(&'static str, Option<u
 /// Any failure; see the module documentation.
 pub fn run(cli: &Cli) -> Result<i32> {
     let plan = Plan::from_cli(cli)?;
-    let mut status = cli.json_status.map(ctcore::json::StatusFd::new).transpose()?;
+    let mut status = cli
+        .json_status
+        .map(ctcore::json::StatusFd::new)
+        .transpose()?;
     sys::default_sigchld();
     let threads = sys::thread_count();
     if plan.new_user() && threads > 1 {
         return Err(failure(
             125,
-            format!("unshare failed: the caller is multithreaded ({threads} threads); a user namespace needs a single-threaded process"),
+            format!(
+                "unshare failed: the caller is multithreaded ({threads} threads); a user namespace needs a single-threaded process"
+            ),
         ));
     }
     let created = create_files(&plan.persist)?;
@@ -565,7 +643,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
     setup_namespaces(&plan, mapper)?;
     if !plan.fork {
         setup_process(&plan)?;
-        let me = std::process::id().cast_signed();
+        let me = nix::unistd::getpid().as_raw();
         if let Some(b) = binder {
             b.run(me)?;
         }
@@ -586,7 +664,7 @@ fn fork_and_wait(
 ) -> Result<i32> {
     let parent_fd = plan
         .kill_child
-        .and_then(|_| sys::pidfd_open(std::process::id().cast_signed()));
+        .and_then(|_| sys::pidfd_open(nix::unistd::getpid().as_raw()));
     let proc_dir = std::fs::File::open("/proc").ok();
     sys::block_forwarded(true);
     sys::install_forwarding();
@@ -616,7 +694,11 @@ fn fork_and_wait(
         let ended = sys::wait_ended(pid)?;
         drop(binder);
         drop(created);
-        return Err(ctcore::silent(if ended.code() == 0 { 125 } else { ended.code() }));
+        return Err(ctcore::silent(if ended.code() == 0 {
+            125
+        } else {
+            ended.code()
+        }));
     }
     if let Some(h) = binder
         && let Err(e) = h.run(pid)
@@ -653,7 +735,12 @@ fn fork_and_wait(
 fn child(plan: &Plan, parent_fd: Option<&OwnedFd>, ready: OwnedFd, go: &OwnedFd) -> anyhow::Error {
     if let Some(sig) = plan.kill_child {
         // SAFETY: prctl with integer arguments.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::c_ulong::try_from(sig).unwrap_or(9)) };
+        unsafe {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::c_ulong::try_from(sig).unwrap_or(9),
+            )
+        };
         if parent_fd.is_some_and(sys::pidfd_ended) {
             return ctcore::silent(1);
         }
@@ -694,7 +781,9 @@ fn init(plan: &Plan, report: &OwnedFd) -> ! {
     loop {
         match sys::wait(-1, 0) {
             Ok((p, st)) if p == g => {
-                let Some(ended) = Ended::from_raw(st) else { continue };
+                let Some(ended) = Ended::from_raw(st) else {
+                    continue;
+                };
                 if let Ended::Signaled(s) = ended {
                     sys::write_fd(report, &[b'S', u8::try_from(s).unwrap_or(0)]);
                 }
@@ -717,7 +806,8 @@ mod tests {
     use clap::Parser;
 
     fn plan(args: &[&str]) -> Result<Plan> {
-        let cli = Cli::try_parse_from(std::iter::once("unshare-rs").chain(args.iter().copied())).unwrap();
+        let cli =
+            Cli::try_parse_from(std::iter::once("unshare-rs").chain(args.iter().copied())).unwrap();
         Plan::from_cli(&cli)
     }
 
@@ -728,7 +818,10 @@ mod tests {
     #[test]
     fn implied_namespaces() {
         let p = plan(&["--mount-proc", "--hostname", "h", "--loopback", "true"]).unwrap();
-        assert_eq!(p.flags, libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWNET);
+        assert_eq!(
+            p.flags,
+            libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWNET
+        );
         assert!(!p.fork);
         let p = plan(&["-r", "true"]).unwrap();
         assert_eq!(p.flags, libc::CLONE_NEWUSER);
@@ -754,7 +847,12 @@ mod tests {
             plan(&["-m", "true"]).unwrap().propagation,
             Some(libc::MS_REC | libc::MS_PRIVATE)
         );
-        assert_eq!(plan(&["-m", "--propagation", "unchanged", "true"]).unwrap().propagation, None);
+        assert_eq!(
+            plan(&["-m", "--propagation", "unchanged", "true"])
+                .unwrap()
+                .propagation,
+            None
+        );
     }
 
     #[test]
@@ -783,7 +881,13 @@ mod tests {
 
     #[test]
     fn multi_range_maps() {
-        let p = plan(&["--map-users", "0:100000:1000", "--map-groups=100000,0,1000", "true"]).unwrap();
+        let p = plan(&[
+            "--map-users",
+            "0:100000:1000",
+            "--map-groups=100000,0,1000",
+            "true",
+        ])
+        .unwrap();
         assert!(p.flags & libc::CLONE_NEWUSER != 0);
         assert!(p.uid_map.as_ref().unwrap().multi);
         assert_eq!(p.gid_map.as_ref().unwrap().text(), "0 100000 1000\n");

@@ -13,7 +13,13 @@ fn sysctl(proc: &Path, name: &str) -> Option<String> {
 /// Why unshare(2) failed with `errno` for `flags`, when it can be told.
 /// `proc` is the proc mount to read (injected for tests).
 #[must_use]
-pub fn unshare_hint(errno: i32, flags: libc::c_int, euid: u32, threads: usize, proc: &Path) -> Option<String> {
+pub fn unshare_hint(
+    errno: i32,
+    flags: libc::c_int,
+    euid: u32,
+    threads: usize,
+    proc: &Path,
+) -> Option<String> {
     let user = flags & libc::CLONE_NEWUSER != 0;
     match errno {
         libc::EPERM | libc::EACCES if user => {
@@ -81,7 +87,10 @@ pub fn unshare_hint(errno: i32, flags: libc::c_int, euid: u32, threads: usize, p
 
 fn chrooted(proc: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata("/"), std::fs::metadata(proc.join("1/root/."))) {
+    match (
+        std::fs::metadata("/"),
+        std::fs::metadata(proc.join("1/root/.")),
+    ) {
         (Ok(a), Ok(b)) => a.ino() != b.ino() || a.dev() != b.dev(),
         _ => false,
     }
@@ -146,15 +155,18 @@ pub fn shared_hint(mountinfo: &str, file: &Path) -> Option<String> {
     let mounts = parse_mountinfo(mountinfo);
     let abs = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     let m = mount_of(&mounts, &abs)?;
-    m.optional.iter().any(|o| o.starts_with("shared:")).then(|| {
-        let d = m.target.display();
-        format!(
-            "{} is on the shared mount {d}, a peer of the new mount namespace, into which the \
+    m.optional
+        .iter()
+        .any(|o| o.starts_with("shared:"))
+        .then(|| {
+            let d = m.target.display();
+            format!(
+                "{} is on the shared mount {d}, a peer of the new mount namespace, into which the \
              namespace file would propagate; keep --propagation private, or use a private mount: \
              mount --bind {d} {d} && mount --make-private {d}",
-            file.display()
-        )
-    })
+                file.display()
+            )
+        })
 }
 
 /// The mounts that mask parts of `/proc` (mounted over files or
@@ -177,7 +189,11 @@ pub fn proc_hint(errno: i32, masks: &[PathBuf], new_user: bool, new_pid: bool) -
         return None;
     }
     if !masks.is_empty() {
-        let list: Vec<String> = masks.iter().take(3).map(|p| p.display().to_string()).collect();
+        let list: Vec<String> = masks
+            .iter()
+            .take(3)
+            .map(|p| p.display().to_string())
+            .collect();
         return Some(format!(
             "/proc is masked here ({}{}), so the kernel refuses a new proc mount (mount too revealing); \
              run outside the container, or unmask /proc",
@@ -224,13 +240,23 @@ mod tests {
     fn names_the_apparmor_sysctl() {
         let p = fake_proc(&[("sys/kernel/apparmor_restrict_unprivileged_userns", "1\n")]);
         let h = unshare_hint(libc::EACCES, libc::CLONE_NEWUSER, 1000, 1, p.path()).unwrap();
-        assert!(h.contains("kernel.apparmor_restrict_unprivileged_userns"), "{h}");
+        assert!(
+            h.contains("kernel.apparmor_restrict_unprivileged_userns"),
+            "{h}"
+        );
     }
 
     #[test]
     fn names_max_user_namespaces() {
         let p = fake_proc(&[("sys/user/max_user_namespaces", "0\n")]);
-        let h = unshare_hint(libc::ENOSPC, libc::CLONE_NEWUSER | libc::CLONE_NEWNS, 0, 1, p.path()).unwrap();
+        let h = unshare_hint(
+            libc::ENOSPC,
+            libc::CLONE_NEWUSER | libc::CLONE_NEWNS,
+            0,
+            1,
+            p.path(),
+        )
+        .unwrap();
         assert!(h.contains("user.max_user_namespaces = 0"), "{h}");
     }
 
@@ -261,8 +287,14 @@ mod tests {
         assert_eq!(m.len(), 4);
         assert_eq!(m[0].optional, ["shared:1"]);
         assert_eq!(m[3].target, Path::new("/run/my ns"));
-        assert_eq!(mount_of(&m, Path::new("/run/my ns/x")).unwrap().target, Path::new("/run/my ns"));
-        assert_eq!(mount_of(&m, Path::new("/etc/x")).unwrap().target, Path::new("/"));
+        assert_eq!(
+            mount_of(&m, Path::new("/run/my ns/x")).unwrap().target,
+            Path::new("/run/my ns")
+        );
+        assert_eq!(
+            mount_of(&m, Path::new("/etc/x")).unwrap().target,
+            Path::new("/")
+        );
     }
 
     #[test]
@@ -278,7 +310,11 @@ mod tests {
         assert_eq!(masks, [PathBuf::from("/proc/kcore")]);
         let h = proc_hint(libc::EPERM, &masks, true, true).unwrap();
         assert!(h.contains("/proc is masked"), "{h}");
-        assert!(proc_hint(libc::EPERM, &[], true, false).unwrap().contains("--pid"));
+        assert!(
+            proc_hint(libc::EPERM, &[], true, false)
+                .unwrap()
+                .contains("--pid")
+        );
         assert!(proc_hint(libc::ENOENT, &masks, true, true).is_none());
     }
 }

@@ -65,7 +65,13 @@ impl Map {
     pub fn helper_args(&self) -> Vec<String> {
         self.ranges
             .iter()
-            .flat_map(|r| [r.inner.to_string(), r.outer.to_string(), r.count.to_string()])
+            .flat_map(|r| {
+                [
+                    r.inner.to_string(),
+                    r.outer.to_string(),
+                    r.count.to_string(),
+                ]
+            })
             .collect()
     }
 }
@@ -81,7 +87,11 @@ pub fn parse_range(s: &str) -> Result<Range> {
             .parse::<u32>()
             .map_err(|_| anyhow!("invalid mapping '{s}'"))
     };
-    let (sep, colon) = if s.contains(':') { (':', true) } else { (',', false) };
+    let (sep, colon) = if s.contains(':') {
+        (':', true)
+    } else {
+        (',', false)
+    };
     let parts: Vec<&str> = s.split(sep).collect();
     if parts.len() != 3 {
         bail!("invalid mapping '{s}': expected INNER:OUTER:COUNT");
@@ -128,7 +138,10 @@ pub fn sub_range(text: &str, names: &[String], file: &str) -> Result<(u32, u32)>
 pub fn parse_proc_map(text: &str) -> Vec<Range> {
     text.lines()
         .filter_map(|l| {
-            let f: Vec<u32> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            let f: Vec<u32> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
             (f.len() == 3).then(|| Range {
                 inner: f[0],
                 outer: f[1],
@@ -147,7 +160,8 @@ pub fn expand(spec: &str, which: Which, names: &[String], own_map: &[Range]) -> 
     match spec {
         "auto" | "subids" => {
             let file = which.sub_file();
-            let text = std::fs::read_to_string(file).with_context(|| format!("could not open '{file}'"))?;
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("could not open '{file}'"))?;
             let (start, count) = sub_range(&text, names, file)?;
             let inner = if spec == "auto" { 0 } else { start };
             Ok(vec![Range {
@@ -262,11 +276,20 @@ mod tests {
     fn subuid_lookup() {
         let text = "alice:100000:65536\n1000:200000:10\nbob:300000:5\n";
         let names = ["bob".to_string(), "1001".to_string()];
-        assert_eq!(sub_range(text, &names, "/etc/subuid").unwrap(), (300_000, 5));
+        assert_eq!(
+            sub_range(text, &names, "/etc/subuid").unwrap(),
+            (300_000, 5)
+        );
         let names = ["carol".to_string(), "1000".to_string()];
-        assert_eq!(sub_range(text, &names, "/etc/subuid").unwrap(), (200_000, 10));
+        assert_eq!(
+            sub_range(text, &names, "/etc/subuid").unwrap(),
+            (200_000, 10)
+        );
         let e = sub_range(text, &["dave".to_string()], "/etc/subuid").unwrap_err();
-        assert!(e.to_string().starts_with("no line matching user \"dave\" in /etc/subuid"));
+        assert!(
+            e.to_string()
+                .starts_with("no line matching user \"dave\" in /etc/subuid")
+        );
     }
 
     #[test]

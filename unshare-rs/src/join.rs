@@ -18,9 +18,12 @@ fn usage(msg: impl Into<String>) -> anyhow::Error {
 }
 
 fn open_dir(p: &Path) -> Result<OwnedFd> {
-    std::fs::File::open(p)
-        .map(OwnedFd::from)
-        .map_err(|e| failure(125, format!("cannot open {}: {}", p.display(), ctcore::error_text(&e))))
+    std::fs::File::open(p).map(OwnedFd::from).map_err(|e| {
+        failure(
+            125,
+            format!("cannot open {}: {}", p.display(), ctcore::error_text(&e)),
+        )
+    })
 }
 
 /// One namespace to enter.
@@ -42,14 +45,19 @@ fn reject_create_options(cli: &Cli) -> Result<()> {
         (cli.map_auto || cli.map_subids, "--map-auto"),
         (cli.setgroups.is_some(), "--setgroups"),
         (cli.kill_child.is_some(), "--kill-child"),
-        (cli.monotonic.is_some() || cli.boottime.is_some(), "--monotonic/--boottime"),
+        (
+            cli.monotonic.is_some() || cli.boottime.is_some(),
+            "--monotonic/--boottime",
+        ),
         (cli.hostname.is_some(), "--hostname"),
         (cli.loopback, "--loopback"),
         (cli.no_init, "--no-init"),
         (cli.propagation != "private", "--propagation"),
     ];
     if let Some((_, name)) = bad.iter().find(|(b, _)| *b) {
-        return Err(usage(format!("option {name} creates namespaces; it cannot be used with --target or --join")));
+        return Err(usage(format!(
+            "option {name} creates namespaces; it cannot be used with --target or --join"
+        )));
     }
     Ok(())
 }
@@ -66,7 +74,10 @@ pub fn run(cli: &Cli) -> Result<i32> {
     {
         return Err(usage(format!("cannot open /proc/{t}: No such process")));
     }
-    let mut status = cli.json_status.map(ctcore::json::StatusFd::new).transpose()?;
+    let mut status = cli
+        .json_status
+        .map(ctcore::json::StatusFd::new)
+        .transpose()?;
     let mut entries: Vec<Entry> = Vec::new();
     for (kind, opt) in crate::ns_options(cli) {
         let own = crate::ns_inode(Path::new(&format!("/proc/self/ns/{}", kind.name)));
@@ -79,13 +90,21 @@ pub fn run(cli: &Cli) -> Result<i32> {
                     kind.name
                 )));
             }
-            (None, Some(t)) if cli.all => (PathBuf::from(format!("/proc/{t}/ns/{}", kind.name)), true),
+            (None, Some(t)) if cli.all => {
+                (PathBuf::from(format!("/proc/{t}/ns/{}", kind.name)), true)
+            }
             (None, _) => continue,
         };
         let file = match std::fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if from_all && e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(usage(format!("cannot open {}: {}", path.display(), ctcore::error_text(&e)))),
+            Err(e) => {
+                return Err(usage(format!(
+                    "cannot open {}: {}",
+                    path.display(),
+                    ctcore::error_text(&e)
+                )));
+            }
         };
         let inode = file.metadata().map(|m| m.ino()).unwrap_or(0);
         // --all skips what we share already: setns into one's own user
@@ -112,7 +131,9 @@ pub fn run(cli: &Cli) -> Result<i32> {
     let root_fd = match (&cli.root, cli.map_root_user, target) {
         (Some(dir), _, _) => Some(open_dir(dir)?),
         (None, true, Some(t)) => Some(open_dir(Path::new(&format!("/proc/{t}/root")))?),
-        (None, true, None) => return Err(usage("option -r needs --target PID (or give --root DIR)")),
+        (None, true, None) => {
+            return Err(usage("option -r needs --target PID (or give --root DIR)"));
+        }
         _ => None,
     };
     let wd_fd = match (&cli.wd, target) {
@@ -125,12 +146,18 @@ pub fn run(cli: &Cli) -> Result<i32> {
     let setuid = cli
         .setuid
         .as_deref()
-        .map(|s| s.parse::<u32>().map_err(|_| usage(format!("invalid uid argument: '{s}'"))))
+        .map(|s| {
+            s.parse::<u32>()
+                .map_err(|_| usage(format!("invalid uid argument: '{s}'")))
+        })
         .transpose()?;
     let setgid = cli
         .setgid
         .as_deref()
-        .map(|s| s.parse::<u32>().map_err(|_| usage(format!("invalid gid argument: '{s}'"))))
+        .map(|s| {
+            s.parse::<u32>()
+                .map_err(|_| usage(format!("invalid gid argument: '{s}'")))
+        })
         .transpose()?;
     let (argv, argv0) = crate::program_or_shell(&cli.program);
     let enters_user = entries.iter().any(|e| e.kind.name == "user");
@@ -167,7 +194,9 @@ pub fn run(cli: &Cli) -> Result<i32> {
                 ctcore::error_text(&err)
             );
             if err.raw_os_error() == Some(libc::EPERM) && !nix::unistd::geteuid().is_root() {
-                msg.push_str(": entering it needs CAP_SYS_ADMIN over it (enter its user namespace too, -U)");
+                msg.push_str(
+                    ": entering it needs CAP_SYS_ADMIN over it (enter its user namespace too, -U)",
+                );
             }
             return Err(failure(125, msg));
         }
@@ -179,7 +208,10 @@ pub fn run(cli: &Cli) -> Result<i32> {
         if !ok {
             return Err(failure(
                 125,
-                format!("chroot failed: {}", ctcore::error_text(&io::Error::last_os_error())),
+                format!(
+                    "chroot failed: {}",
+                    ctcore::error_text(&io::Error::last_os_error())
+                ),
             ));
         }
     }
@@ -188,7 +220,10 @@ pub fn run(cli: &Cli) -> Result<i32> {
         if unsafe { libc::fchdir(w.as_raw_fd()) } < 0 {
             return Err(failure(
                 125,
-                format!("cannot change directory: {}", ctcore::error_text(&io::Error::last_os_error())),
+                format!(
+                    "cannot change directory: {}",
+                    ctcore::error_text(&io::Error::last_os_error())
+                ),
             ));
         }
     }
@@ -209,7 +244,10 @@ pub fn run(cli: &Cli) -> Result<i32> {
         if unsafe { libc::setgid(g) } < 0 {
             return Err(failure(
                 125,
-                format!("setgid() failed: {}", ctcore::error_text(&io::Error::last_os_error())),
+                format!(
+                    "setgid() failed: {}",
+                    ctcore::error_text(&io::Error::last_os_error())
+                ),
             ));
         }
     }
@@ -218,7 +256,10 @@ pub fn run(cli: &Cli) -> Result<i32> {
         if unsafe { libc::setuid(u) } < 0 {
             return Err(failure(
                 125,
-                format!("setuid() failed: {}", ctcore::error_text(&io::Error::last_os_error())),
+                format!(
+                    "setuid() failed: {}",
+                    ctcore::error_text(&io::Error::last_os_error())
+                ),
             ));
         }
     }
@@ -228,7 +269,10 @@ pub fn run(cli: &Cli) -> Result<i32> {
     let fork = cli.fork || (enters_pid && !cli.no_fork);
     if !fork {
         if let Some(s) = status.as_mut() {
-            s.write(&crate::status_start(std::process::id().cast_signed(), &inodes))?;
+            s.write(&crate::status_start(
+                nix::unistd::getpid().as_raw(),
+                &inodes,
+            ))?;
         }
         return Err(crate::exec_program(&argv, argv0.as_ref()));
     }

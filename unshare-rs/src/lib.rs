@@ -31,14 +31,46 @@ pub struct Kind {
 
 /// Every kind, in the order namespaces are entered (user first).
 pub const KINDS: [Kind; 8] = [
-    Kind { name: "user", flag: libc::CLONE_NEWUSER, option: "user" },
-    Kind { name: "cgroup", flag: libc::CLONE_NEWCGROUP, option: "cgroup" },
-    Kind { name: "ipc", flag: libc::CLONE_NEWIPC, option: "ipc" },
-    Kind { name: "uts", flag: libc::CLONE_NEWUTS, option: "uts" },
-    Kind { name: "net", flag: libc::CLONE_NEWNET, option: "net" },
-    Kind { name: "pid", flag: libc::CLONE_NEWPID, option: "pid" },
-    Kind { name: "mnt", flag: libc::CLONE_NEWNS, option: "mount" },
-    Kind { name: "time", flag: libc::CLONE_NEWTIME, option: "time" },
+    Kind {
+        name: "user",
+        flag: libc::CLONE_NEWUSER,
+        option: "user",
+    },
+    Kind {
+        name: "cgroup",
+        flag: libc::CLONE_NEWCGROUP,
+        option: "cgroup",
+    },
+    Kind {
+        name: "ipc",
+        flag: libc::CLONE_NEWIPC,
+        option: "ipc",
+    },
+    Kind {
+        name: "uts",
+        flag: libc::CLONE_NEWUTS,
+        option: "uts",
+    },
+    Kind {
+        name: "net",
+        flag: libc::CLONE_NEWNET,
+        option: "net",
+    },
+    Kind {
+        name: "pid",
+        flag: libc::CLONE_NEWPID,
+        option: "pid",
+    },
+    Kind {
+        name: "mnt",
+        flag: libc::CLONE_NEWNS,
+        option: "mount",
+    },
+    Kind {
+        name: "time",
+        flag: libc::CLONE_NEWTIME,
+        option: "time",
+    },
 ];
 
 /// The namespace options of the command line, by kind: `None` not given,
@@ -46,8 +78,13 @@ pub const KINDS: [Kind; 8] = [
 #[must_use]
 pub fn ns_options(cli: &cli::Cli) -> Vec<(Kind, Option<Option<std::path::PathBuf>>)> {
     let opt = |o: &Option<OsString>| {
-        o.as_ref()
-            .map(|p| if p.is_empty() { None } else { Some(std::path::PathBuf::from(p)) })
+        o.as_ref().map(|p| {
+            if p.is_empty() {
+                None
+            } else {
+                Some(std::path::PathBuf::from(p))
+            }
+        })
     };
     let by = |k: &Kind| match k.name {
         "user" => opt(&cli.user),
@@ -87,7 +124,9 @@ pub fn status_start(pid: i32, inodes: &[(&str, Option<u64>)]) -> serde_json::Val
 pub fn status_end(ended: ctcore::wait::Ended) -> serde_json::Value {
     match ended {
         ctcore::wait::Ended::Exited(c) => serde_json::json!({ "exit-code": c }),
-        ctcore::wait::Ended::Signaled(s) => serde_json::json!({ "exit-code": ended.code(), "signal": s }),
+        ctcore::wait::Ended::Signaled(s) => {
+            serde_json::json!({ "exit-code": ended.code(), "signal": s })
+        }
     }
 }
 
@@ -214,8 +253,14 @@ mod tests {
 
     #[test]
     fn kill_child_default() {
-        assert_eq!(parse(&["--kill-child", "x"]).kill_child.as_deref(), Some("KILL"));
-        assert_eq!(parse(&["--kill-child=TERM", "x"]).kill_child.as_deref(), Some("TERM"));
+        assert_eq!(
+            parse(&["--kill-child", "x"]).kill_child.as_deref(),
+            Some("KILL")
+        );
+        assert_eq!(
+            parse(&["--kill-child=TERM", "x"]).kill_child.as_deref(),
+            Some("TERM")
+        );
     }
 
     #[test]

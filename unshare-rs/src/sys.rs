@@ -29,7 +29,11 @@ extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut l
     // A signal the kernel generated for the whole foreground process group
     // (the terminal's ^C, a window resize) has reached the child already.
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
-    let code = if info.is_null() { 0 } else { unsafe { (*info).si_code } };
+    let code = if info.is_null() {
+        0
+    } else {
+        unsafe { (*info).si_code }
+    };
     if pid > 0 && code <= 0 {
         // SAFETY: kill is async-signal-safe.
         unsafe { libc::kill(pid, sig) };
@@ -51,7 +55,11 @@ fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
 /// Block (or unblock) the forwarded signals.
 pub fn block_forwarded(block: bool) {
     let set = sigset(&FORWARDED);
-    let how = if block { libc::SIG_BLOCK } else { libc::SIG_UNBLOCK };
+    let how = if block {
+        libc::SIG_BLOCK
+    } else {
+        libc::SIG_UNBLOCK
+    };
     // SAFETY: a valid set; single-threaded.
     unsafe { libc::sigprocmask(how, &raw const set, std::ptr::null_mut()) };
 }
@@ -137,7 +145,13 @@ pub fn read_fd(fd: &OwnedFd, buf: &mut [u8]) -> usize {
     let mut got = 0;
     while got < buf.len() {
         // SAFETY: reading into the unfilled part of buf.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buf[got..].as_mut_ptr().cast(), buf.len() - got) };
+        let n = unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                buf[got..].as_mut_ptr().cast(),
+                buf.len() - got,
+            )
+        };
         if n < 0 {
             if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
                 continue;
@@ -147,7 +161,7 @@ pub fn read_fd(fd: &OwnedFd, buf: &mut [u8]) -> usize {
         if n == 0 {
             break;
         }
-        got += n.cast_unsigned();
+        got += usize::try_from(n).unwrap_or(0);
     }
     got
 }
@@ -157,14 +171,20 @@ pub fn write_fd(fd: &OwnedFd, buf: &[u8]) {
     let mut done = 0;
     while done < buf.len() {
         // SAFETY: writing from buf.
-        let n = unsafe { libc::write(fd.as_raw_fd(), buf[done..].as_ptr().cast(), buf.len() - done) };
+        let n = unsafe {
+            libc::write(
+                fd.as_raw_fd(),
+                buf[done..].as_ptr().cast(),
+                buf.len() - done,
+            )
+        };
         if n <= 0 {
             if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
                 continue;
             }
             return;
         }
-        done += n.cast_unsigned();
+        done += usize::try_from(n).unwrap_or(0);
     }
 }
 
@@ -193,7 +213,8 @@ pub fn wait(pid: i32, flags: libc::c_int) -> io::Result<(i32, i32)> {
 /// When waitpid fails.
 pub fn wait_ended(pid: i32) -> Result<ctcore::wait::Ended> {
     loop {
-        let (_, st) = wait(pid, 0).map_err(|e| anyhow!("waitpid failed: {}", ctcore::error_text(&e)))?;
+        let (_, st) =
+            wait(pid, 0).map_err(|e| anyhow!("waitpid failed: {}", ctcore::error_text(&e)))?;
         if let Some(e) = ctcore::wait::Ended::from_raw(st) {
             return Ok(e);
         }
@@ -205,17 +226,24 @@ pub fn wait_ended(pid: i32) -> Result<ctcore::wait::Ended> {
 /// # Errors
 /// When the path has a NUL byte.
 pub fn cpath(p: &Path) -> Result<CString> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| anyhow!("{}: path contains a NUL byte", p.display()))
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| anyhow!("{}: path contains a NUL byte", p.display()))
 }
 
 /// mount(2) with optional source, fstype and data.
 ///
 /// # Errors
 /// The errno of mount.
-pub fn mount(src: Option<&str>, target: &Path, fstype: Option<&str>, flags: libc::c_ulong) -> io::Result<()> {
+pub fn mount(
+    src: Option<&str>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+) -> io::Result<()> {
     let src = src.map(|s| CString::new(s).unwrap_or_default());
     let fstype = fstype.map(|s| CString::new(s).unwrap_or_default());
-    let target = CString::new(target.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let target = CString::new(target.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: valid C strings or null pointers.
     let r = unsafe {
         libc::mount(
@@ -226,7 +254,11 @@ pub fn mount(src: Option<&str>, target: &Path, fstype: Option<&str>, flags: libc
             std::ptr::null(),
         )
     };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// umount2(target, MNT_DETACH), ignoring errors.
@@ -265,8 +297,10 @@ pub fn thread_count() -> usize {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Threads:").and_then(|v| v.trim().parse().ok()))
+            s.lines().find_map(|l| {
+                l.strip_prefix("Threads:")
+                    .and_then(|v| v.trim().parse().ok())
+            })
         })
         .unwrap_or(1)
 }
@@ -297,7 +331,9 @@ pub fn loopback_up() -> Result<()> {
     req.name[..2].copy_from_slice(b"lo");
     // SAFETY: req is a valid ifreq-sized buffer.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &raw mut req) } < 0 {
-        return Err(os_error("cannot bring up the loopback interface: SIOCGIFFLAGS"));
+        return Err(os_error(
+            "cannot bring up the loopback interface: SIOCGIFFLAGS",
+        ));
     }
     #[allow(clippy::cast_possible_truncation)]
     {
@@ -305,7 +341,9 @@ pub fn loopback_up() -> Result<()> {
     }
     // SAFETY: as above.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &raw const req) } < 0 {
-        return Err(os_error("cannot bring up the loopback interface: SIOCSIFFLAGS"));
+        return Err(os_error(
+            "cannot bring up the loopback interface: SIOCSIFFLAGS",
+        ));
     }
     Ok(())
 }
@@ -366,7 +404,9 @@ pub fn keep_caps() -> Result<()> {
             )
         };
         if r < 0 {
-            return Err(os_error(&format!("cap_ambient_raise failed for capability {cap}")));
+            return Err(os_error(&format!(
+                "cap_ambient_raise failed for capability {cap}"
+            )));
         }
     }
     Ok(())
@@ -408,7 +448,11 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         }
     } else {
         let up = s.to_ascii_uppercase();
-        let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+        let name = if up.starts_with("SIG") {
+            up
+        } else {
+            format!("SIG{up}")
+        };
         if let Ok(sig) = name.parse::<nix::sys::signal::Signal>() {
             return Ok(sig as i32);
         }
@@ -432,7 +476,10 @@ mod tests {
         assert_eq!(parse_signal("sigterm").unwrap(), 15);
         assert_eq!(parse_signal("SIGUSR1").unwrap(), 10);
         assert_eq!(parse_signal("2").unwrap(), 2);
-        assert_eq!(parse_signal("BOGUS").unwrap_err().to_string(), "unknown signal: BOGUS");
+        assert_eq!(
+            parse_signal("BOGUS").unwrap_err().to_string(),
+            "unknown signal: BOGUS"
+        );
         assert!(parse_signal("999").is_err());
     }
 

@@ -3,7 +3,7 @@
 //! root and as the unprivileged user 65534.
 
 use std::io::{BufRead, BufReader};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -44,7 +44,12 @@ fn stderr(o: &Output) -> String {
 /// Run and require success with an empty stderr.
 fn ok(c: &mut Command) -> String {
     let o = run(c);
-    assert!(o.status.success(), "{c:?}: {:?}\nstderr: {}", o.status, stderr(&o));
+    assert!(
+        o.status.success(),
+        "{c:?}: {:?}\nstderr: {}",
+        o.status,
+        stderr(&o)
+    );
     assert_eq!(stderr(&o), "", "stderr must be empty on success: {c:?}");
     stdout(&o)
 }
@@ -70,7 +75,10 @@ fn mountinfo() -> String {
 }
 
 fn hostname() -> String {
-    nix::unistd::gethostname().unwrap().to_string_lossy().into_owned()
+    nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// A scratch directory the unprivileged user may use.
@@ -87,16 +95,18 @@ fn umount(p: &Path) {
 /// Spawn with a pipe on descriptor 3 for --json-status; returns the child
 /// and the read end.
 fn spawn_with_status(c: &mut Command) -> (Child, BufReader<std::fs::File>) {
-    let (r, w) = std::io::pipe().unwrap();
-    let w: OwnedFd = w.into();
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let raw = w.as_raw_fd();
     // SAFETY: dup2 is async-signal-safe; runs between fork and exec.
     unsafe {
         c.pre_exec(move || place_fd(raw, 3));
     }
-    let child = c.stdin(Stdio::null()).stdout(Stdio::null()).spawn().unwrap();
+    let child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     drop(w);
-    let r: OwnedFd = r.into();
     (child, BufReader::new(std::fs::File::from(r)))
 }
 
@@ -110,7 +120,11 @@ fn place_fd(raw: i32, target: i32) -> std::io::Result<()> {
             libc::dup2(raw, target)
         }
     };
-    if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 fn read_json_line(r: &mut BufReader<std::fs::File>) -> Value {
@@ -160,7 +174,13 @@ fn hostname_changed_inside_is_unchanged_outside() {
         return;
     }
     let before = hostname();
-    let out = ok(&mut us(&["--uts", "--", "sh", "-c", "hostname ctools-uts-test && hostname"]));
+    let out = ok(&mut us(&[
+        "--uts",
+        "--",
+        "sh",
+        "-c",
+        "hostname ctools-uts-test && hostname",
+    ]));
     assert_eq!(out, "ctools-uts-test\n");
     assert_eq!(hostname(), before);
     let j = probe(&["--hostname", "ctools-box"], false);
@@ -189,9 +209,17 @@ fn each_option_makes_its_own_namespace() {
         let j = probe(&[flag], false);
         for k in kinds {
             if k == kind {
-                assert_ne!(j["ns"][k], host_ns(k), "{flag} must make a new {k} namespace");
+                assert_ne!(
+                    j["ns"][k],
+                    host_ns(k),
+                    "{flag} must make a new {k} namespace"
+                );
             } else {
-                assert_eq!(j["ns"][k], host_ns(k), "{flag} must not touch the {k} namespace");
+                assert_eq!(
+                    j["ns"][k],
+                    host_ns(k),
+                    "{flag} must not touch the {k} namespace"
+                );
             }
         }
     }
@@ -211,7 +239,14 @@ fn pid_namespace_sees_only_its_own_processes() {
     let j = probe(&["--fork", "--pid", "--mount-proc", "--no-init"], false);
     assert_eq!(j["pid"], 1);
     assert_eq!(j["pids"], serde_json::json!([1]));
-    let out = ok(&mut us(&["-p", "--mount-proc", "--no-init", "sh", "-c", "echo $$"]));
+    let out = ok(&mut us(&[
+        "-p",
+        "--mount-proc",
+        "--no-init",
+        "sh",
+        "-c",
+        "echo $$",
+    ]));
     assert_eq!(out, "1\n");
     // The host's proc is untouched.
     assert!(Path::new(&format!("/proc/{}", std::process::id())).exists());
@@ -227,8 +262,16 @@ fn new_net_namespace_has_only_loopback() {
     // lo is down unless --loopback (flags: IFF_UP 0x1 | IFF_LOOPBACK 0x8).
     let script = "mount -t sysfs none /sys && cat /sys/class/net/lo/flags";
     assert_eq!(ok(&mut us(&["-n", "-m", "sh", "-c", script])), "0x8\n");
-    assert_eq!(ok(&mut us(&["--loopback", "-m", "sh", "-c", script])), "0x9\n");
-    let ping = ok(&mut us(&["--loopback", "sh", "-c", "cat /proc/net/dev | grep -c :"]));
+    assert_eq!(
+        ok(&mut us(&["--loopback", "-m", "sh", "-c", script])),
+        "0x9\n"
+    );
+    let ping = ok(&mut us(&[
+        "--loopback",
+        "sh",
+        "-c",
+        "cat /proc/net/dev | grep -c :",
+    ]));
     assert_eq!(ping, "1\n");
 }
 
@@ -243,7 +286,10 @@ fn tmpfs_on_tmp_is_empty_inside_and_invisible_outside() {
     );
     let out = ok(&mut us(&["--mount", "sh", "-c", &script]));
     assert_eq!(out, "1\n", "the new /tmp must be empty and mounted inside");
-    assert!(!mountinfo().contains("ctools-tmp-test"), "the mount must not reach the host");
+    assert!(
+        !mountinfo().contains("ctools-tmp-test"),
+        "the mount must not reach the host"
+    );
     assert!(!Path::new("/tmp").join(&marker).exists());
 }
 
@@ -261,16 +307,38 @@ fn propagation_modes() {
         umount(&shared.join("sub"));
         umount(&shared);
     });
-    assert!(cttest::sh(&format!("mount -t tmpfs ctools-prop-host {s} && mount --make-shared {s} && mkdir {s}/sub")).status.success());
+    assert!(
+        cttest::sh(&format!(
+            "mount -t tmpfs ctools-prop-host {s} && mount --make-shared {s} && mkdir {s}/sub"
+        ))
+        .status
+        .success()
+    );
     let inside = format!("mount -t tmpfs ctools-prop-inner {s}/sub");
     // Default (private): nothing reaches the host.
     ok(&mut us(&["-m", "sh", "-c", &inside]));
     assert!(!mountinfo().contains("ctools-prop-inner"));
     // -U -r: the mount namespace is less privileged; nothing propagates.
-    ok(&mut us(&["-U", "-r", "-m", "--propagation", "shared", "sh", "-c", &inside]));
+    ok(&mut us(&[
+        "-U",
+        "-r",
+        "-m",
+        "--propagation",
+        "shared",
+        "sh",
+        "-c",
+        &inside,
+    ]));
     assert!(!mountinfo().contains("ctools-prop-inner"));
     // shared: it propagates back to the shared host mount.
-    ok(&mut us(&["-m", "--propagation", "shared", "sh", "-c", &inside]));
+    ok(&mut us(&[
+        "-m",
+        "--propagation",
+        "shared",
+        "sh",
+        "-c",
+        &inside,
+    ]));
     assert!(mountinfo().contains("ctools-prop-inner"));
     umount(&shared.join("sub"));
     assert!(!mountinfo().contains("ctools-prop-inner"));
@@ -300,7 +368,10 @@ fn sysv_ipc_objects_are_separate() {
         "-c",
         "ipcs -q | grep -c '^0x'; ipcmk -Q >/dev/null; ipcs -q | grep -c '^0x'",
     ]));
-    assert_eq!(out, "0\n1\n", "a new IPC namespace starts empty and keeps its own queue");
+    assert_eq!(
+        out, "0\n1\n",
+        "a new IPC namespace starts empty and keeps its own queue"
+    );
     assert_eq!(count(), host, "the inner queue must not appear on the host");
 }
 
@@ -319,7 +390,11 @@ fn user_namespace_root_inside_unprivileged_outside() {
     let script = format!("id -u; touch {0}; stat -c %u {0}", f.display());
     let mut c = us(&["-r", "sh", "-c", &script]);
     assert_eq!(ok(as_nobody(&mut c)), "0\n0\n");
-    assert_eq!(std::fs::metadata(&f).unwrap().uid(), NOBODY, "outside, the file is the user's");
+    assert_eq!(
+        std::fs::metadata(&f).unwrap().uid(),
+        NOBODY,
+        "outside, the file is the user's"
+    );
     // Without a map the user is the overflow user.
     let j = probe(&["-U"], false);
     assert_eq!(j["uid"], 65534);
@@ -331,10 +406,25 @@ fn user_namespace_root_inside_unprivileged_outside() {
 
 #[test]
 fn unprivileged_user_gets_all_namespaces_through_a_user_namespace() {
-    if !cttest::require_root("unshare_rs::unprivileged_user_gets_all_namespaces_through_a_user_namespace") {
+    if !cttest::require_root(
+        "unshare_rs::unprivileged_user_gets_all_namespaces_through_a_user_namespace",
+    ) {
         return;
     }
-    let j = probe(&["-r", "-p", "--mount-proc", "-u", "-n", "-i", "-C", "--hostname", "rootless"], true);
+    let j = probe(
+        &[
+            "-r",
+            "-p",
+            "--mount-proc",
+            "-u",
+            "-n",
+            "-i",
+            "-C",
+            "--hostname",
+            "rootless",
+        ],
+        true,
+    );
     assert_eq!(j["pid"], 2);
     assert_eq!(j["pids"], serde_json::json!([1, 2]));
     assert_eq!(j["hostname"], "rootless");
@@ -348,7 +438,14 @@ fn multi_range_maps_as_root() {
         return;
     }
     let j = probe(
-        &["--map-users=0:100000:65536", "--map-groups=100000,0,65536", "-S", "1000", "-G", "1000"],
+        &[
+            "--map-users=0:100000:65536",
+            "--map-groups=100000,0,65536",
+            "-S",
+            "1000",
+            "-G",
+            "1000",
+        ],
         false,
     );
     assert_eq!(j["uid_map"], serde_json::json!([[0, 100_000, 65536]]));
@@ -359,7 +456,10 @@ fn multi_range_maps_as_root() {
     assert_eq!(j["groups"], serde_json::json!([]));
     // --map-user together with a range punches the single ID out of it.
     let j = probe(&["--map-user=0", "--map-users=0:100000:10"], false);
-    assert_eq!(j["uid_map"], serde_json::json!([[0, 0, 1], [1, 100_001, 9]]));
+    assert_eq!(
+        j["uid_map"],
+        serde_json::json!([[0, 0, 1], [1, 100_001, 9]])
+    );
 }
 
 #[test]
@@ -367,10 +467,22 @@ fn time_namespace_offsets() {
     if !cttest::require_root("unshare_rs::time_namespace_offsets") {
         return;
     }
-    let out = ok(&mut us(&["-T", "--boottime", "1000000", "cat", "/proc/uptime"]));
+    let out = ok(&mut us(&[
+        "-T",
+        "--boottime",
+        "1000000",
+        "cat",
+        "/proc/uptime",
+    ]));
     let up: f64 = out.split_whitespace().next().unwrap().parse().unwrap();
     assert!(up > 1_000_000.0, "uptime {up}");
-    let out = ok(&mut us(&["-T", "--monotonic=-0", "--boottime", "5", "true"]));
+    let out = ok(&mut us(&[
+        "-T",
+        "--monotonic=-0",
+        "--boottime",
+        "5",
+        "true",
+    ]));
     assert_eq!(out, "");
 }
 
@@ -381,7 +493,10 @@ fn root_and_working_directory() {
     }
     assert_eq!(ok(&mut us(&["-R", "/", "-w", "/tmp", "pwd"])), "/tmp\n");
     assert_eq!(ok(&mut us(&["-w", "/usr", "pwd"])), "/usr\n");
-    assert_eq!(ok(&mut us(&["-R", "/usr", "sh", "-c", "test -d /bin && pwd"])), "/\n");
+    assert_eq!(
+        ok(&mut us(&["-R", "/usr", "sh", "-c", "test -d /bin && pwd"])),
+        "/\n"
+    );
 }
 
 #[test]
@@ -390,10 +505,20 @@ fn keep_caps_raises_ambient_capabilities() {
         return;
     }
     let j = probe(&["-r", "--keep-caps"], true);
-    let amb = j["status"]["CapAmb"].as_str().unwrap_or("0").trim().to_string();
+    let amb = j["status"]["CapAmb"]
+        .as_str()
+        .unwrap_or("0")
+        .trim()
+        .to_string();
     assert_ne!(amb.trim_start_matches('0'), "", "CapAmb {amb}");
     let j = probe(&["-r"], true);
-    assert_eq!(j["status"]["CapAmb"].as_str().unwrap().trim_start_matches('0'), "");
+    assert_eq!(
+        j["status"]["CapAmb"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches('0'),
+        ""
+    );
 }
 
 // ---------------------------------------------------------------- persistence and join
@@ -425,13 +550,30 @@ fn persisted_namespaces_are_joined_by_file() {
     .map(|(n, o)| format!("{o}={}", file(n)))
     .collect();
     let mut args: Vec<&str> = opts.iter().map(String::as_str).collect();
-    args.extend(["--hostname", "persisted", "--", "sh", "-c", "mount -t tmpfs ctools-persist /mnt"]);
+    args.extend([
+        "--hostname",
+        "persisted",
+        "--",
+        "sh",
+        "-c",
+        "mount -t tmpfs ctools-persist /mnt",
+    ]);
     ok(&mut us(&args));
     let mi = mountinfo();
     for n in names {
-        assert!(mi.contains(&format!(" {} ", file(n))), "{n} is not bind mounted");
+        assert!(
+            mi.contains(&format!(" {} ", file(n))),
+            "{n} is not bind mounted"
+        );
     }
-    assert_eq!(ok(&mut us(&["--join", &format!("--uts={}", file("uts")), "hostname"])), "persisted\n");
+    assert_eq!(
+        ok(&mut us(&[
+            "--join",
+            &format!("--uts={}", file("uts")),
+            "hostname"
+        ])),
+        "persisted\n"
+    );
     let j = probe(&["--join", &format!("--net={}", file("net"))], false);
     assert_eq!(j["interfaces"], serde_json::json!(["lo"]));
     assert_eq!(
@@ -440,14 +582,23 @@ fn persisted_namespaces_are_joined_by_file() {
         "the joined namespace is the persisted one"
     );
     // The mount namespace kept its tmpfs.
-    let out = ok(&mut us(&["--join", &format!("--mount={}", file("mnt")), "grep", "-c", "ctools-persist", "/proc/self/mountinfo"]));
+    let out = ok(&mut us(&[
+        "--join",
+        &format!("--mount={}", file("mnt")),
+        "grep",
+        "-c",
+        "ctools-persist",
+        "/proc/self/mountinfo",
+    ]));
     assert_eq!(out, "1\n");
     assert!(!mi.contains("ctools-persist"));
 }
 
 #[test]
 fn persist_on_a_shared_mount_is_diagnosed_and_leaves_nothing() {
-    if !cttest::require_root("unshare_rs::persist_on_a_shared_mount_is_diagnosed_and_leaves_nothing") {
+    if !cttest::require_root(
+        "unshare_rs::persist_on_a_shared_mount_is_diagnosed_and_leaves_nothing",
+    ) {
         return;
     }
     let _lock = cttest::serial("mount");
@@ -458,22 +609,46 @@ fn persist_on_a_shared_mount_is_diagnosed_and_leaves_nothing() {
         umount(&dir.join("mnt"));
         umount(&dir);
     });
-    assert!(cttest::sh(&format!("mount -t tmpfs ctools-shared {s} && mount --make-shared {s}")).status.success());
+    assert!(
+        cttest::sh(&format!(
+            "mount -t tmpfs ctools-shared {s} && mount --make-shared {s}"
+        ))
+        .status
+        .success()
+    );
     let before = mountinfo().lines().count();
     // The new mount namespace is a peer of the shared mount until its
     // propagation changes, so the mount namespace file would propagate into
     // itself: the kernel refuses (util-linux fails so by default).
-    let o = run(&mut us(&[&format!("--mount={s}/mnt"), "--propagation", "unchanged", "true"]));
+    let o = run(&mut us(&[
+        &format!("--mount={s}/mnt"),
+        "--propagation",
+        "unchanged",
+        "true",
+    ]));
     assert_eq!(o.status.code(), Some(125));
     let e = stderr(&o);
     assert!(e.starts_with("unshare-rs: mount /proc/"), "{e}");
-    assert!(e.contains("Invalid argument") && e.contains("shared mount"), "{e}");
+    assert!(
+        e.contains("Invalid argument") && e.contains("shared mount"),
+        "{e}"
+    );
     assert_eq!(e.lines().count(), 1);
-    assert!(!dir.join("mnt").exists(), "the file it created must be removed");
-    assert_eq!(mountinfo().lines().count(), before, "no mount may be left behind");
+    assert!(
+        !dir.join("mnt").exists(),
+        "the file it created must be removed"
+    );
+    assert_eq!(
+        mountinfo().lines().count(),
+        before,
+        "no mount may be left behind"
+    );
     // With the default private propagation it works, and can be joined.
     ok(&mut us(&[&format!("--mount={s}/mnt"), "true"]));
-    assert_eq!(ok(&mut us(&["--join", &format!("--mount={s}/mnt"), "true"])), "");
+    assert_eq!(
+        ok(&mut us(&["--join", &format!("--mount={s}/mnt"), "true"])),
+        ""
+    );
 }
 
 #[test]
@@ -482,7 +657,18 @@ fn join_a_running_namespace_set_by_pid() {
         return;
     }
     let mut c = us(&[
-        "-p", "-m", "-u", "-i", "--mount-proc", "--hostname", "target", "--json-status", "3", "--", "sleep", "60",
+        "-p",
+        "-m",
+        "-u",
+        "-i",
+        "--mount-proc",
+        "--hostname",
+        "target",
+        "--json-status",
+        "3",
+        "--",
+        "sleep",
+        "60",
     ]);
     c.current_dir("/usr");
     let (mut child, mut status) = spawn_with_status(&mut c);
@@ -501,7 +687,10 @@ fn join_a_running_namespace_set_by_pid() {
     // It forked to enter the PID namespace: init, sleep and the probe.
     assert_eq!(j["pids"].as_array().unwrap().len(), 3, "{}", j["pids"]);
     assert_eq!(ok(&mut us(&["-t", &p, "-u", "hostname"])), "target\n");
-    assert_eq!(ok(&mut us(&["-t", &p, "-m", "-r", "-w", "--", "pwd"])), "/usr\n");
+    assert_eq!(
+        ok(&mut us(&["-t", &p, "-m", "-r", "-w", "--", "pwd"])),
+        "/usr\n"
+    );
     // The status of the target: SIGTERM to unshare-rs reaches sleep.
     kill(ppid, libc::SIGTERM);
     let st = wait_child(&mut child);
@@ -517,29 +706,55 @@ fn unprivileged_join_enters_the_user_namespace_first() {
     }
     let mut c = us(&["-r", "--hostname", "rootless-target", "sleep", "60"]);
     as_nobody(&mut c);
-    let mut child = c.stdin(Stdio::null()).stdout(Stdio::null()).spawn().unwrap();
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     let pid = i32::try_from(child.id()).unwrap();
     let _g = cttest::defer(move || kill(pid, libc::SIGKILL));
     // Wait until it has unshared (its uts namespace differs from ours).
     let start = Instant::now();
-    while cttest::ns_inode("uts") == std::fs::metadata(format!("/proc/{pid}/ns/uts")).ok().map(|m| m.ino()) {
+    while cttest::ns_inode("uts")
+        == std::fs::metadata(format!("/proc/{pid}/ns/uts"))
+            .ok()
+            .map(|m| m.ino())
+    {
         assert!(start.elapsed() < LIMIT);
         std::thread::sleep(Duration::from_millis(20));
     }
-    while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim() != "sleep" {
+    while std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        != "sleep"
+    {
         assert!(start.elapsed() < LIMIT);
         std::thread::sleep(Duration::from_millis(20));
     }
     let p = pid.to_string();
     let mut c = us(&["-t", &p, "-U", "-u", "sh", "-c", "hostname; id -u"]);
     assert_eq!(ok(as_nobody(&mut c)), "rootless-target\n0\n");
-    let mut c = us(&["-t", &p, "-a", "--preserve-credentials", "sh", "-c", "hostname; id -u"]);
+    let mut c = us(&[
+        "-t",
+        &p,
+        "-a",
+        "--preserve-credentials",
+        "sh",
+        "-c",
+        "hostname; id -u",
+    ]);
     assert_eq!(ok(as_nobody(&mut c)), "rootless-target\n0\n");
     // Without the user namespace, the uts namespace is out of reach.
     let mut c = us(&["-t", &p, "-u", "hostname"]);
     let o = run(as_nobody(&mut c));
     assert_eq!(o.status.code(), Some(125));
-    assert!(stderr(&o).starts_with("unshare-rs: reassociate to namespace 'ns/uts' failed: Operation not permitted"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with(
+            "unshare-rs: reassociate to namespace 'ns/uts' failed: Operation not permitted"
+        ),
+        "{}",
+        stderr(&o)
+    );
     kill(pid, libc::SIGKILL);
     let _ = wait_child(&mut child);
 }
@@ -556,7 +771,14 @@ fn init_reaps_orphans() {
     let script = "sh -c 'sleep 0.1 & echo $! > /tmp/orphan' ; o=$(cat /tmp/orphan); \
                   while [ -e /proc/$o ] && ! grep -q ') Z ' /proc/$o/stat 2>/dev/null; do sleep 0.05; done; \
                   while [ -e /proc/$o ]; do sleep 0.05; done; echo reaped";
-    let out = ok(&mut us(&["-p", "--mount-proc", "-m", "sh", "-c", &format!("mount -t tmpfs t /tmp; {script}")]));
+    let out = ok(&mut us(&[
+        "-p",
+        "--mount-proc",
+        "-m",
+        "sh",
+        "-c",
+        &format!("mount -t tmpfs t /tmp; {script}"),
+    ]));
     assert_eq!(out, "reaped\n");
 }
 
@@ -575,12 +797,12 @@ fn signals_are_forwarded_to_the_program() {
         (libc::SIGWINCH, "WINCH"),
     ] {
         for to_init in [false, true] {
-            let script = format!("trap 'exit 42' {name}; echo ready >&3; while :; do sleep 0.05; done");
+            let script =
+                format!("trap 'exit 42' {name}; echo ready >&3; while :; do sleep 0.05; done");
             let mut c = us(&["-p", "--json-status", "4", "sh", "-c", &script]);
             // The program reports readiness on 3 (a second pipe would do as
             // well; here the status descriptor and 3 are the same pipe).
-            let (r, w) = std::io::pipe().unwrap();
-            let w: OwnedFd = w.into();
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
             let raw = w.as_raw_fd();
             // SAFETY: dup2 between fork and exec.
             unsafe {
@@ -589,11 +811,15 @@ fn signals_are_forwarded_to_the_program() {
                     place_fd(3, 4)
                 });
             }
-            let mut child = c.stdin(Stdio::null()).stdout(Stdio::null()).spawn().unwrap();
+            let mut child = c
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
             drop(w);
             let ppid = i32::try_from(child.id()).unwrap();
             let _g = cttest::defer(move || kill(ppid, libc::SIGKILL));
-            let mut reader = BufReader::new(std::fs::File::from(OwnedFd::from(r)));
+            let mut reader = BufReader::new(std::fs::File::from(r));
             let start = read_json_line(&mut reader);
             let mut line = String::new();
             reader.read_line(&mut line).unwrap();
@@ -605,7 +831,12 @@ fn signals_are_forwarded_to_the_program() {
             };
             kill(target, sig);
             let st = wait_child(&mut child);
-            assert_eq!(st.code(), Some(42), "{name} sent to {}", if to_init { "init" } else { "unshare-rs" });
+            assert_eq!(
+                st.code(),
+                Some(42),
+                "{name} sent to {}",
+                if to_init { "init" } else { "unshare-rs" }
+            );
         }
     }
 }
@@ -619,16 +850,31 @@ fn exit_statuses_and_signal_reraise() {
     assert_eq!(code(&["-p", "sh", "-c", "exit 3"]).code(), Some(3));
     assert_eq!(code(&["-f", "-u", "sh", "-c", "exit 4"]).code(), Some(4));
     assert_eq!(code(&["-u", "sh", "-c", "exit 5"]).code(), Some(5));
-    assert_eq!(code(&["-p", "sh", "-c", "kill -KILL $$"]).signal(), Some(libc::SIGKILL));
-    assert_eq!(code(&["-p", "--no-init", "sh", "-c", "exit 7"]).code(), Some(7));
-    assert_eq!(code(&["-f", "sh", "-c", "kill -TERM $$"]).signal(), Some(libc::SIGTERM));
+    assert_eq!(
+        code(&["-p", "sh", "-c", "kill -KILL $$"]).signal(),
+        Some(libc::SIGKILL)
+    );
+    assert_eq!(
+        code(&["-p", "--no-init", "sh", "-c", "exit 7"]).code(),
+        Some(7)
+    );
+    assert_eq!(
+        code(&["-f", "sh", "-c", "kill -TERM $$"]).signal(),
+        Some(libc::SIGTERM)
+    );
     let o = run(&mut us(&["-u", "no-such-program-ctools"]));
     assert_eq!(o.status.code(), Some(127));
-    assert_eq!(stderr(&o), "unshare-rs: cannot execute 'no-such-program-ctools': No such file or directory\n");
+    assert_eq!(
+        stderr(&o),
+        "unshare-rs: cannot execute 'no-such-program-ctools': No such file or directory\n"
+    );
     assert_eq!(code(&["-p", "no-such-program-ctools"]).code(), Some(127));
     assert_eq!(code(&["-u", "/etc/passwd"]).code(), Some(126));
     // What a shell sees.
-    let o = cttest::sh(&format!("{} -p sh -c 'kill -9 $$'; echo $?", bin().display()));
+    let o = cttest::sh(&format!(
+        "{} -p sh -c 'kill -9 $$'; echo $?",
+        bin().display()
+    ));
     assert_eq!(stdout(&o), "137\n");
 }
 
@@ -680,24 +926,60 @@ fn bad_options_give_their_message_and_leave_no_mount() {
     }
     let before = mountinfo().lines().count();
     let cases: &[(&[&str], &str)] = &[
-        (&["--monotonic", "5", "true"], "options --monotonic and --boottime require unsharing of a time namespace (-T)"),
-        (&["--propagation", "bogus", "-m", "true"], "invalid value 'bogus'"),
-        (&["--setgroups", "maybe", "-U", "true"], "invalid value 'maybe'"),
-        (&["-r", "--setgroups", "allow", "true"], "options --setgroups=allow and --map-group are mutually exclusive"),
+        (
+            &["--monotonic", "5", "true"],
+            "options --monotonic and --boottime require unsharing of a time namespace (-T)",
+        ),
+        (
+            &["--propagation", "bogus", "-m", "true"],
+            "invalid value 'bogus'",
+        ),
+        (
+            &["--setgroups", "maybe", "-U", "true"],
+            "invalid value 'maybe'",
+        ),
+        (
+            &["-r", "--setgroups", "allow", "true"],
+            "options --setgroups=allow and --map-group are mutually exclusive",
+        ),
         (&["--kill-child=FOO", "true"], "unknown signal: FOO"),
         (&["--map-users", "1:2", "true"], "invalid mapping '1:2'"),
         (&["--map-users=auto", "true"], "no line matching user"),
-        (&["-R", "/nonexistent-ctools", "true"], "cannot change root directory to '/nonexistent-ctools': No such file or directory"),
-        (&["-w", "/nonexistent-ctools", "true"], "cannot change directory to /nonexistent-ctools: No such file or directory"),
-        (&["-p", "-w", "/nonexistent-ctools", "true"], "cannot change directory to /nonexistent-ctools"),
+        (
+            &["-R", "/nonexistent-ctools", "true"],
+            "cannot change root directory to '/nonexistent-ctools': No such file or directory",
+        ),
+        (
+            &["-w", "/nonexistent-ctools", "true"],
+            "cannot change directory to /nonexistent-ctools: No such file or directory",
+        ),
+        (
+            &["-p", "-w", "/nonexistent-ctools", "true"],
+            "cannot change directory to /nonexistent-ctools",
+        ),
         (&["--bogus"], "unexpected argument '--bogus'"),
-        (&["--mount-proc=/nonexistent-ctools", "true"], "mount proc on /nonexistent-ctools failed: No such file or directory"),
-        (&["--net=/nonexistent-ctools/x", "true"], "cannot create /nonexistent-ctools/x: No such file or directory"),
-        (&["-t", "999999999", "-a", "true"], "cannot open /proc/999999999: No such process"),
+        (
+            &["--mount-proc=/nonexistent-ctools", "true"],
+            "mount proc on /nonexistent-ctools failed: No such file or directory",
+        ),
+        (
+            &["--net=/nonexistent-ctools/x", "true"],
+            "cannot create /nonexistent-ctools/x: No such file or directory",
+        ),
+        (
+            &["-t", "999999999", "-a", "true"],
+            "cannot open /proc/999999999: No such process",
+        ),
         (&["--all", "true"], "option --all needs --target PID"),
         (&["--join", "true"], "no namespace specified"),
-        (&["--join", "-n", "true"], "neither filename nor target pid supplied for ns/net"),
-        (&["-t", "1", "--hostname", "x", "true"], "cannot be used with --target"),
+        (
+            &["--join", "-n", "true"],
+            "neither filename nor target pid supplied for ns/net",
+        ),
+        (
+            &["-t", "1", "--hostname", "x", "true"],
+            "cannot be used with --target",
+        ),
         (&["--json-status", "987", "true"], "status descriptor 987"),
         (&["-S", "nobody", "true"], "invalid uid argument: 'nobody'"),
         (&["--hostname", "", "true"], "invalid host name"),
@@ -711,7 +993,11 @@ fn bad_options_give_their_message_and_leave_no_mount() {
         assert_eq!(e.lines().count(), 1, "{args:?}: one line: {e}");
         assert_eq!(stdout(&o), "");
     }
-    assert_eq!(mountinfo().lines().count(), before, "no mount may be left behind");
+    assert_eq!(
+        mountinfo().lines().count(),
+        before,
+        "no mount may be left behind"
+    );
 }
 
 #[test]
@@ -735,13 +1021,20 @@ fn missing_privilege_is_diagnosed() {
     let mut c = us(&["-r", &format!("--uts={}", f.display()), "true"]);
     let o = run(as_nobody(&mut c));
     assert_eq!(o.status.code(), Some(125));
-    assert!(stderr(&o).contains("Operation not permitted"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Operation not permitted"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!f.exists());
     // Joining a namespace without privilege over it.
     let mut c = us(&["-t", "1", "-n", "true"]);
     let o = run(as_nobody(&mut c));
     assert_eq!(o.status.code(), Some(125));
-    assert_eq!(stderr(&o), "unshare-rs: cannot open /proc/1/ns/net: Permission denied\n");
+    assert_eq!(
+        stderr(&o),
+        "unshare-rs: cannot open /proc/1/ns/net: Permission denied\n"
+    );
 }
 
 #[test]
