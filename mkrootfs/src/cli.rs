@@ -8,7 +8,11 @@ pub use crate::write::Format;
 
 /// Build a root filesystem from host programs and every library they load.
 #[derive(Parser, Debug)]
-#[command(name = "mkrootfs", version, about = "Build a root filesystem from host programs and every library they load")]
+#[command(
+    name = "mkrootfs",
+    version,
+    about = "Build a root filesystem from host programs and every library they load"
+)]
 pub struct Cli {
     /// Write an archive to FILE (`-` for standard output) instead of a directory
     #[arg(short = 'o', long = "output", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
@@ -92,11 +96,8 @@ pub const MAN: ctcore::ManExtra = ctcore::ManExtra {
 .B mkrootfs
 builds a root filesystem that
 .BR chroot (8)
-or a container runtime can enter: the document's skeleton
-.RB ( bin\\ dev\\ etc\\ home\\ lib\\ lib64\\ mnt\\ opt\\ proc\\ root\\ run\\ sbin\\ sys\\ tmp\\ usr\\ var ,
-with
-.B tmp
-mode 1777), the host's merged\\-/usr links
+or a container runtime can enter: the document's skeleton (bin, dev, etc, home, lib, lib64,
+mnt, opt, proc, root, run, sbin, sys, tmp, usr, var; tmp with mode 1777), the host's merged\\-/usr links
 .RB ( bin\\ \\->\\ usr/bin ,
 \\&...), each PROGRAM and every shared library the dynamic loader would map for it.
 .PP
@@ -105,7 +106,7 @@ Libraries are found by reading the ELF files the way glibc's
 does, without running anything: PT_INTERP and PT_DYNAMIC (no section headers needed), DT_NEEDED in
 breadth\\-first order with reuse of an already loaded soname, DT_RPATH inherited along the chain of
 loaders unless the loader has DT_RUNPATH, DT_RUNPATH for direct dependencies only, the
-.B $ORIGIN ,
+.BR $ORIGIN ,
 .B $LIB
 and
 .B $PLATFORM
@@ -164,6 +165,13 @@ its man page warns against running it on untrusted files, and a library that is
 .B not found
 is easy to miss in its output.
 The resolver reads the files instead and fails on any missing library.
+When a library is reachable only through
+.I /etc/ld.so.cache
+(a directory of ld.so.conf that is not built into the loader), the root gets
+.I /etc/ld.so.conf
+and its own cache from
+.BR ldconfig\\ \\-r ,
+because the loader never reads ld.so.conf itself.
 .PP
 What the root does not contain: libraries a program opens with
 .BR dlopen (3)
@@ -176,6 +184,13 @@ are mount points: the runtime mounts them
 .RB ( ps
 needs
 .IR /proc ).
+A program whose own RPATH or RUNPATH uses
+.B $ORIGIN
+needs
+.I /proc
+mounted in the root: the loader reads
+.I /proc/self/exe
+to expand it.
 Without
 .BR \\-\\-dev ,
 .I /dev

@@ -83,26 +83,44 @@ impl Reader<'_> {
     }
     fn u16(&self, b: &[u8], at: usize) -> u16 {
         let v = [b[at], b[at + 1]];
-        if self.big { u16::from_be_bytes(v) } else { u16::from_le_bytes(v) }
+        if self.big {
+            u16::from_be_bytes(v)
+        } else {
+            u16::from_le_bytes(v)
+        }
     }
     fn u32(&self, b: &[u8], at: usize) -> u32 {
         let v = [b[at], b[at + 1], b[at + 2], b[at + 3]];
-        if self.big { u32::from_be_bytes(v) } else { u32::from_le_bytes(v) }
+        if self.big {
+            u32::from_be_bytes(v)
+        } else {
+            u32::from_le_bytes(v)
+        }
     }
     fn u64(&self, b: &[u8], at: usize) -> u64 {
         let mut v = [0; 8];
         v.copy_from_slice(&b[at..at + 8]);
-        if self.big { u64::from_be_bytes(v) } else { u64::from_le_bytes(v) }
+        if self.big {
+            u64::from_be_bytes(v)
+        } else {
+            u64::from_le_bytes(v)
+        }
     }
     fn word(&self, b: &[u8], at: usize) -> u64 {
-        if self.wide { self.u64(b, at) } else { u64::from(self.u32(b, at)) }
+        if self.wide {
+            self.u64(b, at)
+        } else {
+            u64::from(self.u32(b, at))
+        }
     }
 }
 
 /// Whether the file starts with the ELF magic.
 #[must_use]
 pub fn is_elf(path: &Path) -> bool {
-    let Ok(f) = File::open(path) else { return false };
+    let Ok(f) = File::open(path) else {
+        return false;
+    };
     let mut m = [0u8; 4];
     f.read_exact_at(&mut m, 0).is_ok() && &m == b"\x7fELF"
 }
@@ -123,7 +141,12 @@ pub fn parse(path: &Path) -> anyhow::Result<Option<ElfInfo>> {
     if !matches!(ident[4], 1 | 2) || !matches!(ident[5], 1 | 2) {
         return Err(bad());
     }
-    let r = Reader { file: &file, big: ident[5] == 2, wide: ident[4] == 2, len };
+    let r = Reader {
+        file: &file,
+        big: ident[5] == 2,
+        wide: ident[4] == 2,
+        len,
+    };
     let eh = r.bytes(0, if r.wide { 64 } else { 52 }).ok_or_else(bad)?;
     let mut info = ElfInfo {
         class: ident[4],
@@ -145,7 +168,9 @@ pub fn parse(path: &Path) -> anyhow::Result<Option<ElfInfo>> {
     if usize::from(phentsize) < min {
         return Err(bad());
     }
-    let ph = r.bytes(phoff, usize::from(phentsize) * usize::from(phnum)).ok_or_else(bad)?;
+    let ph = r
+        .bytes(phoff, usize::from(phentsize) * usize::from(phnum))
+        .ok_or_else(bad)?;
     // (type, offset, vaddr, filesz)
     let mut segs = Vec::with_capacity(usize::from(phnum));
     for i in 0..usize::from(phnum) {
@@ -153,7 +178,12 @@ pub fn parse(path: &Path) -> anyhow::Result<Option<ElfInfo>> {
         let s = if r.wide {
             (r.u32(b, 0), r.u64(b, 8), r.u64(b, 16), r.u64(b, 32))
         } else {
-            (r.u32(b, 0), u64::from(r.u32(b, 4)), u64::from(r.u32(b, 8)), u64::from(r.u32(b, 16)))
+            (
+                r.u32(b, 0),
+                u64::from(r.u32(b, 4)),
+                u64::from(r.u32(b, 8)),
+                u64::from(r.u32(b, 16)),
+            )
         };
         segs.push(s);
     }
@@ -170,7 +200,9 @@ pub fn parse(path: &Path) -> anyhow::Result<Option<ElfInfo>> {
             _ => {}
         }
     }
-    let Some((doff, dsz)) = dynseg else { return Ok(Some(info)) };
+    let Some((doff, dsz)) = dynseg else {
+        return Ok(Some(info));
+    };
     info.dynamic = true;
     let ent = if r.wide { 16 } else { 8 };
     let dsz = usize::try_from(dsz.min(1 << 20)).map_err(|_| bad())?;
@@ -198,8 +230,14 @@ pub fn parse(path: &Path) -> anyhow::Result<Option<ElfInfo>> {
         .find(|&&(t, _, va, sz)| t == PT_LOAD && strtab >= va && strtab < va + sz)
         .map(|&(_, off, va, _)| strtab - va + off)
         .ok_or_else(bad)?;
-    let strsz = if strsz == 0 { len.saturating_sub(stroff) } else { strsz.min(len.saturating_sub(stroff)) };
-    let strs = r.bytes(stroff, usize::try_from(strsz).map_err(|_| bad())?).ok_or_else(bad)?;
+    let strsz = if strsz == 0 {
+        len.saturating_sub(stroff)
+    } else {
+        strsz.min(len.saturating_sub(stroff))
+    };
+    let strs = r
+        .bytes(stroff, usize::try_from(strsz).map_err(|_| bad())?)
+        .ok_or_else(bad)?;
     let get = |v: u64| -> anyhow::Result<String> {
         let at = usize::try_from(v).map_err(|_| bad())?;
         let s = strs.get(at..).ok_or_else(bad)?;

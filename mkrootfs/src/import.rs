@@ -45,7 +45,11 @@ fn num(f: &[u8]) -> u64 {
         }
         return v;
     }
-    let s: String = f.iter().take_while(|&&c| c != 0).map(|&c| c as char).collect();
+    let s: String = f
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as char)
+        .collect();
     u64::from_str_radix(s.trim(), 8).unwrap_or(0)
 }
 
@@ -72,7 +76,17 @@ pub fn parse_tar(data: &[u8]) -> anyhow::Result<Vec<(Vec<u8>, Member)>> {
         if h.iter().all(|&b| b == 0) {
             break;
         }
-        let sum: u64 = h.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u64::from(b) }).sum();
+        let sum: u64 = h
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    u64::from(b)
+                }
+            })
+            .sum();
         if sum != num(&h[148..156]) {
             bail!("not a tar archive (bad header checksum at offset {pos})");
         }
@@ -82,7 +96,10 @@ pub fn parse_tar(data: &[u8]) -> anyhow::Result<Vec<(Vec<u8>, Member)>> {
             size = String::from_utf8_lossy(s).parse().unwrap_or(size);
         }
         let start = pos + 512;
-        let end = start.checked_add(size).filter(|&e| e <= data.len()).ok_or_else(|| anyhow::anyhow!("truncated tar archive"))?;
+        let end = start
+            .checked_add(size)
+            .filter(|&e| e <= data.len())
+            .ok_or_else(|| anyhow::anyhow!("truncated tar archive"))?;
         let body = &data[start..end];
         pos = start + size.div_ceil(512) * 512;
         match typ {
@@ -103,7 +120,10 @@ pub fn parse_tar(data: &[u8]) -> anyhow::Result<Vec<(Vec<u8>, Member)>> {
                     }
                     let rec = &rest[sp + 1..n - 1];
                     if let Some(eq) = rec.iter().position(|&c| c == b'=') {
-                        pax.insert(String::from_utf8_lossy(&rec[..eq]).into_owned(), rec[eq + 1..].to_vec());
+                        pax.insert(
+                            String::from_utf8_lossy(&rec[..eq]).into_owned(),
+                            rec[eq + 1..].to_vec(),
+                        );
                     }
                     rest = &rest[n..];
                 }
@@ -142,7 +162,10 @@ pub fn parse_tar(data: &[u8]) -> anyhow::Result<Vec<(Vec<u8>, Member)>> {
             gid: u32::try_from(num(&h[116..124])).unwrap_or(0),
             mtime: i64::try_from(num(&h[136..148])).unwrap_or(0),
             link: os(link),
-            dev: (u32::try_from(num(&h[329..337])).unwrap_or(0), u32::try_from(num(&h[337..345])).unwrap_or(0)),
+            dev: (
+                u32::try_from(num(&h[329..337])).unwrap_or(0),
+                u32::try_from(num(&h[337..345])).unwrap_or(0),
+            ),
             data: (start, size),
         };
         out.push((raw, m));
@@ -157,7 +180,9 @@ fn clean(p: &Path) -> anyhow::Result<PathBuf> {
         match c {
             Component::Normal(n) => out.push(n),
             Component::CurDir => {}
-            Component::RootDir | Component::Prefix(_) => bail!("{}: absolute path in layer refused", p.display()),
+            Component::RootDir | Component::Prefix(_) => {
+                bail!("{}: absolute path in layer refused", p.display())
+            }
             Component::ParentDir => bail!("{}: path with '..' in layer refused", p.display()),
         }
     }
@@ -197,7 +222,8 @@ enum Op {
 pub fn import(layer: &Path, dir: &Path) -> anyhow::Result<usize> {
     let raw = fs::read(layer).with_context(|| format!("{}: cannot read", layer.display()))?;
     let data = if raw.starts_with(&[0x1f, 0x8b]) {
-        crate::inflate::gunzip(&raw).with_context(|| format!("{}: cannot decompress", layer.display()))?
+        crate::inflate::gunzip(&raw)
+            .with_context(|| format!("{}: cannot decompress", layer.display()))?
     } else {
         raw
     };
@@ -220,10 +246,17 @@ pub fn import(layer: &Path, dir: &Path) -> anyhow::Result<usize> {
                 None => fs::symlink_metadata(dir.join(&anc)).is_ok_and(|md| !md.is_dir()),
             };
             if link {
-                bail!("{}: goes through a link or file at {}: refused", ctx(&p), anc.display());
+                bail!(
+                    "{}: goes through a link or file at {}: refused",
+                    ctx(&p),
+                    anc.display()
+                );
             }
         }
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let parent = p.parent().unwrap_or(Path::new("")).to_path_buf();
         if name == ".wh..wh..opq" {
             ops.push(Op::Opaque(parent));
@@ -241,7 +274,11 @@ pub fn import(layer: &Path, dir: &Path) -> anyhow::Result<usize> {
         match m.typ {
             b'2' => {
                 if !link_stays_inside(&p, &m.link) {
-                    bail!("{}: symlink to {} leaves the root: refused", ctx(&p), m.link.display());
+                    bail!(
+                        "{}: symlink to {} leaves the root: refused",
+                        ctx(&p),
+                        m.link.display()
+                    );
                 }
             }
             b'1' => {
@@ -251,10 +288,15 @@ pub fn import(layer: &Path, dir: &Path) -> anyhow::Result<usize> {
                     anc.push(c);
                     let bad = match kinds.get(&anc) {
                         Some(k) => *k == b'2' || (anc != t && *k != b'5'),
-                        None => fs::symlink_metadata(dir.join(&anc)).map_or(true, |md| md.file_type().is_symlink()),
+                        None => fs::symlink_metadata(dir.join(&anc))
+                            .map_or(true, |md| md.file_type().is_symlink()),
                     };
                     if bad {
-                        bail!("{}: hard link to {} leaves the root or goes through a link: refused", ctx(&p), m.link.display());
+                        bail!(
+                            "{}: hard link to {} leaves the root or goes through a link: refused",
+                            ctx(&p),
+                            m.link.display()
+                        );
                     }
                 }
             }
@@ -280,8 +322,19 @@ pub fn import(layer: &Path, dir: &Path) -> anyhow::Result<usize> {
                     fs::create_dir_all(par).with_context(|| par.display().to_string())?;
                 }
                 remove_any(&full)?;
-                nix::sys::stat::mknod(&full, nix::sys::stat::SFlag::S_IFCHR, nix::sys::stat::Mode::empty(), 0)
-                    .map_err(|e| anyhow::anyhow!("{}: cannot create whiteout: {}", full.display(), ctcore::errno_text(e)))?;
+                nix::sys::stat::mknod(
+                    &full,
+                    nix::sys::stat::SFlag::S_IFCHR,
+                    nix::sys::stat::Mode::empty(),
+                    0,
+                )
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: cannot create whiteout: {}",
+                        full.display(),
+                        ctcore::errno_text(e)
+                    )
+                })?;
             }
             Op::Put(p, m) => {
                 let full = dir.join(&p);
@@ -306,12 +359,25 @@ pub fn import(layer: &Path, dir: &Path) -> anyhow::Result<usize> {
                         b'1' => fs::hard_link(dir.join(clean(&m.link)?), &full).with_context(cx)?,
                         b'3' | b'4' | b'6' => {
                             let (k, dev) = match m.typ {
-                                b'3' => (nix::sys::stat::SFlag::S_IFCHR, libc::makedev(m.dev.0, m.dev.1)),
-                                b'4' => (nix::sys::stat::SFlag::S_IFBLK, libc::makedev(m.dev.0, m.dev.1)),
+                                b'3' => (
+                                    nix::sys::stat::SFlag::S_IFCHR,
+                                    libc::makedev(m.dev.0, m.dev.1),
+                                ),
+                                b'4' => (
+                                    nix::sys::stat::SFlag::S_IFBLK,
+                                    libc::makedev(m.dev.0, m.dev.1),
+                                ),
                                 _ => (nix::sys::stat::SFlag::S_IFIFO, 0),
                             };
-                            nix::sys::stat::mknod(&full, k, nix::sys::stat::Mode::from_bits_truncate(m.mode), dev)
-                                .map_err(|e| anyhow::anyhow!("{}: {}", full.display(), ctcore::errno_text(e)))?;
+                            nix::sys::stat::mknod(
+                                &full,
+                                k,
+                                nix::sys::stat::Mode::from_bits_truncate(m.mode),
+                                dev,
+                            )
+                            .map_err(|e| {
+                                anyhow::anyhow!("{}: {}", full.display(), ctcore::errno_text(e))
+                            })?;
                         }
                         _ => {
                             use std::io::Write;
@@ -321,14 +387,17 @@ pub fn import(layer: &Path, dir: &Path) -> anyhow::Result<usize> {
                                 .custom_flags_nofollow()
                                 .open(&full)
                                 .with_context(cx)?;
-                            f.write_all(&data[m.data.0..m.data.0 + m.data.1]).with_context(cx)?;
-                            fs::set_permissions(&full, fs::Permissions::from_mode(m.mode)).with_context(cx)?;
+                            f.write_all(&data[m.data.0..m.data.0 + m.data.1])
+                                .with_context(cx)?;
+                            fs::set_permissions(&full, fs::Permissions::from_mode(m.mode))
+                                .with_context(cx)?;
                         }
                     }
                     if m.typ != b'1' {
                         let _ = std::os::unix::fs::lchown(&full, Some(m.uid), Some(m.gid));
                         if m.typ != b'2' && m.mode & 0o6000 != 0 {
-                            fs::set_permissions(&full, fs::Permissions::from_mode(m.mode)).with_context(cx)?;
+                            fs::set_permissions(&full, fs::Permissions::from_mode(m.mode))
+                                .with_context(cx)?;
                         }
                         let _ = crate::write::set_times(&full, (m.mtime, 0));
                     }
@@ -338,7 +407,8 @@ pub fn import(layer: &Path, dir: &Path) -> anyhow::Result<usize> {
         }
     }
     for (d, mode, mtime) in dir_modes.into_iter().rev() {
-        fs::set_permissions(&d, fs::Permissions::from_mode(mode)).with_context(|| d.display().to_string())?;
+        fs::set_permissions(&d, fs::Permissions::from_mode(mode))
+            .with_context(|| d.display().to_string())?;
         let _ = crate::write::set_times(&d, (mtime, 0));
     }
     Ok(n)
@@ -370,7 +440,11 @@ fn xattr_set(p: &Path, name: &str, val: &[u8]) -> anyhow::Result<()> {
     let r = unsafe { libc::lsetxattr(cp.as_ptr(), cn.as_ptr(), val.as_ptr().cast(), val.len(), 0) };
     if r != 0 {
         let e = std::io::Error::last_os_error();
-        bail!("{}: cannot set {name}: {} (trusted.* needs root)", p.display(), ctcore::error_text(&e));
+        bail!(
+            "{}: cannot set {name}: {} (trusted.* needs root)",
+            p.display(),
+            ctcore::error_text(&e)
+        );
     }
     Ok(())
 }

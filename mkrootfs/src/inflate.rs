@@ -13,7 +13,9 @@ struct Bits<'a> {
 impl Bits<'_> {
     fn need(&mut self, n: u32) -> Result<()> {
         while self.nbits < n {
-            let Some(&b) = self.data.get(self.pos) else { bail!("truncated deflate stream") };
+            let Some(&b) = self.data.get(self.pos) else {
+                bail!("truncated deflate stream")
+            };
             self.pos += 1;
             self.bit |= u32::from(b) << self.nbits;
             self.nbits += 8;
@@ -79,14 +81,21 @@ impl Huff {
     }
 }
 
-const LBASE: [u16; 29] =
-    [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
-const LEXT: [u8; 29] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
-const DBASE: [u16; 30] = [
-    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145,
-    8193, 12289, 16385, 24577,
+const LBASE: [u16; 29] = [
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
+    163, 195, 227, 258,
 ];
-const DEXT: [u8; 30] = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
+const LEXT: [u8; 29] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+];
+const DBASE: [u16; 30] = [
+    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
+    2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+];
+const DEXT: [u8; 30] = [
+    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
+    13,
+];
 
 fn codes(b: &mut Bits<'_>, out: &mut Vec<u8>, lit: &Huff, dist: &Huff) -> Result<()> {
     loop {
@@ -123,17 +132,26 @@ fn codes(b: &mut Bits<'_>, out: &mut Vec<u8>, lit: &Huff, dist: &Huff) -> Result
 /// # Errors
 /// A malformed stream.
 pub fn inflate(data: &[u8]) -> Result<(Vec<u8>, usize)> {
-    let mut b = Bits { data, pos: 0, bit: 0, nbits: 0 };
+    let mut b = Bits {
+        data,
+        pos: 0,
+        bit: 0,
+        nbits: 0,
+    };
     let mut out = Vec::with_capacity(data.len() * 3);
     loop {
         let last = b.get(1)?;
         match b.get(2)? {
             0 => {
                 b.align();
-                let h = data.get(b.pos..b.pos + 4).ok_or_else(|| anyhow::anyhow!("truncated deflate stream"))?;
+                let h = data
+                    .get(b.pos..b.pos + 4)
+                    .ok_or_else(|| anyhow::anyhow!("truncated deflate stream"))?;
                 let len = usize::from(u16::from_le_bytes([h[0], h[1]]));
                 b.pos += 4;
-                let s = data.get(b.pos..b.pos + len).ok_or_else(|| anyhow::anyhow!("truncated deflate stream"))?;
+                let s = data
+                    .get(b.pos..b.pos + len)
+                    .ok_or_else(|| anyhow::anyhow!("truncated deflate stream"))?;
                 out.extend_from_slice(s);
                 b.pos += len;
             }
@@ -149,7 +167,9 @@ pub fn inflate(data: &[u8]) -> Result<(Vec<u8>, usize)> {
                 let nlen = usize::try_from(b.get(5)?)? + 257;
                 let ndist = usize::try_from(b.get(5)?)? + 1;
                 let ncode = usize::try_from(b.get(4)?)? + 4;
-                const ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+                const ORDER: [usize; 19] = [
+                    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+                ];
                 let mut cl = [0u8; 19];
                 for &o in ORDER.iter().take(ncode) {
                     cl[o] = u8::try_from(b.get(3)?)?;
@@ -208,16 +228,26 @@ pub fn gunzip(mut data: &[u8]) -> Result<Vec<u8>> {
         }
         for bit in [8u8, 16] {
             if flg & bit != 0 {
-                let rest = data.get(p..).ok_or_else(|| anyhow::anyhow!("truncated gzip header"))?;
-                p += rest.iter().position(|&c| c == 0).ok_or_else(|| anyhow::anyhow!("truncated gzip header"))? + 1;
+                let rest = data
+                    .get(p..)
+                    .ok_or_else(|| anyhow::anyhow!("truncated gzip header"))?;
+                p += rest
+                    .iter()
+                    .position(|&c| c == 0)
+                    .ok_or_else(|| anyhow::anyhow!("truncated gzip header"))?
+                    + 1;
             }
         }
         if flg & 2 != 0 {
             p += 2;
         }
-        let body = data.get(p..).ok_or_else(|| anyhow::anyhow!("truncated gzip header"))?;
+        let body = data
+            .get(p..)
+            .ok_or_else(|| anyhow::anyhow!("truncated gzip header"))?;
         let (d, used) = inflate(body)?;
-        let tail = body.get(used..used + 8).ok_or_else(|| anyhow::anyhow!("truncated gzip trailer"))?;
+        let tail = body
+            .get(used..used + 8)
+            .ok_or_else(|| anyhow::anyhow!("truncated gzip trailer"))?;
         let isize = u32::from_le_bytes([tail[4], tail[5], tail[6], tail[7]]);
         if isize != (d.len() as u64 & 0xffff_ffff) as u32 {
             bail!("gzip: length mismatch (corrupt data)");
@@ -235,7 +265,10 @@ mod tests {
     #[test]
     fn gzip_round_trip_with_host_gzip() {
         let Ok(out) = std::process::Command::new("sh")
-            .args(["-c", "seq 1 20000 | gzip -9; printf 'abcabcabcabc' | gzip -1"])
+            .args([
+                "-c",
+                "seq 1 20000 | gzip -9; printf 'abcabcabcabc' | gzip -1",
+            ])
             .output()
         else {
             return;

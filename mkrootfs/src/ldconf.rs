@@ -88,7 +88,9 @@ fn conf_into(path: &Path, out: &mut Vec<String>, seen: &mut Vec<PathBuf>, depth:
         return;
     }
     seen.push(real);
-    let Ok(text) = std::fs::read_to_string(path) else { return };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
     let dir = path.parent().unwrap_or(Path::new("/"));
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("").trim();
@@ -99,7 +101,11 @@ fn conf_into(path: &Path, out: &mut Vec<String>, seen: &mut Vec<PathBuf>, depth:
         match words.next() {
             Some("include") => {
                 for pat in words {
-                    let full = if pat.starts_with('/') { PathBuf::from(pat) } else { dir.join(pat) };
+                    let full = if pat.starts_with('/') {
+                        PathBuf::from(pat)
+                    } else {
+                        dir.join(pat)
+                    };
                     for f in glob(&full) {
                         conf_into(&f, out, seen, depth + 1);
                     }
@@ -119,9 +125,16 @@ fn conf_into(path: &Path, out: &mut Vec<String>, seen: &mut Vec<PathBuf>, depth:
 /// ld.so.conf includes use), sorted results.
 #[must_use]
 pub fn glob(pattern: &Path) -> Vec<PathBuf> {
-    let name = pattern.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = pattern
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if !name.contains(['*', '?', '[']) {
-        return if pattern.exists() { vec![pattern.to_path_buf()] } else { Vec::new() };
+        return if pattern.exists() {
+            vec![pattern.to_path_buf()]
+        } else {
+            Vec::new()
+        };
     }
     let dir = pattern.parent().unwrap_or(Path::new("/"));
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -183,12 +196,28 @@ fn fallback(machine: u16, class: u8) -> (Vec<String>, String, String) {
         _ => ("", ""),
     };
     if Path::new("/usr/lib").join(triple).is_dir() && !triple.is_empty() {
-        let dirs = vec![format!("/lib/{triple}"), format!("/usr/lib/{triple}"), "/lib".into(), "/usr/lib".into()];
+        let dirs = vec![
+            format!("/lib/{triple}"),
+            format!("/usr/lib/{triple}"),
+            "/lib".into(),
+            "/usr/lib".into(),
+        ];
         (dirs, format!("lib/{triple}"), plat.into())
-    } else if class == 2 && Path::new("/usr/lib64").is_dir() && !Path::new("/usr/lib64").is_symlink() {
-        (vec!["/lib64".into(), "/usr/lib64".into()], "lib64".into(), plat.into())
+    } else if class == 2
+        && Path::new("/usr/lib64").is_dir()
+        && !Path::new("/usr/lib64").is_symlink()
+    {
+        (
+            vec!["/lib64".into(), "/usr/lib64".into()],
+            "lib64".into(),
+            plat.into(),
+        )
     } else {
-        (vec!["/lib".into(), "/usr/lib".into()], "lib".into(), plat.into())
+        (
+            vec!["/lib".into(), "/usr/lib".into()],
+            "lib".into(),
+            plat.into(),
+        )
     }
 }
 
@@ -211,7 +240,10 @@ pub fn loader_env(interp: Option<&str>, machine: u16, class: u8) -> LoaderEnv {
                 let text = String::from_utf8_lossy(&out.stdout);
                 let mut dirs = Vec::new();
                 for l in text.lines() {
-                    let val = || l.split_once('=').map(|(_, v)| v.trim_matches('"').to_string());
+                    let val = || {
+                        l.split_once('=')
+                            .map(|(_, v)| v.trim_matches('"').to_string())
+                    };
                     if l.starts_with("path.system_dirs[") {
                         if let Some(v) = val() {
                             dirs.push(v.trim_end_matches('/').to_string());
@@ -232,9 +264,21 @@ pub fn loader_env(interp: Option<&str>, machine: u16, class: u8) -> LoaderEnv {
             }
         }
     }
-    let cache = std::fs::read("/etc/ld.so.cache").ok().and_then(|d| parse_cache(&d));
-    let conf_dirs = if cache.is_none() { parse_conf(Path::new("/etc/ld.so.conf")) } else { Vec::new() };
-    LoaderEnv { cache, conf_dirs, system_dirs, dst_lib, platform }
+    let cache = std::fs::read("/etc/ld.so.cache")
+        .ok()
+        .and_then(|d| parse_cache(&d));
+    let conf_dirs = if cache.is_none() {
+        parse_conf(Path::new("/etc/ld.so.conf"))
+    } else {
+        Vec::new()
+    };
+    LoaderEnv {
+        cache,
+        conf_dirs,
+        system_dirs,
+        dst_lib,
+        platform,
+    }
 }
 
 #[cfg(test)]
@@ -264,12 +308,17 @@ mod tests {
         std::fs::write(p.join("conf.d/skip.txt"), "/skip\n").unwrap();
         std::fs::write(p.join("other.conf"), "/other\n").unwrap();
         let dirs = parse_conf(&p.join("ld.so.conf"));
-        assert_eq!(dirs, ["/first/dir", "/a", "/b", "/other", "/last", "/after"]);
+        assert_eq!(
+            dirs,
+            ["/first/dir", "/a", "/b", "/other", "/last", "/after"]
+        );
     }
 
     #[test]
     fn host_cache_parses() {
-        let Ok(data) = std::fs::read("/etc/ld.so.cache") else { return };
+        let Ok(data) = std::fs::read("/etc/ld.so.cache") else {
+            return;
+        };
         let map = parse_cache(&data).expect("new-format cache");
         let libc = map.get("libc.so.6").expect("libc in cache");
         assert!(libc[0].ends_with("/libc.so.6"));

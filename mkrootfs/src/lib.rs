@@ -24,10 +24,13 @@ use plan::{Entry, Kind, Plan, rel};
 use resolve::{Found, Resolver};
 
 /// The document's skeleton.
-pub const SKELETON: &[&str] =
-    &["bin", "dev", "etc", "home", "lib", "lib64", "mnt", "opt", "proc", "root", "run", "sbin", "sys", "tmp", "usr", "var"];
+pub const SKELETON: &[&str] = &[
+    "bin", "dev", "etc", "home", "lib", "lib64", "mnt", "opt", "proc", "root", "run", "sbin",
+    "sys", "tmp", "usr", "var",
+];
 
-const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+const PASSWD: &str =
+    "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
 const GROUP: &str = "root:x:0:\nnogroup:x:65534:\n";
 const NSSWITCH: &str = "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n";
 const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
@@ -52,7 +55,14 @@ impl Builder {
     /// A builder; `ldd` selects the document's method.
     #[must_use]
     pub fn new(ldd: bool) -> Builder {
-        Builder { plan: Plan::default(), res: Resolver::default(), done: HashSet::new(), ldd, libc: None, verbose: false }
+        Builder {
+            plan: Plan::default(),
+            res: Resolver::default(),
+            done: HashSet::new(),
+            ldd,
+            libc: None,
+            verbose: false,
+        }
     }
 
     /// The skeleton, mirroring the host's merged-/usr links.
@@ -69,7 +79,10 @@ impl Builder {
         }
         for n in &names {
             let host = Path::new("/").join(n);
-            if host.is_symlink() && std::fs::read_link(&host).is_ok_and(|t| t.starts_with("usr") || t.starts_with("/usr")) {
+            if host.is_symlink()
+                && std::fs::read_link(&host)
+                    .is_ok_and(|t| t.starts_with("usr") || t.starts_with("/usr"))
+            {
                 self.plan.add_host(&host, &chain)?;
             }
         }
@@ -80,10 +93,12 @@ impl Builder {
                 _ => 0o755,
             };
             if !self.plan.entries.contains_key(Path::new(n)) {
-                self.plan.insert(n.into(), Entry::made(Kind::Dir, mode, &chain));
+                self.plan
+                    .insert(n.into(), Entry::made(Kind::Dir, mode, &chain));
             }
         }
-        self.plan.insert("var/tmp".into(), Entry::made(Kind::Dir, 0o1777, &chain));
+        self.plan
+            .insert("var/tmp".into(), Entry::made(Kind::Dir, 0o1777, &chain));
         Ok(())
     }
 
@@ -94,7 +109,10 @@ impl Builder {
     pub fn add_input(&mut self, p: &Path, chain: &[String]) -> anyhow::Result<()> {
         let md = std::fs::metadata(p).with_context(|| format!("{}: cannot access", p.display()))?;
         if md.is_dir() {
-            bail!("{}: is a directory (use --file for a directory tree)", p.display());
+            bail!(
+                "{}: is a directory (use --file for a directory tree)",
+                p.display()
+            );
         }
         let canon = self.plan.add_host(p, chain)?;
         if !self.done.insert(canon.clone()) {
@@ -110,12 +128,17 @@ impl Builder {
         let mut head = [0u8; 256];
         let n = {
             use std::io::Read;
-            let mut f = std::fs::File::open(canon).with_context(|| format!("{}: cannot open", canon.display()))?;
+            let mut f = std::fs::File::open(canon)
+                .with_context(|| format!("{}: cannot open", canon.display()))?;
             f.read(&mut head).unwrap_or(0)
         };
         let head = &head[..n];
         if head.starts_with(b"\x7fELF") {
-            let found = if self.ldd { ldd(p, chain)? } else { self.res.closure(p, chain)? };
+            let found = if self.ldd {
+                ldd(p, chain)?
+            } else {
+                self.res.closure(p, chain)?
+            };
             for f in found {
                 self.add_found(&f)?;
             }
@@ -130,8 +153,9 @@ impl Builder {
                 if Path::new(interp).file_name().is_some_and(|n| n == "env") {
                     let prog = words.find(|w| !w.starts_with('-') && !w.contains('='));
                     if let Some(prog) = prog {
-                        let path = ctcore::exec::which(prog.as_ref())
-                            .ok_or_else(|| anyhow::anyhow!("{prog}: not found in PATH (#! of {})", p.display()))?;
+                        let path = ctcore::exec::which(prog.as_ref()).ok_or_else(|| {
+                            anyhow::anyhow!("{prog}: not found in PATH (#! of {})", p.display())
+                        })?;
                         let mut c = c.clone();
                         c.push(prog.to_string());
                         self.add_input(&path, &c)?;
@@ -152,7 +176,11 @@ impl Builder {
                 }
             }
         }
-        let base = f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let base = f
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if base.starts_with("libc.so.") && self.libc.is_none() {
             self.libc = Some(f.path.clone());
         }
@@ -177,7 +205,8 @@ impl Builder {
         };
         let chain = vec![format!("--file {spec}")];
         let src = Path::new(src);
-        std::fs::symlink_metadata(src).with_context(|| format!("{}: cannot access", src.display()))?;
+        std::fs::symlink_metadata(src)
+            .with_context(|| format!("{}: cannot access", src.display()))?;
         let files = match dest {
             None => {
                 let canon = self.plan.add_host(src, &chain)?;
@@ -212,22 +241,51 @@ impl Builder {
     /// The minimal /etc.
     pub fn etc(&mut self) {
         let chain = vec!["--etc defaults".to_string()];
-        for (n, c, m) in [("passwd", PASSWD, 0o644), ("group", GROUP, 0o644), ("nsswitch.conf", NSSWITCH, 0o644), ("hosts", HOSTS, 0o644)] {
-            self.plan.insert(Path::new("etc").join(n), Entry::made(Kind::Data(c.as_bytes().to_vec()), m, &chain));
+        for (n, c, m) in [
+            ("passwd", PASSWD, 0o644),
+            ("group", GROUP, 0o644),
+            ("nsswitch.conf", NSSWITCH, 0o644),
+            ("hosts", HOSTS, 0o644),
+        ] {
+            self.plan.insert(
+                Path::new("etc").join(n),
+                Entry::made(Kind::Data(c.as_bytes().to_vec()), m, &chain),
+            );
         }
     }
 
     /// Device nodes and the usual /dev links.
     pub fn dev(&mut self) {
         let chain = vec!["--dev".to_string()];
-        for (n, ma, mi) in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)] {
-            self.plan.insert(Path::new("dev").join(n), Entry::made(Kind::Char(ma, mi), 0o666, &chain));
+        for (n, ma, mi) in [
+            ("null", 1, 3),
+            ("zero", 1, 5),
+            ("full", 1, 7),
+            ("random", 1, 8),
+            ("urandom", 1, 9),
+            ("tty", 5, 0),
+        ] {
+            self.plan.insert(
+                Path::new("dev").join(n),
+                Entry::made(Kind::Char(ma, mi), 0o666, &chain),
+            );
         }
-        for (n, t) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx")] {
-            self.plan.insert(Path::new("dev").join(n), Entry::made(Kind::Symlink(t.into()), 0o777, &chain));
+        for (n, t) in [
+            ("fd", "/proc/self/fd"),
+            ("stdin", "/proc/self/fd/0"),
+            ("stdout", "/proc/self/fd/1"),
+            ("stderr", "/proc/self/fd/2"),
+            ("ptmx", "pts/ptmx"),
+        ] {
+            self.plan.insert(
+                Path::new("dev").join(n),
+                Entry::made(Kind::Symlink(t.into()), 0o777, &chain),
+            );
         }
-        self.plan.insert("dev/pts".into(), Entry::made(Kind::Dir, 0o755, &chain));
-        self.plan.insert("dev/shm".into(), Entry::made(Kind::Dir, 0o1777, &chain));
+        self.plan
+            .insert("dev/pts".into(), Entry::made(Kind::Dir, 0o755, &chain));
+        self.plan
+            .insert("dev/shm".into(), Entry::made(Kind::Dir, 0o1777, &chain));
     }
 
     /// libgcc_s with libc, and the NSS modules nsswitch.conf names.
@@ -235,9 +293,16 @@ impl Builder {
     /// # Errors
     /// Unresolved dependencies of those modules.
     pub fn dlopen_extras(&mut self) -> anyhow::Result<()> {
-        let Some(libc) = self.libc.clone() else { return Ok(()) };
+        let Some(libc) = self.libc.clone() else {
+            return Ok(());
+        };
         let mut names = vec!["libgcc_s.so.1".to_string()];
-        let conf = match self.plan.entries.get(Path::new("etc/nsswitch.conf")).map(|e| e.kind.clone()) {
+        let conf = match self
+            .plan
+            .entries
+            .get(Path::new("etc/nsswitch.conf"))
+            .map(|e| e.kind.clone())
+        {
             Some(Kind::Data(d)) => String::from_utf8_lossy(&d).into_owned(),
             Some(Kind::File(src)) => std::fs::read_to_string(src).unwrap_or_default(),
             // glibc's defaults without the file: files, dns
@@ -245,7 +310,9 @@ impl Builder {
         };
         for line in conf.lines() {
             let line = line.split('#').next().unwrap_or("");
-            let Some((_, svcs)) = line.split_once(':') else { continue };
+            let Some((_, svcs)) = line.split_once(':') else {
+                continue;
+            };
             let mut depth = 0;
             for w in svcs.split_whitespace() {
                 if w.starts_with('[') {
@@ -264,7 +331,9 @@ impl Builder {
         }
         for n in names {
             // A missing module is skipped, as glibc does.
-            let Some(p) = self.res.find_default(&n, &libc) else { continue };
+            let Some(p) = self.res.find_default(&n, &libc) else {
+                continue;
+            };
             let chain = vec![s(&libc), format!("{n} (dlopen)")];
             let canon = self.plan.add_host(&p, &chain)?;
             if self.done.insert(canon) {
@@ -290,7 +359,14 @@ impl Builder {
                 }
             }
         }
-        dirs.extend(["/usr/lib/x86_64-linux-gnu/gconv", "/usr/lib64/gconv", "/usr/lib/gconv"].map(PathBuf::from));
+        dirs.extend(
+            [
+                "/usr/lib/x86_64-linux-gnu/gconv",
+                "/usr/lib64/gconv",
+                "/usr/lib/gconv",
+            ]
+            .map(PathBuf::from),
+        );
         for d in dirs {
             if d.is_dir() {
                 return self.add_file(&s(&d));
@@ -338,14 +414,28 @@ pub fn ldd(p: &Path, chain: &[String]) -> anyhow::Result<Vec<Found>> {
             continue;
         }
         let mut c = chain.to_vec();
-        c.push(if name.is_empty() { path.to_string() } else { name });
+        c.push(if name.is_empty() {
+            path.to_string()
+        } else {
+            name
+        });
         let path = PathBuf::from(path);
-        let dir = path.parent().map(|d| d.display().to_string()).unwrap_or_default();
+        let dir = path
+            .parent()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
         let sys = |d: &str| ["/lib", "/usr/lib", "/lib64", "/usr/lib64"].contains(&d);
         let via_cache = !(sys(&dir)
-            || path.parent().and_then(Path::parent).is_some_and(|p| sys(&p.display().to_string()))
+            || path
+                .parent()
+                .and_then(Path::parent)
+                .is_some_and(|p| sys(&p.display().to_string()))
                 && dir.contains("-linux-"));
-        v.push(Found { path, chain: c, via_cache });
+        v.push(Found {
+            path,
+            chain: c,
+            via_cache,
+        });
     }
     Ok(v)
 }
@@ -366,7 +456,8 @@ fn lookup(p: &Path) -> anyhow::Result<PathBuf> {
     if p.as_os_str().as_encoded_bytes().contains(&b'/') {
         return Ok(p.to_path_buf());
     }
-    ctcore::exec::which(p.as_os_str()).ok_or_else(|| ctcore::failure(125, format!("{}: not found in PATH", p.display())))
+    ctcore::exec::which(p.as_os_str())
+        .ok_or_else(|| ctcore::failure(125, format!("{}: not found in PATH", p.display())))
 }
 
 /// Build the plan from the command line.
@@ -456,14 +547,23 @@ pub fn listing(plan: &Plan) -> serde_json::Value {
 /// # Errors
 /// ldconfig missing or failing.
 pub fn ldconfig(dir: &Path) -> anyhow::Result<()> {
-    let prog = ["/sbin/ldconfig", "/usr/sbin/ldconfig"].into_iter().find(|p| Path::new(p).exists()).unwrap_or("ldconfig");
+    let prog = ["/sbin/ldconfig", "/usr/sbin/ldconfig"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("ldconfig");
     let o = std::process::Command::new(prog)
         .arg("-r")
         .arg(dir)
         .output()
-        .with_context(|| format!("cannot run {prog} (needed for libraries outside the system directories)"))?;
+        .with_context(|| {
+            format!("cannot run {prog} (needed for libraries outside the system directories)")
+        })?;
     if !o.status.success() {
-        bail!("ldconfig -r {}: {}", dir.display(), String::from_utf8_lossy(&o.stderr).trim());
+        bail!(
+            "ldconfig -r {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
     }
     // not reproducible, as initramfs-tools notes
     let _ = std::fs::remove_file(dir.join("var/cache/ldconfig/aux-cache"));
@@ -481,7 +581,10 @@ fn add_ld_cache(plan: &mut Plan) -> anyhow::Result<()> {
     })();
     let _ = std::fs::remove_dir_all(&tmp);
     let data = res?;
-    plan.entries.insert("etc/ld.so.cache".into(), Entry::made(Kind::Data(data), 0o644, &["ldconfig -r".to_string()]));
+    plan.entries.insert(
+        "etc/ld.so.cache".into(),
+        Entry::made(Kind::Data(data), 0o644, &["ldconfig -r".to_string()]),
+    );
     Ok(())
 }
 
@@ -489,7 +592,10 @@ fn infer_format(cli: &cli::Cli, out: &Path) -> write::Format {
     if let Some(f) = cli.format {
         return f;
     }
-    let name = out.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
     if name.ends_with(".cpio") || name.contains(".cpio.") || name.ends_with(".initramfs") {
         write::Format::Cpio
     } else {
@@ -509,7 +615,11 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
         }
         None
     } else {
-        Some(cli.dir.clone().ok_or_else(|| ctcore::failure(125, "a DIR (or --output FILE) is required"))?)
+        Some(
+            cli.dir
+                .clone()
+                .ok_or_else(|| ctcore::failure(125, "a DIR (or --output FILE) is required"))?,
+        )
     };
     if cli.format.is_some() && cli.output.is_none() {
         return Err(ctcore::failure(125, "--format needs --output FILE"));
@@ -519,16 +629,30 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
     }
     let dash = programs.iter().any(|p| p.as_os_str() == "-");
     programs.retain(|p| p.as_os_str() != "-");
-    if dash || (programs.is_empty() && cli.files.is_empty() && cli.import.is_empty() && !std::io::stdin().is_terminal()) {
+    if dash
+        || (programs.is_empty()
+            && cli.files.is_empty()
+            && cli.import.is_empty()
+            && !std::io::stdin().is_terminal())
+    {
         programs.extend(read_stdin_inputs()?);
     }
     let layers_only = programs.is_empty() && cli.files.is_empty() && !cli.import.is_empty();
-    let plan = if layers_only { Plan::default() } else { build_plan(&cli, &programs)? };
+    let plan = if layers_only {
+        Plan::default()
+    } else {
+        build_plan(&cli, &programs)?
+    };
     if cli.dry_run {
         if cli.json {
             let mut v = listing(&plan);
             if !cli.import.is_empty() {
-                v["import"] = cli.import.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().into();
+                v["import"] = cli
+                    .import
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .into();
             }
             ctcore::json::print_pretty(&v)?;
         } else {
@@ -539,7 +663,9 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
             for (p, e) in &plan.entries {
                 let from = match (&e.kind, &e.source) {
                     (Kind::Symlink(t), _) => format!(" -> {}", t.display()),
-                    (_, Some(src)) if *src != Path::new("/").join(p) => format!(" <- {}", src.display()),
+                    (_, Some(src)) if *src != Path::new("/").join(p) => {
+                        format!(" <- {}", src.display())
+                    }
                     _ => String::new(),
                 };
                 writeln!(out, "{} /{}{from}", e.type_name(), p.display())?;
@@ -565,14 +691,18 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
         } else {
             let tmp = out.with_file_name(format!(
                 ".{}.mkrootfs-tmp",
-                out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+                out.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
             ));
             let res = (|| {
-                let f = std::fs::File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
+                let f = std::fs::File::create(&tmp)
+                    .with_context(|| format!("{}: cannot create", tmp.display()))?;
                 let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
                 emit(&mut w)?;
                 w.into_inner().map_err(|e| e.into_error())?.sync_data().ok();
-                std::fs::rename(&tmp, out).with_context(|| format!("{}: cannot write", out.display()))
+                std::fs::rename(&tmp, out)
+                    .with_context(|| format!("{}: cannot write", out.display()))
             })();
             if res.is_err() {
                 let _ = std::fs::remove_file(&tmp);
@@ -596,7 +726,10 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
                 ldconfig(&dir)?;
             }
             if cli.verbose {
-                eprintln!("mkrootfs: {} files copied, {} unchanged, {} other entries", st.copied, st.unchanged, st.made);
+                eprintln!(
+                    "mkrootfs: {} files copied, {} unchanged, {} other entries",
+                    st.copied, st.unchanged, st.made
+                );
             }
         }
         anyhow::Ok(())

@@ -51,8 +51,21 @@ impl Entry {
     /// A generated entry, owned by root, with the fixed time `epoch()`.
     #[must_use]
     pub fn made(kind: Kind, mode: u32, chain: &[String]) -> Entry {
-        let size = if let Kind::Data(d) = &kind { d.len() as u64 } else { 0 };
-        Entry { kind, mode, uid: 0, gid: 0, mtime: (epoch(), 0), size, source: None, chain: chain.to_vec() }
+        let size = if let Kind::Data(d) = &kind {
+            d.len() as u64
+        } else {
+            0
+        };
+        Entry {
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            mtime: (epoch(), 0),
+            size,
+            source: None,
+            chain: chain.to_vec(),
+        }
     }
 
     /// The type name used in `--dry-run` listings.
@@ -73,7 +86,10 @@ impl Entry {
 /// two runs give identical archives.
 #[must_use]
 pub fn epoch() -> i64 {
-    std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok()).unwrap_or(0)
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Paths relative to the root, in an order where parents come first.
@@ -130,7 +146,11 @@ impl Plan {
 
     fn host_entry(kind: Kind, md: &std::fs::Metadata, src: &Path, chain: &[String]) -> Entry {
         Entry {
-            size: if matches!(kind, Kind::File(_)) { md.len() } else { 0 },
+            size: if matches!(kind, Kind::File(_)) {
+                md.len()
+            } else {
+                0
+            },
             kind,
             mode: md.mode() & 0o7777,
             uid: md.uid(),
@@ -184,7 +204,9 @@ impl Plan {
                 }
                 let target = std::fs::read_link(&next)?;
                 let at = rel(&next);
-                let link = if target.is_absolute() && !target.components().any(|c| c == Component::ParentDir) {
+                let link = if target.is_absolute()
+                    && !target.components().any(|c| c == Component::ParentDir)
+                {
                     relative_link(&rel(&cur), &rel(&target))
                 } else {
                     target.clone()
@@ -242,8 +264,10 @@ impl Plan {
     /// A path component that is a file, or a link loop.
     pub fn make_dirs(&mut self, path: &Path, chain: &[String]) -> anyhow::Result<PathBuf> {
         let mut cur = PathBuf::new();
-        let mut rest: std::collections::VecDeque<std::ffi::OsString> =
-            rel(path).components().map(|c| c.as_os_str().to_os_string()).collect();
+        let mut rest: std::collections::VecDeque<std::ffi::OsString> = rel(path)
+            .components()
+            .map(|c| c.as_os_str().to_os_string())
+            .collect();
         let mut hops = 0;
         while let Some(c) = rest.pop_front() {
             if c == ".." {
@@ -288,7 +312,12 @@ impl Plan {
     ///
     /// # Errors
     /// Unreadable sources, conflicting paths.
-    pub fn add_tree(&mut self, src: &Path, dest: &Path, chain: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+    pub fn add_tree(
+        &mut self,
+        src: &Path,
+        dest: &Path,
+        chain: &[String],
+    ) -> anyhow::Result<Vec<PathBuf>> {
         let parent = dest.parent().unwrap_or(Path::new(""));
         let name = dest.file_name().map(PathBuf::from).unwrap_or_default();
         let at = self.make_dirs(parent, chain)?.join(name);
@@ -297,14 +326,27 @@ impl Plan {
         Ok(files)
     }
 
-    fn tree_into(&mut self, src: &Path, at: &Path, chain: &[String], files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-        let md = std::fs::symlink_metadata(src).with_context(|| format!("{}: cannot access", src.display()))?;
+    fn tree_into(
+        &mut self,
+        src: &Path,
+        at: &Path,
+        chain: &[String],
+        files: &mut Vec<PathBuf>,
+    ) -> anyhow::Result<()> {
+        let md = std::fs::symlink_metadata(src)
+            .with_context(|| format!("{}: cannot access", src.display()))?;
         let ft = md.file_type();
         if ft.is_symlink() {
             let t = std::fs::read_link(src)?;
-            self.insert(at.to_path_buf(), Self::host_entry(Kind::Symlink(t), &md, src, chain));
+            self.insert(
+                at.to_path_buf(),
+                Self::host_entry(Kind::Symlink(t), &md, src, chain),
+            );
         } else if ft.is_dir() {
-            self.insert(at.to_path_buf(), Self::host_entry(Kind::Dir, &md, src, chain));
+            self.insert(
+                at.to_path_buf(),
+                Self::host_entry(Kind::Dir, &md, src, chain),
+            );
             let mut names: Vec<_> = std::fs::read_dir(src)
                 .with_context(|| format!("{}: cannot read directory", src.display()))?
                 .filter_map(Result::ok)
@@ -317,7 +359,10 @@ impl Plan {
         } else if let Some(k) = Self::special(&md) {
             self.insert(at.to_path_buf(), Self::host_entry(k, &md, src, chain));
         } else if ft.is_file() {
-            self.insert(at.to_path_buf(), Self::host_entry(Kind::File(src.to_path_buf()), &md, src, chain));
+            self.insert(
+                at.to_path_buf(),
+                Self::host_entry(Kind::File(src.to_path_buf()), &md, src, chain),
+            );
             files.push(src.to_path_buf());
         }
         Ok(())
@@ -330,9 +375,18 @@ mod tests {
 
     #[test]
     fn relative_links() {
-        assert_eq!(relative_link(Path::new("usr/lib64"), Path::new("usr/lib/x/ld.so")), Path::new("../lib/x/ld.so"));
-        assert_eq!(relative_link(Path::new(""), Path::new("usr/bin")), Path::new("usr/bin"));
-        assert_eq!(relative_link(Path::new("a/b"), Path::new("a/b")), Path::new("."));
+        assert_eq!(
+            relative_link(Path::new("usr/lib64"), Path::new("usr/lib/x/ld.so")),
+            Path::new("../lib/x/ld.so")
+        );
+        assert_eq!(
+            relative_link(Path::new(""), Path::new("usr/bin")),
+            Path::new("usr/bin")
+        );
+        assert_eq!(
+            relative_link(Path::new("a/b"), Path::new("a/b")),
+            Path::new(".")
+        );
     }
 
     #[test]
@@ -345,12 +399,21 @@ mod tests {
         std::os::unix::fs::symlink(p.join("real"), p.join("dirlink")).unwrap();
         let mut plan = Plan::default();
         let canon = plan.add_host(&p.join("dirlink/lib.so.1"), &[]).unwrap();
-        assert_eq!(canon, std::fs::canonicalize(p.join("real/lib.so.1.2")).unwrap());
+        assert_eq!(
+            canon,
+            std::fs::canonicalize(p.join("real/lib.so.1.2")).unwrap()
+        );
         let link = plan.entries.get(&rel(&p.join("dirlink"))).unwrap();
         assert_eq!(link.kind, Kind::Symlink(PathBuf::from("real")));
         let l2 = plan.entries.get(&rel(&p.join("real/lib.so.1"))).unwrap();
         assert_eq!(l2.kind, Kind::Symlink(PathBuf::from("lib.so.1.2")));
-        assert!(matches!(plan.entries.get(&rel(&p.join("real/lib.so.1.2"))).unwrap().kind, Kind::File(_)));
+        assert!(matches!(
+            plan.entries
+                .get(&rel(&p.join("real/lib.so.1.2")))
+                .unwrap()
+                .kind,
+            Kind::File(_)
+        ));
     }
 
     #[test]
@@ -358,8 +421,14 @@ mod tests {
         let mut plan = Plan::default();
         plan.insert("usr".into(), Entry::made(Kind::Dir, 0o755, &[]));
         plan.insert("usr/bin".into(), Entry::made(Kind::Dir, 0o755, &[]));
-        plan.insert("bin".into(), Entry::made(Kind::Symlink("usr/bin".into()), 0o777, &[]));
-        assert_eq!(plan.make_dirs(Path::new("/bin/x"), &[]).unwrap(), Path::new("usr/bin/x"));
+        plan.insert(
+            "bin".into(),
+            Entry::made(Kind::Symlink("usr/bin".into()), 0o777, &[]),
+        );
+        assert_eq!(
+            plan.make_dirs(Path::new("/bin/x"), &[]).unwrap(),
+            Path::new("usr/bin/x")
+        );
         assert!(plan.entries.contains_key(Path::new("usr/bin/x")));
     }
 }

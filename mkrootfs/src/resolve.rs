@@ -58,7 +58,9 @@ pub fn expand_dst(s: &str, origin: &str, env: &LoaderEnv) -> String {
                 None => ("", 0),
             }
         } else {
-            let e = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+            let e = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
             (&after[..e], e)
         };
         let val = match name {
@@ -127,7 +129,9 @@ impl Resolver {
     /// A library that cannot be found, with the chain that needs it and the
     /// directories searched.
     pub fn closure(&mut self, main: &Path, chain: &[String]) -> anyhow::Result<Vec<Found>> {
-        let Some(info) = self.elf(main) else { bail!("{}: not an ELF file", main.display()) };
+        let Some(info) = self.elf(main) else {
+            bail!("{}: not an ELF file", main.display())
+        };
         let mut out = Vec::new();
         if info.interp.is_none() && info.needed.is_empty() {
             return Ok(out);
@@ -136,11 +140,17 @@ impl Resolver {
         let main_s = main.to_string_lossy().into_owned();
         let origin = if info.interp.is_some() {
             // The executable's $ORIGIN is the dir of /proc/self/exe: its realpath.
-            std::fs::canonicalize(main).map_or_else(|_| dirname(&main_s), |p| dirname(&p.to_string_lossy()))
+            std::fs::canonicalize(main)
+                .map_or_else(|_| dirname(&main_s), |p| dirname(&p.to_string_lossy()))
         } else {
             dirname(&main_s)
         };
-        let mut objs = vec![Obj { info: info.clone(), origin, loader: None, chain: chain.to_vec() }];
+        let mut objs = vec![Obj {
+            info: info.clone(),
+            origin,
+            loader: None,
+            chain: chain.to_vec(),
+        }];
         // Names (DT_NEEDED strings, sonames, paths) of loaded objects.
         let mut names: HashMap<String, usize> = HashMap::new();
         names.insert(main_s.clone(), 0);
@@ -150,11 +160,20 @@ impl Resolver {
         if let Some(interp) = &info.interp {
             let ip = PathBuf::from(interp);
             let Some(ii) = self.elf(&ip) else {
-                bail!("{}: interpreter {interp} not found (needed by {})", main.display(), chain.join(" -> "))
+                bail!(
+                    "{}: interpreter {interp} not found (needed by {})",
+                    main.display(),
+                    chain.join(" -> ")
+                )
             };
             let mut c = chain.to_vec();
             c.push(interp.clone());
-            objs.push(Obj { info: ii.clone(), origin: dirname(interp), loader: None, chain: c.clone() });
+            objs.push(Obj {
+                info: ii.clone(),
+                origin: dirname(interp),
+                loader: None,
+                chain: c.clone(),
+            });
             let id = objs.len() - 1;
             names.insert(interp.clone(), id);
             if let Some(n) = ip.file_name() {
@@ -163,7 +182,11 @@ impl Resolver {
             if let Some(s) = &ii.soname {
                 names.insert(s.clone(), id);
             }
-            out.push(Found { path: ip, chain: c, via_cache: false });
+            out.push(Found {
+                path: ip,
+                chain: c,
+                via_cache: false,
+            });
         }
         let mut next = 0;
         while next < objs.len() {
@@ -181,22 +204,39 @@ impl Resolver {
                 chain.push(name.clone());
                 let (found, tried, wrong) = self.search(&name, id, &objs, &env, &info);
                 let Some((path, li, via_cache)) = found else {
-                    let why = if wrong { "wrong ELF class or machine" } else { "not found" };
+                    let why = if wrong {
+                        "wrong ELF class or machine"
+                    } else {
+                        "not found"
+                    };
                     bail!(
                         "{name}: {why}, needed by {} (searched: {})",
                         chain[..chain.len() - 1].join(" -> "),
-                        if tried.is_empty() { "nothing".into() } else { tried.join(":") }
+                        if tried.is_empty() {
+                            "nothing".into()
+                        } else {
+                            tried.join(":")
+                        }
                     );
                 };
                 let ps = path.to_string_lossy().into_owned();
-                objs.push(Obj { info: li.clone(), origin: dirname(&ps), loader: Some(id), chain: chain.clone() });
+                objs.push(Obj {
+                    info: li.clone(),
+                    origin: dirname(&ps),
+                    loader: Some(id),
+                    chain: chain.clone(),
+                });
                 let nid = objs.len() - 1;
                 names.insert(name.clone(), nid);
                 names.insert(ps, nid);
                 if let Some(s) = &li.soname {
                     names.entry(s.clone()).or_insert(nid);
                 }
-                out.push(Found { path, chain, via_cache });
+                out.push(Found {
+                    path,
+                    chain,
+                    via_cache,
+                });
             }
         }
         Ok(out)
@@ -212,8 +252,16 @@ impl Resolver {
         if let Some(c) = env.cache.as_ref().and_then(|c| c.get(name)) {
             cands.extend(c.iter().cloned());
         }
-        cands.extend(env.conf_dirs.iter().chain(&env.system_dirs).map(|d| format!("{d}/{name}")));
-        cands.into_iter().map(PathBuf::from).find(|p| self.elf(p).is_some_and(|i| info.compatible(&i)))
+        cands.extend(
+            env.conf_dirs
+                .iter()
+                .chain(&env.system_dirs)
+                .map(|d| format!("{d}/{name}")),
+        );
+        cands
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| self.elf(p).is_some_and(|i| info.compatible(&i)))
     }
 
     #[allow(clippy::type_complexity)]
@@ -228,21 +276,26 @@ impl Resolver {
         let obj = &objs[id];
         let mut tried = Vec::new();
         let mut wrong = false;
-        let mut check = |me: &mut Self, p: String, tried: &mut Vec<String>| -> Option<(PathBuf, Rc<ElfInfo>)> {
-            let path = PathBuf::from(&p);
-            tried.push(dirname(&p));
-            match me.elf(&path) {
-                Some(i) if main.compatible(&i) => Some((path, i)),
-                Some(_) => {
-                    wrong = true;
-                    None
+        let mut check =
+            |me: &mut Self, p: String, tried: &mut Vec<String>| -> Option<(PathBuf, Rc<ElfInfo>)> {
+                let path = PathBuf::from(&p);
+                tried.push(dirname(&p));
+                match me.elf(&path) {
+                    Some(i) if main.compatible(&i) => Some((path, i)),
+                    Some(_) => {
+                        wrong = true;
+                        None
+                    }
+                    None => None,
                 }
-                None => None,
-            }
-        };
+            };
         if name.contains('/') {
             let p = expand_dst(name, &obj.origin, env);
-            return (check(self, p, &mut tried).map(|(a, b)| (a, b, false)), tried, wrong);
+            return (
+                check(self, p, &mut tried).map(|(a, b)| (a, b, false)),
+                tried,
+                wrong,
+            );
         }
         let mut dirs: Vec<String> = Vec::new();
         if obj.info.runpath.is_none() {
@@ -257,13 +310,21 @@ impl Resolver {
                 l = o.loader;
             }
         }
-        dirs.extend(self.library_path.iter().map(|d| expand_dst(d, &obj.origin, env)));
+        dirs.extend(
+            self.library_path
+                .iter()
+                .map(|d| expand_dst(d, &obj.origin, env)),
+        );
         if let Some(rp) = &obj.info.runpath {
             dirs.extend(split_list(rp).map(|d| expand_dst(d, &obj.origin, env)));
         }
         for d in dirs {
             let d = if d.is_empty() { ".".to_string() } else { d };
-            let p = if d.ends_with('/') { format!("{d}{name}") } else { format!("{d}/{name}") };
+            let p = if d.ends_with('/') {
+                format!("{d}{name}")
+            } else {
+                format!("{d}/{name}")
+            };
             if let Some((a, b)) = check(self, p, &mut tried) {
                 return (Some((a, b, false)), tried, wrong);
             }
@@ -275,7 +336,7 @@ impl Resolver {
             for p in c.clone() {
                 if let Some((a, b)) = check(self, p.clone(), &mut tried) {
                     let dir = dirname(&p);
-                    let system = env.system_dirs.iter().any(|d| *d == dir);
+                    let system = env.system_dirs.contains(&dir);
                     return (Some((a, b, !system)), tried, wrong);
                 }
             }
@@ -297,10 +358,20 @@ mod tests {
 
     #[test]
     fn dst_expansion() {
-        let env = LoaderEnv { dst_lib: "lib/x86_64-linux-gnu".into(), platform: "haswell".into(), ..Default::default() };
+        let env = LoaderEnv {
+            dst_lib: "lib/x86_64-linux-gnu".into(),
+            platform: "haswell".into(),
+            ..Default::default()
+        };
         assert_eq!(expand_dst("$ORIGIN/../lib", "/a/b", &env), "/a/b/../lib");
-        assert_eq!(expand_dst("${ORIGIN}/x/${LIB}", "/o", &env), "/o/x/lib/x86_64-linux-gnu");
-        assert_eq!(expand_dst("/p/$PLATFORM/$LIBX", "/o", &env), "/p/haswell/$LIBX");
+        assert_eq!(
+            expand_dst("${ORIGIN}/x/${LIB}", "/o", &env),
+            "/o/x/lib/x86_64-linux-gnu"
+        );
+        assert_eq!(
+            expand_dst("/p/$PLATFORM/$LIBX", "/o", &env),
+            "/p/haswell/$LIBX"
+        );
         assert_eq!(expand_dst("/p/$", "/o", &env), "/p/$");
     }
 }

@@ -73,11 +73,17 @@ pub fn to_dir(plan: &Plan, dir: &Path) -> anyhow::Result<Stats> {
             }
             Kind::Symlink(t) => {
                 if let Some(m) = &old {
-                    if m.file_type().is_symlink() && fs::read_link(&dest).ok().as_deref() == Some(t.as_path()) {
+                    if m.file_type().is_symlink()
+                        && fs::read_link(&dest).ok().as_deref() == Some(t.as_path())
+                    {
                         continue;
                     }
                     if m.is_dir() {
-                        bail!("{}: exists and is a directory, not a link to {}", dest.display(), t.display());
+                        bail!(
+                            "{}: exists and is a directory, not a link to {}",
+                            dest.display(),
+                            t.display()
+                        );
                     }
                     fs::remove_file(&dest).with_context(ctx)?;
                 }
@@ -89,7 +95,8 @@ pub fn to_dir(plan: &Plan, dir: &Path) -> anyhow::Result<Stats> {
                 if let Some(m) = &old {
                     if m.is_file() && m.len() == e.size && (m.mtime(), m.mtime_nsec()) == e.mtime {
                         if m.mode() & 0o7777 != e.mode {
-                            fs::set_permissions(&dest, fs::Permissions::from_mode(e.mode)).with_context(ctx)?;
+                            fs::set_permissions(&dest, fs::Permissions::from_mode(e.mode))
+                                .with_context(ctx)?;
                         }
                         st.unchanged += 1;
                         continue;
@@ -100,7 +107,9 @@ pub fn to_dir(plan: &Plan, dir: &Path) -> anyhow::Result<Stats> {
                 }
                 let tmp = tmp_name(&dest);
                 let _ = fs::remove_file(&tmp);
-                fs::copy(src, &tmp).with_context(|| format!("{}: cannot copy to {}", src.display(), dest.display()))?;
+                fs::copy(src, &tmp).with_context(|| {
+                    format!("{}: cannot copy to {}", src.display(), dest.display())
+                })?;
                 chown(&tmp, e, root);
                 fs::set_permissions(&tmp, fs::Permissions::from_mode(e.mode)).with_context(ctx)?;
                 set_times(&tmp, e.mtime)?;
@@ -133,15 +142,24 @@ pub fn to_dir(plan: &Plan, dir: &Path) -> anyhow::Result<Stats> {
                     }
                     fs::remove_file(&dest).with_context(ctx)?;
                 }
-                nix::sys::stat::mknod(&dest, sflag, nix::sys::stat::Mode::from_bits_truncate(e.mode), rdev)
-                    .map_err(|er| {
-                        anyhow::anyhow!(
-                            "{}: cannot create device node: {}{}",
-                            dest.display(),
-                            ctcore::errno_text(er),
-                            if er == nix::errno::Errno::EPERM { " (needs root or CAP_MKNOD)" } else { "" }
-                        )
-                    })?;
+                nix::sys::stat::mknod(
+                    &dest,
+                    sflag,
+                    nix::sys::stat::Mode::from_bits_truncate(e.mode),
+                    rdev,
+                )
+                .map_err(|er| {
+                    anyhow::anyhow!(
+                        "{}: cannot create device node: {}{}",
+                        dest.display(),
+                        ctcore::errno_text(er),
+                        if er == nix::errno::Errno::EPERM {
+                            " (needs root or CAP_MKNOD)"
+                        } else {
+                            ""
+                        }
+                    )
+                })?;
                 fs::set_permissions(&dest, fs::Permissions::from_mode(e.mode)).with_context(ctx)?;
                 st.made += 1;
             }
@@ -198,9 +216,18 @@ fn copy_exact(src: &Path, size: u64, w: &mut dyn Write) -> anyhow::Result<()> {
 /// I/O errors.
 pub fn cpio(plan: &Plan, w: &mut dyn Write) -> anyhow::Result<()> {
     let mut ino = 1u32;
-    let mut hdr = |w: &mut dyn Write, name: &[u8], mode: u32, e: Option<&Entry>, size: u64, rdev: (u32, u32)| {
+    let mut hdr = |w: &mut dyn Write,
+                   name: &[u8],
+                   mode: u32,
+                   e: Option<&Entry>,
+                   size: u64,
+                   rdev: (u32, u32)| {
         let (uid, gid, mtime) = e.map_or((0, 0, 0), |e| (e.uid, e.gid, e.mtime.0));
-        let nlink = if mode & libc::S_IFMT == libc::S_IFDIR { 2 } else { 1 };
+        let nlink = if mode & libc::S_IFMT == libc::S_IFDIR {
+            2
+        } else {
+            1
+        };
         let h = format!(
             "070701{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
             ino,
@@ -270,14 +297,25 @@ fn octal(field: &mut [u8], v: u64) {
     }
 }
 
-fn tar_header(name: &[u8], link: &[u8], typ: u8, mode: u32, e: &Entry, size: u64, dev: (u32, u32)) -> [u8; 512] {
+fn tar_header(
+    name: &[u8],
+    link: &[u8],
+    typ: u8,
+    mode: u32,
+    e: &Entry,
+    size: u64,
+    dev: (u32, u32),
+) -> [u8; 512] {
     let mut h = [0u8; 512];
     h[..name.len().min(100)].copy_from_slice(&name[..name.len().min(100)]);
     octal(&mut h[100..108], u64::from(mode));
     octal(&mut h[108..116], u64::from(e.uid));
     octal(&mut h[116..124], u64::from(e.gid));
     octal(&mut h[124..136], size);
-    octal(&mut h[136..148], u64::try_from(e.mtime.0.max(0)).unwrap_or(0));
+    octal(
+        &mut h[136..148],
+        u64::try_from(e.mtime.0.max(0)).unwrap_or(0),
+    );
     h[156] = typ;
     h[157..157 + link.len().min(100)].copy_from_slice(&link[..link.len().min(100)]);
     h[257..263].copy_from_slice(b"ustar\0");
@@ -318,7 +356,11 @@ pub fn tar(plan: &Plan, w: &mut dyn Write) -> anyhow::Result<()> {
         if matches!(e.kind, Kind::Dir) {
             name.push(b'/');
         }
-        let link: &[u8] = if let Kind::Symlink(t) = &e.kind { t.as_os_str().as_bytes() } else { b"" };
+        let link: &[u8] = if let Kind::Symlink(t) = &e.kind {
+            t.as_os_str().as_bytes()
+        } else {
+            b""
+        };
         let mut pax = Vec::new();
         if name.len() > 100 {
             pax.extend(pax_record("path", &name));

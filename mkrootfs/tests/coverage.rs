@@ -15,9 +15,15 @@ fn every_host_program_starts_in_one_root() {
     for d in ["/usr/bin", "/usr/sbin"] {
         for e in std::fs::read_dir(d).unwrap().flatten() {
             let p = e.path();
-            let Ok(md) = std::fs::metadata(&p) else { continue };
+            let Ok(md) = std::fs::metadata(&p) else {
+                continue;
+            };
             use std::os::unix::fs::PermissionsExt;
-            if md.is_file() && md.permissions().mode() & 0o111 != 0 && mkrootfs::elf::is_elf(&p) && !p.is_symlink() {
+            if md.is_file()
+                && md.permissions().mode() & 0o111 != 0
+                && mkrootfs::elf::is_elf(&p)
+                && !p.is_symlink()
+            {
                 progs.push(p);
             }
         }
@@ -25,7 +31,11 @@ fn every_host_program_starts_in_one_root() {
     progs.sort();
     let t = tempfile::tempdir().unwrap();
     let r = t.path().join("r");
-    let list = progs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\n");
+    let list = progs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut c = cttest::cmd("mkrootfs")
         .args(["--dev", r.to_str().unwrap(), "-"])
         .stdin(std::process::Stdio::piped())
@@ -59,7 +69,20 @@ echo DONE
 "#;
     let _g = cttest::serial("mount");
     let o = Command::new("unshare")
-        .args(["-m", "-p", "-n", "-i", "-u", "--fork", "--propagation", "private", "sh", "-c", script, "sh"])
+        .args([
+            "-m",
+            "-p",
+            "-n",
+            "-i",
+            "-u",
+            "--fork",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
         .arg(&r)
         .args(&progs)
         .args(&control)
@@ -68,13 +91,29 @@ echo DONE
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("DONE"), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
-    let mut errors: Vec<&str> = out.lines().filter(|l| l.starts_with("LOADER-ERROR")).collect();
+    assert!(
+        out.contains("DONE"),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut errors: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("LOADER-ERROR"))
+        .collect();
     if control.is_some() {
-        assert!(errors.last().is_some_and(|l| l.starts_with("LOADER-ERROR /ctl: ")), "control detected: {errors:?}");
+        assert!(
+            errors
+                .last()
+                .is_some_and(|l| l.starts_with("LOADER-ERROR /ctl: ")),
+            "control detected: {errors:?}"
+        );
         errors.pop();
     }
-    eprintln!("coverage: {} ELF programs from /usr/bin and /usr/sbin, {} loader errors", progs.len(), errors.len());
+    eprintln!(
+        "coverage: {} ELF programs from /usr/bin and /usr/sbin, {} loader errors",
+        progs.len(),
+        errors.len()
+    );
     assert!(errors.is_empty(), "{}", errors.join("\n"));
     assert!(progs.len() > 50);
 }

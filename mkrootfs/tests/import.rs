@@ -31,7 +31,13 @@ for line in spec.strip().splitlines():
 t.close()
 "#;
     let Ok(o) = Command::new("/usr/bin/python3")
-        .args(["-c", script, out.to_str().unwrap(), if gz { "1" } else { "0" }, spec])
+        .args([
+            "-c",
+            script,
+            out.to_str().unwrap(),
+            if gz { "1" } else { "0" },
+            spec,
+        ])
         .output()
     else {
         return false;
@@ -59,13 +65,26 @@ fn whiteouts_and_opaque_dirs_mount_as_overlay() {
             return;
         }
         let l1 = p.join(if gz { "l1gz" } else { "l1" });
-        ok(&mkrootfs(&["--import", tar.to_str().unwrap(), l1.to_str().unwrap()]));
+        ok(&mkrootfs(&[
+            "--import",
+            tar.to_str().unwrap(),
+            l1.to_str().unwrap(),
+        ]));
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
         let md = std::fs::symlink_metadata(l1.join("foo")).unwrap();
-        assert!(md.file_type().is_char_device() && md.rdev() == 0, "whiteout is a 0:0 char device");
+        assert!(
+            md.file_type().is_char_device() && md.rdev() == 0,
+            "whiteout is a 0:0 char device"
+        );
         assert!(!l1.join(".wh.foo").exists() && !l1.join("d/.wh..wh..opq").exists());
-        assert_eq!(std::fs::read_link(l1.join("link")).unwrap(), Path::new("bar"));
-        assert_eq!(std::fs::metadata(l1.join("hl")).unwrap().ino(), std::fs::metadata(l1.join("bar")).unwrap().ino());
+        assert_eq!(
+            std::fs::read_link(l1.join("link")).unwrap(),
+            Path::new("bar")
+        );
+        assert_eq!(
+            std::fs::metadata(l1.join("hl")).unwrap().ino(),
+            std::fs::metadata(l1.join("bar")).unwrap().ino()
+        );
         assert_eq!(md.mtime(), 0.max(md.mtime()));
         let merged = p.join(if gz { "mgz" } else { "m" });
         std::fs::create_dir(&merged).unwrap();
@@ -81,7 +100,10 @@ fn whiteouts_and_opaque_dirs_mount_as_overlay() {
             .unwrap();
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        assert_eq!(out, "bar\nd\ndeep\nhl\nkeep\nlink\n--\nnew\nbar-data", "foo whited out, d opaque");
+        assert_eq!(
+            out, "bar\nd\ndeep\nhl\nkeep\nlink\n--\nnew\nbar-data",
+            "foo whited out, d opaque"
+        );
     }
 }
 
@@ -93,12 +115,32 @@ fn malicious_layers_are_refused_and_write_nothing() {
     std::fs::create_dir(&outside).unwrap();
     let cases = [
         ("dotdot", "f ../escaped x\n".to_string(), "'..'"),
-        ("abs", format!("f {}/abs x\n", outside.display()), "absolute"),
-        ("through-link", format!("l esc {}\nf esc/pwned x\n", outside.display()), "goes through a link"),
-        ("rel-link-out", "l up ../../..\n".to_string(), "leaves the root"),
-        ("hardlink-out", "h hl ../../../etc/passwd\n".to_string(), "'..'"),
+        (
+            "abs",
+            format!("f {}/abs x\n", outside.display()),
+            "absolute",
+        ),
+        (
+            "through-link",
+            format!("l esc {}\nf esc/pwned x\n", outside.display()),
+            "goes through a link",
+        ),
+        (
+            "rel-link-out",
+            "l up ../../..\n".to_string(),
+            "leaves the root",
+        ),
+        (
+            "hardlink-out",
+            "h hl ../../../etc/passwd\n".to_string(),
+            "'..'",
+        ),
         ("hardlink-abs", "h hl /etc/passwd\n".to_string(), "absolute"),
-        ("hardlink-via-link", format!("l esc {}\nh hl esc/file\n", outside.display()), "hard link"),
+        (
+            "hardlink-via-link",
+            format!("l esc {}\nh hl esc/file\n", outside.display()),
+            "hard link",
+        ),
         ("wh-dotdot", "f d/.wh...\n".to_string(), "whiteout"),
     ];
     std::fs::write(outside.join("file"), "secret").unwrap();
@@ -113,7 +155,11 @@ fn malicious_layers_are_refused_and_write_nothing() {
         assert_eq!(o.status.code(), Some(125), "{name}: {err}");
         assert!(err.contains(why), "{name}: {err}");
         assert!(!dest.exists(), "{name}: nothing written");
-        assert!(!p.join("escaped").exists() && !outside.join("pwned").exists() && !outside.join("abs").exists());
+        assert!(
+            !p.join("escaped").exists()
+                && !outside.join("pwned").exists()
+                && !outside.join("abs").exists()
+        );
     }
     // An existing symlink in DIR is not written through either.
     let dest = p.join("pre");
@@ -126,7 +172,11 @@ fn malicious_layers_are_refused_and_write_nothing() {
     assert!(!outside.join("pwned").exists());
     // Garbage is an error too.
     std::fs::write(p.join("junk.tar"), vec![7u8; 2048]).unwrap();
-    let o = mkrootfs(&["--import", p.join("junk.tar").to_str().unwrap(), p.join("dj").to_str().unwrap()]);
+    let o = mkrootfs(&[
+        "--import",
+        p.join("junk.tar").to_str().unwrap(),
+        p.join("dj").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(125));
     assert!(!p.join("dj").exists());
 }

@@ -14,29 +14,70 @@ fn root_test(name: &str) -> Option<tempfile::TempDir> {
 }
 
 fn txt(o: &std::process::Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn bash_ls_id_whoami_in_chroot() {
-    let Some(t) = root_test("mkrootfs::bash_ls_id_whoami_in_chroot") else { return };
+    let Some(t) = root_test("mkrootfs::bash_ls_id_whoami_in_chroot") else {
+        return;
+    };
     let r = t.path().join("r");
-    ok(&mkrootfs(&[r.to_str().unwrap(), "bash", "ls", "id", "whoami", "/bin/sh"]));
+    ok(&mkrootfs(&[
+        r.to_str().unwrap(),
+        "bash",
+        "ls",
+        "id",
+        "whoami",
+        "/bin/sh",
+    ]));
     let (out, err) = txt(&chroot(&r, &["/bin/bash", "-c", "ls /; id; whoami"]));
     assert_eq!(err, "");
     let dirs: Vec<&str> = out.lines().take(16).collect();
-    assert_eq!(dirs, ["bin", "dev", "etc", "home", "lib", "lib64", "mnt", "opt", "proc", "root", "run", "sbin", "sys", "tmp", "usr", "var"]);
-    assert!(out.contains("uid=0(root) gid=0(root) groups=0(root)\nroot\n"), "{out}");
+    assert_eq!(
+        dirs,
+        [
+            "bin", "dev", "etc", "home", "lib", "lib64", "mnt", "opt", "proc", "root", "run",
+            "sbin", "sys", "tmp", "usr", "var"
+        ]
+    );
+    assert!(
+        out.contains("uid=0(root) gid=0(root) groups=0(root)\nroot\n"),
+        "{out}"
+    );
     // merged /usr mirrored, no duplicate lib trees; /bin/sh -> dash kept
     if Path::new("/bin").is_symlink() {
-        assert_eq!(std::fs::read_link(r.join("bin")).unwrap(), Path::new("usr/bin"));
+        assert_eq!(
+            std::fs::read_link(r.join("bin")).unwrap(),
+            Path::new("usr/bin")
+        );
         assert!(r.join("lib").is_symlink());
     }
-    assert_eq!(std::fs::read_link(r.join("usr/bin/sh")).unwrap(), std::fs::read_link("/usr/bin/sh").unwrap());
-    let interp = mkrootfs::elf::parse(Path::new("/usr/bin/bash")).unwrap().unwrap().interp.unwrap();
-    assert!(r.join(interp.trim_start_matches('/')).exists(), "loader at its PT_INTERP path");
+    assert_eq!(
+        std::fs::read_link(r.join("usr/bin/sh")).unwrap(),
+        std::fs::read_link("/usr/bin/sh").unwrap()
+    );
+    let interp = mkrootfs::elf::parse(Path::new("/usr/bin/bash"))
+        .unwrap()
+        .unwrap()
+        .interp
+        .unwrap();
+    assert!(
+        r.join(interp.trim_start_matches('/')).exists(),
+        "loader at its PT_INTERP path"
+    );
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(r.join("tmp")).unwrap().permissions().mode() & 0o7777, 0o1777);
+    assert_eq!(
+        std::fs::metadata(r.join("tmp"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o1777
+    );
     // Without the /etc defaults, names do not resolve.
     let r2 = t.path().join("r2");
     ok(&mkrootfs(&["--no-etc", r2.to_str().unwrap(), "id"]));
@@ -46,7 +87,9 @@ fn bash_ls_id_whoami_in_chroot() {
 
 #[test]
 fn ps_needs_proc() {
-    let Some(t) = root_test("mkrootfs::ps_needs_proc") else { return };
+    let Some(t) = root_test("mkrootfs::ps_needs_proc") else {
+        return;
+    };
     if !Path::new("/usr/bin/ps").exists() {
         return;
     }
@@ -54,7 +97,10 @@ fn ps_needs_proc() {
     ok(&mkrootfs(&[r.to_str().unwrap(), "ps"]));
     let o = chroot(&r, &["/usr/bin/ps"]);
     assert!(!o.status.success());
-    assert!(txt(&o).1.contains("mount -t proc proc /proc") || !txt(&o).1.contains("shared libraries"), "{o:?}");
+    assert!(
+        txt(&o).1.contains("mount -t proc proc /proc") || !txt(&o).1.contains("shared libraries"),
+        "{o:?}"
+    );
     let o = chroot_proc(&r, &["/usr/bin/ps", "-o", "pid,comm"]);
     let (out, err) = txt(&o);
     assert!(o.status.success(), "{err}");
@@ -63,9 +109,13 @@ fn ps_needs_proc() {
 
 #[test]
 fn python_with_stdlib_and_ssl() {
-    let Some(t) = root_test("mkrootfs::python_with_stdlib_and_ssl") else { return };
+    let Some(t) = root_test("mkrootfs::python_with_stdlib_and_ssl") else {
+        return;
+    };
     let py = Path::new("/usr/bin/python3");
-    let Ok(real) = std::fs::canonicalize(py) else { return };
+    let Ok(real) = std::fs::canonicalize(py) else {
+        return;
+    };
     let ver = real.file_name().unwrap().to_string_lossy().into_owned(); // python3.11
     let stdlib = format!("/usr/lib/{ver}");
     if !Path::new(&stdlib).is_dir() {
@@ -74,15 +124,33 @@ fn python_with_stdlib_and_ssl() {
     let r = t.path().join("r");
     let o = mkrootfs(&["-n", r.to_str().unwrap(), "/usr/bin/python3"]);
     let listing = ok(&o);
-    assert!(listing.contains("symlink /usr/bin/python3 -> "), "symlinked input kept as a link: {listing}");
-    ok(&mkrootfs(&["--file", &stdlib, "--dev", r.to_str().unwrap(), "/usr/bin/python3"]));
-    let (out, err) = txt(&chroot(&r, &["/usr/bin/python3", "-c", "import ssl, sys; print(42, ssl.OPENSSL_VERSION.split()[0], sys.prefix)"]));
+    assert!(
+        listing.contains("symlink /usr/bin/python3 -> "),
+        "symlinked input kept as a link: {listing}"
+    );
+    ok(&mkrootfs(&[
+        "--file",
+        &stdlib,
+        "--dev",
+        r.to_str().unwrap(),
+        "/usr/bin/python3",
+    ]));
+    let (out, err) = txt(&chroot(
+        &r,
+        &[
+            "/usr/bin/python3",
+            "-c",
+            "import ssl, sys; print(42, ssl.OPENSSL_VERSION.split()[0], sys.prefix)",
+        ],
+    ));
     assert_eq!(out, "42 OpenSSL /usr\n", "{err}");
 }
 
 #[test]
 fn inputs_from_stdin_and_incremental_rerun() {
-    let Some(t) = root_test("mkrootfs::inputs_from_stdin_and_incremental_rerun") else { return };
+    let Some(t) = root_test("mkrootfs::inputs_from_stdin_and_incremental_rerun") else {
+        return;
+    };
     let r = t.path().join("r");
     let run = || {
         let mut c = cttest::cmd("mkrootfs")
@@ -93,13 +161,20 @@ fn inputs_from_stdin_and_incremental_rerun() {
             .spawn()
             .unwrap();
         use std::io::Write;
-        c.stdin.take().unwrap().write_all(b"/bin/bash\nls\n\n").unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(b"/bin/bash\nls\n\n")
+            .unwrap();
         c.wait_with_output().unwrap()
     };
     let first = run();
     ok(&first);
     let e1 = txt(&first).1;
-    assert!(e1.contains("adding /bin/bash") && e1.contains("adding /usr/bin/ls"), "{e1}");
+    assert!(
+        e1.contains("adding /bin/bash") && e1.contains("adding /usr/bin/ls"),
+        "{e1}"
+    );
     let second = run();
     ok(&second);
     let e2 = txt(&second).1;
@@ -110,9 +185,19 @@ fn inputs_from_stdin_and_incremental_rerun() {
 
 #[test]
 fn dev_nodes_locale_terminfo_zoneinfo_gconv() {
-    let Some(t) = root_test("mkrootfs::dev_nodes_locale_terminfo_zoneinfo_gconv") else { return };
+    let Some(t) = root_test("mkrootfs::dev_nodes_locale_terminfo_zoneinfo_gconv") else {
+        return;
+    };
     let r = t.path().join("r");
-    let mut args = vec![r.to_str().unwrap(), "bash", "date", "iconv", "wc", "--dev", "--gconv"];
+    let mut args = vec![
+        r.to_str().unwrap(),
+        "bash",
+        "date",
+        "iconv",
+        "wc",
+        "--dev",
+        "--gconv",
+    ];
     let locale = Path::new("/usr/lib/locale/C.utf8").exists();
     if locale {
         args.push("--locale");
@@ -122,14 +207,33 @@ fn dev_nodes_locale_terminfo_zoneinfo_gconv() {
         args.push("--zoneinfo");
     }
     ok(&mkrootfs(&args));
-    let (out, err) = txt(&chroot(&r, &["/bin/bash", "-c", "echo x > /dev/null; test -c /dev/null && echo null-ok; echo hi | iconv -f UTF-8 -t EBCDIC-US | wc -c"]));
+    let (out, err) = txt(&chroot(
+        &r,
+        &[
+            "/bin/bash",
+            "-c",
+            "echo x > /dev/null; test -c /dev/null && echo null-ok; echo hi | iconv -f UTF-8 -t EBCDIC-US | wc -c",
+        ],
+    ));
     assert_eq!(out, "null-ok\n3\n", "{err}");
     if locale {
-        let o = Command::new("/usr/sbin/chroot").arg(&r).args(["/bin/bash", "-c", "true"]).env_clear().env("LC_ALL", "C.UTF-8").output().unwrap();
+        let o = Command::new("/usr/sbin/chroot")
+            .arg(&r)
+            .args(["/bin/bash", "-c", "true"])
+            .env_clear()
+            .env("LC_ALL", "C.UTF-8")
+            .output()
+            .unwrap();
         assert_eq!(txt(&o).1, "");
     }
     if tz {
-        let o = Command::new("/usr/sbin/chroot").arg(&r).args(["/usr/bin/date", "+%Z"]).env_clear().env("TZ", "Europe/Paris").output().unwrap();
+        let o = Command::new("/usr/sbin/chroot")
+            .arg(&r)
+            .args(["/usr/bin/date", "+%Z"])
+            .env_clear()
+            .env("TZ", "Europe/Paris")
+            .output()
+            .unwrap();
         let z = txt(&o).0;
         assert!(z == "CET\n" || z == "CEST\n", "{z}");
     }
@@ -137,14 +241,22 @@ fn dev_nodes_locale_terminfo_zoneinfo_gconv() {
 
 #[test]
 fn ldd_method_gives_a_working_root() {
-    let Some(t) = root_test("mkrootfs::ldd_method_gives_a_working_root") else { return };
+    let Some(t) = root_test("mkrootfs::ldd_method_gives_a_working_root") else {
+        return;
+    };
     let r = t.path().join("r");
     ok(&mkrootfs(&["--ldd", r.to_str().unwrap(), "bash", "ls"]));
     let (out, err) = txt(&chroot(&r, &["/bin/bash", "-c", "ls /usr/bin"]));
     assert_eq!(out, "bash\nls\n", "{err}");
     // same files as the resolver
     let a = ok(&mkrootfs(&["-n", r.to_str().unwrap(), "bash", "ls"]));
-    let b = ok(&mkrootfs(&["-n", "--ldd", r.to_str().unwrap(), "bash", "ls"]));
+    let b = ok(&mkrootfs(&[
+        "-n",
+        "--ldd",
+        r.to_str().unwrap(),
+        "bash",
+        "ls",
+    ]));
     assert_eq!(a, b);
 }
 
@@ -152,12 +264,24 @@ fn ldd_method_gives_a_working_root() {
 fn file_with_dest_resolves_elf_inside() {
     let t = tempfile::tempdir().unwrap();
     let r = t.path().join("r");
-    let out = ok(&mkrootfs(&["-n", "--json", r.to_str().unwrap(), "--file", "/usr/bin/ls:/opt/tools/myls"]));
+    let out = ok(&mkrootfs(&[
+        "-n",
+        "--json",
+        r.to_str().unwrap(),
+        "--file",
+        "/usr/bin/ls:/opt/tools/myls",
+    ]));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let files = v["files"].as_array().unwrap();
-    let myls = files.iter().find(|f| f["path"] == "/opt/tools/myls").unwrap();
+    let myls = files
+        .iter()
+        .find(|f| f["path"] == "/opt/tools/myls")
+        .unwrap();
     assert_eq!(myls["source"], "/usr/bin/ls");
-    let libc = files.iter().find(|f| f["path"].as_str().unwrap().ends_with("/libc.so.6")).unwrap();
+    let libc = files
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("/libc.so.6"))
+        .unwrap();
     assert_eq!(libc["chain"][0], "--file /usr/bin/ls:/opt/tools/myls");
     assert!(!r.exists());
 }
@@ -172,18 +296,39 @@ fn archives_tar_and_cpio() {
     // determinism
     let tar2 = t.path().join("root2.tar");
     ok(&mkrootfs(&["-o", tar2.to_str().unwrap(), "--dev", "bash"]));
-    assert!(std::fs::read(&tar).unwrap() == std::fs::read(&tar2).unwrap(), "two runs, same bytes");
+    assert!(
+        std::fs::read(&tar).unwrap() == std::fs::read(&tar2).unwrap(),
+        "two runs, same bytes"
+    );
     let list = Command::new("tar").arg("-tvf").arg(&tar).output().unwrap();
     let (l, e) = txt(&list);
     assert!(list.status.success(), "{e}");
-    assert!(l.contains("usr/bin/bash") && l.contains("tmp/") && l.contains("bin -> usr/bin") || !Path::new("/bin").is_symlink(), "{l}");
-    assert!(l.lines().any(|x| x.starts_with("crw-rw-rw-") && x.contains("dev/null")), "{l}");
-    let list = Command::new("cpio").args(["-t", "-v", "-F"]).arg(&cpio).output().unwrap();
+    assert!(
+        l.contains("usr/bin/bash") && l.contains("tmp/") && l.contains("bin -> usr/bin")
+            || !Path::new("/bin").is_symlink(),
+        "{l}"
+    );
+    assert!(
+        l.lines()
+            .any(|x| x.starts_with("crw-rw-rw-") && x.contains("dev/null")),
+        "{l}"
+    );
+    let list = Command::new("cpio")
+        .args(["-t", "-v", "-F"])
+        .arg(&cpio)
+        .output()
+        .unwrap();
     let (l, e) = txt(&list);
     assert!(list.status.success(), "{e}");
-    assert!(l.contains("usr/bin/bash") && l.contains("etc/passwd"), "{l}");
+    assert!(
+        l.contains("usr/bin/bash") && l.contains("etc/passwd"),
+        "{l}"
+    );
     // stdout and the format flag
-    let o = cttest::cmd("mkrootfs").args(["-o", "-", "--format", "cpio", "ls"]).output().unwrap();
+    let o = cttest::cmd("mkrootfs")
+        .args(["-o", "-", "--format", "cpio", "ls"])
+        .output()
+        .unwrap();
     assert!(o.status.success());
     assert!(o.stdout.starts_with(b"070701"));
     assert!(o.stdout.windows(10).any(|w| w == b"TRAILER!!!"));
@@ -191,26 +336,57 @@ fn archives_tar_and_cpio() {
         return;
     }
     for (arch, how) in [(&tar, "tar -xpf"), (&cpio, "cpio -idm --quiet -F")] {
-        let x = t.path().join(format!("x-{}", arch.extension().unwrap().to_string_lossy()));
+        let x = t
+            .path()
+            .join(format!("x-{}", arch.extension().unwrap().to_string_lossy()));
         std::fs::create_dir(&x).unwrap();
-        let o = Command::new("sh").arg("-c").arg(format!("cd '{}' && {how} '{}'", x.display(), arch.display())).output().unwrap();
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "cd '{}' && {how} '{}'",
+                x.display(),
+                arch.display()
+            ))
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{how}: {}", txt(&o).1);
-        let (out, err) = txt(&chroot(&x, &["/bin/bash", "-c", "echo ok; test -c /dev/null && echo dev"]));
+        let (out, err) = txt(&chroot(
+            &x,
+            &["/bin/bash", "-c", "echo ok; test -c /dev/null && echo dev"],
+        ));
         assert_eq!(out, "ok\ndev\n", "{how}: {err}");
     }
 }
 
 #[test]
 fn initramfs_with_busybox_init() {
-    let Some(bb) = ctcore::exec::which("busybox".as_ref()) else { return };
+    let Some(bb) = ctcore::exec::which("busybox".as_ref()) else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let init = t.path().join("init");
     std::fs::write(&init, "#!/bin/busybox sh\necho hello from init\n").unwrap();
     let out = t.path().join("initrd.cpio");
-    ok(&mkrootfs(&["-o", out.to_str().unwrap(), "--format", "cpio", "--file", &format!("{}:/init", init.display()), bb.to_str().unwrap()]));
-    let l = txt(&Command::new("cpio").args(["-t", "-F"]).arg(&out).output().unwrap()).0;
+    ok(&mkrootfs(&[
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "cpio",
+        "--file",
+        &format!("{}:/init", init.display()),
+        bb.to_str().unwrap(),
+    ]));
+    let l = txt(&Command::new("cpio")
+        .args(["-t", "-F"])
+        .arg(&out)
+        .output()
+        .unwrap())
+    .0;
     let names: Vec<&str> = l.lines().collect();
-    assert!(names.contains(&"init") && names.contains(&"usr/bin/busybox"), "{names:?}");
+    assert!(
+        names.contains(&"init") && names.contains(&"usr/bin/busybox"),
+        "{names:?}"
+    );
 }
 
 #[test]
@@ -223,5 +399,8 @@ fn bad_usage_is_125() {
     assert_eq!(o.status.code(), Some(125));
     let o = mkrootfs(&["-n", "/tmp/x-never", "no-such-program-xyz"]);
     assert_eq!(o.status.code(), Some(125));
-    assert_eq!(txt(&o).1, "mkrootfs: no-such-program-xyz: not found in PATH\n");
+    assert_eq!(
+        txt(&o).1,
+        "mkrootfs: no-such-program-xyz: not found in PATH\n"
+    );
 }

@@ -10,12 +10,17 @@ pub struct Fx {
 }
 
 pub fn have_cc() -> bool {
-    Command::new("cc").arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new("cc")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 impl Fx {
     pub fn new() -> Fx {
-        Fx { dir: tempfile::tempdir().unwrap() }
+        Fx {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
     pub fn p(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
@@ -38,16 +43,30 @@ impl Fx {
                 std::fs::create_dir_all(self.p(w[1]).parent().unwrap()).unwrap();
             }
         }
-        let out = Command::new("cc").args(args).current_dir(self.dir.path()).output().unwrap();
-        assert!(out.status.success(), "cc {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("cc")
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cc {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     /// A shared library `out` (soname = its file name) from a C body.
     pub fn lib(&self, out: &str, body: &str, extra: &str) {
-        let name = Path::new(out).file_name().unwrap().to_string_lossy().into_owned();
+        let name = Path::new(out)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let src = format!("{out}.c");
         self.write(&src, body);
         std::fs::create_dir_all(self.p(out).parent().unwrap()).unwrap();
-        self.cc(&format!("-shared -fPIC -o {out} -Wl,-soname,{name} {src} {extra}"));
+        self.cc(&format!(
+            "-shared -fPIC -o {out} -Wl,-soname,{name} {src} {extra}"
+        ));
     }
     pub fn exe(&self, out: &str, body: &str, extra: &str) {
         let src = format!("{out}.c");
@@ -60,15 +79,25 @@ impl Fx {
 /// What the real loader does: `Ok(paths of the objects it initialised)` or
 /// `Err(its error)`. Runs the fixture itself.
 pub fn oracle(exe: &Path, env: &[(&str, &str)]) -> Result<BTreeSet<String>, String> {
-    let out = Command::new(exe).env("LD_DEBUG", "libs").envs(env.iter().copied()).output().unwrap();
+    let out = Command::new(exe)
+        .env("LD_DEBUG", "libs")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    if let Some(l) = err.lines().find(|l| l.contains("error while loading shared libraries")) {
+    if let Some(l) = err
+        .lines()
+        .find(|l| l.contains("error while loading shared libraries"))
+    {
         return Err(l.to_string());
     }
     assert!(out.status.success(), "{} failed: {err}", exe.display());
     Ok(err
         .lines()
-        .filter_map(|l| l.split_once("calling init: ").map(|(_, p)| p.trim().to_string()))
+        .filter_map(|l| {
+            l.split_once("calling init: ")
+                .map(|(_, p)| p.trim().to_string())
+        })
         .filter(|p| !p.contains("ld-linux"))
         .collect())
 }
@@ -78,7 +107,12 @@ pub fn ours(exe: &Path, lp: &[&str]) -> Result<BTreeSet<String>, String> {
     let mut r = mkrootfs::resolve::Resolver::default();
     r.library_path = lp.iter().map(|s| s.to_string()).collect();
     r.closure(exe, &[exe.display().to_string()])
-        .map(|v| v.into_iter().map(|f| f.path.display().to_string()).filter(|p| !p.contains("ld-linux")).collect())
+        .map(|v| {
+            v.into_iter()
+                .map(|f| f.path.display().to_string())
+                .filter(|p| !p.contains("ld-linux"))
+                .collect()
+        })
         .map_err(|e| format!("{e:#}"))
 }
 
@@ -129,7 +163,15 @@ pub fn chroot(dir: &Path, args: &[&str]) -> std::process::Output {
 pub fn chroot_proc(dir: &Path, args: &[&str]) -> std::process::Output {
     let _g = cttest::serial("mount");
     Command::new("unshare")
-        .args(["-m", "--fork", "--propagation", "private", "sh", "-c", "mount -t proc proc \"$0/proc\" && exec chroot \"$0\" \"$@\""])
+        .args([
+            "-m",
+            "--fork",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            "mount -t proc proc \"$0/proc\" && exec chroot \"$0\" \"$@\"",
+        ])
         .arg(dir)
         .args(args)
         .env_clear()
