@@ -22,16 +22,32 @@ use clap::Parser;
 #[allow(clippy::struct_excessive_bools)]
 pub struct Cli {
     /// CPU shares (relative weight); v2: cpu.weight, ratio-preserving
-    #[arg(short = 'c', long, value_name = "SHARES", allow_negative_numbers = true, help_heading = "Limits")]
+    #[arg(
+        short = 'c',
+        long,
+        value_name = "SHARES",
+        allow_negative_numbers = true,
+        help_heading = "Limits"
+    )]
     pub cpu_shares: Option<i64>,
     /// Number of CPUs (quota over a 100ms period)
     #[arg(long, value_name = "N", help_heading = "Limits")]
     pub cpus: Option<String>,
     /// Limit CPU CFS (Completely Fair Scheduler) period, in microseconds
-    #[arg(long, value_name = "US", allow_negative_numbers = true, help_heading = "Limits")]
+    #[arg(
+        long,
+        value_name = "US",
+        allow_negative_numbers = true,
+        help_heading = "Limits"
+    )]
     pub cpu_period: Option<i64>,
     /// Limit CPU CFS (Completely Fair Scheduler) quota, in microseconds (-1: none)
-    #[arg(long, value_name = "US", allow_negative_numbers = true, help_heading = "Limits")]
+    #[arg(
+        long,
+        value_name = "US",
+        allow_negative_numbers = true,
+        help_heading = "Limits"
+    )]
     pub cpu_quota: Option<i64>,
     /// CPUs in which to allow execution (0-3, 0,1)
     #[arg(long, value_name = "LIST", help_heading = "Limits")]
@@ -43,10 +59,20 @@ pub struct Cli {
     #[arg(short = 'm', long, value_name = "BYTES", help_heading = "Limits")]
     pub memory: Option<String>,
     /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
-    #[arg(long, value_name = "BYTES", allow_negative_numbers = true, help_heading = "Limits")]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        allow_negative_numbers = true,
+        help_heading = "Limits"
+    )]
     pub memory_swap: Option<String>,
     /// Tune memory swappiness (0 to 100); v1 only
-    #[arg(long, value_name = "N", allow_negative_numbers = true, help_heading = "Limits")]
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        help_heading = "Limits"
+    )]
     pub memory_swappiness: Option<i64>,
     /// Memory soft limit
     #[arg(long, value_name = "BYTES", help_heading = "Limits")]
@@ -73,13 +99,29 @@ pub struct Cli {
     #[arg(long, value_name = "W", help_heading = "Limits")]
     pub blkio_weight: Option<u16>,
     /// Tune pids limit (set -1 for unlimited)
-    #[arg(long, value_name = "N", allow_negative_numbers = true, help_heading = "Limits")]
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        help_heading = "Limits"
+    )]
     pub pids_limit: Option<i64>,
     /// libcgroup form: set cgroup file NAME to VALUE (v1 names translated on v2 and back)
-    #[arg(short = 'r', long = "rule", visible_alias = "variable", value_name = "NAME=VALUE", help_heading = "Limits")]
+    #[arg(
+        short = 'r',
+        long = "rule",
+        visible_alias = "variable",
+        value_name = "NAME=VALUE",
+        help_heading = "Limits"
+    )]
     pub rule: Vec<String>,
     /// Copy the limits of cgroup SRC to every GROUP
-    #[arg(long, value_name = "SRC", conflicts_with = "rule", help_heading = "Limits")]
+    #[arg(
+        long,
+        value_name = "SRC",
+        conflicts_with = "rule",
+        help_heading = "Limits"
+    )]
     pub copy_from: Option<String>,
     /// Settings v2 cannot express (swappiness, oom-kill-disable, kernel memory) fail instead of warning
     #[arg(long, help_heading = "Limits")]
@@ -98,7 +140,12 @@ pub struct Cli {
     #[arg(long, help_heading = "Actions", conflicts_with_all = ["delete", "freeze", "thaw"])]
     pub watch: bool,
     /// With --watch: seconds between refreshes (default 1; Go durations like 500ms too)
-    #[arg(long, value_name = "TIME", default_value = "1", help_heading = "Actions")]
+    #[arg(
+        long,
+        value_name = "TIME",
+        default_value = "1",
+        help_heading = "Actions"
+    )]
     pub interval: String,
     /// With --watch: stop after N refreshes (default: until SIGINT)
     #[arg(long, value_name = "N", help_heading = "Actions")]

@@ -73,10 +73,20 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
     let setting = f.any() || !cli.rule.is_empty() || cli.copy_from.is_some();
     let action = cli.show || cli.watch || cli.delete || cli.freeze || cli.thaw;
     if action && (setting || !cli.pid.is_empty() || !cli.program.is_empty()) {
-        return Err(usage("--show, --watch, --delete, --freeze and --thaw take no limits, --pid nor PROGRAM"));
+        return Err(usage(
+            "--show, --watch, --delete, --freeze and --thaw take no limits, --pid nor PROGRAM",
+        ));
     }
-    let groups: Vec<Group> = cli.groups.iter().map(|g| Group::parse(g)).collect::<Result<_>>()?;
-    let root = cli.root.clone().or_else(|| std::env::var_os("CGSET_ROOT").filter(|v| !v.is_empty()).map(Into::into));
+    let groups: Vec<Group> = cli
+        .groups
+        .iter()
+        .map(|g| Group::parse(g))
+        .collect::<Result<_>>()?;
+    let root = cli.root.clone().or_else(|| {
+        std::env::var_os("CGSET_ROOT")
+            .filter(|v| !v.is_empty())
+            .map(Into::into)
+    });
     let tree = Tree::detect(root.as_deref())?;
     if cli.watch {
         let interval = parse_interval(&cli.interval)?;
@@ -124,7 +134,9 @@ fn parse_interval(s: &str) -> Result<Duration> {
     }
     match ctcore::units::go_duration(s) {
         Ok(d) if !d.is_zero() => Ok(d),
-        _ => Err(usage(&format!("invalid --interval '{s}': seconds or a duration like 500ms"))),
+        _ => Err(usage(&format!(
+            "invalid --interval '{s}': seconds or a duration like 500ms"
+        ))),
     }
 }
 
@@ -133,11 +145,18 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
     let mut res = Resources::from_flags(f, ncpus(), &limits::stat_device)?;
     let version_of = |c: &str| tree.version_of(c);
     let mut warnings = res.drop_inexpressible(&version_of, cli.strict)?;
-    let rules: Vec<raw::Rule> = cli.rule.iter().map(|r| raw::parse_rule(r)).collect::<Result<_>>()?;
+    let rules: Vec<raw::Rule> = cli
+        .rule
+        .iter()
+        .map(|r| raw::parse_rule(r))
+        .collect::<Result<_>>()?;
     for r in &rules {
         let c = raw::controller_of(&r.name);
         if c != "cgroup" && tree.version_of(c).is_none() {
-            bail!("{}: the {c} controller is neither mounted as cgroup v1 nor available in cgroup v2", r.name);
+            bail!(
+                "{}: the {c} controller is neither mounted as cgroup v1 nor available in cgroup v2",
+                r.name
+            );
         }
     }
     let copy = cli.copy_from.as_deref().map(Group::parse).transpose()?;
@@ -150,7 +169,9 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
     for p in &cli.pid {
         if p == "-" {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| anyhow!("reading pids from stdin: {e}"))?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| anyhow!("reading pids from stdin: {e}"))?;
             pids.extend(ops::parse_pids(&s)?);
         } else {
             pids.extend(ops::parse_pids(p)?);
@@ -172,7 +193,12 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
         }
     }
     for g in groups {
-        ops::check_cpuset(tree, g, res.cpuset_cpus.as_deref(), res.cpuset_mems.as_deref())?;
+        ops::check_cpuset(
+            tree,
+            g,
+            res.cpuset_cpus.as_deref(),
+            res.cpuset_mems.as_deref(),
+        )?;
     }
     let mut required: Vec<&str> = res.controllers();
     for r in &rules {
@@ -227,7 +253,7 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
     if cli.program.is_empty() {
         return Ok(0);
     }
-    let me = std::process::id().cast_signed();
+    let me = nix::unistd::getpid().as_raw();
     ops::attach(tree, &groups[0], me, cli.dry_run)?;
     if cli.dry_run {
         println!("exec {:?}", cli.program);
@@ -237,7 +263,12 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
     // Not executed: go back where we came from and remove what we made.
     for i in tree.group_hiers() {
         let h = &tree.hiers[i];
-        let back = Group { name: String::new(), relative: true, comps: Vec::new() }.dir(h);
+        let back = Group {
+            name: String::new(),
+            relative: true,
+            comps: Vec::new(),
+        }
+        .dir(h);
         let _ = ops::write_file(&back.join("cgroup.procs"), &me.to_string());
     }
     exec_created.undo();

@@ -128,7 +128,8 @@ impl Flags {
 }
 
 fn size_flag(v: &str, flag: &str) -> Result<i64> {
-    ctcore::units::ram_in_bytes(v).map_err(|e| anyhow!("invalid argument \"{v}\" for \"{flag}\" flag: {e}"))
+    ctcore::units::ram_in_bytes(v)
+        .map_err(|e| anyhow!("invalid argument \"{v}\" for \"{flag}\" flag: {e}"))
 }
 
 /// docker's `opts.NanoCPUs`: a rational number of CPUs, in billionths.
@@ -136,7 +137,11 @@ fn size_flag(v: &str, flag: &str) -> Result<i64> {
 /// # Errors
 /// docker's messages for junk and for too many decimals.
 pub fn parse_nano_cpus(v: &str) -> Result<i64> {
-    let bad = || anyhow!("invalid argument \"{v}\" for \"--cpus\" flag: failed to parse {v} as a rational number");
+    let bad = || {
+        anyhow!(
+            "invalid argument \"{v}\" for \"--cpus\" flag: failed to parse {v} as a rational number"
+        )
+    };
     let precise = || anyhow!("invalid argument \"{v}\" for \"--cpus\" flag: value is too precise");
     let (neg, body) = match v.strip_prefix('-') {
         Some(r) => (true, r),
@@ -165,12 +170,22 @@ pub fn parse_nano_cpus(v: &str) -> Result<i64> {
         if frac_t.len() > 9 {
             return Err(precise());
         }
-        let i: i128 = if int.is_empty() { 0 } else { int.parse().map_err(|_| bad())? };
-        let mut f: i128 = if frac_t.is_empty() { 0 } else { frac_t.parse().map_err(|_| bad())? };
+        let i: i128 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| bad())?
+        };
+        let mut f: i128 = if frac_t.is_empty() {
+            0
+        } else {
+            frac_t.parse().map_err(|_| bad())?
+        };
         for _ in frac_t.len()..9 {
             f *= 10;
         }
-        i.checked_mul(1_000_000_000).and_then(|x| x.checked_add(f)).ok_or_else(bad)?
+        i.checked_mul(1_000_000_000)
+            .and_then(|x| x.checked_add(f))
+            .ok_or_else(bad)?
     };
     let nano = if neg { -nano } else { nano };
     i64::try_from(nano).map_err(|_| bad())
@@ -222,7 +237,9 @@ pub fn parse_device(
     kind: Throttle,
     stat: &dyn Fn(&str) -> Result<(u64, u64)>,
 ) -> Result<DeviceRate> {
-    let Some((path, rate)) = spec.split_once(':') else { bail!("bad format: {spec}") };
+    let Some((path, rate)) = spec.split_once(':') else {
+        bail!("bad format: {spec}")
+    };
     if path.is_empty() {
         bail!("bad format: {spec}");
     }
@@ -244,7 +261,13 @@ pub fn parse_device(
         })?
     };
     let (major, minor) = stat(path)?;
-    Ok(DeviceRate { kind, path: path.to_string(), major, minor, rate })
+    Ok(DeviceRate {
+        kind,
+        path: path.to_string(),
+        major,
+        minor,
+        rate,
+    })
 }
 
 /// MAJ:MIN of a block device node, as docker's daemon finds it.
@@ -256,13 +279,18 @@ pub fn stat_device(path: &str) -> Result<(u64, u64)> {
     let st = nix::sys::stat::stat(path).map_err(|e| {
         let t = ctcore::errno_text(e);
         let mut c = t.chars();
-        let t = c.next().map_or(String::new(), |f| f.to_lowercase().chain(c).collect());
+        let t = c
+            .next()
+            .map_or(String::new(), |f| f.to_lowercase().chain(c).collect());
         anyhow!("stat {path}: {t}")
     })?;
     if st.st_mode & libc::S_IFMT != libc::S_IFBLK {
         bail!("{path} is not a block device");
     }
-    Ok((u64::from(libc::major(st.st_rdev)), u64::from(libc::minor(st.st_rdev))))
+    Ok((
+        u64::from(libc::major(st.st_rdev)),
+        u64::from(libc::minor(st.st_rdev)),
+    ))
 }
 
 impl Resources {
@@ -270,16 +298,32 @@ impl Resources {
     ///
     /// # Errors
     /// docker's message for the first problem.
-    pub fn from_flags(f: &Flags, ncpus: usize, stat: &dyn Fn(&str) -> Result<(u64, u64)>) -> Result<Self> {
+    pub fn from_flags(
+        f: &Flags,
+        ncpus: usize,
+        stat: &dyn Fn(&str) -> Result<(u64, u64)>,
+    ) -> Result<Self> {
         let mut r = Self::default();
-        let mem = f.memory.as_deref().map(|v| size_flag(v, "-m, --memory")).transpose()?;
+        let mem = f
+            .memory
+            .as_deref()
+            .map(|v| size_flag(v, "-m, --memory"))
+            .transpose()?;
         let swap = match f.memory_swap.as_deref() {
             Some("-1") => Some(-1),
             Some(v) => Some(size_flag(v, "--memory-swap")?),
             None => None,
         };
-        let resv = f.memory_reservation.as_deref().map(|v| size_flag(v, "--memory-reservation")).transpose()?;
-        let kmem = f.kernel_memory.as_deref().map(|v| size_flag(v, "--kernel-memory")).transpose()?;
+        let resv = f
+            .memory_reservation
+            .as_deref()
+            .map(|v| size_flag(v, "--memory-reservation"))
+            .transpose()?;
+        let kmem = f
+            .kernel_memory
+            .as_deref()
+            .map(|v| size_flag(v, "--kernel-memory"))
+            .transpose()?;
         let nano = f.cpus.as_deref().map(parse_nano_cpus).transpose()?;
         if let Some(s) = f.memory_swappiness {
             if s != -1 && !(0..=100).contains(&s) {
@@ -327,7 +371,9 @@ impl Resources {
             // docker checks n < 0 and n > max; below 0.01 the kernel refuses
             // the 1ms quota, so that floor is checked here too.
             if n < 0 || n > max || (n > 0 && n < 10_000_000) {
-                bail!("range of CPUs is from 0.01 to {ncpus}.00, as there are only {ncpus} CPUs available");
+                bail!(
+                    "range of CPUs is from 0.01 to {ncpus}.00, as there are only {ncpus} CPUs available"
+                );
             }
             if n > 0 {
                 r.cpu_period = Some(100_000);
@@ -336,7 +382,9 @@ impl Resources {
         }
         if let Some(p) = f.cpu_period {
             if p != 0 && !(1000..=1_000_000).contains(&p) {
-                bail!("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)");
+                bail!(
+                    "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+                );
             }
             if p != 0 {
                 r.cpu_period = Some(p.unsigned_abs());
@@ -396,7 +444,10 @@ impl Resources {
                 r.kernel_memory = Some(k);
             }
         }
-        r.swappiness = f.memory_swappiness.filter(|&s| s >= 0).map(i64::unsigned_abs);
+        r.swappiness = f
+            .memory_swappiness
+            .filter(|&s| s >= 0)
+            .map(i64::unsigned_abs);
         r.oom_kill_disable = f.oom_kill_disable;
         r.devices = devices;
         r.pids = f.pids_limit.map(|p| if p <= 0 { -1 } else { p });
@@ -466,7 +517,10 @@ impl Resources {
                 )?;
             }
             if std::mem::take(&mut self.oom_kill_disable) {
-                drop("oom-kill-disable", "Your kernel does not support OomKillDisable. OomKillDisable discarded.")?;
+                drop(
+                    "oom-kill-disable",
+                    "Your kernel does not support OomKillDisable. OomKillDisable discarded.",
+                )?;
             }
             if self.kernel_memory.take().is_some() {
                 drop(
@@ -495,7 +549,11 @@ pub struct Write {
 
 impl Write {
     pub fn new(ctrl: &str, file: &str, value: impl Into<String>) -> Self {
-        Self { ctrl: ctrl.into(), file: file.into(), value: value.into() }
+        Self {
+            ctrl: ctrl.into(),
+            file: file.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -557,7 +615,11 @@ pub trait Current {
 
 /// The writes for these settings, in a safe order.
 #[must_use]
-pub fn plan(r: &Resources, version_of: &dyn Fn(&str) -> Option<Version>, cur: &dyn Current) -> (Vec<Write>, Vec<String>) {
+pub fn plan(
+    r: &Resources,
+    version_of: &dyn Fn(&str) -> Option<Version>,
+    cur: &dyn Current,
+) -> (Vec<Write>, Vec<String>) {
     let mut w = Vec::new();
     let mut warn = Vec::new();
     let v2 = |c: &str| version_of(c) == Some(Version::V2);
@@ -571,7 +633,11 @@ pub fn plan(r: &Resources, version_of: &dyn Fn(&str) -> Option<Version>, cur: &d
     // cpu
     if let Some(s) = r.cpu_shares {
         if v2("cpu") {
-            w.push(Write::new("cpu", "cpu.weight", shares_to_weight(s).to_string()));
+            w.push(Write::new(
+                "cpu",
+                "cpu.weight",
+                shares_to_weight(s).to_string(),
+            ));
         } else {
             w.push(Write::new("cpu", "cpu.shares", s.to_string()));
         }
@@ -596,7 +662,11 @@ pub fn plan(r: &Resources, version_of: &dyn Fn(&str) -> Option<Version>, cur: &d
                 w.push(Write::new("cpu", "cpu.cfs_period_us", p.to_string()));
             }
             if let Some(q) = r.cpu_quota {
-                w.push(Write::new("cpu", "cpu.cfs_quota_us", if q > 0 { q.to_string() } else { "-1".into() }));
+                w.push(Write::new(
+                    "cpu",
+                    "cpu.cfs_quota_us",
+                    if q > 0 { q.to_string() } else { "-1".into() },
+                ));
             }
         }
     }
@@ -620,9 +690,15 @@ pub fn plan(r: &Resources, version_of: &dyn Fn(&str) -> Option<Version>, cur: &d
         }
     } else {
         let has_memsw = cur.has("memory", "memory.memsw.limit_in_bytes");
-        let mem = r.memory.map(|m| Write::new("memory", "memory.limit_in_bytes", m.to_string()));
+        let mem = r
+            .memory
+            .map(|m| Write::new("memory", "memory.limit_in_bytes", m.to_string()));
         let memsw = match r.memory_swap {
-            Some(s) if has_memsw => Some(Write::new("memory", "memory.memsw.limit_in_bytes", s.to_string())),
+            Some(s) if has_memsw => Some(Write::new(
+                "memory",
+                "memory.memsw.limit_in_bytes",
+                s.to_string(),
+            )),
             Some(_) => {
                 if r.swap_explicit {
                     warn.push(
@@ -635,8 +711,10 @@ pub fn plan(r: &Resources, version_of: &dyn Fn(&str) -> Option<Version>, cur: &d
             None => None,
         };
         // The kernel keeps memory <= memory+swap at every step.
-        let cur_mem =
-            cur.read("memory", "memory.limit_in_bytes").and_then(|s| memparse(&s)).unwrap_or(-1);
+        let cur_mem = cur
+            .read("memory", "memory.limit_in_bytes")
+            .and_then(|s| memparse(&s))
+            .unwrap_or(-1);
         let swap_first = match r.memory_swap {
             Some(-1) => true,
             Some(s) => cur_mem != -1 && cur_mem < s,
@@ -650,7 +728,11 @@ pub fn plan(r: &Resources, version_of: &dyn Fn(&str) -> Option<Version>, cur: &d
             w.extend(memsw);
         }
         if let Some(x) = r.reservation {
-            w.push(Write::new("memory", "memory.soft_limit_in_bytes", x.to_string()));
+            w.push(Write::new(
+                "memory",
+                "memory.soft_limit_in_bytes",
+                x.to_string(),
+            ));
         }
         if let Some(s) = r.swappiness {
             w.push(Write::new("memory", "memory.swappiness", s.to_string()));
@@ -660,7 +742,11 @@ pub fn plan(r: &Resources, version_of: &dyn Fn(&str) -> Option<Version>, cur: &d
         }
         if let Some(k) = r.kernel_memory {
             if cur.has("memory", "memory.kmem.limit_in_bytes") {
-                w.push(Write::new("memory", "memory.kmem.limit_in_bytes", k.to_string()));
+                w.push(Write::new(
+                    "memory",
+                    "memory.kmem.limit_in_bytes",
+                    k.to_string(),
+                ));
             } else {
                 warn.push("Your kernel does not support kernel memory limit capabilities. Limitation discarded.".into());
             }
@@ -673,7 +759,11 @@ pub fn plan(r: &Resources, version_of: &dyn Fn(&str) -> Option<Version>, cur: &d
             if cur.has("blkio", "io.bfq.weight") {
                 w.push(Write::new("blkio", "io.bfq.weight", bw.to_string()));
             } else if cur.has("blkio", "io.weight") {
-                w.push(Write::new("blkio", "io.weight", blkio_to_io_weight(bw).to_string()));
+                w.push(Write::new(
+                    "blkio",
+                    "io.weight",
+                    blkio_to_io_weight(bw).to_string(),
+                ));
             } else {
                 warn.push(
                     "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".into(),
@@ -693,14 +783,30 @@ pub fn plan(r: &Resources, version_of: &dyn Fn(&str) -> Option<Version>, cur: &d
     }
     for d in &r.devices {
         if v2("blkio") {
-            let rate = if d.rate == 0 { "max".to_string() } else { d.rate.to_string() };
-            w.push(Write::new("blkio", "io.max", format!("{}:{} {}={rate}", d.major, d.minor, d.kind.v2_key())));
+            let rate = if d.rate == 0 {
+                "max".to_string()
+            } else {
+                d.rate.to_string()
+            };
+            w.push(Write::new(
+                "blkio",
+                "io.max",
+                format!("{}:{} {}={rate}", d.major, d.minor, d.kind.v2_key()),
+            ));
         } else {
-            w.push(Write::new("blkio", d.kind.v1_file(), format!("{}:{} {}", d.major, d.minor, d.rate)));
+            w.push(Write::new(
+                "blkio",
+                d.kind.v1_file(),
+                format!("{}:{} {}", d.major, d.minor, d.rate),
+            ));
         }
     }
     if let Some(p) = r.pids {
-        w.push(Write::new("pids", "pids.max", if p < 0 { "max".into() } else { p.to_string() }));
+        w.push(Write::new(
+            "pids",
+            "pids.max",
+            if p < 0 { "max".into() } else { p.to_string() },
+        ));
     }
     (w, warn)
 }
@@ -719,10 +825,20 @@ pub fn readback_note(file: &str, written: &str, read: &str) -> Option<String> {
         let (dev, rest) = written.split_once(' ')?;
         let line = read.lines().find(|l| l.starts_with(&format!("{dev} ")));
         let ok = match line {
-            Some(l) => l.split_whitespace().skip(1).any(|t| t == rest || rest.ends_with("=max")),
+            Some(l) => l
+                .split_whitespace()
+                .skip(1)
+                .any(|t| t == rest || rest.ends_with("=max")),
             None => rest == "0" || rest.ends_with("=max"),
         };
-        return if ok { None } else { Some(format!("{file}: wrote '{written}', the kernel shows '{}'", read.replace('\n', "; "))) };
+        return if ok {
+            None
+        } else {
+            Some(format!(
+                "{file}: wrote '{written}', the kernel shows '{}'",
+                read.replace('\n', "; ")
+            ))
+        };
     }
     if file == "cpu.max" {
         let r: Vec<&str> = read.split_whitespace().collect();
@@ -730,11 +846,17 @@ pub fn readback_note(file: &str, written: &str, read: &str) -> Option<String> {
         if r.iter().zip(&wv).all(|(a, b)| a == b) {
             return None;
         }
-        return Some(format!("{file}: wrote '{written}', the kernel keeps '{read}'"));
+        return Some(format!(
+            "{file}: wrote '{written}', the kernel keeps '{read}'"
+        ));
     }
     if file.starts_with("memory.") && file != "memory.swappiness" && file != "memory.oom_control" {
         let w = memparse(written)?;
-        let r = if read == "max" { -1 } else { read.parse::<i64>().ok()? };
+        let r = if read == "max" {
+            -1
+        } else {
+            read.parse::<i64>().ok()?
+        };
         let r = if r >= V1_UNLIMITED { -1 } else { r };
         if w == r {
             return None;
@@ -744,12 +866,25 @@ pub fn readback_note(file: &str, written: &str, read: &str) -> Option<String> {
         ));
     }
     if file == "memory.oom_control" {
-        return if read.contains("oom_kill_disable 1") { None } else { Some(format!("{file}: OOM killer still enabled")) };
+        return if read.contains("oom_kill_disable 1") {
+            None
+        } else {
+            Some(format!("{file}: OOM killer still enabled"))
+        };
     }
     let (Ok(w), Ok(r)) = (written.parse::<i64>(), read.parse::<i64>()) else {
         return if file.starts_with("cpuset.") {
-            let same = parse_list(written).ok().zip(parse_list(read).ok()).is_some_and(|(a, b)| a == b);
-            if same { None } else { Some(format!("{file}: wrote '{written}', the kernel keeps '{read}'")) }
+            let same = parse_list(written)
+                .ok()
+                .zip(parse_list(read).ok())
+                .is_some_and(|(a, b)| a == b);
+            if same {
+                None
+            } else {
+                Some(format!(
+                    "{file}: wrote '{written}', the kernel keeps '{read}'"
+                ))
+            }
         } else {
             None
         };
@@ -771,7 +906,11 @@ mod tests {
     use std::collections::HashMap;
 
     fn no_stat(p: &str) -> Result<(u64, u64)> {
-        if p == "/dev/sda" { Ok((8, 0)) } else { bail!("stat {p}: no such file or directory") }
+        if p == "/dev/sda" {
+            Ok((8, 0))
+        } else {
+            bail!("stat {p}: no such file or directory")
+        }
     }
 
     fn res(f: &Flags) -> Result<Resources> {
@@ -784,51 +923,160 @@ mod tests {
 
     #[test]
     fn docker_messages() {
-        let f = Flags { memory: Some("4m".into()), ..Flags::default() };
+        let f = Flags {
+            memory: Some("4m".into()),
+            ..Flags::default()
+        };
         assert_eq!(err(&f), "Minimum memory limit allowed is 6MB");
-        let f = Flags { memory: Some("64m".into()), memory_swap: Some("32m".into()), ..Flags::default() };
-        assert_eq!(err(&f), "Minimum memoryswap limit should be larger than memory limit, see usage");
-        let f = Flags { memory_swap: Some("32m".into()), ..Flags::default() };
-        assert_eq!(err(&f), "You should always set the Memory limit when using Memoryswap limit, see usage");
-        let f = Flags { memory_swappiness: Some(101), ..Flags::default() };
-        assert_eq!(err(&f), "invalid value: 101. Valid memory swappiness range is 0-100");
-        let f = Flags { memory_reservation: Some("1m".into()), ..Flags::default() };
+        let f = Flags {
+            memory: Some("64m".into()),
+            memory_swap: Some("32m".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            err(&f),
+            "Minimum memoryswap limit should be larger than memory limit, see usage"
+        );
+        let f = Flags {
+            memory_swap: Some("32m".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            err(&f),
+            "You should always set the Memory limit when using Memoryswap limit, see usage"
+        );
+        let f = Flags {
+            memory_swappiness: Some(101),
+            ..Flags::default()
+        };
+        assert_eq!(
+            err(&f),
+            "invalid value: 101. Valid memory swappiness range is 0-100"
+        );
+        let f = Flags {
+            memory_reservation: Some("1m".into()),
+            ..Flags::default()
+        };
         assert_eq!(err(&f), "Minimum memory reservation allowed is 6MB");
-        let f = Flags { memory: Some("64m".into()), memory_reservation: Some("128m".into()), ..Flags::default() };
-        assert_eq!(err(&f), "Minimum memory limit can not be less than memory reservation limit, see usage");
-        let f = Flags { cpus: Some("3".into()), ..Flags::default() };
-        assert_eq!(err(&f), "range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available");
-        let f = Flags { cpus: Some("-1".into()), ..Flags::default() };
-        assert_eq!(err(&f), "range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available");
-        let f = Flags { cpus: Some("abc".into()), ..Flags::default() };
-        assert_eq!(err(&f), "invalid argument \"abc\" for \"--cpus\" flag: failed to parse abc as a rational number");
-        let f = Flags { cpus: Some("0.0000000001".into()), ..Flags::default() };
+        let f = Flags {
+            memory: Some("64m".into()),
+            memory_reservation: Some("128m".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            err(&f),
+            "Minimum memory limit can not be less than memory reservation limit, see usage"
+        );
+        let f = Flags {
+            cpus: Some("3".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            err(&f),
+            "range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"
+        );
+        let f = Flags {
+            cpus: Some("-1".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            err(&f),
+            "range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"
+        );
+        let f = Flags {
+            cpus: Some("abc".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            err(&f),
+            "invalid argument \"abc\" for \"--cpus\" flag: failed to parse abc as a rational number"
+        );
+        let f = Flags {
+            cpus: Some("0.0000000001".into()),
+            ..Flags::default()
+        };
         assert!(err(&f).ends_with("value is too precise"));
-        let f = Flags { cpus: Some("1".into()), cpu_period: Some(50000), ..Flags::default() };
-        assert_eq!(err(&f), "Conflicting options: Nano CPUs and CPU Period cannot both be set");
-        let f = Flags { cpus: Some("1".into()), cpu_quota: Some(50000), ..Flags::default() };
-        assert_eq!(err(&f), "Conflicting options: Nano CPUs and CPU Quota cannot both be set");
+        let f = Flags {
+            cpus: Some("1".into()),
+            cpu_period: Some(50000),
+            ..Flags::default()
+        };
+        assert_eq!(
+            err(&f),
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set"
+        );
+        let f = Flags {
+            cpus: Some("1".into()),
+            cpu_quota: Some(50000),
+            ..Flags::default()
+        };
+        assert_eq!(
+            err(&f),
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set"
+        );
         for p in [999, 1_000_001] {
-            let f = Flags { cpu_period: Some(p), ..Flags::default() };
+            let f = Flags {
+                cpu_period: Some(p),
+                ..Flags::default()
+            };
             assert_eq!(
                 err(&f),
                 "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
             );
         }
-        let f = Flags { cpu_quota: Some(500), ..Flags::default() };
-        assert_eq!(err(&f), "CPU cfs quota can not be less than 1ms (i.e. 1000)");
-        let f = Flags { blkio_weight: Some(5), ..Flags::default() };
+        let f = Flags {
+            cpu_quota: Some(500),
+            ..Flags::default()
+        };
+        assert_eq!(
+            err(&f),
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)"
+        );
+        let f = Flags {
+            blkio_weight: Some(5),
+            ..Flags::default()
+        };
         assert_eq!(err(&f), "Range of blkio weight is from 10 to 1000");
-        let f = Flags { cpu_shares: Some(-5), ..Flags::default() };
-        assert_eq!(err(&f), "invalid CPU shares (-5): value must be a positive integer");
-        let f = Flags { cpuset_cpus: Some("0-a".into()), ..Flags::default() };
-        assert_eq!(err(&f), "Invalid value 0-a for cpuset cpus: invalid format: 0-a");
-        let f = Flags { cpuset_mems: Some("9000".into()), ..Flags::default() };
-        assert_eq!(err(&f), "Invalid value 9000 for cpuset mems: value of out range, maximum is 8192");
-        let f = Flags { memory: Some("abc".into()), ..Flags::default() };
-        assert_eq!(err(&f), "invalid argument \"abc\" for \"-m, --memory\" flag: invalid size: 'abc'");
-        let f = Flags { memory: Some("12x".into()), ..Flags::default() };
-        assert_eq!(err(&f), "invalid argument \"12x\" for \"-m, --memory\" flag: invalid suffix: 'x'");
+        let f = Flags {
+            cpu_shares: Some(-5),
+            ..Flags::default()
+        };
+        assert_eq!(
+            err(&f),
+            "invalid CPU shares (-5): value must be a positive integer"
+        );
+        let f = Flags {
+            cpuset_cpus: Some("0-a".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            err(&f),
+            "Invalid value 0-a for cpuset cpus: invalid format: 0-a"
+        );
+        let f = Flags {
+            cpuset_mems: Some("9000".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            err(&f),
+            "Invalid value 9000 for cpuset mems: value of out range, maximum is 8192"
+        );
+        let f = Flags {
+            memory: Some("abc".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            err(&f),
+            "invalid argument \"abc\" for \"-m, --memory\" flag: invalid size: 'abc'"
+        );
+        let f = Flags {
+            memory: Some("12x".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            err(&f),
+            "invalid argument \"12x\" for \"-m, --memory\" flag: invalid suffix: 'x'"
+        );
     }
 
     #[test]
@@ -840,7 +1088,10 @@ mod tests {
         let e = |s: &str, k| format!("{:#}", parse_device(s, k, &no_stat).unwrap_err());
         assert_eq!(e("/dev/sda", Throttle::ReadBps), "bad format: /dev/sda");
         assert_eq!(e(":1mb", Throttle::ReadBps), "bad format: :1mb");
-        assert_eq!(e("sda:1mb", Throttle::ReadBps), "bad format for device path: sda:1mb");
+        assert_eq!(
+            e("sda:1mb", Throttle::ReadBps),
+            "bad format for device path: sda:1mb"
+        );
         assert!(e("/dev/sda:1xb", Throttle::ReadBps).starts_with(
             "invalid rate for device: /dev/sda:1xb. The correct format is <device-path>:<number>[<unit>]"
         ));
@@ -848,9 +1099,17 @@ mod tests {
             e("/dev/sda:1mb", Throttle::ReadIops),
             "invalid rate for device: /dev/sda:1mb. The correct format is <device-path>:<number>. Number must be a positive integer"
         );
-        assert_eq!(e("/dev/nope:1", Throttle::ReadIops), "stat /dev/nope: no such file or directory");
-        assert!(format!("{:#}", stat_device("/dev/null").unwrap_err()).contains("not a block device"));
-        assert!(format!("{:#}", stat_device("/dev/nonexistent-x").unwrap_err()).starts_with("stat /dev/nonexistent-x: "));
+        assert_eq!(
+            e("/dev/nope:1", Throttle::ReadIops),
+            "stat /dev/nope: no such file or directory"
+        );
+        assert!(
+            format!("{:#}", stat_device("/dev/null").unwrap_err()).contains("not a block device")
+        );
+        assert!(
+            format!("{:#}", stat_device("/dev/nonexistent-x").unwrap_err())
+                .starts_with("stat /dev/nonexistent-x: ")
+        );
     }
 
     #[test]
@@ -875,13 +1134,22 @@ mod tests {
         }
     }
     fn fake(files: &[(&str, &str)]) -> Fake {
-        Fake(files.iter().map(|(a, b)| ((*a).to_string(), (*b).to_string())).collect())
+        Fake(
+            files
+                .iter()
+                .map(|(a, b)| ((*a).to_string(), (*b).to_string()))
+                .collect(),
+        )
     }
     fn files(w: &[Write]) -> Vec<(String, String)> {
-        w.iter().map(|w| (w.file.clone(), w.value.clone())).collect()
+        w.iter()
+            .map(|w| (w.file.clone(), w.value.clone()))
+            .collect()
     }
     fn p(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| ((*a).to_string(), (*b).to_string())).collect()
+        v.iter()
+            .map(|(a, b)| ((*a).to_string(), (*b).to_string()))
+            .collect()
     }
 
     #[test]
@@ -896,7 +1164,10 @@ mod tests {
         };
         let r = res(&f).unwrap();
         let v1 = |_: &str| Some(Version::V1);
-        let cur = fake(&[("memory.limit_in_bytes", "9223372036854771712"), ("memory.memsw.limit_in_bytes", "9223372036854771712")]);
+        let cur = fake(&[
+            ("memory.limit_in_bytes", "9223372036854771712"),
+            ("memory.memsw.limit_in_bytes", "9223372036854771712"),
+        ]);
         let (w, warn) = plan(&r, &v1, &cur);
         assert!(warn.is_empty());
         assert_eq!(
@@ -931,26 +1202,74 @@ mod tests {
     fn memory_order() {
         let v1 = |_: &str| Some(Version::V1);
         // Lowering from 1G/2G to 64M/128M: memory first.
-        let cur = fake(&[("memory.limit_in_bytes", "1073741824"), ("memory.memsw.limit_in_bytes", "2147483648")]);
-        let r = res(&Flags { memory: Some("64m".into()), ..Flags::default() }).unwrap();
+        let cur = fake(&[
+            ("memory.limit_in_bytes", "1073741824"),
+            ("memory.memsw.limit_in_bytes", "2147483648"),
+        ]);
+        let r = res(&Flags {
+            memory: Some("64m".into()),
+            ..Flags::default()
+        })
+        .unwrap();
         let (w, _) = plan(&r, &v1, &cur);
         assert_eq!(w[0].file, "memory.limit_in_bytes");
         // Raising from 64M to 1G with 4G memsw: memsw first.
-        let cur = fake(&[("memory.limit_in_bytes", "67108864"), ("memory.memsw.limit_in_bytes", "134217728")]);
-        let r = res(&Flags { memory: Some("1g".into()), memory_swap: Some("4g".into()), ..Flags::default() }).unwrap();
+        let cur = fake(&[
+            ("memory.limit_in_bytes", "67108864"),
+            ("memory.memsw.limit_in_bytes", "134217728"),
+        ]);
+        let r = res(&Flags {
+            memory: Some("1g".into()),
+            memory_swap: Some("4g".into()),
+            ..Flags::default()
+        })
+        .unwrap();
         let (w, _) = plan(&r, &v1, &cur);
-        assert_eq!(files(&w), p(&[("memory.memsw.limit_in_bytes", "4294967296"), ("memory.limit_in_bytes", "1073741824")]));
+        assert_eq!(
+            files(&w),
+            p(&[
+                ("memory.memsw.limit_in_bytes", "4294967296"),
+                ("memory.limit_in_bytes", "1073741824")
+            ])
+        );
         // Unlimited swap: memsw first.
-        let r = res(&Flags { memory: Some("1g".into()), memory_swap: Some("-1".into()), ..Flags::default() }).unwrap();
+        let r = res(&Flags {
+            memory: Some("1g".into()),
+            memory_swap: Some("-1".into()),
+            ..Flags::default()
+        })
+        .unwrap();
         let (w, _) = plan(&r, &v1, &cur);
-        assert_eq!(files(&w), p(&[("memory.memsw.limit_in_bytes", "-1"), ("memory.limit_in_bytes", "1073741824")]));
+        assert_eq!(
+            files(&w),
+            p(&[
+                ("memory.memsw.limit_in_bytes", "-1"),
+                ("memory.limit_in_bytes", "1073741824")
+            ])
+        );
         // v2: swap = memsw - memory; equal means no swap; -1 max.
         let v2 = |_: &str| Some(Version::V2);
         let cur = fake(&[("memory.swap.max", "max")]);
-        let r = res(&Flags { memory: Some("1g".into()), memory_swap: Some("1g".into()), ..Flags::default() }).unwrap();
-        assert_eq!(files(&plan(&r, &v2, &cur).0), p(&[("memory.swap.max", "0"), ("memory.max", "1073741824")]));
-        let r = res(&Flags { memory: Some("1g".into()), memory_swap: Some("-1".into()), ..Flags::default() }).unwrap();
-        assert_eq!(files(&plan(&r, &v2, &cur).0)[0], ("memory.swap.max".into(), "max".into()));
+        let r = res(&Flags {
+            memory: Some("1g".into()),
+            memory_swap: Some("1g".into()),
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(
+            files(&plan(&r, &v2, &cur).0),
+            p(&[("memory.swap.max", "0"), ("memory.max", "1073741824")])
+        );
+        let r = res(&Flags {
+            memory: Some("1g".into()),
+            memory_swap: Some("-1".into()),
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(
+            files(&plan(&r, &v2, &cur).0)[0],
+            ("memory.swap.max".into(), "max".into())
+        );
     }
 
     #[test]
@@ -970,12 +1289,20 @@ mod tests {
         assert!(r.swappiness.is_none() && !r.oom_kill_disable && r.kernel_memory.is_none());
         let mut r = res(&f).unwrap();
         let e = r.drop_inexpressible(&v2, true).unwrap_err();
-        assert_eq!(e.to_string(), "cannot set memory swappiness with cgroup v2 (--strict)");
+        assert_eq!(
+            e.to_string(),
+            "cannot set memory swappiness with cgroup v2 (--strict)"
+        );
         let v1 = |_: &str| Some(Version::V1);
         let mut r = res(&f).unwrap();
         assert!(r.drop_inexpressible(&v1, true).unwrap().is_empty());
         let none = |_: &str| None;
-        assert!(r.drop_inexpressible(&none, false).unwrap_err().to_string().contains("memory controller"));
+        assert!(
+            r.drop_inexpressible(&none, false)
+                .unwrap_err()
+                .to_string()
+                .contains("memory controller")
+        );
     }
 
     #[test]
@@ -1001,14 +1328,45 @@ mod tests {
     #[test]
     fn readback() {
         assert_eq!(readback_note("cpu.shares", "2", "2"), None);
-        assert!(readback_note("cpu.shares", "1", "2").unwrap().contains("clamped"));
-        assert!(readback_note("memory.limit_in_bytes", "5000", "4096").unwrap().contains("page size"));
-        assert_eq!(readback_note("memory.limit_in_bytes", "64M", "67108864"), None);
-        assert_eq!(readback_note("memory.limit_in_bytes", "-1", "9223372036854771712"), None);
+        assert!(
+            readback_note("cpu.shares", "1", "2")
+                .unwrap()
+                .contains("clamped")
+        );
+        assert!(
+            readback_note("memory.limit_in_bytes", "5000", "4096")
+                .unwrap()
+                .contains("page size")
+        );
+        assert_eq!(
+            readback_note("memory.limit_in_bytes", "64M", "67108864"),
+            None
+        );
+        assert_eq!(
+            readback_note("memory.limit_in_bytes", "-1", "9223372036854771712"),
+            None
+        );
         assert_eq!(readback_note("memory.max", "max", "max"), None);
-        assert_eq!(readback_note("blkio.throttle.read_bps_device", "8:0 1048576", "8:0 1048576\n7:0 5"), None);
-        assert_eq!(readback_note("blkio.throttle.read_bps_device", "8:0 0", ""), None);
-        assert_eq!(readback_note("io.max", "8:0 rbps=1048576", "8:0 rbps=1048576 wbps=max riops=max wiops=max"), None);
+        assert_eq!(
+            readback_note(
+                "blkio.throttle.read_bps_device",
+                "8:0 1048576",
+                "8:0 1048576\n7:0 5"
+            ),
+            None
+        );
+        assert_eq!(
+            readback_note("blkio.throttle.read_bps_device", "8:0 0", ""),
+            None
+        );
+        assert_eq!(
+            readback_note(
+                "io.max",
+                "8:0 rbps=1048576",
+                "8:0 rbps=1048576 wbps=max riops=max wiops=max"
+            ),
+            None
+        );
         assert_eq!(readback_note("cpu.max", "150000", "150000 100000"), None);
         assert_eq!(readback_note("cpuset.cpus", "0,1", "0-1"), None);
         assert!(readback_note("cpuset.cpus", "0-1", "0").is_some());

@@ -29,7 +29,9 @@ impl GroupFiles<'_> {
 
 impl Current for GroupFiles<'_> {
     fn read(&self, ctrl: &str, file: &str) -> Option<String> {
-        fs::read_to_string(self.dir_of(ctrl)?.join(file)).ok().map(|s| s.trim().to_string())
+        fs::read_to_string(self.dir_of(ctrl)?.join(file))
+            .ok()
+            .map(|s| s.trim().to_string())
     }
     fn has(&self, ctrl: &str, file: &str) -> bool {
         self.dir_of(ctrl).is_some_and(|d| d.join(file).exists())
@@ -62,7 +64,10 @@ fn errno(e: &io::Error) -> i32 {
 pub fn write_file(path: &Path, value: &str) -> io::Result<()> {
     use std::io::Write as _;
     // O_TRUNC as a shell's `>` does: cgroupfs ignores it, plain files (fake trees) need it.
-    let mut f = fs::OpenOptions::new().write(true).truncate(true).open(path)?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)?;
     f.write_all(value.as_bytes())
 }
 
@@ -70,15 +75,30 @@ pub fn write_file(path: &Path, value: &str) -> io::Result<()> {
 fn write_error(path: &Path, value: &str, e: &io::Error) -> anyhow::Error {
     let file = path.file_name().and_then(|f| f.to_str()).unwrap_or("");
     let dir = path.parent().unwrap_or(Path::new("/"));
-    let rd = |f: &str| fs::read_to_string(dir.join(f)).map(|s| s.trim().to_string()).unwrap_or_default();
+    let rd = |f: &str| {
+        fs::read_to_string(dir.join(f))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
     let hint = match (file, errno(e)) {
         ("memory.limit_in_bytes" | "memory.max", libc::EBUSY) => format!(
             ": unable to set memory limit to {value} (current usage: {}, peak usage: {})",
-            rd(if file == "memory.max" { "memory.current" } else { "memory.usage_in_bytes" }),
-            rd(if file == "memory.max" { "memory.peak" } else { "memory.max_usage_in_bytes" }),
+            rd(if file == "memory.max" {
+                "memory.current"
+            } else {
+                "memory.usage_in_bytes"
+            }),
+            rd(if file == "memory.max" {
+                "memory.peak"
+            } else {
+                "memory.max_usage_in_bytes"
+            }),
         ),
         ("memory.memsw.limit_in_bytes", libc::EINVAL) => {
-            format!(": memory+swap limit should be >= memory limit ({})", rd("memory.limit_in_bytes"))
+            format!(
+                ": memory+swap limit should be >= memory limit ({})",
+                rd("memory.limit_in_bytes")
+            )
         }
         ("memory.limit_in_bytes", libc::EINVAL) => format!(
             ": memory limit should be <= memory+swap limit ({}); raise --memory-swap too",
@@ -86,14 +106,24 @@ fn write_error(path: &Path, value: &str, e: &io::Error) -> anyhow::Error {
         ),
         ("cpuset.cpus" | "cpuset.mems", libc::EINVAL | libc::ERANGE) => {
             let parent = dir.parent().unwrap_or(dir);
-            let avail = fs::read_to_string(parent.join(file)).map(|s| s.trim().to_string()).unwrap_or_default();
+            let avail = fs::read_to_string(parent.join(file))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default();
             format!(": not available in the parent cgroup ({avail})")
         }
-        (_, libc::ENOENT) => ": the kernel has no such file here (wrong name, or controller not enabled)".into(),
-        (_, libc::EACCES | libc::EPERM) => ": permission denied (run as root, or get the cgroup delegated)".into(),
+        (_, libc::ENOENT) => {
+            ": the kernel has no such file here (wrong name, or controller not enabled)".into()
+        }
+        (_, libc::EACCES | libc::EPERM) => {
+            ": permission denied (run as root, or get the cgroup delegated)".into()
+        }
         _ => String::new(),
     };
-    anyhow!("cannot write '{value}' to {}: {}{hint}", path.display(), ctcore::error_text(e))
+    anyhow!(
+        "cannot write '{value}' to {}: {}{hint}",
+        path.display(),
+        ctcore::error_text(e)
+    )
 }
 
 /// Make sure the group exists in every hierarchy it lives in: mkdir from
@@ -104,7 +134,13 @@ fn write_error(path: &Path, value: &str, e: &io::Error) -> anyhow::Error {
 /// # Errors
 /// When a directory cannot be made or a required controller cannot be
 /// enabled; what was created is recorded in `created` for undo.
-pub fn ensure(tree: &Tree, group: &Group, required: &[&str], dry: bool, created: &mut Created) -> Result<()> {
+pub fn ensure(
+    tree: &Tree,
+    group: &Group,
+    required: &[&str],
+    dry: bool,
+    created: &mut Created,
+) -> Result<()> {
     for i in tree.group_hiers() {
         let h = &tree.hiers[i];
         let chain = group.chain(h);
@@ -124,7 +160,11 @@ pub fn ensure(tree: &Tree, group: &Group, required: &[&str], dry: bool, created:
             }
         } else {
             if !chain[0].is_dir() {
-                bail!("{}: no such cgroup (the base of '{}')", chain[0].display(), group.name);
+                bail!(
+                    "{}: no such cgroup (the base of '{}')",
+                    chain[0].display(),
+                    group.name
+                );
             }
             let cpuset = h.controllers.iter().any(|c| c == "cpuset");
             for d in &chain[1..] {
@@ -166,7 +206,11 @@ fn mkdir(d: &Path, dry: bool, created: &mut Created) -> Result<bool> {
             Ok(true)
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(anyhow!("cannot create cgroup {}: {}", d.display(), ctcore::error_text(&e))),
+        Err(e) => Err(anyhow!(
+            "cannot create cgroup {}: {}",
+            d.display(),
+            ctcore::error_text(&e)
+        )),
     }
 }
 
@@ -248,9 +292,12 @@ pub fn apply(tree: &Tree, group: &Group, writes: &[Write], dry: bool) -> Result<
         let dir = if w.ctrl == "cgroup" {
             tree.v2().map(|h| group.dir(h))
         } else {
-            tree.hier_for(&w.ctrl).map(|(i, _)| group.dir(&tree.hiers[i]))
+            tree.hier_for(&w.ctrl)
+                .map(|(i, _)| group.dir(&tree.hiers[i]))
         };
-        let Some(dir) = dir else { bail!("{}: no hierarchy serves the {} controller", w.file, w.ctrl) };
+        let Some(dir) = dir else {
+            bail!("{}: no hierarchy serves the {} controller", w.file, w.ctrl)
+        };
         let path = dir.join(&w.file);
         if dry {
             println!("write {} {}", path.display(), w.value);
@@ -308,7 +355,11 @@ pub fn attach(tree: &Tree, group: &Group, pid: i32, dry: bool) -> Result<()> {
                             .into(),
                         _ => String::new(),
                     };
-                    bail!("cannot move process {pid} into {}: {}{hint}", path.display(), ctcore::error_text(&e));
+                    bail!(
+                        "cannot move process {pid} into {}: {}{hint}",
+                        path.display(),
+                        ctcore::error_text(&e)
+                    );
                 }
             }
         }
@@ -344,8 +395,11 @@ fn subtree(dir: &Path) -> Vec<PathBuf> {
     let mut i = 0;
     while i < out.len() {
         if let Ok(rd) = fs::read_dir(&out[i]) {
-            let mut kids: Vec<PathBuf> =
-                rd.filter_map(|e| e.ok()).filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect();
+            let mut kids: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect();
             kids.sort();
             out.extend(kids);
         }
@@ -360,16 +414,27 @@ fn subtree(dir: &Path) -> Vec<PathBuf> {
 /// For a populated group without `kill`, or when removal fails.
 pub fn delete(tree: &Tree, group: &Group, kill: bool, dry: bool) -> Result<()> {
     if group.is_top() {
-        bail!("refusing to delete '{}': it is the top of the hierarchy or the caller's own cgroup", group.name);
+        bail!(
+            "refusing to delete '{}': it is the top of the hierarchy or the caller's own cgroup",
+            group.name
+        );
     }
-    let dirs: Vec<PathBuf> = tree.hiers.iter().map(|h| group.dir(h)).filter(|d| d.is_dir()).collect();
+    let dirs: Vec<PathBuf> = tree
+        .hiers
+        .iter()
+        .map(|h| group.dir(h))
+        .filter(|d| d.is_dir())
+        .collect();
     if dirs.is_empty() {
-        bail!("cannot delete '{}': no such cgroup in any hierarchy", group.name);
+        bail!(
+            "cannot delete '{}': no such cgroup in any hierarchy",
+            group.name
+        );
     }
     let mut pids: Vec<i32> = dirs.iter().flat_map(|d| procs_recursive(d)).collect();
     pids.sort_unstable();
     pids.dedup();
-    let me = std::process::id().cast_signed();
+    let me = nix::unistd::getpid().as_raw();
     if pids.contains(&me) {
         bail!("cannot delete '{}': cgset itself is in it", group.name);
     }
@@ -413,8 +478,16 @@ fn rmdir_retry(d: &Path) -> Result<()> {
                 sleep(Duration::from_millis(20));
             }
             Err(e) => {
-                let hint = if errno(&e) == libc::EBUSY { " (processes are still in it)" } else { "" };
-                bail!("cannot remove {}: {}{hint}", d.display(), ctcore::error_text(&e));
+                let hint = if errno(&e) == libc::EBUSY {
+                    " (processes are still in it)"
+                } else {
+                    ""
+                };
+                bail!(
+                    "cannot remove {}: {}{hint}",
+                    d.display(),
+                    ctcore::error_text(&e)
+                );
             }
         }
     }
@@ -427,7 +500,10 @@ fn kill_all(tree: &Tree, group: &Group, dirs: &[PathBuf]) -> Result<()> {
     if is_frozen(tree, group) {
         let _ = freeze(tree, group, false, Duration::from_secs(5));
     }
-    let v2kill = tree.v2().map(|h| group.dir(h).join("cgroup.kill")).filter(|p| p.exists());
+    let v2kill = tree
+        .v2()
+        .map(|h| group.dir(h).join("cgroup.kill"))
+        .filter(|p| p.exists());
     let start = Instant::now();
     loop {
         let mut pids: Vec<i32> = dirs.iter().flat_map(|d| procs_recursive(d)).collect();
@@ -437,13 +513,19 @@ fn kill_all(tree: &Tree, group: &Group, dirs: &[PathBuf]) -> Result<()> {
             return Ok(());
         }
         if start.elapsed() > Duration::from_secs(10) {
-            bail!("processes {pids:?} of '{}' did not die within 10s", group.name);
+            bail!(
+                "processes {pids:?} of '{}' did not die within 10s",
+                group.name
+            );
         }
         if let Some(k) = &v2kill {
             let _ = write_file(k, "1");
         }
         for p in pids {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
         sleep(Duration::from_millis(20));
     }
@@ -451,10 +533,14 @@ fn kill_all(tree: &Tree, group: &Group, dirs: &[PathBuf]) -> Result<()> {
 
 fn is_frozen(tree: &Tree, group: &Group) -> bool {
     match tree.hier_for("freezer") {
-        Some((i, Version::V1)) => fs::read_to_string(group.dir(&tree.hiers[i]).join("freezer.state"))
-            .is_ok_and(|s| s.trim() != "THAWED"),
-        Some((i, Version::V2)) => fs::read_to_string(group.dir(&tree.hiers[i]).join("cgroup.freeze"))
-            .is_ok_and(|s| s.trim() == "1"),
+        Some((i, Version::V1)) => {
+            fs::read_to_string(group.dir(&tree.hiers[i]).join("freezer.state"))
+                .is_ok_and(|s| s.trim() != "THAWED")
+        }
+        Some((i, Version::V2)) => {
+            fs::read_to_string(group.dir(&tree.hiers[i]).join("cgroup.freeze"))
+                .is_ok_and(|s| s.trim() == "1")
+        }
         None => false,
     }
 }
@@ -476,7 +562,11 @@ pub fn freeze(tree: &Tree, group: &Group, on: bool, limit: Duration) -> Result<(
         Version::V1 => {
             let st = dir.join("freezer.state");
             let want = if on { "FROZEN" } else { "THAWED" };
-            ("freezer.state", want, Box::new(move || fs::read_to_string(&st).is_ok_and(|s| s.trim() == want)))
+            (
+                "freezer.state",
+                want,
+                Box::new(move || fs::read_to_string(&st).is_ok_and(|s| s.trim() == want)),
+            )
         }
         Version::V2 => {
             let ev = dir.join("cgroup.events");
@@ -484,7 +574,9 @@ pub fn freeze(tree: &Tree, group: &Group, on: bool, limit: Duration) -> Result<(
             (
                 "cgroup.freeze",
                 if on { "1" } else { "0" },
-                Box::new(move || fs::read_to_string(&ev).is_ok_and(|s| s.lines().any(|l| l.trim() == want))),
+                Box::new(move || {
+                    fs::read_to_string(&ev).is_ok_and(|s| s.lines().any(|l| l.trim() == want))
+                }),
             )
         }
     };
@@ -505,7 +597,11 @@ pub fn freeze(tree: &Tree, group: &Group, on: bool, limit: Duration) -> Result<(
             bail!(
                 "{} did not reach {} within {:?} (it reads '{}')",
                 dir.display(),
-                if on { "the frozen state" } else { "the thawed state" },
+                if on {
+                    "the frozen state"
+                } else {
+                    "the thawed state"
+                },
                 limit,
                 state.trim()
             );
@@ -518,21 +614,47 @@ pub fn freeze(tree: &Tree, group: &Group, on: bool, limit: Duration) -> Result<(
 ///
 /// # Errors
 /// docker's messages.
-pub fn check_cpuset(tree: &Tree, group: &Group, cpus: Option<&str>, mems: Option<&str>) -> Result<()> {
-    let Some((i, ver)) = tree.hier_for("cpuset") else { return Ok(()) };
+pub fn check_cpuset(
+    tree: &Tree,
+    group: &Group,
+    cpus: Option<&str>,
+    mems: Option<&str>,
+) -> Result<()> {
+    let Some((i, ver)) = tree.hier_for("cpuset") else {
+        return Ok(());
+    };
     let chain = group.chain(&tree.hiers[i]);
     // The group's parent: what the group may use.
-    let parent = chain.iter().rev().skip(1).find(|d| d.is_dir()).or_else(|| chain.first());
+    let parent = chain
+        .iter()
+        .rev()
+        .skip(1)
+        .find(|d| d.is_dir())
+        .or_else(|| chain.first());
     let Some(parent) = parent else { return Ok(()) };
     let read = |v1: &str, v2: &str| {
         let f = if ver == Version::V1 { v1 } else { v2 };
-        fs::read_to_string(parent.join(f)).ok().map(|s| s.trim().to_string())
+        fs::read_to_string(parent.join(f))
+            .ok()
+            .map(|s| s.trim().to_string())
     };
     for (req, v1, v2, what) in [
-        (cpus, "cpuset.effective_cpus", "cpuset.cpus.effective", "CPUs"),
-        (mems, "cpuset.effective_mems", "cpuset.mems.effective", "memory nodes"),
+        (
+            cpus,
+            "cpuset.effective_cpus",
+            "cpuset.cpus.effective",
+            "CPUs",
+        ),
+        (
+            mems,
+            "cpuset.effective_mems",
+            "cpuset.mems.effective",
+            "memory nodes",
+        ),
     ] {
-        let (Some(req), Some(avail)) = (req, read(v1, v2)) else { continue };
+        let (Some(req), Some(avail)) = (req, read(v1, v2)) else {
+            continue;
+        };
         let want = crate::limits::parse_list(req)?;
         let have = crate::limits::parse_list(&avail).unwrap_or_default();
         if want.iter().any(|c| !have.contains(c)) {
@@ -548,7 +670,10 @@ pub fn check_cpuset(tree: &Tree, group: &Group, cpus: Option<&str>, mems: Option
 /// For anything that is not a positive number.
 pub fn parse_pids(s: &str) -> Result<Vec<i32>> {
     let mut out = Vec::new();
-    for t in s.split(|c: char| c == ',' || c.is_whitespace()).filter(|t| !t.is_empty()) {
+    for t in s
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+    {
         let p: i32 = t.parse().map_err(|_| anyhow!("invalid pid '{t}'"))?;
         if p <= 0 {
             bail!("invalid pid '{t}'");

@@ -4,7 +4,8 @@
 use anyhow::{Result, bail};
 
 use crate::limits::{
-    Current, Write, blkio_to_io_weight, io_to_blkio_weight, memparse, shares_to_weight, weight_to_shares,
+    Current, Write, blkio_to_io_weight, io_to_blkio_weight, memparse, shares_to_weight,
+    weight_to_shares,
 };
 use crate::tree::Version;
 
@@ -28,9 +29,14 @@ pub fn parse_rule(s: &str) -> Result<Rule> {
         bail!("wrong parameter of option -r: '{s}' (expected name=value)");
     }
     if !name.contains('.') || name.starts_with('.') || name.contains('/') {
-        bail!("wrong -r parameter (name=value): {s} (the name is controller.file, e.g. cpu.shares)");
+        bail!(
+            "wrong -r parameter (name=value): {s} (the name is controller.file, e.g. cpu.shares)"
+        );
     }
-    Ok(Rule { name: name.to_string(), value: value.to_string() })
+    Ok(Rule {
+        name: name.to_string(),
+        value: value.to_string(),
+    })
 }
 
 /// The logical controller of a file name.
@@ -63,7 +69,13 @@ pub fn translate(
 ) -> Result<(Vec<Write>, Vec<String>)> {
     let mut out: Vec<Write> = Vec::new();
     let mut warn = Vec::new();
-    let find = |n: &str| rules.iter().rev().find(|r| r.name == n).map(|r| r.value.clone());
+    let find = |n: &str| {
+        rules
+            .iter()
+            .rev()
+            .find(|r| r.name == n)
+            .map(|r| r.value.clone())
+    };
     for r in rules {
         let ctrl = controller_of(&r.name);
         let (name, value) = (r.name.as_str(), r.value.as_str());
@@ -72,31 +84,51 @@ pub fn translate(
                 out.push(Write::new(ctrl, name, value));
                 continue;
             }
-            bail!("{name}: the {ctrl} controller is neither mounted as cgroup v1 nor available in cgroup v2");
+            bail!(
+                "{name}: the {ctrl} controller is neither mounted as cgroup v1 nor available in cgroup v2"
+            );
         };
         let int = |v: &str| -> Result<u64> {
-            v.trim().parse::<u64>().map_err(|_| anyhow::anyhow!("{name}={v}: not a number"))
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| anyhow::anyhow!("{name}={v}: not a number"))
         };
         match ver {
             Version::V2 => match name {
-                "cpu.shares" => out.push(Write::new(ctrl, "cpu.weight", shares_to_weight(int(value)?).to_string())),
+                "cpu.shares" => out.push(Write::new(
+                    ctrl,
+                    "cpu.weight",
+                    shares_to_weight(int(value)?).to_string(),
+                )),
                 "cpu.cfs_quota_us" | "cpu.cfs_period_us" => {
                     if out.iter().any(|w| w.file == "cpu.max") {
                         continue; // merged below
                     }
-                    let cur_max = cur.read(ctrl, "cpu.max").unwrap_or_else(|| "max 100000".into());
+                    let cur_max = cur
+                        .read(ctrl, "cpu.max")
+                        .unwrap_or_else(|| "max 100000".into());
                     let mut it = cur_max.split_whitespace();
-                    let (cq, cp) = (it.next().unwrap_or("max").to_string(), it.next().unwrap_or("100000").to_string());
+                    let (cq, cp) = (
+                        it.next().unwrap_or("max").to_string(),
+                        it.next().unwrap_or("100000").to_string(),
+                    );
                     let q = find("cpu.cfs_quota_us").map_or(cq, |q| {
-                        if q.trim().starts_with('-') { "max".into() } else { q.trim().to_string() }
+                        if q.trim().starts_with('-') {
+                            "max".into()
+                        } else {
+                            q.trim().to_string()
+                        }
                     });
                     let p = find("cpu.cfs_period_us").map_or(cp, |p| p.trim().to_string());
                     out.push(Write::new(ctrl, "cpu.max", format!("{q} {p}")));
                 }
                 "memory.limit_in_bytes" => out.push(Write::new(ctrl, "memory.max", v2_mem(value))),
-                "memory.soft_limit_in_bytes" => out.push(Write::new(ctrl, "memory.low", v2_mem(value))),
+                "memory.soft_limit_in_bytes" => {
+                    out.push(Write::new(ctrl, "memory.low", v2_mem(value)))
+                }
                 "memory.memsw.limit_in_bytes" => {
-                    let s = memparse(value).ok_or_else(|| anyhow::anyhow!("{name}={value}: not a size"))?;
+                    let s = memparse(value)
+                        .ok_or_else(|| anyhow::anyhow!("{name}={value}: not a size"))?;
                     let v = if s < 0 {
                         "max".to_string()
                     } else {
@@ -105,7 +137,9 @@ pub fn translate(
                             .and_then(|m| memparse(&m));
                         match m {
                             Some(m) if m >= 0 => (s - m).max(0).to_string(),
-                            _ => bail!("{name}: cannot set swap limit without the memory limit (cgroup v2 has memory.swap.max only)"),
+                            _ => bail!(
+                                "{name}: cannot set swap limit without the memory limit (cgroup v2 has memory.swap.max only)"
+                            ),
                         }
                     };
                     out.push(Write::new(ctrl, "memory.swap.max", v));
@@ -117,7 +151,11 @@ pub fn translate(
                     if cur.has(ctrl, "io.bfq.weight") {
                         out.push(Write::new(ctrl, "io.bfq.weight", w.to_string()));
                     } else {
-                        out.push(Write::new(ctrl, "io.weight", blkio_to_io_weight(w).to_string()));
+                        out.push(Write::new(
+                            ctrl,
+                            "io.weight",
+                            blkio_to_io_weight(w).to_string(),
+                        ));
                     }
                 }
                 n if n.starts_with("blkio.throttle.") && n.ends_with("_device") => {
@@ -131,34 +169,55 @@ pub fn translate(
                     let Some((dev, rate)) = value.trim().split_once(' ') else {
                         bail!("{name}={value}: expected 'MAJ:MIN RATE'");
                     };
-                    let rate = if rate.trim() == "0" { "max" } else { rate.trim() };
+                    let rate = if rate.trim() == "0" {
+                        "max"
+                    } else {
+                        rate.trim()
+                    };
                     out.push(Write::new(ctrl, "io.max", format!("{dev} {key}={rate}")));
                 }
                 "cpuset.effective_cpus" | "cpuset.effective_mems" => bail!("{name} is read-only"),
                 "cpuset.cpu_exclusive" => out.push(Write::new(
                     ctrl,
                     "cpuset.cpus.partition",
-                    if value.trim() == "1" { "root" } else { "member" },
+                    if value.trim() == "1" {
+                        "root"
+                    } else {
+                        "member"
+                    },
                 )),
                 _ => out.push(Write::new(ctrl, name, value)),
             },
             Version::V1 => match name {
-                "cpu.weight" => out.push(Write::new(ctrl, "cpu.shares", weight_to_shares(int(value)?).to_string())),
+                "cpu.weight" => out.push(Write::new(
+                    ctrl,
+                    "cpu.shares",
+                    weight_to_shares(int(value)?).to_string(),
+                )),
                 "cpu.max" => {
                     let mut it = value.split_whitespace();
                     let q = it.next().unwrap_or("max");
                     if let Some(p) = it.next() {
                         out.push(Write::new(ctrl, "cpu.cfs_period_us", p));
                     }
-                    out.push(Write::new(ctrl, "cpu.cfs_quota_us", if q == "max" { "-1" } else { q }));
+                    out.push(Write::new(
+                        ctrl,
+                        "cpu.cfs_quota_us",
+                        if q == "max" { "-1" } else { q },
+                    ));
                 }
                 "memory.max" => out.push(Write::new(ctrl, "memory.limit_in_bytes", v1_mem(value))),
-                "memory.low" | "memory.high" => out.push(Write::new(ctrl, "memory.soft_limit_in_bytes", v1_mem(value))),
+                "memory.low" | "memory.high" => out.push(Write::new(
+                    ctrl,
+                    "memory.soft_limit_in_bytes",
+                    v1_mem(value),
+                )),
                 "memory.swap.max" => {
                     let v = if value.trim() == "max" {
                         "-1".to_string()
                     } else {
-                        let s = memparse(value).ok_or_else(|| anyhow::anyhow!("{name}={value}: not a size"))?;
+                        let s = memparse(value)
+                            .ok_or_else(|| anyhow::anyhow!("{name}={value}: not a size"))?;
                         let m = find("memory.max")
                             .or_else(|| cur.read(ctrl, "memory.limit_in_bytes"))
                             .and_then(|m| memparse(&m));
@@ -170,17 +229,30 @@ pub fn translate(
                     out.push(Write::new(ctrl, "memory.memsw.limit_in_bytes", v));
                 }
                 "io.weight" | "io.bfq.weight" => {
-                    let v = value.trim().strip_prefix("default ").unwrap_or(value.trim());
+                    let v = value
+                        .trim()
+                        .strip_prefix("default ")
+                        .unwrap_or(value.trim());
                     let w = int(v)?;
-                    let w = if name == "io.weight" { io_to_blkio_weight(w) } else { w };
-                    let f = if cur.has(ctrl, "blkio.weight") { "blkio.weight" } else { "blkio.bfq.weight" };
+                    let w = if name == "io.weight" {
+                        io_to_blkio_weight(w)
+                    } else {
+                        w
+                    };
+                    let f = if cur.has(ctrl, "blkio.weight") {
+                        "blkio.weight"
+                    } else {
+                        "blkio.bfq.weight"
+                    };
                     out.push(Write::new(ctrl, f, w.to_string()));
                 }
                 "io.max" => {
                     let mut it = value.split_whitespace();
                     let dev = it.next().unwrap_or("");
                     for kv in it {
-                        let Some((k, v)) = kv.split_once('=') else { bail!("{name}={value}: expected key=value") };
+                        let Some((k, v)) = kv.split_once('=') else {
+                            bail!("{name}={value}: expected key=value")
+                        };
                         let file = match k {
                             "rbps" => "blkio.throttle.read_bps_device",
                             "wbps" => "blkio.throttle.write_bps_device",
@@ -188,7 +260,11 @@ pub fn translate(
                             "wiops" => "blkio.throttle.write_iops_device",
                             _ => bail!("{name}: unknown key {k}"),
                         };
-                        out.push(Write::new(ctrl, file, format!("{dev} {}", if v == "max" { "0" } else { v })));
+                        out.push(Write::new(
+                            ctrl,
+                            file,
+                            format!("{dev} {}", if v == "max" { "0" } else { v }),
+                        ));
                     }
                 }
                 _ => out.push(Write::new(ctrl, name, value)),
@@ -207,15 +283,24 @@ fn v2_mem(v: &str) -> String {
 }
 
 fn v1_mem(v: &str) -> String {
-    if v.trim() == "max" { "-1".into() } else { v.trim().to_string() }
+    if v.trim() == "max" {
+        "-1".into()
+    } else {
+        v.trim().to_string()
+    }
 }
 
 /// On v1, memory+swap goes before memory when it raises the limit.
 pub fn order_memory(w: &mut [Write], cur: &dyn Current) {
     let m = w.iter().position(|x| x.file == "memory.limit_in_bytes");
-    let s = w.iter().position(|x| x.file == "memory.memsw.limit_in_bytes");
+    let s = w
+        .iter()
+        .position(|x| x.file == "memory.memsw.limit_in_bytes");
     if let (Some(m), Some(s)) = (m, s) {
-        let cur_mem = cur.read("memory", "memory.limit_in_bytes").and_then(|v| memparse(&v)).unwrap_or(-1);
+        let cur_mem = cur
+            .read("memory", "memory.limit_in_bytes")
+            .and_then(|v| memparse(&v))
+            .unwrap_or(-1);
         let new_sw = memparse(&w[s].value).unwrap_or(0);
         let swap_first = new_sw == -1 || (cur_mem != -1 && cur_mem < new_sw);
         if swap_first != (s < m) {
@@ -262,7 +347,11 @@ pub const COPY_V2: &[&str] = &[
 
 /// The writes that make a group's settings those of `src`.
 #[must_use]
-pub fn copy_plan(version_of: &dyn Fn(&str) -> Option<Version>, src: &dyn Current, dst: &dyn Current) -> Vec<Write> {
+pub fn copy_plan(
+    version_of: &dyn Fn(&str) -> Option<Version>,
+    src: &dyn Current,
+    dst: &dyn Current,
+) -> Vec<Write> {
     let mut out = Vec::new();
     for (list, ver) in [(COPY_V1, Version::V1), (COPY_V2, Version::V2)] {
         for file in list {
@@ -270,7 +359,9 @@ pub fn copy_plan(version_of: &dyn Fn(&str) -> Option<Version>, src: &dyn Current
             if version_of(ctrl) != Some(ver) || !dst.has(ctrl, file) {
                 continue;
             }
-            let Some(v) = src.read(ctrl, file) else { continue };
+            let Some(v) = src.read(ctrl, file) else {
+                continue;
+            };
             if dst.read(ctrl, file).as_deref() == Some(v.as_str()) {
                 continue;
             }
@@ -283,7 +374,11 @@ pub fn copy_plan(version_of: &dyn Fn(&str) -> Option<Version>, src: &dyn Current
                     out.push(Write::new(ctrl, file, line.trim()));
                 }
             } else if !v.is_empty() {
-                let v = if v == "9223372036854771712" { "-1".to_string() } else { v };
+                let v = if v == "9223372036854771712" {
+                    "-1".to_string()
+                } else {
+                    v
+                };
                 out.push(Write::new(ctrl, file, v));
             }
         }
@@ -311,15 +406,30 @@ mod tests {
         v.iter().map(|s| parse_rule(s).unwrap()).collect()
     }
     fn pairs(w: &[Write]) -> Vec<(&str, &str)> {
-        w.iter().map(|w| (w.file.as_str(), w.value.as_str())).collect()
+        w.iter()
+            .map(|w| (w.file.as_str(), w.value.as_str()))
+            .collect()
     }
 
     #[test]
     fn syntax() {
         let r = parse_rule("io.max=8:16 wbps=1024").unwrap();
-        assert_eq!((r.name.as_str(), r.value.as_str()), ("io.max", "8:16 wbps=1024"));
-        assert!(parse_rule("cpu.shares=").unwrap_err().to_string().starts_with("wrong parameter of option -r"));
-        assert!(parse_rule("cpushares=1").unwrap_err().to_string().starts_with("wrong -r parameter (name=value)"));
+        assert_eq!(
+            (r.name.as_str(), r.value.as_str()),
+            ("io.max", "8:16 wbps=1024")
+        );
+        assert!(
+            parse_rule("cpu.shares=")
+                .unwrap_err()
+                .to_string()
+                .starts_with("wrong parameter of option -r")
+        );
+        assert!(
+            parse_rule("cpushares=1")
+                .unwrap_err()
+                .to_string()
+                .starts_with("wrong -r parameter (name=value)")
+        );
         assert!(parse_rule("nothing").is_err());
         assert!(parse_rule("../x.y=1").is_err());
     }
@@ -327,7 +437,11 @@ mod tests {
     #[test]
     fn v1_names_on_v2() {
         let v2 = |_: &str| Some(Version::V2);
-        let cur = Fake(HashMap::from([("cpu.max", "max 100000"), ("memory.max", "max"), ("io.weight", "default 100")]));
+        let cur = Fake(HashMap::from([
+            ("cpu.max", "max 100000"),
+            ("memory.max", "max"),
+            ("io.weight", "default 100"),
+        ]));
         let (w, warn) = translate(
             &rules(&[
                 "cpu.shares=512",
@@ -359,7 +473,13 @@ mod tests {
         assert_eq!(warn.len(), 1);
         let e = translate(&rules(&["memory.oom_control=1"]), &v2, &cur, true).unwrap_err();
         assert!(e.to_string().contains("--strict"));
-        let (w, _) = translate(&rules(&["cpu.cfs_period_us=20000", "cpu.cfs_quota_us=-1"]), &v2, &cur, false).unwrap();
+        let (w, _) = translate(
+            &rules(&["cpu.cfs_period_us=20000", "cpu.cfs_quota_us=-1"]),
+            &v2,
+            &cur,
+            false,
+        )
+        .unwrap();
         assert_eq!(pairs(&w), vec![("cpu.max", "max 20000")]);
     }
 
@@ -372,7 +492,12 @@ mod tests {
             ("blkio.bfq.weight", "100"),
         ]));
         let (w, _) = translate(
-            &rules(&["cpu.weight=200", "cpu.max=150000 100000", "memory.max=64M", "io.max=8:0 rbps=1024 wiops=max"]),
+            &rules(&[
+                "cpu.weight=200",
+                "cpu.max=150000 100000",
+                "memory.max=64M",
+                "io.max=8:0 rbps=1024 wiops=max",
+            ]),
             &v1,
             &cur,
             true,
@@ -398,8 +523,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(w[0].file, "memory.memsw.limit_in_bytes");
-        let (w, _) = translate(&rules(&["memory.max=1G", "memory.swap.max=1G"]), &v1, &cur, false).unwrap();
-        assert_eq!(pairs(&w), vec![("memory.memsw.limit_in_bytes", "2147483648"), ("memory.limit_in_bytes", "1G")]);
+        let (w, _) = translate(
+            &rules(&["memory.max=1G", "memory.swap.max=1G"]),
+            &v1,
+            &cur,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            pairs(&w),
+            vec![
+                ("memory.memsw.limit_in_bytes", "2147483648"),
+                ("memory.limit_in_bytes", "1G")
+            ]
+        );
         let (w, _) = translate(&rules(&["io.weight=default 10000"]), &v1, &cur, false).unwrap();
         assert_eq!(pairs(&w), vec![("blkio.bfq.weight", "1000")]);
     }

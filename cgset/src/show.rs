@@ -61,7 +61,9 @@ pub struct Report {
 }
 
 fn rd(dir: &Path, f: &str) -> Option<String> {
-    fs::read_to_string(dir.join(f)).ok().map(|s| s.trim().to_string())
+    fs::read_to_string(dir.join(f))
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 fn num(dir: &Path, f: &str) -> Option<u64> {
     rd(dir, f)?.parse().ok()
@@ -94,7 +96,9 @@ pub fn report(tree: &Tree, group: &Group) -> Result<Report> {
         let d = group.dir(&tree.hiers[i]);
         d.is_dir().then_some((d, v))
     };
-    for c in ["cpu", "cpuacct", "cpuset", "memory", "blkio", "pids", "freezer"] {
+    for c in [
+        "cpu", "cpuacct", "cpuset", "memory", "blkio", "pids", "freezer",
+    ] {
         if let Some((d, _)) = dir_for(c) {
             paths.push((c.to_string(), d));
         }
@@ -166,7 +170,8 @@ pub fn report(tree: &Tree, group: &Group) -> Result<Report> {
     }
     if let Some((d, v)) = dir_for("blkio") {
         if v == Version::V1 {
-            l.blkio_weight = num(&d, "blkio.weight").or_else(|| kv(&d, "blkio.bfq.weight", "default"));
+            l.blkio_weight =
+                num(&d, "blkio.weight").or_else(|| kv(&d, "blkio.bfq.weight", "default"));
             for (f, k) in [
                 ("blkio.throttle.read_bps_device", "rbps"),
                 ("blkio.throttle.write_bps_device", "wbps"),
@@ -181,7 +186,10 @@ pub fn report(tree: &Tree, group: &Group) -> Result<Report> {
             }
             let mut r = 0;
             let mut w = 0;
-            for line in rd(&d, "blkio.throttle.io_service_bytes_recursive").unwrap_or_default().lines() {
+            for line in rd(&d, "blkio.throttle.io_service_bytes_recursive")
+                .unwrap_or_default()
+                .lines()
+            {
                 let t: Vec<&str> = line.split_whitespace().collect();
                 if t.len() == 3 {
                     let n: u64 = t[2].parse().unwrap_or(0);
@@ -195,8 +203,13 @@ pub fn report(tree: &Tree, group: &Group) -> Result<Report> {
             u.io_read_bytes = Some(r);
             u.io_write_bytes = Some(w);
         } else {
-            l.blkio_weight = kv(&d, "io.bfq.weight", "default").or_else(|| kv(&d, "io.weight", "default"));
-            l.io_max = rd(&d, "io.max").unwrap_or_default().lines().map(String::from).collect();
+            l.blkio_weight =
+                kv(&d, "io.bfq.weight", "default").or_else(|| kv(&d, "io.weight", "default"));
+            l.io_max = rd(&d, "io.max")
+                .unwrap_or_default()
+                .lines()
+                .map(String::from)
+                .collect();
             let (mut r, mut w) = (0, 0);
             for line in rd(&d, "io.stat").unwrap_or_default().lines() {
                 for t in line.split_whitespace() {
@@ -212,7 +225,9 @@ pub fn report(tree: &Tree, group: &Group) -> Result<Report> {
         }
     }
     if let Some((d, _)) = dir_for("pids") {
-        l.pids_max = rd(&d, "pids.max").map(|s| s.parse().unwrap_or(-1)).filter(|&x| x >= 0);
+        l.pids_max = rd(&d, "pids.max")
+            .map(|s| s.parse().unwrap_or(-1))
+            .filter(|&x| x >= 0);
         u.pids_current = num(&d, "pids.current");
     }
     if let Some((d, v)) = dir_for("freezer") {
@@ -221,8 +236,18 @@ pub fn report(tree: &Tree, group: &Group) -> Result<Report> {
             Version::V2 => kv(&d, "cgroup.events", "frozen").map(|x| x == 1),
         };
     }
-    let pids = paths.first().map(|(_, d)| crate::ops::read_pids(d)).unwrap_or_default();
-    Ok(Report { group: group.name.clone(), mode: tree.mode, paths, limits: l, usage: u, pids })
+    let pids = paths
+        .first()
+        .map(|(_, d)| crate::ops::read_pids(d))
+        .unwrap_or_default();
+    Ok(Report {
+        group: group.name.clone(),
+        mode: tree.mode,
+        paths,
+        limits: l,
+        usage: u,
+        pids,
+    })
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>, none: &str) -> String {
@@ -240,9 +265,21 @@ pub fn bytes_size(n: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    let digits = if v >= 1000.0 { 0 } else if v >= 100.0 { 1 } else if v >= 10.0 { 2 } else { 3 };
+    let digits = if v >= 1000.0 {
+        0
+    } else if v >= 100.0 {
+        1
+    } else if v >= 10.0 {
+        2
+    } else {
+        3
+    };
     let s = format!("{v:.digits$}");
-    let t = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    let t = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
     format!("{t}{}", units[i])
 }
 
@@ -253,7 +290,17 @@ pub fn text(r: &Report) -> String {
     let u = &r.usage;
     let mut s = String::new();
     let mut line = |k: &str, v: String| s.push_str(&format!("{k:<20}{v}\n"));
-    line("group", format!("{} (cgroup {})", r.group, serde_json::to_value(r.mode).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()));
+    line(
+        "group",
+        format!(
+            "{} (cgroup {})",
+            r.group,
+            serde_json::to_value(r.mode)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        ),
+    );
     for (c, p) in &r.paths {
         line(&format!("path.{c}"), p.display().to_string());
     }
@@ -264,13 +311,31 @@ pub fn text(r: &Report) -> String {
         line("cpu.weight", x.to_string());
     }
     if l.cpu_period_us.is_some() {
-        let q = l.cpu_quota_us.filter(|&q| q > 0).map_or_else(|| "max".to_string(), |q| q.to_string());
-        line("cpu quota/period", format!("{q} / {} us ({} cpus)", opt(l.cpu_period_us, "-"), opt(l.cpus, "unlimited")));
+        let q = l
+            .cpu_quota_us
+            .filter(|&q| q > 0)
+            .map_or_else(|| "max".to_string(), |q| q.to_string());
+        line(
+            "cpu quota/period",
+            format!(
+                "{q} / {} us ({} cpus)",
+                opt(l.cpu_period_us, "-"),
+                opt(l.cpus, "unlimited")
+            ),
+        );
     }
     if let Some(c) = &l.cpuset_cpus {
-        line("cpuset cpus/mems", format!("{c} / {}", l.cpuset_mems.as_deref().unwrap_or("")));
+        line(
+            "cpuset cpus/mems",
+            format!("{c} / {}", l.cpuset_mems.as_deref().unwrap_or("")),
+        );
     }
-    let mem = |v: Option<i64>| v.map_or_else(|| "unlimited".to_string(), |x| format!("{} ({x})", bytes_size(x.unsigned_abs())));
+    let mem = |v: Option<i64>| {
+        v.map_or_else(
+            || "unlimited".to_string(),
+            |x| format!("{} ({x})", bytes_size(x.unsigned_abs())),
+        )
+    };
     line("memory", mem(l.memory));
     line("memory+swap", mem(l.memory_swap));
     if let Some(x) = l.memory_reservation {
@@ -290,20 +355,40 @@ pub fn text(r: &Report) -> String {
     }
     line("pids limit", opt(l.pids_max, "unlimited"));
     #[allow(clippy::cast_precision_loss)]
-    let secs = |ns: Option<u64>| ns.map_or_else(|| "-".into(), |n| format!("{:.3}s", n as f64 / 1e9));
+    let secs =
+        |ns: Option<u64>| ns.map_or_else(|| "-".into(), |n| format!("{:.3}s", n as f64 / 1e9));
     line("cpu time", secs(u.cpu_ns));
     if u.nr_periods.is_some() {
         line(
             "throttled",
-            format!("{} of {} periods, {}", opt(u.nr_throttled, "-"), opt(u.nr_periods, "-"), secs(u.throttled_ns)),
+            format!(
+                "{} of {} periods, {}",
+                opt(u.nr_throttled, "-"),
+                opt(u.nr_periods, "-"),
+                secs(u.throttled_ns)
+            ),
         );
     }
     let b = |v: Option<u64>| v.map_or_else(|| "-".into(), |x| format!("{} ({x})", bytes_size(x)));
     line("memory current", b(u.memory_current));
     line("memory peak", b(u.memory_peak));
     line("oom kills", opt(u.oom_kills, "-"));
-    line("io read/write", format!("{} / {}", b(u.io_read_bytes), b(u.io_write_bytes)));
-    line("pids", format!("{} [{}]", opt(u.pids_current, "-"), r.pids.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")));
+    line(
+        "io read/write",
+        format!("{} / {}", b(u.io_read_bytes), b(u.io_write_bytes)),
+    );
+    line(
+        "pids",
+        format!(
+            "{} [{}]",
+            opt(u.pids_current, "-"),
+            r.pids
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    );
     if let Some(f) = u.frozen {
         line("frozen", f.to_string());
     }
@@ -315,8 +400,11 @@ pub fn text(r: &Report) -> String {
 pub fn json(r: &Report) -> serde_json::Value {
     let mut v = serde_json::to_value(r).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
-        let paths: serde_json::Map<String, serde_json::Value> =
-            r.paths.iter().map(|(c, p)| (c.clone(), p.display().to_string().into())).collect();
+        let paths: serde_json::Map<String, serde_json::Value> = r
+            .paths
+            .iter()
+            .map(|(c, p)| (c.clone(), p.display().to_string().into()))
+            .collect();
         o.insert("paths".into(), paths.into());
     }
     v
@@ -344,7 +432,13 @@ fn host_memory() -> u64 {
 /// # Errors
 /// When a group vanishes or stdout fails.
 #[allow(clippy::cast_precision_loss)]
-pub fn watch(tree: &Tree, groups: &[Group], interval: Duration, count: Option<u64>, json_out: bool) -> Result<()> {
+pub fn watch(
+    tree: &Tree,
+    groups: &[Group],
+    interval: Duration,
+    count: Option<u64>,
+    json_out: bool,
+) -> Result<()> {
     // SAFETY: the handler only stores into an atomic.
     unsafe {
         libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
@@ -371,7 +465,9 @@ pub fn watch(tree: &Tree, groups: &[Group], interval: Duration, count: Option<u6
             let r = report(tree, g)?;
             let now = Instant::now();
             let cpu = match (r.usage.cpu_ns, p.0) {
-                (Some(a), Some(b)) => Some(a.saturating_sub(b) as f64 / now.duration_since(p.1).as_nanos() as f64 * 100.0),
+                (Some(a), Some(b)) => Some(
+                    a.saturating_sub(b) as f64 / now.duration_since(p.1).as_nanos() as f64 * 100.0,
+                ),
                 _ => None,
             };
             *p = (r.usage.cpu_ns, now);
@@ -401,7 +497,11 @@ pub fn watch(tree: &Tree, groups: &[Group], interval: Duration, count: Option<u6
         for (r, cpu) in &rows {
             let cur = r.usage.memory_current.unwrap_or(0);
             let lim = r.limits.memory.map_or(hostmem, i64::unsigned_abs);
-            let pct = if lim > 0 { cur as f64 / lim as f64 * 100.0 } else { 0.0 };
+            let pct = if lim > 0 {
+                cur as f64 / lim as f64 * 100.0
+            } else {
+                0.0
+            };
             writeln!(
                 out,
                 "{:<24} {:>8} {:>24} {:>8} {:>22} {:>6}",
@@ -444,7 +544,10 @@ mod tests {
         for (f, v) in [
             ("cpu.weight", "50"),
             ("cpu.max", "50000 100000"),
-            ("cpu.stat", "usage_usec 2000000\nnr_periods 10\nnr_throttled 4\nthrottled_usec 500\n"),
+            (
+                "cpu.stat",
+                "usage_usec 2000000\nnr_periods 10\nnr_throttled 4\nthrottled_usec 500\n",
+            ),
             ("memory.max", "67108864"),
             ("memory.swap.max", "0"),
             ("memory.current", "4096"),
@@ -468,7 +571,10 @@ mod tests {
         assert_eq!(r.usage.cpu_ns, Some(2_000_000_000));
         assert_eq!(r.usage.throttled_ns, Some(500_000));
         assert_eq!(r.usage.oom_kills, Some(1));
-        assert_eq!((r.usage.io_read_bytes, r.usage.io_write_bytes), (Some(100), Some(200)));
+        assert_eq!(
+            (r.usage.io_read_bytes, r.usage.io_write_bytes),
+            (Some(100), Some(200))
+        );
         assert_eq!(r.usage.frozen, Some(false));
         assert_eq!(r.pids, vec![10, 11]);
         assert!(r.limits.pids_max.is_none());

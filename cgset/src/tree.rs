@@ -8,15 +8,29 @@ use anyhow::{Context, Result, bail};
 
 /// The v1 controllers a group is created in (when mounted); the others
 /// (devices, net_cls, named hierarchies...) are left alone.
-pub const V1_STANDARD: &[&str] = &["cpu", "cpuacct", "cpuset", "memory", "blkio", "pids", "freezer"];
+pub const V1_STANDARD: &[&str] = &[
+    "cpu", "cpuacct", "cpuset", "memory", "blkio", "pids", "freezer",
+];
 
 /// The v2 controllers enabled for a group's ancestors (where available).
 pub const V2_STANDARD: &[&str] = &["cpu", "cpuset", "io", "memory", "pids"];
 
 /// Every controller name the kernel knows, to tell them from other mount options.
 const KNOWN: &[&str] = &[
-    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "blkio", "perf_event",
-    "net_prio", "hugetlb", "pids", "rdma", "misc",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "blkio",
+    "perf_event",
+    "net_prio",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
 ];
 
 /// How the host mounts cgroups.
@@ -86,7 +100,9 @@ impl Tree {
     pub fn from_mountinfo(mountinfo: &str, proc_cgroup: &str) -> Self {
         let mut hiers: Vec<Hier> = Vec::new();
         for line in mountinfo.lines() {
-            let Some((pre, post)) = line.split_once(" - ") else { continue };
+            let Some((pre, post)) = line.split_once(" - ") else {
+                continue;
+            };
             let pre: Vec<&str> = pre.split(' ').collect();
             let post: Vec<&str> = post.split(' ').collect();
             if pre.len() < 5 || post.len() < 3 {
@@ -101,16 +117,28 @@ impl Tree {
             let controllers: Vec<String> = if v2 {
                 Vec::new()
             } else {
-                post[2].split(',').filter(|o| KNOWN.contains(o)).map(String::from).collect()
+                post[2]
+                    .split(',')
+                    .filter(|o| KNOWN.contains(o))
+                    .map(String::from)
+                    .collect()
             };
             if !v2 && controllers.is_empty() {
                 continue; // named hierarchy (name=systemd)
             }
-            if hiers.iter().any(|h| h.v2 == v2 && h.controllers == controllers) {
+            if hiers
+                .iter()
+                .any(|h| h.v2 == v2 && h.controllers == controllers)
+            {
                 continue; // the same hierarchy mounted twice
             }
             let own = own_cgroup(proc_cgroup, v2, &controllers, &mroot);
-            hiers.push(Hier { mount: mpoint, controllers, v2, own });
+            hiers.push(Hier {
+                mount: mpoint,
+                controllers,
+                v2,
+                own,
+            });
         }
         let mode = mode_of(&hiers);
         Self { hiers, mode }
@@ -134,8 +162,10 @@ impl Tree {
             });
         } else {
             let rd = fs::read_dir(root).with_context(|| format!("--root {}", root.display()))?;
-            let mut names: Vec<String> =
-                rd.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect();
+            let mut names: Vec<String> = rd
+                .filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect();
             names.sort();
             for name in names {
                 let dir = root.join(&name);
@@ -153,7 +183,12 @@ impl Tree {
                 }
                 let controllers: Vec<String> = name.split(',').map(String::from).collect();
                 if controllers.iter().all(|c| KNOWN.contains(&c.as_str())) {
-                    hiers.push(Hier { mount: dir, controllers, v2: false, own: "/".into() });
+                    hiers.push(Hier {
+                        mount: dir,
+                        controllers,
+                        v2: false,
+                        own: "/".into(),
+                    });
                 }
             }
         }
@@ -179,13 +214,19 @@ impl Tree {
     /// freezer is part of every v2 cgroup).
     #[must_use]
     pub fn hier_for(&self, ctrl: &str) -> Option<(usize, Version)> {
-        if let Some(i) = self.hiers.iter().position(|h| !h.v2 && h.controllers.iter().any(|c| c == ctrl)) {
+        if let Some(i) = self
+            .hiers
+            .iter()
+            .position(|h| !h.v2 && h.controllers.iter().any(|c| c == ctrl))
+        {
             return Some((i, Version::V1));
         }
         let i = self.hiers.iter().position(|h| h.v2)?;
         let h = &self.hiers[i];
         let name = v2_name(ctrl);
-        if ctrl == "freezer" && self.mode == Mode::Unified || h.controllers.iter().any(|c| c == name) {
+        if ctrl == "freezer" && self.mode == Mode::Unified
+            || h.controllers.iter().any(|c| c == name)
+        {
             return Some((i, Version::V2));
         }
         None
@@ -206,9 +247,13 @@ impl Tree {
         for (i, h) in self.hiers.iter().enumerate() {
             let used = if h.v2 {
                 self.mode == Mode::Unified
-                    || V1_STANDARD.iter().any(|c| self.hier_for(c).is_some_and(|(j, _)| j == i))
+                    || V1_STANDARD
+                        .iter()
+                        .any(|c| self.hier_for(c).is_some_and(|(j, _)| j == i))
             } else {
-                h.controllers.iter().any(|c| V1_STANDARD.contains(&c.as_str()))
+                h.controllers
+                    .iter()
+                    .any(|c| V1_STANDARD.contains(&c.as_str()))
             };
             if used {
                 out.push(i);
@@ -240,7 +285,9 @@ fn own_cgroup(proc_cgroup: &str, v2: bool, controllers: &[String], mroot: &str) 
     let mut path = None;
     for line in proc_cgroup.lines() {
         let mut it = line.splitn(3, ':');
-        let (Some(_), Some(ctrls), Some(p)) = (it.next(), it.next(), it.next()) else { continue };
+        let (Some(_), Some(ctrls), Some(p)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
         let matches = if v2 {
             ctrls.is_empty()
         } else {
@@ -275,7 +322,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -289,7 +339,11 @@ fn unescape(s: &str) -> String {
 /// The words of a file (cgroup.controllers, cgroup.subtree_control).
 #[must_use]
 pub fn read_words(p: &Path) -> Vec<String> {
-    fs::read_to_string(p).unwrap_or_default().split_whitespace().map(String::from).collect()
+    fs::read_to_string(p)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect()
 }
 
 /// A validated GROUP name.
@@ -339,7 +393,11 @@ impl Group {
                 comps.push(c.to_string());
             }
         }
-        Ok(Self { name: name.to_string(), relative, comps })
+        Ok(Self {
+            name: name.to_string(),
+            relative,
+            comps,
+        })
     }
 
     /// Whether this names the top of the hierarchy (or the caller's own cgroup).
@@ -385,7 +443,8 @@ mod tests {
 40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 ";
-    const PC: &str = "9:name=systemd:/\n4:memory:/process_api/abc\n2:cpuacct:/\n1:cpu:/\n0::/user.slice\n";
+    const PC: &str =
+        "9:name=systemd:/\n4:memory:/process_api/abc\n2:cpuacct:/\n1:cpu:/\n0::/user.slice\n";
 
     #[test]
     fn mountinfo_hybrid() {
@@ -399,7 +458,10 @@ mod tests {
         assert_eq!(t.hier_for("memory"), Some((2, Version::V1)));
         assert_eq!(t.hier_for("pids"), None);
         let g = Group::parse("./x/y").unwrap();
-        assert_eq!(g.dir(mem), PathBuf::from("/sys/fs/cgroup/memory/process_api/abc/x/y"));
+        assert_eq!(
+            g.dir(mem),
+            PathBuf::from("/sys/fs/cgroup/memory/process_api/abc/x/y")
+        );
         let g = Group::parse("/x").unwrap();
         assert_eq!(g.dir(mem), PathBuf::from("/sys/fs/cgroup/memory/x"));
         assert_eq!(t.group_hiers(), vec![0, 1, 2]);
@@ -445,7 +507,11 @@ mod tests {
     #[test]
     fn fake_roots() {
         let d = tempfile::tempdir().unwrap();
-        fs::write(d.path().join("cgroup.controllers"), "cpuset cpu io memory pids\n").unwrap();
+        fs::write(
+            d.path().join("cgroup.controllers"),
+            "cpuset cpu io memory pids\n",
+        )
+        .unwrap();
         let t = Tree::from_root(d.path()).unwrap();
         assert_eq!(t.mode, Mode::Unified);
         assert_eq!(t.hier_for("blkio"), Some((0, Version::V2)));

@@ -16,37 +16,46 @@ fn put(dir: &Path, files: &[(&str, &str)]) {
 }
 
 fn get(p: &Path) -> String {
-    fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).trim().to_string()
+    fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_string()
 }
 
 /// A v2 root and one group, with the files a kernel would show.
 fn v2_tree() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     let r = d.path();
-    put(r, &[
-        ("cgroup.controllers", "cpuset cpu io memory hugetlb pids\n"),
-        ("cgroup.subtree_control", ""),
-        ("cgroup.procs", "1\n"),
-        ("cpuset.cpus.effective", "0-1\n"),
-        ("cpuset.mems.effective", "0\n"),
-    ]);
-    put(&r.join("box"), &[
-        ("cgroup.controllers", "cpuset cpu io memory pids\n"),
-        ("cgroup.subtree_control", ""),
-        ("cgroup.procs", ""),
-        ("cgroup.events", "populated 0\nfrozen 0\n"),
-        ("cgroup.freeze", "0\n"),
-        ("cpu.weight", "100\n"),
-        ("cpu.max", "max 100000\n"),
-        ("cpuset.cpus", "\n"),
-        ("cpuset.mems", "\n"),
-        ("memory.max", "max\n"),
-        ("memory.swap.max", "max\n"),
-        ("memory.low", "0\n"),
-        ("io.weight", "default 100\n"),
-        ("io.max", ""),
-        ("pids.max", "max\n"),
-    ]);
+    put(
+        r,
+        &[
+            ("cgroup.controllers", "cpuset cpu io memory hugetlb pids\n"),
+            ("cgroup.subtree_control", ""),
+            ("cgroup.procs", "1\n"),
+            ("cpuset.cpus.effective", "0-1\n"),
+            ("cpuset.mems.effective", "0\n"),
+        ],
+    );
+    put(
+        &r.join("box"),
+        &[
+            ("cgroup.controllers", "cpuset cpu io memory pids\n"),
+            ("cgroup.subtree_control", ""),
+            ("cgroup.procs", ""),
+            ("cgroup.events", "populated 0\nfrozen 0\n"),
+            ("cgroup.freeze", "0\n"),
+            ("cpu.weight", "100\n"),
+            ("cpu.max", "max 100000\n"),
+            ("cpuset.cpus", "\n"),
+            ("cpuset.mems", "\n"),
+            ("memory.max", "max\n"),
+            ("memory.swap.max", "max\n"),
+            ("memory.low", "0\n"),
+            ("io.weight", "default 100\n"),
+            ("io.max", ""),
+            ("pids.max", "max\n"),
+        ],
+    );
     d
 }
 
@@ -58,10 +67,26 @@ fn run_in(root: &Path, args: &[&str]) -> std::process::Output {
 fn docker_flags_become_v2_files() {
     let d = v2_tree();
     let r = d.path();
-    let o = run_in(r, &[
-        "-c", "512", "--cpus", "0.5", "-m", "64m", "--memory-reservation", "32m", "--pids-limit", "0",
-        "--blkio-weight", "500", "--cpuset-cpus", "1", "/box",
-    ]);
+    let o = run_in(
+        r,
+        &[
+            "-c",
+            "512",
+            "--cpus",
+            "0.5",
+            "-m",
+            "64m",
+            "--memory-reservation",
+            "32m",
+            "--pids-limit",
+            "0",
+            "--blkio-weight",
+            "500",
+            "--cpuset-cpus",
+            "1",
+            "/box",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stderr(&o), "");
     let b = r.join("box");
@@ -94,10 +119,18 @@ fn docker_flags_become_v2_files() {
     if Path::new("/dev/loop0").exists() {
         let o = run_in(r, &["--device-write-iops", "/dev/loop0:100", "/box"]);
         assert!(o.status.success(), "{}", stderr(&o));
-        assert!(get(&b.join("io.max")).ends_with(" wiops=100"), "{}", get(&b.join("io.max")));
+        assert!(
+            get(&b.join("io.max")).ends_with(" wiops=100"),
+            "{}",
+            get(&b.join("io.max"))
+        );
     }
     // The environment variable works as --root does.
-    let o = cgset().env("CGSET_ROOT", r).args(["-c", "2048", "/box"]).output().unwrap();
+    let o = cgset()
+        .env("CGSET_ROOT", r)
+        .args(["-c", "2048", "/box"])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(get(&b.join("cpu.weight")), "200");
 }
@@ -107,18 +140,50 @@ fn v2_inexpressible_warns_or_fails_with_strict() {
     let d = v2_tree();
     let r = d.path();
     let b = r.join("box");
-    let o = run_in(r, &["-m", "64m", "--memory-swappiness", "10", "--oom-kill-disable", "--kernel-memory", "64m", "/box"]);
+    let o = run_in(
+        r,
+        &[
+            "-m",
+            "64m",
+            "--memory-swappiness",
+            "10",
+            "--oom-kill-disable",
+            "--kernel-memory",
+            "64m",
+            "/box",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
     assert_eq!(e.lines().count(), 3, "{e}");
-    assert!(e.contains("cgset: warning: Your kernel does not support memory swappiness capabilities"), "{e}");
+    assert!(
+        e.contains("cgset: warning: Your kernel does not support memory swappiness capabilities"),
+        "{e}"
+    );
     assert!(e.contains("OomKillDisable discarded"), "{e}");
     assert!(e.contains("Kernel memory limit"), "{e}");
     assert_eq!(get(&b.join("memory.max")), "67108864");
-    let o = run_in(r, &["--strict", "-m", "128m", "--memory-swappiness", "10", "/box"]);
+    let o = run_in(
+        r,
+        &[
+            "--strict",
+            "-m",
+            "128m",
+            "--memory-swappiness",
+            "10",
+            "/box",
+        ],
+    );
     assert_eq!(o.status.code(), Some(125));
-    assert_eq!(stderr(&o), "cgset: cannot set memory swappiness with cgroup v2 (--strict)\n");
-    assert_eq!(get(&b.join("memory.max")), "67108864", "nothing written under --strict");
+    assert_eq!(
+        stderr(&o),
+        "cgset: cannot set memory swappiness with cgroup v2 (--strict)\n"
+    );
+    assert_eq!(
+        get(&b.join("memory.max")),
+        "67108864",
+        "nothing written under --strict"
+    );
     let o = run_in(r, &["--strict", "-r", "memory.swappiness=10", "/box"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("memory.swappiness has no cgroup v2 equivalent"));
@@ -129,11 +194,24 @@ fn v1_rules_translated_on_v2() {
     let d = v2_tree();
     let r = d.path();
     let b = r.join("box");
-    let o = run_in(r, &[
-        "-r", "cpu.shares=1024", "-r", "memory.limit_in_bytes=128M", "-r", "memory.soft_limit_in_bytes=-1",
-        "-r", "blkio.throttle.read_bps_device=8:0 1048576", "-r", "cpu.cfs_quota_us=25000", "-r", "pids.max=9",
-        "/box",
-    ]);
+    let o = run_in(
+        r,
+        &[
+            "-r",
+            "cpu.shares=1024",
+            "-r",
+            "memory.limit_in_bytes=128M",
+            "-r",
+            "memory.soft_limit_in_bytes=-1",
+            "-r",
+            "blkio.throttle.read_bps_device=8:0 1048576",
+            "-r",
+            "cpu.cfs_quota_us=25000",
+            "-r",
+            "pids.max=9",
+            "/box",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(get(&b.join("cpu.weight")), "100");
     assert_eq!(get(&b.join("memory.max")), "128M");
@@ -142,7 +220,15 @@ fn v1_rules_translated_on_v2() {
     assert_eq!(get(&b.join("cpu.max")), "25000 100000");
     assert_eq!(get(&b.join("pids.max")), "9");
     // --copy-from between two v2 groups.
-    put(&r.join("dst"), &[("cpu.weight", "100"), ("memory.max", "max"), ("pids.max", "max"), ("cgroup.procs", "")]);
+    put(
+        &r.join("dst"),
+        &[
+            ("cpu.weight", "100"),
+            ("memory.max", "max"),
+            ("pids.max", "max"),
+            ("cgroup.procs", ""),
+        ],
+    );
     let o = run_in(r, &["--copy-from", "/box", "/dst"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(get(&r.join("dst/memory.max")), "128M");
@@ -154,15 +240,24 @@ fn v2_show_freeze_and_dry_run() {
     let d = v2_tree();
     let r = d.path();
     let b = r.join("box");
-    put(&b, &[
-        ("cpu.stat", "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\nnr_periods 7\nnr_throttled 3\nthrottled_usec 900\n"),
-        ("memory.current", "1048576\n"),
-        ("memory.peak", "2097152\n"),
-        ("memory.events", "low 0\nhigh 0\nmax 2\noom 1\noom_kill 1\n"),
-        ("io.stat", "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n"),
-        ("pids.current", "1\n"),
-        ("cgroup.procs", "4242\n"),
-    ]);
+    put(
+        &b,
+        &[
+            (
+                "cpu.stat",
+                "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\nnr_periods 7\nnr_throttled 3\nthrottled_usec 900\n",
+            ),
+            ("memory.current", "1048576\n"),
+            ("memory.peak", "2097152\n"),
+            ("memory.events", "low 0\nhigh 0\nmax 2\noom 1\noom_kill 1\n"),
+            (
+                "io.stat",
+                "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n",
+            ),
+            ("pids.current", "1\n"),
+            ("cgroup.procs", "4242\n"),
+        ],
+    );
     let o = run_in(r, &["--show", "--json", "/box"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -173,7 +268,11 @@ fn v2_show_freeze_and_dry_run() {
     assert_eq!(v["usage"]["io_write_bytes"], 8192);
     assert_eq!(v["pids"][0], 4242);
     let o = run_in(r, &["--show", "/box"]);
-    assert!(stdout(&o).contains("oom kills           1"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("oom kills           1"),
+        "{}",
+        stdout(&o)
+    );
     // Freeze writes cgroup.freeze and waits for cgroup.events to say frozen.
     put(&b, &[("cgroup.events", "populated 1\nfrozen 1\n")]);
     let o = run_in(r, &["--freeze", "/box"]);
@@ -187,8 +286,17 @@ fn v2_show_freeze_and_dry_run() {
     let o = run_in(r, &["--dry-run", "-m", "32m", "/box/new"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains(&format!("mkdir {}", b.join("new").display())), "{out}");
-    assert!(out.contains(&format!("write {} 33554432", b.join("new/memory.max").display())), "{out}");
+    assert!(
+        out.contains(&format!("mkdir {}", b.join("new").display())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "write {} 33554432",
+            b.join("new/memory.max").display()
+        )),
+        "{out}"
+    );
     assert!(!b.join("new").exists());
 }
 
@@ -201,7 +309,10 @@ fn failed_write_removes_the_new_group() {
     let o = run_in(r, &["-m", "64m", "/fresh"]);
     assert_eq!(o.status.code(), Some(125));
     let e = stderr(&o);
-    assert!(e.contains("memory.max") && e.contains("No such file or directory"), "{e}");
+    assert!(
+        e.contains("memory.max") && e.contains("No such file or directory"),
+        "{e}"
+    );
     assert!(!r.join("fresh").exists(), "left behind");
     let o = run_in(r, &["-m", "64m", "/fresh/leaf"]);
     assert_eq!(o.status.code(), Some(125));
@@ -211,10 +322,20 @@ fn failed_write_removes_the_new_group() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(r.join("fresh").is_dir());
     // A controller the parent does not offer is explained.
-    put(&r.join("fresh"), &[("cgroup.controllers", "pids\n"), ("cgroup.subtree_control", "")]);
+    put(
+        &r.join("fresh"),
+        &[
+            ("cgroup.controllers", "pids\n"),
+            ("cgroup.subtree_control", ""),
+        ],
+    );
     let o = run_in(r, &["-m", "64m", "/fresh/leaf"]);
     assert_eq!(o.status.code(), Some(125));
-    assert!(stderr(&o).contains("controller memory is not available in"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("controller memory is not available in"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!r.join("fresh/leaf").exists());
 }
 
@@ -222,10 +343,28 @@ fn failed_write_removes_the_new_group() {
 fn hybrid_tree_uses_v1_first_then_v2() {
     let d = tempfile::tempdir().unwrap();
     let r = d.path();
-    put(&r.join("cpu/box"), &[("cpu.shares", "1024"), ("cgroup.procs", "")]);
-    put(&r.join("memory/box"), &[("memory.limit_in_bytes", "9223372036854771712"), ("cgroup.procs", "")]);
-    put(&r.join("unified"), &[("cgroup.controllers", "pids\n"), ("cgroup.subtree_control", "")]);
-    put(&r.join("unified/box"), &[("pids.max", "max"), ("cgroup.procs", "")]);
+    put(
+        &r.join("cpu/box"),
+        &[("cpu.shares", "1024"), ("cgroup.procs", "")],
+    );
+    put(
+        &r.join("memory/box"),
+        &[
+            ("memory.limit_in_bytes", "9223372036854771712"),
+            ("cgroup.procs", ""),
+        ],
+    );
+    put(
+        &r.join("unified"),
+        &[
+            ("cgroup.controllers", "pids\n"),
+            ("cgroup.subtree_control", ""),
+        ],
+    );
+    put(
+        &r.join("unified/box"),
+        &[("pids.max", "max"), ("cgroup.procs", "")],
+    );
     let o = run_in(r, &["-c", "512", "-m", "64m", "--pids-limit", "5", "/box"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(get(&r.join("cpu/box/cpu.shares")), "512");
@@ -234,6 +373,10 @@ fn hybrid_tree_uses_v1_first_then_v2() {
     // blkio is nowhere: a clear error, nothing made.
     let o = run_in(r, &["--blkio-weight", "100", "/other"]);
     assert_eq!(o.status.code(), Some(125));
-    assert!(stderr(&o).contains("the blkio controller is neither mounted"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the blkio controller is neither mounted"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!r.join("cpu/other").exists());
 }

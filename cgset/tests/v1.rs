@@ -19,38 +19,87 @@ fn validation_messages_leave_nothing() {
     let g = p.sub("x");
     let ncpu = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let too_many = (ncpu + 1).to_string();
-    let range = format!("range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available");
+    let range =
+        format!("range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["-m", "4m"], "Minimum memory limit allowed is 6MB"),
-        (vec!["-m", "64m", "--memory-swap", "32m"], "Minimum memoryswap limit should be larger than memory limit, see usage"),
-        (vec!["--memory-swap", "64m"], "You should always set the Memory limit when using Memoryswap limit, see usage"),
-        (vec!["--memory-swappiness", "101"], "invalid value: 101. Valid memory swappiness range is 0-100"),
-        (vec!["--memory-reservation", "1m"], "Minimum memory reservation allowed is 6MB"),
+        (
+            vec!["-m", "64m", "--memory-swap", "32m"],
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ),
+        (
+            vec!["--memory-swap", "64m"],
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        ),
+        (
+            vec!["--memory-swappiness", "101"],
+            "invalid value: 101. Valid memory swappiness range is 0-100",
+        ),
+        (
+            vec!["--memory-reservation", "1m"],
+            "Minimum memory reservation allowed is 6MB",
+        ),
         (
             vec!["-m", "64m", "--memory-reservation", "128m"],
             "Minimum memory limit can not be less than memory reservation limit, see usage",
         ),
         (vec!["--cpus", &too_many], &range),
-        (vec!["--cpus", "1", "--cpu-period", "50000"], "Conflicting options: Nano CPUs and CPU Period cannot both be set"),
+        (
+            vec!["--cpus", "1", "--cpu-period", "50000"],
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ),
         (
             vec!["--cpu-period", "999"],
             "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
         ),
-        (vec!["--cpu-quota", "500"], "CPU cfs quota can not be less than 1ms (i.e. 1000)"),
-        (vec!["--blkio-weight", "5"], "Range of blkio weight is from 10 to 1000"),
-        (vec!["-c", "-1"], "invalid CPU shares (-1): value must be a positive integer"),
-        (vec!["--cpuset-cpus", "0-x"], "Invalid value 0-x for cpuset cpus: invalid format: 0-x"),
-        (vec!["--cpuset-cpus", "7-9"], "Requested CPUs are not available - requested 7-9, available: "),
-        (vec!["-m", "junk"], "invalid argument \"junk\" for \"-m, --memory\" flag: invalid size: 'junk'"),
+        (
+            vec!["--cpu-quota", "500"],
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)",
+        ),
+        (
+            vec!["--blkio-weight", "5"],
+            "Range of blkio weight is from 10 to 1000",
+        ),
+        (
+            vec!["-c", "-1"],
+            "invalid CPU shares (-1): value must be a positive integer",
+        ),
+        (
+            vec!["--cpuset-cpus", "0-x"],
+            "Invalid value 0-x for cpuset cpus: invalid format: 0-x",
+        ),
+        (
+            vec!["--cpuset-cpus", "7-9"],
+            "Requested CPUs are not available - requested 7-9, available: ",
+        ),
+        (
+            vec!["-m", "junk"],
+            "invalid argument \"junk\" for \"-m, --memory\" flag: invalid size: 'junk'",
+        ),
         (vec!["-m", "12zb"], "invalid suffix: 'zb'"),
-        (vec!["--device-read-bps", "/dev/nonexistent-disk:1mb"], "stat /dev/nonexistent-disk: no such file or directory"),
-        (vec!["--device-read-bps", "sda:1mb"], "bad format for device path: sda:1mb"),
-        (vec!["--device-read-bps", "/dev/sda"], "bad format: /dev/sda"),
-        (vec!["--device-read-iops", "/dev/null:1mb"], "invalid rate for device: /dev/null:1mb. The correct format is <device-path>:<number>. Number must be a positive integer"),
+        (
+            vec!["--device-read-bps", "/dev/nonexistent-disk:1mb"],
+            "stat /dev/nonexistent-disk: no such file or directory",
+        ),
+        (
+            vec!["--device-read-bps", "sda:1mb"],
+            "bad format for device path: sda:1mb",
+        ),
+        (
+            vec!["--device-read-bps", "/dev/sda"],
+            "bad format: /dev/sda",
+        ),
+        (
+            vec!["--device-read-iops", "/dev/null:1mb"],
+            "invalid rate for device: /dev/null:1mb. The correct format is <device-path>:<number>. Number must be a positive integer",
+        ),
         (vec!["-r", "cpu.shares="], "wrong parameter of option -r"),
         (vec!["-r", "cpushares=1"], "wrong -r parameter (name=value)"),
         (vec!["--pid", "0"], "invalid pid '0'"),
-        (vec!["--pid", "999999999"], "cannot move process 999999999: No such process"),
+        (
+            vec!["--pid", "999999999"],
+            "cannot move process 999999999: No such process",
+        ),
     ];
     for (args, want) in &cases {
         let mut a = args.clone();
@@ -58,19 +107,30 @@ fn validation_messages_leave_nothing() {
         let o = run(&a);
         assert_eq!(o.status.code(), Some(125), "{args:?}: {}", stderr(&o));
         let e = stderr(&o);
-        assert!(e.starts_with("cgset: ") && e.contains(want), "{args:?}: got {e:?}, want {want:?}");
+        assert!(
+            e.starts_with("cgset: ") && e.contains(want),
+            "{args:?}: got {e:?}, want {want:?}"
+        );
         assert_eq!(e.lines().count(), 1, "{args:?}: one line: {e:?}");
         assert!(!exists_anywhere(&p.name), "{args:?} left {} behind", p.name);
     }
     for bad in ["./a/../b", "/x//y", "", "./.."] {
         let o = run(&["-m", "64m", bad]);
         assert_eq!(o.status.code(), Some(125), "{bad}");
-        assert!(stderr(&o).contains("cgroup name") || stderr(&o).contains("empty"), "{bad}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("cgroup name") || stderr(&o).contains("empty"),
+            "{bad}: {}",
+            stderr(&o)
+        );
     }
     // A kernel refusal after creation removes what was made.
     let o = run(&["-r", "cpu.cfs_quota_us=10", &g]);
     assert_eq!(o.status.code(), Some(125));
-    assert!(stderr(&o).contains("cpu.cfs_quota_us: Invalid argument"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cpu.cfs_quota_us: Invalid argument"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!exists_anywhere(&p.name));
     // A missing PROGRAM is 127 and leaves nothing.
     let o = run(&["-m", "64m", &g, "--", "/nonexistent/program"]);
@@ -87,8 +147,21 @@ fn limits_land_in_v1_files() {
     let p = Parent::new("files");
     let g = p.sub("box");
     let o = run(&[
-        "-c", "512", "--cpus", "0.5", "-m", "64m", "--memory-reservation", "32m", "--memory-swappiness", "10",
-        "--pids-limit", "20", "--cpuset-cpus", "0", &g,
+        "-c",
+        "512",
+        "--cpus",
+        "0.5",
+        "-m",
+        "64m",
+        "--memory-reservation",
+        "32m",
+        "--memory-swappiness",
+        "10",
+        "--pids-limit",
+        "20",
+        "--cpuset-cpus",
+        "0",
+        &g,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stderr(&o), "");
@@ -96,7 +169,10 @@ fn limits_land_in_v1_files() {
     assert_eq!(read("cpu", &g, "cpu.cfs_period_us"), "100000");
     assert_eq!(read("cpu", &g, "cpu.cfs_quota_us"), "50000");
     assert_eq!(read("memory", &g, "memory.limit_in_bytes"), "67108864");
-    assert_eq!(read("memory", &g, "memory.memsw.limit_in_bytes"), "134217728");
+    assert_eq!(
+        read("memory", &g, "memory.memsw.limit_in_bytes"),
+        "134217728"
+    );
     assert_eq!(read("memory", &g, "memory.soft_limit_in_bytes"), "33554432");
     assert_eq!(read("memory", &g, "memory.swappiness"), "10");
     assert_eq!(read("pids", &g, "pids.max"), "20");
@@ -108,16 +184,40 @@ fn limits_land_in_v1_files() {
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(&["-m", "1g", "--memory-swap", "2g", &g]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(read("memory", &g, "memory.memsw.limit_in_bytes"), "2147483648");
+    assert_eq!(
+        read("memory", &g, "memory.memsw.limit_in_bytes"),
+        "2147483648"
+    );
     // Rounded and clamped values are reported.
-    let o = run(&["-r", "memory.soft_limit_in_bytes=10000", "-r", "cpu.shares=1", &g]);
+    let o = run(&[
+        "-r",
+        "memory.soft_limit_in_bytes=10000",
+        "-r",
+        "cpu.shares=1",
+        &g,
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
-    assert!(e.contains("memory.soft_limit_in_bytes: asked for 10000, the kernel set 8192"), "{e}");
-    assert!(e.contains("cpu.shares: asked for 1, the kernel set 2 (clamped"), "{e}");
+    assert!(
+        e.contains("memory.soft_limit_in_bytes: asked for 10000, the kernel set 8192"),
+        "{e}"
+    );
+    assert!(
+        e.contains("cpu.shares: asked for 1, the kernel set 2 (clamped"),
+        "{e}"
+    );
     // libcgroup syntax with v2 names, on two groups; then --copy-from.
     let g2 = p.sub("other");
-    let o = run(&["-r", "cpu.weight=50", "-r", "memory.max=96M", "-r", "cpu.max=20000 100000", &g, &g2]);
+    let o = run(&[
+        "-r",
+        "cpu.weight=50",
+        "-r",
+        "memory.max=96M",
+        "-r",
+        "cpu.max=20000 100000",
+        &g,
+        &g2,
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     for x in [&g, &g2] {
         assert_eq!(read("cpu", x, "cpu.shares"), "512");
@@ -160,7 +260,11 @@ fn lifecycle_attach_exec_delete_freeze() {
     let leaf = g.trim_start_matches("./");
     for c in ["cpu", "memory", "pids", "freezer", "blkio"] {
         assert!(
-            out.lines().any(|l| l.split(':').nth(1).is_some_and(|x| x.split(',').any(|y| y == c)) && l.ends_with(leaf)),
+            out.lines().any(|l| l
+                .split(':')
+                .nth(1)
+                .is_some_and(|x| x.split(',').any(|y| y == c))
+                && l.ends_with(leaf)),
             "{c} not in {leaf}: {out}"
         );
     }
@@ -170,11 +274,16 @@ fn lifecycle_attach_exec_delete_freeze() {
     // --pid, and pids from stdin.
     let mut kids = Kids(vec![]);
     for _ in 0..3 {
-        kids.0.push(Command::new("sleep").arg("60").spawn().unwrap());
+        kids.0
+            .push(Command::new("sleep").arg("60").spawn().unwrap());
     }
     let o = run(&["--pid", &kids.0[0].id().to_string(), &g]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let mut c = cgset().args(["--pid", "-", &g]).stdin(Stdio::piped()).spawn().unwrap();
+    let mut c = cgset()
+        .args(["--pid", "-", &g])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
     std::io::Write::write_all(
         c.stdin.as_mut().unwrap(),
         format!("{}\n{}\n", kids.0[1].id(), kids.0[2].id()).as_bytes(),
@@ -185,7 +294,11 @@ fn lifecycle_attach_exec_delete_freeze() {
     for c in HIERS {
         let procs = read(c, &g, "cgroup.procs");
         for k in &kids.0 {
-            assert!(procs.lines().any(|l| l == k.id().to_string()), "{c}: {} not in {procs}", k.id());
+            assert!(
+                procs.lines().any(|l| l == k.id().to_string()),
+                "{c}: {} not in {procs}",
+                k.id()
+            );
         }
     }
     // Freeze: the state is reached, and a frozen hog uses no CPU.
@@ -259,7 +372,10 @@ fn shares_1024_vs_512_split_2_to_1() {
     let (a, b) = ratio_window(&hi, &lo, 5);
     let ratio = a / b;
     eprintln!("shares: hi {a:.3} cpu, lo {b:.3} cpu, ratio {ratio:.2}");
-    assert!((1.7..=2.3).contains(&ratio), "ratio {ratio:.2} (hi {a:.3}, lo {b:.3})");
+    assert!(
+        (1.7..=2.3).contains(&ratio),
+        "ratio {ratio:.2} (hi {a:.3}, lo {b:.3})"
+    );
     kids.0.clear();
 }
 
@@ -299,17 +415,29 @@ fn memory_64m_kills_a_100m_allocation() {
     let g = p.sub("m");
     let alloc = |mb: u32| {
         let code = format!("b = bytearray(b'1') * ({mb} << 20); print(len(b))");
-        cttest::run_with_timeout(cgset().args(["-m", "64m", &g, "--", "python3", "-c", &code]), Duration::from_secs(60))
+        cttest::run_with_timeout(
+            cgset().args(["-m", "64m", &g, "--", "python3", "-c", &code]),
+            Duration::from_secs(60),
+        )
     };
     let o = alloc(100);
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(o.status.signal(), Some(9), "100M in 64M: {:?} {}", o.status, stderr(&o));
+    assert_eq!(
+        o.status.signal(),
+        Some(9),
+        "100M in 64M: {:?} {}",
+        o.status,
+        stderr(&o)
+    );
     let o = alloc(16);
     assert!(o.status.success(), "16M in 64M: {}", stderr(&o));
     let o = run(&["--show", "--json", &g]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["usage"]["oom_kills"].as_u64().unwrap() >= 1, "{v}");
-    assert!(v["usage"]["memory_peak"].as_u64().unwrap() > 60 << 20, "{v}");
+    assert!(
+        v["usage"]["memory_peak"].as_u64().unwrap() > 60 << 20,
+        "{v}"
+    );
 }
 
 struct Loop(String);
@@ -328,8 +456,16 @@ fn device_read_bps_and_iops_on_a_loop_device() {
     let tmp = cttest::tempdir().unwrap();
     let img = tmp.path().join("disk.img");
     fs::write(&img, vec![7u8; 16 << 20]).unwrap();
-    let o = Command::new("losetup").args(["-f", "--show"]).arg(&img).output().unwrap();
-    assert!(o.status.success(), "losetup: {}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("losetup")
+        .args(["-f", "--show"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "losetup: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let dev = String::from_utf8_lossy(&o.stdout).trim().to_string();
     let _lo = Loop(dev.clone());
     let p = Parent::new("blk");
@@ -340,7 +476,16 @@ fn device_read_bps_and_iops_on_a_loop_device() {
     let line = read("blkio", &g, "blkio.throttle.read_bps_device");
     assert!(line.ends_with(" 1048576"), "{line}");
     let t = Instant::now();
-    let o = run(&[&g, "--", "dd", &format!("if={dev}"), "of=/dev/null", "bs=64k", "count=40", "iflag=direct"]);
+    let o = run(&[
+        &g,
+        "--",
+        "dd",
+        &format!("if={dev}"),
+        "of=/dev/null",
+        "bs=64k",
+        "count=40",
+        "iflag=direct",
+    ]);
     let secs = t.elapsed().as_secs_f64();
     assert!(o.status.success(), "{}", stderr(&o));
     let rate = 2.5 / secs;
@@ -348,12 +493,24 @@ fn device_read_bps_and_iops_on_a_loop_device() {
     assert!((0.5..=1.6).contains(&rate), "{rate:.2} MiB/s");
     let o = run(&["--show", "--json", &g]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v["usage"]["io_read_bytes"].as_u64().unwrap() >= 2_621_440, "{v}");
+    assert!(
+        v["usage"]["io_read_bytes"].as_u64().unwrap() >= 2_621_440,
+        "{v}"
+    );
     let g2 = p.sub("i");
     let spec = format!("{dev}:100");
     assert!(run(&["--device-read-iops", &spec, &g2]).status.success());
     let t = Instant::now();
-    let o = run(&[&g2, "--", "dd", &format!("if={dev}"), "of=/dev/null", "bs=4k", "count=250", "iflag=direct"]);
+    let o = run(&[
+        &g2,
+        "--",
+        "dd",
+        &format!("if={dev}"),
+        "of=/dev/null",
+        "bs=4k",
+        "count=250",
+        "iflag=direct",
+    ]);
     let secs = t.elapsed().as_secs_f64();
     assert!(o.status.success(), "{}", stderr(&o));
     let iops = 250.0 / secs;
@@ -373,11 +530,23 @@ fn watch_prints_a_stats_table() {
     let o = run(&["--watch", "--interval", "100ms", "--count", "2", &g]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert_eq!(out.lines().filter(|l| l.starts_with("NAME")).count(), 2, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("NAME")).count(),
+        2,
+        "{out}"
+    );
     assert!(out.contains("/ 64MiB"), "{out}");
     // SIGINT stops it with status 0.
-    let mut c = cgset().args(["--watch", "--interval", "50ms", &g]).stdout(Stdio::null()).spawn().unwrap();
+    let mut c = cgset()
+        .args(["--watch", "--interval", "50ms", &g])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id().cast_signed()), nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(c.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     assert!(c.wait().unwrap().success());
 }

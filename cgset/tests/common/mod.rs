@@ -43,7 +43,11 @@ pub fn dir(ctrl: &str, rel: &str) -> PathBuf {
     for c in own(ctrl).split('/').filter(|c| !c.is_empty()) {
         p.push(c);
     }
-    for c in rel.trim_start_matches("./").split('/').filter(|c| !c.is_empty()) {
+    for c in rel
+        .trim_start_matches("./")
+        .split('/')
+        .filter(|c| !c.is_empty())
+    {
         p.push(c);
     }
     p
@@ -51,10 +55,15 @@ pub fn dir(ctrl: &str, rel: &str) -> PathBuf {
 
 pub fn read(ctrl: &str, rel: &str, file: &str) -> String {
     let p = dir(ctrl, rel).join(file);
-    fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).trim().to_string()
+    fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_string()
 }
 
-pub const HIERS: &[&str] = &["cpu", "cpuacct", "cpuset", "memory", "blkio", "pids", "freezer"];
+pub const HIERS: &[&str] = &[
+    "cpu", "cpuacct", "cpuset", "memory", "blkio", "pids", "freezer",
+];
 
 /// Whether `./rel` exists in any hierarchy.
 pub fn exists_anywhere(rel: &str) -> bool {

@@ -1,0 +1,42 @@
+#!/bin/sh
+# cgset against libcgroup's tools (cgroup-tools), doing the same job:
+# make a group below our own cgroup with a 64M memory limit and 512 CPU
+# shares, and run `true` in it.
+#   ours:      cgset -m 64m -c 512 ./G -- true
+#   libcgroup: cgcreate -g cpu:G -g memory:G; cgset -r ...; cgexec -g cpu:G -g memory:G true
+# Two cases: the group exists already (steady), and it is made each time
+# (fresh: removed before every run).  Needs root, hyperfine, cgroup-tools,
+# and a v1 or hybrid host (libcgroup 2.0's tools and these paths are v1).
+# Goal: ratio ours/libcgroup <= 0.5.
+set -eu
+cd "$(dirname "$0")/.."
+: "${CARGO_TARGET_DIR:=target}"
+cargo build -q --release -p cgset
+CG="$CARGO_TARGET_DIR/release/cgset"
+for t in hyperfine cgcreate cgset cgexec cgdelete; do
+    command -v "$t" >/dev/null || { echo "bench/cgset.sh: $t not found (apt-get install hyperfine cgroup-tools)" >&2; exit 1; }
+done
+LC_CGSET=$(command -v cgset)
+own() { awk -F: -v c="$1" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' /proc/self/cgroup; }
+CPU=$(own cpu); MEM=$(own memory)
+CPU=${CPU%/}; MEM=${MEM%/}
+N=cgset-bench-$$
+OURS="./$N-ours"
+LC_CPU="$CPU/$N-lc"; LC_MEM="$MEM/$N-lc"
+lc="cgcreate -g cpu:$LC_CPU -g memory:$LC_MEM && $LC_CGSET -r cpu.shares=512 $LC_CPU && $LC_CGSET -r memory.limit_in_bytes=64M $LC_MEM && cgexec -g cpu:$LC_CPU -g memory:$LC_MEM true"
+ours="$CG -m 64m -c 512 $OURS -- true"
+del_ours="$CG --delete $OURS 2>/dev/null || true"
+del_lc="cgdelete -g cpu:$LC_CPU 2>/dev/null; cgdelete -g memory:$LC_MEM 2>/dev/null; true"
+cleanup() { sh -c "$del_ours"; sh -c "$del_lc"; rm -f "$TMP"; }
+TMP=$(mktemp)
+trap cleanup EXIT
+sh -c "$ours"; sh -c "$lc"
+ratio() {
+    awk -F, 'NR == 2 { a = $2 } NR == 3 { b = $2 } END { printf "%s: ours %.2f ms, libcgroup %.2f ms, ratio %.2f (goal <= 0.5)\n", name, a * 1000, b * 1000, a / b }' name="$1" "$TMP"
+}
+hyperfine -N --warmup 5 --runs 100 --export-csv "$TMP" -n "cgset (ours)" "sh -c '$ours'" -n "cgcreate+cgset+cgexec" "sh -c '$lc'"
+ratio steady
+hyperfine -N --warmup 3 --runs 50 --export-csv "$TMP" \
+    -n "fresh cgset (ours)" --prepare "sh -c '$del_ours'" "sh -c '$ours'" \
+    -n "fresh cgcreate+cgset+cgexec" --prepare "sh -c '$del_lc'" "sh -c '$lc'"
+ratio fresh
