@@ -1,0 +1,76 @@
+#!/bin/bash
+# mkrootfs against lddtree --copy-to-tree (pax-utils) and the document's
+# ldd + cp loop, with hyperfine, side by side in one run:
+#  1. bash, ls, id and python3 into a fresh tree (goal: >= 10x faster than lddtree);
+#  2. every ELF program of /usr/bin and /usr/sbin into one fresh tree, against lddtree;
+#  3. (info) re-running mkrootfs on an up-to-date tree (incremental).
+# Each command starts from an empty tree (hyperfine --prepare).  The ratio
+# printed is the peer's mean time divided by ours.
+# Usage: bench/mkrootfs.sh [RUNS]    (default 10; 3 for the big case)
+set -euo pipefail
+
+runs=${1:-10}
+root=$(cd "$(dirname "$0")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+for t in hyperfine lddtree ldd python3; do
+    command -v "$t" >/dev/null || { echo "bench/mkrootfs.sh: needs $t (apt-get install hyperfine pax-utils)" >&2; exit 1; }
+done
+(cd "$root" && cargo build -q --release -p mkrootfs)
+MK="$target/release/mkrootfs"
+# lddtree is a python3 script that needs the system python (python3-pyelftools)
+LDDTREE="env PATH=/usr/bin:/bin lddtree"
+
+work=$(mktemp -d /tmp/mkrootfs-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# The document's method: ldd | egrep -o '/lib.*\.[0-9]' | cp, plus the programs.
+cat >"$work/naive.sh" <<'EOF'
+#!/bin/bash
+dest=$1; shift
+mkdir -p "$dest"/{bin,lib,lib64}
+for p in "$@"; do
+    path=$(command -v "$p")
+    mkdir -p "$dest$(dirname "$path")"; cp "$path" "$dest$path"
+    for l in $(ldd "$path" | egrep -o '/lib.*\.[0-9]'); do
+        mkdir -p "$dest$(dirname "$l")"; cp "$l" "$dest$l"
+    done
+done
+EOF
+chmod +x "$work/naive.sh"
+
+progs="/usr/bin/bash /usr/bin/ls /usr/bin/id /usr/bin/python3"
+mapfile -t all < <(find /usr/bin /usr/sbin -maxdepth 1 -type f -perm -u+x -print0 | xargs -0 file -N -F '|' | awk -F'|' '/ELF/ {print $1}' | sort)
+echo "programs for case 2: ${#all[@]} ELF files"
+printf '%s\n' "${all[@]}" >"$work/all.txt"
+
+ratio() { # json, name of ours, name of peer
+    python3 - "$@" <<'EOF'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+ours = r[sys.argv[2]]["mean"]
+for peer in sys.argv[3:]:
+    p = r[peer]["mean"]
+    print(f"  {peer:>10}: {p*1000:9.1f} ms   mkrootfs: {ours*1000:8.1f} ms   ratio {p/ours:6.1f}x")
+EOF
+}
+
+echo "== 1. bash ls id python3 into a fresh tree"
+hyperfine -N -w 2 -r "$runs" --export-json "$work/small.json" \
+    --prepare "rm -rf $work/t" \
+    -n mkrootfs "$MK $work/t $progs" \
+    -n lddtree "$LDDTREE --copy-to-tree $work/t $progs" \
+    -n ldd+cp "$work/naive.sh $work/t $progs"
+ratio "$work/small.json" mkrootfs lddtree ldd+cp
+
+echo "== 2. every ELF in /usr/bin and /usr/sbin (${#all[@]}) into one fresh tree"
+big=$(( runs < 3 ? runs : 3 ))
+hyperfine -i -w 1 -r "$big" --export-json "$work/big.json" \
+    --prepare "rm -rf $work/t" \
+    -n mkrootfs "$MK $work/t - < $work/all.txt" \
+    -n lddtree "$LDDTREE --copy-to-tree $work/t \$(cat $work/all.txt) >/dev/null"
+ratio "$work/big.json" mkrootfs lddtree
+
+echo "== 3. re-run on an up-to-date tree (incremental; info)"
+rm -rf "$work/t"; "$MK" "$work/t" $progs
+hyperfine -N -w 2 -r "$runs" -n "mkrootfs again" "$MK $work/t $progs"
+echo "tree sizes: mkrootfs $(du -sh "$work/t" | cut -f1)"
