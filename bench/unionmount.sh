@@ -67,12 +67,12 @@ args=()
 for v in $views; do
     args+=(-n "read $v" "cat $work/c-$v/big")
 done
-hyperfine -N --warmup 1 --runs 5 --export-json read.json --output=null "${args[@]}" >/dev/null
+hyperfine -N --warmup 2 --runs 10 --export-json read.json --output=null "${args[@]}" >/dev/null
 args=()
 for v in $views; do
     args+=(-n "write $v" "dd if=$work/plain/big of=$work/c-$v/new bs=1M status=none")
 done
-hyperfine -N --warmup 1 --runs 5 --export-json write.json "${args[@]}" >/dev/null
+hyperfine -N --warmup 2 --runs 10 --export-json write.json "${args[@]}" >/dev/null
 args=()
 for v in $views; do
     args+=(-n "stat $v" "find $work/c-$v/tree/ -type f -size 0")

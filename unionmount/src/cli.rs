@@ -105,6 +105,13 @@ funionfs syntax.  The first branch is writable unless marked
 the others are read-only (overlayfs has a single writable layer, so
 .B =rw
 on any branch but the first is refused).  The marks are case-insensitive.
+When SOURCE is not
+.B none
+but an existing directory, it is the first (writable) branch, above the
+branches of
+.BR dirs= ,
+as funionfs's UPPER_DIR argument; any other SOURCE is the name the mount
+table shows.
 .TP
 .B unionmount A:B C
 The short form: the branch list as SOURCE.

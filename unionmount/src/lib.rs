@@ -135,6 +135,13 @@ pub fn prepare(cli: &cli::Cli) -> Result<Prepared> {
             }
             _ => bail!("no branch given: use -o dirs=A:B, A:B as SOURCE, or --lower/--upper"),
         }
+    } else if let (Some(list), Some(s)) = (&mut dirs, &source) {
+        // funionfs: `funionfs UPPER_DIR MOUNTPOINT -o dirs=...` puts
+        // UPPER_DIR on top; "none" (or a name that is no directory) doesn't.
+        if s != "none" && Path::new(s).is_dir() {
+            list.insert(0, (s.clone(), None));
+            fsname = None;
+        }
     }
     let (layout, nothing_writable) = plan::layout(dirs, lowers, upper, work)?;
     let read_only = cli.read_only || parsed.read_only == Some(true) || nothing_writable;
@@ -172,11 +179,7 @@ pub fn prepare(cli: &cli::Cli) -> Result<Prepared> {
                 .transpose()?;
             let (work, create) = match (&upper, work) {
                 (None, _) => (None, false),
-                (Some(u), Some(w)) => {
-                    let (w, create) = resolve_work(&w)?;
-                    let _ = u;
-                    (Some(w), create)
-                }
+                (Some(_), Some(w)) => resolve_work(&w).map(|(w, c)| (Some(w), c))?,
                 (Some(u), None) => {
                     let w = default_work(u)?;
                     let create = !w.exists();

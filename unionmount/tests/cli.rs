@@ -56,6 +56,17 @@ fn dry_run_plans() {
     assert_eq!(v["layout"]["lowers"][1], b("B"));
     assert!(v["work"].is_null());
 
+    // funionfs's UPPER_DIR before -o dirs=.
+    let out = run(&["--dry-run", "A", "C", "-o", "dirs=B"], p);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["layout"]["upper"], b("A"));
+    assert_eq!(v["layout"]["lowers"][0], b("B"));
+    assert_eq!(v["source"], "unionmount");
+    let out = run(&["--dry-run", "myname", "C", "-o", "dirs=A:B"], p);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["source"], "myname");
+    assert_eq!(v["layout"]["upper"], b("A"));
+
     let out = run(&["--dry-run", "--lower", "B", "C"], p);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["layout"]["kind"], "bind");
