@@ -677,6 +677,16 @@ fn join_a_running_namespace_set_by_pid() {
     let start = read_json_line(&mut status);
     let pid = start["child-pid"].as_i64().unwrap();
     let p = pid.to_string();
+    // Wait until the init has forked sleep.
+    let t0 = Instant::now();
+    while std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .trim()
+        .is_empty()
+    {
+        assert!(t0.elapsed() < LIMIT);
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let j = probe(&["--target", &p, "--all"], false);
     assert_eq!(j["hostname"], "target");
     for k in ["mnt", "uts", "ipc", "pid"] {
