@@ -494,6 +494,9 @@ $U -u C; echo "rc=$?"
     assert!(stderr.contains("--lazy"), "{stderr}");
     assert!(stdout.contains("lazy rc=0\n"), "{stdout}");
     assert!(stderr.contains("not a mount point"), "{stderr}");
+    // The unions lived as long as the namespace: none is left here.
+    let here = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!here.contains(&t.path().display().to_string()), "{here}");
 }
 
 /// The binary linked under a helper name in a directory of ours.
@@ -613,6 +616,9 @@ echo new > C/new
 rm -r C/dir
 mkdir C/dir
 grep " $PWD/C " /proc/self/mountinfo | grep -o userxattr
+$U -u C
+$U --mount2 A:B C
+echo "mount2: $(cat C/new)"
 "#,
         )
         .current_dir(p)
@@ -621,6 +627,7 @@ grep " $PWD/C " /proc/self/mountinfo | grep -o userxattr
     let stdout = ok(&out);
     assert!(stdout.contains("x: x of A\n"), "{stdout}");
     assert!(stdout.contains("userxattr"), "{stdout}");
+    assert!(stdout.contains("mount2: new\n"), "{stdout}");
     assert_eq!(fs::read_to_string(p.join("A/new")).unwrap(), "new\n");
     assert_eq!(
         xattr(&p.join("A/dir"), "user.overlay.opaque").as_deref(),
