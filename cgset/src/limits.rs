@@ -678,8 +678,13 @@ pub fn plan(
                 (s, Some(m)) => (s - m).max(0).to_string(),
                 (s, None) => s.to_string(),
             };
-            if cur.has("memory", "memory.swap.max") || r.swap_explicit {
+            if cur.has("memory", "memory.swap.max") {
                 w.push(Write::new("memory", "memory.swap.max", v));
+            } else if r.swap_explicit {
+                warn.push(
+                    "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap."
+                        .into(),
+                );
             }
         }
         if let Some(m) = r.memory {

@@ -111,6 +111,13 @@ fn write_error(path: &Path, value: &str, e: &io::Error) -> anyhow::Error {
                 .unwrap_or_default();
             format!(": not available in the parent cgroup ({avail})")
         }
+        ("cgroup.subtree_control", libc::EBUSY) => ": the cgroup has processes of its own, and cgroup v2's \
+            no-internal-processes rule lets a non-root cgroup either hold processes or pass controllers on to \
+            children, not both; move its processes into a leaf cgroup first"
+            .into(),
+        ("cgroup.procs", libc::EBUSY) => ": the cgroup has controllers enabled for its children, and cgroup v2's \
+            no-internal-processes rule keeps processes out of it; use a leaf cgroup"
+            .into(),
         (_, libc::ENOENT) => {
             ": the kernel has no such file here (wrong name, or controller not enabled)".into()
         }
@@ -168,8 +175,10 @@ pub fn ensure(
             }
             let cpuset = h.controllers.iter().any(|c| c == "cpuset");
             for d in &chain[1..] {
-                let new = mkdir(d, dry, created)?;
-                if new && cpuset && !dry {
+                mkdir(d, dry, created)?;
+                // New cpusets, and empty ones made by others (libcgroup's
+                // cgcreate), get their parent's cpus and mems.
+                if cpuset && !dry {
                     init_cpuset(d)?;
                 }
             }
