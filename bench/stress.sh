@@ -196,11 +196,13 @@ for hog in ${HOGS:-cpu vm hdd io}; do
     a=(${args[$hog]})
     if [ "${SKIP_AA:-}" != 1 ]; then
         echo "== $hog A/A: stress vs stress (${metric[$hog]} per CPU-s)"
-        line=$(python3 pair.py "${metric[$hog]}" "$rounds" "$window" "${pre[@]}" "$C" "${a[@]}" --- "${pre[@]}" "$C" "${a[@]}" | tee /dev/stderr | tail -1)
+        python3 pair.py "${metric[$hog]}" "$rounds" "$window" "${pre[@]}" "$C" "${a[@]}" --- "${pre[@]}" "$C" "${a[@]}" | tee "$work/last"
+        line=$(tail -1 "$work/last")
         summary+=("$hog A/A (stress/stress):   ${line#RESULT }")
     fi
     echo "== $hog A/B: stress (A) vs stress-rs (B)"
-    line=$(python3 pair.py "${metric[$hog]}" "$rounds" "$window" "${pre[@]}" "$C" "${a[@]}" --- "${pre[@]}" "$RS" "${a[@]}" | tee /dev/stderr | tail -1)
+    python3 pair.py "${metric[$hog]}" "$rounds" "$window" "${pre[@]}" "$C" "${a[@]}" --- "${pre[@]}" "$RS" "${a[@]}" | tee "$work/last"
+    line=$(tail -1 "$work/last")
     summary+=("$hog A/B (stress-rs/stress): ${line#RESULT }")
 done
 
@@ -227,11 +229,18 @@ if [ "$(id -u)" = 0 ] && [ -z "${SKIP_MEM:-}" ]; then
     fi
 fi
 
-# 3. Dispatch speed: -n -c 1k.
-hyperfine -N -w 2 -r 10 --export-json "$work/dispatch.json" \
-    "$C -q -n -c 1k" "$RS -q -n -c 1k" >&2
-ratio=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(f"{r[1][\"median\"]/r[0][\"median\"]:.3f} ({r[0][\"median\"]*1e3:.1f} ms vs {r[1][\"median\"]*1e3:.1f} ms)")' "$work/dispatch.json")
-summary+=("dispatch -n -c 1k, median time stress-rs/stress: $ratio")
+# 3. Dispatch speed: -n -c 1k, with the default backoff (the first worker
+# sleeps 3 s) and with --backoff 0 (fork and reap only).
+for b in 3000 0; do
+    hyperfine -N -w 2 -r 10 --export-json "$work/dispatch.json" \
+        "$C -q -n -c 1k --backoff $b" "$RS -q -n -c 1k --backoff $b" >&2
+    ratio=$(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+a, b = r[0]["median"], r[1]["median"]
+print("%.3f (%.1f ms vs %.1f ms)" % (b / a, a * 1e3, b * 1e3))' "$work/dispatch.json")
+    summary+=("dispatch -n -c 1k --backoff $b, median time stress-rs/stress: $ratio")
+done
 
 echo
 echo "== summary ($rounds rounds of ${window}s)"

@@ -396,18 +396,25 @@ pub fn stress(cfg: &Config, log: &Log, start: i64) -> Outcome {
 
     let runtime = now_secs() - start;
     let signal = STOP.load(Ordering::SeqCst);
-    let status = if signal != 0 {
-        128 + signal
-    } else {
-        // Never wraps to 0, unlike stress's retval modulo 256.
-        i32::try_from(failed.min(255)).unwrap_or(255)
-    };
+    let status = exit_status(failed, signal);
     Outcome {
         status,
         failed,
         runtime,
         signal,
         workers: r.workers,
+    }
+}
+
+/// The exit status: 128 + the stop signal, else the number of failed
+/// workers capped at 255 (stress's wraps modulo 256, so 256 failures exit
+/// 0).
+#[must_use]
+pub fn exit_status(failed: u64, signal: i32) -> i32 {
+    if signal != 0 {
+        128 + signal
+    } else {
+        i32::try_from(failed.min(255)).unwrap_or(255)
     }
 }
 
@@ -419,5 +426,17 @@ pub fn finish(log: &Log, out: &Outcome) {
         fail!(log, "failed run completed in {}s", out.runtime);
     } else {
         info!(log, "successful run completed in {}s", out.runtime);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn exit_status_never_wraps() {
+        assert_eq!(super::exit_status(0, 0), 0);
+        assert_eq!(super::exit_status(2, 0), 2);
+        assert_eq!(super::exit_status(256, 0), 255);
+        assert_eq!(super::exit_status(257, 0), 255);
+        assert_eq!(super::exit_status(1, libc::SIGTERM), 143);
     }
 }

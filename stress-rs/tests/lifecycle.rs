@@ -91,6 +91,29 @@ fn group_interrupt_is_not_a_failure() {
     assert!(!se.contains("got signal"), "{se}");
 }
 
+#[test]
+fn workers_die_with_their_parent() {
+    let cwd = cttest::tempdir().unwrap();
+    let child = spawn(&["-c", "1", "-t", "60"], cwd.path(), true);
+    let kids = wait_children(child.id(), 1);
+    std::thread::sleep(Duration::from_millis(200));
+    kill(child.id().cast_signed(), libc::SIGKILL);
+    let _ = finish(child, Duration::from_secs(10));
+    // The parent-death signal (SIGTERM) ends the worker; give it a moment.
+    let mut gone = false;
+    for _ in 0..100 {
+        if !alive(kids[0]) {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if !gone {
+        kill(kids[0], libc::SIGKILL);
+    }
+    assert!(gone, "worker {} outlived its parent", kids[0]);
+}
+
 /// The pid of the child of `pid` (unshare's forked child).
 fn only_child(pid: u32) -> i32 {
     wait_children(pid, 1)[0]
