@@ -50,7 +50,7 @@ pub struct Cli {
     #[arg(long)]
     pub no_etc: bool,
 
-    /// Create device nodes in /dev: null zero full random urandom tty (and ptmx, fd links)
+    /// Create device nodes in /dev: null zero full random urandom tty console (and ptmx, fd links)
     #[arg(long)]
     pub dev: bool,
 

@@ -273,7 +273,11 @@ mod tests {
         let f = d.path().join("x");
         std::fs::write(&f, "#!/bin/sh\n").unwrap();
         assert_eq!(parse(&f).unwrap(), None);
-        std::fs::write(&f, b"\x7fELF\x02\x01").unwrap();
-        assert!(parse(&f).is_err() || parse(&f).unwrap().is_some());
+        std::fs::write(&f, b"\x7fELF").unwrap();
+        assert_eq!(parse(&f).unwrap(), None, "too short to be ELF");
+        let mut trunc = b"\x7fELF\x02\x01\x01".to_vec();
+        trunc.resize(20, 0);
+        std::fs::write(&f, trunc).unwrap();
+        assert!(parse(&f).is_err(), "truncated ELF is an error");
     }
 }

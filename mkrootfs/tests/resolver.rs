@@ -674,3 +674,15 @@ fn library_outside_system_dirs_needs_a_cache() {
     let o = chroot(&root, &["/usr/bin/app"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn platform_token() {
+    need_cc!("mkrootfs::platform_token");
+    let fx = Fx::new();
+    let env = mkrootfs::ldconf::loader_env(Some("/lib64/ld-linux-x86-64.so.2"), 62, 2);
+    let dir = format!("p/{}", env.platform);
+    fx.lib(&format!("{dir}/libb.so.1"), LIB_B, "");
+    fx.write("m.c", "int fb(void); int main(void){ return fb() == 2 ? 0 : 1; }\n");
+    fx.cc_v(&["-o", "app", "m.c", &format!("{dir}/libb.so.1"), "-Wl,--enable-new-dtags,-rpath,$ORIGIN/p/$PLATFORM"]);
+    assert!(agree(&fx.p("app")).unwrap().iter().any(|p| p.ends_with(&format!("{dir}/libb.so.1"))));
+}
