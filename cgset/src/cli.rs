@@ -150,7 +150,7 @@ pub struct Cli {
     /// With --watch: stop after N refreshes (default: until SIGINT)
     #[arg(long, value_name = "N", help_heading = "Actions")]
     pub count: Option<u64>,
-    /// Remove the group from every hierarchy (refuses a populated group without --kill)
+    /// Remove the group, and the cgroups below it, from every hierarchy (refuses a populated group without --kill)
     #[arg(long, help_heading = "Actions", conflicts_with_all = ["freeze", "thaw"])]
     pub delete: bool,
     /// With --delete: kill the group's processes first
@@ -374,7 +374,13 @@ children, never both.
 Move those processes into a leaf group first.
 .PP
 Differences from libcgroup: errors name the file, the value and the reason and
-exit non\\-zero; the group is created when missing; v1 names work on v2.
+exit non\\-zero (125, where libcgroup 3.1 exits 129 and 2.0 often 0); the group
+is created when missing, and
+.B cgset GROUP
+with no limits just creates it; v1 names work on v2 and v2 names on v1;
+.B \\-\\-delete
+removes the group from every hierarchy, where cgdelete skips co\\-listed
+controllers of separate v1 hierarchies.
 Differences from docker: the limits apply to an existing or new cgroup rather
 than to a container, and the cpu.weight formula keeps the shares ratio.
 ";

@@ -855,6 +855,11 @@ pub fn readback_note(file: &str, written: &str, read: &str) -> Option<String> {
             "{file}: wrote '{written}', the kernel keeps '{read}'"
         ));
     }
+    if file.starts_with("memory.kmem.") {
+        return Some(format!(
+            "{file}: the kernel ignores it (kernel memory limits are deprecated and no longer supported); it reads {read}"
+        ));
+    }
     if file.starts_with("memory.") && file != "memory.swappiness" && file != "memory.oom_control" {
         let w = memparse(written)?;
         let r = if read == "max" {

@@ -170,8 +170,9 @@ pub fn report(tree: &Tree, group: &Group) -> Result<Report> {
     }
     if let Some((d, v)) = dir_for("blkio") {
         if v == Version::V1 {
-            l.blkio_weight =
-                num(&d, "blkio.weight").or_else(|| kv(&d, "blkio.bfq.weight", "default"));
+            l.blkio_weight = num(&d, "blkio.weight")
+                .or_else(|| num(&d, "blkio.bfq.weight"))
+                .or_else(|| kv(&d, "blkio.bfq.weight", "default"));
             for (f, k) in [
                 ("blkio.throttle.read_bps_device", "rbps"),
                 ("blkio.throttle.write_bps_device", "wbps"),

@@ -14,7 +14,10 @@ use common::{Kids, cgset, stderr};
 const U: &str = "/sys/fs/cgroup/unified";
 
 fn run(args: &[&str]) -> std::process::Output {
-    cttest::run_with_timeout(cgset().arg("--root").arg(U).args(args), std::time::Duration::from_secs(60))
+    cttest::run_with_timeout(
+        cgset().arg("--root").arg(U).args(args),
+        std::time::Duration::from_secs(60),
+    )
 }
 
 fn get(rel: &str, f: &str) -> String {
@@ -26,8 +29,13 @@ fn v2_attach_freeze_rule_and_delete() {
     if !cttest::require_root("cgset::v2_attach_freeze_rule_and_delete") {
         return;
     }
-    let ok = Path::new(U).join("cgroup.controllers").exists() && fs::read_to_string("/proc/self/cgroup").is_ok_and(|s| s.contains("0::/\n"));
-    if !cttest::require("cgset::v2_attach_freeze_rule_and_delete", ok, "no cgroup2 mount at /sys/fs/cgroup/unified with us at its top") {
+    let ok = Path::new(U).join("cgroup.controllers").exists()
+        && fs::read_to_string("/proc/self/cgroup").is_ok_and(|s| s.contains("0::/\n"));
+    if !cttest::require(
+        "cgset::v2_attach_freeze_rule_and_delete",
+        ok,
+        "no cgroup2 mount at /sys/fs/cgroup/unified with us at its top",
+    ) {
         return;
     }
     let _l = cttest::serial("cgroup");
@@ -35,7 +43,11 @@ fn v2_attach_freeze_rule_and_delete() {
     let leaf = format!("{p}/leaf");
     let pdir = Path::new(U).join(p.trim_start_matches('/'));
     let _clean = cttest::defer(|| {
-        let _ = cgset().arg("--root").arg(U).args(["--delete", "--kill", &p]).output();
+        let _ = cgset()
+            .arg("--root")
+            .arg(U)
+            .args(["--delete", "--kill", &p])
+            .output();
         assert!(!pdir.exists(), "{} left behind", pdir.display());
     });
     let mut kids = Kids(vec![Command::new("sleep").arg("60").spawn().unwrap()]);
@@ -74,15 +86,26 @@ fn v2_attach_freeze_rule_and_delete() {
         let o = run(&["-r", "cgroup.subtree_control=+hugetlb", &p]);
         assert_eq!(o.status.code(), Some(125));
         let e = stderr(&o);
-        assert!(e.contains("Device or resource busy") && e.contains("no-internal-processes"), "{e}");
+        assert!(
+            e.contains("Device or resource busy") && e.contains("no-internal-processes"),
+            "{e}"
+        );
         // Back in the leaf, P can; and then P cannot take the process.
         assert!(run(&["--pid", &pid, &leaf]).status.success());
         let o = run(&["-r", "cgroup.subtree_control=+hugetlb", &p]);
         assert!(o.status.success(), "{}", stderr(&o));
         let o = run(&["--pid", &pid, &p]);
         assert_eq!(o.status.code(), Some(125));
-        assert!(stderr(&o).contains("no-internal-processes"), "{}", stderr(&o));
-        assert!(run(&["-r", "cgroup.subtree_control=-hugetlb", &p]).status.success());
+        assert!(
+            stderr(&o).contains("no-internal-processes"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(
+            run(&["-r", "cgroup.subtree_control=-hugetlb", &p])
+                .status
+                .success()
+        );
     }
     // Delete refuses a populated group; --kill empties (cgroup.kill) and removes it.
     let o = run(&["--delete", &p]);
