@@ -115,7 +115,7 @@ pub fn parse_tar(data: &[u8]) -> anyhow::Result<Vec<(Vec<u8>, Member)>> {
                 let mut rest = body;
                 while let Some(sp) = rest.iter().position(|&c| c == b' ') {
                     let n: usize = String::from_utf8_lossy(&rest[..sp]).parse().unwrap_or(0);
-                    if n <= sp || n > rest.len() {
+                    if n <= sp + 1 || n > rest.len() {
                         break;
                     }
                     let rec = &rest[sp + 1..n - 1];

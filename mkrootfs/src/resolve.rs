@@ -130,6 +130,7 @@ impl Resolver {
     /// directories searched.
     pub fn closure(&mut self, main: &Path, chain: &[String]) -> anyhow::Result<Vec<Found>> {
         let Some(info) = self.elf(main) else {
+            elf::parse(main)?;
             bail!("{}: not an ELF file", main.display())
         };
         let mut out = Vec::new();

@@ -682,7 +682,21 @@ fn platform_token() {
     let env = mkrootfs::ldconf::loader_env(Some("/lib64/ld-linux-x86-64.so.2"), 62, 2);
     let dir = format!("p/{}", env.platform);
     fx.lib(&format!("{dir}/libb.so.1"), LIB_B, "");
-    fx.write("m.c", "int fb(void); int main(void){ return fb() == 2 ? 0 : 1; }\n");
-    fx.cc_v(&["-o", "app", "m.c", &format!("{dir}/libb.so.1"), "-Wl,--enable-new-dtags,-rpath,$ORIGIN/p/$PLATFORM"]);
-    assert!(agree(&fx.p("app")).unwrap().iter().any(|p| p.ends_with(&format!("{dir}/libb.so.1"))));
+    fx.write(
+        "m.c",
+        "int fb(void); int main(void){ return fb() == 2 ? 0 : 1; }\n",
+    );
+    fx.cc_v(&[
+        "-o",
+        "app",
+        "m.c",
+        &format!("{dir}/libb.so.1"),
+        "-Wl,--enable-new-dtags,-rpath,$ORIGIN/p/$PLATFORM",
+    ]);
+    assert!(
+        agree(&fx.p("app"))
+            .unwrap()
+            .iter()
+            .any(|p| p.ends_with(&format!("{dir}/libb.so.1")))
+    );
 }
