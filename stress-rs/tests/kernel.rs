@@ -12,16 +12,7 @@ use common::*;
 
 /// Our own v1 memory cgroup directory, from /proc/self/cgroup.
 fn own_memory_cgroup() -> Option<PathBuf> {
-    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let path = text.lines().find_map(|l| {
-        let mut f = l.splitn(3, ':');
-        let (_, ctrl, p) = (f.next()?, f.next()?, f.next()?);
-        ctrl.split(',')
-            .any(|c| c == "memory")
-            .then(|| p.to_string())
-    })?;
-    let dir = Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/'));
-    dir.join("memory.limit_in_bytes").exists().then_some(dir)
+    own_cgroup("memory").filter(|d| d.join("memory.limit_in_bytes").exists())
 }
 
 /// A 64 MiB memory cgroup beneath ours, removed (its processes killed
@@ -164,4 +155,82 @@ fn two_cpu_workers_use_about_two_cores() {
     assert!(cores > 0.4 && cores < 2.2, "{cores:.2} cores");
     assert!(user > 5.0 * sys);
     drop(child);
+}
+
+/// Our own v1 cgroup directory of `ctrl`, from /proc/self/cgroup.
+fn own_cgroup(ctrl: &str) -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = text.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, c, p) = (f.next()?, f.next()?, f.next()?);
+        c.split(',').any(|c| c == ctrl).then(|| p.to_string())
+    })?;
+    let dir = Path::new("/sys/fs/cgroup")
+        .join(ctrl)
+        .join(path.trim_start_matches('/'));
+    dir.join("cgroup.procs").exists().then_some(dir)
+}
+
+#[test]
+fn fork_failure_matches_stress() {
+    if !cttest::require_root("stress-rs::kernel::fork_failure_matches_stress") {
+        return;
+    }
+    if !cttest::require(
+        "stress-rs::kernel::fork_failure_matches_stress",
+        Path::new(STRESS).exists(),
+        "needs stress",
+    ) {
+        return;
+    }
+    let Some(parent) = own_cgroup("pids") else {
+        assert!(!cttest::strict(), "no v1 pids cgroup");
+        return;
+    };
+    let _lock = cttest::serial("cgroup");
+    let dir = parent.join(format!("ctools-test-stress-{}-fork", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    let _cleanup = cttest::defer({
+        let dir = dir.clone();
+        move || {
+            for _ in 0..50 {
+                for pid in std::fs::read_to_string(dir.join("cgroup.procs"))
+                    .unwrap_or_default()
+                    .split_whitespace()
+                {
+                    if let Ok(p) = pid.parse::<i32>() {
+                        kill(p, libc::SIGKILL);
+                    }
+                }
+                if std::fs::remove_dir(&dir).is_ok() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
+    // The tool and two workers fit; the third and fourth forks fail.
+    std::fs::write(dir.join("pids.max"), "3").unwrap();
+    let ours = ours();
+    let run = |bin: &Path| {
+        let mut c = Command::new("/bin/sh");
+        c.arg("-c")
+            .arg(r#"echo $$ > "$0/cgroup.procs" && exec "$@""#)
+            .arg(&dir)
+            .arg(bin)
+            .args(["-n", "-c", "4", "--backoff", "100000", "-v"])
+            .stdin(Stdio::null());
+        cttest::run_with_timeout(&mut c, Duration::from_secs(30))
+    };
+    let a = run(Path::new(STRESS));
+    let b = run(&ours.path);
+    let se = text(&b.stderr);
+    assert!(
+        se.contains("fork failed: Resource temporarily unavailable"),
+        "{se}"
+    );
+    assert_eq!(mask(&text(&a.stdout), true), mask(&text(&b.stdout), true));
+    assert_eq!(mask(&text(&a.stderr), true), mask(&se, true));
+    assert_eq!(a.status.code(), b.status.code());
+    assert_eq!(b.status.code(), Some(0));
 }
