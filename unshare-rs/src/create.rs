@@ -599,8 +599,12 @@ pub fn run(cli: &Cli) -> Result<i32> {
         .map(ctcore::json::StatusFd::new)
         .transpose()?;
     sys::default_sigchld();
-    let threads = sys::thread_count();
-    if plan.new_user() && threads > 1 {
+    let threads = if plan.new_user() {
+        sys::thread_count()
+    } else {
+        1
+    };
+    if threads > 1 {
         return Err(failure(
             125,
             format!(
@@ -766,16 +770,10 @@ fn child(plan: &Plan, parent_fd: Option<&OwnedFd>, ready: OwnedFd, go: &OwnedFd)
 fn init(plan: &Plan, report: &OwnedFd) -> ! {
     sys::block_forwarded(true);
     sys::install_forwarding();
-    let g = match sys::fork() {
+    let g = match sys::spawn(&plan.argv, plan.argv0.as_ref()) {
         Ok(g) => g,
         Err(e) => crate::die(&e),
     };
-    if g == 0 {
-        // SAFETY: closing our copy of the report pipe.
-        unsafe { libc::close(report.as_raw_fd()) };
-        sys::default_signals();
-        crate::die(&crate::exec_program(&plan.argv, plan.argv0.as_ref()));
-    }
     sys::forward_to(g);
     sys::block_forwarded(false);
     loop {

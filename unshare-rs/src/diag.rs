@@ -161,9 +161,9 @@ pub fn shared_hint(mountinfo: &str, file: &Path) -> Option<String> {
         .then(|| {
             let d = m.target.display();
             format!(
-                "{} is on the shared mount {d}, a peer of the new mount namespace, into which the \
-             namespace file would propagate; keep --propagation private, or use a private mount: \
-             mount --bind {d} {d} && mount --make-private {d}",
+                "{} is on the shared mount {d}, and the kernel does not propagate a mount \
+                 namespace file to its peers (the new namespace is one until its propagation \
+                 changes); use a private mount: mount --bind {d} {d} && mount --make-private {d}",
                 file.display()
             )
         })

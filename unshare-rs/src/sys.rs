@@ -126,6 +126,66 @@ pub fn fork() -> Result<i32> {
     Ok(pid)
 }
 
+/// Start `argv` (looked up in PATH) with posix_spawnp, which uses
+/// clone(CLONE_VM|CLONE_VFORK) and is cheaper than fork+exec.  The
+/// forwarded signals get their default disposition and the child's signal
+/// mask is empty.  Returns the pid, or the exec error as an exit-status
+/// error (127 not found, 126 other).
+///
+/// # Errors
+/// When the program cannot be started.
+pub fn spawn(argv: &[std::ffi::OsString], argv0: Option<&std::ffi::OsString>) -> Result<i32> {
+    let Some(prog) = argv.first() else {
+        return Err(ctcore::failure(125, "no program to execute"));
+    };
+    let cstr = |o: &std::ffi::OsStr| {
+        CString::new(o.as_bytes()).map_err(|_| ctcore::failure(125, "argument contains a NUL byte"))
+    };
+    let file = cstr(prog)?;
+    let mut args: Vec<CString> = Vec::with_capacity(argv.len());
+    args.push(cstr(argv0.map_or(prog.as_os_str(), |a| a.as_os_str()))?);
+    for a in &argv[1..] {
+        args.push(cstr(a)?);
+    }
+    let mut ptrs: Vec<*mut libc::c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
+    ptrs.push(std::ptr::null_mut());
+    unsafe extern "C" {
+        static environ: *const *mut libc::c_char;
+    }
+    // SAFETY: attributes are initialised before use and destroyed after;
+    // every pointer passed stays alive for the call.
+    unsafe {
+        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
+        libc::posix_spawnattr_init(&raw mut attr);
+        let def = sigset(&FORWARDED);
+        let empty = sigset(&[]);
+        libc::posix_spawnattr_setsigdefault(&raw mut attr, &raw const def);
+        libc::posix_spawnattr_setsigmask(&raw mut attr, &raw const empty);
+        #[allow(clippy::cast_possible_truncation)]
+        libc::posix_spawnattr_setflags(
+            &raw mut attr,
+            (libc::POSIX_SPAWN_SETSIGDEF | libc::POSIX_SPAWN_SETSIGMASK) as libc::c_short,
+        );
+        let mut pid: libc::pid_t = 0;
+        let rc = libc::posix_spawnp(
+            &raw mut pid,
+            file.as_ptr(),
+            std::ptr::null(),
+            &raw const attr,
+            ptrs.as_ptr(),
+            environ,
+        );
+        libc::posix_spawnattr_destroy(&raw mut attr);
+        if rc != 0 {
+            return Err(ctcore::exec::exec_error(
+                prog,
+                &io::Error::from_raw_os_error(rc),
+            ));
+        }
+        Ok(pid)
+    }
+}
+
 /// A close-on-exec pipe: (read end, write end).
 ///
 /// # Errors

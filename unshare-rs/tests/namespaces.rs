@@ -643,12 +643,6 @@ fn persist_on_a_shared_mount_is_diagnosed_and_leaves_nothing() {
         before,
         "no mount may be left behind"
     );
-    // With the default private propagation it works, and can be joined.
-    ok(&mut us(&[&format!("--mount={s}/mnt"), "true"]));
-    assert_eq!(
-        ok(&mut us(&["--join", &format!("--mount={s}/mnt"), "true"])),
-        ""
-    );
 }
 
 #[test]
