@@ -355,6 +355,12 @@ pub fn attach(tree: &Tree, group: &Group, pid: i32, dry: bool) -> Result<()> {
                     tries += 1;
                     sleep(Duration::from_millis(30));
                 }
+                Err(e) if errno(&e) == libc::EOPNOTSUPP && h.v2 => {
+                    // A threaded cgroup takes threads, not processes: move
+                    // each thread of the process (libcgroup's cgroup.threads).
+                    attach_threads(&group.dir(h), pid)?;
+                    break;
+                }
                 Err(e) => {
                     let hint = match errno(&e) {
                         libc::ESRCH => format!(": no such process {pid}"),
@@ -370,6 +376,25 @@ pub fn attach(tree: &Tree, group: &Group, pid: i32, dry: bool) -> Result<()> {
                         ctcore::error_text(&e)
                     );
                 }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn attach_threads(dir: &Path, pid: i32) -> Result<()> {
+    let path = dir.join("cgroup.threads");
+    let tasks =
+        fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| anyhow!("/proc/{pid}/task: {e}"))?;
+    for t in tasks.filter_map(|e| e.ok()) {
+        let tid = t.file_name().to_string_lossy().into_owned();
+        if let Err(e) = write_file(&path, &tid) {
+            if errno(&e) != libc::ESRCH {
+                bail!(
+                    "cannot move thread {tid} of {pid} into {}: {}",
+                    path.display(),
+                    ctcore::error_text(&e)
+                );
             }
         }
     }

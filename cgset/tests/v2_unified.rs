@@ -116,3 +116,45 @@ fn v2_attach_freeze_rule_and_delete() {
     assert!(!pdir.exists());
     assert!(!kids.0[0].wait().unwrap().success());
 }
+
+#[test]
+fn v2_threaded_cgroup_takes_threads() {
+    if !cttest::require_root("cgset::v2_threaded_cgroup_takes_threads") {
+        return;
+    }
+    let ok = Path::new(U).join("cgroup.controllers").exists()
+        && fs::read_to_string("/proc/self/cgroup").is_ok_and(|s| s.contains("0::/\n"));
+    if !cttest::require(
+        "cgset::v2_threaded_cgroup_takes_threads",
+        ok,
+        "no cgroup2 mount at /sys/fs/cgroup/unified with us at its top",
+    ) {
+        return;
+    }
+    let _l = cttest::serial("cgroup");
+    let p = format!("/cgset-test-{}-thr", std::process::id());
+    let t = format!("{p}/t");
+    let pdir = Path::new(U).join(p.trim_start_matches('/'));
+    let _clean = cttest::defer(|| {
+        let _ = cgset()
+            .arg("--root")
+            .arg(U)
+            .args(["--delete", "--kill", &p])
+            .output();
+        assert!(!pdir.exists(), "{} left behind", pdir.display());
+    });
+    let mut kids = Kids(vec![Command::new("sleep").arg("60").spawn().unwrap()]);
+    let pid = kids.0[0].id().to_string();
+    // libcgroup's raw form reaches core files too: make t threaded.
+    let o = run(&["-r", "cgroup.type=threaded", &t]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(get(&p, "cgroup.type").trim(), "domain threaded");
+    assert!(run(&["--pid", &pid, &p]).status.success());
+    // cgroup.procs refuses a threaded cgroup; the threads go one by one.
+    let o = run(&["--pid", &pid, &t]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(get(&t, "cgroup.threads").lines().any(|l| l == pid));
+    let o = run(&["--delete", "--kill", &p]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!kids.0[0].wait().unwrap().success());
+}
