@@ -399,7 +399,19 @@ fn cpus_half_holds_half_a_cpu_and_more_than_the_host_fails() {
     let o = run(&["--show", "--json", &g]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["usage"]["nr_throttled"].as_u64().unwrap() > 0, "{v}");
+    drop(_kids);
+    // The document's --cpus 1.5 with three hogs, where the host has 2 CPUs.
     let ncpu = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if ncpu >= 2 {
+        let g15 = p.sub("one-and-a-half");
+        let o = run(&["--cpus", "1.5", &g15]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let _kids = Kids(vec![hog(&g15), hog(&g15), hog(&g15)]);
+        wait_procs(&g15, 3);
+        let (a, _) = ratio_window(&g15, &g15, 4);
+        eprintln!("--cpus 1.5 with three hogs: {:.1}% CPU", a * 100.0);
+        assert!((1.2..=1.6).contains(&a), "{a:.3} cpus");
+    }
     let o = run(&["--cpus", &(ncpu + 1).to_string(), &g]);
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains(&format!("as there are only {ncpu} CPUs available")));
