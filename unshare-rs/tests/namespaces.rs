@@ -928,6 +928,7 @@ fn bad_options_give_their_message_and_leave_no_mount() {
     if !cttest::require_root("unshare_rs::bad_options_give_their_message_and_leave_no_mount") {
         return;
     }
+    let _lock = cttest::serial("mount");
     let before = mountinfo().lines().count();
     let cases: &[(&[&str], &str)] = &[
         (
@@ -1105,4 +1106,98 @@ fn default_shell_when_no_program() {
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
     assert_eq!(out, "-sh\n");
     assert_eq!(st.code(), Some(9));
+}
+
+#[test]
+fn subordinate_ranges_through_newuidmap() {
+    if !cttest::require_root("unshare_rs::subordinate_ranges_through_newuidmap") {
+        return;
+    }
+    if !cttest::require(
+        "unshare_rs::subordinate_ranges_through_newuidmap",
+        Path::new("/usr/bin/newuidmap").exists(),
+        "needs newuidmap/newgidmap (the uidmap package)",
+    ) {
+        return;
+    }
+    let _lock = cttest::serial("users");
+    let name = format!("ctus{}", std::process::id() % 100_000);
+    let st = Command::new("useradd")
+        .args([
+            "-M",
+            "-s",
+            "/bin/sh",
+            "-K",
+            "SUB_UID_COUNT=65536",
+            "-K",
+            "SUB_GID_COUNT=65536",
+            &name,
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success(), "useradd {name}");
+    let n = name.clone();
+    let _g = cttest::defer(move || {
+        let _ = Command::new("userdel").arg(&n).status();
+    });
+    let user = nix::unistd::User::from_name(&name).unwrap().unwrap();
+    let subuid = std::fs::read_to_string("/etc/subuid").unwrap();
+    let line = subuid
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}:")))
+        .expect("useradd gave the user a subordinate range");
+    let start: u64 = line.split(':').nth(1).unwrap().parse().unwrap();
+    let mut c = us(&["--map-auto", "--map-root-user", "--"]);
+    c.arg(cttest::probe())
+        .uid(user.uid.as_raw())
+        .gid(user.gid.as_raw())
+        .current_dir("/");
+    let o = run(&mut c);
+    assert_eq!(stderr(&o), "");
+    let j = cttest::probe_json(&o);
+    let uid = u64::from(user.uid.as_raw());
+    assert_eq!(
+        j["uid_map"],
+        serde_json::json!([[0, uid, 1], [1, start + 1, 65535]]),
+        "the user is root inside and the subordinate range maps the rest"
+    );
+    assert_eq!(j["uid"], 0);
+    // Without --map-root-user, the range maps to 0.
+    let mut c = us(&["--map-users=auto", "--map-groups=auto", "--"]);
+    c.arg(cttest::probe())
+        .uid(user.uid.as_raw())
+        .gid(user.gid.as_raw())
+        .current_dir("/");
+    let j = cttest::probe_json(&run(&mut c));
+    assert_eq!(j["uid_map"], serde_json::json!([[0, start, 65536]]));
+    assert_eq!(j["setgroups"], "allow");
+}
+
+#[test]
+fn called_as_nsenter() {
+    if !cttest::require_root("unshare_rs::called_as_nsenter") {
+        return;
+    }
+    let d = cttest::tempdir().unwrap();
+    let link = d.path().join("nsenter");
+    std::os::unix::fs::symlink(bin(), &link).unwrap();
+    let mut child = us(&["--hostname", "entered", "sleep", "60"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    let _g = cttest::defer(move || kill(pid, libc::SIGKILL));
+    let t0 = Instant::now();
+    while std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        != "sleep"
+    {
+        assert!(t0.elapsed() < LIMIT);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = ok(Command::new(&link).args(["-t", &pid.to_string(), "-u", "hostname"]));
+    assert_eq!(out, "entered\n");
+    kill(pid, libc::SIGKILL);
+    let _ = wait_child(&mut child);
 }
