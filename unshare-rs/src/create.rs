@@ -594,10 +594,7 @@ fn inodes(proc: Option<&std::fs::File>, pid: i32) -> Vec<(&'static str, Option<u
 /// Any failure; see the module documentation.
 pub fn run(cli: &Cli) -> Result<i32> {
     let plan = Plan::from_cli(cli)?;
-    let mut status = cli
-        .json_status
-        .map(ctcore::json::StatusFd::new)
-        .transpose()?;
+    let mut status = crate::status_fd(cli.json_status)?;
     sys::default_sigchld();
     let threads = if plan.new_user() {
         sys::thread_count()
@@ -669,59 +666,86 @@ fn fork_and_wait(
     let parent_fd = plan
         .kill_child
         .and_then(|_| sys::pidfd_open(nix::unistd::getpid().as_raw()));
-    let proc_dir = std::fs::File::open("/proc").ok();
+    // The child waits for a go only when something must happen between its
+    // set-up and PROGRAM: persistence bind mounts, the status line.
+    let handshake = binder.is_some() || status.is_some();
+    let proc_dir = status
+        .as_ref()
+        .and_then(|_| std::fs::File::open("/proc").ok());
     sys::block_forwarded(true);
     sys::install_forwarding();
-    let (ready_r, ready_w) = sys::pipe()?;
-    let (go_r, go_w) = sys::pipe()?;
+    // ready: the child's "set up" byte, and the init's report of a signal
+    // death; go: the parent's go-ahead.
+    let ready = if handshake || plan.init {
+        Some(sys::pipe()?)
+    } else {
+        None
+    };
+    let go = if handshake { Some(sys::pipe()?) } else { None };
     let pid = sys::fork()?;
     if pid == 0 {
-        drop(ready_r);
-        drop(go_w);
+        let ready_w = ready.map(|(r, w)| {
+            drop(r);
+            w
+        });
+        let go_r = go.map(|(r, w)| {
+            drop(w);
+            r
+        });
         if let Some(b) = &binder {
             b.close_in_child();
         }
         std::mem::forget(binder);
         std::mem::forget(created);
         sys::default_signals();
-        let e = child(plan, parent_fd.as_ref(), ready_w, &go_r);
+        let e = child(plan, parent_fd.as_ref(), ready_w, go_r, handshake);
         crate::die(&e);
     }
     sys::forward_to(pid);
     sys::block_forwarded(false);
-    drop(ready_w);
-    drop(go_r);
-    let mut b = [0u8; 1];
-    if sys::read_fd(&ready_r, &mut b) != 1 {
-        // The child failed before PROGRAM and said why.
-        drop(go_w);
-        let ended = sys::wait_ended(pid)?;
-        drop(binder);
-        drop(created);
-        return Err(ctcore::silent(if ended.code() == 0 {
-            125
-        } else {
-            ended.code()
-        }));
+    let ready_r = ready.map(|(r, w)| {
+        drop(w);
+        r
+    });
+    let go_w = go.map(|(r, w)| {
+        drop(r);
+        w
+    });
+    if let (Some(ready_r), Some(go_w)) = (&ready_r, go_w) {
+        let mut b = [0u8; 1];
+        if sys::read_fd(ready_r, &mut b) != 1 {
+            // The child failed before PROGRAM and said why.
+            drop(go_w);
+            let ended = sys::wait_ended(pid)?;
+            drop(binder);
+            drop(created);
+            return Err(ctcore::silent(if ended.code() == 0 {
+                125
+            } else {
+                ended.code()
+            }));
+        }
+        if let Some(h) = binder
+            && let Err(e) = h.run(pid)
+        {
+            // SAFETY: killing our own child by pid.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = sys::wait_ended(pid);
+            drop(created);
+            return Err(e);
+        }
+        std::mem::forget(created);
+        if let Some(s) = status.as_mut() {
+            s.write(&crate::status_start(pid, &inodes(proc_dir.as_ref(), pid)))?;
+        }
+        sys::write_fd(&go_w, b"G");
     }
-    if let Some(h) = binder
-        && let Err(e) = h.run(pid)
-    {
-        // SAFETY: killing our own child by pid.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        let _ = sys::wait_ended(pid);
-        drop(created);
-        return Err(e);
-    }
-    std::mem::forget(created);
-    if let Some(s) = status.as_mut() {
-        s.write(&crate::status_start(pid, &inodes(proc_dir.as_ref(), pid)))?;
-    }
-    sys::write_fd(&go_w, b"G");
-    drop(go_w);
     let mut ended = sys::wait_ended(pid)?;
     let mut rep = [0u8; 2];
-    if sys::read_fd(&ready_r, &mut rep) == 2 && rep[0] == b'S' {
+    if let Some(r) = &ready_r
+        && sys::read_fd(r, &mut rep) == 2
+        && rep[0] == b'S'
+    {
         ended = Ended::Signaled(i32::from(rep[1]));
     }
     if let Some(s) = status.as_mut() {
@@ -734,9 +758,15 @@ fn fork_and_wait(
     }
 }
 
-/// The forked child: set up, tell the parent, wait for its go, then run
-/// PROGRAM or be its init.  Returns only an error.
-fn child(plan: &Plan, parent_fd: Option<&OwnedFd>, ready: OwnedFd, go: &OwnedFd) -> anyhow::Error {
+/// The forked child: set up, tell the parent and wait for its go (with a
+/// handshake), then run PROGRAM or be its init.  Returns only an error.
+fn child(
+    plan: &Plan,
+    parent_fd: Option<&OwnedFd>,
+    ready: Option<OwnedFd>,
+    go: Option<OwnedFd>,
+    handshake: bool,
+) -> anyhow::Error {
     if let Some(sig) = plan.kill_child {
         // SAFETY: prctl with integer arguments.
         unsafe {
@@ -752,15 +782,17 @@ fn child(plan: &Plan, parent_fd: Option<&OwnedFd>, ready: OwnedFd, go: &OwnedFd)
     if let Err(e) = setup_process(plan) {
         return e;
     }
-    sys::write_fd(&ready, b"R");
-    let mut b = [0u8; 1];
-    if sys::read_fd(go, &mut b) != 1 {
-        return ctcore::silent(125);
+    if handshake && let (Some(ready), Some(go)) = (&ready, &go) {
+        sys::write_fd(ready, b"R");
+        let mut b = [0u8; 1];
+        if sys::read_fd(go, &mut b) != 1 {
+            return ctcore::silent(125);
+        }
     }
-    if plan.init {
-        init(plan, &ready)
-    } else {
-        crate::exec_program(&plan.argv, plan.argv0.as_ref())
+    drop(go);
+    match (plan.init, ready) {
+        (true, Some(report)) => init(plan, &report),
+        _ => crate::exec_program(&plan.argv, plan.argv0.as_ref()),
     }
 }
 

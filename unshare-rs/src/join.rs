@@ -74,10 +74,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
     {
         return Err(usage(format!("cannot open /proc/{t}: No such process")));
     }
-    let mut status = cli
-        .json_status
-        .map(ctcore::json::StatusFd::new)
-        .transpose()?;
+    let mut status = crate::status_fd(cli.json_status)?;
     let mut entries: Vec<Entry> = Vec::new();
     for (kind, opt) in crate::ns_options(cli) {
         let own = crate::ns_inode(Path::new(&format!("/proc/self/ns/{}", kind.name)));
@@ -193,7 +190,13 @@ pub fn run(cli: &Cli) -> Result<i32> {
                 e.kind.name,
                 ctcore::error_text(&err)
             );
-            if err.raw_os_error() == Some(libc::EPERM) && !nix::unistd::geteuid().is_root() {
+            if err.raw_os_error() == Some(libc::EINVAL) && !is_nsfs(&e.fd) {
+                msg.push_str(": not a namespace file (a /proc/PID/ns file or a bind mount of one)");
+            } else if err.raw_os_error() == Some(libc::EINVAL) {
+                msg.push_str(
+                    ": the file is a namespace of another type, or joining it is not allowed",
+                );
+            } else if err.raw_os_error() == Some(libc::EPERM) && !nix::unistd::geteuid().is_root() {
                 msg.push_str(
                     ": entering it needs CAP_SYS_ADMIN over it (enter its user namespace too, -U)",
                 );
@@ -298,6 +301,15 @@ pub fn run(cli: &Cli) -> Result<i32> {
         Ended::Exited(c) => Ok(c),
         Ended::Signaled(_) => ctcore::wait::exit_like(ended),
     }
+}
+
+/// Whether `fd` is on nsfs.
+fn is_nsfs(fd: &OwnedFd) -> bool {
+    // SAFETY: statfs is plain data filled by fstatfs.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid descriptor and buffer.
+    let r = unsafe { libc::fstatfs(fd.as_raw_fd(), &raw mut st) };
+    r == 0 && st.f_type == 0x6e73_6673
 }
 
 /// Wait for the child; when it stops, stop too, and continue it when we

@@ -155,6 +155,29 @@ pub fn program_or_shell(program: &[OsString]) -> (Vec<OsString>, Option<OsString
     (vec![shell], Some(argv0))
 }
 
+/// Open the `--json-status` descriptor.  Standard input, output and error
+/// are duplicated first, so that PROGRAM keeps them.
+///
+/// # Errors
+/// When the descriptor is not open.
+pub fn status_fd(fd: Option<i32>) -> Result<Option<ctcore::json::StatusFd>> {
+    let Some(fd) = fd else { return Ok(None) };
+    // SAFETY: F_GETFD on any integer is harmless (EBADF when not open).
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(ctcore::failure(
+            125,
+            format!("status descriptor {fd}: Bad file descriptor"),
+        ));
+    }
+    let fd = if fd <= 2 {
+        // SAFETY: duplicating an open descriptor.
+        unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) }
+    } else {
+        fd
+    };
+    Ok(Some(ctcore::json::StatusFd::new(fd)?))
+}
+
 /// Execute the program; returns only the error.
 #[must_use]
 pub fn exec_program(argv: &[OsString], argv0: Option<&OsString>) -> anyhow::Error {

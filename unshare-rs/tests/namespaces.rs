@@ -985,9 +985,13 @@ fn bad_options_give_their_message_and_leave_no_mount() {
             &["-t", "1", "--hostname", "x", "true"],
             "cannot be used with --target",
         ),
-        (&["--json-status", "987", "true"], "status descriptor 987"),
+        (&["--json-status", "987", "true"], "status descriptor 987: Bad file descriptor"),
         (&["-S", "nobody", "true"], "invalid uid argument: 'nobody'"),
         (&["--hostname", "", "true"], "invalid host name"),
+        (
+            &["--join", "--net=/etc/passwd", "true"],
+            "reassociate to namespace 'ns/net' failed: Invalid argument: not a namespace file",
+        ),
     ];
     for (args, want) in cases {
         let o = run(&mut us(args));
