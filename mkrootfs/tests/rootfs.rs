@@ -404,3 +404,63 @@ fn bad_usage_is_125() {
         "mkrootfs: no-such-program-xyz: not found in PATH\n"
     );
 }
+
+/// The initramfs boots: a kernel (CTOOLS_VM_KERNEL, or the VM harness's
+/// cached one) runs our cpio's /init under qemu (TCG, no KVM needed).
+/// Skipped quietly when there is no kernel or qemu on the machine.
+#[test]
+fn initramfs_boots_under_qemu() {
+    let kernel = std::env::var("CTOOLS_VM_KERNEL")
+        .unwrap_or_else(|_| "/var/cache/ctools-vm/current/vmlinuz".into());
+    let (Some(bb), Some(qemu)) = (
+        ctcore::exec::which("busybox".as_ref()),
+        ctcore::exec::which("qemu-system-x86_64".as_ref()),
+    ) else {
+        eprintln!("skipped: needs busybox and qemu-system-x86_64");
+        return;
+    };
+    if !Path::new(&kernel).exists() {
+        eprintln!("skipped: no kernel at {kernel}");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let init = t.path().join("init");
+    std::fs::write(&init, "#!/bin/busybox sh\n/bin/busybox mount -t proc proc /proc\necho MKROOTFS-INIT-OK\n/usr/bin/id\n/bin/busybox poweroff -f\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = t.path().join("initrd.cpio");
+    ok(&mkrootfs(&[
+        "-o",
+        out.to_str().unwrap(),
+        "--dev",
+        "--file",
+        &format!("{}:/init", init.display()),
+        bb.to_str().unwrap(),
+        "/usr/bin/id",
+    ]));
+    let o = cttest::run_with_timeout(
+        Command::new(qemu)
+            .args([
+                "-m",
+                "512",
+                "-nographic",
+                "-no-reboot",
+                "-accel",
+                "tcg",
+                "-cpu",
+                "max",
+                "-kernel",
+                &kernel,
+                "-initrd",
+            ])
+            .arg(&out)
+            .args(["-append", "console=ttyS0 panic=-1 quiet"])
+            .stdin(Stdio::null()),
+        std::time::Duration::from_secs(180),
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("MKROOTFS-INIT-OK") && text.contains("uid=0(root) gid=0(root)"),
+        "{text}"
+    );
+}
