@@ -173,6 +173,21 @@ and its own cache from
 .BR ldconfig\\ \\-r ,
 because the loader never reads ld.so.conf itself.
 .PP
+Differences from
+.BR lddtree (1)
+.RB ( \\-\\-copy\\-to\\-tree ):
+symbolic links are kept instead of being copied as files, the merged\\-/usr layout of the host is
+mirrored, DT_RPATH is inherited along the chain and DT_RUNPATH is not (lddtree applies the
+program's RUNPATH to every library), a library's
+.B $ORIGIN
+is the directory where it was found and not its realpath,
+.B $LIB
+and
+.B $PLATFORM
+are expanded, ld.so.cache and the loader's built\\-in directories are used, a missing library is an
+error, and the skeleton, /etc, libgcc_s and NSS modules are added.
+Extended attributes (file capabilities) are not copied.
+.PP
 What the root does not contain: libraries a program opens with
 .BR dlopen (3)
 by a name of its own (plugins), and data such as the Python standard library; add them with

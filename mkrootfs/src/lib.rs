@@ -684,6 +684,12 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
             write::Format::Cpio => write::cpio(&plan, w),
         };
         if out.as_os_str() == "-" {
+            if std::io::stdout().is_terminal() {
+                return Err(ctcore::failure(
+                    125,
+                    "refusing to write an archive to a terminal (redirect standard output)",
+                ));
+            }
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
             emit(&mut w)?;
