@@ -100,13 +100,18 @@ pub fn clap_error(name: &str, e: &clap::Error) -> i32 {
 #[must_use]
 pub fn usage_line(name: &str, e: &clap::Error) -> String {
     let rendered = e.render().to_string();
-    let first = rendered
+    // The first paragraph: "error: ..." and its indented continuation lines
+    // (clap lists missing arguments on lines of their own).
+    let para: Vec<&str> = rendered
         .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("invalid usage");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    format!("{name}: {first} (try '{name} --help')")
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let text = para.join(" ");
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    let text = if text.is_empty() { "invalid usage" } else { text };
+    format!("{name}: {text} (try '{name} --help')")
 }
 
 #[cfg(test)]
@@ -166,6 +171,22 @@ mod tests {
             "{line}"
         );
         assert!(line.ends_with("(try 'demo --help')"));
+    }
+
+    #[derive(Parser, Debug)]
+    #[command(name = "need")]
+    struct Need {
+        group: String,
+    }
+
+    #[test]
+    fn missing_argument_is_named() {
+        let e = Need::try_parse_from(["need"]).unwrap_err();
+        let line = usage_line("need", &e);
+        assert_eq!(
+            line,
+            "need: the following required arguments were not provided: <GROUP> (try 'need --help')"
+        );
     }
 
     #[test]

@@ -63,7 +63,8 @@ pub fn which(prog: &OsStr) -> Option<std::path::PathBuf> {
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::PermissionsExt;
     if prog.as_bytes().contains(&b'/') {
-        return Some(prog.into());
+        let p = std::path::PathBuf::from(prog);
+        return p.exists().then_some(p);
     }
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
     std::env::split_paths(&path)
@@ -101,6 +102,8 @@ mod tests {
     fn which_finds_sh() {
         assert!(which(OsStr::new("sh")).is_some());
         assert!(which(OsStr::new("no-such-program-ctools")).is_none());
+        assert!(which(OsStr::new("/bin/sh")).is_some());
+        assert!(which(OsStr::new("/no/such/prog")).is_none());
     }
 
     #[test]
