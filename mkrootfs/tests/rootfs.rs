@@ -464,3 +464,59 @@ fn initramfs_boots_under_qemu() {
         "{text}"
     );
 }
+
+#[test]
+fn dry_run_json_lists_sources_and_chains() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path().join("r");
+    let out = ok(&mkrootfs(&[
+        "-n",
+        "--json",
+        r.to_str().unwrap(),
+        "/usr/bin/ls",
+    ]));
+    assert!(!r.exists());
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let files = v["files"].as_array().unwrap();
+    assert_eq!(v["count"].as_u64().unwrap() as usize, files.len());
+    let ls = mkrootfs::elf::parse(Path::new("/usr/bin/ls"))
+        .unwrap()
+        .unwrap();
+    // every DT_NEEDED of ls is there, with the chain [ls, name]
+    for n in &ls.needed {
+        let f = files
+            .iter()
+            .find(|f| {
+                f["path"].as_str().unwrap().ends_with(&format!("/{n}"))
+                    && f["chain"].as_array().unwrap().len() == 2
+            })
+            .unwrap_or_else(|| panic!("{n} in {out}"));
+        assert_eq!(f["chain"][0], "/usr/bin/ls");
+        assert_eq!(f["chain"][1], n.as_str());
+        assert!(f["source"].is_string());
+    }
+    // the loader at its PT_INTERP path (seen through the mirrored /lib64 link)
+    let ip = Path::new(ls.interp.as_deref().unwrap());
+    let at = std::fs::canonicalize(ip.parent().unwrap())
+        .unwrap()
+        .join(ip.file_name().unwrap());
+    let loader = files
+        .iter()
+        .find(|f| f["path"] == at.to_str().unwrap())
+        .unwrap();
+    assert!(loader["type"] == "symlink" || loader["type"] == "file");
+    let tmp = files.iter().find(|f| f["path"] == "/tmp").unwrap();
+    assert_eq!(tmp["mode"], "1777");
+    let passwd = files.iter().find(|f| f["path"] == "/etc/passwd").unwrap();
+    assert!(passwd["source"].is_null() && passwd["type"] == "file");
+    // deterministic
+    assert_eq!(
+        out,
+        ok(&mkrootfs(&[
+            "-n",
+            "--json",
+            r.to_str().unwrap(),
+            "/usr/bin/ls"
+        ]))
+    );
+}
