@@ -111,6 +111,28 @@ find_init() {
 	return 1
 }
 
+# --device HOST[:CONTAINER]: once the container's /dev is set up, make the node there through
+# /proc/PID/root (the host's root reaches the container's tmpfs /dev that way).
+add_devices() {
+	local cid=$1 init=$2 d host dst i t
+	[ -s "$ROOT/containers/$cid/devices" ] || return 0
+	for i in $(seq 1 300); do
+		[ "$(stat -c %d "/proc/$init/root/" 2>/dev/null)" != "$(stat -c %d /)" ] &&
+			[ -c "/proc/$init/root/dev/null" ] && break
+		sleep 0.01
+	done
+	while read -r d; do
+		host=${d%%:*}
+		dst=${d#*:}
+		[ "$dst" = "$d" ] && dst=$host
+		dst=${dst%%:*}
+		t=b
+		[ -c "$host" ] && t=c
+		mkdir -p "/proc/$init/root$(dirname -- "$dst")"
+		mknod -m 660 "/proc/$init/root$dst" $t $((16#$(stat -c %t "$host"))) $((16#$(stat -c %T "$host")))
+	done <"$ROOT/containers/$cid/devices"
+}
+
 # Run container $1 to its end, recording its state; $2 = fg for the caller's terminal.
 run_chain() {
 	local cid=$1 fg=${2:-} c="$ROOT/containers/$1" pid init rc
@@ -131,12 +153,14 @@ run_chain() {
 	fi
 	pid=$!
 	echo "$pid" >"$c/pid"
-	init=$(find_init "$pid") && echo "$init" >"$c/init"
+	(init=$(find_init "$pid") && echo "$init" >"$c/init" && add_devices "$cid" "$init") &
+	local finder=$!
 	while :; do
 		wait "$pid"
 		rc=$?
 		kill -0 "$pid" 2>/dev/null || break
 	done
+	wait "$finder" 2>/dev/null
 	trap - INT TERM HUP QUIT
 	lock
 	echo exited >"$c/status"
@@ -185,7 +209,7 @@ LIMIT_VALUE_FLAGS=" --cpu-shares --cpus --cpu-period --cpu-quota --cpuset-cpus -
 cmd_run() {
 	local detach=0 autoremove=0 interactive=0 tty=0 name="" cidfile="" hostname="" net=none
 	local mode=pivot createonly=0
-	local -a limits=()
+	local -a limits=() devices=()
 	while [ $# -gt 0 ]; do
 		local opt=$1 val="" hasval=0
 		if [[ $opt == --*=* ]]; then
@@ -208,7 +232,7 @@ cmd_run() {
 		--oom-kill-disable)
 			[ $hasval = 1 ] && [ "$val" = false ] || limits+=(--oom-kill-disable)
 			;;
-		--name | --cidfile | --hostname | -h | --net | --network | -c | -m | --*)
+		--name | --cidfile | --hostname | -h | --net | --network | -c | -m | --device | --*)
 			if [ $hasval = 0 ]; then
 				[ $# -ge 2 ] || die "run: option '$opt' needs a value"
 				val=$2
@@ -219,6 +243,10 @@ cmd_run() {
 			--cidfile) cidfile=$val ;;
 			--hostname | -h) hostname=$val ;;
 			--net | --network) net=$val ;;
+			--device)
+				[ -b "${val%%:*}" ] || [ -c "${val%%:*}" ] || die "run: error gathering device information while adding custom device \"${val%%:*}\": no such file or directory"
+				devices+=("$val")
+				;;
 			-c) limits+=(--cpu-shares "$val") ;;
 			-m) limits+=(--memory "$val") ;;
 			*)
@@ -283,6 +311,7 @@ cmd_run() {
 	write_nul "$c/cmd" "${cmd[@]}"
 	write_nul "$c/limits" "${limits[@]}"
 	echo "$net" >"$c/net"
+	printf '%s\n' "${devices[@]}" | sed '/^$/d' >"$c/devices"
 	echo "$mode" >"$c/mode"
 	echo "$autoremove" >"$c/autoremove"
 	echo "$interactive" >"$c/interactive"

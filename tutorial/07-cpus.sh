@@ -1,0 +1,41 @@
+#!/bin/bash
+# 二.3 限制容器能使用的 CPU 核数: --cpus 1.5 with three cpu hogs holds about 150% (each hog
+# about 50%); --cpus above the host's count is refused with docker's message.
+. "$(dirname "$0")/lib.sh"
+need_root
+ensure_image tutorial
+title "docker run --rm -it --cpus 1.5 progrium/stress --cpu 3"
+show contain run -d --name cpus15 --cpus 1.5 tutorial stress-rs --cpu 3 -v
+wait_running cpus15
+sleep 1
+d=$(cg_dir cpus15 cpu)
+say "cpu.cfs_period_us=$(cat "$d/cpu.cfs_period_us") cpu.cfs_quota_us=$(cat "$d/cpu.cfs_quota_us")"
+check_eq "the quota is 1.5 periods" 150000 "$(cat "$d/cpu.cfs_quota_us")"
+procs=$(cat "$(cg_dir cpus15 cpuacct)/cgroup.procs")
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+declare -A p0
+for p in $procs; do p0[$p]=$(ticks "$p"); done
+c0=$(cpu_ns cpus15) t0=$(date +%s%N)
+sleep 5
+c1=$(cpu_ns cpus15) t1=$(date +%s%N)
+hz=$(getconf CLK_TCK)
+title "per process (like htop), from /proc/PID/stat"
+printf '  %-8s %-16s %s\n' PID COMMAND CPU%
+for p in $procs; do
+	pct=$(awk -v a="${p0[$p]}" -v b="$(ticks "$p")" -v hz="$hz" -v t=$((t1 - t0)) 'BEGIN { printf "%.0f", (b - a) / hz * 1e9 / t * 100 }')
+	printf '  %-8s %-16s %s%%\n' "$p" "$(cat /proc/$p/comm 2>/dev/null)" "$pct"
+done
+total=$(awk -v a=$((c1 - c0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.2f", a / t }')
+title "the container, from cpuacct.usage"
+bar "cpus15 (--cpus 1.5)" "$(awk -v x="$total" 'BEGIN { print x / 2 }')"
+say "total: $(awk -v x="$total" 'BEGIN { printf "%.0f", x * 100 }')% of one CPU (the document: 150%)"
+check_range "--cpus 1.5 holds about 1.5 CPUs" 1.2 1.6 "$total"
+contain rm -f cpus15 >/dev/null
+title "docker run --rm -it --cpus 8 progrium/stress --cpu 3"
+n=$(nproc)
+out=$(contain run --rm --cpus $((n * 4)) tutorial stress-rs --cpu 3 2>&1)
+rc=$?
+say "$out"
+check "refused with docker's message" contains "$out" "Range of CPUs is from 0.01 to $n.00, as there are only $n CPUs available"
+check "non-zero exit ($rc)" test "$rc" -ne 0
+finish

@@ -1,0 +1,137 @@
+# shellcheck shell=bash
+# Shared helpers of the tutorial scripts: headings, commands shown as they run, checks that
+# count failures, a throwaway contain state, and cgroup counters.
+set -u -o pipefail
+
+TUT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$TUT_DIR")
+# The workspace's tools first: CTOOLS_BIN_DIR, else target/debug, and the contain script.
+for d in "${CTOOLS_BIN_DIR:-}" "$REPO/target/release" "$REPO/target/debug"; do
+	[ -n "$d" ] && [ -x "$d/unshare-rs" ] && PATH="$d:$PATH" && break
+done
+PATH="$REPO/contain:$PATH"
+export PATH
+
+# A private contain state unless the caller gave one (run-all shares one between scripts).
+if [ -z "${CONTAIN_ROOT:-}" ]; then
+	CONTAIN_ROOT=$(mktemp -d /tmp/contain-tutorial.XXXXXX)
+	TUT_OWN_ROOT=1
+else
+	TUT_OWN_ROOT=0
+fi
+export CONTAIN_ROOT
+export CONTAIN_CGROUP_PARENT=${CONTAIN_CGROUP_PARENT:-contain-tutorial}
+TUT_FAILS=0
+TUT_TMP=$(mktemp -d /tmp/contain-tutorial-work.XXXXXX)
+TUT_CLEANUP=()
+
+tut_exit() {
+	local i
+	for ((i = ${#TUT_CLEANUP[@]} - 1; i >= 0; i--)); do eval "${TUT_CLEANUP[i]}" >/dev/null 2>&1; done
+	# containers this script left behind
+	local id
+	for id in $(contain ps -aq 2>/dev/null); do
+		[ -n "${TUT_KEEP:-}" ] || contain rm -f "$id" >/dev/null 2>&1
+	done
+	rm -rf -- "$TUT_TMP"
+	[ "$TUT_OWN_ROOT" = 1 ] && rm -rf -- "$CONTAIN_ROOT"
+}
+trap tut_exit EXIT
+on_exit() { TUT_CLEANUP+=("$1"); }
+
+B=$'\e[1m' G=$'\e[32m' R=$'\e[31m' N=$'\e[0m'
+[ -t 1 ] || B='' G='' R='' N=''
+
+title() { printf '\n%s== %s ==%s\n' "$B" "$*" "$N"; }
+say() { printf '%s\n' "$*"; }
+# show CMD...: print the command as the document does, then run it.
+show() {
+	printf '%s[root@xingdian ~]# %s%s\n' "$B" "$*" "$N"
+	"$@"
+}
+# showsh 'STRING': the same for a shell snippet.
+showsh() {
+	printf '%s[root@xingdian ~]# %s%s\n' "$B" "$1" "$N"
+	bash -c "$1"
+}
+ok() { printf '%s  ok%s   %s\n' "$G" "$N" "$*"; }
+bad() {
+	printf '%s  FAIL%s %s\n' "$R" "$N" "$*"
+	TUT_FAILS=$((TUT_FAILS + 1))
+}
+# check DESCRIPTION CMD...: ok when CMD succeeds.
+check() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else bad "$what"; fi
+}
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then ok "$1 ($3)"; else bad "$1: expected '$2', got '$3'"; fi
+}
+# check_range DESCRIPTION LOW HIGH VALUE (decimals)
+check_range() {
+	if awk -v l="$2" -v h="$3" -v v="$4" 'BEGIN { exit !(v >= l && v <= h) }'; then
+		ok "$1 ($4, expected $2..$3)"
+	else
+		bad "$1: $4 is outside $2..$3"
+	fi
+}
+contains() { grep -qF -- "$2" <<<"$1"; }
+finish() {
+	if [ "$TUT_FAILS" = 0 ]; then
+		printf '%sPASS%s %s\n' "$G" "$N" "$(basename "$0")"
+		exit 0
+	fi
+	printf '%sFAIL%s %s: %d check(s) differ from the document\n' "$R" "$N" "$(basename "$0")" "$TUT_FAILS"
+	exit 1
+}
+
+# The tutorial's image: a shell and the programs the experiments use.
+TUT_BINS=(sh bash ls cat echo sleep hostname id ps dd mount umount readlink mkdir rm touch
+	grep wc head tail ipcs stress-rs)
+ensure_image() {
+	local name=${1:-tutorial}
+	contain inspect "$name" >/dev/null 2>&1 && return 0
+	local bins=() b p
+	for b in "${TUT_BINS[@]}"; do
+		p=$(command -v "$b") && bins+=("$p")
+	done
+	contain build "$name" "${bins[@]}" >/dev/null || {
+		bad "contain build $name"
+		finish
+	}
+}
+
+# The full id of container $1 and its cgroup directory for controller $2.
+cid_of() { contain inspect "$1" | sed -n 's/^ *{"Id":"\([0-9a-f]*\)".*/\1/p' | head -1; }
+cg_dir() { grep "/$2/" "$CONTAIN_ROOT/containers/$(cid_of "$1")/cgdirs" | head -1; }
+cpu_ns() { cat "$(cg_dir "$1" cpuacct)/cpuacct.usage"; }
+wait_running() {
+	local i
+	for i in $(seq 1 200); do
+		contain inspect "$1" 2>/dev/null | grep -q '"Status":"running"' && return 0
+		sleep 0.05
+	done
+	return 1
+}
+wait_exited() {
+	local i
+	for i in $(seq 1 400); do
+		contain inspect "$1" 2>/dev/null | grep -q '"Status":"exited"' && return 0
+		sleep 0.05
+	done
+	return 1
+}
+exit_code() { contain inspect "$1" | grep -o '"ExitCode":[0-9-]*' | head -1 | cut -d: -f2; }
+# bar LABEL FRACTION: a 40-column bar.
+bar() {
+	awk -v l="$1" -v f="$2" 'BEGIN { n = int(f * 40 + 0.5); s = ""; for (i = 0; i < n; i++) s = s "#";
+		printf "  %-22s %-40s %5.1f%%\n", l, s, f * 100 }'
+}
+need_root() {
+	[ "$(id -u)" = 0 ] || {
+		say "SKIP $(basename "$0"): needs root"
+		exit 0
+	}
+}
