@@ -216,10 +216,18 @@ CPU time comes from
 .B \\-\\-metrics
 prints
 .B metrc
-lines before the closing line;
+lines on stdout before the closing line, whatever the verbosity;
 .B \\-\\-json
 prints one JSON object on stdout after it and sends the info and dbug
 lines to stderr instead.
+.TP
+.B Line numbers
+The (LINE) field of WARN and FAIL lines is the line of the message in
+stress\-rs's source, as stress prints the line in its own
+.IR stress.c ;
+the numbers differ from stress 1.0.7's (for instance 425 for
+.BR "got signal" ),
+the texts do not.
 .TP
 .B Usage and version
 The usage text is stress's and does not list the three options above;
