@@ -362,14 +362,17 @@ fn sysv_ipc_objects_are_separate() {
     });
     let host = count();
     assert!(host >= 1);
-    let out = ok(&mut us(&[
-        "--ipc",
-        "sh",
-        "-c",
-        "ipcs -q | grep -c '^0x'; ipcmk -Q >/dev/null; ipcs -q | grep -c '^0x'",
-    ]));
+    let script = format!(
+        "ipcs -q -i {id} 2>&1 | grep -q 'not found' && echo hidden || echo visible; \
+         ipcs -q | grep -c '^0x'; ipcmk -Q >/dev/null; ipcs -q | grep -c '^0x'"
+    );
+    let out = ok(&mut us(&["--ipc", "sh", "-c", &script]));
+    assert!(
+        !stderr(&cttest::sh(&format!("ipcs -q -i {id}"))).contains("not found"),
+        "the host queue is there outside"
+    );
     assert_eq!(
-        out, "0\n1\n",
+        out, "hidden\n0\n1\n",
         "a new IPC namespace starts empty and keeps its own queue"
     );
     assert_eq!(count(), host, "the inner queue must not appear on the host");
@@ -985,7 +988,10 @@ fn bad_options_give_their_message_and_leave_no_mount() {
             &["-t", "1", "--hostname", "x", "true"],
             "cannot be used with --target",
         ),
-        (&["--json-status", "987", "true"], "status descriptor 987: Bad file descriptor"),
+        (
+            &["--json-status", "987", "true"],
+            "status descriptor 987: Bad file descriptor",
+        ),
         (&["-S", "nobody", "true"], "invalid uid argument: 'nobody'"),
         (&["--hostname", "", "true"], "invalid host name"),
         (
