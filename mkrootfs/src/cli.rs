@@ -245,7 +245,7 @@ mkrootfs \\-\\-import layer.tar.gz /tmp/layer
         (
             "SEE ALSO",
             ".BR chroot\\-rs (8),
-.BR unionmount (1),
+.BR unionmount (8),
 .BR ld.so (8),
 .BR ldd (1),
 .BR ldconfig (8),
