@@ -643,6 +643,10 @@ pub fn run(cli: &Cli) -> Result<i32> {
     }
     setup_namespaces(&plan, mapper)?;
     if !plan.fork {
+        // /proc may be out of reach after --root: keep a handle on it.
+        let proc_dir = status
+            .as_ref()
+            .and_then(|_| std::fs::File::open("/proc").ok());
         setup_process(&plan)?;
         let me = nix::unistd::getpid().as_raw();
         if let Some(b) = binder {
@@ -650,7 +654,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         }
         std::mem::forget(created);
         if let Some(s) = status.as_mut() {
-            s.write(&crate::status_start(me, &inodes(None, me)))?;
+            s.write(&crate::status_start(me, &inodes(proc_dir.as_ref(), me)))?;
         }
         return Err(crate::exec_program(&plan.argv, plan.argv0.as_ref()));
     }
