@@ -223,10 +223,10 @@ lines to stderr instead.
 .TP
 .B Line numbers
 The (LINE) field of WARN and FAIL lines is the line of the message in
-stress\-rs's source, as stress prints the line in its own
+stress\\-rs's source, as stress prints the line in its own
 .IR stress.c ;
 the numbers differ from stress 1.0.7's (for instance 425 for
-.BR "got signal" ),
+.BR \"got signal\" ),
 the texts do not.
 .TP
 .B Usage and version
