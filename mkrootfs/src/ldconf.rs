@@ -228,7 +228,43 @@ fn fallback(machine: u16, class: u8) -> (Vec<String>, String, String) {
 #[must_use]
 pub fn loader_env(interp: Option<&str>, machine: u16, class: u8) -> LoaderEnv {
     let (mut system_dirs, mut dst_lib, mut platform) = fallback(machine, class);
-    if let Some(ld) = interp.filter(|p| Path::new(p).is_file()) {
+    let base = interp
+        .and_then(|p| Path::new(p).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Some(arch) = base
+        .strip_prefix("ld-musl-")
+        .and_then(|b| b.strip_suffix(".so.1"))
+    {
+        // musl: /etc/ld-musl-ARCH.path or its default; no cache, no $LIB.
+        let dirs = std::fs::read_to_string(format!("/etc/ld-musl-{arch}.path")).map_or_else(
+            |_| {
+                vec![
+                    "/lib".to_string(),
+                    "/usr/local/lib".into(),
+                    "/usr/lib".into(),
+                ]
+            },
+            |t| {
+                t.split([':', '\n'])
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .map(String::from)
+                    .collect()
+            },
+        );
+        return LoaderEnv {
+            cache: None,
+            conf_dirs: Vec::new(),
+            system_dirs: dirs,
+            dst_lib,
+            platform,
+        };
+    }
+    // Only glibc's loader is asked (others would take the option for a program).
+    let glibc =
+        base.starts_with("ld-linux") || base.starts_with("ld64.so") || base.starts_with("ld.so");
+    if let Some(ld) = interp.filter(|p| glibc && Path::new(p).is_file()) {
         if let Ok(out) = std::process::Command::new(ld)
             .arg("--list-diagnostics")
             .env_clear()
