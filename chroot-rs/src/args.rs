@@ -289,7 +289,10 @@ mod tests {
         assert_eq!(usage(&[]), "missing operand");
         assert_eq!(usage(&["---"]), "unrecognized option '---'");
         assert_eq!(usage(&["--bogus=3"]), "unrecognized option '--bogus=3'");
-        assert_eq!(usage(&["--user"]), "option '--userspec' requires an argument");
+        assert_eq!(
+            usage(&["--user"]),
+            "option '--userspec' requires an argument"
+        );
         assert_eq!(
             usage(&["--sk=1", "/"]),
             "option '--skip-chdir' doesn't allow an argument"
@@ -317,7 +320,14 @@ mod tests {
 
     #[test]
     fn caps_repeat() {
-        let o = run(&["--cap-drop", "ALL", "--cap-add=chown", "--cap-add", "KILL", "/"]);
+        let o = run(&[
+            "--cap-drop",
+            "ALL",
+            "--cap-add=chown",
+            "--cap-add",
+            "KILL",
+            "/",
+        ]);
         assert_eq!(o.cap_drop, ["ALL"]);
         assert_eq!(o.cap_add, ["chown", "KILL"]);
     }

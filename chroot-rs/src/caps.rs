@@ -276,7 +276,10 @@ mod tests {
         let s = |v: &[&str]| v.iter().map(|x| (*x).to_string()).collect::<Vec<_>>();
         assert_eq!(keep_set(d, &[], &[], all), Ok(d));
         assert_eq!(keep_set(d, &s(&["kill"]), &s(&["ALL"]), all), Ok(1 << 5));
-        assert_eq!(keep_set(d, &s(&["ALL"]), &s(&["sys_admin"]), all), Ok(all & !(1 << 21)));
+        assert_eq!(
+            keep_set(d, &s(&["ALL"]), &s(&["sys_admin"]), all),
+            Ok(all & !(1 << 21))
+        );
         assert_eq!(keep_set(d, &s(&["sys_admin"]), &[], all), Ok(d | 1 << 21));
         assert_eq!(keep_set(d, &s(&["nope"]), &[], all), Err("nope".into()));
     }

@@ -60,7 +60,11 @@ fn parse_with_separator(
     };
     let mut err = None;
     if let Some(u) = u {
-        let pwd = if u.starts_with('+') { None } else { getpwnam(u) };
+        let pwd = if u.starts_with('+') {
+            None
+        } else {
+            getpwnam(u)
+        };
         match pwd {
             None => {
                 if sep.is_some() && g.is_none() {
@@ -83,7 +87,11 @@ fn parse_with_separator(
     if let Some(g) = g
         && err.is_none()
     {
-        let grp = if g.starts_with('+') { None } else { getgrnam(g) };
+        let grp = if g.starts_with('+') {
+            None
+        } else {
+            getgrnam(g)
+        };
         match grp {
             None => match xstrtoul(g) {
                 Some(v) if v < u64::from(u32::MAX) => gnum = Some(v as u32),
@@ -216,7 +224,10 @@ mod tests {
     #[test]
     fn specs() {
         let (mut u, mut g) = (None, None);
-        assert_eq!(parse_user_spec("+99999:+99998", &mut u, &mut g).message, None);
+        assert_eq!(
+            parse_user_spec("+99999:+99998", &mut u, &mut g).message,
+            None
+        );
         assert_eq!((u, g), (Some(99999), Some(99998)));
         let (mut u, mut g) = (None, None);
         assert_eq!(parse_user_spec("root", &mut u, &mut g).message, None);

@@ -112,9 +112,10 @@ impl Ctx {
 /// # Errors
 /// Never; the signature fits `ctcore::cli::main_raw`.
 pub fn run_raw(argv: Vec<OsString>) -> anyhow::Result<i32> {
-    let prog = argv
-        .first()
-        .map_or_else(|| "chroot-rs".to_string(), |a| a.to_string_lossy().into_owned());
+    let prog = argv.first().map_or_else(
+        || "chroot-rs".to_string(),
+        |a| a.to_string_lossy().into_owned(),
+    );
     let rest = argv.get(1..).unwrap_or_default();
     match args::parse(rest) {
         Parsed::Help => {
@@ -352,10 +353,13 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
 
     // Choose the method and check the mount namespace.
     let needs_ns = o.pivot || o.mounts_anything();
-    let own_ns = match root::in_initial_mount_ns() {
-        Some(initial) => !initial,
-        None => false,
+    // Only asked when it matters, so plain chroot does no /proc look-ups.
+    let initial = if needs_ns || o.auto {
+        root::in_initial_mount_ns()
+    } else {
+        Some(true)
     };
+    let own_ns = initial == Some(false);
     if needs_ns && !own_ns {
         let what = if o.pivot {
             "--pivot".to_string()
@@ -363,7 +367,7 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
             "setting up the new root (--proc, --sys, --dev, --tmp, --readonly, --harden)".into()
         };
         let mut m = mount_ns_hint(&ctx.prog, &what);
-        if root::in_initial_mount_ns().is_none() {
+        if initial.is_none() {
             m = format!(
                 "{what} needs a mount namespace of its own, and /proc/self/ns/mnt cannot be \
                  compared with pid 1's: run it under 'unshare-rs -m' with /proc mounted"
@@ -375,9 +379,8 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
     let mounting = use_pivot || o.mounts_anything();
 
     let mut log = |m: &str| ctx.say(m);
-    let chroot_path: PathBuf;
     let method;
-    if mounting {
+    let chroot_path = if mounting {
         let abs = std::fs::canonicalize(&newroot).map_err(|e| {
             die(
                 EXIT_CANCELED,
@@ -420,10 +423,10 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
             step(root::remount_ro(&abs, nix::mount::MsFlags::empty()))?;
             log(&format!("made '{}' read-only", abs.display()));
         }
-        chroot_path = abs;
+        abs
     } else {
-        chroot_path = newroot.clone();
-    }
+        newroot.clone()
+    };
 
     if use_pivot {
         match root::pivot(&chroot_path, &mut log) {
@@ -450,10 +453,7 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
     lookup_inside(&o, &mut c, ctx)?;
     if let Some(keep) = keep {
         caps::restrict(keep).map_err(|(what, e)| {
-            die(
-                EXIT_CANCELED,
-                format!("{what}: {}", ctcore::error_text(&e)),
-            )
+            die(EXIT_CANCELED, format!("{what}: {}", ctcore::error_text(&e)))
         })?;
     }
     if o.harden {
@@ -492,10 +492,7 @@ fn do_chroot(ctx: &Ctx, path: &Path, given: &OsString, skip_chdir: bool) -> Resu
 }
 
 fn exec(ctx: &Ctx, argv: &[OsString]) -> Die {
-    let cargs: Result<Vec<CString>, _> = argv
-        .iter()
-        .map(|a| CString::new(a.as_bytes()))
-        .collect();
+    let cargs: Result<Vec<CString>, _> = argv.iter().map(|a| CString::new(a.as_bytes())).collect();
     let name = argv[0].to_string_lossy().into_owned();
     let e = match cargs {
         Ok(cargs) => match nix::unistd::execvp(&cargs[0], &cargs) {

@@ -42,7 +42,11 @@ fn escape_c(s: &str, out: &mut String) {
 /// gnulib `quote`: locale quotes, control characters escaped C-style.
 #[must_use]
 pub fn quote(s: &str, utf8: bool) -> String {
-    let (l, r) = if utf8 { ('\u{2018}', '\u{2019}') } else { ('\'', '\'') };
+    let (l, r) = if utf8 {
+        ('\u{2018}', '\u{2019}')
+    } else {
+        ('\'', '\'')
+    };
     let mut out = String::new();
     out.push(l);
     escape_c(s, &mut out);

@@ -140,7 +140,13 @@ pub fn make_slave(newroot: &Path) -> Step {
     }
     let mut p = newroot.parent();
     while let Some(d) = p {
-        match mount(None::<&str>, d, None::<&str>, MsFlags::MS_SLAVE, None::<&str>) {
+        match mount(
+            None::<&str>,
+            d,
+            None::<&str>,
+            MsFlags::MS_SLAVE,
+            None::<&str>,
+        ) {
             Ok(()) => return Ok(()),
             Err(Errno::EINVAL) => p = d.parent(),
             Err(e) => {
@@ -239,6 +245,8 @@ fn tree_ro(p: &Path) -> Step {
     remount_ro(p, MsFlags::empty())
 }
 
+// f_type's C type differs between architectures.
+#[allow(clippy::unnecessary_cast)]
 fn fs_magic(p: &Path) -> Option<i64> {
     nix::sys::statfs::statfs(p)
         .ok()
@@ -277,7 +285,10 @@ pub fn setup_proc(root: &Path, log: Log) -> Step {
             log(&format!("proc refused: bound /proc on '{}'", t.display()));
             Ok(())
         }
-        Err(e) => Err(StepError::new(format!("cannot mount proc on '{}'", t.display()), e)),
+        Err(e) => Err(StepError::new(
+            format!("cannot mount proc on '{}'", t.display()),
+            e,
+        )),
     }
 }
 
@@ -305,10 +316,16 @@ pub fn setup_sys(root: &Path, log: Log) -> Step {
                 "a bind of /sys",
             )?;
             tree_ro(&t)?;
-            log(&format!("sysfs refused: bound /sys read-only on '{}'", t.display()));
+            log(&format!(
+                "sysfs refused: bound /sys read-only on '{}'",
+                t.display()
+            ));
             Ok(())
         }
-        Err(e) => Err(StepError::new(format!("cannot mount sysfs on '{}'", t.display()), e)),
+        Err(e) => Err(StepError::new(
+            format!("cannot mount sysfs on '{}'", t.display()),
+            e,
+        )),
     }
 }
 
@@ -361,7 +378,12 @@ pub fn setup_dev(root: &Path, log: Log) -> Step {
     let mut bound = 0;
     for &(name, ma, mi) in DEVICES {
         let p = dev.join(name);
-        match mknod(&p, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(ma, mi)) {
+        match mknod(
+            &p,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(ma, mi),
+        ) {
             Ok(()) => {
                 let _ = fs::set_permissions(&p, fs::Permissions::from_mode(0o666));
             }
@@ -369,7 +391,14 @@ pub fn setup_dev(root: &Path, log: Log) -> Step {
                 fs::File::create(&p)
                     .map_err(|e| StepError::io(format!("cannot create '{}'", p.display()), &e))?;
                 let host = Path::new("/dev").join(name);
-                do_mount(Some(&host), &p, None, MsFlags::MS_BIND, None, &format!("a bind of {}", host.display()))?;
+                do_mount(
+                    Some(&host),
+                    &p,
+                    None,
+                    MsFlags::MS_BIND,
+                    None,
+                    &format!("a bind of {}", host.display()),
+                )?;
                 bound += 1;
             }
             Err(e) => {
@@ -383,8 +412,23 @@ pub fn setup_dev(root: &Path, log: Log) -> Step {
     let pts = in_root(&dev, "pts", Some(0o755))?;
     let fl = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     let opts = "newinstance,ptmxmode=0666,mode=0620";
-    if mount(Some("devpts"), &pts, Some("devpts"), fl, Some(&*format!("{opts},gid=5"))).is_err() {
-        do_mount(Some(Path::new("devpts")), &pts, Some("devpts"), fl, Some(opts), "devpts")?;
+    if mount(
+        Some("devpts"),
+        &pts,
+        Some("devpts"),
+        fl,
+        Some(&*format!("{opts},gid=5")),
+    )
+    .is_err()
+    {
+        do_mount(
+            Some(Path::new("devpts")),
+            &pts,
+            Some("devpts"),
+            fl,
+            Some(opts),
+            "devpts",
+        )?;
     }
     let shm = in_root(&dev, "shm", Some(0o1777))?;
     do_mount(
@@ -474,9 +518,8 @@ fn host_dev_null() -> Step<PathBuf> {
 pub fn harden_mounts(root: &Path, log: Log) -> Step {
     let proc_ok = fs_magic(&root.join("proc")) == Some(PROC_MAGIC);
     let sys_ok = fs_magic(&root.join("sys")) == Some(SYSFS_MAGIC);
-    let applies = |rel: &str| {
-        (rel.starts_with("proc/") && proc_ok) || (rel.starts_with("sys/") && sys_ok)
-    };
+    let applies =
+        |rel: &str| (rel.starts_with("proc/") && proc_ok) || (rel.starts_with("sys/") && sys_ok);
     let mut masked = 0;
     for rel in MASKED.iter().filter(|r| applies(r)) {
         let p = root.join(rel);
@@ -484,10 +527,15 @@ pub fn harden_mounts(root: &Path, log: Log) -> Step {
             continue;
         };
         if m.is_dir() {
-            let ro = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-            let ok = ["nr_blocks=1,nr_inodes=1", "nr_blocks=1,nr_inodes=2", "size=0k"]
-                .iter()
-                .any(|o| mount(Some("tmpfs"), &p, Some("tmpfs"), ro, Some(*o)).is_ok());
+            let ro =
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+            let ok = [
+                "nr_blocks=1,nr_inodes=1",
+                "nr_blocks=1,nr_inodes=2",
+                "size=0k",
+            ]
+            .iter()
+            .any(|o| mount(Some("tmpfs"), &p, Some("tmpfs"), ro, Some(*o)).is_ok());
             if !ok {
                 return Err(StepError::new(
                     format!("cannot mask '{}' with an empty tmpfs", p.display()),
@@ -514,7 +562,10 @@ pub fn harden_mounts(root: &Path, log: Log) -> Step {
             None,
             "a bind of itself",
         )?;
-        remount_ro(&p, MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)?;
+        remount_ro(
+            &p,
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        )?;
         ro += 1;
     }
     log(&format!("masked {masked} paths, made {ro} paths read-only"));
@@ -579,8 +630,12 @@ pub fn pivot(root: &Path, log: Log) -> Step<Method> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| StepError::new("cannot open '/'", e))?;
-    nix::unistd::chdir(root)
-        .map_err(|e| StepError::new(format!("cannot change directory to '{}'", root.display()), e))?;
+    nix::unistd::chdir(root).map_err(|e| {
+        StepError::new(
+            format!("cannot change directory to '{}'", root.display()),
+            e,
+        )
+    })?;
     match nix::unistd::pivot_root(".", ".") {
         Ok(()) => {
             nix::unistd::fchdir(old.as_fd())
@@ -596,8 +651,12 @@ pub fn pivot(root: &Path, log: Log) -> Step<Method> {
                     break;
                 }
             }
-            nix::unistd::chdir("/").map_err(|e| StepError::new("cannot change directory to '/'", e))?;
-            log(&format!("pivot_root into '{}', old root detached", root.display()));
+            nix::unistd::chdir("/")
+                .map_err(|e| StepError::new("cannot change directory to '/'", e))?;
+            log(&format!(
+                "pivot_root into '{}', old root detached",
+                root.display()
+            ));
             Ok(Method::Pivot)
         }
         Err(Errno::EINVAL) => {
@@ -606,21 +665,31 @@ pub fn pivot(root: &Path, log: Log) -> Step<Method> {
                 StepError::new(format!("cannot move '{}' onto '/'", root.display()), e)
                     .hint(format!("pivot_root failed with EINVAL: {why}"))
             })?;
-            nix::unistd::chroot(".")
-                .map_err(|e| StepError::new(format!("cannot change root directory to '{}'", root.display()), e))?;
-            nix::unistd::chdir("/").map_err(|e| StepError::new("cannot change directory to '/'", e))?;
+            nix::unistd::chroot(".").map_err(|e| {
+                StepError::new(
+                    format!("cannot change root directory to '{}'", root.display()),
+                    e,
+                )
+            })?;
+            nix::unistd::chdir("/")
+                .map_err(|e| StepError::new("cannot change directory to '/'", e))?;
             log(&format!(
                 "pivot_root refused ({why}): moved '{}' onto '/' and chrooted",
                 root.display()
             ));
             Ok(Method::MoveChroot)
         }
-        Err(e) => Err(StepError::new(format!("pivot_root into '{}' failed", root.display()), e)
-            .hint(match e {
-                Errno::EBUSY => "the new root is on the same mount as '/'".to_string(),
-                Errno::EPERM => "it needs CAP_SYS_ADMIN in the mount namespace's user namespace".to_string(),
-                _ => String::new(),
-            })),
+        Err(e) => Err(
+            StepError::new(format!("pivot_root into '{}' failed", root.display()), e).hint(
+                match e {
+                    Errno::EBUSY => "the new root is on the same mount as '/'".to_string(),
+                    Errno::EPERM => {
+                        "it needs CAP_SYS_ADMIN in the mount namespace's user namespace".to_string()
+                    }
+                    _ => String::new(),
+                },
+            ),
+        ),
     }
 }
 

@@ -119,7 +119,12 @@ fn compare(lc_all: &str) {
             ));
         }
     }
-    assert!(bad.is_empty(), "{} differences:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} differences:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 fn have_gnu() -> bool {
@@ -131,7 +136,11 @@ fn same_as_coreutils_in_c_locale() {
     if !cttest::require_root("chroot_rs::coreutils::same_as_coreutils_in_c_locale") {
         return;
     }
-    if !cttest::require("chroot_rs::coreutils::c", have_gnu(), "needs coreutils chroot") {
+    if !cttest::require(
+        "chroot_rs::coreutils::c",
+        have_gnu(),
+        "needs coreutils chroot",
+    ) {
         return;
     }
     compare("C");
@@ -142,7 +151,11 @@ fn same_as_coreutils_in_utf8_locale() {
     if !cttest::require_root("chroot_rs::coreutils::same_as_coreutils_in_utf8_locale") {
         return;
     }
-    if !cttest::require("chroot_rs::coreutils::utf8", have_gnu(), "needs coreutils chroot") {
+    if !cttest::require(
+        "chroot_rs::coreutils::utf8",
+        have_gnu(),
+        "needs coreutils chroot",
+    ) {
         return;
     }
     compare("C.UTF-8");
@@ -172,16 +185,25 @@ fn program_name_comes_from_argv0() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with(&*cttest::bin("chroot-rs").to_string_lossy()), "{err}");
+    assert!(
+        err.starts_with(&*cttest::bin("chroot-rs").to_string_lossy()),
+        "{err}"
+    );
     assert_eq!(out.status.code(), Some(125));
 }
 
 #[test]
 fn help_and_version_exit_zero() {
-    let out = Command::new(cttest::bin("chroot-rs")).arg("--help").output().unwrap();
+    let out = Command::new(cttest::bin("chroot-rs"))
+        .arg("--help")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("NEWROOT [COMMAND [ARG]...]"));
     assert!(out.stderr.is_empty());
-    let out = Command::new(cttest::bin("chroot-rs")).arg("--version").output().unwrap();
+    let out = Command::new(cttest::bin("chroot-rs"))
+        .arg("--version")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
