@@ -120,7 +120,8 @@ fn tv(t: libc::timeval) -> f64 {
     t.tv_sec as f64 + t.tv_usec as f64 / 1e6
 }
 
-/// Spawn stress-rs quietly with `args`.
+/// Spawn stress-rs quietly with `args` (reaped by [`wait_cpu`]).
+#[allow(clippy::zombie_processes)]
 fn spawn_quiet(args: &[&str]) -> i32 {
     let child = Command::new(cttest::bin("stress-rs"))
         .args(args)
