@@ -270,12 +270,13 @@ impl VmResult {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "VM: booted {:?}, exit {:?}, timed out {}, {:.1}s, qemu {:?}",
+            "VM: booted {:?}, exit {:?}, timed out {}, {:.1}s, qemu {:?}, libraries by {}",
             self.booted,
             self.exit,
             self.timed_out,
             self.elapsed.as_secs_f64(),
-            self.qemu_status
+            self.qemu_status,
+            self.rootfs_builder
         );
         for c in &self.checks {
             let _ = writeln!(
@@ -603,18 +604,28 @@ impl Vm {
             .mkrootfs
             .unwrap_or_else(|| std::env::var_os("CTOOLS_VM_MKROOTFS").is_none_or(|v| v != "0"));
         let mut libs_done = bins.is_empty();
+        let mut c = Cpio::default();
         if want_mkrootfs && !bins.is_empty() {
             match mkrootfs_cpio(&bins, dir) {
-                Ok(archive) => {
+                Ok((archive, entries)) => {
                     parts.extend_from_slice(&archive);
+                    // The kernel replaces an entry by one of another type:
+                    // a directory of ours would replace mkrootfs's merged-usr
+                    // links (bin -> usr/bin, lib64 -> usr/lib64).  Make no
+                    // directory entry where the first archive has a name.
+                    for (name, mode) in entries {
+                        let kind = mode & 0o170_000;
+                        if kind == 0o040_000 || kind == 0o120_000 {
+                            c.dirs.insert(name.trim_start_matches("./").to_string());
+                        }
+                    }
                     result.rootfs_builder = "mkrootfs";
                     libs_done = true;
                 }
                 Err(e) if self.mkrootfs == Some(true) => return Err(e),
-                Err(_) => {}
+                Err(e) => eprintln!("cttest::vm: libraries by ldd ({e})"),
             }
         }
-        let mut c = Cpio::default();
         for d in [
             "bin",
             "sbin",
@@ -734,8 +745,9 @@ fn parse_ldd(text: &str) -> Vec<PathBuf> {
 }
 
 /// The libraries of `bins` as a cpio archive made by the workspace's
-/// mkrootfs, when it is built and supports `--format cpio`.
-fn mkrootfs_cpio(bins: &[&Path], dir: &Path) -> Result<Vec<u8>, String> {
+/// mkrootfs, when it is built and supports `--format cpio`, with the names
+/// and modes of its entries.
+fn mkrootfs_cpio(bins: &[&Path], dir: &Path) -> Result<(Vec<u8>, Vec<(String, u32)>), String> {
     let exe = crate::bin_dir().join("mkrootfs");
     if !exe.is_file() {
         return Err("mkrootfs not built".into());
@@ -768,12 +780,57 @@ fn mkrootfs_cpio(bins: &[&Path], dir: &Path) -> Result<Vec<u8>, String> {
     if !(data.starts_with(b"070701") || data.starts_with(b"\x1f\x8b")) {
         return Err("mkrootfs wrote something that is not a cpio archive".into());
     }
+    let plain = if data.starts_with(b"\x1f\x8b") {
+        Command::new("gzip")
+            .arg("-dc")
+            .arg(&out_path)
+            .output()
+            .map_err(|e| format!("gzip -dc: {e}"))?
+            .stdout
+    } else {
+        data.clone()
+    };
+    let entries = cpio_entries(&plain);
     // Archives are padded to 4 bytes; keep the next one aligned.
     let mut data = data;
     while data.len() % 4 != 0 {
         data.push(0);
     }
-    Ok(data)
+    Ok((data, entries))
+}
+
+/// The (name, mode) of each entry of a cpio newc archive, up to the trailer
+/// or the first malformed header.
+#[must_use]
+pub fn cpio_entries(data: &[u8]) -> Vec<(String, u32)> {
+    let mut v = Vec::new();
+    let mut at = 0usize;
+    let hex = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| u32::from_str_radix(s, 16).ok())
+    };
+    let align = |n: usize| (n + 3) & !3;
+    while let Some(h) = data.get(at..at + 110) {
+        if !h.starts_with(b"070701") && !h.starts_with(b"070702") {
+            break;
+        }
+        let field = |i: usize| hex(&h[6 + i * 8..14 + i * 8]);
+        let (Some(mode), Some(size), Some(namesize)) = (field(1), field(6), field(11)) else {
+            break;
+        };
+        let (size, namesize) = (size as usize, namesize as usize);
+        let Some(name) = data.get(at + 110..at + 110 + namesize.saturating_sub(1)) else {
+            break;
+        };
+        let name = String::from_utf8_lossy(name).into_owned();
+        if name == "TRAILER!!!" {
+            break;
+        }
+        v.push((name, mode));
+        at = align(align(at + 110 + namesize) + size);
+    }
+    v
 }
 
 /// Add module `name` and (first) its dependencies, decompressed.
@@ -891,6 +948,7 @@ fn modinfo(ko: &[u8], key: &str) -> String {
 pub struct Cpio {
     out: Vec<u8>,
     ino: u32,
+    /// Directory names already there (made here, or by an archive before).
     dirs: BTreeSet<String>,
 }
 
@@ -1094,6 +1152,22 @@ mod tests {
         );
         let mode = fs::metadata(dir.path().join("d/f")).unwrap().mode();
         assert_eq!(mode & 0o777, 0o755);
+    }
+
+    #[test]
+    fn cpio_entries_round_trip() {
+        let mut c = Cpio::default();
+        c.file("d/f", b"12345", 0o644);
+        c.symlink("l", "d");
+        let v = cpio_entries(&c.finish());
+        assert_eq!(
+            v,
+            [
+                ("d".to_string(), 0o40755),
+                ("d/f".to_string(), 0o100_644),
+                ("l".to_string(), 0o120_777)
+            ]
+        );
     }
 
     #[test]

@@ -100,11 +100,16 @@ fn vm_reports_failures_and_exit_status() {
     let r = Vm::new()
         .cpus(1)
         .memory_mb(128)
-        .script("vm_result good ok fine\nvm_expect bad x y\nexit 7\n")
+        // The other library finder: ldd, whatever mkrootfs can do.
+        .use_mkrootfs(false)
+        .binary("/bin/ls")
+        .script("vm_result good ok fine\nvm_expect bad x y\nvm_check ls_by_ldd ls /vm\nexit 7\n")
         .run(Duration::from_secs(120));
     assert!(r.booted.is_some(), "{}", r.report());
     assert_eq!(r.exit, Some(7), "{}", r.report());
     assert!(r.check("good").is_some_and(|c| c.ok), "{}", r.report());
+    assert_eq!(r.rootfs_builder, "ldd");
+    assert!(r.check("ls_by_ldd").is_some_and(|c| c.ok), "{}", r.report());
     let bad = r.check("bad").expect("bad reported");
     assert!(!bad.ok);
     assert_eq!(bad.detail, "expected 'x', got 'y'");
