@@ -747,7 +747,7 @@ fn parse_ldd(text: &str) -> Vec<PathBuf> {
 /// The libraries of `bins` as a cpio archive made by the workspace's
 /// mkrootfs, when it is built and supports `--format cpio`, with the names
 /// and modes of its entries.
-fn mkrootfs_cpio(bins: &[&Path], dir: &Path) -> Result<(Vec<u8>, Vec<(String, u32)>), String> {
+fn mkrootfs_cpio(bins: &[&Path], dir: &Path) -> Result<(Vec<u8>, CpioEntries), String> {
     let exe = crate::bin_dir().join("mkrootfs");
     if !exe.is_file() {
         return Err("mkrootfs not built".into());
@@ -799,10 +799,13 @@ fn mkrootfs_cpio(bins: &[&Path], dir: &Path) -> Result<(Vec<u8>, Vec<(String, u3
     Ok((data, entries))
 }
 
+/// (name, mode) of each entry of a cpio archive.
+pub type CpioEntries = Vec<(String, u32)>;
+
 /// The (name, mode) of each entry of a cpio newc archive, up to the trailer
 /// or the first malformed header.
 #[must_use]
-pub fn cpio_entries(data: &[u8]) -> Vec<(String, u32)> {
+pub fn cpio_entries(data: &[u8]) -> CpioEntries {
     let mut v = Vec::new();
     let mut at = 0usize;
     let hex = |b: &[u8]| {
