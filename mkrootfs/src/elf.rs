@@ -13,6 +13,8 @@ pub const ET_DYN: u16 = 3;
 const PT_LOAD: u32 = 1;
 const PT_DYNAMIC: u32 = 2;
 const PT_INTERP: u32 = 3;
+const PT_NOTE: u32 = 4;
+const NT_FDO_DLOPEN_METADATA: u32 = 0x407c_0c0a;
 const DT_NULL: u64 = 0;
 const DT_NEEDED: u64 = 1;
 const DT_STRTAB: u64 = 5;
@@ -50,6 +52,10 @@ pub struct ElfInfo {
     pub runpath: Option<String>,
     /// DF_1_NODEFLIB (`-z nodefaultlib`).
     pub nodeflib: bool,
+    /// `.note.dlopen` (ELF_DLOPEN_METADATA, as systemd emits): for each
+    /// entry of priority required or recommended, the sonames to try in
+    /// order.
+    pub dlopen: Vec<Vec<String>>,
 }
 
 impl ElfInfo {
@@ -112,6 +118,52 @@ impl Reader<'_> {
         } else {
             u64::from(self.u32(b, at))
         }
+    }
+}
+
+/// Read the FDO dlopen notes of one PT_NOTE segment.
+fn dlopen_notes(r: &Reader<'_>, b: &[u8], out: &mut Vec<Vec<String>>) {
+    let mut at = 0usize;
+    while at + 12 <= b.len() {
+        let (namesz, descsz, typ) = (
+            r.u32(b, at) as usize,
+            r.u32(b, at + 4) as usize,
+            r.u32(b, at + 8),
+        );
+        let name_at = at + 12;
+        let desc_at = name_at + namesz.div_ceil(4) * 4;
+        let end = desc_at.saturating_add(descsz.div_ceil(4) * 4);
+        if desc_at > b.len() || desc_at + descsz > b.len() {
+            return;
+        }
+        if typ == NT_FDO_DLOPEN_METADATA && &b[name_at..name_at + namesz] == b"FDO\0" {
+            let d = &b[desc_at..desc_at + descsz];
+            let d = &d[..d.iter().position(|&c| c == 0).unwrap_or(d.len())];
+            if let Ok(serde_json::Value::Array(items)) = serde_json::from_slice(d) {
+                for it in items {
+                    let prio = it
+                        .get("priority")
+                        .and_then(|p| p.as_str())
+                        .unwrap_or("recommended");
+                    if prio == "suggested" {
+                        continue;
+                    }
+                    let names: Vec<String> = it
+                        .get("soname")
+                        .and_then(|s| s.as_array())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if !names.is_empty() {
+                        out.push(names);
+                    }
+                }
+            }
+        }
+        at = end;
     }
 }
 
@@ -197,6 +249,11 @@ pub fn parse(path: &Path) -> anyhow::Result<Option<ElfInfo>> {
                 info.interp = Some(String::from_utf8_lossy(&b[..end]).into_owned());
             }
             PT_DYNAMIC => dynseg = Some((off, sz)),
+            PT_NOTE if sz <= 1 << 20 => {
+                if let Some(b) = r.bytes(off, usize::try_from(sz).map_err(|_| bad())?) {
+                    dlopen_notes(&r, &b, &mut info.dlopen);
+                }
+            }
             _ => {}
         }
     }

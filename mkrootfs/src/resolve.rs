@@ -134,7 +134,7 @@ impl Resolver {
             bail!("{}: not an ELF file", main.display())
         };
         let mut out = Vec::new();
-        if info.interp.is_none() && info.needed.is_empty() {
+        if info.interp.is_none() && info.needed.is_empty() && info.dlopen.is_empty() {
             return Ok(out);
         }
         let env = self.env(info.interp.as_deref(), &info);
@@ -238,6 +238,40 @@ impl Resolver {
                     chain,
                     via_cache,
                 });
+            }
+            // .note.dlopen: optional, so a missing one is skipped.
+            let dl = objs[id].info.dlopen.clone();
+            for alts in dl {
+                if alts.iter().any(|n| names.contains_key(n)) {
+                    continue;
+                }
+                for name in alts {
+                    let (found, _, _) = self.search(&name, id, &objs, &env, &info);
+                    let Some((path, li, via_cache)) = found else {
+                        continue;
+                    };
+                    let mut chain = objs[id].chain.clone();
+                    chain.push(format!("{name} (dlopen note)"));
+                    let ps = path.to_string_lossy().into_owned();
+                    objs.push(Obj {
+                        info: li.clone(),
+                        origin: dirname(&ps),
+                        loader: Some(id),
+                        chain: chain.clone(),
+                    });
+                    let nid = objs.len() - 1;
+                    names.insert(name.clone(), nid);
+                    names.insert(ps, nid);
+                    if let Some(s) = &li.soname {
+                        names.entry(s.clone()).or_insert(nid);
+                    }
+                    out.push(Found {
+                        path,
+                        chain,
+                        via_cache,
+                    });
+                    break;
+                }
             }
         }
         Ok(out)

@@ -700,3 +700,38 @@ fn platform_token() {
             .any(|p| p.ends_with(&format!("{dir}/libb.so.1")))
     );
 }
+
+/// `.note.dlopen` (systemd's ELF_DLOPEN_METADATA): required and recommended
+/// sonames are added (the first one found), suggested ones are not.
+#[test]
+fn dlopen_note_is_followed() {
+    need_cc!("mkrootfs::dlopen_note_is_followed");
+    let fx = Fx::new();
+    fx.lib("d/libplug.so.1", LIB_B, "");
+    fx.lib("d/libsugg.so.1", LIB_B, "");
+    let json = r#"[{\"feature\":\"p\",\"soname\":[\"libnope.so.9\",\"libplug.so.1\"],\"priority\":\"required\"},{\"soname\":[\"libsugg.so.1\"],\"priority\":\"suggested\"}]"#;
+    let src = format!(
+        "#define J \"{json}\"\nstruct n {{ unsigned a, b, c; char name[4]; char desc[(sizeof(J) + 3) & ~3]; }};\n\
+         __attribute__((section(\".note.dlopen\"), aligned(4), used)) static const struct n note = {{ 4, sizeof(J), 0x407c0c0a, \"FDO\", J }};\n\
+         int main(void) {{ return 0; }}\n"
+    );
+    fx.write("m.c", &src);
+    fx.cc(&format!(
+        "-o app m.c -Wl,--enable-new-dtags,-rpath,{}",
+        fx.s("d")
+    ));
+    let info = mkrootfs::elf::parse(&fx.p("app")).unwrap().unwrap();
+    assert_eq!(
+        info.dlopen,
+        vec![vec!["libnope.so.9".to_string(), "libplug.so.1".to_string()]]
+    );
+    let got = ours(&fx.p("app"), &[]).unwrap();
+    assert!(got.contains(&fx.s("d/libplug.so.1")), "{got:?}");
+    assert!(!got.contains(&fx.s("d/libsugg.so.1")), "{got:?}");
+    assert!(
+        std::process::Command::new(fx.p("app"))
+            .status()
+            .unwrap()
+            .success()
+    );
+}
