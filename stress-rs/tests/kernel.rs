@@ -130,7 +130,7 @@ fn spawn_quiet(args: &[&str]) -> i32 {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    child.id().cast_signed()
+    i32::try_from(child.id()).unwrap()
 }
 
 /// wait4 a child: (user, system) seconds of it and the workers it waited

@@ -58,7 +58,7 @@ fn stop_signals_end_every_worker() {
         let pid = child.id();
         let kids = wait_children(pid, 2);
         std::thread::sleep(Duration::from_millis(200));
-        kill(pid.cast_signed(), sig);
+        kill(i32::try_from(pid).unwrap(), sig);
         let out = finish(child, Duration::from_secs(30));
         let (so, se) = (text(&out.stdout), text(&out.stderr));
         assert_eq!(out.status.code(), Some(code), "signal {sig}: {se}");
@@ -84,7 +84,7 @@ fn group_interrupt_is_not_a_failure() {
     let pid = child.id();
     wait_children(pid, 2);
     std::thread::sleep(Duration::from_millis(200));
-    kill(-pid.cast_signed(), libc::SIGINT);
+    kill(-i32::try_from(pid).unwrap(), libc::SIGINT);
     let out = finish(child, Duration::from_secs(30));
     let se = text(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{se}");
@@ -97,7 +97,7 @@ fn workers_die_with_their_parent() {
     let child = spawn(&["-c", "1", "-t", "60"], cwd.path(), true);
     let kids = wait_children(child.id(), 1);
     std::thread::sleep(Duration::from_millis(200));
-    kill(child.id().cast_signed(), libc::SIGKILL);
+    kill(i32::try_from(child.id()).unwrap(), libc::SIGKILL);
     let _ = finish(child, Duration::from_secs(10));
     // The parent-death signal (SIGTERM) ends the worker; give it a moment.
     let mut gone = false;
@@ -149,7 +149,7 @@ fn obeys_sigterm_as_pid_1() {
         .spawn()
         .unwrap();
     let init = only_child(child.id());
-    let worker = wait_children(init.cast_unsigned(), 1)[0];
+    let worker = wait_children(u32::try_from(init).unwrap(), 1)[0];
     std::thread::sleep(Duration::from_millis(200));
     kill(init, libc::SIGTERM);
     let out = finish(child, Duration::from_secs(30));
@@ -168,7 +168,7 @@ fn obeys_sigterm_as_pid_1() {
             .spawn()
             .unwrap();
         let init = only_child(child.id());
-        wait_children(init.cast_unsigned(), 1);
+        wait_children(u32::try_from(init).unwrap(), 1);
         kill(init, libc::SIGTERM);
         std::thread::sleep(Duration::from_millis(500));
         let still = alive(init);
