@@ -129,7 +129,9 @@ Files no ELF scan finds are added too:
 .I libgcc_s.so.1
 with libc (pthread_cancel needs it), the NSS modules that
 .I nsswitch.conf
-names, and a minimal
+names, the libraries a
+.B .note.dlopen
+(the dlopen metadata systemd emits) lists as required or recommended, and a minimal
 .IR /etc .
 .PP
 Inputs are PROGRAM arguments, or one a line on standard input when none is given
