@@ -6,9 +6,13 @@ set -u -o pipefail
 TUT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$TUT_DIR")
 # The workspace's tools first: CTOOLS_BIN_DIR, else target/debug, and the contain script.
-for d in "${CTOOLS_BIN_DIR:-}" "$REPO/target/release" "$REPO/target/debug"; do
-	[ -n "$d" ] && [ -x "$d/unshare-rs" ] && PATH="$d:$PATH" && break
-done
+if [ -n "${CTOOLS_BIN_DIR:-}" ]; then
+	PATH="$CTOOLS_BIN_DIR:$PATH"
+elif ! command -v unshare-rs >/dev/null; then
+	for d in "$REPO/target/debug" "$REPO/target/release"; do
+		[ -x "$d/unshare-rs" ] && PATH="$d:$PATH" && break
+	done
+fi
 PATH="$REPO/contain:$PATH"
 export PATH
 
@@ -89,15 +93,28 @@ finish() {
 
 # The tutorial's image: a shell and the programs the experiments use.
 TUT_BINS=(sh bash ls cat echo sleep hostname id ps dd mount umount readlink mkdir rm touch
-	grep wc head tail ipcs stress-rs)
+	grep wc head tail true tr cut sed stress-rs)
 ensure_image() {
 	local name=${1:-tutorial}
 	contain inspect "$name" >/dev/null 2>&1 && return 0
 	local bins=() b p
 	for b in "${TUT_BINS[@]}"; do
-		p=$(command -v "$b") && bins+=("$p")
+		p=$(type -P "$b") || continue
+		case $p in
+		/bin/* | /usr/bin/* | /sbin/* | /usr/sbin/*) bins+=("$p") ;;
+		*) bins+=(--file "$p:/usr/bin/$b") ;;
+		esac
 	done
-	contain build "$name" "${bins[@]}" >/dev/null || {
+	local files=() progs=() i
+	for ((i = 0; i < ${#bins[@]}; i++)); do
+		if [ "${bins[i]}" = --file ]; then
+			files+=(--file "${bins[i + 1]}")
+			i=$((i + 1))
+		else
+			progs+=("${bins[i]}")
+		fi
+	done
+	contain build "${files[@]}" "$name" "${progs[@]}" >/dev/null || {
 		bad "contain build $name"
 		finish
 	}

@@ -1,0 +1,33 @@
+#!/bin/bash
+# 三 (end): namespaces + cgroups + a changed root = a container.  The exec chain by hand, then
+# the same with contain, and pivot_root against plain chroot.
+. "$(dirname "$0")/lib.sh"
+need_root
+ensure_image tutorial
+lower=$(contain inspect tutorial | grep -o '"Layers":\["sha256:[0-9a-f]*' | cut -d: -f3)
+lower="$CONTAIN_ROOT/layers/$lower/fs"
+mkdir -p "$TUT_TMP"/{upper,work,root}
+title "The exec chain: cgroup, namespaces, layers, pivot_root"
+chain=(cgset -m 64m --cpus 1 "./$CONTAIN_CGROUP_PARENT/by-hand" --
+	unshare-rs --fork --pid --mount --uts --ipc --net --loopback --hostname by-hand --
+	unionmount --lower "$lower" --upper "$TUT_TMP/upper" --work "$TUT_TMP/work" "$TUT_TMP/root" --
+	chroot-rs --pivot --proc --dev --sys --harden -- "$TUT_TMP/root"
+	sh -c 'echo "hostname: $(hostname)"; echo "ls /: $(ls / | tr "\n" " ")"; echo "pids: $(ls /proc | grep "^[0-9]*$" | tr "\n" " ")"; echo "net: $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " ")"; echo written > /new-file')
+printf '%s[root@xingdian ~]# %s%s\n' "$B" "${chain[*]:0:40}" "$N"
+on_exit "cgset --delete ./$CONTAIN_CGROUP_PARENT/by-hand; rmdir /sys/fs/cgroup/*/$CONTAIN_CGROUP_PARENT"
+out=$("${chain[@]}" 2>&1)
+say "$out"
+check "its own hostname" contains "$out" "hostname: by-hand"
+check "its own root" contains "$out" "ls /: bin dev etc"
+check "only lo" contains "$out" "net: lo"
+check "the write went to the upper layer" test -f "$TUT_TMP/upper/new-file"
+check "not to the image" test ! -e "$lower/new-file"
+check "nothing stays mounted" test -z "$(grep "$TUT_TMP/root" /proc/self/mountinfo)"
+title "The same with contain"
+show contain run --rm -m 64m --cpus 1 --hostname by-contain tutorial sh -c 'hostname; cat /proc/self/cgroup | grep -E "memory|cpu,|:cpu:"'
+title "pivot_root (the default) against plain chroot (--chroot)"
+p=$(contain run --rm tutorial sh -c 'grep -c " / / " /proc/self/mountinfo; cat /proc/self/mountinfo | wc -l')
+c=$(contain run --rm --chroot tutorial sh -c 'grep -c " / / " /proc/self/mountinfo; cat /proc/self/mountinfo | wc -l')
+say "pivot_root: $(tail -1 <<<"$p") mounts visible; chroot: $(tail -1 <<<"$c") mounts visible (the host's are still there)"
+check "after pivot_root the host's mounts are gone" test "$(tail -1 <<<"$p")" -lt "$(tail -1 <<<"$c")"
+finish
