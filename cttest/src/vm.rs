@@ -30,7 +30,10 @@
 //!
 //! Environment: `CTOOLS_VM_CACHE` (kernel cache), `CTOOLS_VM_KEEP=1` (keep
 //! the work directory and print where), `CTOOLS_VM_MKROOTFS=0` (never use
-//! mkrootfs), `CTOOLS_QEMU` (the qemu binary), `CTOOLS_BUSYBOX`.
+//! mkrootfs), `CTOOLS_QEMU` (the qemu binary), `CTOOLS_BUSYBOX`,
+//! `CTOOLS_VM_ACCEL` (default `tcg`; `kvm` where it works).  A kept work
+//! directory holds `initramfs.cpio`, `markers.txt` and `run-qemu.sh`, the
+//! command line to boot it again by hand.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -503,9 +506,12 @@ impl Vm {
             .unwrap_or_else(|e| panic!("building the VM's initramfs: {e}"));
         let marks = dir.join("markers.txt");
         let mut cmd = Command::new(qemu().expect("qemu-system-x86_64"));
+        // TCG by default: it works everywhere (here /dev/kvm exists but
+        // does not work); CTOOLS_VM_ACCEL=kvm where it does.
+        let accel = std::env::var("CTOOLS_VM_ACCEL").unwrap_or_else(|_| "tcg".into());
         cmd.args([
             "-accel",
-            "tcg",
+            accel.as_str(),
             "-nodefaults",
             "-no-reboot",
             "-display",
@@ -532,6 +538,16 @@ impl Vm {
             cmd.arg("-drive")
                 .arg(format!("file={},format=raw,if=virtio", disk.display()));
         }
+        // The command line, to boot the kept work directory again by hand
+        // (CTOOLS_VM_KEEP=1; add `-serial mon:stdio` style changes at will).
+        let mut line =
+            String::from("#!/bin/sh\n# qemu command line of this VM run (cttest::vm)\nexec");
+        for a in std::iter::once(cmd.get_program()).chain(cmd.get_args()) {
+            let a = a.to_string_lossy();
+            let _ = write!(line, " '{}'", a.replace('\'', "'\\''"));
+        }
+        line.push('\n');
+        let _ = write_executable(&dir.join("run-qemu.sh"), line.as_bytes());
         let _lock = crate::serial("vm");
         let start = Instant::now();
         let mut child = cmd
