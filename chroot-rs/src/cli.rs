@@ -151,7 +151,7 @@ does what container runtimes do instead: inside a mount namespace of its
 own it makes every mount a slave, binds
 .I NEWROOT
 onto itself, calls
-.B pivot_root(".", ".")
+\fBpivot_root(".", ".")\fR
 and detaches the old root, so that no path leads back to the host's root.
 Where pivot_root is impossible because the current root cannot be pivoted
 away from (the initramfs rootfs, or a root that is itself a plain chroot),

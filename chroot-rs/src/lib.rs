@@ -404,6 +404,13 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
         let step = |r: root::Step| r.map_err(|e| die(EXIT_CANCELED, step_msg(&e)));
         step(root::make_slave(&abs))?;
         step(root::bind_self(&abs))?;
+        // Lookups starting at "/" do not cross the bind stacked on the
+        // process's root; "/.." does.
+        let abs = if is_oldroot {
+            PathBuf::from("/..")
+        } else {
+            abs
+        };
         if o.proc {
             step(root::setup_proc(&abs, &mut log))?;
         }

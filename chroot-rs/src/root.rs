@@ -595,6 +595,13 @@ impl Method {
     }
 }
 
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
 /// Why pivot_root cannot leave the current root, from mountinfo: the root
 /// is the initial rootfs, or it is no mount point at all (a plain chroot).
 #[must_use]
@@ -630,7 +637,14 @@ pub fn pivot(root: &Path, log: Log) -> Step<Method> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| StepError::new("cannot open '/'", e))?;
-    nix::unistd::chdir(root).map_err(|e| {
+    // A lookup of "/" stops at the process's root without crossing the
+    // bind just stacked on it; "/.." crosses it.
+    let into = if same_dir(root, Path::new("/")) {
+        Path::new("/..")
+    } else {
+        root
+    };
+    nix::unistd::chdir(into).map_err(|e| {
         StepError::new(
             format!("cannot change directory to '{}'", root.display()),
             e,

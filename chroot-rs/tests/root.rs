@@ -589,3 +589,24 @@ fn user_namespace_binds_device_nodes_and_sys() {
         "{err}"
     );
 }
+
+#[test]
+fn pivot_into_the_current_root_sets_up_inside_the_bind() {
+    if !gate("chroot_rs::root::pivot_into_the_current_root_sets_up_inside_the_bind") {
+        return;
+    }
+    let _l = cttest::serial("mount");
+    let tmp_mounts = || {
+        fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| l.split(' ').nth(4) == Some("/tmp"))
+            .count()
+    };
+    let before = tmp_mounts();
+    for mode in ["--pivot", "--auto"] {
+        let out = in_mount_ns(&[mode, "--tmp", "/", "/bin/sh", "-c", "ls -A /tmp | wc -l"]);
+        assert_eq!(ok(&out).trim(), "0", "{mode}: a fresh, empty /tmp");
+    }
+    assert_eq!(tmp_mounts(), before, "a /tmp mount leaked onto the host");
+}
