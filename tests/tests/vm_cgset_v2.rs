@@ -108,6 +108,17 @@ else
 fi
 out=$(cgset /ctv2/mem -- $ALLOC_SMALL 2>&1); rc=$?
 vm_expect memory_small_alloc_fits 0 "$rc"
+# The document's experiment with our stress: a 100M worker in a 64m group.
+if [ -x /bin/stress-rs ]; then
+    before=$(sed -n 's/^oom_kill //p' $G/mem/memory.events)
+    out=$(cgset /ctv2/mem -- stress-rs --vm 1 --vm-bytes 100M --vm-hang 0 --timeout 30 2>&1); rc=$?
+    after=$(sed -n 's/^oom_kill //p' $G/mem/memory.events)
+    if [ "${after:-0}" -gt "${before:-0}" ] && [ $rc -ne 0 ]; then
+        vm_result stress_vm_oom_killed ok "exit $rc, oom_kill $before->$after: $(echo "$out" | tail -n 1)"
+    else
+        vm_result stress_vm_oom_killed fail "exit $rc, oom_kill $before->$after: $out"
+    fi
+fi
 
 # --- libcgroup form: v1 names translated to v2 -------------------------------
 vm_check rule_set cgset -r cpu.shares=512 -r memory.limit_in_bytes=32M /ctv2/rule
@@ -295,7 +306,11 @@ fn allocator(dir: &std::path::Path) -> (PathBuf, String, String) {
     if let Some(p) = cttest::vm::compile_static_c(dir, "alloc", ALLOC_C) {
         return (p, "/bin/alloc 100".into(), "/bin/alloc 16".into());
     }
-    let s = cttest::bin("stress-rs");
+    let s = cttest::bin_dir().join("stress-rs");
+    assert!(
+        s.is_file(),
+        "the VM has no allocator: no C compiler with a static libc (build-essential) and no stress-rs built"
+    );
     (
         s,
         "/bin/stress-rs --vm 1 --vm-bytes 100M --vm-hang 0 --timeout 5".into(),
@@ -311,7 +326,15 @@ fn cgset_on_cgroup_v2() {
     let tmp = cttest::tempdir().expect("tempdir");
     let (alloc, big, small) = allocator(tmp.path());
     let script = format!("ALLOC='{big}'\nALLOC_SMALL='{small}'\n{SCRIPT}");
-    let r = Vm::new()
+    let mut vm = Vm::new();
+    let mut checks = CHECKS.to_vec();
+    // stress-rs as well when it is built (always under `cargo test --workspace`).
+    let stress = cttest::bin_dir().join("stress-rs");
+    if stress.is_file() && stress != alloc {
+        vm = vm.binary(&stress);
+        checks.push("stress_vm_oom_killed");
+    }
+    let r = vm
         .cpus(2)
         .memory_mb(512)
         .binary(cttest::bin("cgset"))
@@ -321,5 +344,5 @@ fn cgset_on_cgroup_v2() {
         .script(script)
         .run(Duration::from_secs(300));
     eprintln!("{}", r.report());
-    r.assert_passed(CHECKS);
+    r.assert_passed(&checks);
 }
