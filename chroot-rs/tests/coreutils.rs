@@ -207,3 +207,34 @@ fn help_and_version_exit_zero() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// GNU coreutils' own chroot tests (tests/misc/chroot-fail.sh and
+/// chroot-credentials.sh of the Debian source package, or of the tree in
+/// `CTOOLS_COREUTILS_SRC`), run against chroot-rs by our glue script.
+#[test]
+fn gnu_coreutils_chroot_suite_passes() {
+    if !cttest::require_root("chroot_rs::coreutils::gnu_coreutils_chroot_suite_passes") {
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/coreutils-suite.sh");
+    let mut c = Command::new(script);
+    c.arg(cttest::bin("chroot-rs"));
+    if let Some(src) = std::env::var_os("CTOOLS_COREUTILS_SRC") {
+        c.arg(src);
+    }
+    let out = cttest::run_with_timeout(&mut c, Duration::from_secs(600));
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !cttest::require(
+        "chroot_rs::coreutils::gnu_suite_sources",
+        out.status.code() != Some(77),
+        "the coreutils sources cannot be fetched with apt-get source",
+    ) {
+        return;
+    }
+    assert!(out.status.success(), "{report}");
+    assert_eq!(report.matches("PASS ").count(), 2, "{report}");
+}

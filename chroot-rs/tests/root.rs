@@ -610,3 +610,31 @@ fn pivot_into_the_current_root_sets_up_inside_the_bind() {
     }
     assert_eq!(tmp_mounts(), before, "a /tmp mount leaked onto the host");
 }
+
+#[test]
+fn nothing_propagates_back_even_from_a_shared_mount() {
+    if !gate("chroot_rs::root::nothing_propagates_back_even_from_a_shared_mount") {
+        return;
+    }
+    let _l = cttest::serial("mount");
+    // The root lies on a shared mount of the host's, and the namespace
+    // keeps propagation unchanged: without chroot-rs making its mounts
+    // slaves first, --tmp and --dev would appear on the host.
+    let r = root_with(&["bash", "ls"]);
+    let p = s(r.path()).to_string();
+    let out = cttest::sh(&format!("mount --bind {p} {p} && mount --make-shared {p}"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let _undo = cttest::defer(|| {
+        let _ = Command::new("umount").args(["-l", &p]).status();
+    });
+    let out = run(Command::new("unshare")
+        .args(["--mount", "--propagation", "unchanged", "--fork", "--"])
+        .arg(chroot_rs())
+        .args(["--tmp", "--dev", "--proc", s(r.path()), "/bin/ls", "/tmp"]));
+    ok(&out);
+    let under: Vec<String> = host_mounts_under(r.path())
+        .into_iter()
+        .filter(|l| l.split(' ').nth(4) != Some(p.as_str()))
+        .collect();
+    assert!(under.is_empty(), "propagated to the host: {under:#?}");
+}
