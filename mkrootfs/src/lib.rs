@@ -135,7 +135,8 @@ impl Builder {
         let head = &head[..n];
         if head.starts_with(b"\x7fELF") {
             let found = if self.ldd {
-                ldd(p, chain)?
+                let env = self.res.env_for(p).unwrap_or_default();
+                ldd(p, chain, &env)?
             } else {
                 self.res.closure(p, chain)?
             };
@@ -380,7 +381,9 @@ impl Builder {
 ///
 /// # Errors
 /// ldd failing, or a library it reports as not found.
-pub fn ldd(p: &Path, chain: &[String]) -> anyhow::Result<Vec<Found>> {
+/// `env` tells which libraries came from ld.so.cache outside the system
+/// directories (ldd does not say how it found them).
+pub fn ldd(p: &Path, chain: &[String], env: &ldconf::LoaderEnv) -> anyhow::Result<Vec<Found>> {
     let out = std::process::Command::new("ldd")
         .arg(p)
         .env("LC_ALL", "C")
@@ -413,24 +416,22 @@ pub fn ldd(p: &Path, chain: &[String]) -> anyhow::Result<Vec<Found>> {
         if !path.starts_with('/') {
             continue;
         }
-        let mut c = chain.to_vec();
-        c.push(if name.is_empty() {
-            path.to_string()
-        } else {
-            name
-        });
         let path = PathBuf::from(path);
         let dir = path
             .parent()
             .map(|d| d.display().to_string())
             .unwrap_or_default();
-        let sys = |d: &str| ["/lib", "/usr/lib", "/lib64", "/usr/lib64"].contains(&d);
-        let via_cache = !(sys(&dir)
-            || path
-                .parent()
-                .and_then(Path::parent)
-                .is_some_and(|p| sys(&p.display().to_string()))
-                && dir.contains("-linux-"));
+        let via_cache = !env.system_dirs.contains(&dir)
+            && env.cache.as_ref().is_some_and(|c| {
+                c.get(&name)
+                    .is_some_and(|v| v.first().map(String::as_str) == path.to_str())
+            });
+        let mut c = chain.to_vec();
+        c.push(if name.is_empty() {
+            path.display().to_string()
+        } else {
+            name
+        });
         v.push(Found {
             path,
             chain: c,

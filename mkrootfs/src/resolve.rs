@@ -109,6 +109,12 @@ impl Resolver {
         self.fixed_env = Some(Rc::new(env));
     }
 
+    /// The loader environment that applies to the ELF file `path`.
+    pub fn env_for(&mut self, path: &Path) -> Option<Rc<LoaderEnv>> {
+        let info = self.elf(path)?;
+        Some(self.env(info.interp.as_deref(), &info))
+    }
+
     fn env(&mut self, interp: Option<&str>, info: &ElfInfo) -> Rc<LoaderEnv> {
         if let Some(e) = &self.fixed_env {
             return e.clone();
