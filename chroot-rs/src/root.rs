@@ -48,18 +48,36 @@ pub type Step<T = ()> = Result<T, StepError>;
 /// other namespace can have it).
 pub const INIT_MNT_NS_INO: u64 = 0xEFFF_FFF8;
 
-/// Whether this process is in the initial (the host's) mount namespace:
-/// `/proc/self/ns/mnt` against `/proc/1/ns/mnt`, and when pid 1's link
-/// cannot be read, against the fixed inode of the initial namespace.
+/// The fixed inode of the initial pid namespace (`PROC_PID_INIT_INO`).
+const INIT_PID_NS_INO: u64 = 0xEFFF_FFFC;
+
+/// Whether this process is in the initial (the host's) mount namespace.
+///
+/// * Its namespace has the fixed inode of the initial one: yes.
+/// * Linux 6.18 and later give the initial namespace that fixed inode, so
+///   any other inode means no.
+/// * Before that, `/proc/self/ns/mnt` is compared with `/proc/1/ns/mnt`,
+///   which tells only when pid 1 is the host's init (this process is in the
+///   initial pid namespace); in a new pid namespace an equal answer may just
+///   mean that pid 1 is this very process.
+///
 /// `None` when it cannot be told.
 #[must_use]
 pub fn in_initial_mount_ns() -> Option<bool> {
     let me = fs::metadata("/proc/self/ns/mnt").ok()?;
-    match fs::metadata("/proc/1/ns/mnt") {
-        Ok(init) => Some(init.ino() == me.ino() && init.dev() == me.dev()),
-        Err(_) if me.ino() == INIT_MNT_NS_INO => Some(true),
-        Err(_) if kernel_at_least(6, 18) => Some(false),
-        Err(_) => None,
+    if me.ino() == INIT_MNT_NS_INO {
+        return Some(true);
+    }
+    if kernel_at_least(6, 18) {
+        return Some(false);
+    }
+    let init_pid_ns = fs::metadata("/proc/self/ns/pid").is_ok_and(|m| m.ino() == INIT_PID_NS_INO);
+    let init = fs::metadata("/proc/1/ns/mnt").ok()?;
+    let same = init.ino() == me.ino() && init.dev() == me.dev();
+    match (same, init_pid_ns) {
+        (false, _) => Some(false),
+        (true, true) => Some(true),
+        (true, false) => None,
     }
 }
 
