@@ -3,12 +3,17 @@
 # uts, ipc and net namespaces, fork, run `true`, wait.
 #   ours:       unshare-rs --fork --pid --mount --uts --ipc --net true
 #   util-linux: unshare    --fork --pid --mount --uts --ipc --net true
-# Ours also runs its init as pid 1 (one more fork) and forwards signals.
-# A second pair adds --mount-proc.  Needs root and hyperfine.
-# Goal: ratio ours/util-linux <= 1.0.
+# Ours also keeps its init as pid 1 (one more process) and forwards
+# signals; a third command shows the cost of that init (--no-init).  A
+# second set adds --mount-proc.
+# The machine may be shared: ROUNDS short hyperfine runs alternate the
+# commands; each round takes medians, and the figures reported are the
+# medians over the rounds.
+# Needs root and hyperfine.  Goal: ratio ours/util-linux <= 1.0.
 set -eu
 cd "$(dirname "$0")/.."
 : "${CARGO_TARGET_DIR:=target}"
+: "${ROUNDS:=7}" "${RUNS:=60}"
 cargo build -q --release -p unshare-rs
 US="$CARGO_TARGET_DIR/release/unshare-rs"
 for t in hyperfine unshare; do
@@ -16,16 +21,27 @@ for t in hyperfine unshare; do
 done
 LC=$(command -v unshare)
 TMP=$(mktemp)
-trap 'rm -f "$TMP"' EXIT
-ratio() {
-    awk -F, 'NR == 2 { a = $2 } NR == 3 { b = $2 } END { printf "%s: ours %.2f ms, util-linux %.2f ms, ratio %.2f (goal <= 1.0)\n", name, a * 1000, b * 1000, a / b }' name="$1" "$TMP"
+ALL=$(mktemp)
+trap 'rm -f "$TMP" "$ALL"' EXIT
+bench() {
+    name=$1; shift
+    : >"$ALL"
+    i=0
+    while [ "$i" -lt "$ROUNDS" ]; do
+        hyperfine -N --style none --warmup 5 --runs "$RUNS" --export-csv "$TMP" \
+            -n ours "$US $*" -n util-linux "$LC $*" -n ours-no-init "$US --no-init $*" >/dev/null 2>&1
+        awk -F, 'NR == 2 { a = $4 } NR == 3 { b = $4 } NR == 4 { c = $4 } END { print a, b, c }' "$TMP" >>"$ALL"
+        i=$((i + 1))
+    done
+    med() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+    a=$(awk '{ print $1 * 1000 }' "$ALL" | med)
+    b=$(awk '{ print $2 * 1000 }' "$ALL" | med)
+    c=$(awk '{ print $3 * 1000 }' "$ALL" | med)
+    r=$(awk '{ print $1 / $2 }' "$ALL" | med)
+    q=$(awk '{ print $3 / $2 }' "$ALL" | med)
+    printf '%s: ours %.2f ms, util-linux %.2f ms, ratio %.2f (goal <= 1.0); without the init %.2f ms, ratio %.2f [medians of %s rounds]\n' \
+        "$name" "$a" "$b" "$r" "$c" "$q" "$ROUNDS"
 }
 FLAGS="--fork --pid --mount --uts --ipc --net"
-hyperfine -N --warmup 10 --runs "${RUNS:-200}" --export-csv "$TMP" \
-    -n "unshare-rs $FLAGS true" "$US $FLAGS true" \
-    -n "unshare $FLAGS true" "$LC $FLAGS true"
-ratio "$FLAGS"
-hyperfine -N --warmup 10 --runs "${RUNS:-200}" --export-csv "$TMP" \
-    -n "unshare-rs $FLAGS --mount-proc true" "$US $FLAGS --mount-proc true" \
-    -n "unshare $FLAGS --mount-proc true" "$LC $FLAGS --mount-proc true"
-ratio "$FLAGS --mount-proc"
+bench "$FLAGS true" $FLAGS true
+bench "$FLAGS --mount-proc true" $FLAGS --mount-proc true
