@@ -19,11 +19,11 @@ on_exit "unionmount -u $TUT_TMP/C"
 showsh "cd $TUT_TMP && ls C"
 check_eq "C has a, b and x once" "a b x" "$(ls C | tr '\n' ' ' | sed 's/ $//')"
 check_eq "x is A's" "A's x" "$(cat C/x)"
-show bash -c "echo hello >> C/a"
+showsh "echo hello >> C/a"
 show cat C/a
 show cat A/a
 check_eq "the write through C is in A" hello "$(cat A/a)"
-show bash -c "echo hello1 >> A/a"
+showsh "echo hello1 >> A/a"
 show cat A/a
 show cat C/a
 check_eq "the write to A shows in C" "hello hello1" "$(cat C/a | tr '\n' ' ' | sed 's/ $//')"

@@ -1,0 +1,45 @@
+#!/bin/bash
+# bench/contain.sh: contain against runc and the bare exec chain against bubblewrap, side by
+# side with hyperfine on the same root.  Goals: contain run --rm / runc run <= 0.5 and
+# chain / bwrap <= 1.0.
+# Usage: bench/contain.sh [RUNS]   (uses target/release or $CTOOLS_BIN_DIR; needs root, runc,
+# bwrap, hyperfine, jq)
+set -eu -o pipefail
+runs=${1:-20}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bin=${CTOOLS_BIN_DIR:-$repo/target/release}
+[ -x "$bin/unshare-rs" ] || bin=$repo/target/debug
+export PATH="$bin:$repo/contain:$PATH"
+for t in runc bwrap hyperfine jq; do command -v $t >/dev/null || { echo "bench: needs $t" >&2; exit 1; }; done
+[ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
+work=$(mktemp -d /tmp/contain-bench.XXXXXX)
+export CONTAIN_ROOT=$work/state CONTAIN_CGROUP_PARENT=contain-bench
+cleanup() {
+	cgset --delete "./$CONTAIN_CGROUP_PARENT/chain" >/dev/null 2>&1 || :
+	for d in /sys/fs/cgroup/*/"$CONTAIN_CGROUP_PARENT"; do rmdir "$d" 2>/dev/null || :; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+echo "tools from $bin"
+contain build bench /bin/true /bin/sh >/dev/null
+layer=$(cat "$CONTAIN_ROOT"/images/*/layers)
+root=$CONTAIN_ROOT/layers/$layer/fs
+# runc: a bundle whose rootfs is a copy of the same layer
+mkdir -p "$work/bundle"
+cp -a "$root" "$work/bundle/rootfs"
+(cd "$work/bundle" && runc spec && jq '.process.args = ["/bin/true"] | .process.terminal = false' config.json >c && mv c config.json)
+mkdir -p "$work/upper" "$work/w" "$work/mnt"
+cgset "./$CONTAIN_CGROUP_PARENT/chain" >/dev/null
+chain="cgset ./$CONTAIN_CGROUP_PARENT/chain -- unshare-rs --fork --pid --mount --uts --ipc --net -- unionmount --lower $root --upper $work/upper --work $work/w $work/mnt -- chroot-rs --pivot --proc --dev -- $work/mnt /bin/true"
+bw="bwrap --unshare-all --bind $work/bundle/rootfs / --proc /proc --dev /dev /bin/true"
+$chain && $bw && contain run --rm bench /bin/true && runc run -b "$work/bundle" bench-check
+hyperfine --shell=bash -w 2 -r "$runs" --export-json "$work/a.json" \
+	-n "contain run --rm" "contain run --rm bench /bin/true" \
+	-n "runc run" "runc run -b $work/bundle bench-\$RANDOM\$RANDOM"
+hyperfine -N -w 3 -r "$((runs * 3))" --export-json "$work/b.json" \
+	-n "exec chain" "$chain" \
+	-n "bwrap" "$bw"
+ratio() { jq -r '.results | "\(.[0].mean / .[1].mean)"' "$1" | awk '{ printf "%.2f", $1 }'; }
+echo
+echo "contain run --rm / runc run = $(ratio "$work/a.json")   (goal <= 0.5)"
+echo "exec chain / bwrap          = $(ratio "$work/b.json")   (goal <= 1.0)"
