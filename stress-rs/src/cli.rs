@@ -189,6 +189,15 @@ the hdd workers write instead of unlinking them.  They accumulate until
 the disk is full, when the worker fails with
 .BR \"write failed\" .
 .TP
+.B hdd files
+A stress hdd worker whose alarm comes between creating its file and
+unlinking it leaves an empty
+.I ./stress.XXXXXX
+behind (one run in four of
+.B \\-d 1 \\-\\-hdd\\-bytes 1M \\-t 1
+here); stress\\-rs holds the alarm and the reaping and stop signals off for
+that moment, so no file stays.
+.TP
 .B OOM kills
 When a worker dies by SIGKILL and the OOM\\-kill counter of our memory
 cgroup rose (cgroup v1

@@ -137,6 +137,30 @@ pub fn hdd_buffer() -> Vec<u8> {
     buf
 }
 
+/// The signals that end a hdd worker: its alarm, reaping, stopping.
+fn fatal_signals() -> libc::sigset_t {
+    // SAFETY: sigset manipulation on a local.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&raw mut set);
+        for s in [
+            libc::SIGALRM,
+            libc::SIGUSR1,
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGHUP,
+        ] {
+            libc::sigaddset(&raw mut set, s);
+        }
+        set
+    }
+}
+
+fn block(set: &libc::sigset_t, how: i32) {
+    // SAFETY: a valid set; a worker has one thread.
+    unsafe { libc::sigprocmask(how, set, std::ptr::null_mut()) };
+}
+
 fn write_all_once(fd: i32, buf: &[u8]) -> bool {
     // SAFETY: writing from a valid buffer.
     unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) != -1 }
@@ -151,8 +175,15 @@ pub fn hdd(log: &Log, bytes: i64, noclean: bool, counter: &AtomicU64) -> i32 {
     #[allow(clippy::cast_possible_wrap)]
     let chunk = CHUNK as i64;
     let mut n: u64 = 0;
+    let fatal = fatal_signals();
     loop {
         let mut template = *b"./stress.XXXXXX\0";
+        // stress leaves a file behind when its alarm (or a reaping signal)
+        // lands between mkstemp and unlink; we hold those signals off for
+        // that moment.
+        if !noclean {
+            block(&fatal, libc::SIG_BLOCK);
+        }
         // SAFETY: a writable NUL-terminated template.
         let fd = unsafe { libc::mkstemp(template.as_mut_ptr().cast()) };
         if fd == -1 {
@@ -164,8 +195,11 @@ pub fn hdd(log: &Log, bytes: i64, noclean: bool, counter: &AtomicU64) -> i32 {
         if !noclean {
             dbug!(log, "unlinking {name}");
             // SAFETY: the template is NUL-terminated.
-            if unsafe { libc::unlink(template.as_ptr().cast()) } == -1 {
-                fail!(log, "unlink of {name} failed: {}", errno_text());
+            let rc = unsafe { libc::unlink(template.as_ptr().cast()) };
+            let e = errno_text();
+            block(&fatal, libc::SIG_UNBLOCK);
+            if rc == -1 {
+                fail!(log, "unlink of {name} failed: {e}");
                 return 1;
             }
         }
