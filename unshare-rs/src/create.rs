@@ -723,11 +723,11 @@ fn fork_and_wait(
             let ended = sys::wait_ended(pid)?;
             drop(binder);
             drop(created);
-            return Err(ctcore::silent(if ended.code() == 0 {
-                125
-            } else {
-                ended.code()
-            }));
+            return match ended {
+                Ended::Signaled(_) => ctcore::wait::exit_like(ended),
+                Ended::Exited(0) => Err(ctcore::silent(125)),
+                Ended::Exited(c) => Err(ctcore::silent(c)),
+            };
         }
         if let Some(h) = binder
             && let Err(e) = h.run(pid)

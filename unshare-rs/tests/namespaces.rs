@@ -342,6 +342,63 @@ fn propagation_modes() {
     assert!(mountinfo().contains("ctools-prop-inner"));
     umount(&shared.join("sub"));
     assert!(!mountinfo().contains("ctools-prop-inner"));
+    // unchanged: the copy stays a peer of the shared host mount.
+    ok(&mut us(&[
+        "-m",
+        "--propagation",
+        "unchanged",
+        "sh",
+        "-c",
+        &inside,
+    ]));
+    assert!(mountinfo().contains("ctools-prop-inner"));
+    umount(&shared.join("sub"));
+    // slave: host mounts come in, inner ones do not go out.
+    let script = format!(
+        "mount -t tmpfs ctools-prop-inner {s}/sub; echo >&3; read x; grep -c ctools-prop-late /proc/self/mountinfo"
+    );
+    let mut c = us(&["-m", "--propagation", "slave", "sh", "-c", &script]);
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let raw = w.as_raw_fd();
+    // SAFETY: dup2 between fork and exec.
+    unsafe {
+        c.pre_exec(move || place_fd(raw, 3));
+    }
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(w);
+    let mut line = String::new();
+    BufReader::new(std::fs::File::from(r))
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        !mountinfo().contains("ctools-prop-inner"),
+        "slave: nothing goes out"
+    );
+    let late = shared.join("late");
+    std::fs::create_dir(&late).unwrap();
+    let _g2 = cttest::defer(|| umount(&late));
+    assert!(
+        cttest::sh(&format!(
+            "mount -t tmpfs ctools-prop-late {}",
+            late.display()
+        ))
+        .status
+        .success()
+    );
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    }
+    let st = wait_child(&mut child);
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(st.success());
+    assert_eq!(out, "1\n", "slave: host mounts come in");
 }
 
 #[test]
