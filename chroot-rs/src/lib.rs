@@ -450,6 +450,9 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
         method = Method::Chroot;
     }
     ctx.say(&format!("root changed with {}", method.name()));
+    if o.dev {
+        root::reopen_dev_null();
+    }
 
     let mut argv: Vec<OsString> = o.command.clone();
     if argv.is_empty() {

@@ -590,6 +590,39 @@ pub fn harden_mounts(root: &Path, log: Log) -> Step {
     Ok(())
 }
 
+/// After the root change with `--dev`: point the standard descriptors that
+/// still refer to the host's /dev/null at the new root's, as runc does, so
+/// nothing in the new root holds a file of the old one open.
+pub fn reopen_dev_null() {
+    use std::os::fd::AsRawFd;
+    let null = nix::sys::stat::makedev(1, 3);
+    let Ok(new) = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    else {
+        return;
+    };
+    let Ok(new_st) = nix::sys::stat::fstat(&new) else {
+        return;
+    };
+    for fd in 0..3 {
+        // SAFETY: fstat on a descriptor number that may or may not be open.
+        let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let Ok(st) = nix::sys::stat::fstat(bfd) else {
+            continue;
+        };
+        let is_char = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
+        if is_char && st.st_rdev == null && (st.st_dev, st.st_ino) != (new_st.st_dev, new_st.st_ino)
+        {
+            // SAFETY: dup2 of a descriptor we own onto a standard one.
+            unsafe {
+                libc::dup2(new.as_raw_fd(), fd);
+            }
+        }
+    }
+}
+
 /// How the root was changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {

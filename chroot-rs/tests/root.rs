@@ -255,6 +255,7 @@ fn dev_has_exactly_the_listed_nodes_and_they_work() {
         [ -e /dev/fd/3 ] && echo fd-ok
         echo out > /dev/stdout
         echo shm > /dev/shm/x && cat /dev/shm/x
+        cat /proc/self/fdinfo/0
         cat /proc/self/mountinfo
     "#;
     let out = in_mount_ns(&[
@@ -292,6 +293,17 @@ fn dev_has_exactly_the_listed_nodes_and_they_work() {
         o.lines()
             .any(|x| x.contains(" /dev ") && x.contains(" - tmpfs ")),
         "{o}"
+    );
+    // stdin, the host's /dev/null, was reopened on the new root's.
+    let mnt_id = o
+        .lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .map(|v| v.trim().to_string())
+        .expect("fdinfo");
+    assert!(
+        o.lines()
+            .any(|l| l.starts_with(&format!("{mnt_id} ")) && l.split(' ').nth(4) == Some("/dev")),
+        "stdin is not on the new /dev: {o}"
     );
     // No host mount is visible after the pivot.
     assert!(!o.contains(" /work"), "{o}");
