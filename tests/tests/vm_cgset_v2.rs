@@ -210,9 +210,41 @@ case "$w" in
 esac
 vm_check delete_more cgset --delete /ctv2/swapg /ctv2/cs /ctv2/pidg /ctv2/iobps /ctv2/iops /ctv2/bw
 
+# --- v2's no-internal-processes rule, explained ------------------------------
+sleep 60 & sp=$!
+vm_check internal_outer cgset --pid $sp /ctv2/outer
+err=$(cgset -m 64m /ctv2/outer/inner 2>&1); rc=$?
+if [ $rc -eq 125 ] && echo "$err" | grep -q "no-internal-processes"; then
+    vm_result internal_refused_explained ok "$err"
+else
+    vm_result internal_refused_explained fail "exit $rc: $err"
+fi
+vm_expect internal_nothing_left absent "$([ -d $G/outer/inner ] && echo present || echo absent)"
+# A refused enable leaves the parent as it was (enabling the threaded
+# controllers cpu/cpuset/pids alone would turn it into a thread root).
+vm_expect internal_parent_unchanged "domain " "$(cat $G/outer/cgroup.type) $(cat $G/outer/cgroup.subtree_control)"
+err=$(cgset --pid $sp /ctv2 2>&1); rc=$?
+if [ $rc -ne 0 ] && echo "$err" | grep -q "no-internal-processes"; then
+    vm_result internal_attach_explained ok "$err"
+else
+    vm_result internal_attach_explained fail "exit $rc: $err"
+fi
+kill $sp; wait $sp 2>/dev/null
+vm_check internal_cleanup cgset --delete /ctv2/outer
+
+# --- more flag translations ---------------------------------------------------
+vm_check relative_set cgset -m 32m ./ctv2/rel
+vm_expect relative_from_root 33554432 "$(cat $G/rel/memory.max 2>/dev/null)"
+vm_check period_quota_set cgset --cpu-period 50000 --cpu-quota 25000 /ctv2/pq
+vm_expect period_quota_cpu_max "25000 50000" "$(cat $G/pq/cpu.max 2>/dev/null)"
+vm_check swap_unlimited_set cgset -m 64m --memory-swap -1 /ctv2/swapinf
+vm_expect swap_unlimited max "$(cat $G/swapinf/memory.swap.max 2>/dev/null)"
+vm_check more_cleanup cgset --delete /ctv2/rel /ctv2/pq /ctv2/swapinf
+
 # --- --show on v2 ----------------------------------------------------------
 cgset -m 64m /ctv2/show >/dev/null 2>&1
 vm_check show_json sh -c "cgset --show --json /ctv2/show | grep -q 67108864"
+vm_check show_text sh -c "cgset --show /ctv2/show | grep -qi memory"
 
 # --- v2-only diagnostics: swappiness warns, --strict fails -------------------
 err=$(cgset --memory-swappiness 60 /ctv2/swap 2>&1 >/dev/null); rc=$?
@@ -289,7 +321,21 @@ const CHECKS: &[&str] = &[
     "blkio_weight_set",
     "blkio_weight",
     "delete_more",
+    "internal_outer",
+    "internal_refused_explained",
+    "internal_nothing_left",
+    "internal_parent_unchanged",
+    "internal_attach_explained",
+    "internal_cleanup",
+    "relative_set",
+    "relative_from_root",
+    "period_quota_set",
+    "period_quota_cpu_max",
+    "swap_unlimited_set",
+    "swap_unlimited",
+    "more_cleanup",
     "show_json",
+    "show_text",
     "swappiness_warns",
     "swappiness_strict_fails",
     "strict_leaves_nothing",
