@@ -13,7 +13,8 @@
 #  3. dispatch: `-n -c 1k` (fork 1024 workers that exit at once), hyperfine,
 #     side by side (goal: ratio <= 1).
 # Usage: bench/stress.sh [ROUNDS [WINDOW_S]]   (default 6 rounds of 3 s)
-# Env: SKIP_AA=1 skips the A/A calibration; HOGS="cpu vm hdd io" picks hogs.
+# Env: SKIP_AA=1 skips the A/A calibration; HOGS="cpu vm hdd io" picks hogs;
+# SKIP_MEM=1 skips the cgroup test; DISPATCH_BACKOFFS="" skips dispatch.
 set -euo pipefail
 
 rounds=${1:-6}
@@ -231,7 +232,7 @@ fi
 
 # 3. Dispatch speed: -n -c 1k, with the default backoff (the first worker
 # sleeps 3 s) and with --backoff 0 (fork and reap only).
-for b in 3000 0; do
+for b in ${DISPATCH_BACKOFFS-3000 0}; do
     hyperfine -N -w 2 -r 10 --export-json "$work/dispatch.json" \
         "$C -q -n -c 1k --backoff $b" "$RS -q -n -c 1k --backoff $b" >&2
     ratio=$(python3 -c '
