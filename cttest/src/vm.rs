@@ -412,6 +412,16 @@ impl Vm {
         self.binary_as(p, format!("/bin/{name}"))
     }
 
+    /// Put the workspace's built binaries `names` (`cttest::bin`) at
+    /// `/bin/<name>`, with their libraries.
+    ///
+    /// # Panics
+    /// When one is not built.
+    #[must_use]
+    pub fn tools(self, names: &[&str]) -> Self {
+        names.iter().fold(self, |vm, n| vm.binary(crate::bin(n)))
+    }
+
     /// Put the host binary `path` at `dest` in the VM, with its libraries.
     #[must_use]
     pub fn binary_as(mut self, path: impl AsRef<Path>, dest: impl Into<String>) -> Self {

@@ -41,6 +41,15 @@ else
 fi
 losetup -d "$dev" 2>/dev/null
 vm_check virtio_disk test -b /dev/vda
+# overlay (a module in the cloud kernel) mounts on tmpfs.
+mkdir -p /tmp/o/l /tmp/o/u /tmp/o/w /tmp/o/m && echo lower > /tmp/o/l/f
+if mount -t overlay overlay -o lowerdir=/tmp/o/l,upperdir=/tmp/o/u,workdir=/tmp/o/w /tmp/o/m; then
+    echo upper > /tmp/o/m/f
+    vm_expect overlay_copy_up "lower upper" "$(cat /tmp/o/l/f) $(cat /tmp/o/u/f)"
+    umount /tmp/o/m
+else
+    vm_result overlay_copy_up fail "mount -t overlay failed"
+fi
 # A child cgroup with controllers enabled accepts a process.
 echo "+cpu +memory +io +pids" > /sys/fs/cgroup/cgroup.subtree_control
 mkdir /sys/fs/cgroup/t
@@ -67,6 +76,7 @@ fn vm_boots_cgroup2_and_reports() {
         .binary_as(host_ls, "/bin/probe-host")
         .data("hello\n", "/etc/ctools-hello", 0o644)
         .module("loop")
+        .module("overlay")
         .disk_mb(8)
         .script(SCRIPT)
         .run(Duration::from_secs(180));
@@ -86,6 +96,7 @@ fn vm_boots_cgroup2_and_reports() {
         "loop_module",
         "loop_device",
         "virtio_disk",
+        "overlay_copy_up",
         "child_controllers",
         "child_membership",
     ]);

@@ -383,7 +383,7 @@ fn cgset_on_cgroup_v2() {
     let r = vm
         .cpus(2)
         .memory_mb(512)
-        .binary(cttest::bin("cgset"))
+        .tools(&["cgset"])
         .binary(&alloc)
         .disk_mb(16)
         .data(TIMED_SH, "/bin/timed", 0o755)
