@@ -216,7 +216,8 @@ a second FAIL line follows
 .B \\-\\-metrics, \\-\\-json
 Per kind of hog: the work done (cpu: iterations of the loop; io:
 .BR sync ()
-calls; vm: bytes touched, one per stride; hdd: bytes written), the mean
+calls; vm: touches, one byte written per stride, so pages at the default
+stride; hdd: bytes written), the mean
 wall time of a worker, the user and system CPU time of the workers, and
 work per wall\\-second and per CPU\\-second.  The workers count into a
 shared anonymous mapping that the parent reads once each has been reaped;
