@@ -40,13 +40,28 @@ total=$(awk -v a=$((c1 - c0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.2f", a / t }'
 title "the container, from cpuacct.usage"
 bar "cpus15 (--cpus 1.5)" "$(awk -v x="$total" 'BEGIN { print x / 2 }')"
 say "total: $(awk -v x="$total" 'BEGIN { printf "%.0f", x * 100 }')% of one CPU (the document: 150%)"
-want=$(awk -v f="$free" 'BEGIN { w = f < 1.5 ? f : 1.5; printf "%.2f", w }')
-say "expected: about min(1.5, $free) = $want"
 check_range "--cpus 1.5 holds at most 1.5 CPUs" 0 1.6 "$total"
-check_range "and about as much as it can get, up to 1.5" "$(awk -v w="$want" 'BEGIN { print w * 0.75 }')" 1.6 "$total"
+if awk -v f="$free" 'BEGIN { exit !(f >= 1.7) }'; then
+	check_range "with the CPUs free, it holds about 1.5" 1.3 1.6 "$total"
+else
+	say "(only $free CPUs are free on this busy host, so 150% cannot show; the quota is checked below with a limit that fits)"
+fi
 thr=$(awk '$1 == "nr_throttled" { print $2 }' "$d/cpu.stat")
 say "cpu.stat: nr_throttled=$thr (periods in which the quota stopped the group)"
 contain rm -f cpus15 >/dev/null
+title "a quota below what is free: --cpus 0.2 with three hogs"
+show contain run -d --name cpus02 --cpus 0.2 tutorial stress-rs --cpu 3
+wait_running cpus02
+sleep 1
+c0=$(cpu_ns cpus02) t0=$(date +%s%N)
+sleep 4
+c1=$(cpu_ns cpus02) t1=$(date +%s%N)
+small=$(awk -v a=$((c1 - c0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.2f", a / t }')
+bar "cpus02 (--cpus 0.2)" "$(awk -v x="$small" 'BEGIN { print x / 2 }')"
+check_range "--cpus 0.2 holds about 0.2 CPUs" 0.12 0.23 "$small"
+thr=$(awk '$1 == "nr_throttled" { print $2 }' "$(cg_dir cpus02 cpu)/cpu.stat")
+check "the kernel throttled it (nr_throttled=$thr)" test "$thr" -gt 0
+contain rm -f cpus02 >/dev/null
 title "docker run --rm -it --cpus 8 progrium/stress --cpu 3"
 n=$(nproc)
 out=$(contain run --rm --cpus $((n * 4)) tutorial stress-rs --cpu 3 2>&1)
