@@ -560,6 +560,45 @@ fn root_and_working_directory() {
 }
 
 #[test]
+fn mount_proc_lands_inside_the_new_root() {
+    if !cttest::require_root("unshare_rs::mount_proc_lands_inside_the_new_root") {
+        return;
+    }
+    let Some(busybox) = ctcore::exec::which("busybox".as_ref()) else {
+        assert!(
+            cttest::require(
+                "unshare_rs::mount_proc_lands_inside_the_new_root",
+                false,
+                "needs busybox (busybox-static)"
+            ),
+            "unreachable"
+        );
+        return;
+    };
+    let d = cttest::tempdir().unwrap();
+    let root = d.path();
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("proc")).unwrap();
+    std::fs::copy(&busybox, root.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", root.join("bin/sh")).unwrap();
+    let r = root.to_str().unwrap();
+    let out = ok(&mut us(&[
+        "-p",
+        "-R",
+        r,
+        "--mount-proc",
+        "/bin/sh",
+        "-c",
+        "echo /proc/[0-9]*; pwd",
+    ]));
+    assert_eq!(out, "/proc/1 /proc/2\n/\n", "init and sh, in the new root");
+    assert!(
+        !mountinfo().contains(r),
+        "the proc mount stays in the new mount namespace"
+    );
+}
+
+#[test]
 fn keep_caps_raises_ambient_capabilities() {
     if !cttest::require_root("unshare_rs::keep_caps_raises_ambient_capabilities") {
         return;
