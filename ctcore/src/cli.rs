@@ -110,7 +110,11 @@ pub fn usage_line(name: &str, e: &clap::Error) -> String {
         .collect();
     let text = para.join(" ");
     let text = text.strip_prefix("error: ").unwrap_or(&text);
-    let text = if text.is_empty() { "invalid usage" } else { text };
+    let text = if text.is_empty() {
+        "invalid usage"
+    } else {
+        text
+    };
     format!("{name}: {text} (try '{name} --help')")
 }
 
