@@ -25,7 +25,10 @@ fn probe_is_static() {
     let bytes = std::fs::read(cttest::probe()).unwrap();
     assert_eq!(&bytes[..4], b"\x7fELF");
     let text = String::from_utf8_lossy(&bytes);
-    assert!(!text.contains("/lib64/ld-linux-x86-64.so.2\0"), "probe is dynamically linked");
+    assert!(
+        !text.contains("/lib64/ld-linux-x86-64.so.2\0"),
+        "probe is dynamically linked"
+    );
 }
 
 #[test]
