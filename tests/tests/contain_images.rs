@@ -28,10 +28,20 @@ fn tags_prefixes_and_shared_layers() {
     env.ok(&["tag", "base", "ubuntu:14.04"]);
     env.ok(&["tag", &id[..6], "ubuntu"]);
     let imgs = env.ok(&["images"]);
-    assert_eq!(imgs.lines().filter(|l| l.contains(&id[..12])).count(), 3, "{imgs}");
+    assert_eq!(
+        imgs.lines().filter(|l| l.contains(&id[..12])).count(),
+        3,
+        "{imgs}"
+    );
     assert!(imgs.starts_with("REPOSITORY"), "{imgs}");
-    assert!(env.ok(&["run", "--rm", "ubuntu:14.04", "/bin/echo", "hi"]).contains("hi"));
-    assert!(env.ok(&["run", "--rm", &id[..5], "/bin/echo", "hi"]).contains("hi"));
+    assert!(
+        env.ok(&["run", "--rm", "ubuntu:14.04", "/bin/echo", "hi"])
+            .contains("hi")
+    );
+    assert!(
+        env.ok(&["run", "--rm", &id[..5], "/bin/echo", "hi"])
+            .contains("hi")
+    );
     // two images stacked on one parent store its layer once
     let before = du(&env.state().join("layers"));
     env.ok(&["run", "--name", "a", "base", "/bin/sh", "-c", "echo a > /a"]);
@@ -39,22 +49,47 @@ fn tags_prefixes_and_shared_layers() {
     env.ok(&["commit", "a", "child-a"]);
     env.ok(&["commit", "b", "child-b"]);
     let after = du(&env.state().join("layers"));
-    assert!(after - before < 100_000, "the shared base is not copied: {before} -> {after}");
-    let layers = std::fs::read_dir(env.state().join("layers")).unwrap().count();
+    assert!(
+        after - before < 100_000,
+        "the shared base is not copied: {before} -> {after}"
+    );
+    let layers = std::fs::read_dir(env.state().join("layers"))
+        .unwrap()
+        .count();
     assert_eq!(layers, 3, "base + two small layers");
     let h = env.ok(&["history", "child-a"]);
     assert_eq!(h.lines().count(), 3, "{h}");
     // rmi: refused while a container uses the image, then removes only what nobody uses
-    env.ok(&["run", "-d", "--name", "user", "child-a", "/bin/sleep", "1000"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "user",
+        "child-a",
+        "/bin/sleep",
+        "1000",
+    ]);
     let out = env.run(&["rmi", "child-a"]);
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("is using it"), "{}", stderr(&out));
     env.ok(&["rm", "-f", "user", "a", "b"]);
     let out = env.ok(&["rmi", "child-a"]);
-    assert!(out.contains("Untagged: child-a:latest") && out.contains("Deleted:"), "{out}");
-    assert_eq!(std::fs::read_dir(env.state().join("layers")).unwrap().count(), 2);
+    assert!(
+        out.contains("Untagged: child-a:latest") && out.contains("Deleted:"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_dir(env.state().join("layers"))
+            .unwrap()
+            .count(),
+        2
+    );
     let out = env.run(&["rmi", &id[..12]]);
-    assert!(stderr(&out).contains("referenced in multiple repositories"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("referenced in multiple repositories"),
+        "{}",
+        stderr(&out)
+    );
     let out = env.run(&["run", "--rm", "child-a", "/bin/true"]);
     assert!(stderr(&out).contains("Unable to find image 'child-a:latest'"));
 }
@@ -67,12 +102,37 @@ fn commit_keeps_changes_and_whiteouts() {
     let _g = cttest::serial("cgroup");
     let env = Env::new("commit");
     env.build_test_image("base");
-    env.ok(&["run", "--name", "c", "base", "/bin/sh", "-c", "echo new > /new; rm /bin/true"]);
+    env.ok(&[
+        "run",
+        "--name",
+        "c",
+        "base",
+        "/bin/sh",
+        "-c",
+        "echo new > /new; rm /bin/true",
+    ]);
     env.ok(&["commit", "c", "changed:v1"]);
-    let out = env.ok(&["run", "--rm", "changed:v1", "/bin/sh", "-c", "cat /new; ls /bin/true 2>&1; exit 0"]);
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "changed:v1",
+        "/bin/sh",
+        "-c",
+        "cat /new; ls /bin/true 2>&1; exit 0",
+    ]);
     assert!(out.contains("new") && out.contains("No such file"), "{out}");
-    let out = env.ok(&["run", "--rm", "base", "/bin/sh", "-c", "cat /new 2>&1; ls /bin/true"]);
-    assert!(out.contains("No such file") && out.contains("/bin/true"), "{out}");
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "base",
+        "/bin/sh",
+        "-c",
+        "cat /new 2>&1; ls /bin/true",
+    ]);
+    assert!(
+        out.contains("No such file") && out.contains("/bin/true"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -83,7 +143,15 @@ fn push_pull_same_id_and_corruption_refused() {
     let _g = cttest::serial("cgroup");
     let env = Env::new("push");
     let id = env.build_test_image("base");
-    env.ok(&["run", "--name", "c", "base", "/bin/sh", "-c", "echo x > /x; rm /bin/true"]);
+    env.ok(&[
+        "run",
+        "--name",
+        "c",
+        "base",
+        "/bin/sh",
+        "-c",
+        "echo x > /x; rm /bin/true",
+    ]);
     let cid = env.ok(&["commit", "c", "app:1"]);
     let cid = cid.trim().trim_start_matches("sha256:");
     let reg = cttest::tempdir().unwrap();
@@ -92,7 +160,10 @@ fn push_pull_same_id_and_corruption_refused() {
     let fresh = Env::new("push2");
     fresh.ok(&["pull", reg.path().to_str().unwrap(), "app:1"]);
     let imgs = fresh.ok(&["images"]);
-    assert!(imgs.contains(&cid[..12]), "same image id after pull: {imgs}");
+    assert!(
+        imgs.contains(&cid[..12]),
+        "same image id after pull: {imgs}"
+    );
     for h in std::fs::read_to_string(env.state().join("images").join(cid).join("layers"))
         .unwrap()
         .lines()
@@ -117,16 +188,28 @@ fn push_pull_same_id_and_corruption_refused() {
             norm(tree_digest(&fresh.state().join("layers").join(h)))
         );
     }
-    let out = fresh.ok(&["run", "--rm", "app:1", "/bin/sh", "-c", "cat /x; ls /bin/true 2>&1; exit 0"]);
+    let out = fresh.ok(&[
+        "run",
+        "--rm",
+        "app:1",
+        "/bin/sh",
+        "-c",
+        "cat /x; ls /bin/true 2>&1; exit 0",
+    ]);
     assert!(out.contains('x') && out.contains("No such file"), "{out}");
     // save / load round trip
     let tar = reg.path().join("app.tar");
     env.ok(&["save", "-o", tar.to_str().unwrap(), "app:1"]);
     let third = Env::new("push3");
-    assert!(third.ok(&["load", "-i", tar.to_str().unwrap()]).contains("app:1"));
+    assert!(
+        third
+            .ok(&["load", "-i", tar.to_str().unwrap()])
+            .contains("app:1")
+    );
     assert!(third.ok(&["images"]).contains(&cid[..12]));
     // a corrupted blob is refused and the store stays as it was
-    let base_layer = std::fs::read_to_string(env.state().join("images").join(&id).join("layers")).unwrap();
+    let base_layer =
+        std::fs::read_to_string(env.state().join("images").join(&id).join("layers")).unwrap();
     let blob = reg.path().join("blobs/sha256").join(base_layer.trim());
     let mut bytes = std::fs::read(&blob).unwrap();
     let n = bytes.len() / 2;
@@ -143,7 +226,12 @@ fn push_pull_same_id_and_corruption_refused() {
 
 fn cpu_ticks(pid: i64) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let f: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    let f: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
     f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
 }
 
@@ -155,7 +243,16 @@ fn pause_stops_cpu_time_and_unpause_resumes() {
     let _g = cttest::serial("cgroup");
     let env = Env::new("pause");
     env.build_test_image("base");
-    env.ok(&["run", "-d", "--name", "busy", "base", "/bin/sh", "-c", "while :; do :; done"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "base",
+        "/bin/sh",
+        "-c",
+        "while :; do :; done",
+    ]);
     let mut pid = 0;
     for _ in 0..100 {
         let v = env.inspect("busy");
@@ -172,7 +269,10 @@ fn pause_stops_cpu_time_and_unpause_resumes() {
             "for p in $(cat {}/containers/*/cgdirs | grep /cpuacct/ | sed 's|$|/cgroup.procs|' | xargs cat); do echo $p; done",
             env.state().display()
         ));
-        stdout(&o).split_whitespace().map(|p| cpu_ticks(p.parse().unwrap())).sum()
+        stdout(&o)
+            .split_whitespace()
+            .map(|p| cpu_ticks(p.parse().unwrap()))
+            .sum()
     };
     std::thread::sleep(Duration::from_millis(500));
     env.ok(&["pause", "busy"]);

@@ -32,12 +32,18 @@ fn run_ps_stop_start_rm_round_trip() {
     assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
     wait_for(&env, "web", "running");
     let ps = env.ok(&["ps"]);
-    assert!(ps.contains(&id[..12]) && ps.contains("web") && ps.contains("Up "), "{ps}");
+    assert!(
+        ps.contains(&id[..12]) && ps.contains("web") && ps.contains("Up "),
+        "{ps}"
+    );
     // a 4-character prefix is enough, as the document says
     assert_eq!(env.ok(&["stop", "-t", "1", &id[..4]]).trim(), &id[..4]);
     let v = wait_for(&env, "web", "exited");
     let code = v["State"]["ExitCode"].as_i64().unwrap();
-    assert!(code == 143 || code == 137, "TERM (forwarded by the init) or KILL after -t: {code}");
+    assert!(
+        code == 143 || code == 137,
+        "TERM (forwarded by the init) or KILL after -t: {code}"
+    );
     assert!(!env.ok(&["ps"]).contains("web"));
     let psa = env.ok(&["ps", "-a"]);
     assert!(psa.contains(&format!("Exited ({code})")), "{psa}");
@@ -47,7 +53,12 @@ fn run_ps_stop_start_rm_round_trip() {
     wait_for(&env, "web", "exited");
     env.ok(&["rm", "web"]);
     assert!(!env.ok(&["ps", "-a"]).contains("web"));
-    assert!(std::fs::read_dir(env.state().join("containers")).unwrap().next().is_none());
+    assert!(
+        std::fs::read_dir(env.state().join("containers"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
 }
 
 #[test]
@@ -58,16 +69,22 @@ fn isolation_seen_from_inside() {
     let _g = cttest::serial("cgroup");
     let env = Env::new("iso");
     let image = env.build_test_image("img");
-    let layer = std::fs::read_to_string(env.state().join("images").join(&image).join("layers")).unwrap();
-    let mut want: Vec<String> = std::fs::read_dir(env.state().join("layers").join(layer.trim()).join("fs"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    let layer =
+        std::fs::read_to_string(env.state().join("images").join(&image).join("layers")).unwrap();
+    let mut want: Vec<String> =
+        std::fs::read_dir(env.state().join("layers").join(layer.trim()).join("fs"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
     want.sort();
     let out = env.run(&["run", "--rm", "--hostname", "box", "img", "/probe"]);
     let p = cttest::probe_json(&out);
-    assert!(p["pid"].as_i64().unwrap() <= 2, "pid 1 (or 2 under an init): {}", p["pid"]);
+    assert!(
+        p["pid"].as_i64().unwrap() <= 2,
+        "pid 1 (or 2 under an init): {}",
+        p["pid"]
+    );
     assert_eq!(p["hostname"], "box");
     assert_eq!(p["interfaces"], serde_json::json!(["lo"]));
     for kind in ["pid", "mnt", "uts", "ipc", "net"] {
@@ -89,17 +106,22 @@ fn isolation_seen_from_inside() {
 
 #[test]
 fn layer_survives_stop_start_and_image_never_changes() {
-    if !cttest::require_root("e2e::contain_run::layer_survives_stop_start_and_image_never_changes") {
+    if !cttest::require_root("e2e::contain_run::layer_survives_stop_start_and_image_never_changes")
+    {
         return;
     }
     let _g = cttest::serial("cgroup");
     let env = Env::new("layer");
     let image = env.build_test_image("img");
-    let layers = std::fs::read_to_string(env.state().join("images").join(&image).join("layers")).unwrap();
+    let layers =
+        std::fs::read_to_string(env.state().join("images").join(&image).join("layers")).unwrap();
     let digest_all = || -> String {
         layers
             .lines()
-            .map(|h| tree_digest(&env.state().join("layers").join(h)) + &tree_digest(&env.state().join("blobs/sha256")))
+            .map(|h| {
+                tree_digest(&env.state().join("layers").join(h))
+                    + &tree_digest(&env.state().join("blobs/sha256"))
+            })
             .collect()
     };
     let before = digest_all();
@@ -108,8 +130,18 @@ fn layer_survives_stop_start_and_image_never_changes() {
     env.ok(&["run", "-d", "--name", "c1", "img", "/bin/sh", "-c", script]);
     wait_for(&env, "c1", "running");
     // a second container of the same image does not see the first one's changes
-    let other = env.ok(&["run", "--rm", "img", "/bin/sh", "-c", "cat /f 2>&1; ls /bin/true"]);
-    assert!(other.contains("No such file") && other.contains("/bin/true"), "{other}");
+    let other = env.ok(&[
+        "run",
+        "--rm",
+        "img",
+        "/bin/sh",
+        "-c",
+        "cat /f 2>&1; ls /bin/true",
+    ]);
+    assert!(
+        other.contains("No such file") && other.contains("/bin/true"),
+        "{other}"
+    );
     env.ok(&["stop", "-t", "0", "c1"]);
     wait_for(&env, "c1", "exited");
     env.ok(&["start", "c1"]);
@@ -237,8 +269,14 @@ fn bad_input_one_line_and_no_state() {
     let before = snapshot(&env);
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["run", "nosuch", "/bin/true"], "Unable to find image"),
-        (vec!["run", "--name", "taken", "img", "/bin/true"], "already in use"),
-        (vec!["run", "--cidfile", &cidp, "img", "/bin/true"], "Container ID file found"),
+        (
+            vec!["run", "--name", "taken", "img", "/bin/true"],
+            "already in use",
+        ),
+        (
+            vec!["run", "--cidfile", &cidp, "img", "/bin/true"],
+            "Container ID file found",
+        ),
         (vec!["run", "-m", "lots", "img", "/bin/true"], "cgset"),
         (vec!["run", "--cpus", "99", "img", "/bin/true"], "cgset"),
         (vec!["run", "--bogus", "img", "/bin/true"], "unknown option"),
@@ -257,7 +295,11 @@ fn bad_input_one_line_and_no_state() {
     let before = snapshot(&env);
     let out = env.run(&["run", "nocmd"]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(stderr(&out).contains("No command specified"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("No command specified"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(before, snapshot(&env));
     assert_eq!(std::fs::read_to_string(&cid).unwrap(), "x");
 }

@@ -25,12 +25,19 @@ fn tutorial_runs_every_experiment_of_the_document() {
         Duration::from_secs(600),
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    let summary = text.lines().rev().find(|l| l.starts_with("tutorial:")).unwrap_or("");
+    let summary = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("tutorial:"))
+        .unwrap_or("");
     assert!(
         out.status.success(),
         "{summary}\n{text}\nstderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(summary.contains(" 0 failed"), "{summary}");
-    assert!(contain_util::cgroup_parents(&parent).is_empty(), "cgroups left behind");
+    assert!(
+        contain_util::cgroup_parents(&parent).is_empty(),
+        "cgroups left behind"
+    );
 }

@@ -77,8 +77,20 @@ impl Env {
         let probe = cttest::probe();
         let file = format!("{}:/probe", probe.display());
         let out = self.ok(&[
-            "build", "--file", &file, name, "/bin/sh", "/bin/ls", "/bin/cat", "/bin/sleep",
-            "/bin/echo", "/bin/hostname", "/bin/touch", "/bin/rm", "/bin/mkdir", "/bin/true",
+            "build",
+            "--file",
+            &file,
+            name,
+            "/bin/sh",
+            "/bin/ls",
+            "/bin/cat",
+            "/bin/sleep",
+            "/bin/echo",
+            "/bin/hostname",
+            "/bin/touch",
+            "/bin/rm",
+            "/bin/mkdir",
+            "/bin/true",
         ]);
         out.trim().trim_start_matches("sha256:").to_string()
     }
@@ -103,7 +115,10 @@ pub fn cgroup_parents(parent: &str) -> Vec<PathBuf> {
     for line in text.lines() {
         let mut it = line.splitn(3, ':');
         let (_, ctrls, path) = (it.next(), it.next().unwrap_or(""), it.next().unwrap_or(""));
-        for c in ctrls.split(',').filter(|c| !c.is_empty() && !c.starts_with("name=")) {
+        for c in ctrls
+            .split(',')
+            .filter(|c| !c.is_empty() && !c.starts_with("name="))
+        {
             let d = Path::new("/sys/fs/cgroup")
                 .join(c)
                 .join(path.trim_start_matches('/'))
