@@ -169,7 +169,13 @@ stop every worker with SIGUSR1, print
 and exit with 128 + N.
 stress has no handlers (the workers only die through their parent\\-death
 signal).  Workers still get SIGTERM when stress\\-rs dies, and a worker
-whose parent died before it set that up exits at once.
+whose parent died before it set that up exits at once.  A stop signal
+inherited as ignored stays ignored (so
+.B nohup stress\\-rs
+still ignores SIGHUP), while an inherited ignored SIGALRM or SIGUSR1 (which
+keeps stress's workers running past
+.BR \\-t )
+or SIGCHLD is reset for the workers and the parent.
 .TP
 .B PID 1
 As the init process of a PID namespace (a container), stress ignores

@@ -23,35 +23,83 @@ extern "C" fn on_stop(sig: i32) {
     let _ = STOP.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
 }
 
-fn stop_mask() -> libc::sigset_t {
+/// The stop signals we handle (those not inherited as ignored, so that
+/// `nohup stress-rs` still ignores SIGHUP), as a bit mask by number.
+static HANDLED: AtomicI32 = AtomicI32::new(0);
+
+fn handled(sig: i32) -> bool {
+    HANDLED.load(Ordering::SeqCst) & (1 << sig) != 0
+}
+
+fn sigset(signals: &[i32]) -> libc::sigset_t {
     // SAFETY: sigset manipulation on a local.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&raw mut set);
-        for s in STOP_SIGNALS {
+        for &s in signals {
             libc::sigaddset(&raw mut set, s);
         }
         set
     }
 }
 
-fn mask(how: i32) {
-    let set = stop_mask();
+fn mask(how: i32, signals: &[i32]) {
+    let set = sigset(signals);
     // SAFETY: a valid set; one thread.
     unsafe { libc::sigprocmask(how, &raw const set, std::ptr::null_mut()) };
 }
 
 fn install_stop_handlers() {
+    // SAFETY: SIGCHLD must not be inherited as ignored (the kernel would
+    // reap the workers itself and wait4 would see none).
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
     for s in STOP_SIGNALS {
-        // SAFETY: installing an async-signal-safe handler (one atomic
-        // store); no SA_RESTART, so wait4 returns EINTR.
+        // SAFETY: reading the inherited disposition, then installing an
+        // async-signal-safe handler (one atomic store).
         unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(s, std::ptr::null(), &raw mut old);
+            if old.sa_sigaction == libc::SIG_IGN {
+                continue;
+            }
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_stop as *const () as usize;
             libc::sigemptyset(&raw mut sa.sa_mask);
             libc::sigaction(s, &raw const sa, std::ptr::null_mut());
         }
+        HANDLED.fetch_or(1 << s, Ordering::SeqCst);
     }
+}
+
+/// Wait up to `timeout` for one of `signals` (blocked); record a stop
+/// signal.  `None` when none came.
+fn take_signal(signals: &[i32], timeout: Duration) -> Option<i32> {
+    let set = sigset(signals);
+    let ts = libc::timespec {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(timeout.subsec_nanos()),
+    };
+    // SAFETY: valid set and timeout; the siginfo is not wanted.
+    let sig = unsafe { libc::sigtimedwait(&raw const set, std::ptr::null_mut(), &raw const ts) };
+    if sig <= 0 {
+        return None;
+    }
+    if STOP_SIGNALS.contains(&sig) {
+        let _ = STOP.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+    }
+    Some(sig)
+}
+
+/// Collect every pending stop signal (a signal sent to the whole process
+/// group is pending here by the time a worker it killed can be reaped).
+fn poll_stop(stops: &[i32]) {
+    while take_signal(stops, Duration::ZERO).is_some() {}
+}
+
+/// The stop signals we handle.  A signal inherited as ignored must stay
+/// out of every blocked set: blocked, it would be queued, not dropped.
+fn handled_stops() -> Vec<i32> {
+    STOP_SIGNALS.into_iter().filter(|&s| handled(s)).collect()
 }
 
 /// One forked worker.
@@ -180,10 +228,11 @@ impl Reaper<'_> {
     }
 }
 
-#[allow(clippy::too_many_lines)]
+#[allow(clippy::too_many_arguments)]
 fn child(
     cfg: &Config,
     log: &Log,
+    stops: &[i32],
     kind: usize,
     backoff: i64,
     timeout: i64,
@@ -195,9 +244,15 @@ fn child(
     // alarm and sleep.
     unsafe {
         for s in STOP_SIGNALS {
-            libc::signal(s, libc::SIG_DFL);
+            if handled(s) {
+                libc::signal(s, libc::SIG_DFL);
+            }
         }
-        mask(libc::SIG_UNBLOCK);
+        // The alarm and reaping signals end workers even when stress-rs was
+        // started with them ignored.
+        libc::signal(libc::SIGALRM, libc::SIG_DFL);
+        libc::signal(libc::SIGUSR1, libc::SIG_DFL);
+        mask(libc::SIG_UNBLOCK, stops);
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 || libc::getppid() != parent {
             libc::_exit(0);
         }
@@ -241,6 +296,7 @@ pub fn stress(cfg: &Config, log: &Log, start: i64) -> Outcome {
     let memcg = oom::find();
     let mut oom_seen = memcg.as_ref().and_then(MemCg::oom_count);
     install_stop_handlers();
+    let stops = handled_stops();
     // SAFETY: getpid.
     let me = unsafe { libc::getpid() };
 
@@ -276,19 +332,28 @@ pub fn stress(cfg: &Config, log: &Log, start: i64) -> Outcome {
                 break 'dispatch;
             }
             let slot = r.workers.len();
-            mask(libc::SIG_BLOCK);
+            mask(libc::SIG_BLOCK, &stops);
             // SAFETY: no other thread exists; the child only calls
             // async-signal-safe functions before becoming a worker.
             let pid = unsafe { libc::fork() };
             match pid {
-                0 => child(cfg, log, kind, backoff, timeout, me, counters.get(slot)),
+                0 => child(
+                    cfg,
+                    log,
+                    &stops,
+                    kind,
+                    backoff,
+                    timeout,
+                    me,
+                    counters.get(slot),
+                ),
                 -1 => {
                     let e = strerror();
-                    mask(libc::SIG_UNBLOCK);
+                    mask(libc::SIG_UNBLOCK, &stops);
                     fail!(log, "fork failed: {e}");
                 }
                 pid => {
-                    mask(libc::SIG_UNBLOCK);
+                    mask(libc::SIG_UNBLOCK, &stops);
                     dbug!(
                         log,
                         "--> hog{} worker {} [{pid}] forked",
@@ -316,7 +381,13 @@ pub fn stress(cfg: &Config, log: &Log, start: i64) -> Outcome {
 
     let mut failed: u64 = 0;
     let mut stopping = false;
+    // From here the stop signals and SIGCHLD stay blocked and are taken
+    // with sigtimedwait: no signal can slip in between a check and a wait.
+    let mut waited = stops.clone();
+    waited.push(libc::SIGCHLD);
+    mask(libc::SIG_BLOCK, &waited);
     while r.alive > 0 {
+        poll_stop(&stops);
         let sig = STOP.load(Ordering::SeqCst);
         if sig != 0 && !stopping {
             stopping = true;
@@ -329,8 +400,12 @@ pub fn stress(cfg: &Config, log: &Log, start: i64) -> Outcome {
         let mut status = 0;
         // SAFETY: zeroed rusage is a valid out-parameter.
         let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: waiting for any child.
-        let pid = unsafe { libc::wait4(-1, &raw mut status, 0, &raw mut ru) };
+        // SAFETY: collecting any ended child, without blocking.
+        let pid = unsafe { libc::wait4(-1, &raw mut status, libc::WNOHANG, &raw mut ru) };
+        if pid == 0 {
+            take_signal(&waited, Duration::from_secs(1));
+            continue;
+        }
         if pid == -1 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::EINTR) {
@@ -340,6 +415,7 @@ pub fn stress(cfg: &Config, log: &Log, start: i64) -> Outcome {
             failed += 1;
             break;
         }
+        poll_stop(&stops);
         // As PID 1 we also reap orphans that are not our workers.
         let Some(&idx) = r.by_pid.get(&pid) else {
             continue;

@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -275,4 +275,43 @@ fn json_reports_work_of_every_hog() {
             .contains("successful run completed in"),
         "{so}"
     );
+}
+
+#[test]
+fn inherited_ignored_signals() {
+    let cwd = cttest::tempdir().unwrap();
+    let ours = cttest::bin("stress-rs");
+    // An ignored SIGALRM (inherited through exec) would keep stress's
+    // workers running past -t; ours still end by their alarm.
+    let out = cttest::run_with_timeout(
+        Command::new("/bin/sh")
+            .args(["-c", r#"trap "" ALRM USR1; exec "$0" "$@""#])
+            .arg(&ours)
+            .args(["-c", "1", "-t", "1", "-v"])
+            .current_dir(cwd.path()),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("signalled normally"));
+    // nohup: an ignored SIGHUP stays ignored; SIGTERM still stops the run.
+    let child = Command::new("/bin/sh")
+        .args(["-c", r#"trap "" HUP; exec "$0" "$@""#])
+        .arg(&ours)
+        .args(["-c", "1", "-t", "60"])
+        .current_dir(cwd.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    let kids = wait_children(child.id(), 1);
+    std::thread::sleep(Duration::from_millis(200));
+    kill(pid, libc::SIGHUP);
+    kill(kids[0], libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(alive(pid) && alive(kids[0]), "SIGHUP was not ignored");
+    kill(pid, libc::SIGTERM);
+    let out = finish(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
 }
