@@ -17,6 +17,11 @@ pub struct LoaderEnv {
     pub dst_lib: String,
     /// `$PLATFORM`.
     pub platform: String,
+    /// The loader these values are for.
+    pub interp: Option<String>,
+    /// Whether the system loader has confirmed the built-in values (see
+    /// [`refine`]); until then they are derived from the machine.
+    pub refined: bool,
 }
 
 /// Parse the new-format ld.so.cache (`glibc-ld.so.cache1.1`), also when it
@@ -221,13 +226,13 @@ fn fallback(machine: u16, class: u8) -> (Vec<String>, String, String) {
     }
 }
 
-/// Build the loader environment for objects run by `interp` (a host path).
-/// The system loader is asked for its built-in values with
-/// `--list-diagnostics` (it runs only the loader, never a target program);
-/// without it, values are derived from the machine.
+/// The loader environment for objects run by `interp` (a host path), with
+/// system directories and DST values derived from the machine; [`refine`]
+/// asks the loader itself. Reading the cache and the conf is cheap, running
+/// the loader is not, so that is done only when a search needs it.
 #[must_use]
-pub fn loader_env(interp: Option<&str>, machine: u16, class: u8) -> LoaderEnv {
-    let (mut system_dirs, mut dst_lib, mut platform) = fallback(machine, class);
+pub fn loader_env_fast(interp: Option<&str>, machine: u16, class: u8) -> LoaderEnv {
+    let (system_dirs, dst_lib, platform) = fallback(machine, class);
     let base = interp
         .and_then(|p| Path::new(p).file_name())
         .map(|n| n.to_string_lossy().into_owned())
@@ -259,46 +264,9 @@ pub fn loader_env(interp: Option<&str>, machine: u16, class: u8) -> LoaderEnv {
             system_dirs: dirs,
             dst_lib,
             platform,
+            interp: interp.map(String::from),
+            refined: true,
         };
-    }
-    // Only glibc's loader is asked (others would take the option for a program).
-    let glibc =
-        base.starts_with("ld-linux") || base.starts_with("ld64.so") || base.starts_with("ld.so");
-    if let Some(ld) = interp.filter(|p| glibc && Path::new(p).is_file()) {
-        if let Ok(out) = std::process::Command::new(ld)
-            .arg("--list-diagnostics")
-            .env_clear()
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
-        {
-            if out.status.success() {
-                let text = String::from_utf8_lossy(&out.stdout);
-                let mut dirs = Vec::new();
-                for l in text.lines() {
-                    let val = || {
-                        l.split_once('=')
-                            .map(|(_, v)| v.trim_matches('"').to_string())
-                    };
-                    if l.starts_with("path.system_dirs[") {
-                        if let Some(v) = val() {
-                            dirs.push(v.trim_end_matches('/').to_string());
-                        }
-                    } else if l.starts_with("dl_dst_lib=") {
-                        if let Some(v) = val() {
-                            dst_lib = v;
-                        }
-                    } else if l.starts_with("dl_platform=") {
-                        if let Some(v) = val() {
-                            platform = v;
-                        }
-                    }
-                }
-                if !dirs.is_empty() {
-                    system_dirs = dirs;
-                }
-            }
-        }
     }
     let cache = std::fs::read("/etc/ld.so.cache")
         .ok()
@@ -314,7 +282,72 @@ pub fn loader_env(interp: Option<&str>, machine: u16, class: u8) -> LoaderEnv {
         system_dirs,
         dst_lib,
         platform,
+        interp: interp.map(String::from),
+        refined: false,
     }
+}
+
+/// Ask the system loader for its built-in values with `--list-diagnostics`
+/// (it runs only the loader, never a target program; glibc 2.33 or later).
+/// Without an answer, the derived values stay.
+#[must_use]
+pub fn refine(env: &LoaderEnv) -> LoaderEnv {
+    let mut env = env.clone();
+    env.refined = true;
+    let interp = env.interp.clone().unwrap_or_default();
+    let base = Path::new(&interp)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Only glibc's loader is asked (others would take the option for a program).
+    let glibc =
+        base.starts_with("ld-linux") || base.starts_with("ld64.so") || base.starts_with("ld.so");
+    if !glibc || !Path::new(&interp).is_file() {
+        return env;
+    }
+    let Ok(out) = std::process::Command::new(&interp)
+        .arg("--list-diagnostics")
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+    else {
+        return env;
+    };
+    if !out.status.success() {
+        return env;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut dirs = Vec::new();
+    for l in text.lines() {
+        let val = || {
+            l.split_once('=')
+                .map(|(_, v)| v.trim_matches('"').to_string())
+        };
+        if l.starts_with("path.system_dirs[") {
+            if let Some(v) = val() {
+                dirs.push(v.trim_end_matches('/').to_string());
+            }
+        } else if l.starts_with("dl_dst_lib=") {
+            if let Some(v) = val() {
+                env.dst_lib = v;
+            }
+        } else if l.starts_with("dl_platform=") {
+            if let Some(v) = val() {
+                env.platform = v;
+            }
+        }
+    }
+    if !dirs.is_empty() {
+        env.system_dirs = dirs;
+    }
+    env
+}
+
+/// The loader environment, refined by the loader itself.
+#[must_use]
+pub fn loader_env(interp: Option<&str>, machine: u16, class: u8) -> LoaderEnv {
+    refine(&loader_env_fast(interp, machine, class))
 }
 
 #[cfg(test)]

@@ -109,6 +109,21 @@ impl Resolver {
         self.fixed_env = Some(Rc::new(env));
     }
 
+    /// `env` with the loader's own values (asked once per loader).
+    fn refined(&mut self, env: &mut Rc<LoaderEnv>) {
+        if env.refined {
+            return;
+        }
+        let key_of = |e: &LoaderEnv| e.interp.clone();
+        let r = Rc::new(ldconf::refine(env));
+        for v in self.envs.values_mut() {
+            if !v.refined && key_of(v) == key_of(&r) {
+                *v = r.clone();
+            }
+        }
+        *env = r;
+    }
+
     /// The loader environment that applies to the ELF file `path`.
     pub fn env_for(&mut self, path: &Path) -> Option<Rc<LoaderEnv>> {
         let info = self.elf(path)?;
@@ -122,7 +137,7 @@ impl Resolver {
         let key = (interp.map(String::from), info.machine, info.class);
         self.envs
             .entry(key)
-            .or_insert_with(|| Rc::new(ldconf::loader_env(interp, info.machine, info.class)))
+            .or_insert_with(|| Rc::new(ldconf::loader_env_fast(interp, info.machine, info.class)))
             .clone()
     }
 
@@ -143,7 +158,7 @@ impl Resolver {
         if info.interp.is_none() && info.needed.is_empty() && info.dlopen.is_empty() {
             return Ok(out);
         }
-        let env = self.env(info.interp.as_deref(), &info);
+        let mut env = self.env(info.interp.as_deref(), &info);
         let main_s = main.to_string_lossy().into_owned();
         let origin = if info.interp.is_some() {
             // The executable's $ORIGIN is the dir of /proc/self/exe: its realpath.
@@ -209,7 +224,7 @@ impl Resolver {
                 }
                 let mut chain = objs[id].chain.clone();
                 chain.push(name.clone());
-                let (found, tried, wrong) = self.search(&name, id, &objs, &env, &info);
+                let (found, tried, wrong) = self.search(&name, id, &objs, &mut env, &info);
                 let Some((path, li, via_cache)) = found else {
                     let why = if wrong {
                         "wrong ELF class or machine"
@@ -252,7 +267,7 @@ impl Resolver {
                     continue;
                 }
                 for name in alts {
-                    let (found, _, _) = self.search(&name, id, &objs, &env, &info);
+                    let (found, _, _) = self.search(&name, id, &objs, &mut env, &info);
                     let Some((path, li, via_cache)) = found else {
                         continue;
                     };
@@ -287,22 +302,28 @@ impl Resolver {
     /// modules and libgcc_s.
     pub fn find_default(&mut self, name: &str, like: &Path) -> Option<PathBuf> {
         let info = self.elf(like)?;
-        let env = self.env(None, &info);
-        let mut dirs: Vec<String> = self.library_path.clone();
-        let mut cands: Vec<String> = dirs.drain(..).map(|d| format!("{d}/{name}")).collect();
+        let mut env = self.env(None, &info);
+        let mut cands: Vec<String> = self
+            .library_path
+            .iter()
+            .map(|d| format!("{d}/{name}"))
+            .collect();
         if let Some(c) = env.cache.as_ref().and_then(|c| c.get(name)) {
             cands.extend(c.iter().cloned());
         }
-        cands.extend(
-            env.conf_dirs
-                .iter()
-                .chain(&env.system_dirs)
-                .map(|d| format!("{d}/{name}")),
-        );
-        cands
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|p| self.elf(p).is_some_and(|i| info.compatible(&i)))
+        let ok =
+            |me: &mut Self, p: &String| me.elf(Path::new(p)).is_some_and(|i| info.compatible(&i));
+        if let Some(p) = cands.iter().find(|p| ok(self, p)) {
+            return Some(PathBuf::from(p));
+        }
+        self.refined(&mut env);
+        let rest: Vec<String> = env
+            .conf_dirs
+            .iter()
+            .chain(&env.system_dirs)
+            .map(|d| format!("{d}/{name}"))
+            .collect();
+        rest.into_iter().find(|p| ok(self, p)).map(PathBuf::from)
     }
 
     #[allow(clippy::type_complexity)]
@@ -311,10 +332,23 @@ impl Resolver {
         name: &str,
         id: usize,
         objs: &[Obj],
-        env: &LoaderEnv,
+        env_rc: &mut Rc<LoaderEnv>,
         main: &ElfInfo,
     ) -> (Option<(PathBuf, Rc<ElfInfo>, bool)>, Vec<String>, bool) {
         let obj = &objs[id];
+        // $LIB and $PLATFORM need the loader's own values.
+        let needs_dst = |s: &str| s.contains('$') && (s.contains("LIB") || s.contains("PLATFORM"));
+        let mut any_dst = needs_dst(name) || self.library_path.iter().any(|s| needs_dst(s));
+        let mut l = Some(id);
+        while let Some(i) = l {
+            let o = &objs[i].info;
+            any_dst |= o.rpath.iter().chain(&o.runpath).any(|s| needs_dst(s));
+            l = objs[i].loader;
+        }
+        if any_dst {
+            self.refined(env_rc);
+        }
+        let mut env = env_rc.clone();
         let mut tried = Vec::new();
         let mut wrong = false;
         let mut check =
@@ -331,7 +365,7 @@ impl Resolver {
                 }
             };
         if name.contains('/') {
-            let p = expand_dst(name, &obj.origin, env);
+            let p = expand_dst(name, &obj.origin, &env);
             return (
                 check(self, p, &mut tried).map(|(a, b)| (a, b, false)),
                 tried,
@@ -345,7 +379,7 @@ impl Resolver {
                 let o = &objs[i];
                 if o.info.runpath.is_none() {
                     if let Some(rp) = &o.info.rpath {
-                        dirs.extend(split_list(rp).map(|d| expand_dst(d, &o.origin, env)));
+                        dirs.extend(split_list(rp).map(|d| expand_dst(d, &o.origin, &env)));
                     }
                 }
                 l = o.loader;
@@ -354,10 +388,10 @@ impl Resolver {
         dirs.extend(
             self.library_path
                 .iter()
-                .map(|d| expand_dst(d, &obj.origin, env)),
+                .map(|d| expand_dst(d, &obj.origin, &env)),
         );
         if let Some(rp) = &obj.info.runpath {
-            dirs.extend(split_list(rp).map(|d| expand_dst(d, &obj.origin, env)));
+            dirs.extend(split_list(rp).map(|d| expand_dst(d, &obj.origin, &env)));
         }
         for d in dirs {
             let d = if d.is_empty() { ".".to_string() } else { d };
@@ -373,15 +407,22 @@ impl Resolver {
         if obj.info.nodeflib {
             return (None, tried, wrong);
         }
-        if let Some(c) = env.cache.as_ref().and_then(|c| c.get(name)) {
-            for p in c.clone() {
+        if let Some(c) = env.cache.as_ref().and_then(|c| c.get(name)).cloned() {
+            for p in c {
                 if let Some((a, b)) = check(self, p.clone(), &mut tried) {
                     let dir = dirname(&p);
+                    if !env.system_dirs.contains(&dir) {
+                        // is it really outside the built-in dirs? ask the loader
+                        self.refined(env_rc);
+                        env = env_rc.clone();
+                    }
                     let system = env.system_dirs.contains(&dir);
                     return (Some((a, b, !system)), tried, wrong);
                 }
             }
         }
+        self.refined(env_rc);
+        let env = env_rc.clone();
         for d in env.conf_dirs.iter().chain(&env.system_dirs) {
             if let Some((a, b)) = check(self, format!("{d}/{name}"), &mut tried) {
                 let system = env.system_dirs.contains(d);
@@ -392,7 +433,6 @@ impl Resolver {
         (None, tried, wrong)
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
