@@ -33,7 +33,7 @@ for page in man1/stress-rs.1 man1/cgset.1 man1/unshare-rs.1 man1/mkrootfs.1 \
     name=$(basename "$page"); name=${name%.*}
     [ "$name" = ctools ] && continue
     # Every long option that --help lists appears in the page's OPTIONS.
-    for opt in $("$p"/*bin/"$name" --help 2>/dev/null | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+    for opt in $("$p"/*bin/"$name" --help 2>/dev/null | sed -E "s/\[alias(es)?: [^]]*\]//g" | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
         if grep -q -- "$opt" <<<"$text"; then ok; else bad "$page lacks $opt"; fi
     done
 done
