@@ -27,12 +27,26 @@ impl StatusFd {
         // EBADF when the descriptor is not open.
         let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
         if flags < 0 {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("status descriptor {fd}"));
+            let e = std::io::Error::last_os_error();
+            anyhow::bail!("status descriptor {fd}: {}", crate::error_text(&e));
         }
-        // SAFETY: as above; setting FD_CLOEXEC on an open descriptor.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
-        // SAFETY: the caller hands this descriptor to us; it is open.
+        let fd = if fd <= 2 {
+            // Standard streams stay PROGRAM's: write status to a duplicate
+            // (close-on-exec), leaving the stream itself as it is.
+            // SAFETY: duplicating an open descriptor.
+            let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+            if dup < 0 {
+                let e = std::io::Error::last_os_error();
+                anyhow::bail!("status descriptor {fd}: {}", crate::error_text(&e));
+            }
+            dup
+        } else {
+            // SAFETY: as above; setting FD_CLOEXEC on an open descriptor.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+            fd
+        };
+        // SAFETY: the caller hands this descriptor to us (or it is our own
+        // duplicate); it is open.
         let file = unsafe { File::from_raw_fd(fd) };
         Ok(Self { file })
     }
@@ -80,6 +94,7 @@ mod tests {
 
     #[test]
     fn bad_fd_is_an_error() {
-        assert!(StatusFd::new(987_654).is_err());
+        let e = StatusFd::new(987_654).err().unwrap();
+        assert_eq!(e.to_string(), "status descriptor 987654: Bad file descriptor");
     }
 }
