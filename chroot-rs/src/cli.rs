@@ -252,8 +252,12 @@ abbreviations ambiguous that are not in coreutils (\fB\-\-s\fR is
 Paths inside \fINEWROOT\fR are checked for symbolic links before anything
 is mounted on them, but not through openat2, so a root changed concurrently
 by someone else could race the checks.
-After the switch_root\-style fallback the old root is only covered, not
-detached, exactly as after switch_root.",
+After the switch_root\-style fallback the old root is covered, not
+detached, exactly as after switch_root; full proc and sysfs mounts outside
+the new root are detached (or covered) first, as runc does.  On an initramfs
+the cover is complete (\fB..\fR from the top and setns(2) both land on the
+new root), but where the old root was itself a plain chroot the tree around
+it stays reachable with the classic escape.",
     ),
     (
         "SEE ALSO",

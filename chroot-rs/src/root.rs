@@ -646,6 +646,72 @@ impl Method {
     }
 }
 
+/// Undo mountinfo's octal escapes (`\040` for a space).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The mount points of proc and sysfs mounts outside `root`, deepest
+/// first, from this process's mountinfo.
+#[must_use]
+pub fn outside_proc_sys(mountinfo: &str, root: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = mountinfo
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(' ').collect();
+            let dash = f.iter().position(|x| *x == "-")?;
+            let fstype = *f.get(dash + 1)?;
+            let mp = PathBuf::from(unescape(f.get(4)?));
+            ((fstype == "proc" || fstype == "sysfs") && !mp.starts_with(root)).then_some(mp)
+        })
+        .collect();
+    v.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    v.dedup();
+    v
+}
+
+/// What runc's msMoveRoot does before moving a root onto `/`: every full
+/// proc or sysfs mount outside the new root is made a slave and detached,
+/// or covered with an empty read-only tmpfs where it cannot be detached,
+/// so that they do not stay reachable (nor make a later proc mount in a
+/// user namespace pass the kernel's "mount too revealing" check).  Returns
+/// how many were handled.
+fn hide_outside_proc_sys(root: &Path) -> usize {
+    if same_dir(root, Path::new("/")) {
+        return 0;
+    }
+    let mi = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut n = 0;
+    for mp in outside_proc_sys(&mi, root) {
+        let rec = MsFlags::MS_SLAVE | MsFlags::MS_REC;
+        let _ = mount(None::<&str>, &mp, None::<&str>, rec, None::<&str>);
+        if umount2(&mp, MntFlags::MNT_DETACH).is_ok() {
+            n += 1;
+            continue;
+        }
+        let ro = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        if mount(Some("tmpfs"), &mp, Some("tmpfs"), ro, Some("size=0k")).is_ok() {
+            n += 1;
+        }
+    }
+    n
+}
+
 fn same_dir(a: &Path, b: &Path) -> bool {
     match (fs::metadata(a), fs::metadata(b)) {
         (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
@@ -726,6 +792,12 @@ pub fn pivot(root: &Path, log: Log) -> Step<Method> {
         }
         Err(Errno::EINVAL) => {
             let why = unpivotable_reason();
+            let hidden = hide_outside_proc_sys(root);
+            if hidden > 0 {
+                log(&format!(
+                    "detached or covered {hidden} proc/sysfs mounts outside the new root"
+                ));
+            }
             mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(|e| {
                 StepError::new(format!("cannot move '{}' onto '/'", root.display()), e)
                     .hint(format!("pivot_root failed with EINVAL: {why}"))
@@ -771,6 +843,24 @@ mod tests {
         let p = in_root(d.path(), "a/b", Some(0o700)).unwrap();
         assert!(p.is_dir());
         assert!(in_root(d.path(), "missing", None).is_err());
+    }
+
+    #[test]
+    fn proc_and_sys_outside_the_root() {
+        let mi = "22 1 0:21 / /proc rw - proc proc rw\n\
+                  23 1 0:22 / /sys rw - sysfs sysfs rw\n\
+                  24 23 0:23 / /sys/kernel/x rw - sysfs sysfs rw\n\
+                  25 1 0:24 / /new\\040root/proc rw - proc proc rw\n\
+                  26 1 0:25 / /tmp rw - tmpfs tmpfs rw\n";
+        assert_eq!(
+            outside_proc_sys(mi, Path::new("/new root")),
+            [
+                PathBuf::from("/sys/kernel/x"),
+                PathBuf::from("/proc"),
+                PathBuf::from("/sys")
+            ]
+        );
+        assert_eq!(unescape("a\\040b"), "a b");
     }
 
     #[test]

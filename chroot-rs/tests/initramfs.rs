@@ -25,6 +25,32 @@ vm_info stderr "$(cat /tmp/err | tr '\n' '|')"
 out=$(unshare -m chroot-rs --auto --proc --tmp /newroot /bin/sh -c 'echo $(ls /); cat /proc/self/mountinfo | wc -l' 2>&1)
 vm_info auto "$out"
 vm_expect auto_sees_new_root "bin only-in-newroot proc tmp" "$(echo "$out" | head -n 1)"
+# The rootfs is covered whole by the moved root, so even the classic escape
+# (chroot into a subdirectory, walk ..) ends on the new root: ".." from the
+# rootfs's root crosses back into the mount stacked on it.
+touch /only-on-rootfs
+cp /bin/escape /newroot/bin/escape
+out=$(unshare -m chroot-rs --pivot --verbose /newroot /bin/escape 2>/tmp/err2)
+vm_expect escape_stays_in_new_root "escaped=0 proc=0 sys=0" "$out"
+vm_check hiding_is_reported grep -q "proc/sysfs mounts outside" /tmp/err2
+# The old root stays under the cover (as after switch_root); the full proc
+# and sysfs mounts on it are detached first (runc's msMoveRoot), which the
+# verbose report above says.
+"#;
+
+const ESCAPE_C: &str = r#"#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(void) {
+    struct stat st;
+    mkdir("/.escape", 0700);
+    if (chroot("/.escape") != 0) { perror("chroot"); return 2; }
+    for (int i = 0; i < 256; i++) if (chdir("..") != 0) break;
+    if (chroot(".") != 0) { perror("chroot ."); return 2; }
+    printf("escaped=%d proc=%d sys=%d\n", stat("/only-on-rootfs", &st) == 0,
+           stat("/proc/self/status", &st) == 0, stat("/sys/kernel", &st) == 0);
+    return 0;
+}
 "#;
 
 #[test]
@@ -36,8 +62,12 @@ fn pivot_falls_back_to_move_and_chroot_on_rootfs() {
     if !cttest::vm::require("chroot_rs::initramfs::vm") {
         return;
     }
+    let dir = cttest::tempdir().unwrap();
+    let escape = cttest::vm::compile_static_c(dir.path(), "escape", ESCAPE_C)
+        .expect("cc -static (packages gcc, libc6-dev)");
     let r = cttest::vm::Vm::new()
         .binary(cttest::bin("chroot-rs"))
+        .binary(escape)
         .script(SCRIPT)
         .run(Duration::from_secs(300));
     eprintln!("{}", r.report());
@@ -49,5 +79,7 @@ fn pivot_falls_back_to_move_and_chroot_on_rootfs() {
         "fallback_says_method",
         "fallback_says_rootfs",
         "auto_sees_new_root",
+        "escape_stays_in_new_root",
+        "hiding_is_reported",
     ]);
 }
