@@ -127,7 +127,7 @@ cpu_ns() { cat "$(cg_dir "$1" cpuacct)/cpuacct.usage"; }
 wait_running() {
 	local i
 	for i in $(seq 1 200); do
-		contain inspect "$1" 2>/dev/null | grep -q '"Status":"running"' && return 0
+		contain inspect "$1" 2>/dev/null | grep '"Status":"running"' >/dev/null && return 0
 		sleep 0.05
 	done
 	return 1
@@ -135,7 +135,7 @@ wait_running() {
 wait_exited() {
 	local i
 	for i in $(seq 1 400); do
-		contain inspect "$1" 2>/dev/null | grep -q '"Status":"exited"' && return 0
+		contain inspect "$1" 2>/dev/null | grep '"Status":"exited"' >/dev/null && return 0
 		sleep 0.05
 	done
 	return 1
