@@ -89,7 +89,9 @@ fn step_msg(e: &root::StepError) -> String {
 
 struct Ctx {
     prog: String,
-    utf8: bool,
+    /// Whether the locale is UTF-8, asked only when a message needs
+    /// quotes (loading the locale costs more than the rest of a run).
+    utf8: std::cell::OnceCell<bool>,
     verbose: bool,
 }
 
@@ -101,7 +103,7 @@ impl Ctx {
     }
 
     fn q(&self, s: &str) -> String {
-        quote::quote(s, self.utf8)
+        quote::quote(s, *self.utf8.get_or_init(quote::locale_is_utf8))
     }
 }
 
@@ -136,7 +138,7 @@ pub fn run_raw(argv: Vec<OsString>) -> anyhow::Result<i32> {
         Parsed::Run(o) => {
             let ctx = Ctx {
                 prog: prog.clone(),
-                utf8: quote::locale_is_utf8(),
+                utf8: std::cell::OnceCell::new(),
                 verbose: o.verbose,
             };
             match go(&ctx, *o) {
@@ -308,6 +310,10 @@ fn mount_ns_hint(prog: &str, what: &str) -> String {
 }
 
 fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
+    // The quoting style depends on the locale, which must be read before
+    // the root changes (the new root may have no locale files), as
+    // coreutils does with setlocale at start-up.
+    ctx.utf8.get_or_init(quote::locale_is_utf8);
     let newroot = PathBuf::from(&o.newroot);
     let is_oldroot = same_file(&newroot, Path::new("/"));
     if !is_oldroot && o.skip_chdir {
