@@ -446,13 +446,13 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
             Ok(m) => method = m,
             Err(e) if o.auto => {
                 ctx.say(&format!("{}; falling back to chroot", step_msg(&e)));
-                do_chroot(ctx, &chroot_path, &o.newroot, o.skip_chdir)?;
+                do_chroot(&chroot_path, &o.newroot, o.skip_chdir)?;
                 method = Method::Chroot;
             }
             Err(e) => return Err(die(EXIT_CANCELED, step_msg(&e))),
         }
     } else {
-        do_chroot(ctx, &chroot_path, &o.newroot, o.skip_chdir)?;
+        do_chroot(&chroot_path, &o.newroot, o.skip_chdir)?;
         method = Method::Chroot;
     }
     ctx.say(&format!("root changed with {}", method.name()));
@@ -484,7 +484,7 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
     Err(exec(ctx, &argv))
 }
 
-fn do_chroot(ctx: &Ctx, path: &Path, given: &OsString, skip_chdir: bool) -> Result<(), Die> {
+fn do_chroot(path: &Path, given: &OsString, skip_chdir: bool) -> Result<(), Die> {
     nix::unistd::chroot(path).map_err(|e| {
         die(
             EXIT_CANCELED,
@@ -503,7 +503,6 @@ fn do_chroot(ctx: &Ctx, path: &Path, given: &OsString, skip_chdir: bool) -> Resu
             )
         })?;
     }
-    let _ = ctx;
     Ok(())
 }
 

@@ -534,8 +534,15 @@ fn host_dev_null() -> Step<PathBuf> {
 /// # Errors
 /// Any mount failure.
 pub fn harden_mounts(root: &Path, log: Log) -> Step {
-    let proc_ok = fs_magic(&root.join("proc")) == Some(PROC_MAGIC);
-    let sys_ok = fs_magic(&root.join("sys")) == Some(SYSFS_MAGIC);
+    // Only a real proc or sysfs in the new root, never one reached through
+    // a symbolic link of the root's.
+    let is =
+        |rel: &str, magic: i64| in_root(root, rel, None).is_ok_and(|p| fs_magic(&p) == Some(magic));
+    let proc_ok = is("proc", PROC_MAGIC);
+    let sys_ok = is("sys", SYSFS_MAGIC);
+    if !proc_ok {
+        log("no proc in the new root: its masked and read-only paths are skipped");
+    }
     let applies =
         |rel: &str| (rel.starts_with("proc/") && proc_ok) || (rel.starts_with("sys/") && sys_ok);
     let mut masked = 0;
