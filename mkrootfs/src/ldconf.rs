@@ -332,10 +332,10 @@ pub fn refine(env: &LoaderEnv) -> LoaderEnv {
             if let Some(v) = val() {
                 env.dst_lib = v;
             }
-        } else if l.starts_with("dl_platform=") {
-            if let Some(v) = val() {
-                env.platform = v;
-            }
+        } else if l.starts_with("dl_platform=")
+            && let Some(v) = val()
+        {
+            env.platform = v;
         }
     }
     if !dirs.is_empty() {

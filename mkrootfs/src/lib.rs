@@ -353,12 +353,11 @@ impl Builder {
     /// Unresolved dependencies of the modules.
     pub fn gconv(&mut self) -> anyhow::Result<()> {
         let mut dirs = Vec::new();
-        if let Some(l) = &self.libc {
-            if let Ok(c) = std::fs::canonicalize(l) {
-                if let Some(d) = c.parent() {
-                    dirs.push(d.join("gconv"));
-                }
-            }
+        if let Some(l) = &self.libc
+            && let Ok(c) = std::fs::canonicalize(l)
+            && let Some(d) = c.parent()
+        {
+            dirs.push(d.join("gconv"));
         }
         dirs.extend(
             [

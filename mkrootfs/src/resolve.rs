@@ -377,10 +377,10 @@ impl Resolver {
             let mut l = Some(id);
             while let Some(i) = l {
                 let o = &objs[i];
-                if o.info.runpath.is_none() {
-                    if let Some(rp) = &o.info.rpath {
-                        dirs.extend(split_list(rp).map(|d| expand_dst(d, &o.origin, &env)));
-                    }
+                if o.info.runpath.is_none()
+                    && let Some(rp) = &o.info.rpath
+                {
+                    dirs.extend(split_list(rp).map(|d| expand_dst(d, &o.origin, &env)));
                 }
                 l = o.loader;
             }

@@ -117,11 +117,12 @@ pub fn to_dir(plan: &Plan, dir: &Path) -> anyhow::Result<Stats> {
                 st.copied += 1;
             }
             Kind::Data(d) => {
-                if let Some(m) = &old {
-                    if m.is_file() && fs::read(&dest).ok().as_deref() == Some(d.as_slice()) {
-                        st.unchanged += 1;
-                        continue;
-                    }
+                if let Some(m) = &old
+                    && m.is_file()
+                    && fs::read(&dest).ok().as_deref() == Some(d.as_slice())
+                {
+                    st.unchanged += 1;
+                    continue;
                 }
                 let tmp = tmp_name(&dest);
                 fs::write(&tmp, d).with_context(ctx)?;
