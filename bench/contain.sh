@@ -16,7 +16,11 @@ work=$(mktemp -d /tmp/contain-bench.XXXXXX)
 export CONTAIN_ROOT=$work/state CONTAIN_CGROUP_PARENT=contain-bench
 cleanup() {
 	cgset --delete "./$CONTAIN_CGROUP_PARENT/chain" >/dev/null 2>&1 || :
-	for d in /sys/fs/cgroup/*/"$CONTAIN_CGROUP_PARENT"; do rmdir "$d" 2>/dev/null || :; done
+	while IFS=: read -r _ ctrls path; do
+		for c in ${ctrls//,/ }; do
+			[ -d "/sys/fs/cgroup/$c" ] && rmdir "/sys/fs/cgroup/$c${path%/}/$CONTAIN_CGROUP_PARENT" 2>/dev/null
+		done
+	done </proc/self/cgroup || :
 	rm -rf "$work"
 }
 trap cleanup EXIT

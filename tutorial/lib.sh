@@ -146,6 +146,17 @@ bar() {
 	awk -v l="$1" -v f="$2" 'BEGIN { n = int(f * 40 + 0.5); s = ""; for (i = 0; i < n; i++) s = s "#";
 		printf "  %-22s %-40s %5.1f%%\n", l, s, f * 100 }'
 }
+# Remove group $1 (relative to our own cgroup) in every hierarchy, deepest first.
+cg_rm_rel() {
+	local line ctrls path c
+	while IFS=: read -r _ ctrls path; do
+		for c in ${ctrls//,/ }; do
+			[ -d "/sys/fs/cgroup/$c" ] || continue
+			rmdir "/sys/fs/cgroup/$c${path%/}/$1" 2>/dev/null
+		done
+	done </proc/self/cgroup
+	return 0
+}
 need_root() {
 	[ "$(id -u)" = 0 ] || {
 		say "SKIP $(basename "$0"): needs root"
