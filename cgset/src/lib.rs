@@ -127,10 +127,11 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
 }
 
 fn parse_interval(s: &str) -> Result<Duration> {
-    if let Ok(x) = s.parse::<f64>() {
-        if x > 0.0 && x.is_finite() {
-            return Ok(Duration::from_secs_f64(x));
-        }
+    if let Ok(x) = s.parse::<f64>()
+        && x > 0.0
+        && x.is_finite()
+    {
+        return Ok(Duration::from_secs_f64(x));
     }
     match ctcore::units::go_duration(s) {
         Ok(d) if !d.is_zero() => Ok(d),
@@ -160,10 +161,10 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
         }
     }
     let copy = cli.copy_from.as_deref().map(Group::parse).transpose()?;
-    if let Some(src) = &copy {
-        if !tree.hiers.iter().any(|h| src.dir(h).is_dir()) {
-            bail!("--copy-from {}: no such cgroup", src.name);
-        }
+    if let Some(src) = &copy
+        && !tree.hiers.iter().any(|h| src.dir(h).is_dir())
+    {
+        bail!("--copy-from {}: no such cgroup", src.name);
     }
     let mut pids = Vec::new();
     for p in &cli.pid {

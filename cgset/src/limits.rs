@@ -325,10 +325,11 @@ impl Resources {
             .map(|v| size_flag(v, "--kernel-memory"))
             .transpose()?;
         let nano = f.cpus.as_deref().map(parse_nano_cpus).transpose()?;
-        if let Some(s) = f.memory_swappiness {
-            if s != -1 && !(0..=100).contains(&s) {
-                bail!("invalid value: {s}. Valid memory swappiness range is 0-100");
-            }
+        if let Some(s) = f.memory_swappiness
+            && s != -1
+            && !(0..=100).contains(&s)
+        {
+            bail!("invalid value: {s}. Valid memory swappiness range is 0-100");
         }
         let mut devices = Vec::new();
         for (specs, kind) in [
@@ -439,10 +440,10 @@ impl Resources {
         if rv > 0 {
             r.reservation = Some(rv);
         }
-        if let Some(k) = kmem {
-            if k > 0 {
-                r.kernel_memory = Some(k);
-            }
+        if let Some(k) = kmem
+            && k > 0
+        {
+            r.kernel_memory = Some(k);
         }
         r.swappiness = f
             .memory_swappiness

@@ -261,33 +261,150 @@ fn enable_controllers(dir: &Path, required: &[&str], dry: bool, child: &Path) ->
         return Ok(());
     }
     let path = dir.join("cgroup.subtree_control");
-    let all: Vec<String> = want.iter().map(|c| format!("+{c}")).collect();
     if dry {
-        println!("write {} {}", path.display(), all.join(" "));
+        println!("write {} {}", path.display(), tokens('+', &want));
         return Ok(());
     }
-    if write_file(&path, &all.join(" ")).is_ok() {
+    let mut files = CgroupFiles { dir };
+    enable_in(&mut files, &want, required, &path, child)
+}
+
+/// The two files of one v2 cgroup that enabling controllers touches, apart
+/// so that the retry and undo logic can be tested on a model of the kernel.
+trait SubtreeFiles {
+    /// Write to cgroup.subtree_control.
+    fn write(&mut self, value: &str) -> io::Result<()>;
+    /// cgroup.type (`domain`, `domain threaded`, ...), if there is one.
+    fn cgroup_type(&mut self) -> Option<String>;
+}
+
+struct CgroupFiles<'a> {
+    dir: &'a Path,
+}
+
+impl SubtreeFiles for CgroupFiles<'_> {
+    fn write(&mut self, value: &str) -> io::Result<()> {
+        write_file(&self.dir.join("cgroup.subtree_control"), value)
+    }
+    fn cgroup_type(&mut self) -> Option<String> {
+        fs::read_to_string(self.dir.join("cgroup.type"))
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+}
+
+/// The controllers that cgroup v2 runs in threaded mode: a domain cgroup
+/// with processes may enable them, but then becomes a thread root.
+const V2_THREADED: &[&str] = &["cpu", "cpuset", "perf_event", "pids"];
+
+/// `+a +b` or `-a -b`.
+fn tokens(sign: char, ctrls: &[&str]) -> String {
+    ctrls
+        .iter()
+        .map(|c| format!("{sign}{c}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Why controllers could not be enabled.
+enum Refused {
+    /// The kernel said no.
+    Kernel(io::Error),
+    /// The kernel took them, but that changed the cgroup's type (a domain
+    /// with processes became a thread root); undone.
+    TypeChanged,
+}
+
+/// Enable `ctrls`; a write that changes the cgroup's type is undone and
+/// counts as refused.
+fn try_enable(
+    files: &mut impl SubtreeFiles,
+    ctrls: &[&str],
+    before: &Option<String>,
+) -> Result<(), Refused> {
+    files.write(&tokens('+', ctrls)).map_err(Refused::Kernel)?;
+    if files.cgroup_type() == *before {
         return Ok(());
     }
-    for c in want {
-        if let Err(e) = write_file(&path, &format!("+{c}")) {
-            if !required.contains(&c) {
-                continue;
+    let _ = files.write(&tokens('-', ctrls));
+    Err(Refused::TypeChanged)
+}
+
+/// Enable `want` (none of them on yet) in one cgroup; those in `required`
+/// must succeed, the others are enabled where the kernel allows.  On
+/// failure the cgroup's subtree_control and type are as they were.
+fn enable_in(
+    files: &mut impl SubtreeFiles,
+    want: &[&str],
+    required: &[&str],
+    path: &Path,
+    child: &Path,
+) -> Result<()> {
+    let before = files.cgroup_type();
+    let needed: Vec<&str> = want
+        .iter()
+        .copied()
+        .filter(|c| required.contains(c))
+        .collect();
+    // The kernel takes a whole write or none of it.
+    match try_enable(files, want, &before) {
+        Ok(()) => return Ok(()),
+        Err(Refused::Kernel(e)) if errno(&e) != libc::EBUSY => {}
+        // EBUSY: a domain cgroup with processes of its own.  Enabling even the
+        // threaded controllers alone would make it a thread root, its new
+        // child a useless "domain invalid" one: enable nothing.
+        Err(r) => {
+            if needed.is_empty() {
+                return Ok(());
             }
-            if errno(&e) == libc::EBUSY {
-                bail!(
-                    "cannot enable the {c} controller in {}: {}: the cgroup has processes of its own, and cgroup v2's \
-                     no-internal-processes rule lets a non-root cgroup either hold processes or pass controllers on to \
-                     children like {}, not both; move its processes into a leaf cgroup first",
-                    path.display(),
-                    ctcore::error_text(&e),
-                    child.display()
-                );
-            }
-            return Err(write_error(&path, &format!("+{c}"), &e));
+            return Err(internal_processes(&needed, path, child, &r));
         }
     }
+    // Refused for another reason (a thread subtree takes only the threaded
+    // controllers, a controller of its own refusing): one at a time, the
+    // domain controllers first, undoing what was done when a required one
+    // fails.
+    let mut order = want.to_vec();
+    order.sort_by_key(|c| V2_THREADED.contains(c));
+    let mut done: Vec<&str> = Vec::new();
+    for c in order {
+        let Err(r) = try_enable(files, &[c], &before) else {
+            done.push(c);
+            continue;
+        };
+        if !required.contains(&c) {
+            continue;
+        }
+        if !done.is_empty() {
+            let _ = files.write(&tokens('-', &done));
+        }
+        return Err(match r {
+            Refused::Kernel(e) if errno(&e) != libc::EBUSY => {
+                write_error(path, &format!("+{c}"), &e)
+            }
+            r => internal_processes(&[c], path, child, &r),
+        });
+    }
     Ok(())
+}
+
+/// The no-internal-processes rule, explained.
+fn internal_processes(ctrls: &[&str], path: &Path, child: &Path, r: &Refused) -> anyhow::Error {
+    let what = match ctrls {
+        [c] => format!("the {c} controller"),
+        _ => format!("the {} controllers", ctrls.join(", ")),
+    };
+    let why = match r {
+        Refused::Kernel(e) => ctcore::error_text(e),
+        Refused::TypeChanged => "it would turn the cgroup into a thread root".into(),
+    };
+    anyhow!(
+        "cannot enable {what} in {}: {why}: the cgroup has processes of its own, and cgroup v2's \
+         no-internal-processes rule lets a non-root cgroup either hold processes or pass controllers on to \
+         children like {}, not both; move its processes into a leaf cgroup first",
+        path.display(),
+        child.display()
+    )
 }
 
 /// Do the writes in the group's directories; return notes where the kernel
@@ -320,10 +437,10 @@ pub fn apply(tree: &Tree, group: &Group, writes: &[Write], dry: bool) -> Result<
             continue;
         }
         write_file(&path, &w.value).map_err(|e| write_error(&path, &w.value, &e))?;
-        if let Ok(back) = fs::read_to_string(&path) {
-            if let Some(n) = readback_note(&w.file, &w.value, &back) {
-                notes.push(format!("{}: {n}", group.name));
-            }
+        if let Ok(back) = fs::read_to_string(&path)
+            && let Some(n) = readback_note(&w.file, &w.value, &back)
+        {
+            notes.push(format!("{}: {n}", group.name));
         }
     }
     Ok(notes)
@@ -388,14 +505,14 @@ fn attach_threads(dir: &Path, pid: i32) -> Result<()> {
         fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| anyhow!("/proc/{pid}/task: {e}"))?;
     for t in tasks.filter_map(|e| e.ok()) {
         let tid = t.file_name().to_string_lossy().into_owned();
-        if let Err(e) = write_file(&path, &tid) {
-            if errno(&e) != libc::ESRCH {
-                bail!(
-                    "cannot move thread {tid} of {pid} into {}: {}",
-                    path.display(),
-                    ctcore::error_text(&e)
-                );
-            }
+        if let Err(e) = write_file(&path, &tid)
+            && errno(&e) != libc::ESRCH
+        {
+            bail!(
+                "cannot move thread {tid} of {pid} into {}: {}",
+                path.display(),
+                ctcore::error_text(&e)
+            );
         }
     }
     Ok(())
@@ -735,5 +852,179 @@ pub trait GroupContext<T> {
 impl<T> GroupContext<T> for Result<T> {
     fn group(self, g: &Group) -> Result<T> {
         self.with_context(|| g.name.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One v2 cgroup, by the kernel's rules for cgroup.subtree_control
+    /// (kernel/cgroup/cgroup.c: cgroup_vet_subtree_control_enable,
+    /// cgroup_is_thread_root): a write is taken whole or not at all.
+    #[derive(Default)]
+    struct Model {
+        tasks: bool,
+        threaded_children: bool,
+        /// A controller that refuses to be enabled, with EINVAL.
+        broken: Option<&'static str>,
+        on: Vec<String>,
+        writes: Vec<String>,
+    }
+
+    fn threaded(c: &str) -> bool {
+        V2_THREADED.contains(&c)
+    }
+
+    impl Model {
+        fn thread_root(&self) -> bool {
+            self.threaded_children || (self.tasks && self.on.iter().any(|c| threaded(c)))
+        }
+    }
+
+    impl SubtreeFiles for Model {
+        fn write(&mut self, value: &str) -> io::Result<()> {
+            self.writes.push(value.to_string());
+            let err = |n| Err(io::Error::from_raw_os_error(n));
+            let mut on = self.on.clone();
+            let mut enable = Vec::new();
+            for t in value.split_whitespace() {
+                let c = t[1..].to_string();
+                if t.starts_with('+') {
+                    if !on.contains(&c) {
+                        enable.push(c.clone());
+                        on.push(c);
+                    }
+                } else {
+                    on.retain(|o| *o != c);
+                }
+            }
+            if !enable.is_empty() {
+                let domain = enable.iter().any(|c| !threaded(c));
+                let can_be_thread_root = !self.on.iter().any(|c| !threaded(c));
+                if domain && self.thread_root() {
+                    return err(libc::EOPNOTSUPP);
+                }
+                if (domain || !can_be_thread_root) && self.tasks {
+                    return err(libc::EBUSY);
+                }
+                if enable.iter().any(|c| Some(c.as_str()) == self.broken) {
+                    return err(libc::EINVAL);
+                }
+            }
+            self.on = on;
+            Ok(())
+        }
+        fn cgroup_type(&mut self) -> Option<String> {
+            Some(
+                if self.thread_root() {
+                    "domain threaded"
+                } else {
+                    "domain"
+                }
+                .into(),
+            )
+        }
+    }
+
+    const ALL: &[&str] = &["cpu", "cpuset", "io", "memory", "pids"];
+
+    fn enable(m: &mut Model, want: &[&str], required: &[&str]) -> Result<()> {
+        enable_in(
+            m,
+            want,
+            required,
+            Path::new("/cg/outer/cgroup.subtree_control"),
+            Path::new("/cg/outer/inner"),
+        )
+    }
+
+    #[test]
+    fn without_processes_one_write_enables_all() {
+        let mut m = Model::default();
+        enable(&mut m, ALL, &["memory"]).unwrap();
+        assert_eq!(m.on, ALL);
+        assert_eq!(m.writes, ["+cpu +cpuset +io +memory +pids"]);
+    }
+
+    #[test]
+    fn processes_in_the_parent_refuse_with_the_rule_and_change_nothing() {
+        for required in [&["memory"][..], &["cpu"], &["pids", "io"]] {
+            let mut m = Model {
+                tasks: true,
+                ..Model::default()
+            };
+            let e = format!("{:#}", enable(&mut m, ALL, required).unwrap_err());
+            assert!(e.contains("no-internal-processes"), "{e}");
+            assert!(e.contains("/cg/outer/inner"), "{e}");
+            for r in required {
+                assert!(e.contains(r), "{e}");
+            }
+            assert!(m.on.is_empty(), "{:?}", m.on);
+            assert_eq!(m.cgroup_type().unwrap(), "domain");
+        }
+    }
+
+    #[test]
+    fn processes_in_the_parent_and_nothing_required_enable_nothing() {
+        let mut m = Model {
+            tasks: true,
+            ..Model::default()
+        };
+        enable(&mut m, ALL, &[]).unwrap();
+        assert!(m.on.is_empty(), "{:?}", m.on);
+        assert_eq!(m.cgroup_type().unwrap(), "domain");
+    }
+
+    #[test]
+    fn threaded_controllers_alone_would_make_a_thread_root_undone() {
+        // Only threaded controllers available: the kernel takes them, and the
+        // parent, which has processes, becomes a thread root; undo that.
+        let mut m = Model {
+            tasks: true,
+            ..Model::default()
+        };
+        let e = format!(
+            "{:#}",
+            enable(&mut m, &["cpu", "pids"], &["pids"]).unwrap_err()
+        );
+        assert!(e.contains("no-internal-processes"), "{e}");
+        assert!(e.contains("thread root"), "{e}");
+        assert!(m.on.is_empty(), "{:?}", m.on);
+        assert_eq!(m.cgroup_type().unwrap(), "domain");
+        enable(&mut m, &["cpu", "pids"], &[]).unwrap();
+        assert!(m.on.is_empty(), "{:?}", m.on);
+    }
+
+    #[test]
+    fn a_thread_root_takes_the_threaded_controllers_only() {
+        let mut m = Model {
+            tasks: true,
+            threaded_children: true,
+            ..Model::default()
+        };
+        enable(&mut m, ALL, &["cpu"]).unwrap();
+        assert_eq!(m.on, ["cpu", "cpuset", "pids"]);
+        let mut m = Model {
+            threaded_children: true,
+            ..Model::default()
+        };
+        let e = format!("{:#}", enable(&mut m, ALL, &["cpu", "memory"]).unwrap_err());
+        assert!(e.contains("Operation not supported"), "{e}");
+        assert!(m.on.is_empty(), "{:?}", m.on);
+    }
+
+    #[test]
+    fn a_required_controller_refused_undoes_the_others() {
+        let mut m = Model {
+            broken: Some("pids"),
+            ..Model::default()
+        };
+        let e = format!("{:#}", enable(&mut m, ALL, &["pids"]).unwrap_err());
+        assert!(e.contains("'+pids'"), "{e}");
+        assert!(m.on.is_empty(), "{:?}", m.on);
+        // Not required: the others stay enabled.
+        enable(&mut m, ALL, &["memory"]).unwrap();
+        assert_eq!(m.on, ["io", "memory", "cpu", "cpuset"]);
     }
 }

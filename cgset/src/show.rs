@@ -126,12 +126,13 @@ pub fn report(tree: &Tree, group: &Group) -> Result<Report> {
             u.nr_throttled = kv(&d, "cpu.stat", "nr_throttled");
             u.throttled_ns = kv(&d, "cpu.stat", "throttled_usec").map(|x| x * 1000);
         }
-        if let (Some(q), Some(p)) = (l.cpu_quota_us, l.cpu_period_us) {
-            if q > 0 && p > 0 {
-                #[allow(clippy::cast_precision_loss)]
-                let c = q as f64 / p as f64;
-                l.cpus = Some((c * 100.0).round() / 100.0);
-            }
+        if let (Some(q), Some(p)) = (l.cpu_quota_us, l.cpu_period_us)
+            && q > 0
+            && p > 0
+        {
+            #[allow(clippy::cast_precision_loss)]
+            let c = q as f64 / p as f64;
+            l.cpus = Some((c * 100.0).round() / 100.0);
         }
     }
     if let Some((d, Version::V1)) = dir_for("cpuacct") {

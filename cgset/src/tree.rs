@@ -304,14 +304,14 @@ fn own_cgroup(proc_cgroup: &str, v2: bool, controllers: &[String], mroot: &str) 
     }
     let p = path.unwrap_or_else(|| "/".into());
     // A mount of a subtree: the path is relative to the mount's root.
-    if mroot != "/" {
-        if let Some(rest) = p.strip_prefix(mroot) {
-            if rest.is_empty() {
-                return "/".into();
-            }
-            if rest.starts_with('/') {
-                return rest.to_string();
-            }
+    if mroot != "/"
+        && let Some(rest) = p.strip_prefix(mroot)
+    {
+        if rest.is_empty() {
+            return "/".into();
+        }
+        if rest.starts_with('/') {
+            return rest.to_string();
         }
     }
     p
