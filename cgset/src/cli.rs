@@ -372,6 +372,9 @@ The kernel refuses that (EBUSY) for a cgroup that has processes of its own:
 a non\\-root cgroup either holds processes or distributes controllers to its
 children, never both.
 Move those processes into a leaf group first.
+cgset then enables none of them there and leaves that cgroup as it was
+(enabling only the threaded controllers cpu, cpuset and pids would turn it
+into a thread root); it fails when the limits need one of them.
 .PP
 Differences from libcgroup: errors name the file, the value and the reason and
 exit non\\-zero (125, where libcgroup 3.1 exits 129 and 2.0 often 0); the group
