@@ -376,6 +376,18 @@ cgset then enables none of them there and leaves that cgroup as it was
 (enabling only the threaded controllers cpu, cpuset and pids would turn it
 into a thread root); it fails when the limits need one of them.
 .PP
+The kernel refuses to read cgroup.procs of a threaded v2 cgroup (EOPNOTSUPP)
+and to take cgroup.kill there: cgset reads its threads from cgroup.threads and
+counts each thread's process (the Tgid of /proc/TID/status), for
+.B \\-\\-show
+and for
+.BR \\-\\-delete ;
+.B \\-\\-kill
+kills those processes whole, threads in other cgroups included.
+On v2 a group that cgroup.events says is populated counts as such even
+when no pid can be listed (the kernel lists tasks of another pid namespace
+as 0); cgroup.kill empties it.
+.PP
 Differences from libcgroup: errors name the file, the value and the reason and
 exit non\\-zero (125, where libcgroup 3.1 exits 129 and 2.0 often 0); the group
 is created when missing, and

@@ -530,14 +530,68 @@ pub fn procs_recursive(dir: &Path) -> Vec<i32> {
     out
 }
 
-/// The pids in one cgroup.procs.
+/// The processes in one cgroup: its cgroup.procs, or, where that cannot be
+/// read (the kernel refuses it with EOPNOTSUPP in a threaded cgroup), the
+/// processes its cgroup.threads names, each thread mapped to its thread
+/// group.  Tasks of another pid namespace, which the kernel lists as 0,
+/// are left out.
 #[must_use]
 pub fn read_pids(dir: &Path) -> Vec<i32> {
-    fs::read_to_string(procs_file(dir))
-        .unwrap_or_default()
-        .split_whitespace()
+    match fs::read_to_string(procs_file(dir)) {
+        Ok(s) => numbers(&s),
+        Err(_) => {
+            let Ok(s) = fs::read_to_string(dir.join("cgroup.threads")) else {
+                return Vec::new();
+            };
+            let mut out: Vec<i32> = Vec::new();
+            for tid in numbers(&s) {
+                let p = tgid(tid).unwrap_or(tid);
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+            out
+        }
+    }
+}
+
+/// The positive numbers of a list like cgroup.procs.
+fn numbers(s: &str) -> Vec<i32> {
+    s.split_whitespace()
         .filter_map(|p| p.parse().ok())
+        .filter(|&p: &i32| p > 0)
         .collect()
+}
+
+/// The process (thread group) a thread belongs to, from /proc/TID/status.
+fn tgid(tid: i32) -> Option<i32> {
+    fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Whether a v2 cgroup or one below it has tasks, by its cgroup.events;
+/// `None` where there is no such file (v1, the v2 root).
+fn populated(dir: &Path) -> Option<bool> {
+    fs::read_to_string(dir.join("cgroup.events"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("populated "))
+        .map(|v| v.trim() == "1")
+}
+
+/// The processes of the group's directories (and the cgroups below them),
+/// and whether the kernel says any of them has tasks: pids listed, or v2's
+/// cgroup.events `populated 1` (tasks of another pid namespace, which
+/// cgroup.procs lists as 0, count there too).
+fn occupants(dirs: &[PathBuf]) -> (Vec<i32>, bool) {
+    let mut pids: Vec<i32> = dirs.iter().flat_map(|d| procs_recursive(d)).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    let busy = !pids.is_empty() || dirs.iter().any(|d| populated(d) == Some(true));
+    (pids, busy)
 }
 
 /// `dir` and the cgroups below it, parents first.
@@ -582,21 +636,36 @@ pub fn delete(tree: &Tree, group: &Group, kill: bool, dry: bool) -> Result<()> {
             group.name
         );
     }
-    let mut pids: Vec<i32> = dirs.iter().flat_map(|d| procs_recursive(d)).collect();
-    pids.sort_unstable();
-    pids.dedup();
+    let (mut pids, mut busy) = occupants(&dirs);
+    if busy && pids.is_empty() {
+        // Populated with nothing listed: tasks that just exited (the flag
+        // lags a moment) or of another pid namespace.
+        let until = Instant::now() + Duration::from_millis(500);
+        while busy && pids.is_empty() && Instant::now() < until {
+            sleep(Duration::from_millis(20));
+            (pids, busy) = occupants(&dirs);
+        }
+    }
     let me = nix::unistd::getpid().as_raw();
     if pids.contains(&me) {
         bail!("cannot delete '{}': cgset itself is in it", group.name);
     }
-    if !pids.is_empty() {
+    if busy {
         if !kill {
-            let list: Vec<String> = pids.iter().take(10).map(ToString::to_string).collect();
+            let what = if pids.is_empty() {
+                "by processes cgset cannot list (of another pid namespace?); cgroup.events says populated 1"
+                    .to_string()
+            } else {
+                let list: Vec<String> = pids.iter().take(10).map(ToString::to_string).collect();
+                format!(
+                    "pid {}{}",
+                    list.join(" "),
+                    if pids.len() > 10 { " ..." } else { "" }
+                )
+            };
             bail!(
-                "cannot delete '{}': it is populated (pid {}{}); use --kill to kill its processes",
+                "cannot delete '{}': it is populated ({what}); use --kill to kill its processes",
                 group.name,
-                list.join(" "),
-                if pids.len() > 10 { " ..." } else { "" }
             );
         }
         if dry {
@@ -644,8 +713,10 @@ fn rmdir_retry(d: &Path) -> Result<()> {
     }
 }
 
-/// SIGKILL every process of the group (thawing it first), and wait until
-/// the cgroups are empty.
+/// SIGKILL every process of the group (thawing it first), by v2's
+/// cgroup.kill where there is one and by pid, and wait until the cgroups
+/// are empty.  A threaded cgroup refuses cgroup.kill (killing is process
+/// directed): its processes, each with a thread there, are killed whole.
 fn kill_all(tree: &Tree, group: &Group, dirs: &[PathBuf]) -> Result<()> {
     // Frozen tasks die only once thawed.
     if is_frozen(tree, group) {
@@ -657,13 +728,17 @@ fn kill_all(tree: &Tree, group: &Group, dirs: &[PathBuf]) -> Result<()> {
         .filter(|p| p.exists());
     let start = Instant::now();
     loop {
-        let mut pids: Vec<i32> = dirs.iter().flat_map(|d| procs_recursive(d)).collect();
-        pids.sort_unstable();
-        pids.dedup();
-        if pids.is_empty() {
+        let (pids, busy) = occupants(dirs);
+        if !busy {
             return Ok(());
         }
         if start.elapsed() > Duration::from_secs(10) {
+            if pids.is_empty() {
+                bail!(
+                    "'{}' is still populated after 10s (cgroup.events), with no process cgset can list",
+                    group.name
+                );
+            }
             bail!(
                 "processes {pids:?} of '{}' did not die within 10s",
                 group.name
@@ -925,6 +1000,52 @@ mod tests {
                 .into(),
             )
         }
+    }
+
+    /// A second thread of this process, alive until the sender is dropped.
+    fn second_thread() -> (i32, std::sync::mpsc::Sender<()>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop, wait) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            tx.send(nix::unistd::gettid().as_raw()).unwrap();
+            let _ = wait.recv();
+        });
+        (rx.recv().unwrap(), stop)
+    }
+
+    #[test]
+    fn threads_stand_for_processes_where_procs_cannot_be_read() {
+        let d = tempfile::tempdir().unwrap();
+        let me = nix::unistd::getpid().as_raw();
+        let (tid, _stop) = second_thread();
+        assert_ne!(tid, me);
+        // A threaded cgroup: no readable cgroup.procs; its threads, mapped to
+        // their process, once each; 0 (another pid namespace) left out.
+        fs::write(d.path().join("cgroup.threads"), format!("{tid}\n0\n{me}\n")).unwrap();
+        assert_eq!(read_pids(d.path()), [me]);
+        // Where cgroup.procs reads, it is what counts.
+        fs::write(d.path().join("cgroup.procs"), "0\n7\n9\n").unwrap();
+        assert_eq!(read_pids(d.path()), [7, 9]);
+        fs::remove_file(d.path().join("cgroup.procs")).unwrap();
+        fs::remove_file(d.path().join("cgroup.threads")).unwrap();
+        assert!(read_pids(d.path()).is_empty());
+    }
+
+    #[test]
+    fn populated_counts_without_a_listed_pid() {
+        let d = tempfile::tempdir().unwrap();
+        let g = d.path().join("g");
+        fs::create_dir_all(g.join("sub")).unwrap();
+        let dirs = [g.clone()];
+        // v1: no cgroup.events, the pids alone.
+        assert_eq!(occupants(&dirs), (vec![], false));
+        fs::write(g.join("sub/cgroup.procs"), "42\n").unwrap();
+        assert_eq!(occupants(&dirs), (vec![42], true));
+        fs::write(g.join("sub/cgroup.procs"), "0\n").unwrap();
+        fs::write(g.join("cgroup.events"), "populated 0\nfrozen 0\n").unwrap();
+        assert_eq!(occupants(&dirs), (vec![], false));
+        fs::write(g.join("cgroup.events"), "populated 1\nfrozen 0\n").unwrap();
+        assert_eq!(occupants(&dirs), (vec![], true));
     }
 
     const ALL: &[&str] = &["cpu", "cpuset", "io", "memory", "pids"];

@@ -380,3 +380,56 @@ fn hybrid_tree_uses_v1_first_then_v2() {
     );
     assert!(!r.join("cpu/other").exists());
 }
+
+/// A threaded v2 cgroup, whose cgroup.procs the kernel refuses to read: its
+/// processes come from cgroup.threads (a thread of this test process here),
+/// for `--show` and for `--delete`, which refuses it populated.  A group
+/// that cgroup.events says is populated counts as such even when no pid can
+/// be listed (tasks of another pid namespace read as 0).
+#[test]
+fn v2_threaded_and_unlisted_tasks_count_as_populated() {
+    let d = v2_tree();
+    let r = d.path();
+    let b = r.join("box");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop, wait) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        tx.send(nix::unistd::gettid().as_raw()).unwrap();
+        let _ = wait.recv();
+    });
+    let tid = rx.recv().unwrap();
+    let me = std::process::id();
+    fs::remove_file(b.join("cgroup.procs")).unwrap();
+    put(
+        &b,
+        &[
+            ("cgroup.type", "threaded\n"),
+            ("cgroup.threads", &format!("{tid}\n")),
+            ("cgroup.events", "populated 1\nfrozen 0\n"),
+        ],
+    );
+    let o = run_in(r, &["--show", "--json", "/box"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["pids"], serde_json::json!([me]), "{v}");
+    let o = run_in(r, &["--delete", "/box"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("populated (pid {me}); use --kill")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(b.is_dir());
+    stop.send(()).unwrap();
+    t.join().unwrap();
+    // Populated, nothing listed.
+    put(&b, &[("cgroup.threads", "0\n")]);
+    let o = run_in(r, &["--delete", "/box"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cgroup.events says populated 1"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(b.is_dir());
+}

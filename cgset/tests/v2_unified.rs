@@ -158,3 +158,106 @@ fn v2_threaded_cgroup_takes_threads() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!kids.0[0].wait().unwrap().success());
 }
+
+/// A process of four threads that sleep.
+const THREADS_C: &str = r#"
+#include <pthread.h>
+#include <unistd.h>
+static void *idle(void *arg) { (void)arg; for (;;) pause(); return 0; }
+int main(void) {
+    pthread_t t;
+    for (int i = 0; i < 3; i++) pthread_create(&t, 0, idle, 0);
+    for (;;) pause();
+}
+"#;
+
+/// A threaded cgroup's cgroup.procs cannot be read (EOPNOTSUPP), nor its
+/// cgroup.kill written: `--show` lists its process from cgroup.threads,
+/// `--delete` refuses it populated, `--delete --kill` kills the process by
+/// pid and removes it.
+#[test]
+fn v2_threaded_cgroup_show_and_delete_kill() {
+    const NAME: &str = "cgset::v2_threaded_cgroup_show_and_delete_kill";
+    if !cttest::require_root(NAME) {
+        return;
+    }
+    let ok = Path::new(U).join("cgroup.controllers").exists()
+        && fs::read_to_string("/proc/self/cgroup").is_ok_and(|s| s.contains("0::/\n"));
+    if !cttest::require(
+        NAME,
+        ok,
+        "no cgroup2 mount at /sys/fs/cgroup/unified with us at its top",
+    ) {
+        return;
+    }
+    let _l = cttest::serial("cgroup");
+    let tmp = cttest::tempdir().unwrap();
+    // Four threads where a static C compiler is here, else one (sleep).
+    let (prog, ntasks) = match cttest::vm::compile_static_c(tmp.path(), "threads", THREADS_C) {
+        Some(p) => (p.to_string_lossy().into_owned(), 4),
+        None => ("sleep".to_string(), 1),
+    };
+    let p = format!("/cgset-test-{}-thk", std::process::id());
+    let t = format!("{p}/t");
+    let pdir = Path::new(U).join(p.trim_start_matches('/'));
+    let tdir = pdir.join("t");
+    let _clean = cttest::defer(|| {
+        let _ = cgset()
+            .arg("--root")
+            .arg(U)
+            .args(["--delete", "--kill", &p])
+            .output();
+        assert!(!pdir.exists(), "{} left behind", pdir.display());
+    });
+    let mut cmd = Command::new(&prog);
+    if ntasks == 1 {
+        cmd.arg("60");
+    }
+    let mut kids = Kids(vec![cmd.spawn().unwrap()]);
+    let pid = kids.0[0].id();
+    let task = format!("/proc/{pid}/task");
+    for _ in 0..200 {
+        if fs::read_dir(&task).map(Iterator::count).unwrap_or(0) >= ntasks {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(fs::read_dir(&task).unwrap().count(), ntasks);
+    let o = run(&["-r", "cgroup.type=threaded", &t]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(run(&["--pid", &pid.to_string(), &p]).status.success());
+    let o = run(&["--pid", &pid.to_string(), &t]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(get(&t, "cgroup.threads").lines().count(), ntasks);
+    // The kernel's refusals this is about.
+    let e = fs::read_to_string(tdir.join("cgroup.procs")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EOPNOTSUPP), "{e}");
+    let o = run(&["--show", "--json", &t]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["pids"], serde_json::json!([pid]), "{v}");
+    let o = run(&["--delete", &t]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("populated (pid {pid}); use --kill")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(tdir.is_dir());
+    assert!(
+        kids.0[0].try_wait().unwrap().is_none(),
+        "killed without --kill"
+    );
+    let o = run(&["--delete", "--kill", &t]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!tdir.exists());
+    let st = kids.0[0].wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&st),
+        Some(libc::SIGKILL)
+    );
+    // The thread root, empty now, goes without --kill.
+    let o = run(&["--delete", &p]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!pdir.exists());
+}

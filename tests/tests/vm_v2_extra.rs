@@ -3,9 +3,10 @@
 //! cgroup, `--copy-from`, v1 CFS names merged into `cpu.max`, the
 //! page-rounding note, the numbers of `--show --json` against the kernel's
 //! own files, `--watch --count`, `--delete --kill` of frozen groups, `--pid`
-//! into a threaded group, and stress-rs's OOM report.  One boot runs every
-//! check; the VM reports results by name on the marker port and the figures
-//! of `--show --json` come back as `CTOOLS-INFO` lines checked here.
+//! into a threaded group (then `--show` and `--delete [--kill]` of it), and
+//! stress-rs's OOM report.  One boot runs every check; the VM reports
+//! results by name on the marker port and the figures of `--show --json`
+//! come back as `CTOOLS-INFO` lines checked here.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -276,8 +277,14 @@ vm_expect thr_pids_current "$NTASKS" "$(cat $G/troot/t/pids.current)"
 vm_check thr_pids_limit cgset --pids-limit 20 /ctx/troot/t
 vm_expect thr_pids_max 20 "$(cat $G/troot/t/pids.max)"
 vm_info thr_show "$(cgset --show --json /ctx/troot/t 2>&1 | tr -d '\n')"
-# Known bug: cgroup.procs of a threaded cgroup cannot be read (EOPNOTSUPP),
-# so cgset finds no process to kill there (see KNOWN_BUGS).
+vm_info thr_pid "$tp"
+# cgroup.procs of a threaded cgroup cannot be read (EOPNOTSUPP): cgset finds
+# its processes through cgroup.threads, refuses to delete it populated
+# without --kill, and with --kill kills them by pid (the kernel refuses
+# cgroup.kill there).
+out=$(cgset --delete /ctx/troot/t 2>&1); rc=$?
+vm_expect thr_delete_refused "125|yes|present|S" \
+    "$rc|$(echo "$out" | grep -q "populated (pid $tp); use --kill" && echo yes || echo "no: $out")|$(gone $G/troot/t)|$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' /proc/$tp/status)"
 out=$(cgset --delete --kill /ctx/troot/t 2>&1); rc=$?
 st=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' /proc/$tp/status 2>/dev/null)
 if [ $rc -eq 0 ] && [ "$(gone $G/troot/t)" = absent ] && { [ -z "$st" ] || [ "$st" = Z ]; }; then
@@ -373,6 +380,7 @@ const CHECKS: &[&str] = &[
     "thr_pids_current",
     "thr_pids_limit",
     "thr_pids_max",
+    "thr_delete_refused",
     "thr_delete_kill_threaded",
     "thr_cleanup",
     "thr_cleanup_gone",
@@ -383,12 +391,7 @@ const CHECKS: &[&str] = &[
 /// Checks that fail because of a known bug in a tool, with the bug: they
 /// are reported (FAIL in the transcript) but do not fail the test; one that
 /// passes is announced, to be moved back to the asserted checks.
-const KNOWN_BUGS: &[(&str, &str)] = &[(
-    "thr_delete_kill_threaded",
-    "cgset --delete [--kill] reads the pids of a group from cgroup.procs, which the kernel refuses \
-     (EOPNOTSUPP) in a threaded cgroup: it finds no process, kills none, and fails after 5 s of \
-     rmdir EBUSY retries with 'processes are still in it' (cgroup.threads has them)",
-)];
+const KNOWN_BUGS: &[(&str, &str)] = &[];
 
 /// `VmResult::assert_passed` for every check, the known bugs reported apart.
 fn assert_passed_but_known(r: &VmResult) {
@@ -525,6 +528,18 @@ fn check_watch_json(r: &VmResult) {
     }
 }
 
+/// `--show --json` of the threaded group: its process (found through
+/// cgroup.threads, cgroup.procs being refused there) and its tasks.
+fn check_threaded_show(r: &VmResult, ntasks: u64) {
+    let js = r.info.get("thr_show").expect("thr_show");
+    let v: Value =
+        serde_json::from_str(js).unwrap_or_else(|e| panic!("thr_show: {e}: {js}\n{}", r.report()));
+    let tp: i64 = r.info["thr_pid"].parse().expect("thr_pid");
+    assert_eq!(v["pids"], serde_json::json!([tp]), "{v}");
+    assert_eq!(v["usage"]["pids_current"], ntasks, "{v}");
+    assert_eq!(v["limits"]["pids_max"], 20, "{v}");
+}
+
 #[test]
 fn cgset_and_stress_more_on_cgroup_v2() {
     if !cttest::vm::require("e2e::vm_v2_extra::cgset_and_stress_more_on_cgroup_v2") {
@@ -550,4 +565,5 @@ fn cgset_and_stress_more_on_cgroup_v2() {
     assert_passed_but_known(&r);
     check_show_json(&r);
     check_watch_json(&r);
+    check_threaded_show(&r, ntasks);
 }
