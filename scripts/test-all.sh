@@ -33,7 +33,9 @@ read -r passed failed < <(awk '/^test result:/ {
         }
     } END { print p + 0, f + 0 }' "$out")
 # make install / uninstall into a scratch DESTDIR, pages and completions.
-inst=$(scripts/check-install.sh 2>&1 | tee /dev/stderr | tail -n 1) || status=1
+inst_out=$(scripts/check-install.sh 2>&1) || status=1
+printf '%s\n' "$inst_out"
+inst=$(tail -n 1 <<<"$inst_out")
 ipass=$(sed -n 's/^install: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$inst")
 ifail=$(sed -n 's/^install: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$inst")
 passed=$((passed + ${ipass:-0}))
