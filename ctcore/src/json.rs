@@ -95,6 +95,9 @@ mod tests {
     #[test]
     fn bad_fd_is_an_error() {
         let e = StatusFd::new(987_654).err().unwrap();
-        assert_eq!(e.to_string(), "status descriptor 987654: Bad file descriptor");
+        assert_eq!(
+            e.to_string(),
+            "status descriptor 987654: Bad file descriptor"
+        );
     }
 }

@@ -171,7 +171,7 @@ impl MemCg {
 #[must_use]
 pub fn human(bytes: u64) -> String {
     for (shift, s) in [(30, "G"), (20, "M"), (10, "K")] {
-        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
             return format!("{}{s} ({bytes} bytes)", bytes >> shift);
         }
     }

@@ -286,15 +286,15 @@ fn check_in_use(upper: &Path, work: Option<&Path>) -> Result<()> {
                     m.mount_point
                 );
             }
-            if let Some(w) = work {
-                if same(mine_work, w) {
-                    bail!(
-                        "work directory {} is already the {role} of the union mounted on {}: \
+            if let Some(w) = work
+                && same(mine_work, w)
+            {
+                bail!(
+                    "work directory {} is already the {role} of the union mounted on {}: \
                          unmount it first, or give another --work",
-                        w.display(),
-                        m.mount_point
-                    );
-                }
+                    w.display(),
+                    m.mount_point
+                );
             }
         }
     }

@@ -461,17 +461,17 @@ pub fn bind(dir: &Path, target: &Path, read_only: bool, attrs: Attrs) -> Result<
     )
     .map_err(|e| anyhow!("bind mount: {}", ctcore::errno_text(e)))?;
     let flags = ms_flags(read_only, attrs);
-    if !flags.is_empty() {
-        if let Err(e) = nix::mount::mount(
+    if !flags.is_empty()
+        && let Err(e) = nix::mount::mount(
             None::<&str>,
             target,
             None::<&str>,
             MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags,
             None::<&str>,
-        ) {
-            let _ = nix::mount::umount2(target, MntFlags::MNT_DETACH);
-            bail!("making the bind mount read-only: {}", ctcore::errno_text(e));
-        }
+        )
+    {
+        let _ = nix::mount::umount2(target, MntFlags::MNT_DETACH);
+        bail!("making the bind mount read-only: {}", ctcore::errno_text(e));
     }
     Ok(())
 }
