@@ -24,7 +24,7 @@ PROFILE_FLAG := $(if $(filter debug,$(PROFILE)),,--profile $(PROFILE))
 
 TOOLS_BIN  := stress-rs cgset unshare-rs mkrootfs
 TOOLS_SBIN := chroot-rs unionmount
-MAN1       := stress-rs.1 cgset.1 unshare-rs.1 mkrootfs.1
+MAN1       := stress-rs.1 cgset.1 unshare-rs.1 mkrootfs.1 contain.1
 MAN8       := chroot-rs.8 unionmount.8
 MAN7       := ctools.7
 ALL_TOOLS  := $(TOOLS_BIN) $(TOOLS_SBIN)
@@ -32,7 +32,7 @@ ALL_TOOLS  := $(TOOLS_BIN) $(TOOLS_SBIN)
 DEPS := build-essential mandoc stress cgroup-tools hyperfine pax-utils \
 	qemu-system-x86 cpio busybox-static fuse-overlayfs unionfs-fuse \
 	e2fsprogs bubblewrap runc util-linux iproute2 procps python3 \
-	psmisc kmod uidmap xz-utils passwd
+	psmisc kmod uidmap xz-utils passwd jq attr tar gzip coreutils
 
 .PHONY: all build man completions install uninstall test demo deps lint
 
@@ -60,7 +60,7 @@ install: build man completions
 		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d
 	for t in $(TOOLS_BIN); do install -m 755 $(RELEASE)/$$t $(DESTDIR)$(BINDIR)/$$t; done
 	for t in $(TOOLS_SBIN); do install -m 755 $(RELEASE)/$$t $(DESTDIR)$(SBINDIR)/$$t; done
-	if [ -f contain/contain ]; then install -m 755 contain/contain $(DESTDIR)$(BINDIR)/contain; fi
+	install -m 755 contain/contain $(DESTDIR)$(BINDIR)/contain
 	install -d $(DESTDIR)$(HELPERDIR)
 	ln -sf $(SBINDIR)/unionmount $(DESTDIR)$(HELPERDIR)/mount.unionmount
 	ln -sf $(SBINDIR)/unionmount $(DESTDIR)$(HELPERDIR)/mount.fuse.unionmount

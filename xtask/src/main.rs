@@ -2,8 +2,8 @@
 //!
 //! Man pages: NAME, SYNOPSIS and OPTIONS are generated from each tool's
 //! clap definition; DESCRIPTION and the sections after OPTIONS come from the
-//! tool's `cli::MAN`.  `man/ctools.7`, the overview, is written by hand and
-//! copied.  Completions for bash, zsh and fish come from the same
+//! tool's `cli::MAN`.  `man/ctools.7`, the overview, and `contain/contain.1`
+//! are written by hand and copied.  Completions for bash, zsh and fish come from the same
 //! definitions.
 
 use std::fs;
@@ -110,10 +110,13 @@ fn write_man(out: &Path) -> anyhow::Result<Vec<PathBuf>> {
             .with_context(|| format!("writing {}", path.display()))?;
         written.push(path);
     }
-    let overview = workspace_root().join("man/ctools.7");
-    let dest = out.join("ctools.7");
-    fs::copy(&overview, &dest).with_context(|| format!("copying {}", overview.display()))?;
-    written.push(dest);
+    // Hand-written pages: the overview and the shell script's.
+    for (src, name) in [("man/ctools.7", "ctools.7"), ("contain/contain.1", "contain.1")] {
+        let src = workspace_root().join(src);
+        let dest = out.join(name);
+        fs::copy(&src, &dest).with_context(|| format!("copying {}", src.display()))?;
+        written.push(dest);
+    }
     Ok(written)
 }
 
