@@ -111,7 +111,10 @@ fn write_man(out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         written.push(path);
     }
     // Hand-written pages: the overview and the shell script's.
-    for (src, name) in [("man/ctools.7", "ctools.7"), ("contain/contain.1", "contain.1")] {
+    for (src, name) in [
+        ("man/ctools.7", "ctools.7"),
+        ("contain/contain.1", "contain.1"),
+    ] {
         let src = workspace_root().join(src);
         let dest = out.join(name);
         fs::copy(&src, &dest).with_context(|| format!("copying {}", src.display()))?;
