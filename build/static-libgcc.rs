@@ -1,8 +1,9 @@
 //! Link libgcc's unwinder statically (libgcc_eh.a) instead of loading
 //! libgcc_s.so.1 at run time.
 //!
-//! unshare-rs is started once per container, and on virtual machines the
-//! dynamic loader's work dominates its run time: libgcc_s.so costs a
+//! The build script of every tool package.  Each tool is started once per
+//! container (several times per `contain run`), and on virtual machines the
+//! dynamic loader's work dominates a short run: libgcc_s.so costs a
 //! library load and a constructor that runs CPUID (a VM exit) on every
 //! start, about 0.15 ms here.  Rust's std names `-lgcc_s`; a linker script
 //! of that name found first on the search path redirects it to the static
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
-    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=../build/static-libgcc.rs");
     println!("cargo:rerun-if-env-changed=CC");
     let target = std::env::var("TARGET").unwrap_or_default();
     if !target.ends_with("-linux-gnu") {
