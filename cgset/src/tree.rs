@@ -1,6 +1,7 @@
 //! Where the cgroup hierarchies are, which version each is, and where a
 //! GROUP name lands in each of them.
 
+use ctcore::mountinfo::unescape;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -315,25 +316,6 @@ fn own_cgroup(proc_cgroup: &str, v2: bool, controllers: &[String], mroot: &str) 
         }
     }
     p
-}
-
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The words of a file (cgroup.controllers, cgroup.subtree_control).

@@ -2,6 +2,7 @@
 //! new root, runc's masked and read-only paths, and the pivot_root
 //! sequence with its switch_root-style fallback.
 
+use ctcore::mountinfo::unescape;
 use std::fs;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
@@ -651,26 +652,6 @@ impl Method {
             Self::MoveChroot => "move+chroot (switch_root style)",
         }
     }
-}
-
-/// Undo mountinfo's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The mount points of proc and sysfs mounts outside `root`, deepest

@@ -23,6 +23,7 @@ pub mod exec;
 pub mod exit;
 pub mod json;
 pub mod man;
+pub mod mountinfo;
 pub mod units;
 pub mod wait;
 

@@ -1,5 +1,6 @@
 //! Diagnostics that name the cause of a failure.
 
+use ctcore::mountinfo::unescape;
 use std::path::{Path, PathBuf};
 
 /// Read a sysctl under `proc` (normally `/proc`), trimmed.
@@ -102,25 +103,6 @@ pub struct MountLine {
     pub target: PathBuf,
     pub optional: Vec<String>,
     pub fstype: String,
-}
-
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Parse mountinfo text.
