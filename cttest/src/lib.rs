@@ -144,13 +144,20 @@ pub struct Serial {
 #[must_use]
 pub fn serial(name: &str) -> Serial {
     let path = std::env::temp_dir().join(format!("ctools-test-{name}.lock"));
+    // flock needs only a read-only descriptor: another user's lock file
+    // (root's, say) is shared by opening it for reading.
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
         .open(&path)
+        .or_else(|_| OpenOptions::new().read(true).open(&path))
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if is_root() {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666));
+    }
     // SAFETY: flock on a descriptor we own.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
     assert_eq!(rc, 0, "flock {}", path.display());
