@@ -1,7 +1,6 @@
 //! Where the cgroup hierarchies are, which version each is, and where a
 //! GROUP name lands in each of them.
 
-use ctcore::mountinfo::unescape;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -100,17 +99,8 @@ impl Tree {
     #[must_use]
     pub fn from_mountinfo(mountinfo: &str, proc_cgroup: &str) -> Self {
         let mut hiers: Vec<Hier> = Vec::new();
-        for line in mountinfo.lines() {
-            let Some((pre, post)) = line.split_once(" - ") else {
-                continue;
-            };
-            let pre: Vec<&str> = pre.split(' ').collect();
-            let post: Vec<&str> = post.split(' ').collect();
-            if pre.len() < 5 || post.len() < 3 {
-                continue;
-            }
-            let (mroot, mpoint) = (unescape(pre[3]), PathBuf::from(unescape(pre[4])));
-            let v2 = match post[0] {
+        for m in ctcore::mountinfo::parse(mountinfo) {
+            let v2 = match m.fstype.as_str() {
                 "cgroup2" => true,
                 "cgroup" => false,
                 _ => continue,
@@ -118,7 +108,7 @@ impl Tree {
             let controllers: Vec<String> = if v2 {
                 Vec::new()
             } else {
-                post[2]
+                m.super_options
                     .split(',')
                     .filter(|o| KNOWN.contains(o))
                     .map(String::from)
@@ -133,9 +123,9 @@ impl Tree {
             {
                 continue; // the same hierarchy mounted twice
             }
-            let own = own_cgroup(proc_cgroup, v2, &controllers, &mroot);
+            let own = own_cgroup(proc_cgroup, v2, &controllers, &m.root);
             hiers.push(Hier {
-                mount: mpoint,
+                mount: PathBuf::from(m.target),
                 controllers,
                 v2,
                 own,
@@ -469,7 +459,7 @@ mod tests {
 
     #[test]
     fn mount_point_escapes() {
-        assert_eq!(unescape("/a\\040b"), "/a b");
+        assert_eq!(ctcore::mountinfo::unescape("/a\\040b"), "/a b");
     }
 
     #[test]

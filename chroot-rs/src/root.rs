@@ -2,7 +2,6 @@
 //! new root, runc's masked and read-only paths, and the pivot_root
 //! sequence with its switch_root-style fallback.
 
-use ctcore::mountinfo::unescape;
 use std::fs;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
@@ -658,15 +657,11 @@ impl Method {
 /// first, from this process's mountinfo.
 #[must_use]
 pub fn outside_proc_sys(mountinfo: &str, root: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = mountinfo
-        .lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split(' ').collect();
-            let dash = f.iter().position(|x| *x == "-")?;
-            let fstype = *f.get(dash + 1)?;
-            let mp = PathBuf::from(unescape(f.get(4)?));
-            ((fstype == "proc" || fstype == "sysfs") && !mp.starts_with(root)).then_some(mp)
-        })
+    let mut v: Vec<PathBuf> = ctcore::mountinfo::parse(mountinfo)
+        .into_iter()
+        .filter(|m| m.fstype == "proc" || m.fstype == "sysfs")
+        .map(|m| PathBuf::from(m.target))
+        .filter(|mp| !mp.starts_with(root))
         .collect();
     v.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     v.dedup();
@@ -711,19 +706,14 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 /// is the initial rootfs, or it is no mount point at all (a plain chroot).
 #[must_use]
 pub fn unpivotable_reason() -> &'static str {
-    let mi = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    for line in mi.lines() {
-        let f: Vec<&str> = line.split(' ').collect();
-        if f.len() > 4 && f[4] == "/" {
-            if let Some(i) = f.iter().position(|x| *x == "-")
-                && f.get(i + 1).is_some_and(|t| *t == "rootfs")
-            {
-                return "the root is the initramfs rootfs";
-            }
-            return "the root cannot be pivoted away from";
-        }
+    match ctcore::mountinfo::current()
+        .iter()
+        .find(|m| m.target == "/")
+    {
+        Some(m) if m.fstype == "rootfs" => "the root is the initramfs rootfs",
+        Some(_) => "the root cannot be pivoted away from",
+        None => "the root is not a mount point (inside a chroot)",
     }
-    "the root is not a mount point (inside a chroot)"
 }
 
 /// The pivot_root sequence of runc and crun: pivot_root(".", "."), then
@@ -848,7 +838,7 @@ mod tests {
                 PathBuf::from("/sys")
             ]
         );
-        assert_eq!(unescape("a\\040b"), "a b");
+        assert_eq!(ctcore::mountinfo::unescape("a\\040b"), "a b");
     }
 
     #[test]

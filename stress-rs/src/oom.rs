@@ -47,19 +47,11 @@ pub fn find_in(cgroup: &str, mountinfo: &str) -> Option<MemCg> {
     }
     let mut m1 = None;
     let mut m2 = None;
-    for line in mountinfo.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else {
-            continue;
-        };
-        let pre: Vec<&str> = pre.split(' ').collect();
-        let post: Vec<&str> = post.split(' ').collect();
-        if pre.len() < 5 || post.len() < 3 {
-            continue;
-        }
-        let (root, point) = (pre[3].to_string(), PathBuf::from(unescape(pre[4])));
-        match post[0] {
-            "cgroup" if post[2].split(',').any(|o| o == "memory") => m1 = Some((root, point)),
-            "cgroup2" if m2.is_none() => m2 = Some((root, point)),
+    for m in ctcore::mountinfo::parse(mountinfo) {
+        let found = Some((m.root, PathBuf::from(m.target)));
+        match m.fstype.as_str() {
+            "cgroup" if m.super_options.split(',').any(|o| o == "memory") => m1 = found,
+            "cgroup2" if m2.is_none() => m2 = found,
             _ => {}
         }
     }
@@ -81,13 +73,6 @@ pub fn find_in(cgroup: &str, mountinfo: &str) -> Option<MemCg> {
     // A v2 mount without the memory controller (a hybrid set-up's
     // "unified" mount) has no memory.events.
     cg.dir().join("memory.events").exists().then_some(cg)
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
 }
 
 /// Our memory cgroup, from /proc.

@@ -367,30 +367,6 @@ pub fn is_identity_map(text: &str) -> bool {
     lines.len() == 1 && lines[0] == ["0", "0", "4294967295"]
 }
 
-/// Decode the octal escapes (`\040`) of /proc/self/mountinfo.
-#[must_use]
-pub fn unescape_mountinfo(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 4 <= b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (u32::from(b[i + 1] - b'0') << 6)
-                | (u32::from(b[i + 2] - b'0') << 3)
-                | u32::from(b[i + 3] - b'0');
-            out.push(u8::try_from(v & 0xff).unwrap_or(b'?'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// One overlay mount of /proc/self/mountinfo: mount point and the paths
 /// its options name as upper and work directories.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -406,29 +382,22 @@ pub struct OverlayMount {
 /// The overlay mounts of a mountinfo text.
 #[must_use]
 pub fn overlay_mounts(mountinfo: &str) -> Vec<OverlayMount> {
+    use ctcore::mountinfo::unescape;
     let mut out = Vec::new();
-    for line in mountinfo.lines() {
-        let Some((head, tail)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mut t = tail.splitn(3, ' ');
-        let (Some(fstype), Some(_src), Some(opts)) = (t.next(), t.next(), t.next()) else {
-            continue;
-        };
-        if fstype != "overlay" {
+    for mi in ctcore::mountinfo::parse(mountinfo) {
+        if mi.fstype != "overlay" {
             continue;
         }
-        let mount_point = head.split(' ').nth(4).unwrap_or("").to_string();
         let mut m = OverlayMount {
-            mount_point: unescape_mountinfo(&mount_point),
+            mount_point: mi.target,
             upper: None,
             work: None,
         };
-        for o in opts.split(',') {
+        for o in mi.super_options.split(',') {
             if let Some(v) = o.strip_prefix("upperdir=") {
-                m.upper = Some(unescape_mountinfo(v));
+                m.upper = Some(unescape(v));
             } else if let Some(v) = o.strip_prefix("workdir=") {
-                m.work = Some(unescape_mountinfo(v));
+                m.work = Some(unescape(v));
             }
         }
         out.push(m);
@@ -582,6 +551,6 @@ mod tests {
         assert_eq!(m[0].upper.as_deref(), Some("/tmp/a,x"));
         assert_eq!(m[0].work.as_deref(), Some("/tmp/.a.work"));
         assert_eq!(m[1].upper, None);
-        assert_eq!(unescape_mountinfo("a\\134b\\040"), "a\\b ");
+        assert_eq!(ctcore::mountinfo::unescape("a\\134b\\040"), "a\\b ");
     }
 }

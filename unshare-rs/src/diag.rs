@@ -1,6 +1,5 @@
 //! Diagnostics that name the cause of a failure.
 
-use ctcore::mountinfo::unescape;
 use std::path::{Path, PathBuf};
 
 /// Read a sysctl under `proc` (normally `/proc`), trimmed.
@@ -108,15 +107,12 @@ pub struct MountLine {
 /// Parse mountinfo text.
 #[must_use]
 pub fn parse_mountinfo(text: &str) -> Vec<MountLine> {
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            let sep = f.iter().position(|x| *x == "-")?;
-            Some(MountLine {
-                target: PathBuf::from(unescape(f.get(4)?)),
-                optional: f.get(6..sep)?.iter().map(|s| (*s).to_string()).collect(),
-                fstype: f.get(sep + 1)?.to_string(),
-            })
+    ctcore::mountinfo::parse(text)
+        .into_iter()
+        .map(|m| MountLine {
+            target: PathBuf::from(m.target),
+            optional: m.optional,
+            fstype: m.fstype,
         })
         .collect()
 }
