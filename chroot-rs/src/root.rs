@@ -348,23 +348,10 @@ pub fn setup_sys(root: &Path, log: Log) -> Step {
 }
 
 /// The device nodes of `--dev`: name, major, minor (runc's defaults).
-pub const DEVICES: &[(&str, u64, u64)] = &[
-    ("null", 1, 3),
-    ("zero", 1, 5),
-    ("full", 1, 7),
-    ("random", 1, 8),
-    ("urandom", 1, 9),
-    ("tty", 5, 0),
-];
+pub const DEVICES: &[(&str, u32, u32)] = ctcore::dev::NODES;
 
 /// The symbolic links of `--dev`.
-pub const DEV_LINKS: &[(&str, &str)] = &[
-    ("fd", "/proc/self/fd"),
-    ("stdin", "/proc/self/fd/0"),
-    ("stdout", "/proc/self/fd/1"),
-    ("stderr", "/proc/self/fd/2"),
-    ("ptmx", "pts/ptmx"),
-];
+pub const DEV_LINKS: &[(&str, &str)] = ctcore::dev::LINKS;
 
 /// Every name `--dev` puts in /dev, sorted.
 #[must_use]
@@ -400,7 +387,7 @@ pub fn setup_dev(root: &Path, log: Log) -> Step {
             &p,
             SFlag::S_IFCHR,
             Mode::from_bits_truncate(0o666),
-            makedev(ma, mi),
+            makedev(u64::from(ma), u64::from(mi)),
         ) {
             Ok(()) => {
                 let _ = fs::set_permissions(&p, fs::Permissions::from_mode(0o666));

@@ -18,6 +18,7 @@
 //! * the hand-written parts of each man page ([`man`]).
 
 pub mod cli;
+pub mod dev;
 pub mod error;
 pub mod exec;
 pub mod exit;

@@ -258,26 +258,13 @@ impl Builder {
     /// Device nodes and the usual /dev links.
     pub fn dev(&mut self) {
         let chain = vec!["--dev".to_string()];
-        for (n, ma, mi) in [
-            ("null", 1, 3),
-            ("zero", 1, 5),
-            ("full", 1, 7),
-            ("random", 1, 8),
-            ("urandom", 1, 9),
-            ("tty", 5, 0),
-        ] {
+        for &(n, ma, mi) in ctcore::dev::NODES {
             self.plan.insert(
                 Path::new("dev").join(n),
                 Entry::made(Kind::Char(ma, mi), 0o666, &chain),
             );
         }
-        for (n, t) in [
-            ("fd", "/proc/self/fd"),
-            ("stdin", "/proc/self/fd/0"),
-            ("stdout", "/proc/self/fd/1"),
-            ("stderr", "/proc/self/fd/2"),
-            ("ptmx", "pts/ptmx"),
-        ] {
+        for &(n, t) in ctcore::dev::LINKS {
             self.plan.insert(
                 Path::new("dev").join(n),
                 Entry::made(Kind::Symlink(t.into()), 0o777, &chain),
