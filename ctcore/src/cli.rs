@@ -42,8 +42,14 @@ pub fn restore_sigpipe() {
 ///   its [`error::code_of`] status (125 unless the error says otherwise).
 pub fn main<C: clap::Parser>(run: impl FnOnce(C) -> anyhow::Result<i32>) -> ! {
     restore_sigpipe();
-    let name = C::command().get_name().to_string();
-    let code = match C::try_parse_from(std::env::args_os()) {
+    // One Command, built once: building clap's Command is most of the
+    // parse's cost, and a tool in an exec chain starts on every run.
+    let mut cmd = C::command();
+    let name = cmd.get_name().to_string();
+    let parsed = cmd
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|mut m| C::from_arg_matches_mut(&mut m).map_err(|e| e.format(&mut cmd)));
+    let code = match parsed {
         Ok(cli) => finish(&name, run(cli)),
         Err(e) => clap_error(&name, &e),
     };

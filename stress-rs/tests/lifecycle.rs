@@ -244,9 +244,14 @@ fn json_reports_work_of_every_hog() {
     let names: Vec<&str> = hogs.iter().map(|h| h["hog"].as_str().unwrap()).collect();
     assert_eq!(names, ["cpu", "io", "vm", "hdd"]);
     for h in hogs {
-        assert!(h["work"].as_u64().unwrap() > 0, "{h}");
+        // An io hog's sync(2) can block for the whole run while the rest
+        // of the machine writes (the full test suite does), and only a
+        // finished sync counts; every other hog always gets work done.
+        if h["hog"] != "io" {
+            assert!(h["work"].as_u64().unwrap() > 0, "{h}");
+            assert!(h["per_wall_second"].as_f64().unwrap() > 0.0, "{h}");
+        }
         assert!(h["wall_seconds"].as_f64().unwrap() > 0.5, "{h}");
-        assert!(h["per_wall_second"].as_f64().unwrap() > 0.0, "{h}");
     }
     assert!(hogs[0]["cpu_seconds"].as_f64().unwrap() > 0.0);
     assert_eq!(v["exit_status"], 0);

@@ -63,20 +63,18 @@ fn user_id(s: &str) -> Result<u32> {
     if let Ok(n) = s.parse::<u32>() {
         return Ok(n);
     }
-    match nix::unistd::User::from_name(s) {
-        Ok(Some(u)) => Ok(u.uid.as_raw()),
-        _ => Err(usage(format!("unknown user '{s}'"))),
-    }
+    crate::passwd::by_name(Path::new(crate::passwd::PASSWD), s)
+        .map(|u| u.id)
+        .ok_or_else(|| usage(format!("unknown user '{s}'")))
 }
 
 fn group_id(s: &str) -> Result<u32> {
     if let Ok(n) = s.parse::<u32>() {
         return Ok(n);
     }
-    match nix::unistd::Group::from_name(s) {
-        Ok(Some(g)) => Ok(g.gid.as_raw()),
-        _ => Err(usage(format!("unknown group '{s}'"))),
-    }
+    crate::passwd::by_name(Path::new(crate::passwd::GROUP), s)
+        .map(|g| g.id)
+        .ok_or_else(|| usage(format!("unknown group '{s}'")))
 }
 
 impl Plan {
@@ -134,10 +132,7 @@ impl Plan {
             p.flags |= libc::CLONE_NEWUSER;
         }
         if !users.is_empty() || !groups.is_empty() {
-            let name = nix::unistd::User::from_uid(euid.into())
-                .ok()
-                .flatten()
-                .map(|u| u.name);
+            let name = crate::passwd::by_id(Path::new(crate::passwd::PASSWD), euid).map(|u| u.name);
             let mut names: Vec<String> = name.into_iter().collect();
             names.push(euid.to_string());
             let own_uid = idmap::parse_proc_map(
@@ -701,7 +696,11 @@ fn fork_and_wait(
         }
         std::mem::forget(binder);
         std::mem::forget(created);
-        sys::default_signals();
+        // An init keeps the forwarding handlers (and the blocked mask) it
+        // inherited; PROGRAM run directly gets the defaults.
+        if !plan.init {
+            sys::default_signals();
+        }
         let e = child(plan, parent_fd.as_ref(), ready_w, go_r, handshake);
         crate::die(&e);
     }
@@ -804,8 +803,8 @@ fn child(
 /// reap everything, and end as PROGRAM ended.  A signal death is reported
 /// to the parent on `report` (pid 1 cannot kill itself with a signal).
 fn init(plan: &Plan, report: &OwnedFd) -> ! {
-    sys::block_forwarded(true);
-    sys::install_forwarding();
+    // The forwarding handlers are installed and the forwarded signals are
+    // blocked since before the fork (a signal held now reaches PROGRAM).
     let g = match sys::spawn(&plan.argv, plan.argv0.as_ref()) {
         Ok(g) => g,
         Err(e) => crate::die(&e),

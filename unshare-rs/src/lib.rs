@@ -10,6 +10,7 @@ pub mod create;
 pub mod diag;
 pub mod idmap;
 pub mod join;
+pub mod passwd;
 pub mod sys;
 
 use std::ffi::OsString;
@@ -140,10 +141,8 @@ pub fn program_or_shell(program: &[OsString]) -> (Vec<OsString>, Option<OsString
     let shell = std::env::var_os("SHELL")
         .filter(|s| !s.is_empty())
         .or_else(|| {
-            nix::unistd::User::from_uid(nix::unistd::getuid())
-                .ok()
-                .flatten()
-                .map(|u| u.shell.into_os_string())
+            passwd::by_id(Path::new(passwd::PASSWD), nix::unistd::getuid().as_raw())
+                .map(|u| OsString::from(u.shell))
                 .filter(|s| !s.is_empty())
         })
         .unwrap_or_else(|| "/bin/sh".into());

@@ -126,11 +126,40 @@ pub fn fork() -> Result<i32> {
     Ok(pid)
 }
 
-/// Start `argv` (looked up in PATH) with posix_spawnp, which uses
-/// clone(CLONE_VM|CLONE_VFORK) and is cheaper than fork+exec.  The
-/// forwarded signals get their default disposition and the child's signal
-/// mask is empty.  Returns the pid, or the exec error as an exit-status
-/// error (127 not found, 126 other).
+/// What the vfork child of [`spawn`] needs, and where it leaves its errno.
+struct SpawnArgs {
+    file: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    errno: i32,
+}
+
+/// The vfork child of [`spawn`]: runs on its own stack in the parent's
+/// memory (the parent is suspended until it execs or exits), so it only
+/// makes system calls.  It has its own copy of the signal dispositions:
+/// the forwarded signals get their default back and the mask is emptied,
+/// so no handler of the parent can run here.
+extern "C" fn spawn_child(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` points at the parent's SpawnArgs, alive while the
+    // parent is suspended; only async-signal-safe calls follow.
+    unsafe {
+        let a = &mut *arg.cast::<SpawnArgs>();
+        for &sig in &FORWARDED {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+        let empty = sigset(&[]);
+        libc::sigprocmask(libc::SIG_SETMASK, &raw const empty, std::ptr::null_mut());
+        libc::execvp(a.file, a.argv);
+        a.errno = *libc::__errno_location();
+        libc::_exit(127)
+    }
+}
+
+/// Start `argv` (looked up in PATH) the way posix_spawnp does, with
+/// clone(CLONE_VM|CLONE_VFORK), but resetting only the forwarded signals
+/// (the only ones with a handler here) instead of all 64: this runs once
+/// per container start.  The child's signal mask is empty.  Returns the
+/// pid, or the exec error as an exit-status error (127 not found, 126
+/// other).
 ///
 /// # Errors
 /// When the program cannot be started.
@@ -147,43 +176,41 @@ pub fn spawn(argv: &[std::ffi::OsString], argv0: Option<&std::ffi::OsString>) ->
     for a in &argv[1..] {
         args.push(cstr(a)?);
     }
-    let mut ptrs: Vec<*mut libc::c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
-    ptrs.push(std::ptr::null_mut());
-    unsafe extern "C" {
-        static environ: *const *mut libc::c_char;
+    let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    let mut spawn_args = SpawnArgs {
+        file: file.as_ptr(),
+        argv: ptrs.as_ptr(),
+        errno: 0,
+    };
+    // The child's stack: execvp needs little (a path buffer and, for a
+    // script, a copy of argv).
+    let mut stack = vec![0u8; 64 * 1024 + argv.len() * 16];
+    // SAFETY: the stack is ours and outlives the child's use of it (the
+    // parent is suspended until the child execs or exits); the stack grows
+    // down, so the child gets its 16-byte-aligned top.
+    let pid = unsafe {
+        let top = stack.as_mut_ptr().add(stack.len());
+        let top = top.sub(top as usize % 16);
+        libc::clone(
+            spawn_child,
+            top.cast(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&raw mut spawn_args).cast(),
+        )
+    };
+    drop(stack);
+    if pid < 0 {
+        return Err(os_error("fork failed"));
     }
-    // SAFETY: attributes are initialised before use and destroyed after;
-    // every pointer passed stays alive for the call.
-    unsafe {
-        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
-        libc::posix_spawnattr_init(&raw mut attr);
-        let def = sigset(&FORWARDED);
-        let empty = sigset(&[]);
-        libc::posix_spawnattr_setsigdefault(&raw mut attr, &raw const def);
-        libc::posix_spawnattr_setsigmask(&raw mut attr, &raw const empty);
-        #[allow(clippy::cast_possible_truncation)]
-        libc::posix_spawnattr_setflags(
-            &raw mut attr,
-            (libc::POSIX_SPAWN_SETSIGDEF | libc::POSIX_SPAWN_SETSIGMASK) as libc::c_short,
-        );
-        let mut pid: libc::pid_t = 0;
-        let rc = libc::posix_spawnp(
-            &raw mut pid,
-            file.as_ptr(),
-            std::ptr::null(),
-            &raw const attr,
-            ptrs.as_ptr(),
-            environ,
-        );
-        libc::posix_spawnattr_destroy(&raw mut attr);
-        if rc != 0 {
-            return Err(ctcore::exec::exec_error(
-                prog,
-                &io::Error::from_raw_os_error(rc),
-            ));
-        }
-        Ok(pid)
+    if spawn_args.errno != 0 {
+        let _ = wait(pid, 0);
+        return Err(ctcore::exec::exec_error(
+            prog,
+            &io::Error::from_raw_os_error(spawn_args.errno),
+        ));
     }
+    Ok(pid)
 }
 
 /// A close-on-exec pipe: (read end, write end).
