@@ -493,6 +493,25 @@ fn unprivileged_user_gets_all_namespaces_through_a_user_namespace() {
 }
 
 #[test]
+fn map_names_from_etc_files() {
+    if !cttest::require_root("unshare_rs::map_names_from_etc_files") {
+        return;
+    }
+    // The caller (root) becomes, inside, the uid and gid that /etc/passwd
+    // and /etc/group give these names (glibc's getpwnam agrees for local
+    // accounts).
+    let uid = nix::unistd::User::from_name("nobody").unwrap().unwrap().uid;
+    let gid = nix::unistd::Group::from_name("nogroup")
+        .unwrap()
+        .unwrap()
+        .gid;
+    let j = probe(&["--map-user=nobody", "--map-group=nogroup"], false);
+    assert_eq!(j["uid_map"], serde_json::json!([[uid.as_raw(), 0, 1]]));
+    assert_eq!(j["gid_map"], serde_json::json!([[gid.as_raw(), 0, 1]]));
+    assert_eq!(j["uid"], uid.as_raw());
+}
+
+#[test]
 fn multi_range_maps_as_root() {
     if !cttest::require_root("unshare_rs::multi_range_maps_as_root") {
         return;
@@ -1089,6 +1108,16 @@ fn bad_options_give_their_message_and_leave_no_mount() {
             "status descriptor 987: Bad file descriptor",
         ),
         (&["-S", "nobody", "true"], "invalid uid argument: 'nobody'"),
+        // Names come from /etc/passwd and /etc/group (a static binary must
+        // not reach NSS modules): one that is not there is an error.
+        (
+            &["--map-group", "no-such-group-zz", "true"],
+            "unknown group 'no-such-group-zz'",
+        ),
+        (
+            &["--map-user", "no-such-user-zz", "true"],
+            "unknown user 'no-such-user-zz'",
+        ),
         (&["--hostname", "", "true"], "invalid host name"),
         (
             &["--join", "--net=/etc/passwd", "true"],
