@@ -11,7 +11,7 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -295,12 +295,9 @@ impl Helper {
         }
     }
 
-    /// Close our end in a forked child, which must not keep it open.
-    fn close_in_child(&self) {
-        if let Some(go) = &self.go {
-            // SAFETY: closing our copy of the descriptor in a forked child.
-            unsafe { libc::close(go.as_raw_fd()) };
-        }
+    /// Our end of the pipe, which a forked child must close.
+    fn go_fd(&self) -> Option<RawFd> {
+        self.go.as_ref().map(AsRawFd::as_raw_fd)
     }
 }
 
@@ -681,29 +678,49 @@ fn fork_and_wait(
         None
     };
     let go = if handshake { Some(sys::pipe()?) } else { None };
-    let pid = sys::fork()?;
-    if pid == 0 {
-        let ready_w = ready.map(|(r, w)| {
-            drop(r);
-            w
-        });
-        let go_r = go.map(|(r, w)| {
-            drop(w);
-            r
-        });
-        if let Some(b) = &binder {
-            b.close_in_child();
-        }
-        std::mem::forget(binder);
-        std::mem::forget(created);
-        // An init keeps the forwarding handlers (and the blocked mask) it
-        // inherited; PROGRAM run directly gets the defaults.
+    // What the child runs gets everything by value: an init shares this
+    // process's memory (sys::clone_vm), and our locals go on changing.
+    let pair =
+        |p: &Option<(OwnedFd, OwnedFd)>| p.as_ref().map(|(r, w)| (r.as_raw_fd(), w.as_raw_fd()));
+    let (ready_raw, go_raw) = (pair(&ready), pair(&go));
+    let binder_go = binder.as_ref().and_then(Helper::go_fd);
+    let parent_raw = parent_fd.as_ref().map(AsRawFd::as_raw_fd);
+    let child_main = move || -> i32 {
+        // SAFETY: the child closes its copies of the parent's pipe ends and
+        // owns the other ends from here; the parent's pidfd stays open.
+        let (ready_w, go_r, parent) = unsafe {
+            if let Some((r, _)) = ready_raw {
+                libc::close(r);
+            }
+            if let Some((_, w)) = go_raw {
+                libc::close(w);
+            }
+            if let Some(g) = binder_go {
+                libc::close(g);
+            }
+            (
+                ready_raw.map(|(_, w)| OwnedFd::from_raw_fd(w)),
+                go_raw.map(|(r, _)| OwnedFd::from_raw_fd(r)),
+                parent_raw.map(|p| std::mem::ManuallyDrop::new(OwnedFd::from_raw_fd(p))),
+            )
+        };
+        // An init installs its own handlers; PROGRAM run directly gets the
+        // default dispositions.
         if !plan.init {
             sys::default_signals();
         }
-        let e = child(plan, parent_fd.as_ref(), ready_w, go_r, handshake);
-        crate::die(&e);
-    }
+        let e = child(plan, parent.as_deref(), ready_w, go_r, handshake);
+        crate::die(&e)
+    };
+    let pid = if plan.init {
+        sys::clone_vm(child_main)?
+    } else {
+        let pid = sys::fork()?;
+        if pid == 0 {
+            child_main();
+        }
+        pid
+    };
     sys::forward_to(pid);
     sys::block_forwarded(false);
     let ready_r = ready.map(|(r, w)| {
@@ -803,13 +820,14 @@ fn child(
 /// reap everything, and end as PROGRAM ended.  A signal death is reported
 /// to the parent on `report` (pid 1 cannot kill itself with a signal).
 fn init(plan: &Plan, report: &OwnedFd) -> ! {
-    // The forwarding handlers are installed and the forwarded signals are
-    // blocked since before the fork (a signal held now reaches PROGRAM).
+    // The forwarded signals are blocked since before the clone (a signal
+    // held now reaches PROGRAM); the handlers are the init's own.
+    sys::install_init_forwarding();
     let g = match sys::spawn(&plan.argv, plan.argv0.as_ref()) {
         Ok(g) => g,
         Err(e) => crate::die(&e),
     };
-    sys::forward_to(g);
+    sys::init_forward_to(g);
     sys::block_forwarded(false);
     loop {
         match sys::wait(-1, 0) {

@@ -990,7 +990,31 @@ fn exit_statuses_and_signal_reraise() {
         stderr(&o),
         "unshare-rs: cannot execute 'no-such-program-ctools': No such file or directory\n"
     );
-    assert_eq!(code(&["-p", "no-such-program-ctools"]).code(), Some(127));
+    // The init's spawn reports the exec error the same way.
+    let o = run(&mut us(&["-p", "no-such-program-ctools"]));
+    assert_eq!(o.status.code(), Some(127));
+    assert_eq!(
+        stderr(&o),
+        "unshare-rs: cannot execute 'no-such-program-ctools': No such file or directory\n"
+    );
+    assert_eq!(code(&["-p", "/etc/passwd"]).code(), Some(126));
+    // The init shares its parent's memory: many starts through the
+    // handshake (status descriptor, a /proc mount) end cleanly.
+    for i in 0..40 {
+        let o = run(&mut us(&[
+            "-p",
+            "--mount-proc",
+            "--json-status",
+            "1",
+            "sh",
+            "-c",
+            &format!("exit {}", i % 7),
+        ]));
+        assert_eq!(o.status.code(), Some(i % 7), "{}", stderr(&o));
+        assert_eq!(stderr(&o), "");
+        let last = stdout(&o).lines().last().unwrap_or_default().to_string();
+        assert_eq!(last, format!("{{\"exit-code\":{}}}", i % 7));
+    }
     assert_eq!(code(&["-u", "/etc/passwd"]).code(), Some(126));
     // What a shell sees.
     let o = cttest::sh(&format!(
