@@ -16,13 +16,13 @@
 //!   linker scripts of those names, in a directory searched before the
 //!   system's (and given to the binaries' link only), redirect each to its
 //!   static archive.
-//! * Except chroot-rs: it resolves `--userspec`/`--groups` names through
-//!   the C library's NSS like coreutils chroot, and a static glibc must
-//!   dlopen every NSS module but `files` (nss-systemd, LDAP...), which
-//!   crashes a static process.  chroot-rs keeps a dynamic libc and only
-//!   links libgcc's unwinder statically (`libgcc_s` → `libgcc_eh.a`).
-//!   unshare-rs resolves its `--setuid`/`--setgid` names from /etc/passwd
-//!   and /etc/group itself.
+//! * So no tool calls the C library's NSS (`getpwnam`, `getgrouplist`...):
+//!   a static glibc must dlopen every NSS module but `files` (nss-systemd,
+//!   LDAP...), which crashes a static process.  chroot-rs resolves its
+//!   `--userspec`/`--groups` names and unshare-rs its `--setuid`/`--setgid`
+//!   names by reading /etc/passwd and /etc/group themselves.
+//! * `DYNAMIC` lists the packages that keep a dynamic libc and link only
+//!   libgcc's unwinder statically (`libgcc_s` → `libgcc_eh.a`); none now.
 //!
 //! `CTOOLS_LINK=dynamic` at build time keeps every tool dynamic.  Skipped
 //! (the default link) unless the target is *-linux-gnu, the C compiler
@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Packages that keep a dynamic libc (see above).
-const DYNAMIC: &[&str] = &["chroot-rs"];
+const DYNAMIC: &[&str] = &[];
 
 /// The C libraries rustc names for std on linux-gnu.
 const LIBS: &[&str] = &["c", "m", "dl", "rt", "pthread", "util"];

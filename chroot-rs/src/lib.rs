@@ -7,6 +7,7 @@ pub mod args;
 pub mod caps;
 pub mod cli;
 pub mod creds;
+pub mod passwd;
 pub mod quote;
 pub mod root;
 
@@ -176,17 +177,18 @@ fn same_file(a: &Path, b: &Path) -> bool {
 struct Creds {
     uid: Option<u32>,
     gid: Option<u32>,
-    username: Option<String>,
+    username: Option<Vec<u8>>,
     gids: Vec<u32>,
 }
 
 fn lookup_outside(o: &Opts, c: &mut Creds, ctx: &Ctx) {
+    let db = passwd::Db::new();
     if let Some(spec) = &o.userspec {
-        let _ = creds::parse_user_spec(spec, &mut c.uid, &mut c.gid);
+        let _ = creds::parse_user_spec(&db, spec, &mut c.uid, &mut c.gid);
     }
     if let Some(uid) = c.uid
         && (o.groups.is_none() || c.gid.is_none())
-        && let Some((name, pgid)) = creds::getpwuid(uid)
+        && let Some((name, pgid)) = creds::getpwuid(&db, uid)
     {
         if c.gid.is_none() {
             c.gid = Some(pgid);
@@ -195,15 +197,13 @@ fn lookup_outside(o: &Opts, c: &mut Creds, ctx: &Ctx) {
     }
     match &o.groups {
         Some(g) if !g.is_empty() => {
-            if let Ok(v) = creds::parse_additional_groups(g, false, &|s| ctx.q(s)) {
+            if let Ok(v) = creds::parse_additional_groups(&db, g, false, &|s| ctx.q(s)) {
                 c.gids = v;
             }
         }
         None => {
-            if let (Some(gid), Some(user)) = (c.gid, &c.username)
-                && let Some(v) = creds::xgetgroups(user, gid)
-            {
-                c.gids = v;
+            if let (Some(gid), Some(user)) = (c.gid, &c.username) {
+                c.gids = creds::xgetgroups(&db, user, gid);
             }
         }
         Some(_) => {}
@@ -211,8 +211,10 @@ fn lookup_outside(o: &Opts, c: &mut Creds, ctx: &Ctx) {
 }
 
 fn lookup_inside(o: &Opts, c: &mut Creds, ctx: &Ctx) -> Result<(), Die> {
+    // A new Db: the files of the new root.
+    let db = passwd::Db::new();
     if let Some(spec) = &o.userspec {
-        let r = creds::parse_user_spec(spec, &mut c.uid, &mut c.gid);
+        let r = creds::parse_user_spec(&db, spec, &mut c.uid, &mut c.gid);
         if let Some(m) = r.message {
             if r.warn {
                 eprintln!("{}: {m}", ctx.prog);
@@ -224,7 +226,7 @@ fn lookup_inside(o: &Opts, c: &mut Creds, ctx: &Ctx) -> Result<(), Die> {
     if let Some(uid) = c.uid
         && (o.groups.is_none() || c.gid.is_none())
     {
-        match creds::getpwuid(uid) {
+        match creds::getpwuid(&db, uid) {
             Some((name, pgid)) => {
                 if c.gid.is_none() {
                     c.gid = Some(pgid);
@@ -243,7 +245,7 @@ fn lookup_inside(o: &Opts, c: &mut Creds, ctx: &Ctx) -> Result<(), Die> {
     match &o.groups {
         Some(g) if !g.is_empty() => {
             let outside = !c.gids.is_empty();
-            match creds::parse_additional_groups(g, !outside, &|s| ctx.q(s)) {
+            match creds::parse_additional_groups(&db, g, !outside, &|s| ctx.q(s)) {
                 Ok(v) => c.gids = v,
                 Err(msgs) => {
                     for m in &msgs {
@@ -256,14 +258,8 @@ fn lookup_inside(o: &Opts, c: &mut Creds, ctx: &Ctx) -> Result<(), Die> {
             }
         }
         None => {
-            if let (Some(gid), Some(user)) = (c.gid, c.username.clone()) {
-                match creds::xgetgroups(&user, gid) {
-                    Some(v) => c.gids = v,
-                    None if c.gids.is_empty() => {
-                        return Err(die(EXIT_CANCELED, "failed to get supplemental groups"));
-                    }
-                    None => {}
-                }
+            if let (Some(gid), Some(user)) = (c.gid, &c.username) {
+                c.gids = creds::xgetgroups(&db, user, gid);
             }
         }
         Some(_) => {}

@@ -16,6 +16,11 @@ fn run(bin: &Path, args: &str, lc_all: &str, shell: Option<&str>) -> Output {
         .arg(format!("exec -a chroot \"$BIN\" {args}"))
         .env("BIN", bin)
         .env("LC_ALL", lc_all)
+        // chroot-rs reads /etc/passwd and /etc/group only (it is static, no
+        // NSS modules); nss-systemd, where nsswitch.conf lists it, would
+        // make up root and nobody for coreutils in a root whose files lack
+        // them (as /tmp does in `--userspec=nobody ... /tmp id`).
+        .env("SYSTEMD_NSS_BYPASS_SYNTHETIC", "1")
         .current_dir("/tmp");
     match shell {
         Some(s) => {

@@ -465,6 +465,24 @@ fn userspec_and_groups_take_effect_inside() {
     let out = run(Command::new(chroot_rs()).args(["--userspec=ctnowhere", s(r.path()), "/bin/id"]));
     assert_eq!(out.status.code(), Some(125));
     assert!(text(&out.stderr).ends_with(": invalid user\n"));
+    // A group in neither root's files: coreutils' message and status, not
+    // a crash in an NSS module (chroot-rs is static and reads the files).
+    for root in ["/", s(r.path())] {
+        let out = run(Command::new(chroot_rs()).env("LC_ALL", "C").args([
+            "--groups=nogroup-that-does-not-exist-zz",
+            root,
+            "/bin/id",
+        ]));
+        assert_eq!(out.status.code(), Some(125), "{}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "{}: invalid group 'nogroup-that-does-not-exist-zz'\n",
+                chroot_rs().display()
+            )
+        );
+        assert!(out.stdout.is_empty());
+    }
 }
 
 #[test]
