@@ -255,7 +255,7 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
         return Ok(0);
     }
     let me = nix::unistd::getpid().as_raw();
-    ops::attach(tree, &groups[0], me, cli.dry_run)?;
+    ops::attach_self(tree, &groups[0], cli.dry_run)?;
     if cli.dry_run {
         println!("exec {:?}", cli.program);
         return Ok(0);

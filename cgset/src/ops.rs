@@ -451,18 +451,51 @@ fn procs_file(dir: &Path) -> PathBuf {
     dir.join("cgroup.procs")
 }
 
+/// Move the calling process, single-threaded, into the group in every
+/// hierarchy.
+///
+/// On v1 this writes `0` (the caller) to `tasks`: the kernel moves one
+/// thread without taking the global threadgroup lock for writing, whose
+/// first writer after a quiet spell waits a whole RCU grace period (5 to
+/// 30 ms here, most of a container start); a whole-process write to
+/// cgroup.procs always takes it.  For a single-threaded process the two
+/// are the same move, and the children it forks or execs stay there.  v2
+/// has no such path for a domain cgroup (cgroup.threads moves stay inside
+/// one domain): cgroup.procs as for any process.  Where `tasks` cannot be
+/// written (a fake tree), cgroup.procs.
+///
+/// # Errors
+/// When the kernel refuses, with the reason.
+pub fn attach_self(tree: &Tree, group: &Group, dry: bool) -> Result<()> {
+    let me = nix::unistd::getpid().as_raw();
+    for i in tree.group_hiers() {
+        let h = &tree.hiers[i];
+        if !h.v2 && !dry && write_file(&group.dir(h).join("tasks"), "0").is_ok() {
+            continue;
+        }
+        attach_one(h, group, me, dry)?;
+    }
+    Ok(())
+}
+
 /// Move a process into the group in every hierarchy.
 ///
 /// # Errors
 /// When the kernel refuses, with the reason.
 pub fn attach(tree: &Tree, group: &Group, pid: i32, dry: bool) -> Result<()> {
     for i in tree.group_hiers() {
-        let h = &tree.hiers[i];
-        let path = procs_file(&group.dir(h));
-        if dry {
-            println!("write {} {pid}", path.display());
-            continue;
-        }
+        attach_one(&tree.hiers[i], group, pid, dry)?;
+    }
+    Ok(())
+}
+
+fn attach_one(h: &crate::tree::Hier, group: &Group, pid: i32, dry: bool) -> Result<()> {
+    let path = procs_file(&group.dir(h));
+    if dry {
+        println!("write {} {pid}", path.display());
+        return Ok(());
+    }
+    {
         let mut tries = 0;
         loop {
             match write_file(&path, &pid.to_string()) {

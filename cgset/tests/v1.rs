@@ -268,6 +268,19 @@ fn lifecycle_attach_exec_delete_freeze() {
             "{c} not in {leaf}: {out}"
         );
     }
+    // The whole process moved (cgset moves itself through `tasks`, one
+    // thread, which for a single-threaded process is the process): the
+    // group's cgroup.procs lists the program, and so does a child's view.
+    for c in HIERS {
+        let procs = dir(c, &g).join("cgroup.procs");
+        let script = format!(
+            "grep -qx $$ {} && sh -c 'grep -qx $$ {}' && echo in",
+            procs.display(),
+            procs.display()
+        );
+        let o = run(&[&g, "--", "sh", "-c", &script]);
+        assert_eq!(stdout(&o), "in\n", "{c}: {}", stderr(&o));
+    }
     // The program's status passes through.
     let o = run(&[&g, "--", "sh", "-c", "exit 3"]);
     assert_eq!(o.status.code(), Some(3));
