@@ -33,6 +33,8 @@ pub struct Opts {
     pub readonly: bool,
     /// `--harden`.
     pub harden: bool,
+    /// `--no-new-privs`.
+    pub no_new_privs: bool,
     /// `--cap-add` values, in order.
     pub cap_add: Vec<String>,
     /// `--cap-drop` values, in order.
@@ -80,6 +82,7 @@ enum Key {
     Tmp,
     Readonly,
     Harden,
+    NoNewPrivs,
     CapAdd,
     CapDrop,
     Verbose,
@@ -100,6 +103,7 @@ const LONG: &[(&str, bool, Key)] = &[
     ("tmp", false, Key::Tmp),
     ("readonly", false, Key::Readonly),
     ("harden", false, Key::Harden),
+    ("no-new-privs", false, Key::NoNewPrivs),
     ("cap-add", true, Key::CapAdd),
     ("cap-drop", true, Key::CapDrop),
     ("verbose", false, Key::Verbose),
@@ -218,6 +222,7 @@ pub fn parse(args: &[OsString]) -> Parsed {
             Key::Tmp => o.tmp = true,
             Key::Readonly => o.readonly = true,
             Key::Harden => o.harden = true,
+            Key::NoNewPrivs => o.no_new_privs = true,
             Key::CapAdd => o.cap_add.push(arg),
             Key::CapDrop => o.cap_drop.push(arg),
             Key::Verbose => o.verbose = true,

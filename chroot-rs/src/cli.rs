@@ -52,6 +52,9 @@ pub struct Cli {
     /// Mask and write-protect runc's /proc and /sys paths, set no_new_privs, keep only docker's default capabilities
     #[arg(long)]
     pub harden: bool,
+    /// Set no_new_privs (implied by --harden): COMMAND and its children gain no privilege through exec (setuid bits, file capabilities)
+    #[arg(long)]
+    pub no_new_privs: bool,
     /// Keep CAP in the bounding set (CAP_X, x or ALL; repeatable)
     #[arg(long, value_name = "CAP")]
     pub cap_add: Vec<String>,
@@ -90,6 +93,7 @@ impl Cli {
             (self.tmp, "--tmp"),
             (self.readonly, "--readonly"),
             (self.harden, "--harden"),
+            (self.no_new_privs, "--no-new-privs"),
             (self.verbose, "--verbose"),
         ] {
             if on {
@@ -188,6 +192,8 @@ empty read\-only tmpfs) and read\-only paths (/proc/sys, /proc/sysrq\-trigger,
 /proc/irq, /proc/bus, /proc/fs), sets no_new_privs, and keeps only docker's
 default capabilities in the bounding set (and in the inheritable set;
 the ambient set is cleared), so a root COMMAND starts with those alone.
+.B \-\-no\-new\-privs
+sets no_new_privs alone, without a mount.
 .B \-\-cap\-add
 and
 .B \-\-cap\-drop

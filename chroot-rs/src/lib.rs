@@ -4,7 +4,7 @@
 //! /sys, /dev and /tmp inside the new root and hardening it as runc does.
 
 pub mod args;
-pub mod caps;
+pub use ctcore::caps;
 pub mod cli;
 pub mod creds;
 pub mod passwd;
@@ -50,6 +50,7 @@ Run COMMAND with root directory set to NEWROOT.
       --harden               mask and write-protect runc's /proc and /sys
                                paths, set no_new_privs, and keep only docker's
                                default capabilities in the bounding set
+      --no-new-privs         set no_new_privs (implied by --harden)
       --cap-add=CAP          keep CAP in the bounding set (ALL: every one)
       --cap-drop=CAP         drop CAP from the bounding set (ALL: every one)
       --verbose              say on stderr what was mounted and how the root
@@ -468,7 +469,7 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
             die(EXIT_CANCELED, format!("{what}: {}", ctcore::error_text(&e)))
         })?;
     }
-    if o.harden {
+    if o.harden || o.no_new_privs {
         caps::no_new_privs().map_err(|e| {
             die(
                 EXIT_CANCELED,

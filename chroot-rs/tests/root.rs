@@ -668,3 +668,30 @@ fn nothing_propagates_back_even_from_a_shared_mount() {
         .collect();
     assert!(under.is_empty(), "propagated to the host: {under:#?}");
 }
+
+#[test]
+fn no_new_privs_alone_mounts_nothing_and_keeps_capabilities() {
+    if !gate("chroot_rs::root::no_new_privs_alone_mounts_nothing_and_keeps_capabilities") {
+        return;
+    }
+    let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let o = run(Command::new(chroot_rs())
+        .args(["--no-new-privs", "/"])
+        .arg(cttest::probe()));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j = cttest::probe_json(&o);
+    assert_eq!(j["status"]["NoNewPrivs"], "1");
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bnd = own
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(j["status"]["CapBnd"], bnd.as_str());
+    assert_eq!(
+        j["mounts"].as_array().unwrap().len(),
+        before.lines().count(),
+        "no mount was added"
+    );
+}

@@ -17,6 +17,7 @@
 //! * machine-readable status as JSON ([`json`]);
 //! * the hand-written parts of each man page ([`man`]).
 
+pub mod caps;
 pub mod cli;
 pub mod dev;
 pub mod error;

@@ -148,6 +148,18 @@ fn layer_survives_stop_start_and_image_never_changes() {
     wait_for(&env, "c1", "running");
     let out = env.run(&["exec", "c1", "/bin/cat", "/f"]);
     assert_eq!(stdout(&out), "first\nagain\n", "{}", stderr(&out));
+    // An exec'd process gets the container's hardening: the bounding set of
+    // a container's program (docker's default capabilities) and no_new_privs.
+    let json = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_str(env.ok(args).trim()).expect("probe's JSON")
+    };
+    let exec = json(&["exec", "c1", "/probe"]);
+    let main = json(&["run", "--rm", "img", "/probe"]);
+    assert_eq!(exec["status"]["CapBnd"], "00000000a80425fb", "{exec}");
+    assert_eq!(exec["status"]["CapBnd"], main["status"]["CapBnd"]);
+    assert_eq!(exec["status"]["CapEff"], main["status"]["CapEff"]);
+    assert_eq!(exec["status"]["NoNewPrivs"], "1");
+    assert_eq!(main["status"]["NoNewPrivs"], "1");
     env.ok(&["rm", "-f", "c1"]);
     assert_eq!(before, digest_all(), "the image's files are unchanged");
 }

@@ -115,6 +115,16 @@ pub struct Cli {
     /// Keep the capabilities in a new user namespace across exec (ambient set)
     #[arg(long)]
     pub keep_caps: bool,
+    /// Set no_new_privs: PROGRAM and its children gain no privilege through exec (setuid bits,
+    /// file capabilities), as setpriv --no-new-privs
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// Drop CAP from PROGRAM's bounding set (CAP_X, x or ALL; repeatable; --cap-add applies after)
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Keep CAP in PROGRAM's bounding set after --cap-drop (CAP_X, x or ALL; repeatable)
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
     /// Offset of CLOCK_MONOTONIC in the new time namespace, in seconds
     #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub monotonic: Option<i64>,

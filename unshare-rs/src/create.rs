@@ -41,6 +41,10 @@ pub struct Plan {
     pub setuid: Option<u32>,
     pub setgid: Option<u32>,
     pub keep_caps: bool,
+    /// `--cap-drop`/`--cap-add`: PROGRAM's bounding set.
+    pub caps_keep: Option<u64>,
+    /// `--no-new-privs`.
+    pub no_new_privs: bool,
     pub monotonic: Option<i64>,
     pub boottime: Option<i64>,
     pub hostname: Option<String>,
@@ -230,6 +234,8 @@ impl Plan {
             .map(|s| parse_id(s, "gid"))
             .transpose()?;
         p.keep_caps = cli.keep_caps;
+        p.caps_keep = crate::wanted_caps(cli)?;
+        p.no_new_privs = cli.no_new_privs;
         if let Some(h) = &cli.hostname {
             if h.is_empty() || h.len() > 64 {
                 return Err(usage(format!("invalid host name '{h}': 1 to 64 bytes")));
@@ -530,6 +536,7 @@ fn setup_process(plan: &Plan) -> Result<()> {
             )
         })?;
     }
+    crate::harden(plan.caps_keep, plan.no_new_privs)?;
     if let Some(g) = plan.setgid {
         // SAFETY: plain credential syscalls.
         if unsafe { libc::setgroups(0, std::ptr::null()) } < 0 {

@@ -68,6 +68,7 @@ fn reject_create_options(cli: &Cli) -> Result<()> {
 /// Usage errors, unopenable namespaces, a failed setns, a failed exec.
 pub fn run(cli: &Cli) -> Result<i32> {
     reject_create_options(cli)?;
+    let caps_keep = crate::wanted_caps(cli)?;
     let target = cli.target;
     if let Some(t) = target
         && (t <= 0 || !Path::new(&format!("/proc/{t}")).exists())
@@ -232,6 +233,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
     }
     drop(root_fd);
     drop(wd_fd);
+    crate::harden(caps_keep, cli.no_new_privs)?;
     let (uid, gid) = if enters_user && !cli.preserve_credentials {
         (Some(setuid.unwrap_or(0)), Some(setgid.unwrap_or(0)))
     } else {

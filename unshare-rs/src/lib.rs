@@ -180,6 +180,52 @@ pub fn status_fd(fd: Option<i32>) -> Result<Option<ctcore::json::StatusFd>> {
 /// Execute the program; returns only the error.
 #[must_use]
 pub fn exec_program(argv: &[OsString], argv0: Option<&OsString>) -> anyhow::Error {
+    exec_program_inner(argv, argv0)
+}
+
+/// The bounding set `--cap-drop` and `--cap-add` ask for, from the current
+/// one (None: the capabilities stay as they are).
+///
+/// # Errors
+/// An unknown capability name (a usage error, before anything is made).
+pub fn wanted_caps(cli: &cli::Cli) -> Result<Option<u64>> {
+    if cli.cap_drop.is_empty() && cli.cap_add.is_empty() {
+        return Ok(None);
+    }
+    ctcore::caps::keep_set(
+        ctcore::caps::bounding(),
+        &cli.cap_add,
+        &cli.cap_drop,
+        ctcore::caps::all_mask(),
+    )
+    .map(Some)
+    .map_err(|n| ctcore::failure(125, format!("unknown capability '{n}'")))
+}
+
+/// Shrink the bounding set (and the inheritable and ambient sets) to
+/// `keep`, and set no_new_privs: the last step before PROGRAM's
+/// credentials (a smaller bounding set needs CAP_SETPCAP).
+///
+/// # Errors
+/// When the kernel refuses.
+pub fn harden(keep: Option<u64>, no_new_privs: bool) -> Result<()> {
+    if let Some(k) = keep {
+        ctcore::caps::restrict(k).map_err(|(what, e)| {
+            ctcore::failure(125, format!("{what}: {}", ctcore::error_text(&e)))
+        })?;
+    }
+    if no_new_privs {
+        ctcore::caps::no_new_privs().map_err(|e| {
+            ctcore::failure(
+                125,
+                format!("cannot set no_new_privs: {}", ctcore::error_text(&e)),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn exec_program_inner(argv: &[OsString], argv0: Option<&OsString>) -> anyhow::Error {
     match argv0 {
         Some(a0) => ctcore::exec::exec_as(a0, argv),
         None => ctcore::exec::exec(argv),

@@ -512,6 +512,55 @@ fn map_names_from_etc_files() {
 }
 
 #[test]
+fn caps_and_no_new_privs_for_the_program() {
+    if !cttest::require_root("unshare_rs::caps_and_no_new_privs_for_the_program") {
+        return;
+    }
+    // Creating: --cap-add applies after --cap-drop (chown is bit 0, kill bit 5).
+    let j = probe(
+        &[
+            "-p",
+            "--no-new-privs",
+            "--cap-drop=ALL",
+            "--cap-add=kill",
+            "--cap-add=CAP_CHOWN",
+        ],
+        false,
+    );
+    assert_eq!(j["status"]["CapBnd"], "0000000000000021", "{j}");
+    assert_eq!(j["status"]["CapEff"], "0000000000000021", "{j}");
+    assert_eq!(j["status"]["NoNewPrivs"], "1");
+    // Joining (as contain exec does): the set is applied after entering.
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bnd = own
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    let me = std::process::id().to_string();
+    let j = probe(
+        &[
+            "--target",
+            &me,
+            "-u",
+            "--no-new-privs",
+            "--cap-drop=sys_admin",
+        ],
+        false,
+    );
+    assert_eq!(
+        j["status"]["CapBnd"],
+        format!("{:016x}", bnd & !(1 << 21)),
+        "{j}"
+    );
+    assert_eq!(j["status"]["NoNewPrivs"], "1");
+    // Without them nothing changes.
+    let j = probe(&["-u"], false);
+    assert_eq!(j["status"]["CapBnd"], format!("{bnd:016x}"));
+    assert_eq!(j["status"]["NoNewPrivs"], "0");
+}
+
+#[test]
 fn multi_range_maps_as_root() {
     if !cttest::require_root("unshare_rs::multi_range_maps_as_root") {
         return;
@@ -1141,6 +1190,14 @@ fn bad_options_give_their_message_and_leave_no_mount() {
         (
             &["--map-user", "no-such-user-zz", "true"],
             "unknown user 'no-such-user-zz'",
+        ),
+        (
+            &["-u", "--cap-drop=bogus", "true"],
+            "unknown capability 'bogus'",
+        ),
+        (
+            &["-t", "1", "-u", "--cap-add=nope", "true"],
+            "unknown capability 'nope'",
         ),
         (&["--hostname", "", "true"], "invalid host name"),
         (
