@@ -35,6 +35,8 @@ pub struct Opts {
     pub harden: bool,
     /// `--no-new-privs`.
     pub no_new_privs: bool,
+    /// `--tty`.
+    pub tty: bool,
     /// `--cap-add` values, in order.
     pub cap_add: Vec<String>,
     /// `--cap-drop` values, in order.
@@ -83,6 +85,7 @@ enum Key {
     Readonly,
     Harden,
     NoNewPrivs,
+    Tty,
     CapAdd,
     CapDrop,
     Verbose,
@@ -104,6 +107,7 @@ const LONG: &[(&str, bool, Key)] = &[
     ("readonly", false, Key::Readonly),
     ("harden", false, Key::Harden),
     ("no-new-privs", false, Key::NoNewPrivs),
+    ("tty", false, Key::Tty),
     ("cap-add", true, Key::CapAdd),
     ("cap-drop", true, Key::CapDrop),
     ("verbose", false, Key::Verbose),
@@ -223,6 +227,7 @@ pub fn parse(args: &[OsString]) -> Parsed {
             Key::Readonly => o.readonly = true,
             Key::Harden => o.harden = true,
             Key::NoNewPrivs => o.no_new_privs = true,
+            Key::Tty => o.tty = true,
             Key::CapAdd => o.cap_add.push(arg),
             Key::CapDrop => o.cap_drop.push(arg),
             Key::Verbose => o.verbose = true,

@@ -55,6 +55,9 @@ pub struct Cli {
     /// Set no_new_privs (implied by --harden): COMMAND and its children gain no privilege through exec (setuid bits, file capabilities)
     #[arg(long)]
     pub no_new_privs: bool,
+    /// Run COMMAND on a new pseudo-terminal of the new root (from the devpts of --dev), relayed to this terminal
+    #[arg(long)]
+    pub tty: bool,
     /// Keep CAP in the bounding set (CAP_X, x or ALL; repeatable)
     #[arg(long, value_name = "CAP")]
     pub cap_add: Vec<String>,
@@ -94,6 +97,7 @@ impl Cli {
             (self.readonly, "--readonly"),
             (self.harden, "--harden"),
             (self.no_new_privs, "--no-new-privs"),
+            (self.tty, "--tty"),
             (self.verbose, "--verbose"),
         ] {
             if on {
@@ -194,6 +198,15 @@ default capabilities in the bounding set (and in the inheritable set;
 the ambient set is cleared), so a root COMMAND starts with those alone.
 .B \-\-no\-new\-privs
 sets no_new_privs alone, without a mount.
+.B \-\-tty
+runs COMMAND as a session leader on a new pseudo\-terminal opened in the
+new root (the devpts instance of
+.BR \-\-dev ),
+as docker's
+.B \-t
+does: chroot\-rs stays as the relay to its own standard input and output
+(raw mode while it runs), passes window size changes and SIGTERM, SIGINT,
+SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 on, and exits as COMMAND did.
 .B \-\-cap\-add
 and
 .B \-\-cap\-drop

@@ -10,6 +10,7 @@ pub mod creds;
 pub mod passwd;
 pub mod quote;
 pub mod root;
+pub mod tty;
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -51,6 +52,8 @@ Run COMMAND with root directory set to NEWROOT.
                                paths, set no_new_privs, and keep only docker's
                                default capabilities in the bounding set
       --no-new-privs         set no_new_privs (implied by --harden)
+      --tty                  run COMMAND on a new pseudo-terminal of the new
+                               root, relayed to this one
       --cap-add=CAP          keep CAP in the bounding set (ALL: every one)
       --cap-drop=CAP         drop CAP from the bounding set (ALL: every one)
       --verbose              say on stderr what was mounted and how the root
@@ -478,7 +481,46 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
         })?;
     }
     set_creds(&o, &c)?;
+    if o.tty {
+        return on_a_tty(ctx, &argv);
+    }
     Err(exec(ctx, &argv))
+}
+
+/// `--tty`: COMMAND in a child on a new pty, this process its relay.
+fn on_a_tty(ctx: &Ctx, argv: &[OsString]) -> Result<i32, Die> {
+    let pty = tty::Pty::open().map_err(|e| {
+        die(
+            EXIT_CANCELED,
+            format!("cannot open a pseudo-terminal: {}", errtext(e)),
+        )
+    })?;
+    // SAFETY: the process has a single thread.
+    match unsafe { libc::fork() } {
+        -1 => Err(die(
+            EXIT_CANCELED,
+            format!("cannot fork: {}", errtext(Errno::last())),
+        )),
+        0 => {
+            let d = match pty.attach() {
+                Ok(()) => exec(ctx, argv),
+                Err(e) => die(
+                    EXIT_CANCELED,
+                    format!("cannot attach the pseudo-terminal: {}", errtext(e)),
+                ),
+            };
+            eprintln!("{}: {}", ctx.prog, d.msg);
+            // SAFETY: the child ends here.
+            unsafe { libc::_exit(d.code) }
+        }
+        child => {
+            let st = pty.relay(child);
+            match ctcore::wait::Ended::from_raw(st) {
+                Some(ended) => ctcore::wait::exit_like(ended),
+                None => Ok(EXIT_CANCELED),
+            }
+        }
+    }
 }
 
 fn do_chroot(path: &Path, given: &OsString, skip_chdir: bool) -> Result<(), Die> {

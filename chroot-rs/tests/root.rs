@@ -695,3 +695,39 @@ fn no_new_privs_alone_mounts_nothing_and_keeps_capabilities() {
         "no mount was added"
     );
 }
+
+#[test]
+fn tty_gives_command_a_terminal_of_the_new_root() {
+    if !gate("chroot_rs::root::tty_gives_command_a_terminal_of_the_new_root") {
+        return;
+    }
+    let root = root_with(&["sh", "tty", "stty"]);
+    // script(1) gives the test a terminal; chroot-rs gives COMMAND another
+    // one, from the devpts that --dev mounts in the new root.
+    let inner = format!(
+        "stty cols 91 rows 17; unshare --mount --fork -- {} --pivot --proc --dev --tty {} \
+         /bin/sh -c 'tty; stty size; test -t 0 && echo stdin-is-a-tty; exit 7'",
+        chroot_rs().display(),
+        root.dir.path().display()
+    );
+    let o = run(Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .stdin(std::process::Stdio::null()));
+    let out = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    assert!(out.contains("/dev/pts/0\n"), "{out:?}");
+    assert!(out.contains("17 91\n"), "the size passes on: {out:?}");
+    assert!(out.contains("stdin-is-a-tty\n"), "{out:?}");
+    assert_eq!(o.status.code(), Some(7), "{out:?}");
+    // Without a terminal of ours, COMMAND still gets one; our input's end
+    // reaches it as end-of-file.
+    let o = run(Command::new("unshare")
+        .args(["--mount", "--fork", "--"])
+        .arg(chroot_rs())
+        .args(["--pivot", "--proc", "--dev", "--tty"])
+        .arg(root.dir.path())
+        .args(["/bin/sh", "-c", "read x; tty"])
+        .stdin(std::process::Stdio::null()));
+    let out = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    assert_eq!(out, "/dev/pts/0\n");
+    assert!(o.status.success());
+}

@@ -2,7 +2,7 @@
 
 mod contain_util;
 
-use contain_util::{Env, stderr, stdout, tree_digest};
+use contain_util::{Env, contain_script, stderr, stdout, test_path, tree_digest};
 use std::time::Duration;
 
 fn wait_for(env: &Env, id: &str, status: &str) -> serde_json::Value {
@@ -162,6 +162,46 @@ fn layer_survives_stop_start_and_image_never_changes() {
     assert_eq!(main["status"]["NoNewPrivs"], "1");
     env.ok(&["rm", "-f", "c1"]);
     assert_eq!(before, digest_all(), "the image's files are unchanged");
+}
+
+#[test]
+fn tty_gives_an_interactive_shell_a_terminal_of_its_own() {
+    if !cttest::require_root(
+        "e2e::contain_run::tty_gives_an_interactive_shell_a_terminal_of_its_own",
+    ) {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("tty");
+    env.build_test_image("img");
+    // script(1) is the user's terminal; `-it` gives the shell a pty of the
+    // container's own devpts, with the caller's window size.
+    let line = format!(
+        "stty cols 83 rows 19; {} run --rm -it img /bin/sh -c \
+         'test -t 0 && test -t 1 && echo tty-ok; ls -l /proc/self/fd/0; exit 5'",
+        contain_script().display()
+    );
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &line, "/dev/null"])
+        .env("PATH", test_path())
+        .env("CONTAIN_ROOT", env.state())
+        .env("CONTAIN_CGROUP_PARENT", &env.cgparent)
+        .stdin(std::process::Stdio::null());
+    let o = cttest::run_with_timeout(&mut c, std::time::Duration::from_secs(60));
+    let out = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    assert!(out.contains("tty-ok\n"), "{out:?}");
+    assert!(out.contains("-> /dev/pts/0\n"), "{out:?}");
+    assert_eq!(o.status.code(), Some(5), "{out:?}");
+    // Without -t the program has no terminal.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "img",
+        "/bin/sh",
+        "-c",
+        "test -t 1 || echo no-tty",
+    ]);
+    assert_eq!(out, "no-tty\n");
 }
 
 #[test]
