@@ -34,7 +34,8 @@ cp -a "$root" "$work/bundle/rootfs"
 (cd "$work/bundle" && runc spec && jq '.process.args = ["/bin/true"] | .process.terminal = false' config.json >c && mv c config.json)
 mkdir -p "$work/upper" "$work/w" "$work/mnt"
 cgset "./$CONTAIN_CGROUP_PARENT/chain" >/dev/null
-chain="cgset ./$CONTAIN_CGROUP_PARENT/chain -- unshare-rs --fork --pid --mount --uts --ipc --net -- unionmount --lower $root --upper $work/upper --work $work/w $work/mnt -- chroot-rs --pivot --proc --dev -- $work/mnt /bin/true"
+# The order contain uses: namespaces first, then the cgroup (see contain's header).
+chain="unshare-rs --fork --pid --mount --uts --ipc --net -- cgset ./$CONTAIN_CGROUP_PARENT/chain -- unionmount --lower $root --upper $work/upper --work $work/w $work/mnt -- chroot-rs --pivot --proc --dev -- $work/mnt /bin/true"
 bw="bwrap --unshare-all --bind $work/bundle/rootfs / --proc /proc --dev /dev /bin/true"
 $chain && $bw && contain run --rm bench /bin/true && runc run -b "$work/bundle" bench-check
 hyperfine --shell=bash -w 2 -r "$runs" --export-json "$work/a.json" \
