@@ -4,13 +4,12 @@
 //! /sys, /dev and /tmp inside the new root and hardening it as runc does.
 
 pub mod args;
-pub use ctcore::caps;
+pub use ctcore::{caps, tty};
 pub mod cli;
 pub mod creds;
 pub mod passwd;
 pub mod quote;
 pub mod root;
-pub mod tty;
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;

@@ -202,6 +202,25 @@ fn tty_gives_an_interactive_shell_a_terminal_of_its_own() {
         "test -t 1 || echo no-tty",
     ]);
     assert_eq!(out, "no-tty\n");
+    // exec -it: a pty of the container's devpts for the joined process too.
+    env.ok(&["run", "-d", "--name", "t1", "img", "/bin/sleep", "1000"]);
+    wait_for(&env, "t1", "running");
+    let line = format!(
+        "{} exec -it t1 /bin/sh -c 'test -t 0 && echo exec-tty-ok; ls -l /proc/self/fd/1; exit 3'",
+        contain_script().display()
+    );
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &line, "/dev/null"])
+        .env("PATH", test_path())
+        .env("CONTAIN_ROOT", env.state())
+        .env("CONTAIN_CGROUP_PARENT", &env.cgparent)
+        .stdin(std::process::Stdio::null());
+    let o = cttest::run_with_timeout(&mut c, std::time::Duration::from_secs(60));
+    let out = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    assert!(out.contains("exec-tty-ok\n"), "{out:?}");
+    assert!(out.contains("-> /dev/pts/0\n"), "{out:?}");
+    assert_eq!(o.status.code(), Some(3), "{out:?}");
+    env.ok(&["rm", "-f", "t1"]);
 }
 
 #[test]

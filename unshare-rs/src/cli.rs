@@ -115,6 +115,10 @@ pub struct Cli {
     /// Keep the capabilities in a new user namespace across exec (ambient set)
     #[arg(long)]
     pub keep_caps: bool,
+    /// With --target: run PROGRAM on a new pseudo-terminal of the joined root (its /dev/ptmx),
+    /// relayed to this terminal, as docker exec -t
+    #[arg(long)]
+    pub tty: bool,
     /// Set no_new_privs: PROGRAM and its children gain no privilege through exec (setuid bits,
     /// file capabilities), as setpriv --no-new-privs
     #[arg(long)]

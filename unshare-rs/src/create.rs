@@ -218,9 +218,9 @@ impl Plan {
             }
             w => w.as_ref().map(PathBuf::from),
         };
-        if cli.all || cli.preserve_credentials || cli.no_fork {
+        if cli.all || cli.preserve_credentials || cli.no_fork || cli.tty {
             return Err(usage(
-                "options --all, --preserve-credentials and --no-fork need --target",
+                "options --all, --preserve-credentials, --no-fork and --tty need --target",
             ));
         }
         p.setuid = cli

@@ -271,6 +271,9 @@ pub fn run(cli: &Cli) -> Result<i32> {
     if cli.keep_caps {
         sys::keep_caps()?;
     }
+    if cli.tty {
+        return on_a_tty(&argv, argv0.as_ref(), status.as_mut(), &inodes);
+    }
     let fork = cli.fork || (enters_pid && !cli.no_fork);
     if !fork {
         if let Some(s) = status.as_mut() {
@@ -299,6 +302,47 @@ pub fn run(cli: &Cli) -> Result<i32> {
         let _ = s.write(&crate::status_end(ended));
     }
     drop(status);
+    match ended {
+        Ended::Exited(c) => Ok(c),
+        Ended::Signaled(_) => ctcore::wait::exit_like(ended),
+    }
+}
+
+/// `--tty`: PROGRAM in a child on a new pty of the joined root, this
+/// process its relay (ctcore::tty).
+fn on_a_tty(
+    argv: &[std::ffi::OsString],
+    argv0: Option<&std::ffi::OsString>,
+    mut status: Option<&mut ctcore::json::StatusFd>,
+    inodes: &[(&'static str, Option<u64>)],
+) -> Result<i32> {
+    let pty = ctcore::tty::Pty::open().map_err(|e| {
+        failure(
+            125,
+            format!("cannot open a pseudo-terminal: {}", ctcore::errno_text(e)),
+        )
+    })?;
+    sys::default_sigchld();
+    let pid = sys::fork()?;
+    if pid == 0 {
+        if let Err(e) = pty.attach() {
+            crate::die(&failure(
+                125,
+                format!(
+                    "cannot attach the pseudo-terminal: {}",
+                    ctcore::errno_text(e)
+                ),
+            ));
+        }
+        crate::die(&crate::exec_program(argv, argv0));
+    }
+    if let Some(s) = status.as_mut() {
+        s.write(&crate::status_start(pid, inodes))?;
+    }
+    let ended = Ended::from_raw(pty.relay(pid)).unwrap_or(Ended::Exited(125));
+    if let Some(s) = status.as_mut() {
+        let _ = s.write(&crate::status_end(ended));
+    }
     match ended {
         Ended::Exited(c) => Ok(c),
         Ended::Signaled(_) => ctcore::wait::exit_like(ended),

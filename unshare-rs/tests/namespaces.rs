@@ -1199,6 +1199,10 @@ fn bad_options_give_their_message_and_leave_no_mount() {
             &["-t", "1", "-u", "--cap-add=nope", "true"],
             "unknown capability 'nope'",
         ),
+        (
+            &["-u", "--tty", "true"],
+            "--no-fork and --tty need --target",
+        ),
         (&["--hostname", "", "true"], "invalid host name"),
         (
             &["--join", "--net=/etc/passwd", "true"],

@@ -1,11 +1,13 @@
-//! `--tty`: COMMAND on a pseudo-terminal of its own, from the new root's
-//! devpts (the instance `--dev` mounts), relayed to chroot-rs's standard
-//! input and output, as `docker run -t` gives a container a terminal.
+//! `--tty` of chroot-rs and unshare-rs: COMMAND on a pseudo-terminal of its
+//! own, from the devpts of the root it runs in (chroot-rs: the instance
+//! `--dev` mounts in the new root; unshare-rs: the joined container's),
+//! relayed to the tool's standard input and output, as `docker run -t` and
+//! `docker exec -t` give a container a terminal.
 //!
 //! COMMAND is a session leader with the pty as its controlling terminal,
 //! so job control, `tty` and terminal sizes work inside; the caller's own
 //! terminal (put in raw mode while the relay runs, restored after) never
-//! reaches the new root.  chroot-rs stays as the relay: it copies bytes
+//! reaches the container.  The tool stays as the relay: it copies bytes
 //! both ways, passes window size changes on, forwards SIGTERM, SIGINT,
 //! SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to COMMAND, makes itself
 //! non-dumpable (so that nothing in the new root can open its descriptors
