@@ -374,3 +374,55 @@ fn bad_input_one_line_and_no_state() {
     assert_eq!(before, snapshot(&env));
     assert_eq!(std::fs::read_to_string(&cid).unwrap(), "x");
 }
+
+#[test]
+fn rootless_run_by_an_unprivileged_user_leaves_nothing() {
+    if !cttest::require_root(
+        "e2e::contain_run::rootless_run_by_an_unprivileged_user_leaves_nothing",
+    ) {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    // The user's own state directory, as $HOME would hold it.
+    let home = cttest::tempdir().unwrap();
+    std::os::unix::fs::chown(home.path(), Some(65534), Some(65534)).unwrap();
+    let state = home.path().join("state");
+    let probe = format!("{}:/probe", cttest::probe().display());
+    let contain = |args: &[&str]| {
+        let mut c = std::process::Command::new(contain_script());
+        c.args(args)
+            .env("PATH", test_path())
+            .env("HOME", home.path())
+            .env("CONTAIN_ROOT", &state)
+            .uid(65534)
+            .gid(65534)
+            .current_dir("/");
+        cttest::run_with_timeout(&mut c, Duration::from_secs(120))
+    };
+    let o = contain(&["build", "--file", &probe, "rl", "/bin/sh", "/bin/true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Root inside, mapped to the user; the overlay mounted in its user
+    // namespace; a layer to write to.
+    let o = contain(&["run", "--rm", "rl", "/probe"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(j["uid"], 0);
+    assert_eq!(j["uid_map"], serde_json::json!([[0, 65534, 1]]));
+    let o = contain(&[
+        "run",
+        "--rm",
+        "rl",
+        "/bin/sh",
+        "-c",
+        "echo x > /new && echo wrote",
+    ]);
+    assert_eq!(stdout(&o), "wrote\n", "{}", stderr(&o));
+    // Nothing left of either container (their overlay work directories,
+    // mode 000, included).
+    let left: Vec<_> = std::fs::read_dir(state.join("containers"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(std::fs::read_dir(state.join("names")).unwrap().count(), 0);
+}
