@@ -164,6 +164,26 @@ fn layer_survives_stop_start_and_image_never_changes() {
     assert_eq!(before, digest_all(), "the image's files are unchanged");
 }
 
+/// Run the shell line under script(1), the user's terminal, with `contain`
+/// on PATH: its exit status, and its output without carriage returns.
+fn in_a_terminal(env: &Env, line: &str) -> (Option<i32>, String) {
+    let dir = contain_script().parent().unwrap().to_path_buf();
+    let mut path = dir.into_os_string();
+    path.push(":");
+    path.push(test_path());
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", line, "/dev/null"])
+        .env("PATH", path)
+        .env("CONTAIN_ROOT", env.state())
+        .env("CONTAIN_CGROUP_PARENT", &env.cgparent)
+        .stdin(std::process::Stdio::null());
+    let o = cttest::run_with_timeout(&mut c, Duration::from_secs(60));
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).replace('\r', ""),
+    )
+}
+
 #[test]
 fn tty_gives_an_interactive_shell_a_terminal_of_its_own() {
     if !cttest::require_root(
@@ -176,22 +196,14 @@ fn tty_gives_an_interactive_shell_a_terminal_of_its_own() {
     env.build_test_image("img");
     // script(1) is the user's terminal; `-it` gives the shell a pty of the
     // container's own devpts, with the caller's window size.
-    let line = format!(
-        "stty cols 83 rows 19; {} run --rm -it img /bin/sh -c \
+    let (code, out) = in_a_terminal(
+        &env,
+        "stty cols 83 rows 19; contain run --rm -it img /bin/sh -c \
          'test -t 0 && test -t 1 && echo tty-ok; ls -l /proc/self/fd/0; exit 5'",
-        contain_script().display()
     );
-    let mut c = std::process::Command::new("script");
-    c.args(["-qec", &line, "/dev/null"])
-        .env("PATH", test_path())
-        .env("CONTAIN_ROOT", env.state())
-        .env("CONTAIN_CGROUP_PARENT", &env.cgparent)
-        .stdin(std::process::Stdio::null());
-    let o = cttest::run_with_timeout(&mut c, std::time::Duration::from_secs(60));
-    let out = String::from_utf8_lossy(&o.stdout).replace('\r', "");
     assert!(out.contains("tty-ok\n"), "{out:?}");
     assert!(out.contains("-> /dev/pts/0\n"), "{out:?}");
-    assert_eq!(o.status.code(), Some(5), "{out:?}");
+    assert_eq!(code, Some(5), "{out:?}");
     // Without -t the program has no terminal.
     let out = env.ok(&[
         "run",
@@ -205,21 +217,13 @@ fn tty_gives_an_interactive_shell_a_terminal_of_its_own() {
     // exec -it: a pty of the container's devpts for the joined process too.
     env.ok(&["run", "-d", "--name", "t1", "img", "/bin/sleep", "1000"]);
     wait_for(&env, "t1", "running");
-    let line = format!(
-        "{} exec -it t1 /bin/sh -c 'test -t 0 && echo exec-tty-ok; ls -l /proc/self/fd/1; exit 3'",
-        contain_script().display()
+    let (code, out) = in_a_terminal(
+        &env,
+        "contain exec -it t1 /bin/sh -c 'test -t 0 && echo exec-tty-ok; ls -l /proc/self/fd/1; exit 3'",
     );
-    let mut c = std::process::Command::new("script");
-    c.args(["-qec", &line, "/dev/null"])
-        .env("PATH", test_path())
-        .env("CONTAIN_ROOT", env.state())
-        .env("CONTAIN_CGROUP_PARENT", &env.cgparent)
-        .stdin(std::process::Stdio::null());
-    let o = cttest::run_with_timeout(&mut c, std::time::Duration::from_secs(60));
-    let out = String::from_utf8_lossy(&o.stdout).replace('\r', "");
     assert!(out.contains("exec-tty-ok\n"), "{out:?}");
     assert!(out.contains("-> /dev/pts/0\n"), "{out:?}");
-    assert_eq!(o.status.code(), Some(3), "{out:?}");
+    assert_eq!(code, Some(3), "{out:?}");
     env.ok(&["rm", "-f", "t1"]);
 }
 

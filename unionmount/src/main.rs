@@ -1,16 +1,9 @@
-// No Rust runtime start-up (`no_main`): a tool in an exec chain starts on
-// every container run, and std's start-up (the stack-guard probe reads
-// /proc/self/maps, a signal stack, a poll of fds 0-2, SIGPIPE ignored)
-// costs about 0.1 ms of it.  std works without it: glibc hands argv and the
-// environment to std's own initialiser.
+//! unionmount's entry point: the C `main`, without the Rust runtime's
+//! start-up (see `ctcore::tool_main`).  Called as mount.unionmount or
+//! mount.fuse.unionmount it is mount(8)'s helper.
 #![cfg_attr(not(test), no_main)]
 
-#[cfg(not(test))]
-#[unsafe(no_mangle)]
-extern "C" fn main(
-    _argc: std::ffi::c_int,
-    _argv: *const *const std::ffi::c_char,
-) -> std::ffi::c_int {
+ctcore::tool_main!({
     let argv0 = std::env::args_os().next().unwrap_or_default();
     if unionmount::helper::is_helper_name(&argv0) {
         let name = std::path::Path::new(&argv0)
@@ -20,4 +13,4 @@ extern "C" fn main(
         ctcore::cli::main_raw(&name, unionmount::helper::run)
     }
     ctcore::main(unionmount::run)
-}
+});

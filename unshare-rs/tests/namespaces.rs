@@ -531,8 +531,8 @@ fn caps_and_no_new_privs_for_the_program() {
     assert_eq!(j["status"]["CapEff"], "0000000000000021", "{j}");
     assert_eq!(j["status"]["NoNewPrivs"], "1");
     // Joining (as contain exec does): the set is applied after entering.
-    let own = std::fs::read_to_string("/proc/self/status").unwrap();
-    let bnd = own
+    let bnd = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
         .lines()
         .find_map(|l| l.strip_prefix("CapBnd:"))
         .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
