@@ -47,6 +47,26 @@ fn run_ps_stop_start_rm_round_trip() {
     assert!(!env.ok(&["ps"]).contains("web"));
     let psa = env.ok(&["ps", "-a"]);
     assert!(psa.contains(&format!("Exited ({code})")), "{psa}");
+    // An attached container's output reaches the caller, stdout and stderr
+    // apart, and its log.
+    let o = env.run(&[
+        "run",
+        "--name",
+        "att",
+        "img",
+        "/bin/sh",
+        "-c",
+        "echo to-out; echo to-err >&2; exit 4",
+    ]);
+    assert_eq!(o.status.code(), Some(4));
+    assert_eq!(stdout(&o), "to-out\n");
+    assert_eq!(stderr(&o), "to-err\n");
+    let log = env.ok(&["logs", "att"]);
+    assert!(
+        log.contains("to-out\n") && log.contains("to-err\n"),
+        "{log}"
+    );
+    env.ok(&["rm", "att"]);
     env.ok(&["start", "web"]);
     wait_for(&env, "web", "running");
     env.ok(&["kill", "web"]);
