@@ -4,10 +4,9 @@
 //! /sys, /dev and /tmp inside the new root and hardening it as runc does.
 
 pub mod args;
-pub use ctcore::{caps, tty};
+pub use ctcore::{caps, passwd, tty};
 pub mod cli;
 pub mod creds;
-pub mod passwd;
 pub mod quote;
 pub mod root;
 

@@ -26,6 +26,7 @@ pub mod exit;
 pub mod json;
 pub mod man;
 pub mod mountinfo;
+pub mod passwd;
 pub mod tty;
 pub mod units;
 pub mod wait;

@@ -67,8 +67,9 @@ fn user_id(s: &str) -> Result<u32> {
     if let Ok(n) = s.parse::<u32>() {
         return Ok(n);
     }
-    crate::passwd::by_name(Path::new(crate::passwd::PASSWD), s)
-        .map(|u| u.id)
+    ctcore::passwd::Db::new()
+        .user_by_name(s)
+        .map(|u| u.uid)
         .ok_or_else(|| usage(format!("unknown user '{s}'")))
 }
 
@@ -76,8 +77,9 @@ fn group_id(s: &str) -> Result<u32> {
     if let Ok(n) = s.parse::<u32>() {
         return Ok(n);
     }
-    crate::passwd::by_name(Path::new(crate::passwd::GROUP), s)
-        .map(|g| g.id)
+    ctcore::passwd::Db::new()
+        .group_by_name(s)
+        .map(|g| g.gid)
         .ok_or_else(|| usage(format!("unknown group '{s}'")))
 }
 
@@ -136,7 +138,9 @@ impl Plan {
             p.flags |= libc::CLONE_NEWUSER;
         }
         if !users.is_empty() || !groups.is_empty() {
-            let name = crate::passwd::by_id(Path::new(crate::passwd::PASSWD), euid).map(|u| u.name);
+            let name = ctcore::passwd::Db::new()
+                .user_by_uid(euid)
+                .map(|u| String::from_utf8_lossy(&u.name).into_owned());
             let mut names: Vec<String> = name.into_iter().collect();
             names.push(euid.to_string());
             let own_uid = idmap::parse_proc_map(

@@ -10,7 +10,6 @@ pub mod create;
 pub mod diag;
 pub mod idmap;
 pub mod join;
-pub mod passwd;
 pub mod sys;
 
 use std::ffi::OsString;
@@ -141,9 +140,10 @@ pub fn program_or_shell(program: &[OsString]) -> (Vec<OsString>, Option<OsString
     let shell = std::env::var_os("SHELL")
         .filter(|s| !s.is_empty())
         .or_else(|| {
-            passwd::by_id(Path::new(passwd::PASSWD), nix::unistd::getuid().as_raw())
-                .map(|u| OsString::from(u.shell))
-                .filter(|s| !s.is_empty())
+            ctcore::passwd::Db::new()
+                .user_by_uid(nix::unistd::getuid().as_raw())
+                .map(|u| std::os::unix::ffi::OsStringExt::from_vec(u.shell.clone()))
+                .filter(|s: &OsString| !s.is_empty())
         })
         .unwrap_or_else(|| "/bin/sh".into());
     let base = Path::new(&shell)
@@ -180,7 +180,10 @@ pub fn status_fd(fd: Option<i32>) -> Result<Option<ctcore::json::StatusFd>> {
 /// Execute the program; returns only the error.
 #[must_use]
 pub fn exec_program(argv: &[OsString], argv0: Option<&OsString>) -> anyhow::Error {
-    exec_program_inner(argv, argv0)
+    match argv0 {
+        Some(a0) => ctcore::exec::exec_as(a0, argv),
+        None => ctcore::exec::exec(argv),
+    }
 }
 
 /// The bounding set `--cap-drop` and `--cap-add` ask for, from the current
@@ -223,13 +226,6 @@ pub fn harden(keep: Option<u64>, no_new_privs: bool) -> Result<()> {
         })?;
     }
     Ok(())
-}
-
-fn exec_program_inner(argv: &[OsString], argv0: Option<&OsString>) -> anyhow::Error {
-    match argv0 {
-        Some(a0) => ctcore::exec::exec_as(a0, argv),
-        None => ctcore::exec::exec(argv),
-    }
 }
 
 /// Report an error the way the entry point would, and exit (in a forked

@@ -1,10 +1,12 @@
 //! The user and group databases, read from `/etc/passwd` and `/etc/group`
 //! directly instead of through the C library's NSS.
 //!
-//! chroot-rs is linked statically (see `build/link.rs`), and a static
+//! The tools are linked statically (see `build/link.rs`), and a static
 //! glibc must dlopen every NSS module but `files`, which crashes the
 //! process on a host whose nsswitch.conf lists nss-systemd or LDAP.  So
-//! chroot-rs answers the way glibc's `files` backend does: the first
+//! chroot-rs (`--userspec`, `--groups`) and unshare-rs (`--map-user`,
+//! `--map-group`, the caller's name for /etc/subuid, the login shell)
+//! answer the way glibc's `files` backend does: the first
 //! matching entry wins, and a user's groups are its login group and then
 //! every group that lists it as a member, in file order (`getgrouplist`).
 //!
@@ -28,6 +30,8 @@ pub struct User {
     pub uid: u32,
     /// The login group id.
     pub gid: u32,
+    /// The login shell (empty when the line has none).
+    pub shell: Vec<u8>,
 }
 
 /// One line of a group file (`name:pw:gid:member,member`).
@@ -78,6 +82,7 @@ pub fn parse_passwd(text: &[u8]) -> Vec<User> {
                 name: f[0].to_vec(),
                 uid: id(f.get(2)?)?,
                 gid: id(f.get(3)?)?,
+                shell: f.get(6).map_or_else(Vec::new, |s| s.to_vec()),
             })
         })
         .collect()
@@ -189,11 +194,12 @@ impl Db {
 mod tests {
     use super::*;
 
-    fn user(name: &str, uid: u32, gid: u32) -> User {
+    fn user(name: &str, uid: u32, gid: u32, shell: &str) -> User {
         User {
             name: name.into(),
             uid,
             gid,
+            shell: shell.into(),
         }
     }
 
@@ -219,17 +225,17 @@ nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin";
         assert_eq!(
             parse_passwd(t),
             vec![
-                user("root", 0, 0),
-                user("indented", 10, 11),
-                user("min", 12, 13),
-                user("nobody", 65534, 65534),
+                user("root", 0, 0, "/bin/bash"),
+                user("indented", 10, 11, "/bin/sh"),
+                user("min", 12, 13, ""),
+                user("nobody", 65534, 65534, "/usr/sbin/nologin"),
             ]
         );
         // Not UTF-8: still parsed, as bytes.
         let u = parse_passwd(b"caf\xe9:x:1:2::/:\nok:x:3:4::/:\n");
         assert_eq!(u.len(), 2);
         assert_eq!(u[0].name, b"caf\xe9");
-        assert_eq!(u[1], user("ok", 3, 4));
+        assert_eq!(u[1], user("ok", 3, 4, ""));
     }
 
     #[test]
@@ -269,8 +275,8 @@ bad\n";
         .unwrap();
         let db = Db::with_files(&p, &g);
         // First match wins, by name and by id.
-        assert_eq!(db.user_by_name("a"), Some(&user("a", 1, 1)));
-        assert_eq!(db.user_by_uid(2), Some(&user("b", 2, 20)));
+        assert_eq!(db.user_by_name("a"), Some(&user("a", 1, 1, "/bin/sh")));
+        assert_eq!(db.user_by_uid(2), Some(&user("b", 2, 20, "/bin/zsh")));
         assert_eq!(
             db.user_by_uid(3).map(|u| u.name.clone()),
             Some(b"a".to_vec())
