@@ -122,7 +122,7 @@ ensure_image() {
 
 # The full id of container $1 and its cgroup directory for controller $2.
 cid_of() { contain inspect "$1" | sed -n 's/^ *{"Id":"\([0-9a-f]*\)".*/\1/p' | head -1; }
-cg_dir() { grep "/$2/" "$CONTAIN_ROOT/containers/$(cid_of "$1")/cgdirs" | head -1; }
+cg_dir() { sed -n 's/^cgdir //p' "$CONTAIN_ROOT/containers/$(cid_of "$1")/meta" | grep "/$2/" | head -1; }
 cpu_ns() { cat "$(cg_dir "$1" cpuacct)/cpuacct.usage"; }
 wait_running() {
 	local i

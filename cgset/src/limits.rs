@@ -695,7 +695,8 @@ pub fn plan(
             w.push(Write::new("memory", "memory.low", x.to_string()));
         }
     } else {
-        let has_memsw = cur.has("memory", "memory.memsw.limit_in_bytes");
+        // (the group's files are read only when swap is limited)
+        let has_memsw = r.memory_swap.is_some() && cur.has("memory", "memory.memsw.limit_in_bytes");
         let mem = r
             .memory
             .map(|m| Write::new("memory", "memory.limit_in_bytes", m.to_string()));
@@ -717,10 +718,13 @@ pub fn plan(
             None => None,
         };
         // The kernel keeps memory <= memory+swap at every step.
-        let cur_mem = cur
-            .read("memory", "memory.limit_in_bytes")
-            .and_then(|s| memparse(&s))
-            .unwrap_or(-1);
+        let cur_mem = if r.memory_swap.is_some() {
+            cur.read("memory", "memory.limit_in_bytes")
+                .and_then(|s| memparse(&s))
+                .unwrap_or(-1)
+        } else {
+            -1
+        };
         let swap_first = match r.memory_swap {
             Some(-1) => true,
             Some(s) => cur_mem != -1 && cur_mem < s,

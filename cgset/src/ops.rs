@@ -166,6 +166,15 @@ pub fn ensure(
                 mkdir(child, dry, created)?;
             }
         } else {
+            let cpuset = h.controllers.iter().any(|c| c == "cpuset");
+            // The group is there already (a join): so are its ancestors.
+            let leaf = chain.last().filter(|d| chain.len() > 1 && d.is_dir());
+            if let Some(d) = leaf {
+                if cpuset && !dry {
+                    init_cpuset(d)?;
+                }
+                continue;
+            }
             if !chain[0].is_dir() {
                 bail!(
                     "{}: no such cgroup (the base of '{}')",
@@ -173,7 +182,6 @@ pub fn ensure(
                     group.name
                 );
             }
-            let cpuset = h.controllers.iter().any(|c| c == "cpuset");
             for d in &chain[1..] {
                 mkdir(d, dry, created)?;
                 // New cpusets, and empty ones made by others (libcgroup's
@@ -911,9 +919,8 @@ pub fn check_cpuset(
             "memory nodes",
         ),
     ] {
-        let (Some(req), Some(avail)) = (req, read(v1, v2)) else {
-            continue;
-        };
+        let Some(req) = req else { continue };
+        let Some(avail) = read(v1, v2) else { continue };
         let want = crate::limits::parse_list(req)?;
         let have = crate::limits::parse_list(&avail).unwrap_or_default();
         if want.iter().any(|c| !have.contains(c)) {

@@ -266,7 +266,7 @@ fn pause_stops_cpu_time_and_unpause_resumes() {
     // the busy loop is pid 1's child (or pid 1 itself): sum the whole container's ticks
     let total = || -> u64 {
         let o = cttest::sh(&format!(
-            "for p in $(cat {}/containers/*/cgdirs | grep /cpuacct/ | sed 's|$|/cgroup.procs|' | xargs cat); do echo $p; done",
+            "for p in $(sed -n 's/^cgdir //p' {}/containers/*/meta | grep /cpuacct/ | sed 's|$|/cgroup.procs|' | xargs cat); do echo $p; done",
             env.state().display()
         ));
         stdout(&o)
