@@ -35,16 +35,32 @@ cp -a "$root" "$work/bundle/rootfs"
 mkdir -p "$work/upper" "$work/w" "$work/mnt"
 cgset "./$CONTAIN_CGROUP_PARENT/chain" >/dev/null
 # The order contain uses: namespaces first, then the cgroup (see contain's header).
-chain="unshare-rs --fork --pid --mount --uts --ipc --net -- cgset ./$CONTAIN_CGROUP_PARENT/chain -- unionmount --lower $root --upper $work/upper --work $work/w $work/mnt -- chroot-rs --pivot --proc --dev -- $work/mnt /bin/true"
+ns="unshare-rs --fork --pid --mount --uts --ipc --net --"
+cg="cgset ./$CONTAIN_CGROUP_PARENT/chain --"
+cr="chroot-rs --pivot --proc --dev -- $work/mnt /bin/true"
+# The chain of a `contain run --rm`: a new writable layer for every run (made before each
+# run, untimed), mounted volatile.
+fresh="bash -c 'rm -rf $work/fu $work/fw && mkdir $work/fu $work/fw'"
+chain="$ns $cg unionmount -o volatile --lower $root --upper $work/fu --work $work/fw $work/mnt -- $cr"
+# The same layer every run, synced at unmount (overlayfs empties and remakes its work/work).
+reused="$ns $cg unionmount --lower $root --upper $work/upper --work $work/w $work/mnt -- $cr"
+# The chain without cgset: what joining the cgroup costs, exec included.
+nocg="$ns unionmount -o volatile --lower $root --upper $work/fu --work $work/fw $work/mnt -- $cr"
 bw="bwrap --unshare-all --bind $work/bundle/rootfs / --proc /proc --dev /dev /bin/true"
-$chain && $bw && contain run --rm bench /bin/true && runc run -b "$work/bundle" bench-check
+eval "$fresh" && $chain && $reused && $bw && contain run --rm bench /bin/true &&
+	runc run -b "$work/bundle" bench-check
 hyperfine --shell=bash -w 2 -r "$runs" --export-json "$work/a.json" \
 	-n "contain run --rm" "contain run --rm bench /bin/true" \
 	-n "runc run" "runc run -b $work/bundle bench-\$RANDOM\$RANDOM"
 hyperfine -N -w 3 -r "$((runs * 3))" --export-json "$work/b.json" \
-	-n "exec chain" "$chain" \
-	-n "bwrap" "$bw"
-ratio() { jq -r '.results | "\(.[0].mean / .[1].mean)"' "$1" | awk '{ printf "%.2f", $1 }'; }
+	-n "exec chain" --prepare "$fresh" "$chain" \
+	-n "exec chain, layer reused" --prepare true "$reused" \
+	-n "exec chain without cgset" --prepare "$fresh" "$nocg" \
+	-n "bwrap" --prepare true "$bw"
+ratio() { jq -r --argjson i "$2" --argjson j "$3" \
+	'.results | "\(.[$i].mean / .[$j].mean)"' "$1" | awk '{ printf "%.2f", $1 }'; }
 echo
-echo "contain run --rm / runc run = $(ratio "$work/a.json")   (goal <= 0.5)"
-echo "exec chain / bwrap          = $(ratio "$work/b.json")   (goal <= 1.0)"
+echo "contain run --rm / runc run              = $(ratio "$work/a.json" 0 1)   (goal <= 0.5)"
+echo "exec chain / bwrap                       = $(ratio "$work/b.json" 0 3)   (goal <= 1.0)"
+echo "exec chain, layer reused / bwrap         = $(ratio "$work/b.json" 1 3)"
+echo "exec chain without cgset / bwrap         = $(ratio "$work/b.json" 2 3)"
