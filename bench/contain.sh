@@ -2,10 +2,11 @@
 # bench/contain.sh: contain against runc and the bare exec chain against bubblewrap, side by
 # side with hyperfine on the same root.  Goals: contain run --rm / runc run <= 0.5 and
 # chain / bwrap <= 1.0.
-# Usage: bench/contain.sh [RUNS]   (uses target/release or $CTOOLS_BIN_DIR; needs root, runc,
+# Usage: bench/contain.sh [RUNS [ROUNDS]]   (uses target/release or $CTOOLS_BIN_DIR; needs root, runc,
 # bwrap, hyperfine, jq)
 set -eu -o pipefail
 runs=${1:-20}
+rounds=${2:-5}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=${CTOOLS_BIN_DIR:-$repo/target/release}
 [ -x "$bin/unshare-rs" ] || bin=$repo/target/debug
@@ -49,18 +50,38 @@ nocg="$ns unionmount -o volatile --lower $root --upper $work/fu --work $work/fw 
 bw="bwrap --unshare-all --bind $work/bundle/rootfs / --proc /proc --dev /dev /bin/true"
 eval "$fresh" && $chain && $reused && $bw && contain run --rm bench /bin/true &&
 	runc run -b "$work/bundle" bench-check
-hyperfine --shell=bash -w 2 -r "$runs" --export-json "$work/a.json" \
-	-n "contain run --rm" "contain run --rm bench /bin/true" \
-	-n "runc run" "runc run -b $work/bundle bench-\$RANDOM\$RANDOM"
-hyperfine -N -w 3 -r "$((runs * 3))" --export-json "$work/b.json" \
-	-n "exec chain" --prepare "$fresh" "$chain" \
-	-n "exec chain, layer reused" --prepare true "$reused" \
-	-n "exec chain without cgset" --prepare "$fresh" "$nocg" \
-	-n "bwrap" --prepare true "$bw"
-ratio() { jq -r --argjson i "$2" --argjson j "$3" \
-	'.results | "\(.[$i].mean / .[$j].mean)"' "$1" | awk '{ printf "%.2f", $1 }'; }
+# Rounds alternate the peers, so that a slower spell of the machine (or the kernel's
+# cleaning up of the network namespaces the previous command left) falls on both sides:
+# each round's ratio of medians, then the median and range over the rounds.
+ratios_a=() ratios_b=() ratios_c=() ratios_d=()
+med() { jq -r --argjson i "$2" '.results[$i].median' "$1"; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+for ((r = 1; r <= rounds; r++)); do
+	hyperfine --shell=bash -w 2 -r "$runs" --export-json "$work/a.json" \
+		-n "contain run --rm" "contain run --rm bench /bin/true" \
+		-n "runc run" "runc run -b $work/bundle bench-\$RANDOM\$RANDOM" >"$work/a.txt"
+	hyperfine -N -w 3 -r "$((runs * 3))" --export-json "$work/b.json" \
+		-n "bwrap" --prepare true "$bw" \
+		-n "exec chain" --prepare "$fresh" "$chain" \
+		-n "exec chain, layer reused" --prepare true "$reused" \
+		-n "exec chain without cgset" --prepare "$fresh" "$nocg" >"$work/b.txt"
+	ratios_a+=("$(div "$(med "$work/a.json" 0)" "$(med "$work/a.json" 1)")")
+	ratios_b+=("$(div "$(med "$work/b.json" 1)" "$(med "$work/b.json" 0)")")
+	ratios_c+=("$(div "$(med "$work/b.json" 2)" "$(med "$work/b.json" 0)")")
+	ratios_d+=("$(div "$(med "$work/b.json" 3)" "$(med "$work/b.json" 0)")")
+	printf 'round %d: contain %.1f ms, runc %.1f ms; chain %.2f ms, reused %.2f ms, without cgset %.2f ms, bwrap %.2f ms\n' \
+		"$r" "$(awk -v x="$(med "$work/a.json" 0)" 'BEGIN { print x * 1000 }')" \
+		"$(awk -v x="$(med "$work/a.json" 1)" 'BEGIN { print x * 1000 }')" \
+		"$(awk -v x="$(med "$work/b.json" 1)" 'BEGIN { print x * 1000 }')" \
+		"$(awk -v x="$(med "$work/b.json" 2)" 'BEGIN { print x * 1000 }')" \
+		"$(awk -v x="$(med "$work/b.json" 3)" 'BEGIN { print x * 1000 }')" \
+		"$(awk -v x="$(med "$work/b.json" 0)" 'BEGIN { print x * 1000 }')"
+done
+summary() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END {
+	printf "%.2f (%.2f to %.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
 echo
-echo "contain run --rm / runc run              = $(ratio "$work/a.json" 0 1)   (goal <= 0.5)"
-echo "exec chain / bwrap                       = $(ratio "$work/b.json" 0 3)   (goal <= 1.0)"
-echo "exec chain, layer reused / bwrap         = $(ratio "$work/b.json" 1 3)"
-echo "exec chain without cgset / bwrap         = $(ratio "$work/b.json" 2 3)"
+echo "contain run --rm / runc run              = $(summary "${ratios_a[@]}")   (goal <= 0.5)"
+echo "exec chain / bwrap                       = $(summary "${ratios_b[@]}")   (goal <= 1.0)"
+echo "exec chain, layer reused / bwrap         = $(summary "${ratios_c[@]}")"
+echo "exec chain without cgset / bwrap         = $(summary "${ratios_d[@]}")"
+echo "(medians of $rounds rounds, each of medians; ranges over the rounds)"

@@ -117,6 +117,25 @@ fn isolation_seen_from_inside() {
     let root: Vec<String> = serde_json::from_value(p["root"].clone()).unwrap();
     assert!(root.contains(&"probe".to_string()), "{root:?}");
     assert_eq!(root, want, "the root is the image's");
+    // The root is the union; a --rm container's layer, thrown away at the end, is
+    // mounted volatile (nothing of it synced), a kept container's is not (the kernel
+    // shows "volatile", or "fsync=volatile" on newer kernels).
+    let root_mount = |p: &serde_json::Value| -> String {
+        let m = p["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rfind(|m| m["target"] == "/")
+            .unwrap_or_else(|| panic!("no / in {}", p["mounts"]))
+            .clone();
+        assert_eq!(m["fstype"], "overlay", "{m}");
+        m["super_options"].as_str().unwrap().to_string()
+    };
+    let volatile = |o: &str| o == "volatile" || o == "fsync=volatile";
+    assert!(root_mount(&p).split(',').any(volatile), "{p}");
+    let kept = env.ok(&["run", "img", "/probe"]);
+    let kept: serde_json::Value = serde_json::from_str(kept.trim()).unwrap();
+    assert!(!root_mount(&kept).split(',').any(volatile), "{kept}");
     // default hostname: the short id; --net host shares the host's interfaces
     let out = env.run(&["run", "--rm", "--net", "host", "img", "/probe"]);
     let p = cttest::probe_json(&out);
