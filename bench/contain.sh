@@ -56,6 +56,7 @@ eval "$fresh" && $chain && $reused && $bw && contain run --rm bench /bin/true &&
 ratios_a=() ratios_b=() ratios_c=() ratios_d=()
 med() { jq -r --argjson i "$2" '.results[$i].median' "$1"; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+ms() { awk -v x="$(med "$work/$1.json" "$2")" 'BEGIN { printf "%.2f", x * 1000 }'; }
 for ((r = 1; r <= rounds; r++)); do
 	hyperfine --shell=bash -w 2 -r "$runs" --export-json "$work/a.json" \
 		-n "contain run --rm" "contain run --rm bench /bin/true" \
@@ -69,13 +70,8 @@ for ((r = 1; r <= rounds; r++)); do
 	ratios_b+=("$(div "$(med "$work/b.json" 1)" "$(med "$work/b.json" 0)")")
 	ratios_c+=("$(div "$(med "$work/b.json" 2)" "$(med "$work/b.json" 0)")")
 	ratios_d+=("$(div "$(med "$work/b.json" 3)" "$(med "$work/b.json" 0)")")
-	printf 'round %d: contain %.1f ms, runc %.1f ms; chain %.2f ms, reused %.2f ms, without cgset %.2f ms, bwrap %.2f ms\n' \
-		"$r" "$(awk -v x="$(med "$work/a.json" 0)" 'BEGIN { print x * 1000 }')" \
-		"$(awk -v x="$(med "$work/a.json" 1)" 'BEGIN { print x * 1000 }')" \
-		"$(awk -v x="$(med "$work/b.json" 1)" 'BEGIN { print x * 1000 }')" \
-		"$(awk -v x="$(med "$work/b.json" 2)" 'BEGIN { print x * 1000 }')" \
-		"$(awk -v x="$(med "$work/b.json" 3)" 'BEGIN { print x * 1000 }')" \
-		"$(awk -v x="$(med "$work/b.json" 0)" 'BEGIN { print x * 1000 }')"
+	printf 'round %d: contain %s ms, runc %s ms; chain %s ms, reused %s ms, without cgset %s ms, bwrap %s ms\n' \
+		"$r" "$(ms a 0)" "$(ms a 1)" "$(ms b 1)" "$(ms b 2)" "$(ms b 3)" "$(ms b 0)"
 done
 summary() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END {
 	printf "%.2f (%.2f to %.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
