@@ -27,6 +27,9 @@
 //!   own, so kernel messages cannot split them); `/init` mounts proc, sysfs,
 //!   devtmpfs, cgroup2 and tmpfs, runs the script, reports its exit status
 //!   and powers off; a VM that outlives the timeout is killed by pid.
+//! * a boot whose guest kernel crashed before /init, or of a stray `int3`
+//!   (TCG's stale translation of patched kernel text, now and then), is
+//!   booted again, twice at most, and the report shows each crash.
 //!
 //! Environment: `CTOOLS_VM_CACHE` (kernel cache), `CTOOLS_VM_KEEP=1` (keep
 //! the work directory and print where), `CTOOLS_VM_MKROOTFS=0` (never use
@@ -246,6 +249,10 @@ pub struct VmResult {
     pub elapsed: Duration,
     /// How the binaries' libraries were found: `"mkrootfs"` or `"ldd"`.
     pub rootfs_builder: &'static str,
+    /// The console, from the oops or panic on, of each earlier boot whose
+    /// kernel crashed ([`VmResult::kernel_crashed`]); those boots were tried
+    /// again.
+    pub crashed_boots: Vec<String>,
 }
 
 impl VmResult {
@@ -259,6 +266,20 @@ impl VmResult {
     #[must_use]
     pub fn info_f64(&self, key: &str) -> Option<f64> {
         self.info.get(key)?.trim().parse().ok()
+    }
+
+    /// Whether this boot says nothing of the test because the guest kernel
+    /// died: before /init reported (no `CTOOLS-BOOTED`, not killed on
+    /// timeout, a kernel panic or oops on the console), or at any time of
+    /// an `int3` oops, the signature of the emulator's stale translation
+    /// of kernel text being patched (no tool makes the kernel trap on a
+    /// breakpoint it did not place).
+    #[must_use]
+    pub fn kernel_crashed(&self) -> bool {
+        let early = self.booted.is_none()
+            && !self.timed_out
+            && (self.console.contains("Kernel panic") || self.console.contains("Oops"));
+        early || self.console.contains("Oops: int3")
     }
 
     /// The failed results.
@@ -281,6 +302,13 @@ impl VmResult {
             self.qemu_status,
             self.rootfs_builder
         );
+        for (i, c) in self.crashed_boots.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "  boot {}: the guest kernel crashed, booted again:\n{c}",
+                i + 1
+            );
+        }
         for c in &self.checks {
             let _ = writeln!(
                 s,
@@ -559,51 +587,31 @@ impl Vm {
         line.push('\n');
         let _ = write_executable(&dir.join("run-qemu.sh"), line.as_bytes());
         let _lock = crate::serial("vm");
-        let start = Instant::now();
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-        let mut out = child.stdout.take().expect("stdout");
-        let mut err = child.stderr.take().expect("stderr");
-        let out_t = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = out.read_to_end(&mut v);
-            v
-        });
-        let err_t = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = err.read_to_end(&mut v);
-            v
-        });
-        loop {
-            if let Some(st) = child.try_wait().expect("wait qemu") {
-                result.qemu_status = Some(st);
+        // qemu's multi-threaded TCG now and then runs a stale translation of
+        // kernel text that the guest is patching (static keys), and the
+        // guest dies of a stray int3, mostly while booting.  Such a boot
+        // says nothing of the test, so it is tried again (at most twice
+        // more) and the report shows each crash; other oopses after /init
+        // started are the test's failures and are never retried.
+        for attempt in 1..=BOOT_TRIES {
+            let mut one = VmResult {
+                rootfs_builder: result.rootfs_builder,
+                crashed_boots: std::mem::take(&mut result.crashed_boots),
+                ..VmResult::default()
+            };
+            boot(&mut cmd, &marks, timeout, &mut one);
+            result = one;
+            if attempt == BOOT_TRIES || !result.kernel_crashed() {
                 break;
             }
-            if start.elapsed() > timeout {
-                // Child::kill sends SIGKILL to this pid only.
-                let _ = child.kill();
-                let _ = child.wait();
-                result.timed_out = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        result.elapsed = start.elapsed();
-        result.console =
-            String::from_utf8_lossy(&out_t.join().unwrap_or_default()).replace('\r', "");
-        result.qemu_stderr =
-            String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
-        let marks_text = fs::read_to_string(&marks).unwrap_or_default();
-        if marks_text.contains("CTOOLS-BOOTED") {
-            result.parse_markers(&marks_text);
-        } else {
-            // /init found no ttyS1 and reported on the console.
-            let console = result.console.clone();
-            result.parse_markers(&console);
+            // From the first oops or panic line, 20 lines at most.
+            let lines: Vec<&str> = result.console.lines().collect();
+            let from = lines
+                .iter()
+                .position(|l| l.contains("Oops") || l.contains("Kernel panic"))
+                .unwrap_or(0);
+            let to = lines.len().min(from + 20);
+            result.crashed_boots.push(lines[from..to].join("\n"));
         }
         if keep {
             let kept = work.keep();
@@ -1102,6 +1110,59 @@ pub fn compile_static_c(dir: &Path, name: &str, source: &str) -> Option<PathBuf>
     (st.success() && out.is_file()).then_some(out)
 }
 
+/// How many times [`Vm::run`] boots when the kernel crashes before /init.
+const BOOT_TRIES: usize = 3;
+
+/// One boot of the prepared command line: qemu's output, status and markers
+/// into `result`.
+fn boot(cmd: &mut Command, marks: &Path, timeout: Duration, result: &mut VmResult) {
+    let _ = fs::remove_file(marks);
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    loop {
+        if let Some(st) = child.try_wait().expect("wait qemu") {
+            result.qemu_status = Some(st);
+            break;
+        }
+        if start.elapsed() > timeout {
+            // Child::kill sends SIGKILL to this pid only.
+            let _ = child.kill();
+            let _ = child.wait();
+            result.timed_out = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    result.elapsed = start.elapsed();
+    result.console = String::from_utf8_lossy(&out_t.join().unwrap_or_default()).replace('\r', "");
+    result.qemu_stderr = String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
+    let marks_text = fs::read_to_string(marks).unwrap_or_default();
+    if marks_text.contains("CTOOLS-BOOTED") {
+        result.parse_markers(&marks_text);
+    } else {
+        // /init found no ttyS1 and reported on the console.
+        let console = result.console.clone();
+        result.parse_markers(&console);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1121,6 +1182,33 @@ mod tests {
         assert!(!r.check("b").unwrap().ok);
         assert_eq!(r.info_f64("ratio"), Some(2.01));
         assert_eq!(r.failures().len(), 1);
+    }
+
+    #[test]
+    fn kernel_crash_is_told_from_a_failed_test() {
+        let mut r = VmResult {
+            console: "[ 1.69] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI\n\
+                      [ 1.69] Kernel panic - not syncing: Fatal exception in interrupt\n"
+                .into(),
+            ..VmResult::default()
+        };
+        assert!(r.kernel_crashed());
+        r.timed_out = true;
+        assert!(
+            r.kernel_crashed(),
+            "int3: the emulator's, even when it hung"
+        );
+        r.console = "[ 1.0] Oops: general protection fault\nKernel panic\n".into();
+        assert!(!r.kernel_crashed(), "a hung VM is not booted again");
+        r.timed_out = false;
+        assert!(r.kernel_crashed());
+        r.parse_markers("CTOOLS-BOOTED 6.12.1\n");
+        assert!(!r.kernel_crashed(), "an oops after /init is the test's");
+        r.console
+            .push_str("[ 9.0] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI\n");
+        assert!(r.kernel_crashed(), "int3 after /init: the emulator's");
+        let quiet = VmResult::default();
+        assert!(!quiet.kernel_crashed(), "no panic on the console");
     }
 
     #[test]

@@ -142,3 +142,32 @@ fn vm_times_out_and_is_killed() {
     assert_eq!(r.exit, None);
     assert!(r.elapsed < Duration::from_secs(60));
 }
+
+#[test]
+fn vm_boots_again_when_the_kernel_dies_before_init() {
+    if !cttest::vm::require("e2e::vm_boot::vm_boots_again_when_the_kernel_dies_before_init") {
+        return;
+    }
+    // No such /init in the initramfs and no root= to fall back to: the
+    // kernel panics before any of the test runs, every boot, the way a
+    // TCG-crashed boot does now and then.
+    let r = Vm::new()
+        .cpus(1)
+        .memory_mb(128)
+        .append("rdinit=/no-such-init")
+        .script("vm_result never ok\n")
+        .run(Duration::from_secs(60));
+    assert!(r.booted.is_none(), "{}", r.report());
+    assert!(r.kernel_crashed(), "{}", r.report());
+    assert_eq!(r.crashed_boots.len(), 2, "{}", r.report());
+    assert!(
+        r.crashed_boots.iter().all(|c| c.contains("Kernel panic")),
+        "{}",
+        r.report()
+    );
+    assert!(
+        r.report()
+            .contains("boot 2: the guest kernel crashed, booted again")
+    );
+    assert!(!r.timed_out);
+}
