@@ -611,7 +611,11 @@ impl Vm {
                 .position(|l| l.contains("Oops") || l.contains("Kernel panic"))
                 .unwrap_or(0);
             let to = lines.len().min(from + 20);
-            result.crashed_boots.push(lines[from..to].join("\n"));
+            let crash = lines[from..to].join("\n");
+            eprintln!(
+                "cttest::vm: boot {attempt}: the guest kernel crashed, booting again\n{crash}"
+            );
+            result.crashed_boots.push(crash);
         }
         if keep {
             let kept = work.keep();
