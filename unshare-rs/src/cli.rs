@@ -160,6 +160,19 @@ pub struct Cli {
     /// Join mode: do not fork when entering a PID namespace
     #[arg(short = 'F', long, help_heading = "Join mode")]
     pub no_fork: bool,
+    /// Join mode: run PROGRAM with the target's environment (its /proc/PID/environ, read
+    /// before joining) instead of this one
+    #[arg(short = 'e', long = "env", help_heading = "Join mode")]
+    pub env: bool,
+    /// Join mode: change to DIR once inside the joined namespaces and root (a path there;
+    /// excludes --wd)
+    #[arg(
+        short = 'W',
+        long = "wdns",
+        value_name = "DIR",
+        help_heading = "Join mode"
+    )]
+    pub wdns: Option<PathBuf>,
 
     /// Program to execute once the job is done, with its arguments (default: $SHELL)
     #[arg(value_name = "PROGRAM", trailing_var_arg = true, value_hint = clap::ValueHint::CommandName)]
@@ -247,6 +260,12 @@ enters the target's root directory and
 .B \\-w
 with no DIR its working directory; both are opened before any namespace is
 entered.
+.BI \\-W \" DIR\"
+is a directory as the joined process sees it, entered last, and
+.B \\-e
+gives PROGRAM the target's environment (read from
+.IR /proc/PID/environ )
+in place of the caller's; PROGRAM is looked up in that PATH.
 Entering a PID namespace forks, unless
 .BR \\-\\-no\\-fork .
 ";

@@ -222,9 +222,14 @@ impl Plan {
             }
             w => w.as_ref().map(PathBuf::from),
         };
-        if cli.all || cli.preserve_credentials || cli.no_fork || cli.tty {
+        if cli.all || cli.preserve_credentials || cli.no_fork || cli.tty || cli.env {
             return Err(usage(
-                "options --all, --preserve-credentials, --no-fork and --tty need --target",
+                "options --all, --preserve-credentials, --no-fork, --tty and --env need --target",
+            ));
+        }
+        if cli.wdns.is_some() {
+            return Err(usage(
+                "option --wdns needs --target or --join (without them, -w DIR is inside the new root already)",
             ));
         }
         p.setuid = cli

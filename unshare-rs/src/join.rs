@@ -1,8 +1,10 @@
 //! Join mode (nsenter): enter the namespaces of a process or namespace
 //! files, then run PROGRAM.
 
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -24,6 +26,52 @@ fn open_dir(p: &Path) -> Result<OwnedFd> {
             format!("cannot open {}: {}", p.display(), ctcore::error_text(&e)),
         )
     })
+}
+
+/// The NUL-separated `NAME=VALUE` entries of `/proc/PID/environ`.
+///
+/// # Errors
+/// The file cannot be read (the process ended, or is not ours to read).
+fn read_environ(pid: i32) -> Result<Vec<(OsString, OsString)>> {
+    let path = format!("/proc/{pid}/environ");
+    let data = std::fs::read(&path).map_err(|e| {
+        failure(
+            125,
+            format!("cannot read {path}: {}", ctcore::error_text(&e)),
+        )
+    })?;
+    Ok(parse_environ(&data))
+}
+
+/// `NAME=VALUE\0...` into pairs; an entry without `=` or with an empty
+/// name is dropped (exec would pass it on, setenv cannot make it).
+fn parse_environ(data: &[u8]) -> Vec<(OsString, OsString)> {
+    data.split(|&b| b == 0)
+        .filter_map(|e| {
+            let eq = e.iter().position(|&b| b == b'=')?;
+            (eq > 0).then(|| {
+                (
+                    OsStr::from_bytes(&e[..eq]).to_owned(),
+                    OsStr::from_bytes(&e[eq + 1..]).to_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Make `vars` this process's whole environment, for PROGRAM (and for its
+/// lookup in PATH).
+fn replace_environment(vars: &[(OsString, OsString)]) {
+    let old: Vec<OsString> = std::env::vars_os().map(|(k, _)| k).collect();
+    for k in old {
+        // SAFETY: single-threaded here (no thread is started before exec,
+        // and the --tty relay starts its threads later).
+        unsafe { std::env::remove_var(k) };
+    }
+    for (k, v) in vars {
+        // SAFETY: as above.
+        unsafe { std::env::set_var(k, v) };
+    }
 }
 
 /// One namespace to enter.
@@ -75,6 +123,16 @@ pub fn run(cli: &Cli) -> Result<i32> {
     {
         return Err(usage(format!("cannot open /proc/{t}: No such process")));
     }
+    if cli.wd.is_some() && cli.wdns.is_some() {
+        return Err(usage("--wd and --wdns are mutually exclusive"));
+    }
+    // The target's environment, read before joining (its /proc may not be
+    // visible from the joined mount namespace).
+    let env = match (cli.env, target) {
+        (false, _) => None,
+        (true, Some(t)) => Some(read_environ(t)?),
+        (true, None) => return Err(usage("option --env needs --target PID")),
+    };
     let mut status = crate::status_fd(cli.json_status)?;
     let mut entries: Vec<Entry> = Vec::new();
     for (kind, opt) in crate::ns_options(cli) {
@@ -117,7 +175,12 @@ pub fn run(cli: &Cli) -> Result<i32> {
             done: false,
         });
     }
-    if entries.is_empty() && !cli.map_root_user && cli.root.is_none() && cli.wd.is_none() {
+    if entries.is_empty()
+        && !cli.map_root_user
+        && cli.root.is_none()
+        && cli.wd.is_none()
+        && cli.wdns.is_none()
+    {
         if cli.all {
             // Everything is shared already: just run the program.
         } else {
@@ -233,6 +296,21 @@ pub fn run(cli: &Cli) -> Result<i32> {
     }
     drop(root_fd);
     drop(wd_fd);
+    if let Some(d) = &cli.wdns
+        && let Err(e) = std::env::set_current_dir(d)
+    {
+        return Err(failure(
+            125,
+            format!(
+                "cannot change directory to {}: {}",
+                d.display(),
+                ctcore::error_text(&e)
+            ),
+        ));
+    }
+    if let Some(vars) = env {
+        replace_environment(&vars);
+    }
     crate::harden(caps_keep, cli.no_new_privs)?;
     let (uid, gid) = if enters_user && !cli.preserve_credentials {
         (Some(setuid.unwrap_or(0)), Some(setgid.unwrap_or(0)))
@@ -375,5 +453,30 @@ fn wait_following_stops(pid: i32) -> Result<Ended> {
         if let Some(e) = Ended::from_raw(st) {
             return Ok(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environ_parses_and_drops_what_setenv_cannot_make() {
+        let v = parse_environ(b"A=1\0PATH=/bin:/usr/bin\0EMPTY=\0NOEQ\0=x\0B=c=d\0");
+        let v: Vec<(String, String)> = v
+            .into_iter()
+            .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
+            .collect();
+        let want = [
+            ("A", "1"),
+            ("PATH", "/bin:/usr/bin"),
+            ("EMPTY", ""),
+            ("B", "c=d"),
+        ];
+        assert_eq!(
+            v,
+            want.map(|(k, v)| (k.to_string(), v.to_string())).to_vec()
+        );
+        assert!(parse_environ(b"").is_empty());
     }
 }

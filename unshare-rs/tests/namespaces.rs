@@ -831,7 +831,8 @@ fn join_a_running_namespace_set_by_pid() {
         "sleep",
         "60",
     ]);
-    c.current_dir("/usr");
+    c.current_dir("/usr")
+        .env("CTOOLS_TARGET_ONLY", "from the target");
     let (mut child, mut status) = spawn_with_status(&mut c);
     let ppid = i32::try_from(child.id()).unwrap();
     let _g = cttest::defer(move || kill(ppid, libc::SIGKILL));
@@ -862,6 +863,38 @@ fn join_a_running_namespace_set_by_pid() {
         ok(&mut us(&["-t", &p, "-m", "-r", "-w", "--", "pwd"])),
         "/usr\n"
     );
+    // -W: a directory of the joined root, after joining; -w's exclusion.
+    assert_eq!(
+        ok(&mut us(&["-t", &p, "-m", "-r", "-W", "/etc", "--", "pwd"])),
+        "/etc\n"
+    );
+    let o = run(&mut us(&[
+        "-t", &p, "-m", "-r", "-W", "/no/such", "--", "pwd",
+    ]));
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(
+        stderr(&o),
+        "unshare-rs: cannot change directory to /no/such: No such file or directory\n"
+    );
+    let o = run(&mut us(&["-t", &p, "-m", "-w", "-W", "/etc", "--", "pwd"]));
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(
+        stderr(&o),
+        "unshare-rs: --wd and --wdns are mutually exclusive\n"
+    );
+    // -e: the target's environment, not the caller's, also for the PATH lookup.
+    let mut c = us(&["-t", &p, "-m", "-r", "-e", "--", "env"]);
+    c.env("CTOOLS_CALLER_ONLY", "1");
+    let env = ok(&mut c);
+    assert!(
+        env.lines()
+            .any(|l| l == "CTOOLS_TARGET_ONLY=from the target"),
+        "{env}"
+    );
+    assert!(!env.contains("CTOOLS_CALLER_ONLY"), "{env}");
+    let mut c = us(&["-t", &p, "-m", "-r", "-e", "--", "env"]);
+    c.env("PATH", "/nonexistent");
+    assert!(ok(&mut c).contains("CTOOLS_TARGET_ONLY="));
     // The status of the target: SIGTERM to unshare-rs reaches sleep.
     kill(ppid, libc::SIGTERM);
     let st = wait_child(&mut child);
@@ -1201,8 +1234,14 @@ fn bad_options_give_their_message_and_leave_no_mount() {
         ),
         (
             &["-u", "--tty", "true"],
-            "--no-fork and --tty need --target",
+            "--no-fork, --tty and --env need --target",
         ),
+        (&["-u", "-e", "true"], "--tty and --env need --target"),
+        (
+            &["-u", "-W", "/", "true"],
+            "option --wdns needs --target or --join",
+        ),
+        (&["--join", "-e", "true"], "option --env needs --target PID"),
         (&["--hostname", "", "true"], "invalid host name"),
         (
             &["--join", "--net=/etc/passwd", "true"],
