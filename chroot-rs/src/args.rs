@@ -17,6 +17,8 @@ pub struct Opts {
     pub groups: Option<String>,
     /// `--skip-chdir`.
     pub skip_chdir: bool,
+    /// `--chdir=DIR` (the last one wins).
+    pub chdir: Option<String>,
     /// `--pivot`.
     pub pivot: bool,
     /// `--auto`.
@@ -76,6 +78,7 @@ enum Key {
     Userspec,
     Groups,
     SkipChdir,
+    Chdir,
     Pivot,
     Auto,
     Proc,
@@ -98,6 +101,7 @@ const LONG: &[(&str, bool, Key)] = &[
     ("userspec", true, Key::Userspec),
     ("groups", true, Key::Groups),
     ("skip-chdir", false, Key::SkipChdir),
+    ("chdir", true, Key::Chdir),
     ("pivot", false, Key::Pivot),
     ("auto", false, Key::Auto),
     ("proc", false, Key::Proc),
@@ -218,6 +222,7 @@ pub fn parse(args: &[OsString]) -> Parsed {
             }
             Key::Groups => o.groups = Some(arg),
             Key::SkipChdir => o.skip_chdir = true,
+            Key::Chdir => o.chdir = Some(arg),
             Key::Pivot => o.pivot = true,
             Key::Auto => o.auto = true,
             Key::Proc => o.proc = true,
@@ -283,6 +288,17 @@ mod tests {
         assert!(o.skip_chdir);
         assert!(run(&["--piv", "/r"]).pivot);
         assert!(run(&["--pr", "/r"]).proc);
+    }
+
+    #[test]
+    fn chdir_takes_a_directory() {
+        assert_eq!(run(&["--chdir=/a", "/r"]).chdir.as_deref(), Some("/a"));
+        assert_eq!(
+            run(&["--chd", "/a", "--chdir", "b", "/r"]).chdir.as_deref(),
+            Some("b")
+        );
+        assert_eq!(usage(&["--chdir"]), "option '--chdir' requires an argument");
+        assert!(usage(&["--c", "/r"]).contains("'--chdir' '--cap-add' '--cap-drop'"));
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub struct Cli {
     /// Do not change working directory to '/' (only when NEWROOT is the current root)
     #[arg(long)]
     pub skip_chdir: bool,
+    /// Change the working directory to DIR of the new root (made if missing, as runc makes a
+    /// container's cwd), after the user and group are set
+    #[arg(long, value_name = "DIR", conflicts_with = "skip_chdir")]
+    pub chdir: Option<String>,
     /// pivot_root into NEWROOT and detach the old root (needs a mount namespace: unshare-rs -m)
     #[arg(long, conflicts_with = "auto")]
     pub pivot: bool,
@@ -85,6 +89,9 @@ impl Cli {
         }
         if let Some(u) = &self.userspec {
             v.push(format!("--userspec={u}").into());
+        }
+        if let Some(d) = &self.chdir {
+            v.push(format!("--chdir={d}").into());
         }
         for (on, name) in [
             (self.skip_chdir, "--skip-chdir"),

@@ -12,6 +12,7 @@ pub mod root;
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use args::{Opts, Parsed};
@@ -329,6 +330,12 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
             "options --pivot and --auto are mutually exclusive",
         ));
     }
+    if o.skip_chdir && o.chdir.is_some() {
+        return Err(die(
+            EXIT_CANCELED,
+            "options --chdir and --skip-chdir are mutually exclusive",
+        ));
+    }
     if o.skip_chdir && (o.pivot || o.auto) {
         return Err(die(
             EXIT_CANCELED,
@@ -465,6 +472,27 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
     }
 
     lookup_inside(&o, &mut c, ctx)?;
+    // --chdir: made now, as root, inside the new root; entered once the
+    // credentials are set, so that they decide whether it may be.
+    if let Some(d) = &o.chdir
+        && std::fs::metadata(d).is_err()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(d)
+            .map_err(|e| {
+                die(
+                    EXIT_CANCELED,
+                    format!(
+                        "cannot create directory {}: {}",
+                        ctx.q(d),
+                        ctcore::error_text(&e)
+                    ),
+                )
+            })?;
+        ctx.say(&format!("created the working directory {d}"));
+    }
     if let Some(keep) = keep {
         caps::restrict(keep).map_err(|(what, e)| {
             die(EXIT_CANCELED, format!("{what}: {}", ctcore::error_text(&e)))
@@ -479,6 +507,18 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
         })?;
     }
     set_creds(&o, &c)?;
+    if let Some(d) = &o.chdir {
+        std::env::set_current_dir(d).map_err(|e| {
+            die(
+                EXIT_CANCELED,
+                format!(
+                    "cannot change directory to {}: {}",
+                    ctx.q(d),
+                    ctcore::error_text(&e)
+                ),
+            )
+        })?;
+    }
     if o.tty {
         return on_a_tty(ctx, &argv);
     }

@@ -731,3 +731,58 @@ fn tty_gives_command_a_terminal_of_the_new_root() {
     assert_eq!(out, "/dev/pts/0\n");
     assert!(o.status.success());
 }
+
+#[test]
+fn chdir_enters_a_directory_of_the_new_root_making_it_if_missing() {
+    if !gate("chroot_rs::root::chdir_enters_a_directory_of_the_new_root_making_it_if_missing") {
+        return;
+    }
+    let r = root_with(&["bash", "stat"]);
+    let pwd = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend([s(r.path()), "/bin/bash", "-c", "pwd; stat -c '%a %u' ."]);
+        run(Command::new(chroot_rs()).env("LC_ALL", "C").args(&a))
+    };
+    // An existing directory of the new root (not the host's /etc).
+    fs::create_dir_all(r.path().join("srv/app")).unwrap();
+    assert_eq!(ok(&pwd(&["--chdir=/srv/app"])), "/srv/app\n755 0\n");
+    // A missing one is made inside the root (0755, root's), as runc makes a cwd.
+    assert_eq!(ok(&pwd(&["--chdir", "/work/a/b"])), "/work/a/b\n755 0\n");
+    assert!(r.path().join("work/a/b").is_dir());
+    // Entered after the credentials: nobody may not enter a 0700 directory.
+    fs::create_dir(r.path().join("private")).unwrap();
+    fs::set_permissions(
+        r.path().join("private"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let out = pwd(&["--userspec=nobody:nogroup", "--chdir=/private"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).ends_with(": cannot change directory to '/private': Permission denied\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    // With pivot_root too.
+    let out = in_mount_ns(&[
+        "--pivot",
+        "--chdir=/srv",
+        s(r.path()),
+        "/bin/bash",
+        "-c",
+        "pwd",
+    ]);
+    assert_eq!(ok(&out), "/srv\n");
+    // A file in the way, and --skip-chdir: one line, 125.
+    fs::write(r.path().join("file"), "x").unwrap();
+    let out = pwd(&["--chdir=/file/sub"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).contains(": cannot create directory '/file/sub': Not a directory"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(Command::new(chroot_rs()).args(["--chdir=/", "--skip-chdir", "/", "/bin/true"]));
+    assert_eq!(out.status.code(), Some(125));
+    assert!(text(&out.stderr).contains("--chdir and --skip-chdir are mutually exclusive"));
+}
