@@ -252,8 +252,9 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The static `probe` binary: `CTOOLS_PROBE`, or built on first use with
-/// `+crt-static` for the host target into this target directory.
+/// The static `probe` binary: `CTOOLS_PROBE`, or built (brought up to date,
+/// once per test process) with `+crt-static` for the host target into this
+/// target directory.
 ///
 /// # Panics
 /// When the build fails.
@@ -271,8 +272,9 @@ pub fn probe() -> PathBuf {
     let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
     let triple = "x86_64-unknown-linux-gnu";
     let path = target_dir.join(triple).join(&profile).join("probe");
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     let _lock = serial("probe-build");
-    if !path.is_file() {
+    if BUILT.set(()).is_ok() {
         let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
         c.current_dir(workspace_root())
             .args([

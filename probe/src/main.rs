@@ -1,7 +1,7 @@
 //! `probe`: run inside a container, prints one JSON object about where it
 //! is: pid, hostname, namespace inodes of all eight kinds, uid/gid maps,
 //! root directory listing, mounts, network interfaces, cgroup membership
-//! and limits, capabilities.  End-to-end tests assert on it from outside.
+//! and limits, capabilities, environment.  End-to-end tests assert on it from outside.
 //!
 //! Build it static (`RUSTFLAGS='-C target-feature=+crt-static' cargo build
 //! -p probe --target x86_64-unknown-linux-gnu`) so it runs in an empty root.
@@ -308,6 +308,9 @@ fn main() {
         "interfaces": interfaces(),
         "pids": pids(),
         "args": args,
+        "env": std::env::vars_os()
+            .map(|(k, v)| (k.to_string_lossy().into_owned(), json!(v.to_string_lossy())))
+            .collect::<serde_json::Map<String, Value>>(),
     });
     let text = if pretty {
         serde_json::to_string_pretty(&report)

@@ -394,6 +394,32 @@ fn bad_input_one_line_and_no_state() {
         (vec!["run", "-m", "lots", "img", "/bin/true"], "cgset"),
         (vec!["run", "--cpus", "99", "img", "/bin/true"], "cgset"),
         (vec!["run", "--bogus", "img", "/bin/true"], "unknown option"),
+        (
+            vec!["run", "-u", "nosuch", "img", "/bin/true"],
+            "unable to find user nosuch: no matching entries in passwd file",
+        ),
+        (
+            vec!["run", "-w", "rel", "img", "/bin/true"],
+            "the working directory 'rel' is invalid, it needs to be an absolute path",
+        ),
+        (
+            vec!["run", "-e", "=x", "img", "/bin/true"],
+            "invalid environment variable: =x",
+        ),
+        (
+            vec![
+                "run",
+                "--env-file",
+                "/nonexistent-ctools",
+                "img",
+                "/bin/true",
+            ],
+            "open /nonexistent-ctools: no such file or directory",
+        ),
+        (
+            vec!["exec", "-u", "nosuch", "taken", "/bin/true"],
+            "unable to find user nosuch",
+        ),
     ];
     for (args, want) in cases {
         let out = env.run(&args);
@@ -468,4 +494,198 @@ fn rootless_run_by_an_unprivileged_user_leaves_nothing() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
     assert_eq!(std::fs::read_dir(state.join("names")).unwrap().count(), 0);
+}
+
+#[test]
+fn environment_user_and_workdir_as_docker_makes_them() {
+    if !cttest::require_root("e2e::contain_run::environment_user_and_workdir_as_docker_makes_them")
+    {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("envs");
+    env.build_test_image("img");
+    let probe = |args: &[&str], extra: &[(&str, &str)]| -> serde_json::Value {
+        let mut c = env.cmd();
+        c.args(args);
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        let out = cttest::run_with_timeout(&mut c, Duration::from_secs(120));
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        cttest::probe_json(&out)
+    };
+    let envmap = |p: &serde_json::Value| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = p["env"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = v
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    // Nothing of the caller's environment: docker's defaults only.
+    let p = probe(
+        &["run", "--rm", "--hostname", "box", "img", "/probe"],
+        &[("CTOOLS_SECRET_TOKEN", "leak")],
+    );
+    assert_eq!(
+        envmap(&p),
+        pairs(&[("PATH", PATH), ("HOSTNAME", "box"), ("HOME", "/root")]),
+        "{}",
+        p["env"]
+    );
+    assert_eq!(p["cwd"], "/");
+    assert_eq!((p["uid"].as_u64(), p["gid"].as_u64()), (Some(0), Some(0)));
+    // -e NAME=VALUE, -e NAME from the caller, --env-file (read first, -e wins), -w
+    // (made when missing), -u by name (its passwd home and login group).
+    let file = env.state().join("envfile");
+    std::fs::write(&file, "# comment\n\nFROM_FILE=f v\nBOTH=file\n  PASSED\n").unwrap();
+    let filep = file.display().to_string();
+    let p = probe(
+        &[
+            "run",
+            "--rm",
+            "--hostname",
+            "box",
+            "-e",
+            "A=1",
+            "-e",
+            "BOTH=flag",
+            "--env-file",
+            &filep,
+            "-e",
+            "PASSED",
+            "-e",
+            "UNSET_CTOOLS",
+            "-w",
+            "/work/dir",
+            "-u",
+            "nobody",
+            "img",
+            "/probe",
+        ],
+        &[("PASSED", "from caller")],
+    );
+    assert_eq!(
+        envmap(&p),
+        pairs(&[
+            ("PATH", PATH),
+            ("HOSTNAME", "box"),
+            ("HOME", "/nonexistent"),
+            ("A", "1"),
+            ("BOTH", "flag"),
+            ("FROM_FILE", "f v"),
+            ("PASSED", "from caller"),
+        ]),
+        "{}",
+        p["env"]
+    );
+    assert_eq!(p["cwd"], "/work/dir");
+    assert_eq!(
+        (p["uid"].as_u64(), p["gid"].as_u64()),
+        (Some(65534), Some(65534))
+    );
+    // A uid the image does not name: group 0 and HOME=/, as docker gives them.
+    let p = probe(&["run", "--rm", "-u", "4321", "img", "/probe"], &[]);
+    assert_eq!(
+        (p["uid"].as_u64(), p["gid"].as_u64()),
+        (Some(4321), Some(0))
+    );
+    assert!(envmap(&p).contains(&("HOME".into(), "/".into())));
+    // An image's Env, WorkingDir and User (contain build --env/--workdir/--user), in its
+    // config, and -e over them.
+    env.ok(&[
+        "build",
+        "--from",
+        "img",
+        "--env",
+        "IMG=1",
+        "--env",
+        "PATH=/bin",
+        "--workdir",
+        "/data",
+        "--user",
+        "nobody",
+        "img2",
+        "/bin/true",
+    ]);
+    let cfg = env.ok(&["inspect", "img2"]);
+    let cfg: serde_json::Value = serde_json::from_str(&cfg).unwrap();
+    assert_eq!(
+        cfg[0]["Config"]["config"]["Env"],
+        serde_json::json!(["IMG=1", "PATH=/bin"])
+    );
+    assert_eq!(cfg[0]["Config"]["config"]["WorkingDir"], "/data");
+    assert_eq!(cfg[0]["Config"]["config"]["User"], "nobody");
+    let p = probe(&["run", "--rm", "-e", "IMG=2", "img2", "/probe"], &[]);
+    let e = envmap(&p);
+    assert!(e.contains(&("IMG".into(), "2".into())), "{e:?}");
+    assert!(e.contains(&("PATH".into(), "/bin".into())), "{e:?}");
+    assert_eq!(p["cwd"], "/data");
+    assert_eq!(p["uid"].as_u64(), Some(65534));
+    let p = probe(
+        &["run", "--rm", "-u", "0", "-w", "/", "img2", "/probe"],
+        &[],
+    );
+    assert_eq!((p["uid"].as_u64(), p["cwd"].as_str()), (Some(0), Some("/")));
+    // exec: the container's environment, user and directory, or exec's own.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "e1",
+        "-e",
+        "CV=1",
+        "-w",
+        "/srv",
+        "img",
+        "/bin/sleep",
+        "1000",
+    ]);
+    wait_for(&env, "e1", "running");
+    let p = probe(
+        &["exec", "e1", "/probe"],
+        &[("CTOOLS_SECRET_TOKEN", "leak")],
+    );
+    let e = envmap(&p);
+    assert!(e.contains(&("CV".into(), "1".into())), "{e:?}");
+    assert!(!e.iter().any(|(k, _)| k == "CTOOLS_SECRET_TOKEN"), "{e:?}");
+    assert_eq!(p["cwd"], "/srv");
+    let p = probe(
+        &[
+            "exec", "-e", "CV=2", "-w", "/etc", "-u", "nobody", "e1", "/probe",
+        ],
+        &[],
+    );
+    let e = envmap(&p);
+    assert!(e.contains(&("CV".into(), "2".into())), "{e:?}");
+    assert!(e.contains(&("HOME".into(), "/nonexistent".into())), "{e:?}");
+    assert_eq!(p["cwd"], "/etc");
+    assert_eq!(p["uid"].as_u64(), Some(65534));
+    // The container's pid 1 has its environment too, not the caller's.
+    let inspect = env.inspect("e1");
+    let pid = inspect["State"]["Pid"].as_i64().unwrap();
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(environ.contains("CV=1"), "{environ:?}");
+    assert!(!environ.contains("CTOOLS_"), "{environ:?}");
+    assert_eq!(
+        inspect["Config"]["Env"].as_array().unwrap().len(),
+        4,
+        "{}",
+        inspect["Config"]
+    );
+    assert_eq!(inspect["Config"]["WorkingDir"], "/srv");
+    env.ok(&["rm", "-f", "e1"]);
 }
