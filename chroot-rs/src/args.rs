@@ -31,6 +31,9 @@ pub struct Opts {
     pub dev: bool,
     /// `--tmp`.
     pub tmp: bool,
+    /// `--bind=SRC[:DEST]` (false) and `--ro-bind=SRC[:DEST]` (true), in
+    /// the order given.
+    pub binds: Vec<(String, bool)>,
     /// `--readonly`.
     pub readonly: bool,
     /// `--harden`.
@@ -55,7 +58,13 @@ impl Opts {
     /// Whether any option that mounts inside the new root was given.
     #[must_use]
     pub fn mounts_anything(&self) -> bool {
-        self.proc || self.sys || self.dev || self.tmp || self.readonly || self.harden
+        self.proc
+            || self.sys
+            || self.dev
+            || self.tmp
+            || self.readonly
+            || self.harden
+            || !self.binds.is_empty()
     }
 }
 
@@ -85,6 +94,8 @@ enum Key {
     Sys,
     Dev,
     Tmp,
+    Bind,
+    RoBind,
     Readonly,
     Harden,
     NoNewPrivs,
@@ -108,6 +119,8 @@ const LONG: &[(&str, bool, Key)] = &[
     ("sys", false, Key::Sys),
     ("dev", false, Key::Dev),
     ("tmp", false, Key::Tmp),
+    ("bind", true, Key::Bind),
+    ("ro-bind", true, Key::RoBind),
     ("readonly", false, Key::Readonly),
     ("harden", false, Key::Harden),
     ("no-new-privs", false, Key::NoNewPrivs),
@@ -229,6 +242,8 @@ pub fn parse(args: &[OsString]) -> Parsed {
             Key::Sys => o.sys = true,
             Key::Dev => o.dev = true,
             Key::Tmp => o.tmp = true,
+            Key::Bind => o.binds.push((arg, false)),
+            Key::RoBind => o.binds.push((arg, true)),
             Key::Readonly => o.readonly = true,
             Key::Harden => o.harden = true,
             Key::NoNewPrivs => o.no_new_privs = true,
@@ -299,6 +314,20 @@ mod tests {
         );
         assert_eq!(usage(&["--chdir"]), "option '--chdir' requires an argument");
         assert!(usage(&["--c", "/r"]).contains("'--chdir' '--cap-add' '--cap-drop'"));
+    }
+
+    #[test]
+    fn binds_keep_their_order() {
+        let o = run(&["--bind=/a:/b", "--ro-bind", "/c", "--bind=/d", "/r"]);
+        assert_eq!(
+            o.binds,
+            [
+                ("/a:/b".to_string(), false),
+                ("/c".to_string(), true),
+                ("/d".to_string(), false)
+            ]
+        );
+        assert!(o.mounts_anything());
     }
 
     #[test]

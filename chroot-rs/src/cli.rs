@@ -50,6 +50,13 @@ pub struct Cli {
     /// Mount a tmpfs on NEWROOT/tmp
     #[arg(long)]
     pub tmp: bool,
+    /// Bind SRC (a host path) on DEST of the new root (default: the same path), recursively;
+    /// missing directories and an empty file for a file are made; repeatable
+    #[arg(long, value_name = "SRC[:DEST]")]
+    pub bind: Vec<String>,
+    /// As --bind, read-only (the whole bound tree)
+    #[arg(long, value_name = "SRC[:DEST]")]
+    pub ro_bind: Vec<String>,
     /// Make the new root read-only once it is set up
     #[arg(long)]
     pub readonly: bool,
@@ -110,6 +117,12 @@ impl Cli {
             if on {
                 v.push(name.into());
             }
+        }
+        for b in &self.bind {
+            v.push(format!("--bind={b}").into());
+        }
+        for b in &self.ro_bind {
+            v.push(format!("--ro-bind={b}").into());
         }
         for c in &self.cap_add {
             v.push(format!("--cap-add={c}").into());
@@ -193,9 +206,14 @@ mknod, or bound from the host where mknod is not allowed, devpts with its
 own ptmx, /dev/ptmx, a tmpfs /dev/shm and the fd, stdin, stdout and stderr
 links),
 .B \-\-tmp
-(a tmpfs /tmp) and
+(a tmpfs /tmp),
+.B \-\-bind
+and
+.B \-\-ro\-bind
+(host paths bound in, in the order given, as bwrap's options of those names; the way
+to DEST is made without following a symbolic link) and
 .B \-\-readonly
-(the new root remounted read\-only at the end).
+(the new root remounted read\-only at the end; the binds keep their own mode).
 .B \-\-harden
 applies runc's default masked paths (/proc/kcore, /proc/keys,
 /proc/timer_list, /proc/acpi, /sys/firmware, ... covered by /dev/null or an

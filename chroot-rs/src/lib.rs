@@ -375,7 +375,8 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
         let what = if o.pivot {
             "--pivot".to_string()
         } else {
-            "setting up the new root (--proc, --sys, --dev, --tmp, --readonly, --harden)".into()
+            "setting up the new root (--proc, --sys, --dev, --tmp, --bind, --readonly, --harden)"
+                .into()
         };
         let mut m = mount_ns_hint(&ctx.prog, &what);
         if initial.is_none() {
@@ -433,6 +434,9 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
         }
         if o.tmp {
             step(root::setup_tmp(&abs, &mut log))?;
+        }
+        for (spec, ro) in &o.binds {
+            step(root::bind_into(&abs, spec, *ro, &mut log))?;
         }
         if o.harden {
             step(root::harden_mounts(&abs, &mut log))?;

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -475,6 +475,85 @@ pub fn setup_tmp(root: &Path, log: Log) -> Step {
         "a tmpfs",
     )?;
     log(&format!("mounted a tmpfs on '{}'", t.display()));
+    Ok(())
+}
+
+/// `--bind=SRC[:DEST]` (`ro`: `--ro-bind`): bind the host path SRC,
+/// recursively, on DEST inside the new root (SRC's own path when DEST is
+/// not given).  The way to DEST is made as [`in_root`] makes it (no
+/// symbolic link followed), ending in a directory for a directory and in
+/// an empty file for anything else; `ro` makes the whole bound tree
+/// read-only.
+///
+/// # Errors
+/// A missing SRC, DEST the root itself or reached through a symbolic
+/// link, a failed mkdir, create or mount.
+pub fn bind_into(root: &Path, spec: &str, ro: bool, log: Log) -> Step {
+    let (src, dest) = match spec.split_once(':') {
+        Some((s, d)) => (s, d),
+        None => (spec, spec),
+    };
+    let opt = if ro { "--ro-bind" } else { "--bind" };
+    if src.is_empty() {
+        return Err(StepError::new(
+            format!("{opt}={spec}: no source"),
+            Errno::EINVAL,
+        ));
+    }
+    let meta = fs::metadata(src).map_err(|e| StepError::io(format!("cannot bind '{src}'"), &e))?;
+    let rel = dest.trim_start_matches('/');
+    if Path::new(rel)
+        .components()
+        .all(|c| !matches!(c, Component::Normal(_)))
+    {
+        return Err(StepError::new(
+            format!("{opt}={spec}: the destination is the new root itself"),
+            Errno::EINVAL,
+        ));
+    }
+    let target = if meta.is_dir() {
+        in_root(root, rel, Some(0o755))?
+    } else {
+        let p = Path::new(rel);
+        let parent = p.parent().and_then(Path::to_str).unwrap_or("");
+        let name = p.file_name().unwrap_or_default();
+        let t = in_root(root, parent, Some(0o755))?.join(name);
+        match fs::symlink_metadata(&t) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(StepError::new(
+                    format!("refusing to use '{}'", t.display()),
+                    Errno::ELOOP,
+                )
+                .hint("it is a symbolic link inside the new root"));
+            }
+            Ok(_) => {}
+            Err(_) => {
+                fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o644)
+                    .open(&t)
+                    .map_err(|e| StepError::io(format!("cannot create '{}'", t.display()), &e))?;
+            }
+        }
+        t
+    };
+    do_mount(
+        Some(Path::new(src)),
+        &target,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+        "a bind mount",
+    )?;
+    if ro {
+        tree_ro(&target)?;
+    }
+    log(&format!(
+        "bound '{src}' on '{}'{}",
+        target.display(),
+        if ro { " read-only" } else { "" }
+    ));
     Ok(())
 }
 

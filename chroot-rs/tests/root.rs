@@ -786,3 +786,96 @@ fn chdir_enters_a_directory_of_the_new_root_making_it_if_missing() {
     assert_eq!(out.status.code(), Some(125));
     assert!(text(&out.stderr).contains("--chdir and --skip-chdir are mutually exclusive"));
 }
+
+#[test]
+fn bind_and_ro_bind_put_host_paths_in_the_new_root() {
+    if !gate("chroot_rs::root::bind_and_ro_bind_put_host_paths_in_the_new_root") {
+        return;
+    }
+    let r = root_with(&["bash", "cat", "ls"]);
+    let host = cttest::tempdir().unwrap();
+    let data = host.path().join("data");
+    fs::create_dir(&data).unwrap();
+    fs::write(data.join("in"), "host file\n").unwrap();
+    let conf = host.path().join("app.conf");
+    fs::write(&conf, "setting=1\n").unwrap();
+    let sh = |args: &[&str], script: &str| {
+        let mut a = args.to_vec();
+        a.extend([s(r.path()), "/bin/bash", "-c", script]);
+        let mut c = Command::new("unshare");
+        c.args(["--mount", "--fork", "--"])
+            .arg(chroot_rs())
+            .env("LC_ALL", "C")
+            .args(&a);
+        run(&mut c)
+    };
+    let rw = format!("{}:/mnt/data", s(&data));
+    let ro = format!("{}:/etc/app.conf", s(&conf));
+    // A read-write directory (made in the root), a read-only file (an empty file made
+    // for it), on a read-only root.
+    let out = sh(
+        &[
+            "--readonly",
+            &format!("--bind={rw}"),
+            &format!("--ro-bind={ro}"),
+        ],
+        "cat /mnt/data/in /etc/app.conf; echo new > /mnt/data/out; \
+         echo x 2>/dev/null > /etc/app.conf || echo conf-ro; \
+         touch /elsewhere 2>/dev/null || echo root-ro",
+    );
+    assert_eq!(ok(&out), "host file\nsetting=1\nconf-ro\nroot-ro\n");
+    assert_eq!(fs::read_to_string(data.join("out")).unwrap(), "new\n");
+    assert_eq!(fs::read_to_string(&conf).unwrap(), "setting=1\n");
+    assert!(r.path().join("mnt/data").is_dir());
+    assert_eq!(
+        fs::metadata(r.path().join("etc/app.conf")).unwrap().len(),
+        0
+    );
+    // --ro-bind covers the mounts under SRC too; no DEST: the same path; with --pivot.
+    let sub = data.join("sub");
+    fs::create_dir(&sub).unwrap();
+    let out = run(Command::new("unshare").args(["--mount", "--fork", "--"]).args([
+        "sh",
+        "-c",
+        &format!(
+            "mount --make-rprivate / && mount -t tmpfs t {sub} && exec {cr} --pivot --ro-bind={d} {root} /bin/bash -c 'touch {sub}/x 2>/dev/null || echo sub-ro; ls {d}'",
+            sub = s(&sub),
+            cr = chroot_rs().display(),
+            d = s(&data),
+            root = s(r.path()),
+        ),
+    ]));
+    assert_eq!(ok(&out), "sub-ro\nin\nout\nsub\n");
+    assert!(!sub.join("x").exists());
+    // Refusals: one line, 125, nothing left mounted.
+    fs::create_dir_all(r.path().join("real")).unwrap();
+    std::os::unix::fs::symlink("/real", r.path().join("link")).unwrap();
+    for (args, want) in [
+        (
+            vec!["--bind=/nonexistent-ctools:/x".to_string()],
+            "cannot bind '/nonexistent-ctools': No such file or directory",
+        ),
+        (
+            vec![format!("--bind={}:/link/d", s(&data))],
+            "refusing to use",
+        ),
+        (
+            vec![format!("--bind={}:/", s(&data))],
+            "the destination is the new root itself",
+        ),
+        (vec!["--bind=:/x".to_string()], "no source"),
+    ] {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = sh(&a, "true");
+        assert_eq!(out.status.code(), Some(125), "{args:?}");
+        let e = text(&out.stderr);
+        assert!(e.contains(want), "{args:?}: {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+    assert!(!r.path().join("real/d").exists());
+    // In the host's mount namespace: refused with the hint.
+    let out =
+        run(Command::new(chroot_rs()).args([&format!("--bind={rw}"), s(r.path()), "/bin/true"]));
+    assert_eq!(out.status.code(), Some(125));
+    assert!(text(&out.stderr).contains("mount namespace of its own"));
+}
