@@ -420,6 +420,14 @@ fn bad_input_one_line_and_no_state() {
             vec!["exec", "-u", "nosuch", "taken", "/bin/true"],
             "unable to find user nosuch",
         ),
+        (
+            vec!["run", "-v", "rel:/x", "img", "/bin/true"],
+            "named volumes are not supported",
+        ),
+        (
+            vec!["run", "-v", "/tmp:/x:zz", "img", "/bin/true"],
+            "unknown mode 'zz'",
+        ),
     ];
     for (args, want) in cases {
         let out = env.run(&args);
@@ -688,4 +696,85 @@ fn environment_user_and_workdir_as_docker_makes_them() {
     );
     assert_eq!(inspect["Config"]["WorkingDir"], "/srv");
     env.ok(&["rm", "-f", "e1"]);
+}
+
+#[test]
+fn volumes_bind_host_paths_read_write_and_read_only() {
+    if !cttest::require_root("e2e::contain_run::volumes_bind_host_paths_read_write_and_read_only") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("vol");
+    env.build_test_image("img");
+    let host = cttest::tempdir().unwrap();
+    let data = host.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("f"), "host data\n").unwrap();
+    let conf = host.path().join("app.conf");
+    std::fs::write(&conf, "k=v\n").unwrap();
+    let fresh = host.path().join("made/by/run");
+    let v1 = format!("{}:/data", data.display());
+    let v2 = format!("{}:/etc/app.conf:ro", conf.display());
+    let v3 = format!("{}:/new", fresh.display());
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &v1,
+        "-v",
+        &v2,
+        "--volume",
+        &v3,
+        "img",
+        "/bin/sh",
+        "-c",
+        "cat /data/f /etc/app.conf; echo from-container > /data/w; \
+         (echo x > /etc/app.conf) 2>/dev/null || echo conf-read-only; \
+         touch /new/n && echo new-ok",
+    ]);
+    assert_eq!(out, "host data\nk=v\nconf-read-only\nnew-ok\n");
+    assert_eq!(
+        std::fs::read_to_string(data.join("w")).unwrap(),
+        "from-container\n"
+    );
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "k=v\n");
+    assert!(fresh.join("n").is_file(), "the missing source was made");
+    // A kept container: the mounts in inspect, and again after stop/start.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "v1",
+        "-v",
+        &format!("{}:/data:ro", data.display()),
+        "img",
+        "/bin/sleep",
+        "1000",
+    ]);
+    wait_for(&env, "v1", "running");
+    let i = env.inspect("v1");
+    assert_eq!(
+        i["Mounts"],
+        serde_json::json!([{"Type": "bind", "Source": data.display().to_string(),
+                            "Destination": "/data", "RW": false}])
+    );
+    env.ok(&["stop", "-t", "0", "v1"]);
+    wait_for(&env, "v1", "exited");
+    env.ok(&["start", "v1"]);
+    wait_for(&env, "v1", "running");
+    let out = env.run(&[
+        "exec",
+        "v1",
+        "/bin/sh",
+        "-c",
+        "cat /data/f; touch /data/z 2>/dev/null || echo ro",
+    ]);
+    assert_eq!(stdout(&out), "host data\nro\n", "{}", stderr(&out));
+    env.ok(&["rm", "-f", "v1"]);
+    // Nothing of the binds is left on the host.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&data.display().to_string()),
+        "a bind leaked: {mounts}"
+    );
 }
