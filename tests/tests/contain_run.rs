@@ -778,3 +778,72 @@ fn volumes_bind_host_paths_read_write_and_read_only() {
         "a bind leaked: {mounts}"
     );
 }
+
+#[test]
+fn wait_restart_top_and_diff() {
+    if !cttest::require_root("e2e::contain_run::wait_restart_top_and_diff") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("cmds");
+    env.build_test_image("img");
+    let script = "mkdir /newdir; touch /newdir/f /etc/newconf; rm /bin/ls; \
+                  echo ready > /ready; exec /bin/sleep 1000";
+    env.ok(&["run", "-d", "--name", "d1", "img", "/bin/sh", "-c", script]);
+    wait_for(&env, "d1", "running");
+    let t0 = std::time::Instant::now();
+    while env.run(&["exec", "d1", "/bin/cat", "/ready"]).status.code() != Some(0) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the script did not get ready"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // diff: docker's letters, sorted, the changed parents as C.
+    let diff = env.ok(&["diff", "d1"]);
+    for line in [
+        "C /etc",
+        "A /etc/newconf",
+        "A /newdir",
+        "A /newdir/f",
+        "A /ready",
+    ] {
+        assert!(diff.lines().any(|l| l == line), "{line:?} not in:\n{diff}");
+    }
+    // /bin may be a link to usr/bin (mkrootfs keeps the host's merged /usr).
+    assert!(
+        diff.lines()
+            .any(|l| l == "D /bin/ls" || l == "D /usr/bin/ls"),
+        "{diff}"
+    );
+    let mut sorted: Vec<&str> = diff.lines().collect();
+    sorted.sort_by_key(|l| &l[2..]);
+    assert_eq!(sorted, diff.lines().collect::<Vec<_>>());
+    // top: the container's processes (its cgroup's), ps -f or the given columns.
+    let top = env.ok(&["top", "d1"]);
+    assert!(top.starts_with("UID "), "{top}");
+    assert!(top.contains("sleep 1000"), "{top}");
+    let top = env.ok(&["top", "d1", "-o", "comm="]);
+    assert_eq!(top, "sleep\n");
+    // wait: blocks until the end and prints the exit code; restart runs it again.
+    let mut w = env.cmd();
+    w.args(["wait", "d1"]);
+    let waiter =
+        std::thread::spawn(move || cttest::run_with_timeout(&mut w, Duration::from_secs(60)));
+    std::thread::sleep(Duration::from_millis(300));
+    env.ok(&["kill", "-s", "TERM", "d1"]);
+    let out = waiter.join().unwrap();
+    assert_eq!(stdout(&out), "143\n", "{}", stderr(&out));
+    env.ok(&["restart", "-t", "0", "d1"]);
+    wait_for(&env, "d1", "running");
+    env.ok(&["restart", "-t", "0", "d1"]);
+    wait_for(&env, "d1", "running");
+    env.ok(&["kill", "d1"]);
+    assert_eq!(env.ok(&["wait", "d1"]), "137\n");
+    env.ok(&["rm", "d1"]);
+    let out = env.run(&["wait", "d1"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("No such container: d1"));
+    let out = env.run(&["top", "nosuch"]);
+    assert_eq!(out.status.code(), Some(125));
+}
