@@ -68,6 +68,7 @@ install: build man completions
 	for p in $(MAN1); do install -m 644 target/man/$$p $(DESTDIR)$(MANDIR)/man1/$$p; done
 	for p in $(MAN8); do install -m 644 target/man/$$p $(DESTDIR)$(MANDIR)/man8/$$p; done
 	for p in $(MAN7); do install -m 644 target/man/$$p $(DESTDIR)$(MANDIR)/man7/$$p; done
+	install -m 644 contain/contain.bash-completion $(DESTDIR)$(DATADIR)/bash-completion/completions/contain
 	for t in $(ALL_TOOLS); do \
 		install -m 644 target/completions/bash/$$t.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/$$t; \
 		install -m 644 target/completions/zsh/_$$t $(DESTDIR)$(DATADIR)/zsh/site-functions/_$$t; \
@@ -81,6 +82,7 @@ uninstall:
 	for p in $(MAN1); do rm -f $(DESTDIR)$(MANDIR)/man1/$$p; done
 	for p in $(MAN8); do rm -f $(DESTDIR)$(MANDIR)/man8/$$p; done
 	for p in $(MAN7); do rm -f $(DESTDIR)$(MANDIR)/man7/$$p; done
+	rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/contain
 	for t in $(ALL_TOOLS); do \
 		rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/$$t \
 		      $(DESTDIR)$(DATADIR)/zsh/site-functions/_$$t \

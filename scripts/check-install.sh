@@ -43,6 +43,31 @@ for t in stress-rs cgset unshare-rs mkrootfs chroot-rs unionmount; do
     [ -f "$p/share/zsh/site-functions/_$t" ] && ok || bad "zsh completion $t"
     [ -f "$p/share/fish/vendor_completions.d/$t.fish" ] && ok || bad "fish completion $t"
 done
+# contain's completion (hand-written): commands, options, containers and images of a
+# state directory.
+f=$p/share/bash-completion/completions/contain
+if [ -f "$f" ] && bash -n "$f"; then
+    ok
+    st=$(mktemp -d)
+    mkdir -p "$st/containers/0123456789abcdef"
+    printf 'name web\nimage x\n' >"$st/containers/0123456789abcdef/meta"
+    echo "app latest 00ff" >"$st/repositories"
+    complete_words() { # WORD... (the last is the one completed)
+        bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+            _contain; printf "%s\n" "${COMPREPLY[@]}"' _ "$f" "$@"
+    }
+    export CONTAIN_ROOT=$st
+    [[ $(complete_words contain re) == $'restart' ]] && ok || bad "contain completion: commands"
+    [ "$(complete_words contain exec w)" = web ] && ok || bad "contain completion: container names"
+    [ "$(complete_words contain stop 0123)" = 0123456789ab ] && ok || bad "contain completion: ids"
+    [ "$(complete_words contain run -e X=1 ap)" = app:latest ] && ok || bad "contain completion: images"
+    [[ $(complete_words contain run --vol) == --volume ]] && ok || bad "contain completion: run options"
+    [[ $(complete_words contain run --net h) == host ]] && ok || bad "contain completion: --net"
+    unset CONTAIN_ROOT
+    rm -rf "$st"
+else
+    bad "bash completion contain"
+fi
 make -s uninstall DESTDIR="$dest" HELPERDIR=/sbin >/dev/null || bad "make uninstall"
 left=$(find "$dest" -type f -o -type l | wc -l)
 [ "$left" = 0 ] && ok || bad "uninstall left $left files"
