@@ -847,3 +847,102 @@ fn wait_restart_top_and_diff() {
     let out = env.run(&["top", "nosuch"]);
     assert_eq!(out.status.code(), Some(125));
 }
+
+#[test]
+fn export_then_import_round_trip() {
+    if !cttest::require_root("e2e::contain_run::export_then_import_round_trip") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("export");
+    env.build_test_image("img");
+    let list = |tar: &[u8]| -> Vec<String> {
+        let mut c = std::process::Command::new("tar");
+        c.arg("-t").stdin(std::process::Stdio::piped());
+        let mut child = c.stdout(std::process::Stdio::piped()).spawn().expect("tar");
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(tar).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    // A stopped container: through a read-only union of its layer over the image's.
+    env.ok(&[
+        "run",
+        "--name",
+        "x1",
+        "img",
+        "/bin/sh",
+        "-c",
+        "echo data > /exported; rm /bin/touch",
+    ]);
+    let out = env.run(&["export", "x1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    let names = list(&out.stdout);
+    assert!(names.iter().any(|n| n == "./exported"), "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with("bin/cat")), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.ends_with("bin/touch")),
+        "deleted: {names:?}"
+    );
+    let tar = env.state().join("x1.tar");
+    env.ok(&["export", "-o", &tar.display().to_string(), "x1"]);
+    assert_eq!(std::fs::read(&tar).unwrap(), out.stdout, "the same archive");
+    // It leaves no mount behind; contain import reads it back as an image.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&env.state().display().to_string()),
+        "{mounts}"
+    );
+    env.ok(&["import", "imported", &tar.display().to_string()]);
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "imported",
+        "/bin/sh",
+        "-c",
+        "cat /exported; ls /bin/touch 2>&1; true",
+    ]);
+    assert!(
+        out.starts_with("data\n") && out.contains("No such file"),
+        "{out}"
+    );
+    // A running container: its root's file system only (no /proc, /dev or /sys contents).
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "x2",
+        "img",
+        "/bin/sh",
+        "-c",
+        "echo live > /live; exec /bin/sleep 1000",
+    ]);
+    wait_for(&env, "x2", "running");
+    let t0 = std::time::Instant::now();
+    let names = loop {
+        let out = env.run(&["export", "x2"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let names = list(&out.stdout);
+        if names.iter().any(|n| n == "./live") {
+            break names;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for mounted in ["./proc/", "./dev/", "./sys/"] {
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.starts_with(mounted) && n.len() > mounted.len()),
+            "{mounted} contents exported: {names:?}"
+        );
+    }
+    env.ok(&["rm", "-f", "x1", "x2"]);
+    let out = env.run(&["export", "x1"]);
+    assert_eq!(out.status.code(), Some(125));
+}
