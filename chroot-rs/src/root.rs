@@ -92,6 +92,12 @@ fn kernel_at_least(major: u32, minor: u32) -> bool {
     (ma, mi) >= (major, minor)
 }
 
+/// The refusal of a symbolic link on the way to a path inside the new root.
+fn link_refused(p: &Path) -> StepError {
+    StepError::new(format!("refusing to use '{}'", p.display()), Errno::ELOOP)
+        .hint("it is a symbolic link inside the new root")
+}
+
 /// The path of `rel` (relative, like `dev/pts`) inside `root`, refusing
 /// symbolic links on the way (a root could otherwise point `/dev` at a
 /// host directory), and creating missing directories with `mode` when
@@ -107,13 +113,7 @@ pub fn in_root(root: &Path, rel: &str, create: Option<u32>) -> Step<PathBuf> {
         };
         p.push(name);
         match fs::symlink_metadata(&p) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(StepError::new(
-                    format!("refusing to use '{}'", p.display()),
-                    Errno::ELOOP,
-                )
-                .hint("it is a symbolic link inside the new root"));
-            }
+            Ok(m) if m.file_type().is_symlink() => return Err(link_refused(&p)),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let Some(mode) = create else {
@@ -519,13 +519,7 @@ pub fn bind_into(root: &Path, spec: &str, ro: bool, log: Log) -> Step {
         let name = p.file_name().unwrap_or_default();
         let t = in_root(root, parent, Some(0o755))?.join(name);
         match fs::symlink_metadata(&t) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(StepError::new(
-                    format!("refusing to use '{}'", t.display()),
-                    Errno::ELOOP,
-                )
-                .hint("it is a symbolic link inside the new root"));
-            }
+            Ok(m) if m.file_type().is_symlink() => return Err(link_refused(&t)),
             Ok(_) => {}
             Err(_) => {
                 fs::OpenOptions::new()
