@@ -4,7 +4,8 @@
 #  1. bash, ls, id and python3 into a fresh tree (goal: >= 10x faster than lddtree);
 #  2. every ELF program of /usr/bin and /usr/sbin into one fresh tree, against lddtree;
 #  3. (info) re-running mkrootfs on an up-to-date tree (incremental).
-# Each command starts from an empty tree (hyperfine --prepare).  The ratio
+# Each command starts from an empty tree, synced to disk (hyperfine --prepare: the
+# writeback of the last tree would otherwise land in the next run).  The ratio
 # printed is the peer's mean time divided by ours.
 # Usage: bench/mkrootfs.sh [RUNS]    (default 10; 3 for the big case)
 set -euo pipefail
@@ -56,7 +57,7 @@ EOF
 
 echo "== 1. bash ls id python3 into a fresh tree"
 hyperfine -N -w 2 -r "$runs" --export-json "$work/small.json" \
-    --prepare "rm -rf $work/t" \
+    --prepare "sh -c 'rm -rf $work/t && sync'" \
     -n mkrootfs "$MK $work/t $progs" \
     -n lddtree "$LDDTREE --copy-to-tree $work/t $progs" \
     -n ldd+cp "$work/naive.sh $work/t $progs"
@@ -65,7 +66,7 @@ ratio "$work/small.json" mkrootfs lddtree ldd+cp
 echo "== 2. every ELF in /usr/bin and /usr/sbin (${#all[@]}) into one fresh tree"
 big=$(( runs < 3 ? runs : 3 ))
 hyperfine -i -w 1 -r "$big" --export-json "$work/big.json" \
-    --prepare "rm -rf $work/t" \
+    --prepare "sh -c 'rm -rf $work/t && sync'" \
     -n mkrootfs "$MK $work/t - < $work/all.txt" \
     -n lddtree "$LDDTREE --copy-to-tree $work/t \$(cat $work/all.txt) >/dev/null"
 ratio "$work/big.json" mkrootfs lddtree
