@@ -51,7 +51,6 @@ pub struct Plan {
     pub loopback: bool,
     pub argv: Vec<OsString>,
     pub argv0: Option<OsString>,
-    pub proc_masks: Vec<PathBuf>,
 }
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
@@ -255,10 +254,6 @@ impl Plan {
         let (argv, argv0) = crate::program_or_shell(&cli.program);
         p.argv = argv;
         p.argv0 = argv0;
-        if p.mount_proc.is_some() {
-            let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-            p.proc_masks = diag::proc_masks(&mi, Path::new("/proc"));
-        }
         Ok(p)
     }
 
@@ -533,12 +528,20 @@ fn setup_process(plan: &Plan) -> Result<()> {
             libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
         )
         .map_err(|e| {
+            // Only now, on failure: the mounts over parts of /proc (the new
+            // mount namespace has the caller's) explain an EPERM.
+            let masks = if e.raw_os_error() == Some(libc::EPERM) {
+                let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+                diag::proc_masks(&mi, Path::new("/proc"))
+            } else {
+                Vec::new()
+            };
             errno_error(
                 &format!("mount proc on {} failed", dir.display()),
                 &e,
                 diag::proc_hint(
                     e.raw_os_error().unwrap_or(0),
-                    &plan.proc_masks,
+                    &masks,
                     plan.new_user(),
                     plan.flags & libc::CLONE_NEWPID != 0,
                 ),
