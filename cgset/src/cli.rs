@@ -123,6 +123,10 @@ pub struct Cli {
         help_heading = "Limits"
     )]
     pub copy_from: Option<String>,
+    /// Also write the limits into every existing cgroup below GROUP, parents first (children
+    /// first when -r disables controllers in cgroup.subtree_control), as libcgroup's cgset -R
+    #[arg(short = 'R', long, help_heading = "Limits")]
+    pub recursive: bool,
     /// Settings v2 cannot express (swappiness, oom-kill-disable, kernel memory) fail instead of warning
     #[arg(long, help_heading = "Limits")]
     pub strict: bool,

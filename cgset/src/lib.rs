@@ -224,7 +224,37 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
                 let s = GroupFiles { tree, group: src };
                 writes.extend(raw::copy_plan(&version_of, &s, &cur));
             }
-            let mut notes = ops::apply(tree, g, &writes, cli.dry_run)?;
+            // -R: the same limits below, planned for each cgroup's own files.
+            let mut below = Vec::new();
+            if cli.recursive {
+                for d in ops::descendants(tree, g) {
+                    let cur = GroupFiles { tree, group: &d };
+                    let (mut w, _) = limits::plan(&res, &version_of, &cur);
+                    w.extend(raw::translate(&rules, &version_of, &cur, cli.strict)?.0);
+                    if let Some(src) = &copy {
+                        let s = GroupFiles { tree, group: src };
+                        w.extend(raw::copy_plan(&version_of, &s, &cur));
+                    }
+                    below.push((ops::for_descendant(tree, &d, w), d));
+                }
+            }
+            // Controllers are disabled from the bottom up, enabled from the top down.
+            let disabling = rules.iter().any(|r| {
+                r.name == "cgroup.subtree_control"
+                    && r.value.split_whitespace().any(|t| t.starts_with('-'))
+            });
+            let mut notes = Vec::new();
+            if disabling {
+                for (w, d) in below.iter().rev() {
+                    notes.extend(ops::apply(tree, d, w, cli.dry_run)?);
+                }
+            }
+            notes.extend(ops::apply(tree, g, &writes, cli.dry_run)?);
+            if !disabling {
+                for (w, d) in &below {
+                    notes.extend(ops::apply(tree, d, w, cli.dry_run)?);
+                }
+            }
             for &p in &pids {
                 ops::attach(tree, g, p, cli.dry_run)?;
             }

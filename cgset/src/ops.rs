@@ -654,6 +654,65 @@ fn subtree(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The cgroups that exist below `group` in any hierarchy it uses, parents
+/// first (breadth-first, as [`subtree`] lists them), each once.
+#[must_use]
+pub fn descendants(tree: &Tree, group: &Group) -> Vec<Group> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for i in tree.group_hiers() {
+        let base = group.dir(&tree.hiers[i]);
+        for d in subtree(&base).into_iter().skip(1) {
+            let Ok(rel) = d.strip_prefix(&base) else {
+                continue;
+            };
+            let comps: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            if seen.insert(comps.clone()) {
+                out.push(comps);
+            }
+        }
+    }
+    // Parents first across hierarchies too: by depth, then by name.
+    out.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+    out.into_iter()
+        .map(|rel| {
+            let mut comps = group.comps.clone();
+            comps.extend(rel.iter().cloned());
+            Group {
+                name: format!("{}/{}", group.name.trim_end_matches('/'), rel.join("/")),
+                relative: group.relative,
+                comps,
+            }
+        })
+        .collect()
+}
+
+/// The writes of `writes` that a cgroup below the one they were planned
+/// for can take: those whose directory exists (a v1 cgroup need not exist
+/// in every hierarchy), and no `cgroup.subtree_control` for a cgroup
+/// without children (libcgroup's -R skips leaves there too).
+#[must_use]
+pub fn for_descendant(tree: &Tree, group: &Group, writes: Vec<Write>) -> Vec<Write> {
+    writes
+        .into_iter()
+        .filter(|w| {
+            let dir = if w.ctrl == "cgroup" {
+                tree.v2().map(|h| group.dir(h))
+            } else {
+                tree.hier_for(&w.ctrl)
+                    .map(|(i, _)| group.dir(&tree.hiers[i]))
+            };
+            let Some(dir) = dir.filter(|d| d.is_dir()) else {
+                return false;
+            };
+            w.file != "cgroup.subtree_control" || subtree(&dir).len() > 1
+        })
+        .collect()
+}
+
 /// Remove the group (and the cgroups below it) from every hierarchy.
 ///
 /// # Errors

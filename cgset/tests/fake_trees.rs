@@ -433,3 +433,66 @@ fn v2_threaded_and_unlisted_tasks_count_as_populated() {
     );
     assert!(b.is_dir());
 }
+
+#[test]
+fn recursive_enables_top_down_and_disables_bottom_up() {
+    let d = v2_tree();
+    let r = d.path();
+    for sub in ["box/a", "box/a/b"] {
+        put(
+            &r.join(sub),
+            &[
+                ("cgroup.controllers", "cpu memory pids\n"),
+                ("cgroup.subtree_control", ""),
+                ("cgroup.procs", ""),
+                ("pids.max", "max\n"),
+            ],
+        );
+    }
+    let writes = |args: &[&str]| -> Vec<String> {
+        let o = run_in(r, args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+            .lines()
+            .map(|l| {
+                l.trim_start_matches("write ")
+                    .replace(&r.display().to_string(), "")
+            })
+            // (what the group's ensure enables in the root's subtree_control aside)
+            .filter(|l| l.starts_with("/box"))
+            .collect()
+    };
+    // The leaf box/a/b takes no subtree_control write; parents come first.
+    assert_eq!(
+        writes(&[
+            "--dry-run",
+            "-R",
+            "-r",
+            "cgroup.subtree_control=+pids",
+            "/box"
+        ]),
+        [
+            "/box/cgroup.subtree_control +pids",
+            "/box/a/cgroup.subtree_control +pids"
+        ]
+    );
+    // Disabling: children first.
+    assert_eq!(
+        writes(&[
+            "--dry-run",
+            "-R",
+            "-r",
+            "cgroup.subtree_control=-pids",
+            "/box"
+        ]),
+        [
+            "/box/a/cgroup.subtree_control -pids",
+            "/box/cgroup.subtree_control -pids"
+        ]
+    );
+    let o = run_in(r, &["-R", "--pids-limit", "9", "/box"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for sub in ["box", "box/a", "box/a/b"] {
+        assert_eq!(get(&r.join(sub).join("pids.max")), "9", "{sub}");
+    }
+}

@@ -575,3 +575,45 @@ fn watch_prints_a_stats_table() {
     .unwrap();
     assert!(c.wait().unwrap().success());
 }
+
+#[test]
+fn recursive_writes_every_existing_cgroup_below() {
+    if !cttest::require_root("cgset::recursive_writes_every_existing_cgroup_below") {
+        return;
+    }
+    let _l = cttest::serial("cgroup");
+    let p = Parent::new("recursive");
+    let g = p.sub("top");
+    let o = run(&["-c", "1024", &format!("{g}/a/b"), &format!("{g}/c")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // One more cgroup that exists in the cpu hierarchy only (v1 allows it).
+    let only_cpu = dir("cpu", &format!("{g}/a/cpu-only"));
+    std::fs::create_dir(&only_cpu).unwrap();
+    let o = run(&["-R", "-c", "512", "-m", "64m", &g]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    for sub in ["", "/a", "/a/b", "/c", "/a/cpu-only"] {
+        assert_eq!(
+            read("cpu", &format!("{g}{sub}"), "cpu.shares"),
+            "512",
+            "{sub}"
+        );
+    }
+    for sub in ["", "/a", "/a/b", "/c"] {
+        assert_eq!(
+            read("memory", &format!("{g}{sub}"), "memory.limit_in_bytes"),
+            "67108864",
+            "{sub}"
+        );
+    }
+    assert!(!dir("memory", &format!("{g}/a/cpu-only")).exists());
+    // Without -R only the group itself; -r rules recurse too.
+    let o = run(&["-c", "256", &g]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read("cpu", &g, "cpu.shares"), "256");
+    assert_eq!(read("cpu", &format!("{g}/a"), "cpu.shares"), "512");
+    let o = run(&["-R", "-r", "pids.max=7", &format!("{g}/a")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read("pids", &format!("{g}/a/b"), "pids.max"), "7");
+    assert_eq!(read("pids", &format!("{g}/c"), "pids.max"), "max");
+}

@@ -296,6 +296,16 @@ vm_check thr_cleanup cgset --delete --kill /ctx/troot
 wait $tp; rr=$?
 vm_expect thr_cleanup_gone "absent 137" "$(gone $G/troot) $rr"
 
+# --- -R: every existing cgroup below, controllers enabled top-down, disabled bottom-up --
+vm_check rec_made cgset --pids-limit 50 /ctx/rec/a/b /ctx/rec/c
+vm_check rec_set cgset -R --pids-limit 9 -m 32m /ctx/rec
+vm_expect rec_values "9 9 9 9|33554432 33554432 33554432" \
+    "$(cat $G/rec/pids.max $G/rec/a/pids.max $G/rec/a/b/pids.max $G/rec/c/pids.max | tr '\n' ' ' | sed 's/ $//')|$(cat $G/rec/a/memory.max $G/rec/a/b/memory.max $G/rec/c/memory.max | tr '\n' ' ' | sed 's/ $//')"
+vm_check rec_disable cgset -R -r cgroup.subtree_control=-pids /ctx/rec
+vm_expect rec_disabled "||absent" \
+    "$(grep -ow pids $G/rec/cgroup.subtree_control)|$(grep -ow pids $G/rec/a/cgroup.subtree_control)|$(gone $G/rec/a/b/pids.max)"
+vm_check rec_cleanup cgset --delete /ctx/rec
+
 # --- nothing left ---------------------------------------------------------------
 vm_check final_delete cgset --delete /ctx
 vm_expect final_gone "absent|" "$(gone $G)|$(cd /sys/fs/cgroup && find . -mindepth 1 -type d)"
@@ -384,6 +394,12 @@ const CHECKS: &[&str] = &[
     "thr_delete_kill_threaded",
     "thr_cleanup",
     "thr_cleanup_gone",
+    "rec_made",
+    "rec_set",
+    "rec_values",
+    "rec_disable",
+    "rec_disabled",
+    "rec_cleanup",
     "final_delete",
     "final_gone",
 ];
