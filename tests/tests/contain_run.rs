@@ -846,6 +846,24 @@ fn wait_restart_top_and_diff() {
     assert!(stderr(&out).contains("No such container: d1"));
     let out = env.run(&["top", "nosuch"]);
     assert_eq!(out.status.code(), Some(125));
+    // logs --tail: the last lines only.
+    env.ok(&[
+        "run",
+        "--name",
+        "lg",
+        "img",
+        "/bin/sh",
+        "-c",
+        "echo 1; echo 2; echo 3",
+    ]);
+    assert_eq!(env.ok(&["logs", "lg"]), "1\n2\n3\n");
+    assert_eq!(env.ok(&["logs", "-n", "2", "lg"]), "2\n3\n");
+    assert_eq!(env.ok(&["logs", "--tail=all", "lg"]), "1\n2\n3\n");
+    assert_eq!(
+        env.run(&["logs", "--tail", "x", "lg"]).status.code(),
+        Some(125)
+    );
+    env.ok(&["rm", "lg"]);
 }
 
 #[test]
