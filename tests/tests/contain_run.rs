@@ -494,7 +494,49 @@ fn rootless_run_by_an_unprivileged_user_leaves_nothing() {
         "echo x > /new && echo wrote",
     ]);
     assert_eq!(stdout(&o), "wrote\n", "{}", stderr(&o));
-    // Nothing left of either container (their overlay work directories,
+    // -e, -w and a volume of the user's, in its user namespace; export of a stopped
+    // container through a union mounted there.
+    let vol = home.path().join("vol");
+    std::fs::create_dir(&vol).unwrap();
+    std::os::unix::fs::chown(&vol, Some(65534), Some(65534)).unwrap();
+    let v = format!("{}:/vol", vol.display());
+    let o = contain(&[
+        "run",
+        "--rm",
+        "-e",
+        "A=1",
+        "-w",
+        "/work",
+        "-v",
+        &v,
+        "rl",
+        "/bin/sh",
+        "-c",
+        "echo \"$A $(pwd)\"; echo v > /vol/f",
+    ]);
+    assert_eq!(stdout(&o), "1 /work\n", "{}", stderr(&o));
+    let m = std::fs::metadata(vol.join("f")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&m), 65534);
+    let o = contain(&["run", "--name", "ex", "rl", "/bin/sh", "-c", "echo e > /e"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tar = home.path().join("ex.tar");
+    let o = contain(&["export", "-o", &tar.display().to_string(), "ex"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&tar)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&list.stdout)
+            .lines()
+            .any(|l| l == "./e"),
+        "{}",
+        String::from_utf8_lossy(&list.stdout)
+    );
+    let o = contain(&["rm", "ex"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Nothing left of any container (their overlay work directories,
     // mode 000, included).
     let left: Vec<_> = std::fs::read_dir(state.join("containers"))
         .unwrap()
