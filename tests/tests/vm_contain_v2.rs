@@ -1,0 +1,130 @@
+//! contain on real cgroup v2, in the qemu VM of `cttest::vm` (the host is cgroup v1): an
+//! image store made here is unpacked in the VM, and bash runs the contain script there with
+//! the workspace's tools.  Limits land in the container's v2 group, exec and pause use it,
+//! the initramfs root (which pivot_root refuses) is left by chroot-rs's switch_root-style
+//! fallback, and nothing is left of a container once it is removed.
+
+mod contain_util;
+
+use std::time::Duration;
+
+use contain_util::{Env, contain_script};
+use cttest::vm::Vm;
+
+const SCRIPT: &str = r#"
+export CONTAIN_ROOT=/tmp/contain
+G=/sys/fs/cgroup/contain
+gone() { [ -e "$1" ] && echo present || echo absent; }
+mkdir -p $CONTAIN_ROOT && tar -xf /vm/store.tar -C $CONTAIN_ROOT
+vm_check store test -f $CONTAIN_ROOT/repositories
+vm_expect images "img" "$(contain images | awk 'NR == 2 { print $1 }')"
+# Attached and kept: the output through tee into the log too.
+vm_expect attached "hello|hello" "$(contain run --name att img /bin/echo hello 2>&1)|$(contain logs att 2>&1)"
+vm_check attached_rm contain rm att
+
+# --rm: the namespaces and the union, the container's own group, and nothing left.
+out=$(contain run --rm --hostname box img /bin/sh -c 'hostname; cat /proc/self/cgroup; ls /' 2>&1)
+vm_expect rm_hostname box "$(echo "$out" | sed -n 1p)"
+case $(echo "$out" | sed -n 2p) in
+0::/contain/*) vm_result rm_own_group ok "$(echo "$out" | sed -n 2p)" ;;
+*) vm_result rm_own_group fail "$out" ;;
+esac
+vm_check rm_image_root sh -c "echo '$out' | grep -qx probe"
+vm_expect rm_nothing_left "||" "$(ls $CONTAIN_ROOT/containers)|$(ls $CONTAIN_ROOT/names)|$(find $G -mindepth 1 -type d)"
+
+# Limits in the v2 files; the process in the group; exec and pause through it.
+cid=$(contain run -d --name web -m 64m --cpus 0.5 -c 512 --pids-limit 20 img /bin/sleep 600 2>&1)
+vm_info cid "$cid"
+i=0
+while [ $i -lt 100 ] && [ "$(contain inspect web | grep -o '"Running":true')" = "" ]; do
+    usleep 50000; i=$((i + 1))
+done
+vm_expect limits "67108864|50000 100000|20|50" \
+    "$(cat $G/$cid/memory.max)|$(cat $G/$cid/cpu.max)|$(cat $G/$cid/pids.max)|$(cat $G/$cid/cpu.weight)"
+i=0
+while [ $i -lt 100 ] && ! grep -q . $G/$cid/cgroup.procs 2>/dev/null; do usleep 50000; i=$((i + 1)); done
+vm_expect member "yes" "$(grep -q . $G/$cid/cgroup.procs && echo yes || echo no)"
+vm_expect exec_group "0::/contain/$cid" "$(contain exec web /bin/cat /proc/self/cgroup 2>&1)"
+vm_expect exec_env "box2" "$(contain exec -e H=box2 web /bin/sh -c 'echo $H' 2>&1)"
+st=$(contain stats --no-stream web 2>&1 | awk 'NR == 2')
+vm_info stats "$st"
+case $st in
+*"/ 64MiB"*) vm_result stats_v2 ok "$st" ;;
+*) vm_result stats_v2 fail "$st" ;;
+esac
+vm_check pause contain pause web
+vm_expect frozen "1|paused" "$(cat $G/$cid/cgroup.freeze)|$(contain inspect web | grep -o '"Status":"[a-z]*"' | cut -d'"' -f4)"
+vm_check unpause contain unpause web
+vm_expect thawed "0|running" "$(cat $G/$cid/cgroup.freeze)|$(contain inspect web | grep -o '"Status":"[a-z]*"' | cut -d'"' -f4)"
+vm_check stop contain stop -t 1 web
+vm_expect stopped "exited" "$(contain inspect web | grep -o '"Status":"[a-z]*"' | cut -d'"' -f4)"
+vm_check rm contain rm web
+vm_expect removed "absent||" "$(gone $G/$cid)|$(ls $CONTAIN_ROOT/containers)|$(find $G -mindepth 1 -type d)"
+
+# A bad limit: the kernel's refusal, and no state nor group left.
+out=$(contain run --rm --cpuset-cpus 7 img /bin/true 2>&1); rc=$?
+vm_expect bad_limit_status 125 "$rc"
+vm_expect bad_limit_nothing_left "||" "$(ls $CONTAIN_ROOT/containers)|$(ls $CONTAIN_ROOT/names)|$(find $G -mindepth 1 -type d)"
+exit 0
+"#;
+
+const CHECKS: &[&str] = &[
+    "store",
+    "images",
+    "attached",
+    "attached_rm",
+    "rm_hostname",
+    "rm_own_group",
+    "rm_image_root",
+    "rm_nothing_left",
+    "limits",
+    "member",
+    "exec_group",
+    "exec_env",
+    "stats_v2",
+    "pause",
+    "frozen",
+    "unpause",
+    "thawed",
+    "stop",
+    "stopped",
+    "rm",
+    "removed",
+    "bad_limit_status",
+    "bad_limit_nothing_left",
+];
+
+#[test]
+fn contain_on_cgroup_v2() {
+    if !cttest::vm::require("e2e::vm_contain_v2::contain_on_cgroup_v2") {
+        return;
+    }
+    // The image store, built here (the VM has no mkrootfs nor GNU tar), packed whole.
+    let env = Env::new("vm");
+    env.build_test_image("img");
+    let tmp = cttest::tempdir().expect("tempdir");
+    let store = tmp.path().join("store.tar");
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(env.state())
+        .args(["--exclude=./mnt", "-cf"])
+        .arg(&store)
+        .args(["."])
+        .status()
+        .expect("tar");
+    assert!(st.success());
+    // Room for an initramfs of four debug builds (25 MB each, twice: at their own path
+    // and in /bin) and the store, unpacked next to its archive.
+    let r = Vm::new()
+        .cpus(2)
+        .memory_mb(1024)
+        .tools(&["unshare-rs", "cgset", "unionmount", "chroot-rs"])
+        .binary("/bin/bash")
+        .file(contain_script(), "/bin/contain")
+        .file(&store, "/vm/store.tar")
+        .module("overlay")
+        .script(SCRIPT)
+        .run(Duration::from_secs(240));
+    eprintln!("{}", r.report());
+    r.assert_passed(CHECKS);
+}
