@@ -122,8 +122,30 @@ ensure_image() {
 
 # The full id of container $1 and its cgroup directory for controller $2.
 cid_of() { contain inspect "$1" | sed -n 's/^ *{"Id":"\([0-9a-f]*\)".*/\1/p' | head -1; }
-cg_dir() { sed -n 's/^cgdir //p' "$CONTAIN_ROOT/containers/$(cid_of "$1")/meta" | grep "/$2/" | head -1; }
-cpu_ns() { cat "$(cg_dir "$1" cpuacct)/cpuacct.usage"; }
+# On cgroup v2 the container has one directory for every controller.
+cg_dir() {
+	local dirs d x
+	dirs=$(sed -n 's/^cgdir //p' "$CONTAIN_ROOT/containers/$(cid_of "$1")/meta")
+	d=$(grep "/$2/" <<<"$dirs" | head -1)
+	if [ -z "$d" ]; then
+		for x in $dirs; do [ -f "$x/cgroup.controllers" ] && d=$x && break; done
+	fi
+	echo "$d"
+}
+# Whether the container's CTRL ($2) is a cgroup v2 one.
+cg_v2() { [ -f "$(cg_dir "$1" "$2")/cgroup.controllers" ]; }
+# CPU time of container $1 in nanoseconds: cpuacct.usage (v1) or cpu.stat's usage_usec (v2).
+cpu_ns() {
+	local d
+	d=$(cg_dir "$1" cpuacct)
+	if [ -f "$d/cpuacct.usage" ]; then
+		cat "$d/cpuacct.usage"
+	else
+		awk '$1 == "usage_usec" { print $2 * 1000 }' "$d/cpu.stat"
+	fi
+}
+# The wall clock in nanoseconds, from bash (date +%s%N is GNU date's).
+now_ns() { echo "${EPOCHREALTIME/[.,]/}000"; }
 wait_running() {
 	local i
 	for i in $(seq 1 200); do

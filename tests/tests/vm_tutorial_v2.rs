@@ -1,0 +1,90 @@
+//! The tutorial's cgroup chapters (CPU shares, --cpus, memory, block I/O: 06 to 09) on real
+//! cgroup v2, in the qemu VM of `cttest::vm` (the host is cgroup v1).  The tutorial's image
+//! store is made here and unpacked there; the chapters run unchanged, reading the v2 files
+//! (cpu.weight, cpu.max, cpu.stat, io.max) where the host has v1's, and their own checks
+//! decide: each chapter must end in PASS.
+
+mod contain_util;
+
+use std::process::Command;
+use std::time::Duration;
+
+use contain_util::{contain_script, test_path};
+use cttest::vm::Vm;
+
+const CHAPTERS: &[&str] = &["06-cpu-shares", "07-cpus", "08-memory", "09-blkio"];
+
+const SCRIPT: &str = r#"
+export CONTAIN_ROOT=/tmp/contain CTOOLS_BIN_DIR=/bin
+mkdir -p $CONTAIN_ROOT && tar -xf /vm/store.tar -C $CONTAIN_ROOT
+vm_check store test -f $CONTAIN_ROOT/repositories
+for t in $CHAPTERS; do
+    out=$(bash /tut/tutorial/$t.sh 2>&1); rc=$?
+    echo "$out"
+    if [ $rc = 0 ] && echo "$out" | grep -q "^PASS $t.sh"; then
+        vm_result "$t" ok "$(echo "$out" | grep -c '  ok ') checks"
+    else
+        vm_result "$t" fail "exit $rc: $(echo "$out" | grep -E 'FAIL|error|contain:' | head -5 | tr '\n' ';')"
+    fi
+    figures=$(echo "$out" | grep -E '^ratio:|^total:|reads per second|^with the 1024' | tr '\n' ';')
+    vm_info "$t" "$figures"
+done
+exit 0
+"#;
+
+#[test]
+fn tutorial_cgroup_chapters_on_cgroup_v2() {
+    if !cttest::vm::require("e2e::vm_tutorial_v2::tutorial_cgroup_chapters_on_cgroup_v2") {
+        return;
+    }
+    let tut = cttest::workspace_root().join("tutorial");
+    // The tutorial's image, made here with its own helper, and its store packed whole.
+    let tmp = cttest::tempdir().expect("tempdir");
+    let state = tmp.path().join("state");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            ". '{}/lib.sh'; ensure_image tutorial",
+            tut.display()
+        ))
+        .env("PATH", test_path())
+        .env("CONTAIN_ROOT", &state)
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "building the tutorial image: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = tmp.path().join("store.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&state)
+        .args(["--exclude=./mnt", "-cf"])
+        .arg(&store)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(st.success());
+    let mut vm = Vm::new()
+        .cpus(2)
+        .memory_mb(1024)
+        .tools(&["unshare-rs", "cgset", "unionmount", "chroot-rs"])
+        .binary("/bin/bash")
+        .file(contain_script(), "/bin/contain")
+        .file(&store, "/vm/store.tar")
+        .file(tut.join("lib.sh"), "/tut/tutorial/lib.sh")
+        .module("overlay")
+        .module("loop");
+    for c in CHAPTERS {
+        vm = vm.file(tut.join(format!("{c}.sh")), format!("/tut/tutorial/{c}.sh"));
+    }
+    let r = vm
+        .script(format!("CHAPTERS='{}'\n{SCRIPT}", CHAPTERS.join(" ")))
+        .run(Duration::from_secs(500));
+    eprintln!("{}", r.report());
+    let mut want = vec!["store"];
+    want.extend_from_slice(CHAPTERS);
+    r.assert_passed(&want);
+}
