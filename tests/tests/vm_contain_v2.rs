@@ -8,8 +8,7 @@ mod contain_util;
 
 use std::time::Duration;
 
-use contain_util::{Env, contain_script};
-use cttest::vm::Vm;
+use contain_util::{Env, contain_vm};
 
 const SCRIPT: &str = r#"
 export CONTAIN_ROOT=/tmp/contain
@@ -99,30 +98,10 @@ fn contain_on_cgroup_v2() {
     if !cttest::vm::require("e2e::vm_contain_v2::contain_on_cgroup_v2") {
         return;
     }
-    // The image store, built here (the VM has no mkrootfs nor GNU tar), packed whole.
     let env = Env::new("vm");
     env.build_test_image("img");
     let tmp = cttest::tempdir().expect("tempdir");
-    let store = tmp.path().join("store.tar");
-    let st = std::process::Command::new("tar")
-        .arg("-C")
-        .arg(env.state())
-        .args(["--exclude=./mnt", "-cf"])
-        .arg(&store)
-        .args(["."])
-        .status()
-        .expect("tar");
-    assert!(st.success());
-    // Room for an initramfs of four debug builds (25 MB each, twice: at their own path
-    // and in /bin) and the store, unpacked next to its archive.
-    let r = Vm::new()
-        .cpus(2)
-        .memory_mb(1024)
-        .tools(&["unshare-rs", "cgset", "unionmount", "chroot-rs"])
-        .binary("/bin/bash")
-        .file(contain_script(), "/bin/contain")
-        .file(&store, "/vm/store.tar")
-        .module("overlay")
+    let r = contain_vm(env.state(), tmp.path())
         .script(SCRIPT)
         .run(Duration::from_secs(240));
     eprintln!("{}", r.report());

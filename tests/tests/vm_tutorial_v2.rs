@@ -9,8 +9,7 @@ mod contain_util;
 use std::process::Command;
 use std::time::Duration;
 
-use contain_util::{contain_script, test_path};
-use cttest::vm::Vm;
+use contain_util::{contain_vm, test_path};
 
 const CHAPTERS: &[&str] = &["06-cpu-shares", "07-cpus", "08-memory", "09-blkio"];
 
@@ -57,25 +56,8 @@ fn tutorial_cgroup_chapters_on_cgroup_v2() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let store = tmp.path().join("store.tar");
-    let st = Command::new("tar")
-        .arg("-C")
-        .arg(&state)
-        .args(["--exclude=./mnt", "-cf"])
-        .arg(&store)
-        .arg(".")
-        .status()
-        .expect("tar");
-    assert!(st.success());
-    let mut vm = Vm::new()
-        .cpus(2)
-        .memory_mb(1024)
-        .tools(&["unshare-rs", "cgset", "unionmount", "chroot-rs"])
-        .binary("/bin/bash")
-        .file(contain_script(), "/bin/contain")
-        .file(&store, "/vm/store.tar")
+    let mut vm = contain_vm(&state, tmp.path())
         .file(tut.join("lib.sh"), "/tut/tutorial/lib.sh")
-        .module("overlay")
         .module("loop");
     for c in CHAPTERS {
         vm = vm.file(tut.join(format!("{c}.sh")), format!("/tut/tutorial/{c}.sh"));

@@ -175,3 +175,29 @@ pub fn tree_digest(dir: &Path) -> String {
         .expect("find");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A VM (`cttest::vm`) that runs `contain`: bash, the script at /bin/contain, the chain's
+/// tools, overlayfs, and the image store `state` (made here: the VM has no mkrootfs nor GNU
+/// tar) packed at /vm/store.tar, which the VM's script unpacks into its CONTAIN_ROOT.
+/// `tmp` holds the archive until the VM has run.  There is room for an initramfs of four
+/// debug builds (25 MB each, twice: at their own path and in /bin) and the unpacked store.
+pub fn contain_vm(state: &Path, tmp: &Path) -> cttest::vm::Vm {
+    let store = tmp.join("store.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(state)
+        .args(["--exclude=./mnt", "-cf"])
+        .arg(&store)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(st.success(), "packing the store {}", state.display());
+    cttest::vm::Vm::new()
+        .cpus(2)
+        .memory_mb(1024)
+        .tools(&["unshare-rs", "cgset", "unionmount", "chroot-rs"])
+        .binary("/bin/bash")
+        .file(contain_script(), "/bin/contain")
+        .file(&store, "/vm/store.tar")
+        .module("overlay")
+}
