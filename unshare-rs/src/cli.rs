@@ -164,6 +164,9 @@ pub struct Cli {
     /// before joining) instead of this one
     #[arg(short = 'e', long = "env", help_heading = "Join mode")]
     pub env: bool,
+    /// Join mode: move into the target's cgroup first (cgroup v2, as nsenter --join-cgroup)
+    #[arg(long, help_heading = "Join mode")]
+    pub join_cgroup: bool,
     /// Join mode: change to DIR once inside the joined namespaces and root (a path there;
     /// excludes --wd)
     #[arg(

@@ -221,9 +221,15 @@ impl Plan {
             }
             w => w.as_ref().map(PathBuf::from),
         };
-        if cli.all || cli.preserve_credentials || cli.no_fork || cli.tty || cli.env {
+        if cli.all
+            || cli.preserve_credentials
+            || cli.no_fork
+            || cli.tty
+            || cli.env
+            || cli.join_cgroup
+        {
             return Err(usage(
-                "options --all, --preserve-credentials, --no-fork, --tty and --env need --target",
+                "options --all, --preserve-credentials, --no-fork, --tty, --env and --join-cgroup need --target",
             ));
         }
         if cli.wdns.is_some() {

@@ -28,6 +28,51 @@ fn open_dir(p: &Path) -> Result<OwnedFd> {
     })
 }
 
+/// The cgroup v2 path of a `/proc/PID/cgroup` text (its `0::` line).
+fn v2_path(text: &str) -> Option<&str> {
+    text.lines().find_map(|l| l.strip_prefix("0::"))
+}
+
+/// `--join-cgroup`: write this process into the target's cgroup v2 group.
+///
+/// # Errors
+/// No cgroup v2 membership or mount, or a refused write.
+fn join_cgroup(target: i32) -> Result<()> {
+    let text = std::fs::read_to_string(format!("/proc/{target}/cgroup")).map_err(|e| {
+        failure(
+            125,
+            format!(
+                "cannot read /proc/{target}/cgroup: {}",
+                ctcore::error_text(&e)
+            ),
+        )
+    })?;
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mount = ctcore::mountinfo::parse(&mounts)
+        .into_iter()
+        .find(|m| m.fstype == "cgroup2")
+        .map(|m| PathBuf::from(m.target));
+    let (Some(path), Some(mount)) = (v2_path(&text), mount) else {
+        return Err(failure(
+            125,
+            "--join-cgroup is only supported in cgroup v2 (use cgset GROUP -- unshare-rs ... on v1)",
+        ));
+    };
+    let procs = mount
+        .join(path.trim_start_matches('/'))
+        .join("cgroup.procs");
+    std::fs::write(&procs, "0").map_err(|e| {
+        failure(
+            125,
+            format!(
+                "cannot join the cgroup of {target}: {}: {}",
+                procs.display(),
+                ctcore::error_text(&e)
+            ),
+        )
+    })
+}
+
 /// The NUL-separated `NAME=VALUE` entries of `/proc/PID/environ`.
 ///
 /// # Errors
@@ -133,6 +178,14 @@ pub fn run(cli: &Cli) -> Result<i32> {
         (true, Some(t)) => Some(read_environ(t)?),
         (true, None) => return Err(usage("option --env needs --target PID")),
     };
+    // The cgroup before the namespaces: the joined mount namespace may not show
+    // the host's /sys/fs/cgroup.
+    if cli.join_cgroup {
+        let Some(t) = target else {
+            return Err(usage("option --join-cgroup needs --target PID"));
+        };
+        join_cgroup(t)?;
+    }
     let mut status = crate::status_fd(cli.json_status)?;
     let mut entries: Vec<Entry> = Vec::new();
     for (kind, opt) in crate::ns_options(cli) {
@@ -459,6 +512,16 @@ fn wait_following_stops(pid: i32) -> Result<Ended> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cgroup_v2_path_is_the_0_line() {
+        assert_eq!(
+            v2_path("12:memory:/a\n0::/contain/abc\n"),
+            Some("/contain/abc")
+        );
+        assert_eq!(v2_path("0::/\n"), Some("/"));
+        assert_eq!(v2_path("4:cpu,cpuacct:/x\n"), None);
+    }
 
     #[test]
     fn environ_parses_and_drops_what_setenv_cannot_make() {

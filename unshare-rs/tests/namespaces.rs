@@ -1234,14 +1234,25 @@ fn bad_options_give_their_message_and_leave_no_mount() {
         ),
         (
             &["-u", "--tty", "true"],
-            "--no-fork, --tty and --env need --target",
+            "--no-fork, --tty, --env and --join-cgroup need --target",
         ),
-        (&["-u", "-e", "true"], "--tty and --env need --target"),
+        (
+            &["-u", "-e", "true"],
+            "--env and --join-cgroup need --target",
+        ),
         (
             &["-u", "-W", "/", "true"],
             "option --wdns needs --target or --join",
         ),
         (&["--join", "-e", "true"], "option --env needs --target PID"),
+        (
+            &["--join", "--join-cgroup", "-n=/proc/1/ns/net", "true"],
+            "option --join-cgroup needs --target PID",
+        ),
+        (
+            &["-u", "--join-cgroup", "true"],
+            "--env and --join-cgroup need --target",
+        ),
         (&["--hostname", "", "true"], "invalid host name"),
         (
             &["--join", "--net=/etc/passwd", "true"],
