@@ -1,7 +1,8 @@
 #!/bin/bash
 # stress-rs against stress 1.0.7, by the method of shared/research/stress.md §5:
 #  1. work per CPU-second of each hog, counted from outside the processes:
-#     cpu = rand() calls (an LD_PRELOAD counter, on both), vm = minor faults
+#     cpu = rand() calls (an LD_PRELOAD counter, on both; stress-rs linked dynamically for
+#     it, CTOOLS_LINK=dynamic, since a static binary cannot be preloaded), vm = minor faults
 #     (/proc/PID/stat), hdd = wchar (/proc/PID/io), io = sync() calls
 #     (perf's syscalls:sys_enter_sync); CPU-seconds = utime+stime of the
 #     workers over the same window.  Both tools run at once, each pinned to
@@ -26,6 +27,11 @@ for t in stress taskset python3 cc hyperfine; do
 done
 (cd "$root" && cargo build -q --release -p stress-rs)
 RS="$target/release/stress-rs"
+# The tools are static: LD_PRELOAD cannot count a static binary's rand() calls.  The cpu
+# hog's work is counted on the same code linked dynamically (CTOOLS_LINK=dynamic), built
+# beside the release one.
+(cd "$root" && CTOOLS_LINK=dynamic cargo build -q --release -p stress-rs --target-dir "$target/bench-dynamic")
+RS_DYN="$target/bench-dynamic/release/stress-rs"
 C=$(command -v stress)
 
 work=$(mktemp -d /tmp/stress-bench.XXXXXX)
@@ -201,8 +207,10 @@ for hog in ${HOGS:-cpu vm hdd io}; do
         line=$(tail -1 "$work/last")
         summary+=("$hog A/A (stress/stress):   ${line#RESULT }")
     fi
-    echo "== $hog A/B: stress (A) vs stress-rs (B)"
-    python3 pair.py "${metric[$hog]}" "$rounds" "$window" "${pre[@]}" "$C" "${a[@]}" --- "${pre[@]}" "$RS" "${a[@]}" | tee "$work/last"
+    b=$RS
+    [ "$hog" = cpu ] && b=$RS_DYN
+    echo "== $hog A/B: stress (A) vs stress-rs (B: $b)"
+    python3 pair.py "${metric[$hog]}" "$rounds" "$window" "${pre[@]}" "$C" "${a[@]}" --- "${pre[@]}" "$b" "${a[@]}" | tee "$work/last"
     line=$(tail -1 "$work/last")
     summary+=("$hog A/B (stress-rs/stress): ${line#RESULT }")
 done
