@@ -1006,3 +1006,94 @@ fn export_then_import_round_trip() {
     let out = env.run(&["export", "x1"]);
     assert_eq!(out.status.code(), Some(125));
 }
+
+#[test]
+fn capabilities_read_only_and_privileged() {
+    if !cttest::require_root("e2e::contain_run::capabilities_read_only_and_privileged") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("caps");
+    env.build_test_image("img");
+    let bounding = |args: &[&str]| -> (u64, String) {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(args);
+        a.extend(["img", "/probe"]);
+        let p: serde_json::Value = serde_json::from_str(env.ok(&a).trim()).unwrap();
+        let bnd = u64::from_str_radix(p["status"]["CapBnd"].as_str().unwrap(), 16).unwrap();
+        (bnd, p["status"]["NoNewPrivs"].as_str().unwrap().to_string())
+    };
+    // The host's own bounding set: --privileged and --cap-add ALL cannot exceed it.
+    let host = std::fs::read_to_string("/proc/self/status").unwrap();
+    let host = host
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    const DEFAULT: u64 = 0xa804_25fb;
+    const CHOWN: u64 = 1 << 0;
+    const KILL: u64 = 1 << 5;
+    const NET_BIND: u64 = 1 << 10;
+    const SYS_ADMIN: u64 = 1 << 21;
+    assert_eq!(bounding(&[]), (DEFAULT, "1".into()));
+    assert_eq!(bounding(&["--cap-drop", "chown"]).0, DEFAULT & !CHOWN);
+    assert_eq!(
+        bounding(&["--cap-add", "CAP_SYS_ADMIN"]).0,
+        DEFAULT | SYS_ADMIN
+    );
+    assert_eq!(
+        bounding(&["--cap-drop", "ALL", "--cap-add", "net_bind_service"]).0,
+        NET_BIND
+    );
+    assert_eq!(
+        bounding(&["--cap-add", "all", "--cap-drop", "kill"]).0,
+        host & !KILL
+    );
+    assert_eq!(bounding(&["--privileged"]), (host, "0".into()));
+    // exec gets the container's set.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "k1",
+        "--cap-add",
+        "sys_admin",
+        "--cap-drop",
+        "chown",
+        "--read-only",
+        "img",
+        "/bin/sleep",
+        "1000",
+    ]);
+    wait_for(&env, "k1", "running");
+    let p: serde_json::Value =
+        serde_json::from_str(env.ok(&["exec", "k1", "/probe"]).trim()).unwrap();
+    assert_eq!(
+        u64::from_str_radix(p["status"]["CapBnd"].as_str().unwrap(), 16).unwrap(),
+        (DEFAULT | SYS_ADMIN) & !CHOWN
+    );
+    let i = env.inspect("k1");
+    assert_eq!(i["HostConfig"]["CapAdd"], serde_json::json!(["sys_admin"]));
+    assert_eq!(i["HostConfig"]["CapDrop"], serde_json::json!(["chown"]));
+    assert_eq!(i["HostConfig"]["ReadonlyRootfs"], true);
+    // --read-only: the root refuses writes; /dev and a volume do not.
+    let out = env.run(&[
+        "exec",
+        "k1",
+        "/bin/sh",
+        "-c",
+        "touch /x 2>/dev/null || echo root-ro; touch /dev/shm/y && echo shm-ok",
+    ]);
+    assert_eq!(stdout(&out), "root-ro\nshm-ok\n", "{}", stderr(&out));
+    env.ok(&["rm", "-f", "k1"]);
+    // A capability the kernel has no name for: refused before anything is made.
+    let out = env.run(&["run", "--rm", "--cap-add", "bogus", "img", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(stderr(&out), "contain: unknown capability: \"bogus\"\n");
+    assert_eq!(
+        std::fs::read_dir(env.state().join("containers"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
