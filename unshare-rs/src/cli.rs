@@ -94,6 +94,11 @@ pub struct Cli {
     /// Allow or deny setgroups(2) in the new user namespace
     #[arg(long, value_name = "allow|deny", value_parser = ["allow", "deny"])]
     pub setgroups: Option<String>,
+    /// Make the new user namespace for UID:GID (numbers or names): become them before
+    /// unsharing, so that they own it (needs root; multi-range maps are still written with
+    /// root's privilege), as util-linux unshare --owner
+    #[arg(long, value_name = "UID:GID")]
+    pub owner: Option<String>,
     /// Kill the child with SIG (default KILL) when unshare-rs dies; implies --fork
     #[arg(long, value_name = "SIG", num_args = 0..=1, require_equals = true,
           default_missing_value = "KILL")]

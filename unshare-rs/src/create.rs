@@ -51,6 +51,8 @@ pub struct Plan {
     pub loopback: bool,
     pub argv: Vec<OsString>,
     pub argv0: Option<OsString>,
+    /// `--owner`: the uid and gid to become before unshare.
+    pub owner: Option<(u32, u32)>,
 }
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
@@ -70,6 +72,21 @@ fn user_id(s: &str) -> Result<u32> {
         .user_by_name(s)
         .map(|u| u.uid)
         .ok_or_else(|| usage(format!("unknown user '{s}'")))
+}
+
+/// `--owner UID:GID`, each a number or a name; a user name alone means its
+/// login group too.
+fn parse_owner(s: &str) -> Result<(u32, u32)> {
+    match s.split_once(':') {
+        Some((u, g)) if !u.is_empty() && !g.is_empty() => Ok((user_id(u)?, group_id(g)?)),
+        None if s.parse::<u32>().is_err() && !s.is_empty() => ctcore::passwd::Db::new()
+            .user_by_name(s)
+            .map(|u| (u.uid, u.gid))
+            .ok_or_else(|| usage(format!("unknown user '{s}'"))),
+        _ => Err(usage(format!(
+            "invalid --owner argument: '{s}' (UID:GID, or a user name)"
+        ))),
+    }
 }
 
 fn group_id(s: &str) -> Result<u32> {
@@ -119,8 +136,14 @@ impl Plan {
             users.push("subids".into());
             groups.push("subids".into());
         }
-        let euid = nix::unistd::geteuid().as_raw();
-        let egid = nix::unistd::getegid().as_raw();
+        // --owner: the namespace's owner is who the maps map from.
+        p.owner = cli.owner.as_deref().map(parse_owner).transpose()?;
+        let (euid, egid) = p.owner.unwrap_or_else(|| {
+            (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            )
+        });
         let single_uid = match (&cli.map_user, cli.map_root_user, cli.map_current_user) {
             (Some(u), _, _) => Some(user_id(u)?),
             (None, true, _) => Some(0),
@@ -178,6 +201,11 @@ impl Plan {
             Some(v) => p.setgroups = Some(v.to_string()),
             None if single_gid_map => p.setgroups = Some("deny".into()),
             None => {}
+        }
+        if p.owner.is_some() && p.flags & libc::CLONE_NEWUSER == 0 {
+            return Err(usage(
+                "option --owner needs a new user namespace (--user, or a map option)",
+            ));
         }
         if p.setgroups.is_some() && p.flags & libc::CLONE_NEWUSER == 0 {
             return Err(usage(
@@ -643,6 +671,9 @@ pub fn run(cli: &Cli) -> Result<i32> {
         let forked = plan.fork;
         Some(Helper::spawn(move |pid| bind_all(pid, &persist, forked))?)
     };
+    if let Some((u, g)) = plan.owner {
+        become_owner(u, g)?;
+    }
     // SAFETY: unshare with flags; no other thread exists.
     if unsafe { libc::unshare(plan.flags) } < 0 {
         let e = io::Error::last_os_error();
@@ -676,6 +707,35 @@ pub fn run(cli: &Cli) -> Result<i32> {
         return Err(crate::exec_program(&plan.argv, plan.argv0.as_ref()));
     }
     fork_and_wait(&plan, binder, created, status)
+}
+
+/// `--owner`: drop the supplementary groups, then become GID and UID, so
+/// that the user namespace made next is theirs.
+fn become_owner(uid: u32, gid: u32) -> Result<()> {
+    let hint = || {
+        (!nix::unistd::geteuid().is_root())
+            .then(|| "--owner needs root (CAP_SETUID and CAP_SETGID)".to_string())
+    };
+    let fail = |what: &str| errno_error(what, &io::Error::last_os_error(), hint());
+    // SAFETY: plain credential system calls; no other thread exists.
+    if unsafe { libc::setgroups(0, std::ptr::null()) } < 0 {
+        return Err(fail("setgroups failed"));
+    }
+    // SAFETY: as above.
+    if unsafe { libc::setgid(gid) } < 0 {
+        return Err(fail("setgid() failed"));
+    }
+    // SAFETY: as above.
+    if unsafe { libc::setuid(uid) } < 0 {
+        return Err(fail("setuid() failed"));
+    }
+    // Changing the uid made the process undumpable, which gives its /proc/self
+    // files to root: the owner could not write its own maps and setgroups.
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) } < 0 {
+        return Err(fail("prctl(PR_SET_DUMPABLE) failed"));
+    }
+    Ok(())
 }
 
 fn fork_and_wait(

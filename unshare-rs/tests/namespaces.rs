@@ -1471,3 +1471,97 @@ fn called_as_nsenter() {
     kill(pid, libc::SIGKILL);
     let _ = wait_child(&mut child);
 }
+
+#[test]
+fn owner_makes_the_user_namespace_theirs() {
+    if !cttest::require_root("unshare_rs::owner_makes_the_user_namespace_theirs") {
+        return;
+    }
+    // Root makes a user namespace on behalf of nobody: nobody owns it, root inside maps
+    // to nobody outside.
+    let mut c = us(&["--owner", "65534:65534", "-U", "-r", "--", "sleep", "60"]);
+    let mut child = c.stdout(Stdio::null()).spawn().unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    let _g = cttest::defer(move || kill(pid, libc::SIGKILL));
+    let own = std::fs::metadata("/proc/self/ns/user").unwrap().ino();
+    let ns = format!("/proc/{pid}/ns/user");
+    let t0 = Instant::now();
+    while std::fs::metadata(&ns).map(|m| m.ino()).ok() == Some(own)
+        || std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "sleep\n"
+    {
+        assert!(t0.elapsed() < LIMIT, "no new user namespace");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let f = std::fs::File::open(&ns).unwrap();
+    let mut owner: libc::uid_t = u32::MAX;
+    // NS_GET_OWNER_UID = _IO(0xb7, 0x4)
+    // SAFETY: the ioctl writes one uid_t to the pointer.
+    let rc = unsafe { libc::ioctl(f.as_raw_fd(), 0xb704, &mut owner) };
+    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+    assert_eq!(owner, 65534, "the namespace's owner");
+    let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+    assert_eq!(
+        map.split_whitespace().collect::<Vec<_>>(),
+        ["0", "65534", "1"]
+    );
+    kill(pid, libc::SIGKILL);
+    assert_eq!(wait_child(&mut child).signal(), Some(libc::SIGKILL));
+    // A name gives its login group; multi-range maps still come from root's helper.
+    assert_eq!(
+        ok(&mut us(&[
+            "--owner",
+            "nobody",
+            "-U",
+            "--map-current-user",
+            "--",
+            "id",
+            "-u"
+        ])),
+        "65534\n"
+    );
+    let out = ok(&mut us(&[
+        "--owner",
+        "65534:65534",
+        "-U",
+        "--map-users",
+        "0:100000:65536",
+        "--map-groups",
+        "0:100000:65536",
+        "--",
+        "cat",
+        "/proc/self/uid_map",
+    ]));
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
+    // The refusals: one line, 125.
+    let cases: [(&[&str], bool, &str); 3] = [
+        (
+            &["--owner", "65534:65534", "-u", "true"],
+            false,
+            "option --owner needs a new user namespace",
+        ),
+        (
+            &["--owner", "65534", "-U", "true"],
+            false,
+            "invalid --owner argument: '65534'",
+        ),
+        (
+            &["--owner", "0:0", "-U", "-r", "true"],
+            true,
+            "setgroups failed: Operation not permitted: --owner needs root",
+        ),
+    ];
+    for (args, nobody, want) in cases {
+        let mut c = us(args);
+        if nobody {
+            as_nobody(&mut c);
+        }
+        let o = run(&mut c);
+        assert_eq!(o.status.code(), Some(125), "{args:?}");
+        let e = stderr(&o);
+        assert!(e.contains(want), "{args:?}: {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+}
