@@ -20,7 +20,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub use tempfile::{TempDir, tempdir};
@@ -181,11 +181,12 @@ impl<F: FnOnce()> Drop for Defer<F> {
 }
 
 /// Run a command with piped output, killing it (SIGKILL, by pid) when it
-/// runs longer than `limit`.
+/// runs longer than `limit`: its status (None when it was killed for
+/// that), its standard output and its standard error.
 ///
 /// # Panics
-/// When the command cannot be started or it timed out.
-pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
+/// When the command cannot be started.
+pub fn run_until(cmd: &mut Command, limit: Duration) -> (Option<ExitStatus>, Vec<u8>, Vec<u8>) {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -193,40 +194,49 @@ pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     let start = Instant::now();
-    let out_pipe = child.stdout.take();
-    let err_pipe = child.stderr.take();
-    let reader = |p: Option<std::process::ChildStdout>| {
+    fn reader<R: std::io::Read + Send + 'static>(p: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
         std::thread::spawn(move || {
             let mut v = Vec::new();
             if let Some(mut p) = p {
-                let _ = std::io::Read::read_to_end(&mut p, &mut v);
+                let _ = p.read_to_end(&mut v);
             }
             v
         })
-    };
-    let out_t = reader(out_pipe);
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        if let Some(mut p) = err_pipe {
-            let _ = std::io::Read::read_to_end(&mut p, &mut v);
-        }
-        v
-    });
+    }
+    let out_t = reader(child.stdout.take());
+    let err_t = reader(child.stderr.take());
     let status = loop {
         if let Some(st) = child.try_wait().expect("wait") {
-            break st;
+            break Some(st);
         }
         if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{cmd:?} ran longer than {limit:?}");
+            break None;
         }
         std::thread::sleep(Duration::from_millis(10));
     };
+    (
+        status,
+        out_t.join().unwrap_or_default(),
+        err_t.join().unwrap_or_default(),
+    )
+}
+
+/// Run a command with piped output, killing it (SIGKILL, by pid) when it
+/// runs longer than `limit`.
+///
+/// # Panics
+/// When the command cannot be started or it timed out.
+pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
+    let (status, stdout, stderr) = run_until(cmd, limit);
+    let Some(status) = status else {
+        panic!("{cmd:?} ran longer than {limit:?}");
+    };
     Output {
         status,
-        stdout: out_t.join().unwrap_or_default(),
-        stderr: err_t.join().unwrap_or_default(),
+        stdout,
+        stderr,
     }
 }
 

@@ -41,7 +41,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -1122,41 +1122,12 @@ const BOOT_TRIES: usize = 3;
 fn boot(cmd: &mut Command, marks: &Path, timeout: Duration, result: &mut VmResult) {
     let _ = fs::remove_file(marks);
     let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    loop {
-        if let Some(st) = child.try_wait().expect("wait qemu") {
-            result.qemu_status = Some(st);
-            break;
-        }
-        if start.elapsed() > timeout {
-            // Child::kill sends SIGKILL to this pid only.
-            let _ = child.kill();
-            let _ = child.wait();
-            result.timed_out = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (status, out, err) = crate::run_until(cmd, timeout);
+    result.qemu_status = status;
+    result.timed_out = status.is_none();
     result.elapsed = start.elapsed();
-    result.console = String::from_utf8_lossy(&out_t.join().unwrap_or_default()).replace('\r', "");
-    result.qemu_stderr = String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
+    result.console = String::from_utf8_lossy(&out).replace('\r', "");
+    result.qemu_stderr = String::from_utf8_lossy(&err).into_owned();
     let marks_text = fs::read_to_string(marks).unwrap_or_default();
     if marks_text.contains("CTOOLS-BOOTED") {
         result.parse_markers(&marks_text);
