@@ -27,6 +27,7 @@ pub mod json;
 pub mod man;
 pub mod mountinfo;
 pub mod passwd;
+pub mod sealed;
 pub mod tty;
 pub mod units;
 pub mod wait;
