@@ -7,13 +7,17 @@
 //! -p probe --target x86_64-unknown-linux-gnu`) so it runs in an empty root.
 //!
 //! `probe` prints compact JSON; `probe --pretty` indents it; `probe
-//! --exit N` exits with N after printing.
+//! --exit N` exits with N after printing.  `probe attack CLASS ARGS...` tries
+//! an escape from inside and prints `ESCAPED ...` or `REFUSED ERRNO ...` (see
+//! `attack.rs`; the escape suite runs it).
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
+
+mod attack;
 
 const NS_KINDS: [&str; 8] = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
 
@@ -271,6 +275,9 @@ fn groups() -> Value {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "attack") {
+        std::process::exit(attack::main(&args[1..]));
+    }
     let pretty = args.iter().any(|a| a == "--pretty");
     let exit_code = args
         .iter()
