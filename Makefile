@@ -69,6 +69,8 @@ install: build man completions
 	for p in $(MAN8); do install -m 644 target/man/$$p $(DESTDIR)$(MANDIR)/man8/$$p; done
 	for p in $(MAN7); do install -m 644 target/man/$$p $(DESTDIR)$(MANDIR)/man7/$$p; done
 	install -m 644 contain/contain.bash-completion $(DESTDIR)$(DATADIR)/bash-completion/completions/contain
+	install -d $(DESTDIR)$(DATADIR)/ctools
+	install -m 644 ctcore/data/seccomp-default.json $(DESTDIR)$(DATADIR)/ctools/seccomp-default.json
 	for t in $(ALL_TOOLS); do \
 		install -m 644 target/completions/bash/$$t.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/$$t; \
 		install -m 644 target/completions/zsh/_$$t $(DESTDIR)$(DATADIR)/zsh/site-functions/_$$t; \
@@ -83,6 +85,8 @@ uninstall:
 	for p in $(MAN8); do rm -f $(DESTDIR)$(MANDIR)/man8/$$p; done
 	for p in $(MAN7); do rm -f $(DESTDIR)$(MANDIR)/man7/$$p; done
 	rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/contain
+	rm -f $(DESTDIR)$(DATADIR)/ctools/seccomp-default.json
+	-rmdir $(DESTDIR)$(DATADIR)/ctools 2>/dev/null
 	for t in $(ALL_TOOLS); do \
 		rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/$$t \
 		      $(DESTDIR)$(DATADIR)/zsh/site-functions/_$$t \

@@ -28,6 +28,7 @@ pub mod man;
 pub mod mountinfo;
 pub mod passwd;
 pub mod sealed;
+pub mod seccomp;
 pub mod tty;
 pub mod units;
 pub mod wait;
