@@ -131,6 +131,21 @@ pub struct Cli {
     #[arg(long, help_heading = "Limits")]
     pub strict: bool,
 
+    /// Deny every device, then allow docker's default list: mknod of any node; read, write
+    /// and mknod of null, zero, full, random, urandom, tty, console, ptmx, pts/* and net/tun
+    #[arg(long, help_heading = "Devices")]
+    pub device_default: bool,
+    /// Allow devices by a rule in docker's syntax 'TYPE MAJOR:MINOR ACCESS' (TYPE a, b or c;
+    /// MAJOR and MINOR a number or *; ACCESS of r, w, m); repeatable; without --device-default
+    /// the rules start from deny-all
+    #[arg(long, value_name = "RULE", help_heading = "Devices")]
+    pub device_cgroup_rule: Vec<String>,
+    /// Allow the host device node PATH (or every node below a directory PATH), ACCESS rwm unless
+    /// given, as docker's --device implies (its HOST:CONTAINER[:ACCESS] form is taken too);
+    /// repeatable; starts from deny-all like --device-cgroup-rule
+    #[arg(long, value_name = "PATH[:ACCESS]", help_heading = "Devices")]
+    pub device_allow: Vec<String>,
+
     /// Move these processes into the group (repeat, comma-separated, or '-' for stdin)
     #[arg(long, value_name = "PID", help_heading = "Actions")]
     pub pid: Vec<String>,

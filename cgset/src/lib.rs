@@ -5,6 +5,7 @@
 //! so it can be tested against fake cgroup directories.
 
 pub mod cli;
+pub mod devices;
 pub mod limits;
 pub mod ops;
 pub mod raw;
@@ -70,7 +71,9 @@ fn warn(w: &str) {
 /// Any failure, with the reason; nothing created by this run is left behind.
 pub fn run(cli: cli::Cli) -> Result<i32> {
     let f = flags(&cli);
-    let setting = f.any() || !cli.rule.is_empty() || cli.copy_from.is_some();
+    let device_opts =
+        cli.device_default || !cli.device_cgroup_rule.is_empty() || !cli.device_allow.is_empty();
+    let setting = f.any() || !cli.rule.is_empty() || cli.copy_from.is_some() || device_opts;
     let action = cli.show || cli.watch || cli.delete || cli.freeze || cli.thaw;
     if action && (setting || !cli.pid.is_empty() || !cli.program.is_empty()) {
         return Err(usage(
@@ -87,7 +90,9 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
             .filter(|v| !v.is_empty())
             .map(Into::into)
     });
-    let tree = Tree::detect(root.as_deref())?;
+    let mut tree = Tree::detect(root.as_deref())?;
+    // -r devices.allow=... needs the group in the devices hierarchy too.
+    tree.devices = device_opts || cli.rule.iter().any(|r| r.starts_with("devices."));
     if cli.watch {
         let interval = parse_interval(&cli.interval)?;
         show::watch(&tree, &groups, interval, cli.count, cli.json)?;
@@ -141,6 +146,7 @@ fn parse_interval(s: &str) -> Result<Duration> {
     }
 }
 
+#[allow(clippy::too_many_lines)]
 fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> {
     // Everything is checked before anything is created.
     let mut res = Resources::from_flags(f, ncpus(), &limits::stat_device)?;
@@ -160,6 +166,25 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
             );
         }
     }
+    let policy = devices::Policy::from_options(
+        cli.device_default,
+        &cli.device_cgroup_rule,
+        &cli.device_allow,
+        &devices::stat_node,
+    )?;
+    let dev_hier = if policy.is_some() {
+        if cli.recursive {
+            return Err(usage(
+                "--device-default, --device-cgroup-rule and --device-allow set one group's policy; they do not combine with -R",
+            ));
+        }
+        let Some(i) = tree.devices_hier() else {
+            bail!("no devices cgroup: neither a v1 devices hierarchy nor cgroup v2 is mounted");
+        };
+        Some(i)
+    } else {
+        None
+    };
     let copy = cli.copy_from.as_deref().map(Group::parse).transpose()?;
     if let Some(src) = &copy
         && !tree.hiers.iter().any(|h| src.dir(h).is_dir())
@@ -220,6 +245,13 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
             let (mut writes, w1) = limits::plan(&res, &version_of, &cur);
             let (w2, w3) = raw::translate(&rules, &version_of, &cur, cli.strict)?;
             writes.extend(w2);
+            if let (Some(p), Some(i)) = (&policy, dev_hier)
+                && !tree.hiers[i].v2
+            {
+                for (file, value) in p.v1_writes() {
+                    writes.push(limits::Write::new("devices", file, value));
+                }
+            }
             if let Some(src) = &copy {
                 let s = GroupFiles { tree, group: src };
                 writes.extend(raw::copy_plan(&version_of, &s, &cur));
@@ -254,6 +286,11 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
                 for (w, d) in &below {
                     notes.extend(ops::apply(tree, d, w, cli.dry_run)?);
                 }
+            }
+            if let (Some(p), Some(i)) = (&policy, dev_hier)
+                && tree.hiers[i].v2
+            {
+                devices::attach_v2(&g.dir(&tree.hiers[i]), p, cli.dry_run)?;
             }
             for &p in &pids {
                 ops::attach(tree, g, p, cli.dry_run)?;
@@ -292,7 +329,7 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
     }
     let err = ctcore::exec::exec(&cli.program);
     // Not executed: go back where we came from and remove what we made.
-    for i in tree.group_hiers() {
+    for i in tree.hiers_of(&groups[0]) {
         let h = &tree.hiers[i];
         let back = Group {
             name: String::new(),

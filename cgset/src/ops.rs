@@ -118,6 +118,12 @@ fn write_error(path: &Path, value: &str, e: &io::Error) -> anyhow::Error {
         ("cgroup.procs", libc::EBUSY) => ": the cgroup has controllers enabled for its children, and cgroup v2's \
             no-internal-processes rule keeps processes out of it; use a leaf cgroup"
             .into(),
+        ("devices.deny", libc::EINVAL) => ": the cgroup has child cgroups, and cgroup v1 takes 'a' (deny \
+            every device) only in a cgroup without children"
+            .into(),
+        ("devices.allow", libc::EPERM) => ": the parent cgroup does not allow that device (a v1 devices cgroup \
+            can only narrow what its parent allows)"
+            .into(),
         (_, libc::ENOENT) => {
             ": the kernel has no such file here (wrong name, or controller not enabled)".into()
         }
@@ -148,7 +154,7 @@ pub fn ensure(
     dry: bool,
     created: &mut Created,
 ) -> Result<()> {
-    for i in tree.group_hiers() {
+    for i in tree.hiers_of(group) {
         let h = &tree.hiers[i];
         let chain = group.chain(h);
         if h.v2 {
@@ -476,7 +482,7 @@ fn procs_file(dir: &Path) -> PathBuf {
 /// When the kernel refuses, with the reason.
 pub fn attach_self(tree: &Tree, group: &Group, dry: bool) -> Result<()> {
     let me = nix::unistd::getpid().as_raw();
-    for i in tree.group_hiers() {
+    for i in tree.hiers_of(group) {
         let h = &tree.hiers[i];
         if !h.v2 && !dry && write_file(&group.dir(h).join("tasks"), "0").is_ok() {
             continue;
@@ -491,7 +497,7 @@ pub fn attach_self(tree: &Tree, group: &Group, dry: bool) -> Result<()> {
 /// # Errors
 /// When the kernel refuses, with the reason.
 pub fn attach(tree: &Tree, group: &Group, pid: i32, dry: bool) -> Result<()> {
-    for i in tree.group_hiers() {
+    for i in tree.hiers_of(group) {
         attach_one(&tree.hiers[i], group, pid, dry)?;
     }
     Ok(())

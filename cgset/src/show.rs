@@ -58,6 +58,44 @@ pub struct Report {
     pub limits: Limits,
     pub usage: Usage,
     pub pids: Vec<i32>,
+    /// The device policy, where the group is in the devices hierarchy.
+    pub devices: Option<Devices>,
+}
+
+/// A group's device policy: v1's devices.list, or the device programs
+/// attached to the v2 cgroup (cgset's are named `cgset_devices`).
+#[derive(Debug, Serialize, Clone)]
+pub struct Devices {
+    pub version: &'static str,
+    /// v1: the allow list, as devices.list has it (`a *:* rwm`: everything).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list: Option<Vec<String>>,
+    /// v2: the programs attached to the cgroup itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub programs: Option<Vec<crate::devices::Attached>>,
+}
+
+fn devices_of(tree: &Tree, group: &Group) -> Option<(PathBuf, Devices)> {
+    let i = tree.devices_hier()?;
+    let h = &tree.hiers[i];
+    let d = group.dir(h);
+    if !d.is_dir() {
+        return None;
+    }
+    let dev = if h.v2 {
+        Devices {
+            version: "v2",
+            list: None,
+            programs: crate::devices::attached(&d).ok(),
+        }
+    } else {
+        Devices {
+            version: "v1",
+            list: rd(&d, "devices.list").map(|s| s.lines().map(String::from).collect()),
+            programs: None,
+        }
+    };
+    Some((d, dev))
 }
 
 fn rd(dir: &Path, f: &str) -> Option<String> {
@@ -103,6 +141,12 @@ pub fn report(tree: &Tree, group: &Group) -> Result<Report> {
             paths.push((c.to_string(), d));
         }
     }
+    let devices = devices_of(tree, group).map(|(d, dev)| {
+        if dev.version == "v1" {
+            paths.push(("devices".to_string(), d));
+        }
+        dev
+    });
     if paths.is_empty() {
         bail!("{}: no such cgroup in any hierarchy", group.name);
     }
@@ -249,6 +293,7 @@ pub fn report(tree: &Tree, group: &Group) -> Result<Report> {
         limits: l,
         usage: u,
         pids,
+        devices,
     })
 }
 
@@ -356,6 +401,30 @@ pub fn text(r: &Report) -> String {
         line("io limit", x.clone());
     }
     line("pids limit", opt(l.pids_max, "unlimited"));
+    match &r.devices {
+        Some(Devices {
+            list: Some(list), ..
+        }) => {
+            if list.iter().any(|l| l == "a *:* rwm") {
+                line("devices", "all allowed".into());
+            } else if list.is_empty() {
+                line("devices", "all denied".into());
+            } else {
+                line("devices", format!("denied but {}", list.join(", ")));
+            }
+        }
+        Some(Devices {
+            programs: Some(p), ..
+        }) => {
+            if p.is_empty() {
+                line("devices", "no device program attached here".into());
+            }
+            for a in p {
+                line("device program", format!("id {} {}", a.id, a.name));
+            }
+        }
+        _ => {}
+    }
     #[allow(clippy::cast_precision_loss)]
     let secs =
         |ns: Option<u64>| ns.map_or_else(|| "-".into(), |n| format!("{:.3}s", n as f64 / 1e9));

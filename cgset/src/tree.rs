@@ -63,6 +63,9 @@ pub struct Hier {
 pub struct Tree {
     pub hiers: Vec<Hier>,
     pub mode: Mode,
+    /// This run sets a device policy: the group lives in the devices
+    /// hierarchy too (see [`Tree::hiers_of`]).
+    pub devices: bool,
 }
 
 /// Which version serves a logical controller.
@@ -132,7 +135,11 @@ impl Tree {
             });
         }
         let mode = mode_of(&hiers);
-        Self { hiers, mode }
+        Self {
+            hiers,
+            mode,
+            devices: false,
+        }
     }
 
     /// A tree laid out like /sys/fs/cgroup under `root`: v2 when
@@ -190,7 +197,11 @@ impl Tree {
             );
         }
         let mode = mode_of(&hiers);
-        Ok(Self { hiers, mode })
+        Ok(Self {
+            hiers,
+            mode,
+            devices: false,
+        })
     }
 
     /// The v2 hierarchy, if any.
@@ -249,6 +260,34 @@ impl Tree {
             if used {
                 out.push(i);
             }
+        }
+        out
+    }
+}
+
+impl Tree {
+    /// Where the device policy lives: the v1 devices hierarchy, else the
+    /// v2 one (a BPF program).
+    #[must_use]
+    pub fn devices_hier(&self) -> Option<usize> {
+        self.hiers
+            .iter()
+            .position(|h| !h.v2 && h.controllers.iter().any(|c| c == "devices"))
+            .or_else(|| self.hiers.iter().position(|h| h.v2))
+    }
+
+    /// The hierarchies `group` is made in and joined in: those of
+    /// [`Tree::group_hiers`], and the devices hierarchy when this run sets a
+    /// device policy or the group is there already (a process joining a
+    /// group with device rules must not escape them).
+    #[must_use]
+    pub fn hiers_of(&self, group: &Group) -> Vec<usize> {
+        let mut out = self.group_hiers();
+        if let Some(d) = self.devices_hier()
+            && !out.contains(&d)
+            && (self.devices || (!self.hiers[d].v2 && group.dir(&self.hiers[d]).is_dir()))
+        {
+            out.push(d);
         }
         out
     }

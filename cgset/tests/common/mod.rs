@@ -67,7 +67,10 @@ pub const HIERS: &[&str] = &[
 
 /// Whether `./rel` exists in any hierarchy.
 pub fn exists_anywhere(rel: &str) -> bool {
-    HIERS.iter().any(|c| dir(c, rel).exists())
+    HIERS
+        .iter()
+        .chain(&["devices"])
+        .any(|c| dir(c, rel).exists())
 }
 
 /// A parent group of ours, removed (with its processes) when dropped.
