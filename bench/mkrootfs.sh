@@ -3,11 +3,15 @@
 # ldd + cp loop, with hyperfine, side by side in one run:
 #  1. bash, ls, id and python3 into a fresh tree (goal: >= 10x faster than lddtree);
 #  2. every ELF program of /usr/bin and /usr/sbin into one fresh tree, against lddtree;
-#  3. (info) re-running mkrootfs on an up-to-date tree (incremental).
+#  3. (info) re-running mkrootfs on an up-to-date tree (incremental);
+#  4. ~35 varied programs of /usr/bin (llvm and java tools among them, issue 15):
+#     mkrootfs's three ways of placing files (copy_file_range, --link, --reflink)
+#     against lddtree.
 # Each command starts from an empty tree, synced to disk (hyperfine --prepare: the
 # writeback of the last tree would otherwise land in the next run).  The ratio
 # printed is the peer's mean time divided by ours.
-# Usage: bench/mkrootfs.sh [RUNS]    (default 10; 3 for the big case)
+# Usage: bench/mkrootfs.sh [RUNS]    (default 10; 3 for the big cases)
+#        CASES=4 bench/mkrootfs.sh   runs only the cases named (digits; default: all)
 set -euo pipefail
 
 runs=${1:-10}
@@ -55,6 +59,10 @@ for peer in sys.argv[3:]:
 EOF
 }
 
+want() { [[ ${CASES:-12345} == *$1* ]]; }
+big=$(( runs < 3 ? runs : 3 ))
+
+if want 1; then
 echo "== 1. bash ls id python3 into a fresh tree"
 hyperfine -N -w 2 -r "$runs" --export-json "$work/small.json" \
     --prepare "sh -c 'rm -rf $work/t && sync'" \
@@ -62,16 +70,52 @@ hyperfine -N -w 2 -r "$runs" --export-json "$work/small.json" \
     -n lddtree "$LDDTREE --copy-to-tree $work/t $progs" \
     -n ldd+cp "$work/naive.sh $work/t $progs"
 ratio "$work/small.json" mkrootfs lddtree ldd+cp
+fi
+
+if want 2; then
 
 echo "== 2. every ELF in /usr/bin and /usr/sbin (${#all[@]}) into one fresh tree"
-big=$(( runs < 3 ? runs : 3 ))
 hyperfine -i -w 1 -r "$big" --export-json "$work/big.json" \
     --prepare "sh -c 'rm -rf $work/t && sync'" \
     -n mkrootfs "$MK $work/t - < $work/all.txt" \
     -n lddtree "$LDDTREE --copy-to-tree $work/t \$(cat $work/all.txt) >/dev/null"
 ratio "$work/big.json" mkrootfs lddtree
+fi
+
+if want 3; then
 
 echo "== 3. re-run on an up-to-date tree (incremental; info)"
 rm -rf "$work/t"; "$MK" "$work/t" $progs
 hyperfine -N -w 2 -r "$runs" -n "mkrootfs again" "$MK $work/t $progs"
 echo "tree sizes: mkrootfs $(du -sh "$work/t" | cut -f1)"
+fi
+
+if want 4; then
+
+# Big, varied programs: the first 35 of these that are ELF programs here.
+varied=()
+for p in node x86_64-linux-gnu-lto-dump-12 java javac jshell keytool llvm-ar llvm-objdump \
+    llvm-nm llvm-readelf opt llc gdb perf python3 perl vim.basic qemu-img x86_64-linux-gnu-ld.gold \
+    x86_64-linux-gnu-gcc-12 x86_64-linux-gnu-as strace systemctl ssh gpg curl openssl \
+    sqlite3 make tar xz zstd bash ls ps find grep sed jq file less dash git rsync wget; do
+    f=/usr/bin/$p
+    [ -e "$f" ] && file -L -b "$f" | grep -q '^ELF' || continue
+    varied+=("$f")
+    [ ${#varied[@]} -lt 35 ] || break
+done
+echo "== 4. ${#varied[@]} varied programs (copy, --link, --reflink) against lddtree"
+printf '%s\n' "${varied[@]}" >"$work/varied.txt"
+"$MK" "$work/v" - <"$work/varied.txt"
+echo "tree: $(du -sm "$work/v" | cut -f1) MB on $(stat -f -c %T "$work"), the same file system as /usr/bin: $([ "$(stat -c %d "$work")" = "$(stat -c %d /usr/bin/)" ] && echo yes || echo no)"
+rm -rf "$work/v"
+hyperfine -i -w 1 -r "$big" --export-json "$work/varied.json" \
+    --prepare "sh -c 'rm -rf $work/t && sync'" \
+    -n copy "$MK $work/t - < $work/varied.txt" \
+    -n link "$MK --link $work/t - < $work/varied.txt" \
+    -n reflink "$MK --reflink $work/t - < $work/varied.txt" \
+    -n lddtree "$LDDTREE --copy-to-tree $work/t \$(cat $work/varied.txt) >/dev/null"
+for m in copy link reflink; do
+    echo " mkrootfs ($m):"
+    ratio "$work/varied.json" "$m" lddtree
+done
+fi

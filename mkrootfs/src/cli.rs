@@ -30,6 +30,14 @@ pub struct Cli {
     #[arg(long, requires = "dry_run")]
     pub json: bool,
 
+    /// Hard-link host files into DIR where they share its file system (a copy elsewhere); the root then shares those files with the host
+    #[arg(long, conflicts_with_all = ["reflink", "output"])]
+    pub link: bool,
+
+    /// Clone host files into DIR (FICLONE: shared extents, copy on write) where the file system can; a copy elsewhere
+    #[arg(long, conflicts_with = "output")]
+    pub reflink: bool,
+
     /// Find libraries by running ldd and copying what it lists (the document's method)
     #[arg(long)]
     pub ldd: bool,
@@ -133,6 +141,25 @@ names, the libraries a
 .B .note.dlopen
 (the dlopen metadata systemd emits) lists as required or recommended, and a minimal
 .IR /etc .
+.PP
+Files are copied with
+.BR copy_file_range (2),
+which lets the kernel copy (and share extents on file systems that can).
+.B \\-\\-reflink
+clones each file with the
+.B FICLONE
+ioctl (btrfs, XFS with reflink, bcachefs): the root then takes no space until a file is changed,
+and a change stays in the root.
+.B \\-\\-link
+makes each file a hard link to the host's file where both are on one file system and the host
+file's owner, mode and time are the ones the root would get: nothing is copied, but the root and
+the host share those files, so a write through the root changes the host's program.
+Use it for roots that are mounted read\\-only or used as a lower layer of an overlay (whose
+copy\\-up protects the host), or on scratch copies.
+Both fall back to a copy, file by file, where they cannot be used (another file system, no
+reflink support,
+.BR fs.protected_hardlinks ),
+and both keep the incremental rule: a file whose size and time already match is left alone.
 .PP
 Inputs are PROGRAM arguments, or one a line on standard input when none is given
 .RB ( which\\ bash\\ ls\\ |\\ mkrootfs\\ DIR ).

@@ -714,14 +714,21 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
             }
         }
         if !layers_only {
-            let st = write::to_dir(&plan, &dir)?;
+            let how = if cli.link {
+                write::CopyMode::Link
+            } else if cli.reflink {
+                write::CopyMode::Reflink
+            } else {
+                write::CopyMode::Copy
+            };
+            let st = write::to_dir_with(&plan, &dir, how)?;
             if plan.ldconfig {
                 ldconfig(&dir)?;
             }
             if cli.verbose {
                 eprintln!(
-                    "mkrootfs: {} files copied, {} unchanged, {} other entries",
-                    st.copied, st.unchanged, st.made
+                    "mkrootfs: {} files copied, {} linked, {} cloned, {} unchanged, {} other entries",
+                    st.copied, st.linked, st.cloned, st.unchanged, st.made
                 );
             }
         }

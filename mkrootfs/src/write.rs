@@ -12,11 +12,31 @@ use anyhow::{Context, bail};
 
 use crate::plan::{Entry, Kind, Plan};
 
+/// How regular files from the host get into a directory root.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum CopyMode {
+    /// A copy with `copy_file_range` (the kernel copies, and may share
+    /// extents where the file system can), read and write where it cannot.
+    #[default]
+    Copy,
+    /// A hard link to the host file where both are on one file system and
+    /// the file's owner, mode and time are the ones the root wants;
+    /// otherwise a copy.
+    Link,
+    /// A clone (`FICLONE`, shared extents) where the file system can;
+    /// otherwise a copy.
+    Reflink,
+}
+
 /// What a directory write did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
     /// Regular files copied or written.
     pub copied: usize,
+    /// Regular files hard-linked to their source (`--link`).
+    pub linked: usize,
+    /// Regular files cloned from their source (`--reflink`).
+    pub cloned: usize,
     /// Regular files already up to date.
     pub unchanged: usize,
     /// Other entries created.
@@ -45,12 +65,20 @@ fn chown(path: &Path, e: &Entry, root: bool) {
     }
 }
 
-/// Write `plan` under `dir`. Files whose size and mtime already match are
-/// not copied again.
+/// Write `plan` under `dir` with plain copies; see [`to_dir_with`].
+///
+/// # Errors
+/// As [`to_dir_with`].
+pub fn to_dir(plan: &Plan, dir: &Path) -> anyhow::Result<Stats> {
+    to_dir_with(plan, dir, CopyMode::Copy)
+}
+
+/// Write `plan` under `dir`, host files placed as `how` says. Files whose
+/// size and mtime already match are not copied again.
 ///
 /// # Errors
 /// I/O errors, or an existing path of another kind in the way.
-pub fn to_dir(plan: &Plan, dir: &Path) -> anyhow::Result<Stats> {
+pub fn to_dir_with(plan: &Plan, dir: &Path, how: CopyMode) -> anyhow::Result<Stats> {
     let root = nix::unistd::geteuid().is_root();
     let mut st = Stats::default();
     fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
@@ -107,14 +135,27 @@ pub fn to_dir(plan: &Plan, dir: &Path) -> anyhow::Result<Stats> {
                 }
                 let tmp = tmp_name(&dest);
                 let _ = fs::remove_file(&tmp);
-                fs::copy(src, &tmp).with_context(|| {
-                    format!("{}: cannot copy to {}", src.display(), dest.display())
-                })?;
+                if how == CopyMode::Link && link_same(src, e, &tmp) {
+                    fs::rename(&tmp, &dest).with_context(ctx)?;
+                    st.linked += 1;
+                    continue;
+                }
+                let cloned = copy_file(src, &tmp, e.size, how == CopyMode::Reflink)
+                    .inspect_err(|_| {
+                        let _ = fs::remove_file(&tmp);
+                    })
+                    .with_context(|| {
+                        format!("{}: cannot copy to {}", src.display(), dest.display())
+                    })?;
                 chown(&tmp, e, root);
                 fs::set_permissions(&tmp, fs::Permissions::from_mode(e.mode)).with_context(ctx)?;
                 set_times(&tmp, e.mtime)?;
                 fs::rename(&tmp, &dest).with_context(ctx)?;
-                st.copied += 1;
+                if cloned {
+                    st.cloned += 1;
+                } else {
+                    st.copied += 1;
+                }
             }
             Kind::Data(d) => {
                 if let Some(m) = &old
@@ -174,6 +215,91 @@ pub fn to_dir(plan: &Plan, dir: &Path) -> anyhow::Result<Stats> {
         }
     }
     Ok(st)
+}
+
+/// `--link`: hard-link `src` at `tmp` when the host file is still what the
+/// plan says (size, time, mode, owner: a link shares them, and nothing may
+/// be changed on the host's file). False when it is not, or the link fails
+/// (another file system, `fs.protected_hardlinks`, too many links): the
+/// caller copies then.
+fn link_same(src: &Path, e: &Entry, tmp: &Path) -> bool {
+    let Ok(m) = fs::symlink_metadata(src) else {
+        return false;
+    };
+    let root = nix::unistd::geteuid().is_root();
+    m.is_file()
+        && m.len() == e.size
+        && (m.mtime(), m.mtime_nsec()) == e.mtime
+        && m.mode() & 0o7777 == e.mode
+        && (!root || (m.uid(), m.gid()) == (e.uid, e.gid))
+        && fs::hard_link(src, tmp).is_ok()
+}
+
+/// Copy `size` bytes of `src` into a new file `tmp`: a clone first when
+/// `reflink` (true is returned when it worked), else `copy_file_range`,
+/// and read/write where the kernel cannot copy between these files.
+fn copy_file(src: &Path, tmp: &Path, size: u64, reflink: bool) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let from = fs::File::open(src)?;
+    let to = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(tmp)?;
+    if reflink {
+        // SAFETY: FICLONE takes the source descriptor as its argument; both
+        // descriptors are open for the duration of the call.
+        let r = unsafe { libc::ioctl(to.as_raw_fd(), libc::FICLONE, from.as_raw_fd()) };
+        if r == 0 {
+            if from.metadata()?.len() != size {
+                return Err(io::Error::other("file changed size while copying"));
+            }
+            return Ok(true);
+        }
+        // EOPNOTSUPP, EXDEV, EINVAL, ENOTTY...: no clone here, copy.
+    }
+    let mut left = size;
+    while left > 0 {
+        let chunk = usize::try_from(left.min(1 << 30)).unwrap_or(1 << 30);
+        // SAFETY: valid descriptors; null offsets use and advance the files'
+        // own positions.
+        let n = unsafe {
+            libc::copy_file_range(
+                from.as_raw_fd(),
+                std::ptr::null_mut(),
+                to.as_raw_fd(),
+                std::ptr::null_mut(),
+                chunk,
+                0,
+            )
+        };
+        if n < 0 {
+            let er = io::Error::last_os_error();
+            match er.raw_os_error() {
+                Some(
+                    libc::EXDEV | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOSYS | libc::EPERM,
+                ) => break,
+                Some(libc::EINTR) => continue,
+                _ => return Err(er),
+            }
+        }
+        if n == 0 {
+            return Err(io::Error::other("file changed size while copying"));
+        }
+        left -= n as u64;
+    }
+    if left > 0 {
+        // The positions are where copy_file_range left them.
+        let mut w = io::BufWriter::with_capacity(1 << 16, &to);
+        let n = io::copy(&mut (&from).take(left), &mut w)?;
+        w.flush()?;
+        if n != left {
+            return Err(io::Error::other("file changed size while copying"));
+        }
+    }
+    Ok(false)
 }
 
 fn tmp_name(dest: &Path) -> std::path::PathBuf {
