@@ -49,6 +49,11 @@ pub struct Cli {
     #[arg(short = 'l', long = "lazy")]
     pub lazy: bool,
 
+    /// Keep the kernel's defaults: add neither redirect_dir=on nor xino
+    /// (also -o kernel_defaults)
+    #[arg(long = "kernel-defaults")]
+    pub kernel_defaults: bool,
+
     /// Use the old mount(2) call instead of the new mount API
     /// (also when the environment has UNIONMOUNT_FORCE_MOUNT2=1)
     #[arg(long = "mount2")]
@@ -155,6 +160,36 @@ descriptor in /proc/self/fd.  When the kernel refuses the union, its own
 reason is printed: from the filesystem context's log, or from the kernel's
 log (/dev/kmsg) for the checks that write only there.
 .PP
+Unless told otherwise,
+.B unionmount
+adds the options users of a union expect:
+.B redirect_dir=on
+(so that
+.BR rename (2)
+of a directory that comes from a lower layer, or merges several, works
+instead of failing with EXDEV;
+.B redirect_dir=follow
+for a read-only union without upper layer) and
+.B xino=auto
+(one device number and stable, unique inode numbers, also across copy-up),
+or
+.B xino=on
+when the layers are on different file systems.  An option given with
+.B \-o
+wins;
+.B userxattr
+rules out
+.B redirect_dir=on
+(the kernel refuses the pair), so a union in a user namespace keeps
+.BR redirect_dir=nofollow .
+When the kernel refuses a union with these defaults, it is mounted again
+with the kernel's own.
+.B \-\-kernel\-defaults
+(or
+.BR \-o\ kernel_defaults )
+adds nothing: the kernel's defaults, from the overlay module's parameters,
+apply.
+.PP
 Options for overlayfs are passed to the kernel as they are:
 .BR redirect_dir= ,
 .BR xino= ,
@@ -220,9 +255,13 @@ are accepted and ignored; userspace mount options
 .BR x\-* ...)
 are ignored too.
 .PP
-Renaming a directory that comes from a lower layer fails with EXDEV unless
-the union is mounted with
-.B redirect_dir=on
+With
+.B \-\-kernel\-defaults
+on a kernel whose overlay defaults to
+.BR redirect_dir=off ,
+or with
+.BR userxattr ,
+renaming a directory that comes from a lower layer fails with EXDEV
 (mv(1) then copies instead).  Changing a lower layer while the union is
 mounted gives undefined results.  A
 .B volatile
@@ -233,7 +272,7 @@ unionmount-testsuite can test
 through its FUSE hook: link
 .B /sbin/mount.fuse.unionmount
 to the binary and run
-.BR UNIONMOUNT_MNTOPTIONS=xino=on\ ./run\ \-\-ov\ \-\-fuse=unionmount .";
+.BR ./run\ \-\-ov\ \-\-fuse=unionmount .";
 
 const ENVIRONMENT: &str = r".TP
 .B UNIONMOUNT_FORCE_MOUNT2

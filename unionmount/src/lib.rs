@@ -38,6 +38,9 @@ pub struct Prepared {
     pub attrs: Attrs,
     /// overlayfs options passed to the kernel.
     pub options: Vec<(String, Option<String>)>,
+    /// The options among them that unionmount added as defaults users
+    /// expect (dropped again when the kernel refuses them).
+    pub defaults: Vec<(String, Option<String>)>,
     /// The same union as `mount -t overlay -o ...` options.
     pub mount_options: Option<String>,
 }
@@ -148,6 +151,7 @@ pub fn prepare(cli: &cli::Cli) -> Result<Prepared> {
     let target = canonical_dir("mount point", Path::new(&target))?;
     let source = fsname.unwrap_or_else(|| DEFAULT_SOURCE.to_string());
     let mut options = parsed.fs_options.clone();
+    let mut defaults = Vec::new();
     let (layout, work, create_work) = match layout {
         Layout::Bind { .. } if !parsed.fs_options.is_empty() => bail!(
             "a single branch is a bind mount, and overlayfs options ({}) do not apply to it",
@@ -192,6 +196,19 @@ pub fn prepare(cli: &cli::Cli) -> Result<Prepared> {
             if let Some(u) = &upper {
                 check_in_use(u, work.as_deref())?;
             }
+            if !(cli.kernel_defaults || parsed.kernel_defaults) {
+                let userxattr = options.iter().any(|(k, _)| k == "userxattr");
+                let mut devs: Vec<u64> = lowers
+                    .iter()
+                    .chain(upper.iter())
+                    .filter_map(|p| dev_ino(p).map(|(d, _)| d))
+                    .collect();
+                devs.sort_unstable();
+                devs.dedup();
+                defaults =
+                    plan::default_options(&options, userxattr, upper.is_some(), devs.len() > 1);
+                options.extend(defaults.iter().cloned());
+            }
             (
                 Layout::Overlay {
                     lowers,
@@ -212,6 +229,7 @@ pub fn prepare(cli: &cli::Cli) -> Result<Prepared> {
         read_only,
         attrs: parsed.attrs,
         options,
+        defaults,
         mount_options: None,
     };
     if let Layout::Overlay { lowers, upper, .. } = &p.layout {
@@ -307,12 +325,22 @@ fn overlay_of<'a>(
     upper: Option<&'a Path>,
     verbose: bool,
 ) -> sys::Overlay<'a> {
+    overlay_with(p, lowers, upper, verbose, &p.options)
+}
+
+fn overlay_with<'a>(
+    p: &'a Prepared,
+    lowers: &'a [PathBuf],
+    upper: Option<&'a Path>,
+    verbose: bool,
+    options: &'a [(String, Option<String>)],
+) -> sys::Overlay<'a> {
     sys::Overlay {
         source: &p.source,
         lowers,
         upper,
         work: p.work.as_deref(),
-        options: &p.options,
+        options,
         read_only: p.read_only,
         attrs: p.attrs,
         target: &p.target,
@@ -347,6 +375,22 @@ fn hint(reason: &str, p: &Prepared) -> Option<String> {
     None
 }
 
+fn mount_overlay(o: &sys::Overlay, verbose: bool, force_mount2: bool) -> Result<()> {
+    if force_mount2 {
+        return sys::mount_legacy(o);
+    }
+    match sys::mount_new(o) {
+        Ok(()) => Ok(()),
+        Err(sys::NewApiError::Failed(e)) => Err(e),
+        Err(sys::NewApiError::Unsupported(why)) => {
+            if verbose {
+                eprintln!("unionmount: new mount API unusable ({why}); using mount(2)");
+            }
+            sys::mount_legacy(o)
+        }
+    }
+}
+
 /// Mount a prepared union: create the work directory when needed, mount,
 /// and remove what was created when the mount fails.
 ///
@@ -371,20 +415,26 @@ pub fn mount(p: &Prepared, verbose: bool, force_mount2: bool) -> Result<()> {
                 _ => None,
             };
             let o = overlay_of(p, lowers, upper.as_deref(), verbose);
-            let res = if force_mount2 {
-                sys::mount_legacy(&o)
-            } else {
-                match sys::mount_new(&o) {
-                    Ok(()) => Ok(()),
-                    Err(sys::NewApiError::Failed(e)) => Err(e),
-                    Err(sys::NewApiError::Unsupported(why)) => {
-                        if verbose {
-                            eprintln!("unionmount: new mount API unusable ({why}); using mount(2)");
-                        }
-                        sys::mount_legacy(&o)
-                    }
+            let mut res = mount_overlay(&o, verbose, force_mount2);
+            if let Err(e) = &res
+                && !p.defaults.is_empty()
+            {
+                // The kernel refused a default of ours (an old kernel, a
+                // combination with the user's options): its own defaults.
+                let kernel: Vec<_> = p
+                    .options
+                    .iter()
+                    .filter(|o| !p.defaults.contains(o))
+                    .cloned()
+                    .collect();
+                if verbose {
+                    eprintln!("unionmount: {e:#}; again with the kernel's defaults");
                 }
-            };
+                let o = overlay_with(p, lowers, upper.as_deref(), verbose, &kernel);
+                if mount_overlay(&o, verbose, force_mount2).is_ok() {
+                    res = Ok(());
+                }
+            }
             if res.is_err() {
                 if let Some(w) = created {
                     let _ = std::fs::remove_dir_all(&w);

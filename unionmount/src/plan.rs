@@ -42,6 +42,8 @@ pub struct Parsed {
     pub fs_options: Vec<(String, Option<String>)>,
     /// Whether `userxattr` was among them.
     pub userxattr: bool,
+    /// `kernel_defaults`: add no option of ours (redirect_dir, xino).
+    pub kernel_defaults: bool,
 }
 
 /// funionfs and unionfs-fuse options that mean nothing for overlayfs.
@@ -219,6 +221,7 @@ pub fn parse_options<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
                 "strictatime" => p.attrs.strictatime = true,
                 "nodiratime" => p.attrs.nodiratime = true,
                 "diratime" => p.attrs.nodiratime = false,
+                "kernel_defaults" if value.is_none() => p.kernel_defaults = true,
                 k if IGNORED.contains(&k) || k.starts_with("x-") => {}
                 _ => {
                     if key == "userxattr" {
@@ -230,6 +233,33 @@ pub fn parse_options<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
         }
     }
     Ok(p)
+}
+
+/// The overlayfs options that users expect and the kernel may not default
+/// to: `redirect_dir=on` (renaming a lower or merged directory works
+/// instead of failing with EXDEV; `follow` for a union without upper layer,
+/// which renames nothing) and `xino` (stable, unique inode numbers and one
+/// device number: `on` when the layers span file systems, else `auto`).
+/// An option the user gave wins, and `userxattr` rules out `redirect_dir`
+/// (the kernel refuses the pair).
+#[must_use]
+pub fn default_options(
+    given: &[(String, Option<String>)],
+    userxattr: bool,
+    has_upper: bool,
+    spans_filesystems: bool,
+) -> Vec<(String, Option<String>)> {
+    let has = |k: &str| given.iter().any(|(g, _)| g == k);
+    let mut out = Vec::new();
+    if !has("redirect_dir") && !userxattr {
+        let v = if has_upper { "on" } else { "follow" };
+        out.push(("redirect_dir".to_string(), Some(v.to_string())));
+    }
+    if !has("xino") {
+        let v = if spans_filesystems { "on" } else { "auto" };
+        out.push(("xino".to_string(), Some(v.to_string())));
+    }
+    out
 }
 
 /// What to mount.
@@ -521,6 +551,35 @@ mod tests {
         assert_eq!(p.lowers, vec!["/x".to_string(), "/y".to_string()]);
         assert!(parse_options(&["dirs="]).is_err());
         assert!(parse_options(&["lowerdir=/a::/b"]).is_err());
+    }
+
+    #[test]
+    fn defaults_users_expect() {
+        let o = |k: &str, v: &str| (k.to_string(), Some(v.to_string()));
+        assert_eq!(
+            default_options(&[], false, true, false),
+            vec![o("redirect_dir", "on"), o("xino", "auto")]
+        );
+        assert_eq!(
+            default_options(&[], false, false, true),
+            vec![o("redirect_dir", "follow"), o("xino", "on")]
+        );
+        assert_eq!(
+            default_options(&[], true, true, true),
+            vec![o("xino", "on")]
+        );
+        assert_eq!(
+            default_options(
+                &[o("redirect_dir", "off"), o("xino", "off")],
+                false,
+                true,
+                true
+            ),
+            vec![]
+        );
+        let p = parse_options(&["kernel_defaults,xino=off"]).unwrap();
+        assert!(p.kernel_defaults);
+        assert_eq!(p.fs_options, vec![o("xino", "off")]);
     }
 
     #[test]

@@ -41,7 +41,7 @@ fn dry_run_plans() {
     assert_eq!(
         v["mount_options"],
         format!(
-            "lowerdir={},upperdir={},workdir={},xino=auto",
+            "lowerdir={},upperdir={},workdir={},xino=auto,redirect_dir=on",
             b("B"),
             b("A"),
             b(".A.work")

@@ -163,7 +163,7 @@ fn copy_up_whiteout_opaque_and_redirect() {
     let out = in_ns(
         p,
         r#"set -e
-$U -o dirs=A:B none C
+$U --kernel-defaults -o dirs=A:B,redirect_dir=off none C
 echo more >> C/onlyb
 rm C/gone
 rm -r C/d
@@ -171,7 +171,7 @@ mkdir C/d
 echo "d: [$(ls -A C/d)]"
 perl -e 'rename("C/mv", "C/mv2") or print "rename: $!\n"'
 $U -u C
-$U -o dirs=A:B,redirect_dir=on none C
+$U -o dirs=A:B none C
 mv -T C/mv C/mv2 && perl -e 'rename("C/mv2", "C/mv3") or print "rename2: $!\n"'
 echo "mv3: $(cat C/mv3/inner)"
 "#,
@@ -633,4 +633,83 @@ echo "mount2: $(cat C/new)"
         xattr(&p.join("A/dir"), "user.overlay.opaque").as_deref(),
         Some(&b"y"[..])
     );
+}
+
+/// Issue 15's defaults, without any option: renames of a lower, an upper
+/// and a merged directory work (redirect_dir=on), hard links of a lower
+/// file, and a file keeps its device and inode numbers across copy-up and
+/// remount while the layers are on two file systems (xino=on).
+#[test]
+fn defaults_renames_hard_links_and_stable_inodes() {
+    if !cttest::require_root("unionmount::defaults_renames_hard_links_and_stable_inodes") {
+        return;
+    }
+    let _g = cttest::serial("mount");
+    let t = cttest::tempdir().unwrap();
+    let p = t.path();
+    for d in ["L", "A/udir", "A/mdir", "C"] {
+        fs::create_dir_all(p.join(d)).unwrap();
+    }
+    write(&p.join("A/udir/u"), "u\n");
+    write(&p.join("A/mdir/um"), "um\n");
+    let out = in_ns(
+        p,
+        r#"set -e
+mount -t tmpfs lowerfs L
+mkdir -p L/ldir/sub L/mdir
+echo f > L/ldir/sub/f; echo lf > L/lfile; echo lf2 > L/lfile2; echo m > L/mdir/m
+$U --dry-run L:A C | grep mount_options | grep -o 'xino=[a-z]*\|redirect_dir=[a-z]*' | sort | tr '\n' ' '; echo
+$U --dry-run --kernel-defaults --lower L --upper A C | grep -c 'redirect_dir\|xino' || true
+$U --lower L --upper A C
+grep " $PWD/C " /proc/self/mountinfo | grep -o 'redirect_dir=on\|xino=on' | sort | tr '\n' ' '; echo
+sd() { stat -c '%d %i' "$1"; }
+echo "root-dev $(stat -c %d C) lfile-dev $(stat -c %d C/lfile) udir-dev $(stat -c %d C/udir/u)"
+before=$(sd C/lfile)
+echo more >> C/lfile
+echo "copy-up same: $([ "$before" = "$(sd C/lfile)" ] && echo yes || echo no)"
+dbefore=$(sd C/ldir)
+perl -e 'rename("C/ldir", "C/ldir2") or die "rename lower: $!\n"'
+perl -e 'rename("C/udir", "C/udir2") or die "rename upper: $!\n"'
+perl -e 'rename("C/mdir", "C/mdir2") or die "rename merged: $!\n"'
+echo "dir same: $([ "$dbefore" = "$(sd C/ldir2)" ] && echo yes || echo no)"
+echo "ls: $(ls C | tr '\n' ' ')"
+echo "ldir2: $(cat C/ldir2/sub/f) udir2: $(cat C/udir2/u) mdir2: $(ls C/mdir2 | tr '\n' ' ')"
+perl -e 'rename("C/ldir2/sub", "C/udir2/sub") or die "rename across: $!\n"'
+echo "moved sub: $(cat C/udir2/sub/f)"
+ln C/lfile2 C/hl
+echo "links: $(stat -c %h C/hl) same: $([ "$(sd C/hl)" = "$(sd C/lfile2)" ] && echo yes || echo no)"
+echo through >> C/hl
+echo "lfile2: $(cat C/lfile2 | tr '\n' ' ')"
+$U -u C
+$U --lower L --upper A C
+echo "after remount same: $([ "$before" = "$(sd C/lfile)" ] && echo yes || echo no)"
+echo "ls2: $(ls C | tr '\n' ' ') $(cat C/udir2/sub/f)"
+$U -u C
+"#,
+    );
+    let stdout = ok(&out);
+    for want in [
+        "redirect_dir=on xino=on \n",
+        "\n0\n",
+        "copy-up same: yes\n",
+        "dir same: yes\n",
+        "ls: ldir2 lfile lfile2 mdir2 udir2 \n",
+        "ldir2: f udir2: u mdir2: m um \n",
+        "moved sub: f\n",
+        "links: 2 same: yes\n",
+        "lfile2: lf2 through \n",
+        "after remount same: yes\n",
+        "ls2: hl ldir2 lfile lfile2 mdir2 udir2  f\n",
+    ] {
+        assert!(stdout.contains(want), "want {want:?} in:\n{stdout}");
+    }
+    // One device number for the root, a copied-up lower file and an upper
+    // file.
+    let line = stdout.lines().find(|l| l.starts_with("root-dev")).unwrap();
+    let v: Vec<&str> = line.split_whitespace().collect();
+    assert!(v[1] == v[3] && v[1] == v[5], "{line}");
+    // The lower layer (a tmpfs of the namespace, gone) was never written:
+    // the renames are redirects in A.
+    assert!(xattr(&p.join("A/ldir2"), "trusted.overlay.redirect").is_some());
+    assert!(is_whiteout(&p.join("A/ldir")));
 }
