@@ -149,6 +149,20 @@ pub struct Cli {
     /// Write JSON status lines on descriptor FD: the child pid and namespace inodes, then the exit status
     #[arg(long, value_name = "FD")]
     pub json_status: Option<i32>,
+    /// Keep descriptors 3 to 2+N open for PROGRAM and close every other one above 2 at the
+    /// start (runc's --preserve-fds; a container runtime gives 0)
+    #[arg(long, value_name = "N")]
+    pub preserve_fds: Option<u32>,
+    /// Join a new anonymous session keyring before running PROGRAM, so that it neither reads
+    /// nor adds keys of the caller's session (runc's default)
+    #[arg(long)]
+    pub new_keyring: bool,
+    /// Start PROGRAM with an empty environment
+    #[arg(long)]
+    pub clear_env: bool,
+    /// Start PROGRAM with only the variables NAME,... of this environment (repeatable)
+    #[arg(long, value_name = "NAME,...", action = clap::ArgAction::Append)]
+    pub whitelist_env: Vec<String>,
 
     /// Join the namespaces of process PID instead of creating new ones (nsenter)
     #[arg(short = 't', long, value_name = "PID", help_heading = "Join mode")]
@@ -172,6 +186,24 @@ pub struct Cli {
     /// Join mode: move into the target's cgroup first (cgroup v2, as nsenter --join-cgroup)
     #[arg(long, help_heading = "Join mode")]
     pub join_cgroup: bool,
+    /// Join mode: enter the network namespace of the socket on descriptor FD of the target
+    /// (pidfd_getfd and SIOCGSKNS; needs --target)
+    #[arg(short = 'N', long, value_name = "FD", help_heading = "Join mode")]
+    pub net_socket: Option<i32>,
+    /// Join mode: enter the parent of the user namespace that --user selects (or of the
+    /// target's)
+    #[arg(long, help_heading = "Join mode")]
+    pub user_parent: bool,
+    /// Join mode: run PROGRAM as USER and GROUP (names or numbers), looked up in the joined
+    /// root's /etc/passwd and /etc/group after entering it, with USER's supplementary groups
+    /// and, when the environment has none, its HOME (docker exec -u)
+    #[arg(long, value_name = "USER[:GROUP]", help_heading = "Join mode",
+          conflicts_with_all = ["setuid", "setgid"])]
+    pub userspec: Option<String>,
+    /// Join mode: install a seccomp filter as the last step before PROGRAM: `default` (Docker's
+    /// default profile), `unconfined` (none), or an OCI/Docker JSON profile FILE
+    #[arg(long, value_name = "default|unconfined|FILE", help_heading = "Join mode")]
+    pub seccomp: Option<OsString>,
     /// Join mode: change to DIR once inside the joined namespaces and root (a path there;
     /// excludes --wd)
     #[arg(

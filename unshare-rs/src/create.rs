@@ -53,6 +53,12 @@ pub struct Plan {
     pub argv0: Option<OsString>,
     /// `--owner`: the uid and gid to become before unshare.
     pub owner: Option<(u32, u32)>,
+    /// `--new-keyring`.
+    pub new_keyring: bool,
+    /// `--clear-env`.
+    pub clear_env: bool,
+    /// `--whitelist-env`.
+    pub whitelist_env: Vec<String>,
 }
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
@@ -260,6 +266,18 @@ impl Plan {
                 "options --all, --preserve-credentials, --no-fork, --tty, --env and --join-cgroup need --target",
             ));
         }
+        if cli.net_socket.is_some()
+            || cli.user_parent
+            || cli.userspec.is_some()
+            || cli.seccomp.is_some()
+        {
+            return Err(usage(
+                "options --net-socket, --user-parent, --userspec and --seccomp need --target or --join",
+            ));
+        }
+        p.new_keyring = cli.new_keyring;
+        p.clear_env = cli.clear_env;
+        p.whitelist_env.clone_from(&cli.whitelist_env);
         if cli.wdns.is_some() {
             return Err(usage(
                 "option --wdns needs --target or --join (without them, -w DIR is inside the new root already)",
@@ -581,6 +599,12 @@ fn setup_process(plan: &Plan) -> Result<()> {
                 ),
             )
         })?;
+    }
+    if plan.new_keyring {
+        crate::secure::new_session_keyring()?;
+    }
+    if let Some(kept) = crate::secure::kept_environment(plan.clear_env, &plan.whitelist_env) {
+        crate::secure::replace_environment(&kept);
     }
     crate::harden(plan.caps_keep, plan.no_new_privs)?;
     if let Some(g) = plan.setgid {

@@ -104,18 +104,30 @@ fn parse_environ(data: &[u8]) -> Vec<(OsString, OsString)> {
         .collect()
 }
 
-/// Make `vars` this process's whole environment, for PROGRAM (and for its
-/// lookup in PATH).
-fn replace_environment(vars: &[(OsString, OsString)]) {
-    let old: Vec<OsString> = std::env::vars_os().map(|(k, _)| k).collect();
-    for k in old {
-        // SAFETY: single-threaded here (no thread is started before exec,
-        // and the --tty relay starts its threads later).
-        unsafe { std::env::remove_var(k) };
-    }
-    for (k, v) in vars {
-        // SAFETY: as above.
-        unsafe { std::env::set_var(k, v) };
+/// Enter `fd` for the namespace kind `name`, in place of what the options
+/// selected for it.
+fn replace_entry(entries: &mut Vec<Entry>, name: &str, fd: OwnedFd) {
+    let file = std::fs::File::from(fd);
+    let inode = file.metadata().map(|m| m.ino()).unwrap_or(0);
+    entries.retain(|e| e.kind.name != name);
+    if let Some(kind) = crate::KINDS.iter().find(|k| k.name == name) {
+        // The table's order (user first) is the order of entering.
+        let at = entries
+            .iter()
+            .position(|e| {
+                crate::KINDS.iter().position(|k| k == &e.kind)
+                    > crate::KINDS.iter().position(|k| k == kind)
+            })
+            .unwrap_or(entries.len());
+        entries.insert(
+            at,
+            Entry {
+                kind: *kind,
+                fd: file.into(),
+                inode,
+                done: false,
+            },
+        );
     }
 }
 
@@ -162,6 +174,8 @@ fn reject_create_options(cli: &Cli) -> Result<()> {
 pub fn run(cli: &Cli) -> Result<i32> {
     reject_create_options(cli)?;
     let caps_keep = crate::wanted_caps(cli)?;
+    // The profile FILE is a path of the caller's: read before joining.
+    let filter = crate::filter::Filter::prepare(cli.seccomp.as_deref(), caps_keep)?;
     let target = cli.target;
     if let Some(t) = target
         && (t <= 0 || !Path::new(&format!("/proc/{t}")).exists())
@@ -228,6 +242,28 @@ pub fn run(cli: &Cli) -> Result<i32> {
             done: false,
         });
     }
+    if let Some(fd) = cli.net_socket {
+        let Some(t) = target else {
+            return Err(usage("option --net-socket needs --target PID"));
+        };
+        let ns = crate::secure::socket_netns(t, fd)?;
+        replace_entry(&mut entries, "net", ns);
+    }
+    if cli.user_parent {
+        let own;
+        let child = match entries.iter().find(|e| e.kind.name == "user") {
+            Some(e) => &e.fd,
+            None => {
+                let Some(t) = target else {
+                    return Err(usage("option --user-parent needs --target PID or --user=FILE"));
+                };
+                own = open_dir(Path::new(&format!("/proc/{t}/ns/user")))?;
+                &own
+            }
+        };
+        let parent = crate::secure::parent_userns(child)?;
+        replace_entry(&mut entries, "user", parent);
+    }
     if entries.is_empty()
         && !cli.map_root_user
         && cli.root.is_none()
@@ -257,22 +293,34 @@ pub fn run(cli: &Cli) -> Result<i32> {
         (None, _) if root_fd.is_some() => Some(open_dir(Path::new("."))?),
         _ => None,
     };
-    let setuid = cli
-        .setuid
-        .as_deref()
-        .map(|s| {
-            s.parse::<u32>()
-                .map_err(|_| usage(format!("invalid uid argument: '{s}'")))
+    // -S/-G: a number, or `follow` (the owner of the target's /proc/PID).
+    let follow = |what: &str| -> Result<std::fs::Metadata> {
+        let Some(t) = target else {
+            return Err(usage(format!("option --{what} follow needs --target PID")));
+        };
+        std::fs::metadata(format!("/proc/{t}")).map_err(|e| {
+            usage(format!(
+                "cannot stat /proc/{t}: {}",
+                ctcore::error_text(&e)
+            ))
         })
-        .transpose()?;
-    let setgid = cli
-        .setgid
-        .as_deref()
-        .map(|s| {
+    };
+    let setuid = match cli.setuid.as_deref() {
+        None => None,
+        Some("follow") => Some(follow("setuid")?.uid()),
+        Some(s) => Some(
             s.parse::<u32>()
-                .map_err(|_| usage(format!("invalid gid argument: '{s}'")))
-        })
-        .transpose()?;
+                .map_err(|_| usage(format!("invalid uid argument: '{s}'")))?,
+        ),
+    };
+    let setgid = match cli.setgid.as_deref() {
+        None => None,
+        Some("follow") => Some(follow("setgid")?.gid()),
+        Some(s) => Some(
+            s.parse::<u32>()
+                .map_err(|_| usage(format!("invalid gid argument: '{s}'")))?,
+        ),
+    };
     let (argv, argv0) = crate::program_or_shell(&cli.program);
     let enters_user = entries.iter().any(|e| e.kind.name == "user");
     let enters_pid = entries.iter().any(|e| e.kind.name == "pid");
@@ -362,10 +410,98 @@ pub fn run(cli: &Cli) -> Result<i32> {
         ));
     }
     if let Some(vars) = env {
-        replace_environment(&vars);
+        crate::secure::replace_environment(&vars);
+    }
+    if let Some(kept) = crate::secure::kept_environment(cli.clear_env, &cli.whitelist_env) {
+        crate::secure::replace_environment(&kept);
+    }
+    // --userspec: the joined root's own files, opened from inside it.
+    let user = cli
+        .userspec
+        .as_deref()
+        .map(crate::userspec::resolve_here)
+        .transpose()?;
+    if let Some(u) = &user
+        && std::env::var_os("HOME").is_none()
+        && !u.home.is_empty()
+    {
+        // SAFETY: single-threaded (see replace_environment).
+        unsafe { std::env::set_var("HOME", OsStr::from_bytes(&u.home)) };
+    }
+    if cli.new_keyring {
+        crate::secure::new_session_keyring()?;
     }
     crate::harden(caps_keep, cli.no_new_privs)?;
-    let (uid, gid) = if enters_user && !cli.preserve_credentials {
+    // Without no_new_privs a filter needs CAP_SYS_ADMIN, which a new uid
+    // takes away: then it goes in before the credentials (as runc does),
+    // else last.
+    let mut filter = filter;
+    if !cli.no_new_privs
+        && let Some(f) = filter.take()
+    {
+        f.install()?;
+    }
+    if let Some(u) = &user {
+        crate::userspec::become_user(u)?;
+    } else {
+        set_ids(
+            setuid,
+            setgid,
+            enters_user && !cli.preserve_credentials,
+        )?;
+    }
+    if cli.keep_caps {
+        sys::keep_caps()?;
+    }
+    if cli.tty {
+        return on_a_tty(&argv, argv0.as_ref(), status.as_mut(), &inodes, filter);
+    }
+    let fork = cli.fork || (enters_pid && !cli.no_fork);
+    if !fork {
+        if let Some(s) = status.as_mut() {
+            s.write(&crate::status_start(
+                nix::unistd::getpid().as_raw(),
+                &inodes,
+            ))?;
+        }
+        if let Some(f) = filter {
+            f.install()?;
+        }
+        return Err(crate::exec_program(&argv, argv0.as_ref()));
+    }
+    sys::default_sigchld();
+    sys::block_forwarded(true);
+    sys::install_forwarding();
+    let pid = sys::fork()?;
+    if pid == 0 {
+        sys::default_signals();
+        if let Some(f) = filter
+            && let Err(e) = f.install()
+        {
+            crate::die(&e);
+        }
+        crate::die(&crate::exec_program(&argv, argv0.as_ref()));
+    }
+    sys::forward_to(pid);
+    sys::block_forwarded(false);
+    if let Some(s) = status.as_mut() {
+        s.write(&crate::status_start(pid, &inodes))?;
+    }
+    let ended = wait_following_stops(pid)?;
+    if let Some(s) = status.as_mut() {
+        let _ = s.write(&crate::status_end(ended));
+    }
+    drop(status);
+    match ended {
+        Ended::Exited(c) => Ok(c),
+        Ended::Signaled(_) => ctcore::wait::exit_like(ended),
+    }
+}
+
+/// `-S`/`-G` (and uid and gid 0 on entering a user namespace, unless
+/// --preserve-credentials).
+fn set_ids(setuid: Option<u32>, setgid: Option<u32>, entering_user: bool) -> Result<()> {
+    let (uid, gid) = if entering_user {
         (Some(setuid.unwrap_or(0)), Some(setgid.unwrap_or(0)))
     } else {
         (setuid, setgid)
@@ -373,7 +509,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
     if let Some(g) = gid {
         // SAFETY: credential syscalls.
         let groups_failed = unsafe { libc::setgroups(0, std::ptr::null()) } < 0;
-        if groups_failed && setgid.is_some() && !enters_user {
+        if groups_failed && setgid.is_some() && !entering_user {
             return Err(failure(125, "setgroups failed"));
         }
         // SAFETY: as above.
@@ -399,44 +535,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
             ));
         }
     }
-    if cli.keep_caps {
-        sys::keep_caps()?;
-    }
-    if cli.tty {
-        return on_a_tty(&argv, argv0.as_ref(), status.as_mut(), &inodes);
-    }
-    let fork = cli.fork || (enters_pid && !cli.no_fork);
-    if !fork {
-        if let Some(s) = status.as_mut() {
-            s.write(&crate::status_start(
-                nix::unistd::getpid().as_raw(),
-                &inodes,
-            ))?;
-        }
-        return Err(crate::exec_program(&argv, argv0.as_ref()));
-    }
-    sys::default_sigchld();
-    sys::block_forwarded(true);
-    sys::install_forwarding();
-    let pid = sys::fork()?;
-    if pid == 0 {
-        sys::default_signals();
-        crate::die(&crate::exec_program(&argv, argv0.as_ref()));
-    }
-    sys::forward_to(pid);
-    sys::block_forwarded(false);
-    if let Some(s) = status.as_mut() {
-        s.write(&crate::status_start(pid, &inodes))?;
-    }
-    let ended = wait_following_stops(pid)?;
-    if let Some(s) = status.as_mut() {
-        let _ = s.write(&crate::status_end(ended));
-    }
-    drop(status);
-    match ended {
-        Ended::Exited(c) => Ok(c),
-        Ended::Signaled(_) => ctcore::wait::exit_like(ended),
-    }
+    Ok(())
 }
 
 /// `--tty`: PROGRAM in a child on a new pty of the joined root, this
@@ -446,6 +545,7 @@ fn on_a_tty(
     argv0: Option<&std::ffi::OsString>,
     mut status: Option<&mut ctcore::json::StatusFd>,
     inodes: &[(&'static str, Option<u64>)],
+    filter: Option<crate::filter::Filter>,
 ) -> Result<i32> {
     let pty = ctcore::tty::Pty::open().map_err(|e| {
         failure(
@@ -464,6 +564,11 @@ fn on_a_tty(
                     ctcore::errno_text(e)
                 ),
             ));
+        }
+        if let Some(f) = filter
+            && let Err(e) = f.install()
+        {
+            crate::die(&e);
         }
         crate::die(&crate::exec_program(argv, argv0));
     }

@@ -8,9 +8,13 @@
 pub mod cli;
 pub mod create;
 pub mod diag;
+pub mod filter;
 pub mod idmap;
 pub mod join;
+pub mod nsenter;
+pub mod secure;
 pub mod sys;
+pub mod userspec;
 
 use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
@@ -239,12 +243,49 @@ pub fn die(err: &anyhow::Error) -> ! {
     unsafe { libc::_exit(ctcore::error::code_of(err)) }
 }
 
+/// Whether `argv0` is the name `nsenter`.
+fn is_nsenter(argv0: Option<&OsString>) -> bool {
+    argv0
+        .and_then(|a| Path::new(a).file_name().map(|f| f == "nsenter"))
+        .unwrap_or(false)
+}
+
 /// Whether we were called under the name `nsenter`.
 fn called_as_nsenter() -> bool {
-    std::env::args_os()
-        .next()
-        .and_then(|a| Path::new(&a).file_name().map(|f| f == "nsenter"))
-        .unwrap_or(false)
+    is_nsenter(std::env::args_os().next().as_ref())
+}
+
+/// The entry point: parse the command line (nsenter's grammar when called
+/// as `nsenter`, see [`nsenter`]), run, and exit as `ctcore::main` does.
+pub fn main() -> ! {
+    use clap::FromArgMatches;
+    ctcore::cli::restore_sigpipe();
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    if is_nsenter(args.first()) {
+        match nsenter::translate(&args) {
+            Ok(a) => args = a,
+            Err(msg) => {
+                eprintln!("unshare-rs: {msg} (try 'nsenter --help')");
+                std::process::exit(ctcore::exit::FAILURE);
+            }
+        }
+    }
+    let mut cmd = cli::command();
+    let parsed = cmd
+        .try_get_matches_from_mut(args)
+        .and_then(|mut m| cli::Cli::from_arg_matches_mut(&mut m).map_err(|e| e.format(&mut cmd)));
+    let code = match parsed {
+        Ok(c) => ctcore::cli::finish("unshare-rs", run(c)),
+        Err(e) => ctcore::cli::clap_error("unshare-rs", &e),
+    };
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    std::process::exit(code)
+}
+
+mod sealed {
+    pub fn reexec_sealed() -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// Run the tool.
@@ -252,7 +293,18 @@ fn called_as_nsenter() -> bool {
 /// # Errors
 /// Any failure, with the exit status in the chain (125 unless exec failed).
 pub fn run(cli: cli::Cli) -> Result<i32> {
-    if cli.target.is_some() || cli.join || called_as_nsenter() {
+    let join = cli.target.is_some() || cli.join || called_as_nsenter();
+    // A tool that joins a container runs from a sealed copy of itself: its
+    // /proc/PID/exe, visible in there, is no host file (CVE-2019-5736).
+    if join {
+        sealed::reexec_sealed()?;
+    }
+    // Before anything is opened: the caller's descriptors (but our status
+    // descriptor, close-on-exec already) go now.
+    if let Some(n) = cli.preserve_fds {
+        secure::close_fds(n, cli.json_status)?;
+    }
+    if join {
         join::run(&cli)
     } else if cli.all {
         Err(ctcore::failure(125, "option --all needs --target PID"))

@@ -1,5 +1,6 @@
 //! unshare-rs's entry point: the C `main`, without the Rust runtime's start-up
-//! (see `ctcore::tool_main`).
+//! (see `ctcore::tool_main`); `unshare_rs::main` parses nsenter's grammar
+//! when called as `nsenter`.
 #![cfg_attr(not(test), no_main)]
 
-ctcore::tool_main!(ctcore::main(unshare_rs::run));
+ctcore::tool_main!(unshare_rs::main());
