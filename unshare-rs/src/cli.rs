@@ -202,7 +202,11 @@ pub struct Cli {
     pub userspec: Option<String>,
     /// Join mode: install a seccomp filter as the last step before PROGRAM: `default` (Docker's
     /// default profile), `unconfined` (none), or an OCI/Docker JSON profile FILE
-    #[arg(long, value_name = "default|unconfined|FILE", help_heading = "Join mode")]
+    #[arg(
+        long,
+        value_name = "default|unconfined|FILE",
+        help_heading = "Join mode"
+    )]
     pub seccomp: Option<OsString>,
     /// Join mode: change to DIR once inside the joined namespaces and root (a path there;
     /// excludes --wd)

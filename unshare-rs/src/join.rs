@@ -255,7 +255,9 @@ pub fn run(cli: &Cli) -> Result<i32> {
             Some(e) => &e.fd,
             None => {
                 let Some(t) = target else {
-                    return Err(usage("option --user-parent needs --target PID or --user=FILE"));
+                    return Err(usage(
+                        "option --user-parent needs --target PID or --user=FILE",
+                    ));
                 };
                 own = open_dir(Path::new(&format!("/proc/{t}/ns/user")))?;
                 &own
@@ -298,12 +300,8 @@ pub fn run(cli: &Cli) -> Result<i32> {
         let Some(t) = target else {
             return Err(usage(format!("option --{what} follow needs --target PID")));
         };
-        std::fs::metadata(format!("/proc/{t}")).map_err(|e| {
-            usage(format!(
-                "cannot stat /proc/{t}: {}",
-                ctcore::error_text(&e)
-            ))
-        })
+        std::fs::metadata(format!("/proc/{t}"))
+            .map_err(|e| usage(format!("cannot stat /proc/{t}: {}", ctcore::error_text(&e))))
     };
     let setuid = match cli.setuid.as_deref() {
         None => None,
@@ -444,11 +442,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
     if let Some(u) = &user {
         crate::userspec::become_user(u)?;
     } else {
-        set_ids(
-            setuid,
-            setgid,
-            enters_user && !cli.preserve_credentials,
-        )?;
+        set_ids(setuid, setgid, enters_user && !cli.preserve_credentials)?;
     }
     if cli.keep_caps {
         sys::keep_caps()?;

@@ -282,12 +282,6 @@ pub fn main() -> ! {
     std::process::exit(code)
 }
 
-mod sealed {
-    pub fn reexec_sealed() -> anyhow::Result<()> {
-        Ok(())
-    }
-}
-
 /// Run the tool.
 ///
 /// # Errors
@@ -297,7 +291,7 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
     // A tool that joins a container runs from a sealed copy of itself: its
     // /proc/PID/exe, visible in there, is no host file (CVE-2019-5736).
     if join {
-        sealed::reexec_sealed()?;
+        ctcore::sealed::reexec_sealed()?;
     }
     // Before anything is opened: the caller's descriptors (but our status
     // descriptor, close-on-exec already) go now.

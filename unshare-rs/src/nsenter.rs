@@ -74,7 +74,9 @@ fn by_long(name: &str) -> Result<&'static Opt, String> {
         [] => Err(format!("unrecognized option '--{name}'")),
         many => Err(format!(
             "option '--{name}' is ambiguous; possibilities:{}",
-            many.iter().map(|o| format!(" '--{}'", o.0)).collect::<String>()
+            many.iter()
+                .map(|o| format!(" '--{}'", o.0))
+                .collect::<String>()
         )),
     }
 }
@@ -227,15 +229,14 @@ mod tests {
             t(&["-t", "1", "-w", "pwd"]),
             ["--target=1", "--wd=", "--", "pwd"]
         );
-        assert_eq!(t(&["-t1", "-r", "-m", "ls", "-m"]), [
-            "--target=1",
-            "-r",
-            "--mount",
-            "--",
-            "ls",
-            "-m"
-        ]);
-        assert_eq!(t(&["-u", "/bin/hostname"]), ["--uts", "--", "/bin/hostname"]);
+        assert_eq!(
+            t(&["-t1", "-r", "-m", "ls", "-m"]),
+            ["--target=1", "-r", "--mount", "--", "ls", "-m"]
+        );
+        assert_eq!(
+            t(&["-u", "/bin/hostname"]),
+            ["--uts", "--", "/bin/hostname"]
+        );
     }
 
     #[test]
@@ -254,12 +255,10 @@ mod tests {
         // An optional argument takes the rest of the word, as getopt does.
         assert_eq!(t(&["-muit42"]), ["--mount=uit42", "--"]);
         assert_eq!(t(&["-aFt42"]), ["--all", "--no-fork", "--target=42", "--"]);
-        assert_eq!(t(&["-N3", "-S", "0", "-G0"]), [
-            "--net-socket=3",
-            "--setuid=0",
-            "--setgid=0",
-            "--"
-        ]);
+        assert_eq!(
+            t(&["-N3", "-S", "0", "-G0"]),
+            ["--net-socket=3", "--setuid=0", "--setgid=0", "--"]
+        );
         assert_eq!(t(&["--", "-x"]), ["--", "-x"]);
         assert_eq!(t(&["-Z", "-W/tmp", "x"]), ["--wdns=/tmp", "--", "x"]);
     }
@@ -270,7 +269,10 @@ mod tests {
         assert_eq!(err(&["-x"]), "invalid option -- 'x'");
         assert_eq!(err(&["-t"]), "option requires an argument -- 't'");
         assert_eq!(err(&["--target"]), "option '--target' requires an argument");
-        assert_eq!(err(&["--all=1"]), "option '--all' doesn't allow an argument");
+        assert_eq!(
+            err(&["--all=1"]),
+            "option '--all' doesn't allow an argument"
+        );
         assert!(err(&["--us"]).starts_with("option '--us' is ambiguous"));
     }
 }

@@ -17,7 +17,9 @@ use ctcore::failure;
 /// walk of /proc/self/fd).
 pub fn close_fds(n: u32, keep: Option<i32>) -> anyhow::Result<()> {
     let first = 3u32.saturating_add(n);
-    let keep = keep.and_then(|k| u32::try_from(k).ok()).filter(|&k| k >= first);
+    let keep = keep
+        .and_then(|k| u32::try_from(k).ok())
+        .filter(|&k| k >= first);
     let ranges: Vec<(u32, u32)> = match keep {
         Some(k) if k > first => vec![(first, k - 1), (k.saturating_add(1), u32::MAX)],
         Some(k) => vec![(k.saturating_add(1), u32::MAX)],
@@ -143,7 +145,10 @@ const SIOCGSKNS: libc::c_ulong = 0x894C;
 /// `NS_GET_USERNS`: the owning user namespace of a namespace.
 const NS_GET_USERNS: libc::c_ulong = 0xb701;
 
-fn owned(fd: libc::c_long, what: impl FnOnce(&io::Error) -> String) -> anyhow::Result<std::os::fd::OwnedFd> {
+fn owned(
+    fd: libc::c_long,
+    what: impl FnOnce(&io::Error) -> String,
+) -> anyhow::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     if fd < 0 {
         let e = io::Error::last_os_error();
@@ -164,9 +169,15 @@ fn owned(fd: libc::c_long, what: impl FnOnce(&io::Error) -> String) -> anyhow::R
 pub fn socket_netns(pid: i32, fd: i32) -> anyhow::Result<std::os::fd::OwnedFd> {
     use std::os::fd::AsRawFd;
     // SAFETY: pidfd_open of a pid, flags 0.
-    let pidfd = owned(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) }, |e| {
-        format!("failed to pidfd_open() for {pid}: {}", ctcore::error_text(e))
-    })?;
+    let pidfd = owned(
+        unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) },
+        |e| {
+            format!(
+                "failed to pidfd_open() for {pid}: {}",
+                ctcore::error_text(e)
+            )
+        },
+    )?;
     // SAFETY: pidfd_getfd on our pidfd, flags 0.
     let sk = owned(
         unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) },
@@ -202,12 +213,7 @@ pub fn parent_userns(ns: &std::os::fd::OwnedFd) -> anyhow::Result<std::os::fd::O
     // SAFETY: an ioctl without argument on a namespace descriptor.
     owned(
         libc::c_long::from(unsafe { libc::ioctl(ns.as_raw_fd(), NS_GET_USERNS) }),
-        |e| {
-            format!(
-                "failed to open parent namespace: {}",
-                ctcore::error_text(e)
-            )
-        },
+        |e| format!("failed to open parent namespace: {}", ctcore::error_text(e)),
     )
 }
 

@@ -77,8 +77,11 @@ fn passwd_entries(text: &[u8]) -> Vec<Entry<'_>> {
         .collect()
 }
 
-/// (name, gid, members) of each group line.
-fn group_entries(text: &[u8]) -> Vec<(&[u8], u32, Vec<&[u8]>)> {
+/// A group line: name, gid, members.
+type GroupEntry<'a> = (&'a [u8], u32, Vec<&'a [u8]>);
+
+/// The entries of a group file.
+fn group_entries(text: &[u8]) -> Vec<GroupEntry<'_>> {
     lines(text)
         .filter_map(|f| {
             if f.len() < 3 || f[0].is_empty() {
