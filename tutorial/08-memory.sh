@@ -11,6 +11,7 @@ rc=$?
 say "$out"
 check "60M fits in 64M: the worker sleeps with its memory until the timeout (exit $rc)" test "$rc" = 0
 check "it allocated 62914560 bytes" contains "$out" "allocating 62914560 bytes"
+check "stress is pid 1 of the container, as the document shows it: [1] dispatching hogs" contains "$out" "[1] dispatching hogs"
 title "docker run --rm -it -m 64m progrium/stress --vm 1 --vm-bytes 100M --vm-hang 0"
 printf '%s[root@xingdian ~]# %s%s\n' "$B" "contain run --rm -m 64m tutorial stress-rs --vm 1 --vm-bytes 100M --vm-hang 0 -v" "$N"
 out=$(contain run --rm -m 64m tutorial stress-rs --vm 1 --vm-bytes 100M --vm-hang 0 -v --timeout 20s 2>&1)

@@ -25,12 +25,27 @@ check "not to the image" test ! -e "$lower/new-file"
 check "nothing stays mounted" test -z "$(grep "$TUT_TMP/root" /proc/self/mountinfo)"
 title "The same with contain"
 show contain run --rm -m 64m --cpus 1 --hostname by-contain tutorial sh -c 'hostname; cat /proc/self/cgroup | grep -E "memory|cpu,|:cpu:"'
-title "pivot_root (the default) against plain chroot (--chroot)"
-say "pid 1 of the container is unshare-rs's init, which ran before the root was changed:"
-p=$(contain run --rm tutorial sh -c 'ls /proc/1/root/ 2>&1 | tr "\n" " "')
-c=$(contain run --rm --chroot tutorial sh -c 'ls /proc/1/root/ 2>&1 | tr "\n" " "')
+title "pivot_root against plain chroot"
+say "by hand, pid 1 of the namespace is unshare-rs's init, which ran before the root was changed:"
+mkdir -p "$TUT_TMP"/{u2,w2,u3,w3}
+by_hand() { # UPPER WORK CHROOT-RS-OPTIONS...
+	local u=$1 w=$2
+	shift 2
+	unshare-rs --fork --pid --mount -- unionmount --lower "$lower" --upper "$u" --work "$w" "$TUT_TMP/root" -- \
+		chroot-rs --proc "$@" -- "$TUT_TMP/root" sh -c 'ls /proc/1/root/ 2>&1 | tr "\n" " "'
+}
+p=$(by_hand "$TUT_TMP/u2" "$TUT_TMP/w2" --pivot)
+c=$(by_hand "$TUT_TMP/u3" "$TUT_TMP/w3")
 say "pivot_root: ls /proc/1/root/ -> $p"
 say "chroot:     ls /proc/1/root/ -> $c"
 check "after pivot_root every process of the namespace has the new root" eval '! contains "$p" work'
 check "with plain chroot the host's root is still reachable (/work shows)" contains "$c" work
+say "contain runs the program itself as pid 1 (as docker does), and --chroot keeps it in the new root:"
+p=$(contain run --rm tutorial sh -c 'echo "pid $$"; ls /proc/1/root/ 2>&1 | tr "\n" " "')
+c=$(contain run --rm --chroot tutorial sh -c 'echo "pid $$"; ls /proc/1/root/ 2>&1 | tr "\n" " "')
+say "contain:          $p"
+say "contain --chroot: $c"
+check "the program is pid 1" eval 'grep -qx "pid 1" <<<"$p"'
+check "no host root from pid 1, pivot_root" eval '! contains "$p" work'
+check "no host root from pid 1, --chroot" eval '! contains "$c" work'
 finish

@@ -45,9 +45,8 @@ while [ $i -lt 100 ] && ! grep -q . $G/$cid/cgroup.procs 2>/dev/null; do usleep 
 vm_expect member "yes" "$(grep -q . $G/$cid/cgroup.procs && echo yes || echo no)"
 vm_expect exec_group "0::/contain/$cid" "$(contain exec web /bin/cat /proc/self/cgroup 2>&1)"
 vm_expect exec_env "box2" "$(contain exec -e H=box2 web /bin/sh -c 'echo $H' 2>&1)"
-# unshare-rs --join-cgroup (nsenter's): into the group of the container's program.
-pid=$(contain inspect web | grep -o '"Pid":[0-9]*' | cut -d: -f2)
-read -r prog _ </proc/$pid/task/$pid/children
+# unshare-rs --join-cgroup (nsenter's): into the group of the container's program (its pid 1).
+prog=$(contain inspect web | grep -o '"Pid":[0-9]*' | cut -d: -f2)
 vm_expect join_cgroup "0::/contain/$cid" "$(unshare-rs --target $prog --join-cgroup -u -- cat /proc/self/cgroup 2>&1)"
 st=$(contain stats --no-stream web 2>&1 | awk 'NR == 2')
 vm_info stats "$st"

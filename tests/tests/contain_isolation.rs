@@ -1,0 +1,482 @@
+//! `contain`'s isolation (issue 18), for real: docker's process model (the program is pid 1,
+//! `stop` as docker's), standard streams that are pipes, no caller's descriptor in the
+//! container, seccomp, devices, `--chroot` hardened, and lookups inside the container's root.
+
+mod contain_util;
+
+use contain_util::{Env, stderr, stdout};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::time::Duration;
+
+fn wait_for(env: &Env, id: &str, status: &str) -> serde_json::Value {
+    for _ in 0..600 {
+        let v = env.inspect(id);
+        if v["State"]["Status"] == status {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("container {id} never reached {status}: {}", env.inspect(id));
+}
+
+/// `contain ARGS` run with our descriptor `fd` open as descriptor `as_fd` (a caller's
+/// inherited descriptor, as `7</` in a shell).
+fn run_with_fd(env: &Env, fd: i32, as_fd: i32, args: &[&str]) -> std::process::Output {
+    let mut c = env.cmd();
+    c.args(args);
+    // SAFETY: dup2 between two descriptors, in the child before exec (async-signal-safe).
+    unsafe {
+        c.pre_exec(move || {
+            if libc::dup2(fd, as_fd) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cttest::run_with_timeout(&mut c, Duration::from_secs(120))
+}
+
+/// The lines of a container's log after it has run `ls -l /proc/self/fd/`: (fd, target).
+fn fd_lines(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let (left, target) = l.split_once(" -> ")?;
+            let fd = left
+                .rsplit(' ')
+                .next()?
+                .trim_start_matches("/proc/self/fd/");
+            Some((fd.to_string(), target.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_program_is_pid_1_and_stop_is_dockers() {
+    if !cttest::require_root("e2e::contain_isolation::the_program_is_pid_1_and_stop_is_dockers") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("pid1");
+    env.build_test_image("img");
+    // the program itself is pid 1, as docker runs it (no init in between)
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "img",
+        "/bin/sh",
+        "-c",
+        "echo $$; cat /proc/1/cmdline",
+    ]);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("1"), "{out}");
+    assert_eq!(
+        lines.next(),
+        Some("/bin/sh\0-c\0echo $$; cat /proc/1/cmdline\0"),
+        "{out:?}"
+    );
+
+    // a pid 1 with no handler for TERM ignores it: stop waits -t seconds, then KILL: 137
+    env.ok(&["run", "-d", "--name", "deaf", "img", "/bin/sleep", "1000"]);
+    let v = wait_for(&env, "deaf", "running");
+    let pid = v["State"]["Pid"].as_i64().unwrap();
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_eq!(comm.trim(), "sleep", "State.Pid is the program");
+    let exec = env.ok(&["exec", "deaf", "/bin/cat", "/proc/1/comm"]);
+    assert_eq!(exec.trim(), "sleep", "exec joins the program's namespaces");
+    assert_eq!(env.ok(&["stop", "-t", "1", "deaf"]).trim(), "deaf");
+    let v = env.inspect("deaf");
+    assert_eq!(v["State"]["Status"], "exited");
+    assert_eq!(v["State"]["ExitCode"], 137);
+    assert_eq!(env.ok(&["wait", "deaf"]).trim(), "137");
+    assert!(env.ok(&["ps", "-a"]).contains("Exited (137)"));
+    assert!(!env.ok(&["ps"]).contains("deaf"));
+    assert!(!cttest::sh(&format!("kill -0 {pid}")).status.success());
+
+    // a program that handles TERM ends by it, with its own status
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "polite",
+        "img",
+        "/bin/sh",
+        "-c",
+        "trap 'exit 3' TERM; while :; do sleep 0.1; done",
+    ]);
+    wait_for(&env, "polite", "running");
+    env.ok(&["stop", "polite"]);
+    assert_eq!(env.inspect("polite")["State"]["ExitCode"], 3);
+    assert_eq!(env.ok(&["wait", "polite"]).trim(), "3");
+
+    // --stop-signal: the signal stop sends first (inspect shows it)
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "usr1",
+        "--stop-signal",
+        "SIGUSR1",
+        "img",
+        "/bin/sh",
+        "-c",
+        "trap 'exit 4' USR1; while :; do sleep 0.1; done",
+    ]);
+    let v = wait_for(&env, "usr1", "running");
+    assert_eq!(v["Config"]["StopSignal"], "SIGUSR1");
+    assert_eq!(v["HostConfig"]["Init"], false);
+    env.ok(&["stop", "usr1"]);
+    assert_eq!(env.inspect("usr1")["State"]["ExitCode"], 4);
+    let out = env.run(&["run", "--rm", "--stop-signal", "NOPE", "img", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(stderr(&out), "contain: invalid signal: NOPE\n");
+}
+
+#[test]
+fn init_option_puts_a_reaping_init_before_the_program() {
+    if !cttest::require_root(
+        "e2e::contain_isolation::init_option_puts_a_reaping_init_before_the_program",
+    ) {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("init");
+    env.build_test_image("img");
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--init",
+        "img",
+        "/bin/sh",
+        "-c",
+        "echo $$; cat /proc/1/cmdline; echo; /bin/sleep 0 & wait",
+    ]);
+    let mut lines = out.lines();
+    let me: i32 = lines.next().unwrap().parse().unwrap();
+    assert!(me > 1, "the program is not pid 1 under --init: {out}");
+    env.ok(&[
+        "run",
+        "-d",
+        "--init",
+        "--name",
+        "i",
+        "img",
+        "/bin/sleep",
+        "1000",
+    ]);
+    let v = wait_for(&env, "i", "running");
+    assert_eq!(v["HostConfig"]["Init"], true);
+    // TERM ends the program through the init: it forwards it
+    env.ok(&["stop", "-t", "30", "i"]);
+    let code = env.inspect("i")["State"]["ExitCode"].as_i64().unwrap();
+    assert!(code == 143 || code == 0, "{code}");
+}
+
+#[test]
+fn standard_streams_are_pipes_never_host_files() {
+    if !cttest::require_root("e2e::contain_isolation::standard_streams_are_pipes_never_host_files")
+    {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("pipes");
+    env.build_test_image("img");
+    // detached: output and error are a pipe read by contain's monitor, which writes the log
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "img",
+            "/bin/sh",
+            "-c",
+            "ls -l /proc/self/fd/; echo to-stderr >&2; echo x > /proc/self/fd/1; sleep 1000",
+        ])
+        .trim()
+        .to_string();
+    let log = wait_log(&env, &id, "to-stderr");
+    let fds = fd_lines(&log);
+    for want in ["1", "2"] {
+        let t = &fds.iter().find(|(f, _)| f == want).expect("fd listed").1;
+        assert!(t.starts_with("pipe:["), "fd {want} is {t}: {log}");
+    }
+    let logfile = env.inspect(&id)["LogPath"].as_str().unwrap().to_string();
+    assert!(
+        std::fs::read_to_string(&logfile)
+            .unwrap()
+            .contains("to-stderr")
+    );
+    env.ok(&["rm", "-f", &id]);
+
+    // attached (--rm) with a file as our output, a file as input with -i: pipes inside, and
+    // the data flows through them
+    let dir = cttest::tempdir().unwrap();
+    let outf = dir.path().join("out");
+    let inf = dir.path().join("in");
+    std::fs::write(&inf, "from-a-host-file\n").unwrap();
+    let mut c = env.cmd();
+    c.args([
+        "run",
+        "--rm",
+        "-i",
+        "img",
+        "/bin/sh",
+        "-c",
+        "ls -l /proc/self/fd/; cat",
+    ])
+    .stdin(Stdio::from(std::fs::File::open(&inf).unwrap()))
+    .stdout(Stdio::from(std::fs::File::create(&outf).unwrap()))
+    .stderr(Stdio::from(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("err"))
+            .unwrap(),
+    ));
+    assert!(run_own_stdio(&mut c).success());
+    let text = std::fs::read_to_string(&outf).unwrap();
+    assert!(text.contains("from-a-host-file"), "{text}");
+    for (fd, t) in fd_lines(&text)
+        .into_iter()
+        .filter(|(f, _)| ["0", "1", "2"].contains(&f.as_str()))
+    {
+        assert!(t.starts_with("pipe:["), "fd {fd} is {t}: {text}");
+    }
+    // exec, the same
+    env.ok(&["run", "-d", "--name", "ex", "img", "/bin/sleep", "1000"]);
+    wait_for(&env, "ex", "running");
+    let mut c = env.cmd();
+    c.args(["exec", "ex", "/bin/ls", "-l", "/proc/self/fd/"])
+        .stdout(Stdio::from(std::fs::File::create(&outf).unwrap()));
+    assert!(run_own_stdio(&mut c).success());
+    let text = std::fs::read_to_string(&outf).unwrap();
+    let t = &fd_lines(&text)
+        .into_iter()
+        .find(|(f, _)| f == "1")
+        .unwrap()
+        .1
+        .clone();
+    assert!(t.starts_with("pipe:["), "exec's fd 1 is {t}");
+    // exec -d: its output reaches the log through a pipe too
+    env.ok(&[
+        "exec",
+        "-d",
+        "ex",
+        "/bin/sh",
+        "-c",
+        "ls -l /proc/self/fd/; echo exec-d-done",
+    ]);
+    let log = wait_log(&env, "ex", "exec-d-done");
+    let t = &fd_lines(&log)
+        .into_iter()
+        .find(|(f, _)| f == "1")
+        .unwrap()
+        .1
+        .clone();
+    assert!(t.starts_with("pipe:["), "exec -d's fd 1 is {t}");
+}
+
+/// Run `c` with the standard streams it was given (two minutes at most).
+fn run_own_stdio(c: &mut std::process::Command) -> std::process::ExitStatus {
+    let mut child = c.spawn().expect("spawn contain");
+    for _ in 0..12000 {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return st;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("{c:?} ran longer than two minutes");
+}
+
+fn wait_log(env: &Env, id: &str, needle: &str) -> String {
+    for _ in 0..600 {
+        let log = env.ok(&["logs", id]);
+        if log.contains(needle) {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "{needle} never in the log of {id}: {}",
+        env.ok(&["logs", id])
+    );
+}
+
+#[test]
+fn a_callers_descriptor_never_reaches_the_container() {
+    if !cttest::require_root(
+        "e2e::contain_isolation::a_callers_descriptor_never_reaches_the_container",
+    ) {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("fds");
+    env.build_test_image("img");
+    let host_root = std::fs::File::open("/").unwrap();
+    let fd = host_root.as_raw_fd();
+    // run, attached and detached: fd 7 (the host's /) is not there, nor any fd above 2
+    let out = run_with_fd(
+        &env,
+        fd,
+        7,
+        &["run", "--rm", "img", "/bin/ls", "-l", "/proc/self/fd/"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fds = fd_lines(&stdout(&out));
+    assert!(!fds.iter().any(|(f, _)| f == "7"), "{fds:?}");
+    assert!(
+        fds.iter()
+            .all(|(f, t)| f.parse::<i32>().unwrap() <= 2 || t.starts_with("/proc/")),
+        "only ls's own directory above 2: {fds:?}"
+    );
+    let out = run_with_fd(
+        &env,
+        fd,
+        7,
+        &["run", "--rm", "img", "/bin/ls", "/proc/self/fd/7/"],
+    );
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let out = run_with_fd(
+        &env,
+        fd,
+        7,
+        &["run", "-d", "--name", "d", "img", "/bin/sleep", "1000"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = wait_for(&env, "d", "running");
+    let pid = v["State"]["Pid"].as_i64().unwrap();
+    let inside: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut sorted = inside.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["0", "1", "2"], "pid 1's descriptors");
+    // exec: the same
+    let out = run_with_fd(
+        &env,
+        fd,
+        7,
+        &["exec", "d", "/bin/ls", "-l", "/proc/self/fd/"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fds = fd_lines(&stdout(&out));
+    assert!(!fds.iter().any(|(f, _)| f == "7"), "exec: {fds:?}");
+    // -w /proc/self/fd/7 names nothing of the host's, in run and in exec
+    let out = run_with_fd(
+        &env,
+        fd,
+        7,
+        &[
+            "run",
+            "--rm",
+            "-w",
+            "/proc/self/fd/7",
+            "img",
+            "/bin/ls",
+            "/",
+        ],
+    );
+    assert!(
+        !out.status.success() || !stdout(&out).contains("work"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run_with_fd(
+        &env,
+        fd,
+        7,
+        &["exec", "-w", "/proc/self/fd/7", "d", "/bin/ls", "/"],
+    );
+    assert!(
+        !out.status.success() || !stdout(&out).contains("work"),
+        "{}",
+        stdout(&out)
+    );
+    drop(host_root);
+}
+
+#[test]
+fn security_options_are_checked_and_shown() {
+    if !cttest::require_root("e2e::contain_isolation::security_options_are_checked_and_shown") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("secopt");
+    env.build_test_image("img");
+    for (opt, err) in [
+        ("foo", "contain: invalid --security-opt: \"foo\"\n"),
+        (
+            "seccomp=",
+            "contain: invalid --security-opt: \"seccomp=\"\n",
+        ),
+        (
+            "seccomp=/nonexistent.json",
+            "contain: opening seccomp profile (/nonexistent.json) failed: open /nonexistent.json: no such file or directory\n",
+        ),
+    ] {
+        let out = env.run(&["run", "--rm", "--security-opt", opt, "img", "/bin/true"]);
+        assert_eq!(out.status.code(), Some(125), "{opt}");
+        assert_eq!(stderr(&out), err, "{opt}");
+    }
+    for (rule, ok) in [
+        ("c 1:3 rwm", true),
+        ("b *:* m", true),
+        ("a *:* rwm", true),
+        ("x 1:3 r", false),
+        ("c 1:3 rwx", false),
+        ("c 1 r", false),
+    ] {
+        let out = env.run(&["create", "--device-cgroup-rule", rule, "img", "/bin/true"]);
+        assert_eq!(out.status.success(), ok, "{rule}: {}", stderr(&out));
+        if !ok {
+            assert_eq!(
+                stderr(&out),
+                format!("contain: invalid device cgroup format '{rule}'\n")
+            );
+        }
+    }
+    assert!(
+        env.ok(&["ps", "-aq"]).lines().count() == 3,
+        "a refused rule leaves nothing"
+    );
+    let id = env
+        .ok(&[
+            "create",
+            "--security-opt",
+            "seccomp=unconfined",
+            "--security-opt",
+            "no-new-privileges",
+            "--device-cgroup-rule",
+            "c 1:3 rw",
+            "--init",
+            "img",
+            "/bin/true",
+        ])
+        .trim()
+        .to_string();
+    let hc = &env.inspect(&id)["HostConfig"];
+    assert_eq!(
+        hc["SecurityOpt"],
+        serde_json::json!(["seccomp=unconfined", "no-new-privileges"])
+    );
+    assert_eq!(hc["DeviceCgroupRules"], serde_json::json!(["c 1:3 rw"]));
+    assert_eq!(hc["Init"], true);
+    let id = env
+        .ok(&[
+            "create",
+            "--security-opt",
+            "no-new-privileges=false",
+            "img",
+            "/bin/true",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(
+        env.inspect(&id)["HostConfig"]["SecurityOpt"],
+        serde_json::json!([])
+    );
+}
