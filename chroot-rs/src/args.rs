@@ -48,6 +48,19 @@ pub struct Opts {
     pub cap_drop: Vec<String>,
     /// `--verbose`.
     pub verbose: bool,
+    /// `--seccomp=default|unconfined|FILE` (the last one wins).
+    pub seccomp: Option<String>,
+    /// `--device=HOST[:CTR[:ACC]]`, in order.
+    pub devices: Vec<String>,
+    /// `--host-dev`.
+    pub host_dev: bool,
+    /// `--init`.
+    pub init: bool,
+    /// `--preserve-fds=N` (the last one wins; a bad number is kept as
+    /// given, for the message).
+    pub preserve_fds: Option<String>,
+    /// `--no-new-keyring`.
+    pub no_new_keyring: bool,
     /// NEWROOT.
     pub newroot: OsString,
     /// COMMAND and its arguments (empty: `$SHELL -i`).
@@ -64,6 +77,8 @@ impl Opts {
             || self.tmp
             || self.readonly
             || self.harden
+            || self.host_dev
+            || !self.devices.is_empty()
             || !self.binds.is_empty()
     }
 }
@@ -103,6 +118,12 @@ enum Key {
     CapAdd,
     CapDrop,
     Verbose,
+    Seccomp,
+    Device,
+    HostDev,
+    Init,
+    PreserveFds,
+    NoNewKeyring,
     Help,
     Version,
 }
@@ -128,6 +149,12 @@ const LONG: &[(&str, bool, Key)] = &[
     ("cap-add", true, Key::CapAdd),
     ("cap-drop", true, Key::CapDrop),
     ("verbose", false, Key::Verbose),
+    ("seccomp", true, Key::Seccomp),
+    ("device", true, Key::Device),
+    ("host-dev", false, Key::HostDev),
+    ("init", false, Key::Init),
+    ("preserve-fds", true, Key::PreserveFds),
+    ("no-new-keyring", false, Key::NoNewKeyring),
     ("help", false, Key::Help),
     ("version", false, Key::Version),
 ];
@@ -251,6 +278,12 @@ pub fn parse(args: &[OsString]) -> Parsed {
             Key::CapAdd => o.cap_add.push(arg),
             Key::CapDrop => o.cap_drop.push(arg),
             Key::Verbose => o.verbose = true,
+            Key::Seccomp => o.seccomp = Some(arg),
+            Key::Device => o.devices.push(arg),
+            Key::HostDev => o.host_dev = true,
+            Key::Init => o.init = true,
+            Key::PreserveFds => o.preserve_fds = Some(arg),
+            Key::NoNewKeyring => o.no_new_keyring = true,
             Key::Help => return Parsed::Help,
             Key::Version => return Parsed::Version,
         }
@@ -302,7 +335,8 @@ mod tests {
         assert_eq!(o.groups.as_deref(), Some("1,2"));
         assert!(o.skip_chdir);
         assert!(run(&["--piv", "/r"]).pivot);
-        assert!(run(&["--pr", "/r"]).proc);
+        assert!(run(&["--pro", "/r"]).proc);
+        assert!(run(&["--pres=2", "/r"]).preserve_fds.is_some());
     }
 
     #[test]
@@ -334,7 +368,7 @@ mod tests {
     fn ambiguous() {
         assert_eq!(
             usage(&["--s", "/"]),
-            "option '--s' is ambiguous; possibilities: '--skip-chdir' '--sys'"
+            "option '--s' is ambiguous; possibilities: '--skip-chdir' '--sys' '--seccomp'"
         );
         assert!(usage(&["--cap=x", "/"]).contains("'--cap-add' '--cap-drop'"));
     }
@@ -385,5 +419,30 @@ mod tests {
         ]);
         assert_eq!(o.cap_drop, ["ALL"]);
         assert_eq!(o.cap_add, ["chown", "KILL"]);
+    }
+
+    #[test]
+    fn hardening_options() {
+        let o = run(&[
+            "--seccomp=default",
+            "--device",
+            "/dev/kvm",
+            "--device=/dev/loop0:/dev/x:r",
+            "--host-dev",
+            "--init",
+            "--preserve-fds=2",
+            "--no-new-keyring",
+            "/r",
+        ]);
+        assert_eq!(o.seccomp.as_deref(), Some("default"));
+        assert_eq!(o.devices, ["/dev/kvm", "/dev/loop0:/dev/x:r"]);
+        assert!(o.host_dev && o.init && o.no_new_keyring);
+        assert_eq!(o.preserve_fds.as_deref(), Some("2"));
+        assert!(o.mounts_anything());
+        assert_eq!(
+            usage(&["--seccomp"]),
+            "option '--seccomp' requires an argument"
+        );
+        assert!(usage(&["--de", "/r"]).contains("'--dev' '--device'"));
     }
 }

@@ -60,12 +60,40 @@ pub struct Cli {
     /// Make the new root read-only once it is set up
     #[arg(long)]
     pub readonly: bool,
-    /// Mask and write-protect runc's /proc and /sys paths, set no_new_privs, keep only docker's default capabilities
+    /// Harden as runc does: mask and write-protect runc's /proc and /sys paths (and /sys/dev/block),
+    /// keep only docker's default capabilities, mount /dev noexec, join a new session keyring, close
+    /// every descriptor above 2 (but --preserve-fds), run from a sealed copy of chroot-rs, and in
+    /// chroot mode move the new root onto / (switch_root style) so the chroot escape finds no old
+    /// root; no_new_privs stays off, as in Docker
     #[arg(long)]
     pub harden: bool,
-    /// Set no_new_privs (implied by --harden): COMMAND and its children gain no privilege through exec (setuid bits, file capabilities)
+    /// Set no_new_privs: COMMAND and its children gain no privilege through exec (setuid bits, file capabilities)
     #[arg(long)]
     pub no_new_privs: bool,
+    /// Install a seccomp filter as the last step before exec: default (Docker's default policy),
+    /// unconfined (none), or FILE (an OCI/Docker JSON profile), compiled for COMMAND's capabilities
+    #[arg(long, value_name = "default|unconfined|FILE")]
+    pub seccomp: Option<String>,
+    /// Make the node of the host's device HOST at CTR (default: the same path) in the new root,
+    /// resolved inside it (a symbolic link cannot lead out), before anything runs there; ACC (rwm) is
+    /// for the devices cgroup (cgset); repeatable
+    #[arg(long, value_name = "HOST[:CTR[:ACC]]")]
+    pub device: Vec<String>,
+    /// Bind the host's /dev on NEWROOT/dev instead of the --dev tmpfs (docker run --privileged)
+    #[arg(long)]
+    pub host_dev: bool,
+    /// Fork: COMMAND runs in the child, and chroot-rs stays as its init (reaps every process,
+    /// passes TERM, INT, HUP, QUIT, USR1, USR2 and WINCH on, exits as COMMAND did, 128+N for a
+    /// signal), named "init", from the sealed copy, with COMMAND's capabilities (docker run --init)
+    #[arg(long)]
+    pub init: bool,
+    /// Keep the descriptors 3 to 3+N-1 open for COMMAND and close every other one above 2 (runc's
+    /// --preserve-fds)
+    #[arg(long, value_name = "N")]
+    pub preserve_fds: Option<u32>,
+    /// Keep the caller's session keyring (--harden otherwise joins a new one)
+    #[arg(long)]
+    pub no_new_keyring: bool,
     /// Run COMMAND on a new pseudo-terminal of the new root (from the devpts of --dev), relayed to this terminal
     #[arg(long)]
     pub tty: bool,
@@ -113,6 +141,9 @@ impl Cli {
             (self.no_new_privs, "--no-new-privs"),
             (self.tty, "--tty"),
             (self.verbose, "--verbose"),
+            (self.host_dev, "--host-dev"),
+            (self.init, "--init"),
+            (self.no_new_keyring, "--no-new-keyring"),
         ] {
             if on {
                 v.push(name.into());
@@ -129,6 +160,15 @@ impl Cli {
         }
         for c in &self.cap_drop {
             v.push(format!("--cap-drop={c}").into());
+        }
+        if let Some(p) = &self.seccomp {
+            v.push(format!("--seccomp={p}").into());
+        }
+        for d in &self.device {
+            v.push(format!("--device={d}").into());
+        }
+        if let Some(n) = self.preserve_fds {
+            v.push(format!("--preserve-fds={n}").into());
         }
         v.push("--".into());
         v.push(self.newroot.clone());
@@ -217,12 +257,70 @@ to DEST is made without following a symbolic link) and
 .B \-\-harden
 applies runc's default masked paths (/proc/kcore, /proc/keys,
 /proc/timer_list, /proc/acpi, /sys/firmware, ... covered by /dev/null or an
-empty read\-only tmpfs) and read\-only paths (/proc/sys, /proc/sysrq\-trigger,
-/proc/irq, /proc/bus, /proc/fs), sets no_new_privs, and keeps only docker's
+empty read\-only tmpfs, and /sys/dev/block) and read\-only paths (/proc/sys,
+/proc/sysrq\-trigger, /proc/irq, /proc/bus, /proc/fs), and keeps only docker's
 default capabilities in the bounding set (and in the inheritable set;
 the ambient set is cleared), so a root COMMAND starts with those alone.
+It also mounts the
+.B \-\-dev
+tmpfs noexec, joins a new anonymous session keyring
+(keyctl(KEYCTL_JOIN_SESSION_KEYRING); not with
+.BR \-\-no\-new\-keyring ),
+closes every descriptor above 2 that the caller left open (but the
+.B \-\-preserve\-fds
+ones), and re\-executes chroot\-rs from a sealed memfd copy of itself
+first (runc's fix for CVE\-2019\-5736: nothing in the new root can reach
+the host's binary through /proc/PID/exe).  Without
+.B \-\-pivot
+(chroot mode), in a mount namespace of its own, it moves the new root onto
+.B /
+and chroots into it, as switch_root does, so that the classic escape finds
+the new root above itself and no old one.  It leaves no_new_privs off, as
+Docker does (setuid programs of the image keep working);
 .B \-\-no\-new\-privs
-sets no_new_privs alone, without a mount.
+sets it, alone or with
+.BR \-\-harden .
+.PP
+.B \-\-seccomp
+installs a seccomp filter: \fBdefault\fR is Docker's default policy (an
+allow list; everything else fails with EPERM: keyctl, add_key, bpf,
+kexec_load, open_by_handle_at, perf_event_open, userfaultfd, io_uring,
+mount, unshare and clone with namespace flags, ...; calls gated by a
+capability are allowed when COMMAND keeps it), \fBunconfined\fR none, and a
+FILE an OCI runtime\-spec or Docker JSON profile (defaultAction, syscalls
+with names, action, errnoRet, args and Docker's includes/excludes by
+capability, architecture and kernel version).  The profile is compiled for
+the capabilities COMMAND will have, for the native architecture (calls
+through another ABI, such as i386's on x86_64, kill the process).  Without
+no_new_privs the kernel wants CAP_SYS_ADMIN for a filter, so it is installed
+while chroot\-rs is still privileged, before the user and groups change
+(the profile must allow setgroups, setgid, setuid, chdir and execve, as
+Docker's does); with
+.B \-\-no\-new\-privs
+it is the last step before exec.
+.PP
+.B \-\-device
+makes the node of a host device in the new root before anything runs
+there, with the host node's mode and owner: the way to CTR is resolved
+inside the new root (openat2 with RESOLVE_IN_ROOT), so a symbolic link
+planted in the image cannot lead out of it, and missing directories are
+made.
+.B \-\-host\-dev
+binds the host's /dev instead (docker's
+.BR \-\-privileged ).
+.B \-\-init
+forks once everything else is done: COMMAND runs in the child, and
+chroot\-rs stays as its init (pid 1 in a new pid namespace), as docker's
+.B \-\-init
+adds tini: it reaps every process that ends, passes SIGTERM, SIGINT, SIGHUP,
+SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH on to COMMAND, and exits with
+COMMAND's status (128+N when signal N killed it).  It runs from the sealed
+copy, its command line reads \fBinit\fR, and it keeps only COMMAND's
+capabilities, seccomp filter and credentials.
+.B \-\-preserve\-fds=N
+keeps descriptors 3 to 3+N\-1 and closes every other one above 2, with or
+without
+.BR \-\-harden .
 .B \-\-tty
 runs COMMAND as a session leader on a new pseudo\-terminal opened in the
 new root (the devpts instance of
@@ -291,7 +389,7 @@ chroot\-rs \-\-userspec=nobody:nogroup \-\-groups=users /srv/test id
         "NOTES",
         r"Differences from coreutils chroot: the extra long options make some
 abbreviations ambiguous that are not in coreutils (\fB\-\-s\fR is
-\fB\-\-skip\-chdir\fR or \fB\-\-sys\fR); messages are not translated;
+\fB\-\-skip\-chdir\fR, \fB\-\-sys\fR or \fB\-\-seccomp\fR); messages are not translated;
 \fB\-\-skip\-chdir\fR cannot be combined with \fB\-\-pivot\fR.
 Paths inside \fINEWROOT\fR are checked for symbolic links before anything
 is mounted on them, but not through openat2, so a root changed concurrently

@@ -7,6 +7,7 @@ pub mod args;
 pub use ctcore::{caps, passwd, tty};
 pub mod cli;
 pub mod creds;
+pub mod harden;
 pub mod quote;
 pub mod root;
 
@@ -48,9 +49,21 @@ Run COMMAND with root directory set to NEWROOT.
       --tmp                  mount a tmpfs on NEWROOT/tmp
       --readonly             make the new root read-only
       --harden               mask and write-protect runc's /proc and /sys
-                               paths, set no_new_privs, and keep only docker's
-                               default capabilities in the bounding set
-      --no-new-privs         set no_new_privs (implied by --harden)
+                               paths, keep only docker's default capabilities
+                               in the bounding set, /dev noexec, a new session
+                               keyring, close descriptors above 2, run from a
+                               sealed copy; in chroot mode move the new root
+                               onto / (the chroot escape finds no old root)
+      --no-new-privs         set no_new_privs (--harden leaves it off)
+      --seccomp=PROFILE      install a seccomp filter last: default (docker's
+                               policy), unconfined, or an OCI/Docker JSON FILE
+      --device=HOST[:CTR[:ACC]]  make HOST's device node at CTR in NEWROOT,
+                               never following a link out of it
+      --host-dev             bind the host's /dev instead of --dev's tmpfs
+      --init                 stay as COMMAND's reaping init (pid 1), passing
+                               signals on and exiting as COMMAND did
+      --preserve-fds=N       keep descriptors 3..3+N-1, close the others
+      --no-new-keyring       keep the caller's session keyring with --harden
       --tty                  run COMMAND on a new pseudo-terminal of the new
                                root, relayed to this one
       --cap-add=CAP          keep CAP in the bounding set (ALL: every one)
@@ -140,6 +153,15 @@ pub fn run_raw(argv: Vec<OsString>) -> anyhow::Result<i32> {
             Ok(EXIT_CANCELED)
         }
         Parsed::Run(o) => {
+            // First of all: a tool that enters a container runs from a
+            // sealed copy of itself (nothing in the container can reach
+            // the host's binary through /proc/PID/exe).
+            if (o.harden || o.init)
+                && let Err(e) = ctcore::sealed::reexec_sealed()
+            {
+                eprintln!("{prog}: {e:#}");
+                return Ok(EXIT_CANCELED);
+            }
             let ctx = Ctx {
                 prog: prog.clone(),
                 utf8: std::cell::OnceCell::new(),
@@ -342,6 +364,30 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
             "option --skip-chdir cannot be combined with --pivot or --auto",
         ));
     }
+    // The caller's descriptors stay out (runc's --preserve-fds): only
+    // 0-2 and the N preserved ones reach COMMAND.
+    let preserve = match o.preserve_fds.as_deref().map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(n)) if n < 1 << 20 => Some(n),
+        Some(_) => {
+            return Err(die(
+                EXIT_CANCELED,
+                format!(
+                    "invalid number of descriptors to preserve: {}",
+                    ctx.q(o.preserve_fds.as_deref().unwrap_or_default())
+                ),
+            ));
+        }
+    };
+    if o.harden || preserve.is_some() {
+        harden::close_fds_from(3 + preserve.unwrap_or(0));
+    }
+    let devices = o
+        .devices
+        .iter()
+        .map(|d| harden::DeviceSpec::parse(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|m| die(EXIT_CANCELED, m))?;
     let want_caps = o.harden || !o.cap_add.is_empty() || !o.cap_drop.is_empty();
     let keep = if want_caps {
         let base = if o.harden {
@@ -355,6 +401,30 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
         )
     } else {
         None
+    };
+
+    // The seccomp profile, read and compiled for the capabilities COMMAND
+    // will have before anything is made, so a bad one leaves nothing behind.
+    let filter = match o.seccomp.as_deref().map(ctcore::seccomp::Choice::parse) {
+        None => None,
+        Some(choice) => match choice.load() {
+            Ok(None) => None,
+            Ok(Some(profile)) => {
+                let bad = |m: String| die(EXIT_CANCELED, format!("--seccomp: {m}"));
+                let target = ctcore::seccomp::Target::native(keep.unwrap_or_else(caps::bounding))
+                    .map_err(bad)?;
+                let f = profile.compile(&target).map_err(bad)?;
+                if !f.unknown.is_empty() {
+                    ctx.say(&format!(
+                        "seccomp: {} names unknown on this architecture, skipped: {}",
+                        f.unknown.len(),
+                        f.unknown.join(" ")
+                    ));
+                }
+                Some(f)
+            }
+            Err(m) => return Err(die(EXIT_CANCELED, format!("--seccomp: {m}"))),
+        },
     };
 
     let mut c = Creds::default();
@@ -429,14 +499,19 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
         if o.sys {
             step(root::setup_sys(&abs, &mut log))?;
         }
-        if o.dev {
-            step(root::setup_dev(&abs, &mut log))?;
+        if o.host_dev {
+            step(root::bind_host_dev(&abs, &mut log))?;
+        } else if o.dev {
+            step(root::setup_dev(&abs, o.harden, &mut log))?;
         }
         if o.tmp {
             step(root::setup_tmp(&abs, &mut log))?;
         }
         for (spec, ro) in &o.binds {
             step(root::bind_into(&abs, spec, *ro, &mut log))?;
+        }
+        for d in &devices {
+            step(harden::make_device(&abs, d, o.host_dev, &mut log))?;
         }
         if o.harden {
             step(root::harden_mounts(&abs, &mut log))?;
@@ -460,12 +535,17 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
             }
             Err(e) => return Err(die(EXIT_CANCELED, step_msg(&e))),
         }
+    } else if o.harden && mounting && !is_oldroot {
+        // chroot mode in a mount namespace of its own: switch_root's way,
+        // so that the classic chroot escape finds no old root above.
+        method = root::move_root(&chroot_path, None, &mut log)
+            .map_err(|e| die(EXIT_CANCELED, step_msg(&e)))?;
     } else {
         do_chroot(&chroot_path, &o.newroot, o.skip_chdir)?;
         method = Method::Chroot;
     }
     ctx.say(&format!("root changed with {}", method.name()));
-    if o.dev {
+    if o.dev || o.host_dev {
         root::reopen_dev_null();
     }
 
@@ -497,12 +577,30 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
             })?;
         ctx.say(&format!("created the working directory {d}"));
     }
+    if o.harden && !o.no_new_keyring {
+        harden::join_session_keyring().map_err(|e| {
+            die(
+                EXIT_CANCELED,
+                format!("cannot join a new session keyring: {}", errtext(e)),
+            )
+        })?;
+        ctx.say("joined a new session keyring");
+    }
     if let Some(keep) = keep {
         caps::restrict(keep).map_err(|(what, e)| {
             die(EXIT_CANCELED, format!("{what}: {}", ctcore::error_text(&e)))
         })?;
     }
-    if o.harden || o.no_new_privs {
+    // Without no_new_privs the kernel wants CAP_SYS_ADMIN for a filter:
+    // installed now, while still privileged (the profile must then allow
+    // the few calls left: setgroups, setgid, setuid, chdir, execve), as
+    // runc does; with no_new_privs, last, right before exec.
+    if let Some(f) = &filter
+        && !o.no_new_privs
+    {
+        install_filter(ctx, f, false)?;
+    }
+    if o.no_new_privs {
         caps::no_new_privs().map_err(|e| {
             die(
                 EXIT_CANCELED,
@@ -511,6 +609,11 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
         })?;
     }
     set_creds(&o, &c)?;
+    if let Some(f) = &filter
+        && o.no_new_privs
+    {
+        install_filter(ctx, f, true)?;
+    }
     if let Some(d) = &o.chdir {
         std::env::set_current_dir(d).map_err(|e| {
             die(
@@ -523,10 +626,42 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
             )
         })?;
     }
+    if o.init {
+        match harden::fork_init(keep) {
+            Ok(harden::Forked::Init(code)) => return Ok(code),
+            Ok(harden::Forked::Child) => {}
+            Err(e) => {
+                return Err(die(EXIT_CANCELED, format!("cannot fork: {}", errtext(e))));
+            }
+        }
+    }
     if o.tty {
         return on_a_tty(ctx, &argv);
     }
     Err(exec(ctx, &argv))
+}
+
+fn install_filter(ctx: &Ctx, f: &ctcore::seccomp::Filter, nnp: bool) -> Result<(), Die> {
+    f.install().map_err(|e| {
+        let hint = if e.raw_os_error() == Some(libc::EACCES) && !nnp {
+            " (without no_new_privs a filter needs CAP_SYS_ADMIN: add --no-new-privs)"
+        } else {
+            ""
+        };
+        die(
+            EXIT_CANCELED,
+            format!(
+                "cannot install the seccomp filter: {}{hint}",
+                ctcore::error_text(&e)
+            ),
+        )
+    })?;
+    ctx.say(&format!(
+        "installed a seccomp filter of {} instructions{}",
+        f.len(),
+        if nnp { " (no_new_privs)" } else { "" }
+    ));
+    Ok(())
 }
 
 /// `--tty`: COMMAND in a child on a new pty, this process its relay.

@@ -22,7 +22,7 @@ pub struct StepError {
 }
 
 impl StepError {
-    fn new(what: impl Into<String>, errno: Errno) -> Self {
+    pub(crate) fn new(what: impl Into<String>, errno: Errno) -> Self {
         Self {
             what: what.into(),
             errno,
@@ -30,11 +30,11 @@ impl StepError {
         }
     }
 
-    fn io(what: impl Into<String>, e: &io::Error) -> Self {
+    pub(crate) fn io(what: impl Into<String>, e: &io::Error) -> Self {
         Self::new(what, Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
     }
 
-    fn hint(mut self, h: impl Into<String>) -> Self {
+    pub(crate) fn hint(mut self, h: impl Into<String>) -> Self {
         self.hint = Some(h.into());
         self
     }
@@ -363,20 +363,26 @@ pub fn dev_entries() -> Vec<&'static str> {
     v
 }
 
-/// `--dev`: a tmpfs /dev (mode 755) with the six nodes (mknod, or binds of
-/// the host's nodes where mknod is not allowed), devpts with its own ptmx,
-/// a tmpfs shm, and the fd/stdin/stdout/stderr/ptmx links.
+/// `--dev`: a tmpfs /dev (mode 755; `noexec` too with `--harden`) with the
+/// six nodes (mknod, or binds of the host's nodes where mknod is not
+/// allowed), devpts with its own ptmx, a tmpfs shm, and the
+/// fd/stdin/stdout/stderr/ptmx links.
 ///
 /// # Errors
 /// Any mount, mknod, bind or symlink failure.
-pub fn setup_dev(root: &Path, log: Log) -> Step {
+pub fn setup_dev(root: &Path, noexec: bool, log: Log) -> Step {
     use nix::sys::stat::{Mode, SFlag, makedev, mknod};
     let dev = in_root(root, "dev", Some(0o755))?;
+    let exec = if noexec {
+        MsFlags::MS_NOEXEC
+    } else {
+        MsFlags::empty()
+    };
     do_mount(
         Some(Path::new("tmpfs")),
         &dev,
         Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | exec,
         Some("mode=755,size=65536k"),
         "a tmpfs",
     )?;
@@ -457,6 +463,25 @@ pub fn setup_dev(root: &Path, log: Log) -> Step {
     } else {
         log(&format!("set up '{}'", dev.display()));
     }
+    Ok(())
+}
+
+/// `--host-dev`: the host's /dev bound (recursively) on NEWROOT/dev, as
+/// `docker run --privileged` gives a container every device.
+///
+/// # Errors
+/// The mkdir or mount's.
+pub fn bind_host_dev(root: &Path, log: Log) -> Step {
+    let t = in_root(root, "dev", Some(0o755))?;
+    do_mount(
+        Some(Path::new("/dev")),
+        &t,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+        "a bind of the host's /dev",
+    )?;
+    log(&format!("bound the host's /dev on '{}'", t.display()));
     Ok(())
 }
 
@@ -564,6 +589,8 @@ pub const MASKED: &[&str] = &[
     "proc/scsi",
     "sys/firmware",
     "sys/devices/virtual/powercap",
+    // Not runc's: the host's block devices by number (docker masks it too).
+    "sys/dev/block",
 ];
 
 /// runc's default read-only paths.
@@ -776,6 +803,55 @@ pub fn unpivotable_reason() -> &'static str {
     }
 }
 
+/// The switch_root-style change of root: the new root (a mount point, and
+/// the working directory: entered here unless `why` says that pivot_root
+/// entered it already) is moved onto `/` and chrooted into, after the
+/// proc and sysfs mounts outside it are detached or covered.  The old root
+/// is then under the new one: no `..` leads to it, so a process that
+/// chroots into a subdirectory and climbs out finds only the new root.
+/// `why` is pivot_root's refusal, when this is the fallback.
+///
+/// # Errors
+/// The step that failed.
+pub fn move_root(root: &Path, why: Option<&str>, log: Log) -> Step<Method> {
+    if why.is_none() {
+        nix::unistd::chdir(root).map_err(|e| {
+            StepError::new(
+                format!("cannot change directory to '{}'", root.display()),
+                e,
+            )
+        })?;
+    }
+    let hidden = hide_outside_proc_sys(root);
+    if hidden > 0 {
+        log(&format!(
+            "detached or covered {hidden} proc/sysfs mounts outside the new root"
+        ));
+    }
+    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(|e| {
+        let err = StepError::new(format!("cannot move '{}' onto '/'", root.display()), e);
+        match why {
+            Some(w) => err.hint(format!("pivot_root failed with EINVAL: {w}")),
+            None => err,
+        }
+    })?;
+    nix::unistd::chroot(".").map_err(|e| {
+        StepError::new(
+            format!("cannot change root directory to '{}'", root.display()),
+            e,
+        )
+    })?;
+    nix::unistd::chdir("/").map_err(|e| StepError::new("cannot change directory to '/'", e))?;
+    match why {
+        Some(w) => log(&format!(
+            "pivot_root refused ({w}): moved '{}' onto '/' and chrooted",
+            root.display()
+        )),
+        None => log(&format!("moved '{}' onto '/' and chrooted", root.display())),
+    }
+    Ok(Method::MoveChroot)
+}
+
 /// The pivot_root sequence of runc and crun: pivot_root(".", "."), then
 /// detach the old root stacked on `/`, so no path leads back to it.  When
 /// pivot_root says EINVAL because the current root cannot be pivoted away
@@ -830,29 +906,7 @@ pub fn pivot(root: &Path, log: Log) -> Step<Method> {
         }
         Err(Errno::EINVAL) => {
             let why = unpivotable_reason();
-            let hidden = hide_outside_proc_sys(root);
-            if hidden > 0 {
-                log(&format!(
-                    "detached or covered {hidden} proc/sysfs mounts outside the new root"
-                ));
-            }
-            mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(|e| {
-                StepError::new(format!("cannot move '{}' onto '/'", root.display()), e)
-                    .hint(format!("pivot_root failed with EINVAL: {why}"))
-            })?;
-            nix::unistd::chroot(".").map_err(|e| {
-                StepError::new(
-                    format!("cannot change root directory to '{}'", root.display()),
-                    e,
-                )
-            })?;
-            nix::unistd::chdir("/")
-                .map_err(|e| StepError::new("cannot change directory to '/'", e))?;
-            log(&format!(
-                "pivot_root refused ({why}): moved '{}' onto '/' and chrooted",
-                root.display()
-            ));
-            Ok(Method::MoveChroot)
+            move_root(root, Some(why), log)
         }
         Err(e) => Err(
             StepError::new(format!("pivot_root into '{}' failed", root.display()), e).hint(

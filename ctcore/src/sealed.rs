@@ -84,6 +84,7 @@ fn open_self() -> anyhow::Result<File> {
 pub fn reexec_sealed() -> anyhow::Result<()> {
     let exe = open_self()?;
     if seals_of(&exe).is_some_and(|s| s & SEALS == SEALS) {
+        name_after_memfd();
         return Ok(());
     }
     let name = memfd_name();
@@ -115,6 +116,30 @@ pub fn reexec_sealed() -> anyhow::Result<()> {
             crate::error_text(&e)
         ),
     ))
+}
+
+/// After execveat(fd, "") the kernel names the process after the
+/// descriptor's number; give it the binary's name back (the memfd's, from
+/// `/memfd:NAME (deleted)`).
+fn name_after_memfd() {
+    let Ok(link) = std::fs::read_link("/proc/self/exe") else {
+        return;
+    };
+    let l = link.as_os_str().as_bytes();
+    let Some(name) = l
+        .strip_prefix(b"/memfd:")
+        .map(|n| n.strip_suffix(b" (deleted)").unwrap_or(n))
+    else {
+        return;
+    };
+    let mut n = name.to_vec();
+    n.truncate(15);
+    if let Ok(c) = CString::new(n) {
+        // SAFETY: PR_SET_NAME copies at most 16 bytes of a C string.
+        unsafe {
+            libc::prctl(libc::PR_SET_NAME, c.as_ptr());
+        }
+    }
 }
 
 /// The memfd's name: the binary's base name (shown as `/memfd:NAME
