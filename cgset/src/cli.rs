@@ -211,6 +211,7 @@ pub const MAN: ctcore::ManExtra = ctcore::ManExtra {
     sections: &[
         ("CGROUP VERSIONS", VERSIONS),
         ("CPU WEIGHT ON CGROUP V2", WEIGHT),
+        ("DEVICE POLICY", DEVICES),
         ("EXIT STATUS", EXIT),
         ("EXAMPLES", EXAMPLES),
         ("NOTES", NOTES),
@@ -341,6 +342,84 @@ libcgroup's cgxset uses shares * 100 / 1024 without clamping, which gives the
 invalid weight 0 for 2 shares.
 ";
 
+const DEVICES: &str = "\
+.BR \\-\\-device\\-default ,
+.B \\-\\-device\\-cgroup\\-rule
+and
+.B \\-\\-device\\-allow
+set the group's device policy as docker does for a container: every device is
+denied, then the rules given are allowed, in docker's syntax
+.RI ' TYPE
+.IR MAJOR : MINOR
+.IR ACCESS '
+(TYPE
+.B a
+(both),
+.B b
+or
+.BR c ;
+MAJOR and MINOR a number or
+.BR * ;
+ACCESS made of
+.B r
+(read),
+.B w
+(write) and
+.B m
+(mknod)).
+A request passes when one rule allows all of its access.
+.B \\-\\-device\\-default
+allows docker's default list (runc's): mknod of any node
+.RB ( \"c *:* m\" ,
+.BR \"b *:* m\" ),
+and rwm for /dev/null (1:3), zero (1:5), full (1:7), random (1:8), urandom (1:9),
+tty (5:0), console (5:1), ptmx (5:2), the ptys (136:*) and /dev/net/tun (10:200).
+.B \\-\\-device\\-allow
+.IR PATH [: ACCESS ]
+allows the device node PATH (symbolic links followed), or every node below a
+directory PATH, with ACCESS rwm unless given: the rule that docker's
+.B \\-\\-device
+implies (its HOST:CONTAINER[:ACCESS] form is taken, the container path unused).
+Each option may be repeated; the options combine.
+.PP
+On cgroup v1 the group is made in the devices hierarchy too;
+.B a
+is written to devices.deny, then each rule to devices.allow (a rule of type
+.B a
+as one
+.B b
+and one
+.B c
+rule, since v1 reads a written
+.B a
+as every device).
+The kernel takes
+.B a
+in devices.deny only in a cgroup without children, and a v1 child can only
+narrow its parent's list.
+Once a group exists in the devices hierarchy, every later join (the chain
+form,
+.BR \\-\\-pid )
+puts the process there too, with or without device options.
+.PP
+cgroup v2 has no device files: cgset generates a
+BPF_PROG_TYPE_CGROUP_DEVICE program for the rules, loads it with
+.BR bpf (2)
+and attaches it to the group with BPF_F_ALLOW_MULTI, then detaches the program
+it attached there before (named cgset_devices; others are left alone).
+The programs of the group's ancestors run too, and a request passes only when
+every one allows it, so a child cannot widen its parent's policy.
+The kernel needs CONFIG_CGROUP_BPF.
+.PP
+.B \\-\\-show
+reports the policy: v1's devices.list, or the device programs attached to the
+v2 group (id and name).
+.B \\-\\-dry\\-run
+prints the v1 writes, or the program it would attach and its rules.
+Bad rules get docker's messages (invalid device cgroup format, error gathering
+device information) and exit 125 before anything is made.
+";
+
 const EXIT: &str = "\
 .TP
 .B 0
@@ -372,6 +451,12 @@ Half a CPU, 64MB of memory and 1MB/s reads from a disk:
 .PP
 .EX
 cgset \\-\\-cpus 0.5 \\-m 64m \\-\\-device\\-read\\-bps /dev/sda:1mb /box \\-\\- sh
+.EE
+.PP
+A shell that can open only docker's default devices and the loop devices:
+.PP
+.EX
+cgset \\-\\-device\\-default \\-\\-device\\-cgroup\\-rule 'b 7:* rw' ./box \\-\\- sh
 .EE
 .PP
 libcgroup's form, then the limits and usage as JSON, then removal:
