@@ -413,7 +413,8 @@ The kernel needs CONFIG_CGROUP_BPF.
 .PP
 .B \\-\\-show
 reports the policy: v1's devices.list, or the device programs attached to the
-v2 group (id and name).
+v2 group (id and name) and, for cgset's, the rules read back from the
+instructions the kernel holds.
 .B \\-\\-dry\\-run
 prints the v1 writes, or the program it would attach and its rules.
 Bad rules get docker's messages (invalid device cgroup format, error gathering

@@ -468,6 +468,60 @@ pub fn interpret(prog: &[Insn], kind: char, major: u32, minor: u32, access: u8) 
     None
 }
 
+/// The rules of a program [`program`] generated, read back from its
+/// instructions; None for any other program.
+#[must_use]
+pub fn decode(prog: &[Insn]) -> Option<Vec<Rule>> {
+    let head = program(&Policy::default());
+    if prog.len() < head.len() || prog[..6] != head[..6] {
+        return None;
+    }
+    let mut rules = Vec::new();
+    let mut i = 6;
+    loop {
+        let at = |k: usize| prog.get(k).copied();
+        // The end: deny.
+        if at(i) == Some(ins(ALU32_MOV_K, 0, 0, 0, 0)) && at(i + 1) == Some(ins(EXIT, 0, 0, 0, 0)) {
+            return (i + 2 == prog.len()).then_some(rules);
+        }
+        let mut r = Rule::new('a', None, None, ALL);
+        let mut x = at(i)?;
+        if x.code == JNE_K && x.dst == 2 {
+            r.kind = match x.imm {
+                DEV_BLOCK => 'b',
+                DEV_CHAR => 'c',
+                _ => return None,
+            };
+            i += 1;
+            x = at(i)?;
+        }
+        if x == ins(ALU32_MOV_X, 1, 3, 0, 0) {
+            let and = at(i + 1)?;
+            if and.code != ALU32_AND_K || and.dst != 1 || at(i + 2)?.code != JNE_X {
+                return None;
+            }
+            r.access = u8::try_from(and.imm).ok()? & ALL;
+            i += 3;
+            x = at(i)?;
+        }
+        if x.code == JNE_K && x.dst == 4 {
+            r.major = Some(x.imm.cast_unsigned());
+            i += 1;
+            x = at(i)?;
+        }
+        if x.code == JNE_K && x.dst == 5 {
+            r.minor = Some(x.imm.cast_unsigned());
+            i += 1;
+            x = at(i)?;
+        }
+        if x != ins(ALU32_MOV_K, 0, 0, 0, 1) || at(i + 1)? != ins(EXIT, 0, 0, 0, 0) {
+            return None;
+        }
+        i += 2;
+        rules.push(r);
+    }
+}
+
 // bpf(2) commands, types and flags (include/uapi/linux/bpf.h).
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_ATTACH: libc::c_long = 8;
@@ -614,6 +668,10 @@ fn query(cg: &OwnedFd) -> io::Result<Vec<u32>> {
 pub struct Attached {
     pub id: u32,
     pub name: String,
+    /// The rules it allows, read back from the instructions of a program
+    /// cgset made (None for others, or where the kernel does not show them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<String>>,
 }
 
 fn prog_by_id(id: u32) -> io::Result<OwnedFd> {
@@ -622,17 +680,48 @@ fn prog_by_id(id: u32) -> io::Result<OwnedFd> {
     bpf(BPF_PROG_GET_FD_BY_ID, &mut a).and_then(owned)
 }
 
-fn prog_name(fd: &OwnedFd) -> io::Result<String> {
-    // struct bpf_prog_info up to its name (offset 64, 16 bytes).
-    let mut info = [0u8; 80];
+/// struct bpf_prog_info up to its name (offset 64, 16 bytes); with
+/// `insns`, the translated instructions are copied there (their length in
+/// bytes at offset 20, the buffer at offset 32).
+fn prog_info(fd: &OwnedFd, insns: Option<&mut Vec<u8>>) -> io::Result<[u8; 80]> {
+    #[repr(C, align(8))]
+    struct Info([u8; 80]);
+    let mut info = Info([0u8; 80]);
+    if let Some(buf) = insns {
+        info.0[20..24].copy_from_slice(&u32::try_from(buf.len()).unwrap_or(0).to_ne_bytes());
+        info.0[32..40].copy_from_slice(&ptr(buf.as_mut_ptr()).to_ne_bytes());
+    }
     let mut a = Attr::new();
     a.u32(0, u32::try_from(fd.as_raw_fd()).unwrap_or(0))
         .u32(4, 80)
-        .u64(8, ptr(info.as_mut_ptr()));
+        .u64(8, ptr(info.0.as_mut_ptr()));
     bpf(BPF_OBJ_GET_INFO_BY_FD, &mut a)?;
+    Ok(info.0)
+}
+
+fn prog_name(fd: &OwnedFd) -> io::Result<String> {
+    let info = prog_info(fd, None)?;
     let name = &info[64..80];
     let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
     Ok(String::from_utf8_lossy(&name[..end]).into_owned())
+}
+
+/// The program's instructions, as the kernel keeps them.
+fn prog_insns(fd: &OwnedFd) -> io::Result<Vec<Insn>> {
+    let info = prog_info(fd, None)?;
+    let len = u32::from_ne_bytes([info[20], info[21], info[22], info[23]]) as usize;
+    let mut buf = vec![0u8; len];
+    prog_info(fd, Some(&mut buf))?;
+    Ok(buf
+        .chunks_exact(8)
+        .map(|b| Insn {
+            code: b[0],
+            dst: b[1] & 0x0f,
+            src: b[1] >> 4,
+            off: i16::from_ne_bytes([b[2], b[3]]),
+            imm: i32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+        })
+        .collect())
 }
 
 fn open_cgroup(dir: &Path) -> Result<OwnedFd> {
@@ -660,11 +749,19 @@ pub fn attached(dir: &Path) -> Result<Vec<Attached>> {
     })?;
     Ok(ids
         .into_iter()
-        .map(|id| Attached {
-            id,
-            name: prog_by_id(id)
-                .and_then(|fd| prog_name(&fd))
-                .unwrap_or_default(),
+        .map(|id| {
+            let fd = prog_by_id(id).ok();
+            let name = fd
+                .as_ref()
+                .and_then(|fd| prog_name(fd).ok())
+                .unwrap_or_default();
+            let rules = fd
+                .as_ref()
+                .filter(|_| name == PROG_NAME)
+                .and_then(|fd| prog_insns(fd).ok())
+                .and_then(|p| decode(&p))
+                .map(|r| r.iter().map(ToString::to_string).collect());
+            Attached { id, name, rules }
         })
         .collect())
 }
@@ -897,6 +994,30 @@ mod tests {
         let p = Policy::default();
         assert_eq!(program(&p).len(), 8);
         assert!(!allows(&p, 'c', 1, 3, READ));
+    }
+
+    #[test]
+    fn programs_read_back_as_their_rules() {
+        for p in [
+            Policy::default(),
+            Policy::from_options(true, &[], &[], &no_stat)
+                .unwrap()
+                .unwrap(),
+            Policy::from_options(
+                false,
+                &["a *:* r".into(), "b 7:* rwm".into(), "c 4:1 w".into()],
+                &[],
+                &no_stat,
+            )
+            .unwrap()
+            .unwrap(),
+        ] {
+            assert_eq!(decode(&program(&p)), Some(p.allow.clone()));
+        }
+        let mut other = program(&Policy::default());
+        other[7].code = JNE_K;
+        assert_eq!(decode(&other), None);
+        assert_eq!(decode(&[]), None);
     }
 
     #[test]

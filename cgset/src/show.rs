@@ -421,6 +421,11 @@ pub fn text(r: &Report) -> String {
             }
             for a in p {
                 line("device program", format!("id {} {}", a.id, a.name));
+                match a.rules.as_deref() {
+                    Some([]) => line("devices", "all denied".into()),
+                    Some(r) => line("devices", format!("denied but {}", r.join(", "))),
+                    None => {}
+                }
             }
         }
         _ => {}

@@ -38,6 +38,8 @@ vm_expect def_block_refused EPERM "$(got open=/tmp/blk)"
 vm_expect def_char_refused EPERM "$(got open=/tmp/chr)"
 vm_expect def_one_program 1 "$(programs /ctdev/def)"
 vm_check def_show_text sh -c "cgset --show /ctdev/def | grep -q 'device program.*cgset_devices'"
+# The rules, read back from the program the kernel holds.
+vm_check def_show_rules sh -c "cgset --show /ctdev/def | grep -qF 'denied but c *:* m, b *:* m, c 1:3 rwm, c 1:5 rwm, c 1:7 rwm, c 1:8 rwm, c 1:9 rwm, c 5:0 rwm, c 5:1 rwm, c 5:2 rwm, c 136:* rwm, c 10:200 rwm'"
 # Applied again: cgset's earlier program is replaced, not stacked.
 vm_check def_again cgset --device-default /ctdev/def
 vm_expect def_again_one_program 1 "$(programs /ctdev/def)"
@@ -55,6 +57,7 @@ vm_expect allow_r_open ok "$(got open=/tmp/blk)"
 vm_expect allow_r_no_write EPERM "$(got openrw=/tmp/blk)"
 vm_expect allow_r_no_mknod "mknod EPERM open -" "$(got $MK)"
 vm_expect allow_one_program 1 "$(programs /ctdev/allow)"
+vm_check allow_show_json_rules sh -c "cgset --show --json /ctdev/allow | grep -qF '\"b $MA:$MI r\"'"
 
 # --- --device-cgroup-rule ------------------------------------------------------
 OUT=$(cgset --device-cgroup-rule "b $MA:* rw" /ctdev/rule -- devcheck $ALL 2>&1); echo "$OUT"
@@ -120,6 +123,7 @@ const CHECKS: &[&str] = &[
     "def_char_refused",
     "def_one_program",
     "def_show_text",
+    "def_show_rules",
     "def_again",
     "def_again_one_program",
     "allow_open",
@@ -132,6 +136,7 @@ const CHECKS: &[&str] = &[
     "allow_r_no_write",
     "allow_r_no_mknod",
     "allow_one_program",
+    "allow_show_json_rules",
     "rule_block",
     "rule_whole_major",
     "rule_not_char",
