@@ -6,7 +6,10 @@
 #  3. (info) re-running mkrootfs on an up-to-date tree (incremental);
 #  4. ~35 varied programs of /usr/bin (llvm and java tools among them, issue 15):
 #     mkrootfs's three ways of placing files (copy_file_range, --link, --reflink)
-#     against lddtree.
+#     against lddtree;
+#  5. --import of a big layer (LAYER_SRC, default /usr/lib/x86_64-linux-gnu, as tar, gzip and
+#     zstd) against GNU tar -x and umoci raw unpack (gzip, the layer umoci insert wrote), and
+#     against an older mkrootfs when MKROOTFS_OLD names one (before/after).
 # Each command starts from an empty tree, synced to disk (hyperfine --prepare: the
 # writeback of the last tree would otherwise land in the next run).  The ratio
 # printed is the peer's mean time divided by ours.
@@ -117,5 +120,51 @@ hyperfine -i -w 1 -r "$big" --export-json "$work/varied.json" \
 for m in copy link reflink; do
     echo " mkrootfs ($m):"
     ratio "$work/varied.json" "$m" lddtree
+done
+fi
+
+if want 5; then
+src=${LAYER_SRC:-/usr/lib/x86_64-linux-gnu}
+echo "== 5. --import of a layer of $src ($(du -sm "$src" | cut -f1) MB)"
+tar --numeric-owner -C "$src" -cf "$work/layer.tar" .
+gzip -c "$work/layer.tar" >"$work/layer.tar.gz"
+have_zstd=0
+if command -v zstd >/dev/null; then
+    zstd -q -c "$work/layer.tar" >"$work/layer.tar.zst" && have_zstd=1
+fi
+echo "layer: $(du -m "$work/layer.tar" | cut -f1) MB tar, $(du -m "$work/layer.tar.gz" | cut -f1) MB gzip"
+prep="sh -c 'rm -rf $work/u && sync'"
+old=()
+if [ -n "${MKROOTFS_OLD:-}" ]; then
+    old=(-n "old tar" "$MKROOTFS_OLD --import $work/layer.tar $work/u"
+        -n "old gzip" "$MKROOTFS_OLD --import $work/layer.tar.gz $work/u")
+fi
+umoci=()
+if command -v umoci >/dev/null; then
+    # umoci's own layout: one layer, as umoci insert writes it (gzip)
+    umoci init --layout "$work/oci" >/dev/null
+    umoci new --image "$work/oci:l" >/dev/null
+    umoci insert --image "$work/oci:l" "$src" / >/dev/null
+    umoci=(-n "umoci gzip" "umoci raw unpack --image $work/oci:l $work/u")
+fi
+zst=()
+if [ $have_zstd = 1 ]; then
+    zst=(-n "mkrootfs zstd" "$MK --import $work/layer.tar.zst $work/u"
+        -n "tar zstd" "sh -c 'mkdir $work/u && tar --zstd -xf $work/layer.tar.zst -C $work/u'")
+fi
+hyperfine -w 1 -r "$big" --export-json "$work/import.json" --prepare "$prep" \
+    -n "mkrootfs tar" "$MK --import $work/layer.tar $work/u" \
+    -n "mkrootfs gzip" "$MK --import $work/layer.tar.gz $work/u" \
+    "${zst[@]}" \
+    -n "tar tar" "sh -c 'mkdir $work/u && tar -xf $work/layer.tar -C $work/u'" \
+    -n "tar gzip" "sh -c 'mkdir $work/u && tar -xzf $work/layer.tar.gz -C $work/u'" \
+    "${umoci[@]}" "${old[@]}"
+for f in tar gzip zstd; do
+    peers=("tar $f")
+    [ "$f" = gzip ] && [ ${#umoci[@]} -gt 0 ] && peers+=("umoci gzip")
+    [ ${#old[@]} -gt 0 ] && [ "$f" != zstd ] && peers+=("old $f")
+    [ "$f" = zstd ] && [ $have_zstd = 0 ] && continue
+    echo " mkrootfs --import ($f):"
+    ratio "$work/import.json" "mkrootfs $f" "${peers[@]}"
 done
 fi

@@ -46,7 +46,7 @@ pub struct Cli {
     #[arg(short = 'f', long = "file", value_name = "SRC[:DEST]", value_hint = clap::ValueHint::AnyPath)]
     pub files: Vec<String>,
 
-    /// Unpack an image layer (tar, or tar.gz) into DIR first, with overlayfs whiteouts
+    /// Unpack an image layer (tar, gzip or zstd) into DIR first, with overlayfs whiteouts (repeatable: each over the last)
     #[arg(long = "import", value_name = "LAYER.tar", value_hint = clap::ValueHint::FilePath)]
     pub import: Vec<PathBuf>,
 
@@ -251,10 +251,22 @@ run programs with
 writes whiteouts as 0:0 character devices and opaque directories with the
 .B trusted.overlay.opaque
 attribute, the form overlayfs reads from a lower or upper directory; that needs root.
-Paths that are absolute, contain
+The archive may be plain, gzip (one member or several) or zstd (several frames, skippable
+frames): ustar, pax and GNU tar, with long names and link targets, hard links and sparse files;
+what skopeo, umoci, podman, buildah and docker write.
+A leading
+.B /
+is stripped from names, as GNU tar and podman strip it (umoci writes the layer's root as
+.BR / ).
+Names with
 .BR .. ,
-go through a symbolic link, or hard links to files outside the layer are refused before
-anything is written.
+writes through a symbolic link, symbolic links whose relative target climbs out of the root,
+hard links to anything that is neither in the layer nor already in DIR (an earlier
+.B \\-\\-import
+into the same DIR counts), and device nodes when the caller cannot make them (not root) are refused.
+A failure leaves DIR as it was: an empty or missing DIR is unpacked in one pass and emptied or
+removed again; into a DIR that has content, the whole layer is checked before anything is written
+(and read twice).
 ",
         ),
         (

@@ -1,188 +1,164 @@
-//! `--import LAYER.tar`: unpack an image layer (docker export or OCI layer,
-//! plain or gzip) into a directory usable as an overlayfs layer.
+//! `--import LAYER`: unpack an image layer (docker export or OCI layer:
+//! tar, gzip or zstd) into a directory usable as an overlayfs layer.
 //!
-//! `.wh.NAME` becomes a whiteout (a 0:0 character device named NAME),
-//! `.wh..wh..opq` marks its directory opaque (`trusted.overlay.opaque=y`).
-//! Every entry is checked before anything is written: absolute paths, `..`,
-//! writes through a symbolic link, hard links to outside files and relative
-//! links climbing out of the root are refused.
+//! The archive is read with the `tar` crate (ustar, pax headers, GNU long
+//! names, sparse files), gzip with `flate2` and zstd with `ruzstd`; what is
+//! ours is on top: `.wh.NAME` becomes a whiteout (a 0:0 character device
+//! named NAME), `.wh..wh..opq` marks its directory opaque
+//! (`trusted.overlay.opaque=y`), and every entry is checked before it is
+//! written. A leading `/` is stripped from names, as GNU tar and podman
+//! strip it; `..`, writes through a symbolic link, hard links to anything
+//! outside the layer (or DIR), relative links climbing out of the root and
+//! device nodes without the right to make them are refused.
+//!
+//! A failure leaves DIR as it was: an empty or missing DIR is unpacked in
+//! one pass and emptied (or removed) again on error; into a DIR that has
+//! content (a layer applied over another), the whole archive is checked in
+//! a first pass and written in a second.
 
 use std::collections::HashMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-/// One tar member.
-#[derive(Debug, Clone)]
-pub struct Member {
-    /// Path inside the layer (normalised, relative).
-    pub path: PathBuf,
-    /// Type flag.
-    pub typ: u8,
-    /// Permission bits.
-    pub mode: u32,
-    /// Owner.
-    pub uid: u32,
-    /// Group.
-    pub gid: u32,
-    /// Modification time.
-    pub mtime: i64,
-    /// Link target (symlink or hard link).
-    pub link: PathBuf,
-    /// Device numbers.
-    pub dev: (u32, u32),
-    /// Offset and length of the content in the archive.
-    pub data: (usize, usize),
+/// The compression of a layer, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// A plain tar archive.
+    None,
+    /// gzip (RFC 1952), one member or several.
+    Gzip,
+    /// Zstandard frames (and skippable frames, as zstd:chunked writes).
+    Zstd,
 }
 
-fn num(f: &[u8]) -> u64 {
-    if f.first().is_some_and(|&b| b & 0x80 != 0) {
-        let mut v: u64 = u64::from(f[0] & 0x7f);
-        for &b in &f[1..] {
-            v = (v << 8) | u64::from(b);
-        }
-        return v;
-    }
-    let s: String = f
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as char)
-        .collect();
-    u64::from_str_radix(s.trim(), 8).unwrap_or(0)
-}
-
-fn cstr(f: &[u8]) -> Vec<u8> {
-    f.iter().take_while(|&&c| c != 0).copied().collect()
-}
-
-fn os(v: Vec<u8>) -> PathBuf {
-    use std::os::unix::ffi::OsStringExt;
-    PathBuf::from(std::ffi::OsString::from_vec(v))
-}
-
-/// Parse a tar archive (ustar, GNU long names, pax headers).
+/// Tell the compression from the magic bytes.
 ///
 /// # Errors
-/// A malformed archive.
-pub fn parse_tar(data: &[u8]) -> anyhow::Result<Vec<(Vec<u8>, Member)>> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    let (mut long_name, mut long_link): (Option<Vec<u8>>, Option<Vec<u8>>) = (None, None);
-    let mut pax: HashMap<String, Vec<u8>> = HashMap::new();
-    while pos + 512 <= data.len() {
-        let h = &data[pos..pos + 512];
-        if h.iter().all(|&b| b == 0) {
-            break;
+/// Formats that are no layer format (xz, bzip2).
+pub fn sniff(head: &[u8]) -> anyhow::Result<Compression> {
+    Ok(match head {
+        [0x1f, 0x8b, ..] => Compression::Gzip,
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
+        [0x50..=0x5f, 0x2a, 0x4d, 0x18, ..] => Compression::Zstd,
+        [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => {
+            bail!("xz-compressed: layers are tar, gzip or zstd (unpack it with xz -d first)")
         }
-        let sum: u64 = h
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| {
-                if (148..156).contains(&i) {
-                    32
-                } else {
-                    u64::from(b)
-                }
-            })
-            .sum();
-        if sum != num(&h[148..156]) {
-            bail!("not a tar archive (bad header checksum at offset {pos})");
+        [b'B', b'Z', b'h', ..] => {
+            bail!("bzip2-compressed: layers are tar, gzip or zstd (unpack it with bzip2 -d first)")
         }
-        let typ = h[156];
-        let mut size = usize::try_from(num(&h[124..136]))?;
-        if let Some(s) = pax.get("size") {
-            size = String::from_utf8_lossy(s).parse().unwrap_or(size);
-        }
-        let start = pos + 512;
-        let end = start
-            .checked_add(size)
-            .filter(|&e| e <= data.len())
-            .ok_or_else(|| anyhow::anyhow!("truncated tar archive"))?;
-        let body = &data[start..end];
-        pos = start + size.div_ceil(512) * 512;
-        match typ {
-            b'L' => {
-                long_name = Some(cstr(body));
-                continue;
-            }
-            b'K' => {
-                long_link = Some(cstr(body));
-                continue;
-            }
-            b'x' => {
-                let mut rest = body;
-                while let Some(sp) = rest.iter().position(|&c| c == b' ') {
-                    let n: usize = String::from_utf8_lossy(&rest[..sp]).parse().unwrap_or(0);
-                    if n <= sp + 1 || n > rest.len() {
-                        break;
-                    }
-                    let rec = &rest[sp + 1..n - 1];
-                    if let Some(eq) = rec.iter().position(|&c| c == b'=') {
-                        pax.insert(
-                            String::from_utf8_lossy(&rec[..eq]).into_owned(),
-                            rec[eq + 1..].to_vec(),
-                        );
-                    }
-                    rest = &rest[n..];
-                }
-                continue;
-            }
-            b'g' => continue,
-            _ => {}
-        }
-        let mut name = cstr(&h[0..100]);
-        if &h[257..262] == b"ustar" && h[345] != 0 {
-            let mut p = cstr(&h[345..500]);
-            p.push(b'/');
-            p.extend(name);
-            name = p;
-        }
-        if let Some(n) = long_name.take() {
-            name = n;
-        }
-        if let Some(n) = pax.remove("path") {
-            name = n;
-        }
-        let mut link = cstr(&h[157..257]);
-        if let Some(l) = long_link.take() {
-            link = l;
-        }
-        if let Some(l) = pax.remove("linkpath") {
-            link = l;
-        }
-        pax.clear();
-        let raw = name.clone();
-        let m = Member {
-            path: os(name),
-            typ,
-            mode: u32::try_from(num(&h[100..108]) & 0o7777)?,
-            uid: u32::try_from(num(&h[108..116])).unwrap_or(0),
-            gid: u32::try_from(num(&h[116..124])).unwrap_or(0),
-            mtime: i64::try_from(num(&h[136..148])).unwrap_or(0),
-            link: os(link),
-            dev: (
-                u32::try_from(num(&h[329..337])).unwrap_or(0),
-                u32::try_from(num(&h[337..345])).unwrap_or(0),
-            ),
-            data: (start, size),
-        };
-        out.push((raw, m));
-    }
-    Ok(out)
+        _ => Compression::None,
+    })
 }
 
-/// Check a member path: relative, no `..`; returns it normalised.
+/// Read every Zstandard frame of a stream, skipping skippable frames, and
+/// check each frame's checksum when it has one.
+pub struct ZstdReader<R: BufRead> {
+    src: R,
+    dec: ruzstd::decoding::FrameDecoder,
+    in_frame: bool,
+}
+
+impl<R: BufRead> ZstdReader<R> {
+    /// A reader of the frames in `src`.
+    pub fn new(src: R) -> Self {
+        ZstdReader {
+            src,
+            dec: ruzstd::decoding::FrameDecoder::new(),
+            in_frame: false,
+        }
+    }
+}
+
+impl<R: BufRead> Read for ZstdReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.in_frame {
+                if self.dec.can_collect() > 0 {
+                    return self.dec.read(buf);
+                }
+                if self.dec.is_finished() {
+                    if let (Some(want), Some(got)) = (
+                        self.dec.get_checksum_from_data(),
+                        self.dec.get_calculated_checksum(),
+                    ) && want != got
+                    {
+                        return Err(io::Error::other("zstd frame checksum mismatch"));
+                    }
+                    self.in_frame = false;
+                    continue;
+                }
+                self.dec
+                    .decode_blocks(
+                        &mut self.src,
+                        ruzstd::decoding::BlockDecodingStrategy::UptoBlocks(1),
+                    )
+                    .map_err(|e| io::Error::other(format!("zstd: {e}")))?;
+                continue;
+            }
+            if self.src.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            match self.dec.init(&mut self.src) {
+                Ok(()) => self.in_frame = true,
+                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
+                    length,
+                    ..
+                })) => {
+                    let n = io::copy(
+                        &mut (&mut self.src).take(u64::from(length)),
+                        &mut io::sink(),
+                    )?;
+                    if n != u64::from(length) {
+                        return Err(io::Error::other("zstd: truncated skippable frame"));
+                    }
+                }
+                Err(e) => return Err(io::Error::other(format!("zstd: {e}"))),
+            }
+        }
+    }
+}
+
+/// Open a layer as a stream of tar bytes.
+///
+/// # Errors
+/// The file cannot be read, or is of a format no layer has.
+pub fn open_layer(layer: &Path) -> anyhow::Result<(Box<dyn Read>, Compression)> {
+    let f = fs::File::open(layer).with_context(|| format!("{}: cannot open", layer.display()))?;
+    let mut r = BufReader::with_capacity(1 << 17, f);
+    let head = r
+        .fill_buf()
+        .with_context(|| format!("{}: cannot read", layer.display()))?;
+    let c = sniff(head).with_context(|| layer.display().to_string())?;
+    Ok((
+        match c {
+            Compression::None => Box::new(r),
+            Compression::Gzip => Box::new(BufReader::with_capacity(
+                1 << 17,
+                flate2::bufread::MultiGzDecoder::new(r),
+            )),
+            Compression::Zstd => Box::new(ZstdReader::new(r)),
+        },
+        c,
+    ))
+}
+
+/// Check a member path: `..` refused, leading `/` and `.` dropped; returns
+/// it normalised and relative (empty for the root itself).
 fn clean(p: &Path) -> anyhow::Result<PathBuf> {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
             Component::Normal(n) => out.push(n),
-            Component::CurDir => {}
-            Component::RootDir | Component::Prefix(_) => {
-                bail!("{}: absolute path in layer refused", p.display())
-            }
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
             Component::ParentDir => bail!("{}: path with '..' in layer refused", p.display()),
         }
     }
@@ -208,220 +184,376 @@ fn link_stays_inside(at: &Path, target: &Path) -> bool {
     true
 }
 
-enum Op {
-    Whiteout(PathBuf),
-    Opaque(PathBuf),
-    Put(PathBuf, Member),
+/// What a name in the layer is, as far as the checks need to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Dir,
+    File,
+    Link,
+    Other,
 }
 
-/// Unpack `layer` into `dir`.
-///
-/// # Errors
-/// A malformed archive or an entry that would escape `dir`; nothing is
-/// written then.
-pub fn import(layer: &Path, dir: &Path) -> anyhow::Result<usize> {
-    let raw = fs::read(layer).with_context(|| format!("{}: cannot read", layer.display()))?;
-    let data = if raw.starts_with(&[0x1f, 0x8b]) {
-        crate::inflate::gunzip(&raw)
-            .with_context(|| format!("{}: cannot decompress", layer.display()))?
+/// One pass over a layer: check every entry and, when `write`, make it.
+struct Pass<'a> {
+    layer: &'a Path,
+    dir: &'a Path,
+    write: bool,
+    root: bool,
+    seen: HashMap<PathBuf, Seen>,
+    dir_modes: Vec<(PathBuf, u32, (i64, i64))>,
+    n: usize,
+}
+
+/// `secs[.frac]` of a pax time.
+fn pax_time(v: &[u8]) -> Option<(i64, i64)> {
+    let s = std::str::from_utf8(v).ok()?;
+    let (sec, frac) = s.split_once('.').unwrap_or((s, ""));
+    let sec: i64 = sec.parse().ok()?;
+    let digits: String = frac.chars().take(9).collect();
+    let mut nsec: i64 = if digits.is_empty() {
+        0
     } else {
-        raw
+        digits.parse().ok()?
     };
-    let members = parse_tar(&data).with_context(|| layer.display().to_string())?;
-    // Validate everything first.
-    let mut kinds: HashMap<PathBuf, u8> = HashMap::new();
-    let mut ops = Vec::new();
-    let ctx = |p: &Path| format!("{}: {}", layer.display(), p.display());
-    for (_, m) in members {
-        let p = clean(&m.path).with_context(|| ctx(&m.path))?;
-        if p.as_os_str().is_empty() {
-            continue; // "./"
+    for _ in digits.len()..9 {
+        nsec *= 10;
+    }
+    Some((sec, if sec < 0 { -nsec } else { nsec }))
+}
+
+impl Pass<'_> {
+    fn ctx(&self, p: &Path) -> String {
+        format!("{}: {}", self.layer.display(), p.display())
+    }
+
+    /// What is at `rel` in the layer so far, or on disk in DIR.
+    fn kind(&self, rel: &Path) -> Option<Seen> {
+        if let Some(k) = self.seen.get(rel) {
+            return Some(*k);
         }
-        // every parent must be a real directory (in the layer or on disk)
+        let md = fs::symlink_metadata(self.dir.join(rel)).ok()?;
+        Some(if md.is_dir() {
+            Seen::Dir
+        } else if md.file_type().is_symlink() {
+            Seen::Link
+        } else if md.is_file() {
+            Seen::File
+        } else {
+            Seen::Other
+        })
+    }
+
+    /// Every parent of `p` must be a directory (or not exist yet).
+    fn check_parents(&self, p: &Path) -> anyhow::Result<()> {
         let mut anc = PathBuf::new();
         for c in p.parent().unwrap_or(Path::new("")).components() {
             anc.push(c);
-            let link = match kinds.get(&anc) {
-                Some(t) => *t == b'2' || *t == b'1',
-                None => fs::symlink_metadata(dir.join(&anc)).is_ok_and(|md| !md.is_dir()),
-            };
-            if link {
-                bail!(
+            match self.kind(&anc) {
+                None | Some(Seen::Dir) => {}
+                Some(_) => bail!(
                     "{}: goes through a link or file at {}: refused",
-                    ctx(&p),
+                    self.ctx(p),
                     anc.display()
-                );
+                ),
             }
         }
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let parent = p.parent().unwrap_or(Path::new("")).to_path_buf();
-        if name == ".wh..wh..opq" {
-            ops.push(Op::Opaque(parent));
-            continue;
-        }
-        if let Some(real) = name.strip_prefix(".wh.") {
-            if real.is_empty() || real == "." || real == ".." {
-                bail!("{}: bad whiteout name", ctx(&p));
-            }
-            let t = parent.join(real);
-            kinds.insert(t.clone(), b'3');
-            ops.push(Op::Whiteout(t));
-            continue;
-        }
-        match m.typ {
-            b'2' => {
-                if !link_stays_inside(&p, &m.link) {
-                    bail!(
-                        "{}: symlink to {} leaves the root: refused",
-                        ctx(&p),
-                        m.link.display()
-                    );
-                }
-            }
-            b'1' => {
-                let t = clean(&m.link).with_context(|| ctx(&p))?;
-                let mut anc = PathBuf::new();
-                for c in t.components() {
-                    anc.push(c);
-                    let bad = match kinds.get(&anc) {
-                        Some(k) => *k == b'2' || (anc != t && *k != b'5'),
-                        None => fs::symlink_metadata(dir.join(&anc))
-                            .map_or(true, |md| md.file_type().is_symlink()),
-                    };
-                    if bad {
-                        bail!(
-                            "{}: hard link to {} leaves the root or goes through a link: refused",
-                            ctx(&p),
-                            m.link.display()
-                        );
-                    }
-                }
-            }
-            b'0' | 0 | b'7' | b'3' | b'4' | b'5' | b'6' => {}
-            t => bail!("{}: unsupported tar member type {:?}", ctx(&p), t as char),
-        }
-        kinds.insert(p.clone(), m.typ);
-        ops.push(Op::Put(p, m));
+        Ok(())
     }
-    fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    let mut n = 0;
-    let mut dir_modes = Vec::new();
-    for op in ops {
-        match op {
-            Op::Opaque(d) => {
-                let full = dir.join(&d);
+
+    fn entry<R: Read>(&mut self, mut e: tar::Entry<'_, R>) -> anyhow::Result<()> {
+        let typ = e.header().entry_type();
+        if typ.is_pax_global_extensions() {
+            return Ok(());
+        }
+        let raw = PathBuf::from(std::ffi::OsStr::from_bytes(&e.path_bytes()).to_owned());
+        let p = clean(&raw).with_context(|| self.ctx(&raw))?;
+        if p.as_os_str().is_empty() {
+            return Ok(()); // "./" or "/": DIR itself
+        }
+        self.check_parents(&p)?;
+        let name = p.file_name().map(|n| n.as_bytes()).unwrap_or_default();
+        let parent = p.parent().unwrap_or(Path::new("")).to_path_buf();
+        if name == b".wh..wh..opq" {
+            if self.write {
+                let full = self.dir.join(&parent);
                 fs::create_dir_all(&full).with_context(|| full.display().to_string())?;
                 xattr_set(&full, "trusted.overlay.opaque", b"y")?;
             }
-            Op::Whiteout(p) => {
-                let full = dir.join(&p);
-                if let Some(par) = full.parent() {
-                    fs::create_dir_all(par).with_context(|| par.display().to_string())?;
-                }
-                remove_any(&full)?;
-                nix::sys::stat::mknod(
-                    &full,
-                    nix::sys::stat::SFlag::S_IFCHR,
-                    nix::sys::stat::Mode::empty(),
-                    0,
-                )
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "{}: cannot create whiteout: {}",
-                        full.display(),
-                        ctcore::errno_text(e)
-                    )
-                })?;
+            if !parent.as_os_str().is_empty() {
+                self.seen.insert(parent, Seen::Dir);
             }
-            Op::Put(p, m) => {
-                let full = dir.join(&p);
-                let cx = || full.display().to_string();
-                if let Some(par) = full.parent() {
-                    fs::create_dir_all(par).with_context(cx)?;
+            return Ok(());
+        }
+        if let Some(real) = name.strip_prefix(b".wh.") {
+            if real.is_empty() || real == b"." || real == b".." {
+                bail!("{}: bad whiteout name", self.ctx(&p));
+            }
+            let t = parent.join(std::ffi::OsStr::from_bytes(real));
+            if self.write {
+                self.whiteout(&t)?;
+            }
+            self.seen.insert(t, Seen::Other);
+            return Ok(());
+        }
+        let h = e.header();
+        let mode = h.mode().unwrap_or(0o644) & 0o7777;
+        let (uid, gid) = (
+            u32::try_from(h.uid().unwrap_or(0)).unwrap_or(0),
+            u32::try_from(h.gid().unwrap_or(0)).unwrap_or(0),
+        );
+        let mut mtime = (i64::try_from(h.mtime().unwrap_or(0)).unwrap_or(0), 0);
+        let link = e
+            .link_name_bytes()
+            .map(|l| PathBuf::from(std::ffi::OsStr::from_bytes(&l).to_owned()));
+        if let Ok(Some(exts)) = e.pax_extensions() {
+            for x in exts.flatten() {
+                if x.key() == Ok("mtime")
+                    && let Some(t) = pax_time(x.value_bytes())
+                {
+                    mtime = t;
                 }
-                if m.typ == b'5' {
-                    match fs::symlink_metadata(&full) {
-                        Ok(md) if md.is_dir() => {}
-                        Ok(_) => {
-                            remove_any(&full)?;
-                            fs::create_dir(&full).with_context(cx)?;
-                        }
-                        Err(_) => fs::create_dir(&full).with_context(cx)?,
-                    }
-                    dir_modes.push((full.clone(), m.mode, m.mtime));
-                } else {
-                    remove_any(&full)?;
-                    match m.typ {
-                        b'2' => std::os::unix::fs::symlink(&m.link, &full).with_context(cx)?,
-                        b'1' => fs::hard_link(dir.join(clean(&m.link)?), &full).with_context(cx)?,
-                        b'3' | b'4' | b'6' => {
-                            let (k, dev) = match m.typ {
-                                b'3' => (
-                                    nix::sys::stat::SFlag::S_IFCHR,
-                                    libc::makedev(m.dev.0, m.dev.1),
-                                ),
-                                b'4' => (
-                                    nix::sys::stat::SFlag::S_IFBLK,
-                                    libc::makedev(m.dev.0, m.dev.1),
-                                ),
-                                _ => (nix::sys::stat::SFlag::S_IFIFO, 0),
-                            };
-                            nix::sys::stat::mknod(
-                                &full,
-                                k,
-                                nix::sys::stat::Mode::from_bits_truncate(m.mode),
-                                dev,
-                            )
-                            .map_err(|e| {
-                                anyhow::anyhow!("{}: {}", full.display(), ctcore::errno_text(e))
-                            })?;
-                        }
-                        _ => {
-                            use std::io::Write;
-                            let mut f = fs::OpenOptions::new()
-                                .write(true)
-                                .create_new(true)
-                                .custom_flags_nofollow()
-                                .open(&full)
-                                .with_context(cx)?;
-                            f.write_all(&data[m.data.0..m.data.0 + m.data.1])
-                                .with_context(cx)?;
-                            fs::set_permissions(&full, fs::Permissions::from_mode(m.mode))
-                                .with_context(cx)?;
-                        }
-                    }
-                    if m.typ != b'1' {
-                        let _ = std::os::unix::fs::lchown(&full, Some(m.uid), Some(m.gid));
-                        if m.typ != b'2' && m.mode & 0o6000 != 0 {
-                            fs::set_permissions(&full, fs::Permissions::from_mode(m.mode))
-                                .with_context(cx)?;
-                        }
-                        let _ = crate::write::set_times(&full, (m.mtime, 0));
-                    }
-                }
-                n += 1;
             }
         }
+        let seen = match typ {
+            tar::EntryType::Directory => Seen::Dir,
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                Seen::File
+            }
+            tar::EntryType::Symlink => {
+                let t = link.clone().unwrap_or_default();
+                if !link_stays_inside(&p, &t) {
+                    bail!(
+                        "{}: symlink to {} leaves the root: refused",
+                        self.ctx(&p),
+                        t.display()
+                    );
+                }
+                Seen::Link
+            }
+            tar::EntryType::Link => {
+                let raw_t = link.clone().unwrap_or_default();
+                let t = clean(&raw_t).with_context(|| self.ctx(&p))?;
+                self.check_parents(&t)
+                    .and_then(|()| match self.kind(&t) {
+                        Some(Seen::File | Seen::Other) if !t.as_os_str().is_empty() => Ok(()),
+                        _ => bail!("not a file in the layer or DIR"),
+                    })
+                    .with_context(|| {
+                        format!(
+                            "{}: hard link to {} leaves the root or goes through a link: refused",
+                            self.ctx(&p),
+                            raw_t.display()
+                        )
+                    })?;
+                Seen::File
+            }
+            tar::EntryType::Char | tar::EntryType::Block => {
+                if !self.root {
+                    bail!(
+                        "{}: device node in layer refused: making it needs root (CAP_MKNOD)",
+                        self.ctx(&p)
+                    );
+                }
+                Seen::Other
+            }
+            tar::EntryType::Fifo => Seen::Other,
+            t => bail!(
+                "{}: unsupported tar member type {:?}",
+                self.ctx(&p),
+                t.as_byte() as char
+            ),
+        };
+        self.seen.insert(p.clone(), seen);
+        if !self.write {
+            return Ok(());
+        }
+        let full = self.dir.join(&p);
+        let cx = || full.display().to_string();
+        if let Some(par) = full.parent() {
+            fs::create_dir_all(par).with_context(cx)?;
+        }
+        if typ == tar::EntryType::Directory {
+            match fs::symlink_metadata(&full) {
+                Ok(md) if md.is_dir() => {}
+                Ok(_) => {
+                    remove_any(&full)?;
+                    fs::create_dir(&full).with_context(cx)?;
+                }
+                Err(_) => fs::create_dir(&full).with_context(cx)?,
+            }
+            self.chown(&full, uid, gid);
+            self.dir_modes.push((full, mode, mtime));
+            self.n += 1;
+            return Ok(());
+        }
+        remove_any(&full)?;
+        match typ {
+            tar::EntryType::Symlink => {
+                std::os::unix::fs::symlink(link.unwrap_or_default(), &full).with_context(cx)?;
+            }
+            tar::EntryType::Link => {
+                let t = clean(&link.unwrap_or_default())?;
+                fs::hard_link(self.dir.join(t), &full).with_context(cx)?;
+                self.n += 1;
+                return Ok(());
+            }
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                let (k, dev) = match typ {
+                    tar::EntryType::Char => (nix::sys::stat::SFlag::S_IFCHR, device(&e)),
+                    tar::EntryType::Block => (nix::sys::stat::SFlag::S_IFBLK, device(&e)),
+                    _ => (nix::sys::stat::SFlag::S_IFIFO, 0),
+                };
+                nix::sys::stat::mknod(
+                    &full,
+                    k,
+                    nix::sys::stat::Mode::from_bits_truncate(mode),
+                    dev,
+                )
+                .map_err(|er| anyhow::anyhow!("{}: {}", full.display(), ctcore::errno_text(er)))?;
+            }
+            _ => {
+                let mut f = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                    .open(&full)
+                    .with_context(cx)?;
+                copy_body(&mut e, &mut f).with_context(cx)?;
+            }
+        }
+        self.chown(&full, uid, gid);
+        if typ != tar::EntryType::Symlink {
+            // after chown, which clears set-id bits
+            fs::set_permissions(&full, fs::Permissions::from_mode(mode)).with_context(cx)?;
+        }
+        let _ = crate::write::set_times(&full, mtime);
+        self.n += 1;
+        Ok(())
     }
-    for (d, mode, mtime) in dir_modes.into_iter().rev() {
-        fs::set_permissions(&d, fs::Permissions::from_mode(mode))
-            .with_context(|| d.display().to_string())?;
-        let _ = crate::write::set_times(&d, (mtime, 0));
+
+    fn chown(&self, p: &Path, uid: u32, gid: u32) {
+        if self.root {
+            let _ = std::os::unix::fs::lchown(p, Some(uid), Some(gid));
+        }
     }
-    Ok(n)
+
+    fn whiteout(&self, t: &Path) -> anyhow::Result<()> {
+        let full = self.dir.join(t);
+        if let Some(par) = full.parent() {
+            fs::create_dir_all(par).with_context(|| par.display().to_string())?;
+        }
+        remove_any(&full)?;
+        nix::sys::stat::mknod(
+            &full,
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::empty(),
+            0,
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}: cannot create whiteout: {}",
+                full.display(),
+                ctcore::errno_text(e)
+            )
+        })
+    }
+
+    /// Read (and, when writing, unpack) the whole layer.
+    fn run(&mut self) -> anyhow::Result<()> {
+        let (r, comp) = open_layer(self.layer)?;
+        let mut ar = tar::Archive::new(r);
+        for e in ar
+            .entries()
+            .with_context(|| format!("{}: not a tar archive", self.layer.display()))?
+        {
+            let e = e.with_context(|| format!("{}: bad tar archive", self.layer.display()))?;
+            self.entry(e)?;
+        }
+        if comp != Compression::None {
+            // the rest of the stream: gzip's CRC, zstd's checksums
+            io::copy(&mut ar.into_inner(), &mut io::sink())
+                .with_context(|| format!("{}: cannot decompress", self.layer.display()))?;
+        }
+        for (d, mode, mtime) in self.dir_modes.drain(..).rev() {
+            fs::set_permissions(&d, fs::Permissions::from_mode(mode))
+                .with_context(|| d.display().to_string())?;
+            let _ = crate::write::set_times(&d, mtime);
+        }
+        Ok(())
+    }
 }
 
-trait NoFollow {
-    fn custom_flags_nofollow(&mut self) -> &mut Self;
+fn device<R: Read>(e: &tar::Entry<'_, R>) -> libc::dev_t {
+    let h = e.header();
+    let ma = h.device_major().ok().flatten().unwrap_or(0);
+    let mi = h.device_minor().ok().flatten().unwrap_or(0);
+    libc::makedev(ma, mi)
 }
 
-impl NoFollow for fs::OpenOptions {
-    fn custom_flags_nofollow(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.custom_flags(libc::O_NOFOLLOW)
+fn copy_body(r: &mut dyn Read, f: &mut fs::File) -> io::Result<()> {
+    let mut buf = vec![0u8; 1 << 17];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        f.write_all(&buf[..n])?;
+    }
+}
+
+/// Unpack `layer` into `dir`; returns the number of entries written.
+///
+/// # Errors
+/// A malformed archive, an entry that would escape `dir`, or an I/O error;
+/// `dir` is left as it was then (see the module's notes).
+pub fn import(layer: &Path, dir: &Path) -> anyhow::Result<usize> {
+    let existed = match fs::symlink_metadata(dir) {
+        Ok(md) if md.is_dir() => true,
+        Ok(_) => bail!("{}: exists and is not a directory", dir.display()),
+        Err(_) => false,
+    };
+    let empty = !existed
+        || fs::read_dir(dir)
+            .with_context(|| format!("{}: cannot read", dir.display()))?
+            .next()
+            .is_none();
+    let pass = |write| {
+        let mut p = Pass {
+            layer,
+            dir,
+            write,
+            root: nix::unistd::geteuid().is_root(),
+            seen: HashMap::new(),
+            dir_modes: Vec::new(),
+            n: 0,
+        };
+        p.run().map(|()| p.n)
+    };
+    if !empty {
+        pass(false)?;
+        return pass(true);
+    }
+    fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let res = pass(true);
+    if res.is_err() {
+        if existed {
+            empty_dir(dir);
+        } else {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+    res
+}
+
+/// Remove what is in `dir`, not `dir` itself.
+pub fn empty_dir(dir: &Path) {
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let _ = remove_any(&e.path());
+        }
     }
 }
 

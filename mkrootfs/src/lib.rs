@@ -8,7 +8,6 @@
 pub mod cli;
 pub mod elf;
 pub mod import;
-pub mod inflate;
 pub mod ldconf;
 pub mod plan;
 pub mod resolve;
@@ -706,6 +705,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
     }
     let dir = dir.unwrap_or_default();
     let existed = dir.exists();
+    let was_empty = existed && std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_none());
     let res = (|| {
         for l in &cli.import {
             let n = import::import(l, &dir)?;
@@ -734,8 +734,12 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<i32> {
         }
         anyhow::Ok(())
     })();
-    if res.is_err() && !existed {
-        let _ = std::fs::remove_dir_all(&dir);
+    if res.is_err() {
+        if !existed {
+            let _ = std::fs::remove_dir_all(&dir);
+        } else if was_empty {
+            import::empty_dir(&dir);
+        }
     }
     res?;
     Ok(0)

@@ -406,56 +406,6 @@ pub fn cpio(plan: &Plan, w: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn octal(field: &mut [u8], v: u64) {
-    let s = format!("{:0width$o}", v, width = field.len() - 1);
-    if s.len() < field.len() {
-        field[..s.len()].copy_from_slice(s.as_bytes());
-        field[s.len()] = 0;
-    } else {
-        // base-256 for values that do not fit
-        let n = field.len();
-        field.fill(0);
-        field[0] = 0x80;
-        for (i, b) in v.to_be_bytes().iter().rev().enumerate() {
-            if i < n - 1 {
-                field[n - 1 - i] = *b;
-            }
-        }
-    }
-}
-
-fn tar_header(
-    name: &[u8],
-    link: &[u8],
-    typ: u8,
-    mode: u32,
-    e: &Entry,
-    size: u64,
-    dev: (u32, u32),
-) -> [u8; 512] {
-    let mut h = [0u8; 512];
-    h[..name.len().min(100)].copy_from_slice(&name[..name.len().min(100)]);
-    octal(&mut h[100..108], u64::from(mode));
-    octal(&mut h[108..116], u64::from(e.uid));
-    octal(&mut h[116..124], u64::from(e.gid));
-    octal(&mut h[124..136], size);
-    octal(
-        &mut h[136..148],
-        u64::try_from(e.mtime.0.max(0)).unwrap_or(0),
-    );
-    h[156] = typ;
-    h[157..157 + link.len().min(100)].copy_from_slice(&link[..link.len().min(100)]);
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    octal(&mut h[329..337], u64::from(dev.0));
-    octal(&mut h[337..345], u64::from(dev.1));
-    h[148..156].fill(b' ');
-    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-    let s = format!("{sum:06o}\0 ");
-    h[148..156].copy_from_slice(s.as_bytes());
-    h
-}
-
 fn pax_record(key: &str, val: &[u8]) -> Vec<u8> {
     let body = 1 + key.len() + 1 + val.len() + 1;
     let mut n = body + 1;
@@ -468,59 +418,116 @@ fn pax_record(key: &str, val: &[u8]) -> Vec<u8> {
     v
 }
 
-fn pad512(w: &mut dyn Write, size: u64) -> io::Result<()> {
-    let pad = usize::try_from((512 - size % 512) % 512).unwrap_or(0);
-    w.write_all(&[0u8; 512][..pad])
+/// Copy at most 100 bytes of `v` into a header field (for names that go in
+/// full into a pax record).
+fn truncated(field: &mut [u8; 100], v: &[u8]) {
+    let n = v.len().min(100);
+    field.fill(0);
+    field[..n].copy_from_slice(&v[..n]);
 }
 
-/// Write `plan` as a POSIX tar stream.
+/// A reader of exactly `left` bytes, an error when the file is shorter.
+struct Exact<R: Read> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let max = usize::try_from(self.left.min(buf.len() as u64)).unwrap_or(buf.len());
+        let n = self.inner.read(&mut buf[..max])?;
+        if n == 0 {
+            return Err(io::Error::other("file changed size while archiving"));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Write `plan` as a POSIX tar stream (ustar headers, pax records for
+/// names and link targets that do not fit), with the `tar` crate.
 ///
 /// # Errors
 /// I/O errors.
 pub fn tar(plan: &Plan, w: &mut dyn Write) -> anyhow::Result<()> {
+    let mut b = ::tar::Builder::new(w);
     for (rel, e) in &plan.entries {
-        let mut name = rel.as_os_str().as_bytes().to_vec();
-        if matches!(e.kind, Kind::Dir) {
-            name.push(b'/');
-        }
-        let link: &[u8] = if let Kind::Symlink(t) = &e.kind {
-            t.as_os_str().as_bytes()
-        } else {
-            b""
+        let name = rel.as_os_str().as_bytes();
+        let (typ, size) = match &e.kind {
+            Kind::Dir => (::tar::EntryType::Directory, 0),
+            Kind::File(_) | Kind::Data(_) => (::tar::EntryType::Regular, e.size),
+            Kind::Symlink(_) => (::tar::EntryType::Symlink, 0),
+            Kind::Char(..) => (::tar::EntryType::Char, 0),
+            Kind::Block(..) => (::tar::EntryType::Block, 0),
+            Kind::Fifo => (::tar::EntryType::Fifo, 0),
         };
-        let mut pax = Vec::new();
-        if name.len() > 100 {
-            pax.extend(pax_record("path", &name));
+        let mut h = ::tar::Header::new_ustar();
+        h.set_entry_type(typ);
+        h.set_mode(e.mode);
+        h.set_uid(u64::from(e.uid));
+        h.set_gid(u64::from(e.gid));
+        h.set_mtime(u64::try_from(e.mtime.0).unwrap_or(0));
+        h.set_size(size);
+        if let Kind::Char(ma, mi) | Kind::Block(ma, mi) = &e.kind {
+            h.set_device_major(*ma)?;
+            h.set_device_minor(*mi)?;
         }
-        if link.len() > 100 {
-            pax.extend(pax_record("linkpath", link));
+        let mut pax = Vec::new();
+        if h.set_path(rel).is_err() {
+            let mut full = name.to_vec();
+            if matches!(e.kind, Kind::Dir) {
+                full.push(b'/');
+            }
+            pax.extend(pax_record("path", &full));
+            truncated(&mut h.as_old_mut().name, &full);
+        } else if matches!(e.kind, Kind::Dir) {
+            // "dir/", as tar writes directories
+            let f = &mut h.as_old_mut().name;
+            if let Some(end) = f.iter().position(|&c| c == 0) {
+                f[end] = b'/';
+            }
+        }
+        if let Kind::Symlink(t) = &e.kind
+            && h.set_link_name(t).is_err()
+        {
+            let t = t.as_os_str().as_bytes();
+            pax.extend(pax_record("linkpath", t));
+            truncated(&mut h.as_old_mut().linkname, t);
         }
         if !pax.is_empty() {
+            let mut ph = ::tar::Header::new_ustar();
+            ph.set_entry_type(::tar::EntryType::XHeader);
+            ph.set_mode(0o644);
+            ph.set_mtime(u64::try_from(e.mtime.0).unwrap_or(0));
+            ph.set_size(pax.len() as u64);
             let mut pn = b"PaxHeaders/".to_vec();
             pn.extend_from_slice(&name[name.len().saturating_sub(80)..]);
-            let h = tar_header(&pn, b"", b'x', 0o644, e, pax.len() as u64, (0, 0));
-            w.write_all(&h)?;
-            w.write_all(&pax)?;
-            pad512(w, pax.len() as u64)?;
+            truncated(&mut ph.as_old_mut().name, &pn);
+            ph.set_cksum();
+            b.append(&ph, pax.as_slice())?;
         }
-        let (typ, size, dev) = match &e.kind {
-            Kind::Dir => (b'5', 0, (0, 0)),
-            Kind::File(_) | Kind::Data(_) => (b'0', e.size, (0, 0)),
-            Kind::Symlink(_) => (b'2', 0, (0, 0)),
-            Kind::Char(a, b) => (b'3', 0, (*a, *b)),
-            Kind::Block(a, b) => (b'4', 0, (*a, *b)),
-            Kind::Fifo => (b'6', 0, (0, 0)),
-        };
-        w.write_all(&tar_header(&name, link, typ, e.mode, e, size, dev))?;
+        h.set_cksum();
         match &e.kind {
-            Kind::File(src) => copy_exact(src, size, w)?,
-            Kind::Data(d) => w.write_all(d)?,
-            _ => {}
+            Kind::File(src) => {
+                let f = fs::File::open(src)
+                    .with_context(|| format!("{}: cannot open", src.display()))?;
+                b.append(
+                    &h,
+                    Exact {
+                        inner: f,
+                        left: size,
+                    },
+                )
+                .with_context(|| src.display().to_string())?;
+            }
+            Kind::Data(d) => b.append(&h, d.as_slice())?,
+            _ => b.append(&h, io::empty())?,
         }
-        pad512(w, size)?;
     }
-    w.write_all(&[0u8; 1024])?;
-    w.flush()?;
+    b.into_inner()?.flush()?;
     Ok(())
 }
 

@@ -116,11 +116,6 @@ fn malicious_layers_are_refused_and_write_nothing() {
     let cases = [
         ("dotdot", "f ../escaped x\n".to_string(), "'..'"),
         (
-            "abs",
-            format!("f {}/abs x\n", outside.display()),
-            "absolute",
-        ),
-        (
             "through-link",
             format!("l esc {}\nf esc/pwned x\n", outside.display()),
             "goes through a link",
@@ -135,7 +130,12 @@ fn malicious_layers_are_refused_and_write_nothing() {
             "h hl ../../../etc/passwd\n".to_string(),
             "'..'",
         ),
-        ("hardlink-abs", "h hl /etc/passwd\n".to_string(), "absolute"),
+        // a leading '/' is stripped: /etc/passwd is the layer's, absent
+        (
+            "hardlink-abs",
+            "h hl /etc/passwd\n".to_string(),
+            "hard link",
+        ),
         (
             "hardlink-via-link",
             format!("l esc {}\nh hl esc/file\n", outside.display()),
@@ -155,11 +155,7 @@ fn malicious_layers_are_refused_and_write_nothing() {
         assert_eq!(o.status.code(), Some(125), "{name}: {err}");
         assert!(err.contains(why), "{name}: {err}");
         assert!(!dest.exists(), "{name}: nothing written");
-        assert!(
-            !p.join("escaped").exists()
-                && !outside.join("pwned").exists()
-                && !outside.join("abs").exists()
-        );
+        assert!(!p.join("escaped").exists() && !outside.join("pwned").exists());
     }
     // An existing symlink in DIR is not written through either.
     let dest = p.join("pre");
