@@ -248,8 +248,7 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
             if let (Some(p), Some(i)) = (&policy, dev_hier)
                 && !tree.hiers[i].v2
             {
-                let list = std::fs::read_to_string(g.dir(&tree.hiers[i]).join("devices.list")).ok();
-                for (file, value) in p.v1_writes(list.as_deref()) {
+                for (file, value) in p.v1_writes() {
                     writes.push(limits::Write::new("devices", file, value));
                 }
             }
