@@ -384,7 +384,11 @@ Each option may be repeated; the options combine.
 .PP
 On cgroup v1 the group is made in the devices hierarchy too;
 .B a
-is written to devices.deny, then each rule to devices.allow (a rule of type
+is written to devices.deny, then each rule to devices.allow.
+A group that has a device list already gets only the difference: the lines
+that go are written to devices.deny first, then the missing ones to
+devices.allow, so its processes never lose a device both policies allow, and
+the same policy again writes nothing (a rule of type
 .B a
 as one
 .B b

@@ -300,21 +300,55 @@ impl Policy {
         Ok(Some(p))
     }
 
-    /// The v1 writes: `a` to devices.deny, then each rule to
-    /// devices.allow (a rule of type `a` as one `b` and one `c` rule: the
-    /// kernel reads a v1 `a` as "every device, rwm", whatever follows).
+    /// The v1 allow lines, as devices.list shows them (a rule of type `a`
+    /// as one `b` and one `c` rule: the kernel reads a written `a` as
+    /// "every device, rwm", whatever follows).
     #[must_use]
-    pub fn v1_writes(&self) -> Vec<(&'static str, String)> {
-        let mut out = vec![("devices.deny", "a".to_string())];
+    pub fn v1_lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
         for r in &self.allow {
-            if r.kind == 'a' {
-                for k in ['b', 'c'] {
-                    out.push(("devices.allow", Rule { kind: k, ..*r }.to_string()));
-                }
+            let kinds: &[char] = if r.kind == 'a' {
+                &['b', 'c']
             } else {
-                out.push(("devices.allow", r.to_string()));
+                &[r.kind]
+            };
+            for &k in kinds {
+                let l = Rule { kind: k, ..*r }.to_string();
+                if !out.contains(&l) {
+                    out.push(l);
+                }
             }
         }
+        out
+    }
+
+    /// The v1 writes that turn the group's devices.list `current` (None: a
+    /// group not made yet) into this policy.  From "everything allowed"
+    /// (`a *:* rwm`, what a new group under an unrestricted parent has):
+    /// `a` to devices.deny, then each allow line.  From a list (a group that
+    /// has a policy already): the lines to drop to devices.deny first, then
+    /// the missing ones to devices.allow, so that a running group never has
+    /// more than the old or the new policy gives, keeps the devices both
+    /// allow all along, and re-applying the same policy writes nothing.
+    #[must_use]
+    pub fn v1_writes(&self, current: Option<&str>) -> Vec<(&'static str, String)> {
+        let want = self.v1_lines();
+        let have: Vec<&str> = current.map_or_else(Vec::new, |c| c.lines().map(str::trim).collect());
+        if current.is_none() || have.contains(&"a *:* rwm") {
+            let mut out = vec![("devices.deny", "a".to_string())];
+            out.extend(want.into_iter().map(|l| ("devices.allow", l)));
+            return out;
+        }
+        let mut out: Vec<(&'static str, String)> = have
+            .iter()
+            .filter(|l| !l.is_empty() && !want.iter().any(|w| w == *l))
+            .map(|l| ("devices.deny", (*l).to_string()))
+            .collect();
+        out.extend(
+            want.into_iter()
+                .filter(|w| !have.contains(&w.as_str()))
+                .map(|l| ("devices.allow", l)),
+        );
         out
     }
 
@@ -933,18 +967,35 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            p.v1_writes(),
+            p.v1_writes(None),
             [
                 ("devices.deny", "a".to_string()),
                 ("devices.allow", "b 7:* rw".to_string())
             ]
+        );
+        assert_eq!(p.v1_writes(Some("a *:* rwm\n")), p.v1_writes(None));
+        // From a list: drop what goes, then add what is missing; the same
+        // policy again writes nothing.
+        assert_eq!(
+            p.v1_writes(Some("c 1:3 rwm\nb 7:* r\n")),
+            [
+                ("devices.deny", "c 1:3 rwm".to_string()),
+                ("devices.deny", "b 7:* r".to_string()),
+                ("devices.allow", "b 7:* rw".to_string())
+            ]
+        );
+        assert!(p.v1_writes(Some("b 7:* rw\n")).is_empty());
+        // Everything denied already: only the additions.
+        assert_eq!(
+            p.v1_writes(Some("")),
+            [("devices.allow", "b 7:* rw".to_string())]
         );
         let p = Policy::from_options(true, &["c 1:3 rwm".into(), "a 4:* r".into()], &[], &no_stat)
             .unwrap()
             .unwrap();
         // The duplicate of a default rule is dropped; `a` becomes b and c.
         assert_eq!(p.allow.len(), DEFAULT.len() + 1);
-        let w = p.v1_writes();
+        let w = p.v1_writes(None);
         assert_eq!(w[1], ("devices.allow", "c *:* m".to_string()));
         assert_eq!(w[w.len() - 2], ("devices.allow", "b 4:* r".to_string()));
         assert_eq!(w[w.len() - 1], ("devices.allow", "c 4:* r".to_string()));

@@ -248,7 +248,8 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
             if let (Some(p), Some(i)) = (&policy, dev_hier)
                 && !tree.hiers[i].v2
             {
-                for (file, value) in p.v1_writes() {
+                let list = std::fs::read_to_string(g.dir(&tree.hiers[i]).join("devices.list")).ok();
+                for (file, value) in p.v1_writes(list.as_deref()) {
                     writes.push(limits::Write::new("devices", file, value));
                 }
             }

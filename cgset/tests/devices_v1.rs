@@ -229,6 +229,39 @@ fn device_allow_and_rules_open_exactly_what_they_name() {
         format!("b {ma}:{mi} r")
     );
 
+    // Applied to a group that has a policy, only the difference is written
+    // (no deny-all moment for its running processes), nothing when equal.
+    let dry = |spec: &str| {
+        let o = run(&["--dry-run", "--device-allow", spec, &g]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+            .lines()
+            .filter(|l| l.contains("/devices."))
+            .map(|l| l.rsplit_once("/devices.").unwrap().1.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(dry(&format!("{blk}:r")).is_empty());
+    assert_eq!(
+        dry(&blk),
+        [
+            format!("deny b {ma}:{mi} r"),
+            format!("allow b {ma}:{mi} rwm")
+        ]
+    );
+
+    // A directory: every device node below it (docker's --device /dev/snd).
+    let nodes = tmp.path().join("nodes");
+    std::fs::create_dir(&nodes).unwrap();
+    node(&nodes, "a", true, (ma, mi));
+    std::fs::create_dir(nodes.join("sub")).unwrap();
+    node(&nodes.join("sub"), "b", false, (1, 3));
+    let o = run(&["--device-allow", nodes.to_str().unwrap(), &g]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        read("devices", &g, "devices.list"),
+        format!("b {ma}:{mi} rwm\nc 1:3 rwm")
+    );
+
     // --device-cgroup-rule 'b MAJ:* rw': every minor of the major, no mknod,
     // no character device; with --device-default the defaults as well.
     let g = p.sub("rule");

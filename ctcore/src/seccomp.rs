@@ -548,6 +548,108 @@ fn to_seccompiler(calls: Calls) -> BTreeMap<i64, Vec<SeccompRule>> {
         .collect()
 }
 
+/// About how many calls one range of the dispatch holds.
+const RANGE_CALLS: usize = 24;
+
+const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_JMP_JEQ_K: u16 = 0x15;
+const BPF_JMP_JGE_K: u16 = 0x35;
+
+fn stmt(code: u16, k: u32) -> sock_filter {
+    sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+/// One chain of filters for `groups` (sorted, most restrictive first):
+/// each non-allow group's filter returns its action for its calls and
+/// jumps past its end (to the next filter) for the rest; the last filter
+/// allows the allowed calls and returns `default` for every other one.
+fn chain(
+    groups: Vec<(Action, Calls)>,
+    default: Action,
+    sentinel: SeccompAction,
+    arch: Arch,
+) -> Result<BpfProgram, String> {
+    let sentinel_ret = u32::from(sentinel.clone());
+    let build = |calls: Calls, mismatch: SeccompAction, action: SeccompAction| {
+        let f = SeccompFilter::new(to_seccompiler(calls), mismatch, action, arch.target())
+            .map_err(|e| format!("cannot build the filter: {e}"))?;
+        BpfProgram::try_from(f).map_err(|e| format!("cannot build the filter: {e}"))
+    };
+    let mut program: BpfProgram = Vec::new();
+    let mut allowed = None;
+    for (action, calls) in groups {
+        if action == Action::Allow {
+            allowed = Some(calls);
+            continue;
+        }
+        let mut p = build(calls, sentinel.clone(), action.to_seccompiler())?;
+        let len = p.len();
+        for (i, ins) in p.iter_mut().enumerate() {
+            if ins.code == BPF_RET && ins.k == sentinel_ret {
+                *ins = stmt(BPF_JMP_JA, (len - i - 1) as u32);
+            }
+        }
+        program.extend(p);
+    }
+    if default == Action::Allow {
+        program.push(stmt(BPF_RET, Action::Allow.ret()));
+    } else {
+        program.extend(build(
+            allowed.unwrap_or_default(),
+            default.to_seccompiler(),
+            SeccompAction::Allow,
+        )?);
+    }
+    Ok(program)
+}
+
+/// The architecture check, then a jump by call number to the chain of its
+/// range: `subs[i]` holds the numbers from `bounds[i - 1]` (from 0 for the
+/// first) up to `bounds[i]` (excluded; the last has no end).
+fn dispatch(arch: Arch, bounds: &[i64], subs: Vec<BpfProgram>) -> BpfProgram {
+    let mut p = vec![
+        stmt(BPF_LD_W_ABS, 4),
+        sock_filter {
+            code: BPF_JMP_JEQ_K,
+            jt: 1,
+            jf: 0,
+            k: arch.audit(),
+        },
+        stmt(BPF_RET, Action::KillProcess.ret()),
+        stmt(BPF_LD_W_ABS, 0),
+    ];
+    // Two instructions per bound, then one jump to the last range.
+    let head = p.len() + 2 * bounds.len() + 1;
+    let mut starts = Vec::with_capacity(subs.len());
+    let mut at = head;
+    for s in &subs {
+        starts.push(at);
+        at += s.len();
+    }
+    for (i, b) in bounds.iter().enumerate() {
+        // nr >= bound: on to the next comparison; else to range i.
+        p.push(sock_filter {
+            code: BPF_JMP_JGE_K,
+            jt: 1,
+            jf: 0,
+            k: *b as u32,
+        });
+        let pc = p.len();
+        p.push(stmt(BPF_JMP_JA, (starts[i] - pc - 1) as u32));
+    }
+    let pc = p.len();
+    p.push(stmt(BPF_JMP_JA, (starts[subs.len() - 1] - pc - 1) as u32));
+    for s in subs {
+        p.extend(s);
+    }
+    p
+}
+
 const BPF_RET: u16 = 0x06;
 const BPF_JMP_JA: u16 = 0x05;
 /// The kernel's limit on one program's length.
@@ -572,6 +674,10 @@ impl Profile {
     /// A condition seccompiler refuses, or a program longer than the
     /// kernel's 4096 instructions.
     pub fn compile(&self, t: &Target) -> Result<Filter, String> {
+        self.compile_in_ranges(t, RANGE_CALLS)
+    }
+
+    fn compile_in_ranges(&self, t: &Target, range_calls: usize) -> Result<Filter, String> {
         let mut groups: Vec<(Action, Calls)> = Vec::new();
         let mut unknown = Vec::new();
         for r in self.rules.iter().filter(|r| r.applies(t)) {
@@ -608,48 +714,45 @@ impl Profile {
             .map(SeccompAction::Trace)
             .find(|s| !used.contains(&u32::from(s.clone())))
             .unwrap_or(SeccompAction::Trace(0xffff));
-        let sentinel_ret = u32::from(sentinel.clone());
-        let arch = t.arch.target();
-        let build = |calls: Calls, mismatch: SeccompAction, action: SeccompAction| {
-            let f = SeccompFilter::new(to_seccompiler(calls), mismatch, action, arch)
-                .map_err(|e| format!("cannot build the filter: {e}"))?;
-            BpfProgram::try_from(f).map_err(|e| format!("cannot build the filter: {e}"))
+        let chain = |groups: Vec<(Action, Calls)>| {
+            chain(groups, self.default_action, sentinel.clone(), t.arch)
         };
-        let mut program: BpfProgram = Vec::new();
-        let mut allowed = None;
-        for (action, calls) in groups {
-            if action == Action::Allow {
-                allowed = Some(calls);
-                continue;
-            }
-            let mut p = build(calls, sentinel.clone(), action.to_seccompiler())?;
-            let len = p.len();
-            for (i, ins) in p.iter_mut().enumerate() {
-                if ins.code == BPF_RET && ins.k == sentinel_ret {
-                    *ins = sock_filter {
-                        code: BPF_JMP_JA,
-                        jt: 0,
-                        jf: 0,
-                        k: (len - i - 1) as u32,
-                    };
-                }
-            }
-            program.extend(p);
-        }
-        if self.default_action == Action::Allow {
-            program.push(sock_filter {
-                code: BPF_RET,
-                jt: 0,
-                jf: 0,
-                k: Action::Allow.ret(),
-            });
+        // The calls split into ranges of about RANGE_CALLS numbers, each
+        // with a chain of its own, and a dispatcher in front: a call walks
+        // a few comparisons to its range and then a short chain, instead of
+        // one chain of every call (the kernel also walks the filter for
+        // every number when it is installed, to build its cache of
+        // always-allowed calls).
+        let mut numbers: Vec<i64> = groups.iter().flat_map(|(_, c)| c.keys().copied()).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let ranges = numbers.len().div_ceil(range_calls).clamp(1, 64);
+        let program = if ranges == 1 {
+            chain(groups)?
         } else {
-            program.extend(build(
-                allowed.unwrap_or_default(),
-                self.default_action.to_seccompiler(),
-                SeccompAction::Allow,
-            )?);
-        }
+            let per = numbers.len().div_ceil(ranges);
+            // The first number of each range but the first.
+            let bounds: Vec<i64> = numbers.iter().copied().skip(per).step_by(per).collect();
+            let mut subs = Vec::new();
+            let mut lo = i64::MIN;
+            for hi in bounds.iter().copied().map(Some).chain([None]) {
+                let part: Vec<(Action, Calls)> = groups
+                    .iter()
+                    .map(|(a, c)| {
+                        let sub: Calls = c
+                            .iter()
+                            .filter(|(nr, _)| **nr >= lo && hi.is_none_or(|h| **nr < h))
+                            .map(|(nr, r)| (*nr, r.clone()))
+                            .collect();
+                        (*a, sub)
+                    })
+                    .filter(|(_, c)| !c.is_empty())
+                    .collect();
+                subs.push(chain(part)?);
+                lo = hi.unwrap_or(i64::MAX);
+            }
+            dispatch(t.arch, &bounds, subs)
+        };
         if program.len() > BPF_MAXINSNS {
             return Err(format!(
                 "the filter has {} instructions, more than the kernel's {BPF_MAXINSNS}",
@@ -912,6 +1015,43 @@ mod tests {
         assert_eq!(eval(&f, "socket", [40, 1, 0, 0, 0, 0]), EPERM);
         // Another ABI is killed.
         assert_eq!(f.evaluate(3 | 0x4000_0000, 0, z), Some(0x8000_0000));
+    }
+
+    #[test]
+    fn dispatch_by_range_decides_as_one_chain() {
+        let custom = parse(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["mkdir", "kill", "read", "open_tree_attr"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+                {"names": ["kill"], "action": "SCMP_ACT_KILL_PROCESS",
+                 "args": [{"index": 1, "value": 9, "op": "SCMP_CMP_EQ"}]}]}"#,
+        )
+        .unwrap();
+        for p in [default_profile(), custom] {
+            for caps in [&[][..], crate::caps::DOCKER_DEFAULT, &["CAP_SYS_ADMIN"][..]] {
+                let t = target(caps);
+                let one = p.compile_in_ranges(&t, usize::MAX).unwrap();
+                for per in [1, 5, RANGE_CALLS, 100] {
+                    let split = p.compile_in_ranges(&t, per).unwrap();
+                    for nr in (0..520).chain([0x4000_0000, 0x4000_0001, u32::MAX]) {
+                        for args in [
+                            [0u64; 6],
+                            [0x1000_0000 | 17, 9, 0, 0, 0, 0],
+                            [40, 1, 0, 0, 0, 0],
+                        ] {
+                            assert_eq!(
+                                one.evaluate(X86, nr, args),
+                                split.evaluate(X86, nr, args),
+                                "nr {nr} per {per}"
+                            );
+                        }
+                    }
+                    assert_eq!(
+                        split.evaluate(3 | 0x4000_0000, 0, [0; 6]),
+                        Some(0x8000_0000)
+                    );
+                }
+            }
+        }
     }
 
     #[test]

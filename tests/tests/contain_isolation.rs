@@ -480,3 +480,63 @@ fn security_options_are_checked_and_shown() {
         serde_json::json!([])
     );
 }
+
+#[test]
+fn devices_are_refused_but_docker_s_list_and_what_is_named() {
+    if !cttest::require_root(
+        "e2e::contain_isolation::devices_are_refused_but_docker_s_list_and_what_is_named",
+    ) {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("devices");
+    env.build_test_image("img");
+    let attack = |opts: &[&str], class: &[&str]| -> String {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(opts);
+        args.extend_from_slice(&["img", "/probe", "attack"]);
+        args.extend_from_slice(class);
+        let out = env.run(&args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    // a loop device's node: mknod is allowed (docker's list has "b *:* m"), opening it not
+    let out = attack(&[], &["mknod", "7:0", "no-token"]);
+    assert!(out.starts_with("REFUSED mknod EPERM"), "{out}");
+    // the ordinary devices of docker's list work
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "img",
+        "/bin/sh",
+        "-c",
+        "echo x > /dev/null && echo ok; echo x > /dev/full",
+    ]);
+    assert_eq!(stdout(&out), "ok\n");
+    // the write fails (ENOSPC), not the open
+    assert!(
+        !stderr(&out).contains("create"),
+        "/dev/full opens: {}",
+        stderr(&out)
+    );
+    if std::path::Path::new("/dev/kvm").exists() {
+        let out = attack(&[], &["kvm"]);
+        assert!(out.starts_with("REFUSED kvm EPERM"), "{out}");
+        // a rule opens exactly what it names
+        let out = attack(&["--device-cgroup-rule", "c 10:232 rwm"], &["kvm"]);
+        assert!(out.starts_with("ESCAPED kvm"), "{out}");
+        let out = attack(
+            &["--device-cgroup-rule", "c 10:232 rwm"],
+            &["mknod", "7:0", "no-token"],
+        );
+        assert!(out.starts_with("REFUSED mknod EPERM"), "{out}");
+        // --privileged: every device
+        let out = attack(&["--privileged"], &["kvm"]);
+        assert!(out.starts_with("ESCAPED kvm"), "{out}");
+    }
+    // exec'd processes are in the same devices group
+    env.ok(&["run", "-d", "--name", "d", "img", "/bin/sleep", "1000"]);
+    wait_for(&env, "d", "running");
+    let out = env.ok(&["exec", "d", "/probe", "attack", "mknod", "7:0", "no-token"]);
+    assert!(out.starts_with("REFUSED mknod EPERM"), "{out}");
+}

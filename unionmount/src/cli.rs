@@ -5,13 +5,14 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-/// Union-mount directories into one with the kernel's overlayfs.
+/// Union-mount directories into one with the kernel's overlayfs or FUSE.
 #[derive(Parser, Debug, Default)]
 #[command(
     name = "unionmount",
     version,
-    about = "Union-mount directories into one, funionfs-style, with the kernel's overlayfs",
-    after_help = "Examples:\n  unionmount -o dirs=./A:./B none ./C     A (writable) over B (read-only) on C\n  \
+    about = "Union-mount directories into one, funionfs-style, with the kernel's overlayfs or FUSE",
+    after_help = "Examples:\n  unionmount -o dirs=./A:./B none ./C     A over B on C, both writable (FUSE)\n  \
+                  unionmount -o dirs=./A:./B=ro none ./C  A (writable) over B (read-only) (overlayfs)\n  \
                   unionmount A:B C                         the same, short form\n  \
                   unionmount --lower L1 --lower L2 --upper U C -- /bin/sh\n  \
                   unionmount -u C"
@@ -48,6 +49,16 @@ pub struct Cli {
     /// With --umount: detach now, clean up when no longer busy (MNT_DETACH)
     #[arg(short = 'l', long = "lazy")]
     pub lazy: bool,
+
+    /// Serve the union from user space through FUSE, with funionfs's
+    /// semantics (also -o fuse)
+    #[arg(long = "fuse")]
+    pub fuse: bool,
+
+    /// Mount the kernel's overlayfs, never FUSE: the first branch is the
+    /// writable upper layer, the others read-only (also -o overlay)
+    #[arg(long = "overlay")]
+    pub overlay: bool,
 
     /// Keep the kernel's defaults: add neither redirect_dir=on nor xino
     /// (also -o kernel_defaults)
@@ -95,21 +106,72 @@ as the document does with
 .BR funionfs :
 .I TARGET
 shows the files of every branch, a name found in several branches appears
-once (the topmost branch wins, directories merge), and every change made
-through
-.I TARGET
-lands in the first, writable branch; the other branches are never modified.
-It uses the kernel's overlayfs: the writable branch is the upper layer, the
-other branches are the lower layers, top first.
+once (the topmost branch wins, directories merge).  As with funionfs, every
+branch is read-write unless marked
+.BR =ro .
+.PP
+Two backends serve the union.  The kernel's overlayfs, when it can express
+the union: one writable branch, on top (its upper layer), the others
+read-only (its lower layers, top first); every change lands in the upper
+layer, the lower ones are never modified.  Otherwise a union in user space,
+through FUSE, with funionfs's semantics:
+.IP \(bu 2
+a write to an existing file goes to the branch that holds it when that
+branch is writable; otherwise the file is copied up to the nearest writable
+branch above it;
+.IP \(bu 2
+a new name goes to the first writable branch;
+.IP \(bu 2
+deleting a name removes it from every writable branch that holds it, and
+leaves a whiteout (a character device 0/0, overlayfs's format) in the
+nearest writable branch above a read-only branch that still holds it; a
+directory made where a whiteout was is opaque
+.RB ( trusted.overlay.opaque ),
+so the branches stay readable by the kernel's overlay;
+.IP \(bu 2
+renaming a file moves it within its branch (after a copy-up when that
+branch is read-only); renaming a directory renames it in every writable
+branch that holds it, or, when a read-only branch holds part of it, copies
+the merged tree into a writable branch above (opaque) and whiteouts the old
+name;
+.IP \(bu 2
+hard links, symbolic links, special files and extended attributes work;
+the kernel checks permissions against the files' owners and modes
+.RB ( default_permissions ),
+and new files belong to their creator;
+.IP \(bu 2
+a directory lists each name once; every file shows the union's device
+number, and an inode number that stays the same across copy-up and
+remount (a copied-up file keeps its origin's, in the xattr
+.BR trusted.unionmount.ino ).
+.PP
+.B unionmount
+uses FUSE when two or more branches are writable, when the writable branch
+is not the first, when the kernel refuses the upper layer (an upper layer
+on overlayfs, as inside a container, on FUSE or on NFS), or with
+.BR \-\-fuse ;
+.B \-\-overlay
+always uses the kernel.
+.B \-\-dry\-run
+prints the backend and why.  The FUSE backend needs no libfuse and no work
+directory: as root it opens /dev/fuse and mounts
+.B fuse.unionmount
+with mount(2); the union is served by a child process (its daemon), which
+exits when the union is unmounted.  With PROGRAM, the daemon ends the union
+when PROGRAM ends, also when PROGRAM is killed.  Without PROGRAM, in a
+private mount namespace, the daemon leaves that namespace, so that the
+union goes with it.
 .PP
 Three ways to name the branches:
 .TP
 .B unionmount \-o dirs=A[=rw|ro]:B[=ro]:... none C
-funionfs syntax.  The first branch is writable unless marked
-.BR =ro ;
-the others are read-only (overlayfs has a single writable layer, so
+funionfs syntax.  Every branch is writable unless marked
+.BR =ro .
+With
+.BR \-\-overlay ,
+only the first branch is writable, and
 .B =rw
-on any branch but the first is refused).  The marks are case-insensitive.
+on any other is refused.  The marks are case-insensitive.
 When SOURCE is not
 .B none
 but an existing directory, it is the first (writable) branch, above the
@@ -132,7 +194,7 @@ With no writable branch the union is read-only; a single read-only branch
 becomes a read-only bind mount, and a single writable branch a plain bind
 mount.
 .PP
-overlayfs needs a work directory on the same mount as the upper layer but
+The rest of this section is about the overlayfs backend.  overlayfs needs a work directory on the same mount as the upper layer but
 outside it.  Unless one is given,
 .B unionmount
 uses the sibling
@@ -224,7 +286,11 @@ it is a mount(8) helper: mount(8) runs it as
 .IR OPTIONS ],
 so
 .B mount \-t unionmount \-o dirs=A:B none C
-and fstab lines work.";
+and fstab lines work, for both backends
+.RB ( \-o\ fuse
+and
+.B \-o\ overlay
+choose one).";
 
 const NOTES: &str = r"funionfs records a deletion as a file named NAME_DELETED~ in the writable
 branch, unionfs-fuse as a file in .unionfs/.  overlayfs, and so
@@ -272,7 +338,13 @@ unionmount-testsuite can test
 through its FUSE hook: link
 .B /sbin/mount.fuse.unionmount
 to the binary and run
-.BR ./run\ \-\-ov\ \-\-fuse=unionmount .";
+.BR ./run\ \-\-ov\ \-\-fuse=unionmount ;
+with
+.B UNIONMOUNT_MNTOPTIONS=fuse
+it tests the FUSE backend.
+.PP
+The FUSE backend needs root (or /dev/fuse and the right to mount in a
+user namespace); it has no rootless fusermount3 path.";
 
 const ENVIRONMENT: &str = r".TP
 .B UNIONMOUNT_FORCE_MOUNT2
@@ -280,7 +352,7 @@ When 1, use mount(2) instead of the new mount API, as
 .B \-\-mount2
 does.";
 
-const EXAMPLES: &str = r"The document's experiment:
+const EXAMPLES: &str = r"The document's experiment (both branches writable, FUSE):
 .PP
 .EX
 mkdir A B C; echo a > A/a; echo A > A/x; echo b > B/b; echo B > B/x
@@ -288,7 +360,14 @@ unionmount \-o dirs=./A:./B none ./C
 ls C            # a b x
 cat C/x         # A
 echo hello >> C/a; cat A/a
+echo hello >> C/b; cat B/b
 unionmount \-u C
+.EE
+.PP
+The overlay form (B read-only: every change lands in A):
+.PP
+.EX
+unionmount \-o dirs=./A:./B=ro none ./C
 .EE
 .PP
 A container root from image layers, gone when the shell exits:

@@ -3,9 +3,11 @@
 //! overlay syntax (`--lower L --upper U C`), also as a mount(8) helper.
 
 pub mod cli;
+pub mod fuse;
 pub mod helper;
 pub mod plan;
 pub mod sys;
+pub mod ufs;
 
 use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
@@ -14,7 +16,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
 
-use plan::{Attrs, Layout};
+use plan::{Attrs, Backend, Layout};
+use ufs::Branch;
 
 /// The source name when the command line gives none.
 pub const DEFAULT_SOURCE: &str = "unionmount";
@@ -43,6 +46,13 @@ pub struct Prepared {
     pub defaults: Vec<(String, Option<String>)>,
     /// The same union as `mount -t overlay -o ...` options.
     pub mount_options: Option<String>,
+    /// Which backend mounts it: overlay, bind or fuse.
+    pub backend: &'static str,
+    /// Why that backend.
+    pub reason: String,
+    /// Whether the FUSE backend takes over when the kernel refuses the
+    /// overlay's upper layer (not with --overlay).
+    pub fuse_fallback: bool,
 }
 
 /// Run the tool.
@@ -69,7 +79,12 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
     if cli.fake {
         return Ok(0);
     }
-    mount(&prepared, cli.verbose, force_mount2(&cli))?;
+    mount(
+        &prepared,
+        cli.verbose,
+        force_mount2(&cli),
+        !cli.program.is_empty(),
+    )?;
     chain(&cli.program)
 }
 
@@ -146,6 +161,78 @@ pub fn prepare(cli: &cli::Cli) -> Result<Prepared> {
             fsname = None;
         }
     }
+    if cli.fuse && cli.overlay {
+        bail!("--fuse and --overlay exclude each other");
+    }
+    if dirs.is_some() && (!lowers.is_empty() || upper.is_some()) {
+        bail!(
+            "give the branches either as dirs=/A:B, or as --lower/--upper (lowerdir=/upperdir=), not both"
+        );
+    }
+    let forced = if cli.fuse {
+        Some(Backend::Fuse)
+    } else if cli.overlay {
+        Some(Backend::Overlay)
+    } else {
+        parsed.backend
+    };
+    let asked = "asked for (--fuse or -o fuse)".to_string();
+    let fuse = match (&dirs, forced) {
+        (_, Some(Backend::Overlay)) => None,
+        (Some(list), f) => f
+            .map(|_| asked.clone())
+            .or_else(|| plan::fuse_needed(list))
+            .map(|why| {
+                let b = list
+                    .iter()
+                    .map(|(p, m)| Branch {
+                        path: PathBuf::from(p),
+                        rw: m.unwrap_or(true),
+                    })
+                    .collect();
+                (b, why)
+            }),
+        (None, Some(Backend::Fuse)) => {
+            if lowers.is_empty() {
+                bail!("no lower layer given (--lower DIR or lowerdir=DIR)");
+            }
+            let mut b: Vec<Branch> = upper
+                .iter()
+                .map(|u| Branch {
+                    path: u.clone(),
+                    rw: true,
+                })
+                .collect();
+            b.extend(lowers.iter().map(|l| Branch {
+                path: l.clone(),
+                rw: false,
+            }));
+            Some((b, asked))
+        }
+        (None, None) => None,
+    };
+    let source_name = || fsname.clone().unwrap_or_else(|| DEFAULT_SOURCE.to_string());
+    if let Some((branches, why)) = fuse {
+        return prepare_fuse(cli, &parsed, source_name(), &target, branches, why);
+    }
+    if forced.is_none()
+        && let Some(u) = &upper
+        && let Some(fs) = refused_upper_fs(u)
+    {
+        let mut b = vec![Branch {
+            path: u.clone(),
+            rw: true,
+        }];
+        b.extend(lowers.iter().map(|l| Branch {
+            path: l.clone(),
+            rw: false,
+        }));
+        let why = format!(
+            "the upper layer {} is on {fs}, which overlayfs refuses as an upper layer",
+            u.display()
+        );
+        return prepare_fuse(cli, &parsed, source_name(), &target, b, why);
+    }
     let (layout, nothing_writable) = plan::layout(dirs, lowers, upper, work)?;
     let read_only = cli.read_only || parsed.read_only == Some(true) || nothing_writable;
     let target = canonical_dir("mount point", Path::new(&target))?;
@@ -153,6 +240,7 @@ pub fn prepare(cli: &cli::Cli) -> Result<Prepared> {
     let mut options = parsed.fs_options.clone();
     let mut defaults = Vec::new();
     let (layout, work, create_work) = match layout {
+        Layout::Fuse { .. } => bail!("a FUSE union needs no overlay plan"),
         Layout::Bind { .. } if !parsed.fs_options.is_empty() => bail!(
             "a single branch is a bind mount, and overlayfs options ({}) do not apply to it",
             parsed
@@ -231,7 +319,23 @@ pub fn prepare(cli: &cli::Cli) -> Result<Prepared> {
         options,
         defaults,
         mount_options: None,
+        backend: "overlay",
+        reason: String::new(),
+        fuse_fallback: forced.is_none(),
     };
+    if let Layout::Bind { .. } = &p.layout {
+        p.backend = "bind";
+        p.reason = "a single branch".into();
+        p.fuse_fallback = false;
+    } else {
+        p.reason = if forced == Some(Backend::Overlay) {
+            "asked for (--overlay or -o overlay)".into()
+        } else if p.read_only {
+            "overlayfs can express it: no branch is writable".into()
+        } else {
+            "overlayfs can express it: one writable branch, on top".into()
+        };
+    }
     if let Layout::Overlay { lowers, upper, .. } = &p.layout {
         let o = overlay_of(&p, lowers, upper.as_deref(), false);
         let mut s = sys::option_string(&o, &|x: &Path| x.to_string_lossy().into_owned());
@@ -241,6 +345,62 @@ pub fn prepare(cli: &cli::Cli) -> Result<Prepared> {
         p.mount_options = Some(s);
     }
     Ok(p)
+}
+
+/// The name of the file system under `p` when overlayfs refuses it as an
+/// upper layer (overlayfs, FUSE, NFS).
+fn refused_upper_fs(p: &Path) -> Option<&'static str> {
+    let s = rustix::fs::statfs(p).ok()?;
+    #[allow(clippy::unnecessary_cast)]
+    match s.f_type as i64 {
+        0x794c_7630 => Some("overlayfs"),
+        0x6573_5546 => Some("FUSE"),
+        0x6969 => Some("NFS"),
+        _ => None,
+    }
+}
+
+/// The FUSE backend's plan.
+fn prepare_fuse(
+    cli: &cli::Cli,
+    parsed: &plan::Parsed,
+    source: String,
+    target: &OsString,
+    branches: Vec<Branch>,
+    reason: String,
+) -> Result<Prepared> {
+    for (k, _) in &parsed.fs_options {
+        if !plan::OVERLAY_ONLY.contains(&k.as_str()) {
+            bail!("option '{k}' is unknown");
+        }
+    }
+    let target = canonical_dir("mount point", Path::new(target))?;
+    let branches = branches
+        .into_iter()
+        .map(|b| {
+            Ok(Branch {
+                path: canonical_dir("branch", &b.path)?,
+                rw: b.rw,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let read_only =
+        cli.read_only || parsed.read_only == Some(true) || !branches.iter().any(|b| b.rw);
+    Ok(Prepared {
+        source,
+        target,
+        layout: Layout::Fuse { branches },
+        work: None,
+        create_work: false,
+        read_only,
+        attrs: parsed.attrs,
+        options: Vec::new(),
+        defaults: Vec::new(),
+        mount_options: None,
+        backend: "fuse",
+        reason,
+        fuse_fallback: false,
+    })
 }
 
 /// An explicit work directory: absolute, and whether it must be created.
@@ -348,6 +508,13 @@ fn overlay_with<'a>(
     }
 }
 
+/// Whether the kernel refused the upper layer's file system.
+fn upper_refused(reason: &str) -> bool {
+    reason.contains("not supported as upperdir")
+        || reason.contains("upper fs does not support")
+        || reason.contains("upper fs missing required features")
+}
+
 /// A hint for a kernel refusal whose cure is knowable.
 fn hint(reason: &str, p: &Prepared) -> Option<String> {
     let work = p
@@ -359,10 +526,7 @@ fn hint(reason: &str, p: &Prepared) -> Option<String> {
             "a volatile union used {work} before; remove {work}/work to use it again"
         ));
     }
-    if reason.contains("not supported as upperdir")
-        || reason.contains("upper fs does not support")
-        || reason.contains("upper fs missing required features")
-    {
+    if upper_refused(reason) {
         return Some(
             "the upper layer must be on a local filesystem such as ext4, xfs, btrfs or tmpfs, \
              not on an overlay, FUSE or NFS"
@@ -396,9 +560,20 @@ fn mount_overlay(o: &sys::Overlay, verbose: bool, force_mount2: bool) -> Result<
 ///
 /// # Errors
 /// With the kernel's reason when it refuses.
-pub fn mount(p: &Prepared, verbose: bool, force_mount2: bool) -> Result<()> {
+pub fn mount(p: &Prepared, verbose: bool, force_mount2: bool, program: bool) -> Result<()> {
     let what = || format!("cannot mount the union on {}", p.target.display());
+    let fuse = |branches: &[Branch]| {
+        fuse::mount(
+            &p.source,
+            &p.target,
+            branches,
+            p.read_only,
+            p.attrs,
+            program,
+        )
+    };
     match &p.layout {
+        Layout::Fuse { branches } => fuse(branches).map_err(|e| anyhow!("{}: {e:#}", what())),
         Layout::Bind { dir } => sys::bind(dir, &p.target, p.read_only, p.attrs).with_context(what),
         Layout::Overlay { lowers, upper, .. } => {
             let created = match (&p.work, p.create_work) {
@@ -445,6 +620,26 @@ pub fn mount(p: &Prepared, verbose: bool, force_mount2: bool) -> Result<()> {
                     p.mount_options.as_deref().unwrap_or(""),
                     p.target.display()
                 );
+            }
+            if let Err(e) = &res
+                && p.fuse_fallback
+                && upper_refused(&format!("{e:#}"))
+            {
+                let mut b: Vec<Branch> = upper
+                    .iter()
+                    .map(|u| Branch {
+                        path: u.clone(),
+                        rw: true,
+                    })
+                    .collect();
+                b.extend(lowers.iter().map(|l| Branch {
+                    path: l.clone(),
+                    rw: false,
+                }));
+                if verbose {
+                    eprintln!("unionmount: overlayfs refused the union ({e:#}): FUSE takes over");
+                }
+                return fuse(&b).map_err(|e| anyhow!("{}: {e:#}", what()));
             }
             res.map_err(|e| {
                 let reason = format!("{e:#}");

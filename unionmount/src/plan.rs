@@ -44,6 +44,59 @@ pub struct Parsed {
     pub userxattr: bool,
     /// `kernel_defaults`: add no option of ours (redirect_dir, xino).
     pub kernel_defaults: bool,
+    /// `fuse` or `overlay`: the backend asked for.
+    pub backend: Option<Backend>,
+}
+
+/// The backend asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The kernel's overlayfs.
+    Overlay,
+    /// The union in user space, through FUSE.
+    Fuse,
+}
+
+/// overlayfs options that the FUSE backend accepts and ignores.
+pub const OVERLAY_ONLY: &[&str] = &[
+    "redirect_dir",
+    "xino",
+    "index",
+    "metacopy",
+    "userxattr",
+    "volatile",
+    "uuid",
+    "nfs_export",
+    "default_permissions",
+    "verity",
+    "override_creds",
+];
+
+/// Why the FUSE backend serves a `dirs=` list, if it must: two writable
+/// branches, or a writable branch below a read-only one (overlayfs has one
+/// writable layer, on top).
+#[must_use]
+pub fn fuse_needed(dirs: &[(String, Option<bool>)]) -> Option<String> {
+    let rw: Vec<usize> = dirs
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, m))| m.unwrap_or(true))
+        .map(|(i, _)| i)
+        .collect();
+    if dirs.len() < 2 {
+        return None;
+    }
+    match rw.as_slice() {
+        [] | [0] => None,
+        [_] => Some(
+            "the writable branch is not the first one, and overlayfs writes only to its top layer"
+                .into(),
+        ),
+        _ => Some(format!(
+            "{} branches are writable, and overlayfs has a single writable layer",
+            rw.len()
+        )),
+    }
 }
 
 /// funionfs and unionfs-fuse options that mean nothing for overlayfs.
@@ -222,6 +275,8 @@ pub fn parse_options<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
                 "nodiratime" => p.attrs.nodiratime = true,
                 "diratime" => p.attrs.nodiratime = false,
                 "kernel_defaults" if value.is_none() => p.kernel_defaults = true,
+                "fuse" if value.is_none() => p.backend = Some(Backend::Fuse),
+                "overlay" if value.is_none() => p.backend = Some(Backend::Overlay),
                 k if IGNORED.contains(&k) || k.starts_with("x-") => {}
                 _ => {
                     if key == "userxattr" {
@@ -280,6 +335,11 @@ pub enum Layout {
     Bind {
         /// The directory.
         dir: PathBuf,
+    },
+    /// The union in user space: every branch, top first, with its mode.
+    Fuse {
+        /// The branches.
+        branches: Vec<crate::ufs::Branch>,
     },
 }
 
@@ -551,6 +611,22 @@ mod tests {
         assert_eq!(p.lowers, vec!["/x".to_string(), "/y".to_string()]);
         assert!(parse_options(&["dirs="]).is_err());
         assert!(parse_options(&["lowerdir=/a::/b"]).is_err());
+    }
+
+    #[test]
+    fn when_fuse() {
+        let d = |s: &str| parse_branches(s).unwrap();
+        assert_eq!(fuse_needed(&d("A")), None);
+        assert_eq!(fuse_needed(&d("A:B=ro:C=RO")), None);
+        assert_eq!(fuse_needed(&d("A=ro:B=ro")), None);
+        assert!(fuse_needed(&d("A:B")).unwrap().contains("2 branches"));
+        assert!(fuse_needed(&d("A=ro:B")).unwrap().contains("not the first"));
+        let p = parse_options(&["fuse,dirs=A:B"]).unwrap();
+        assert_eq!(p.backend, Some(Backend::Fuse));
+        assert_eq!(
+            parse_options(&["overlay"]).unwrap().backend,
+            Some(Backend::Overlay)
+        );
     }
 
     #[test]

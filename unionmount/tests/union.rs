@@ -74,8 +74,8 @@ fn document_layers(t: &Path) {
 }
 
 #[test]
-fn document_experiment() {
-    if !cttest::require_root("unionmount::document_experiment") {
+fn document_experiment_overlay_form() {
+    if !cttest::require_root("unionmount::document_experiment_overlay_form") {
         return;
     }
     let _g = cttest::serial("mount");
@@ -84,7 +84,7 @@ fn document_experiment() {
     let out = in_ns(
         t.path(),
         r#"set -e
-$U -o dirs=./A:./B none ./C
+$U -o dirs=./A:./B=ro none ./C
 echo "ls: $(ls C | tr '\n' ' ')"
 echo "x: $(cat C/x)"
 echo hello >> C/a
@@ -125,7 +125,7 @@ fn three_syntaxes_same_union_and_work_dir_reused() {
         t.path(),
         r#"set -e
 show() { echo "$1: $(ls C | tr '\n' ' ')$(cat C/x)"; $U -u C; }
-$U A:B C; show short
+$U A:B=ro C; show short
 $U --lower B --upper A C; show overlay
 $U -o lowerdir=B,upperdir=A,workdir=W none C; show options
 $U --lower B --upper A --work W C -- true; show exec
@@ -163,7 +163,7 @@ fn copy_up_whiteout_opaque_and_redirect() {
     let out = in_ns(
         p,
         r#"set -e
-$U --kernel-defaults -o dirs=A:B,redirect_dir=off none C
+$U --kernel-defaults -o dirs=A:B=ro,redirect_dir=off none C
 echo more >> C/onlyb
 rm C/gone
 rm -r C/d
@@ -171,7 +171,7 @@ mkdir C/d
 echo "d: [$(ls -A C/d)]"
 perl -e 'rename("C/mv", "C/mv2") or print "rename: $!\n"'
 $U -u C
-$U -o dirs=A:B none C
+$U -o dirs=A:B=ro none C
 mv -T C/mv C/mv2 && perl -e 'rename("C/mv2", "C/mv3") or print "rename2: $!\n"'
 echo "mv3: $(cat C/mv3/inner)"
 "#,
@@ -215,7 +215,7 @@ fn read_only_unions() {
     let out = in_ns(
         t.path(),
         r#"
-$U -o dirs=A=ro:B none C || exit 9
+$U -o dirs=A=ro:B=ro none C || exit 9
 echo "two: $(ls C | tr '\n' ' ')"; touch C/new 2>&1 | grep -o 'Read-only file system'; $U -u C
 $U -o dirs=B=RO none C || exit 9
 echo "one: $(ls C | tr '\n' ' ')"; touch C/new 2>&1 | grep -o 'Read-only file system'
@@ -265,11 +265,11 @@ fn five_hundred_layers_both_apis() {
     let list = many_layers(t.path(), 500);
     let script = format!(
         r#"set -e
-$U -o dirs=A:{list} none C
+$U --overlay -o dirs=A:{list} none C
 echo "new: $(cat C/bottom)"
 grep " $PWD/C " /proc/self/mountinfo | grep -o 'lowerdir+=' | wc -l
 $U -u C
-UNIONMOUNT_FORCE_MOUNT2=1 $U -o dirs=A:{list} none C
+UNIONMOUNT_FORCE_MOUNT2=1 $U --overlay -o dirs=A:{list} none C
 echo "old: $(cat C/bottom)"
 $U -u C
 "#
@@ -289,7 +289,7 @@ fn five_hundred_and_one_layers_refused() {
     let t = cttest::tempdir().unwrap();
     let list = many_layers(t.path(), 501);
     let script = format!(
-        r#"$U -o dirs=A:{list} none C; echo "rc=$?"
+        r#"$U --overlay -o dirs=A:{list} none C; echo "rc=$?"
 grep -c " $PWD/C " /proc/self/mountinfo"#
     );
     let out = in_ns(t.path(), &script);
@@ -424,15 +424,15 @@ fn refusals_are_clear_and_leave_nothing() {
     // Upper layer on an overlay.
     let e = refused(
         p,
-        "$U A:B O && mkdir -p O/sub",
-        "$U --lower B --upper O/sub C",
+        "$U A:B=ro O && mkdir -p O/sub",
+        "$U --overlay --lower B --upper O/sub C",
     );
     assert!(e.contains("not supported as upperdir"), "{e}");
     // (O/.sub.work would be A/.sub.work on disk.)
     assert!(!p.join("A/.sub.work").exists());
 
     // Missing directories: nothing created.
-    let e = refused(p, "", "$U -o dirs=A:nope none C");
+    let e = refused(p, "", "$U -o dirs=A:nope=ro none C");
     assert!(
         e.contains("lower layer nope: No such file or directory"),
         "{e}"
@@ -450,18 +450,18 @@ fn refusals_are_clear_and_leave_nothing() {
     );
 
     // An upper layer already in use.
-    let e = refused(p, "$U A:B O", "$U A:B C");
+    let e = refused(p, "$U A:B=ro O", "$U A:B=ro C");
     assert!(
         e.contains("already the upper layer of the union mounted on"),
         "{e}"
     );
 
     // The kernel's own reason for an unknown option.
-    let e = refused(p, "", "$U -o dirs=A:B,bogus none C");
+    let e = refused(p, "", "$U -o dirs=A:B=ro,bogus none C");
     assert!(e.contains("Unknown parameter 'bogus'"), "{e}");
-    let e = refused(p, "", "$U -o dirs=A:B=rw none C");
+    let e = refused(p, "", "$U --overlay -o dirs=A:B=rw none C");
     assert!(e.contains("only the first branch can be writable"), "{e}");
-    let e = refused(p, "", "$U --mount2 -o dirs=A:B,bogus none C");
+    let e = refused(p, "", "$U --mount2 -o dirs=A:B=ro,bogus none C");
     assert!(e.contains("overlay"), "{e}");
 }
 
@@ -476,11 +476,11 @@ fn exec_chaining_and_umount() {
     let out = in_ns(
         t.path(),
         r#"
-$U A:B C -- cat C/x
+$U A:B=ro C -- cat C/x
 $U -u C
-$U A:B C -- sh -c 'exit 7'; echo "rc=$?"
+$U A:B=ro C -- sh -c 'exit 7'; echo "rc=$?"
 $U -u C
-$U A:B C -- /no/such/program; echo "rc=$?"
+$U A:B=ro C -- /no/such/program; echo "rc=$?"
 (cd C && $U -u ../C; echo "busy rc=$?")
 (cd C && $U -u --lazy ../C; echo "lazy rc=$?")
 $U -u C; echo "rc=$?"
@@ -610,14 +610,14 @@ fn rootless_union_in_user_namespace() {
     c.args(["-U", "-r", "-m", "--propagation", "private", "bash", "-c"])
         .arg(
             r#"set -e
-$U A:B C
+$U A:B=ro C
 echo "x: $(cat C/x)"
 echo new > C/new
 rm -r C/dir
 mkdir C/dir
 grep " $PWD/C " /proc/self/mountinfo | grep -o userxattr
 $U -u C
-$U --mount2 A:B C
+$U --mount2 A:B=ro C
 echo "mount2: $(cat C/new)"
 "#,
         )

@@ -312,6 +312,73 @@ gives PROGRAM the target's environment (read from
 in place of the caller's; PROGRAM is looked up in that PATH.
 Entering a PID namespace forks, unless
 .BR \\-\\-no\\-fork .
+.BI \\-\\-net\\-socket \" FD\"
+enters the network namespace of the socket on descriptor FD of the target
+(taken with
+.BR pidfd_getfd (2),
+then the
+.B SIOCGSKNS
+ioctl), and
+.B \\-\\-user\\-parent
+the parent of the user namespace selected.
+.PP
+Join mode is how a container runtime starts a process in a running
+container (\\fBcontain exec\\fR), so it takes these steps, in this order:
+.IP 1. 4
+Before anything else, unshare\\-rs re\\-executes itself from a sealed
+memfd copy of its binary, as runc does against CVE\\-2019\\-5736: its
+.I /proc/PID/exe
+inside the container (and that of anything started through a
+.B #!/proc/self/exe
+script there) is an anonymous file that refuses every write, never the
+host's binary.
+.IP 2. 4
+.BI \\-\\-preserve\\-fds \" N\"
+closes every descriptor above 2+N (only the
+.B \\-\\-json\\-status
+descriptor stays, close\\-on\\-exec), before any directory is entered, so
+that neither PROGRAM nor
+.B \\-W /proc/self/fd/N
+reaches a descriptor of the caller's.
+Every descriptor unshare\\-rs opens itself is close\\-on\\-exec.
+.IP 3. 4
+A seccomp profile FILE
+.RB ( \\-\\-seccomp )
+is read and compiled, on the caller's file system; then the namespaces,
+root and working directories are entered as above.
+.IP 4. 4
+.BI \\-\\-userspec \" USER\"[: GROUP ]
+is looked up in
+.I /etc/passwd
+and
+.I /etc/group
+of the joined root, opened from inside it, so that a symbolic link the
+container planted resolves inside the container.
+The rules are runc's (docker exec \\-u): a name or uid, its login group
+unless GROUP is given, the groups that list the user as a member when it is
+not, an unknown number taken as it is (group 0), and HOME set to the user's
+home directory when the environment has none.
+An unknown name fails with docker's message
+\\fBunable to find user NAME: no matching entries in passwd file\\fR.
+.IP 5. 4
+.B \\-\\-new\\-keyring
+joins a new anonymous session keyring; the bounding set
+.RB ( \\-\\-cap\\-drop ,
+.BR \\-\\-cap\\-add )
+and no_new_privs are set; the credentials change.
+.IP 6. 4
+The seccomp filter is installed last, right before PROGRAM starts; without
+.B \\-\\-no\\-new\\-privs
+it must go in while CAP_SYS_ADMIN is still held, so it is installed just
+before the credentials change (as runc does), and the profile must allow
+setgroups, setgid, setuid and execve.
+.PP
+A container runtime thus runs
+.PP
+.EX
+unshare\\-rs \\-\\-target PID \\-\\-all \\-\\-preserve\\-fds 0 \\-\\-new\\-keyring \\\\
+  \\-\\-userspec app \\-\\-cap\\-drop ALL \\-\\-seccomp default \\-\\- PROGRAM
+.EE
 ";
 
 const INIT: &str = "\
@@ -431,6 +498,30 @@ take the target's root and working directory as nsenter's do, but
 takes a following word as its DIR: write
 .B \\-w \\-\\-
 before PROGRAM.
+Called as
+.BR nsenter ,
+unshare\\-rs parses its command line exactly as util\\-linux nsenter does
+(getopt_long): an optional argument only when attached
+.RB ( \\-u/proc/1/ns/uts ,
+.BR \\-wDIR ,
+.BR \\-\\-wd=DIR ;
+in
+.B nsenter \\-t 1 \\-w pwd
+the word
+.B pwd
+is PROGRAM), long options abbreviated to any unique prefix, only
+nsenter's options, and
+.B \\-S follow
+and
+.B \\-G follow
+for the owner of
+.IR /proc/PID .
+.B \\-\\-clear\\-env
+and
+.B \\-\\-whitelist\\-env
+are util\\-linux's (its development tree): PROGRAM gets an empty
+environment, or only the named variables (comma\\-separated, repeatable);
+PROGRAM is then looked up in the default PATH.
 ";
 
 const SEE_ALSO: &str = "\
