@@ -540,3 +540,391 @@ fn devices_are_refused_but_docker_s_list_and_what_is_named() {
     let out = env.ok(&["exec", "d", "/probe", "attack", "mknod", "7:0", "no-token"]);
     assert!(out.starts_with("REFUSED mknod EPERM"), "{out}");
 }
+
+/// A field of /proc/PID/status as the shell line prints it (`grep FIELD: /proc/1/status`).
+fn status_field(text: &str, field: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("no {field} in {text}"))
+}
+
+#[test]
+fn seccomp_by_default_and_security_opt_forms() {
+    if !cttest::require_root("e2e::contain_isolation::seccomp_by_default_and_security_opt_forms") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("seccomp");
+    env.build_test_image("img");
+    let status = |opts: &[&str]| -> String {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(opts);
+        args.extend_from_slice(&["img", "/bin/cat", "/proc/1/status"]);
+        env.ok(&args)
+    };
+    // docker's default profile, without no_new_privs
+    let st = status(&[]);
+    assert_eq!(status_field(&st, "Seccomp"), "2");
+    assert_eq!(status_field(&st, "NoNewPrivs"), "0");
+    let st = status(&["--security-opt", "seccomp=unconfined"]);
+    assert_eq!(status_field(&st, "Seccomp"), "0");
+    let st = status(&["--security-opt", "no-new-privileges:true"]);
+    assert_eq!(status_field(&st, "NoNewPrivs"), "1");
+    assert_eq!(status_field(&st, "Seccomp"), "2");
+    let st = status(&["--privileged"]);
+    assert_eq!(status_field(&st, "Seccomp"), "0");
+    // what the default profile refuses, and what it lets through
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "img",
+        "/probe",
+        "attack",
+        "userns",
+        "+",
+        "keyctl",
+        "+",
+        "userfaultfd",
+        "+",
+        "perf",
+        "+",
+        "io_uring",
+    ]);
+    assert_eq!(out.lines().count(), 5, "{out}");
+    assert!(out.lines().all(|l| l.starts_with("REFUSED")), "{out}");
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        "img",
+        "/probe",
+        "attack",
+        "keyctl",
+    ]);
+    assert!(out.starts_with("ESCAPED keyctl"), "unconfined: {out}");
+    // a profile file: read when the container is created (removing it later changes nothing)
+    let dir = cttest::tempdir().unwrap();
+    let prof = dir.path().join("no-mkdir.json");
+    std::fs::write(
+        &prof,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", prof.display());
+    let id = env
+        .ok(&[
+            "create",
+            "--security-opt",
+            &opt,
+            "img",
+            "/bin/mkdir",
+            "/made",
+        ])
+        .trim()
+        .to_string();
+    std::fs::remove_file(&prof).unwrap();
+    let out = env.run(&["start", "-a", &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Operation not permitted"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        env.inspect(&id)["HostConfig"]["SecurityOpt"],
+        serde_json::json!([opt])
+    );
+    // exec gets the container's profile and no_new_privs setting
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "s",
+        "--security-opt",
+        "no-new-privileges",
+        "img",
+        "/bin/sleep",
+        "1000",
+    ]);
+    wait_for(&env, "s", "running");
+    let st = env.ok(&["exec", "s", "/bin/cat", "/proc/self/status"]);
+    assert_eq!(status_field(&st, "Seccomp"), "2");
+    assert_eq!(status_field(&st, "NoNewPrivs"), "1");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "u",
+        "--security-opt",
+        "seccomp=unconfined",
+        "img",
+        "/bin/sleep",
+        "1000",
+    ]);
+    wait_for(&env, "u", "running");
+    let st = env.ok(&["exec", "u", "/bin/cat", "/proc/self/status"]);
+    assert_eq!(status_field(&st, "Seccomp"), "0");
+    assert_eq!(status_field(&st, "NoNewPrivs"), "0");
+}
+
+#[test]
+fn chroot_mode_keeps_every_protection() {
+    if !cttest::require_root("e2e::contain_isolation::chroot_mode_keeps_every_protection") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("chroot");
+    env.build_test_image("img");
+    // a file of the host the classic escape would reach
+    let dir = cttest::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "host-token\n").unwrap();
+    let secret = secret.display().to_string();
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--chroot",
+        "img",
+        "/probe",
+        "attack",
+        "chroot",
+        &secret,
+        "host-token",
+        "+",
+        "mknod",
+        "7:0",
+        "no-token",
+        "+",
+        "mount",
+        "+",
+        "sysrq",
+    ]);
+    assert_eq!(out.lines().count(), 4, "{out}");
+    assert!(out.lines().all(|l| l.starts_with("REFUSED")), "{out}");
+    assert!(!std::path::Path::new(&format!("{secret}.chroot-escaped")).exists());
+    let st = env.ok(&[
+        "run",
+        "--rm",
+        "--chroot",
+        "img",
+        "/bin/cat",
+        "/proc/1/status",
+    ]);
+    assert_eq!(status_field(&st, "CapBnd"), "00000000a80425fb");
+    assert_eq!(status_field(&st, "Seccomp"), "2");
+    // masked paths, as in pivot_root mode
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--chroot",
+        "img",
+        "/bin/cat",
+        "/proc/timer_list",
+        "/proc/keys",
+    ]);
+    assert_eq!(out, "");
+    // exec joins pid 1's root, not the mount namespace's (the host's, under chroot)
+    env.ok(&[
+        "run",
+        "-d",
+        "--chroot",
+        "--name",
+        "c",
+        "img",
+        "/bin/sleep",
+        "1000",
+    ]);
+    wait_for(&env, "c", "running");
+    let ls = env.ok(&["exec", "c", "/bin/ls", "/"]);
+    assert!(ls.lines().any(|l| l == "probe"), "{ls}");
+    assert!(!ls.lines().any(|l| l == "work" || l == "boot"), "{ls}");
+    let out = env.ok(&[
+        "exec",
+        "c",
+        "/probe",
+        "attack",
+        "chroot",
+        &secret,
+        "host-token",
+    ]);
+    assert!(out.starts_with("REFUSED"), "{out}");
+}
+
+#[test]
+fn device_nodes_exist_at_start_inside_the_root() {
+    if !cttest::require_root("e2e::contain_isolation::device_nodes_exist_at_start_inside_the_root")
+    {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("device");
+    env.build_test_image("img");
+    let dir = cttest::tempdir().unwrap();
+    let plant = dir.path().join("plant");
+    std::fs::create_dir(&plant).unwrap();
+    // the node is there when the program starts, at a path of its own, and opens (the
+    // devices cgroup allows what --device names, and only that)
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/null:/dev/sub/mynull",
+        "img",
+        "/bin/sh",
+        "-c",
+        "ls -l /dev/sub/mynull; echo x > /dev/sub/mynull && echo written",
+    ]);
+    assert!(out.starts_with("crw"), "{out}");
+    assert!(out.contains("written"), "{out}");
+    // a detached container: the node is made before its program runs, inside its root;
+    // the program then plants a link to a host directory where the node's directory was
+    let plant_s = plant.display().to_string();
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "--device",
+            "/dev/null:/dev/sub/n",
+            "img",
+            "/probe",
+            "attack",
+            "devplant",
+            "/dev/sub/n",
+            &plant_s,
+        ])
+        .trim()
+        .to_string();
+    let log = wait_log(&env, &id, "devplant");
+    assert!(log.contains("present at start"), "{log}");
+    assert!(
+        std::fs::read_dir(&plant).unwrap().next().is_none(),
+        "nothing made on the host"
+    );
+    let v = env.inspect(&id);
+    assert_eq!(
+        v["HostConfig"]["Devices"],
+        serde_json::json!([{"PathOnHost": "/dev/null", "PathInContainer": "/dev/sub/n", "CgroupPermissions": "rwm"}])
+    );
+    // the container restarted: the link it left in its layer does not redirect the node
+    env.ok(&["start", "-a", &id]);
+    assert!(
+        std::fs::read_dir(&plant).unwrap().next().is_none(),
+        "nothing made on the host"
+    );
+    // a device outside docker's list given read-only: the cgroup refuses to open it for
+    // writing (a loop device: nothing is written to it either way)
+    if std::path::Path::new("/dev/loop0").exists() {
+        let out = env.run(&[
+            "run",
+            "--rm",
+            "--device",
+            "/dev/loop0:/dev/myloop:r",
+            "img",
+            "/bin/sh",
+            "-c",
+            "ls -l /dev/myloop; echo x > /dev/myloop",
+        ]);
+        assert!(stdout(&out).starts_with("brw"), "{}", stdout(&out));
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("Operation not permitted"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/nonexistent-ctools",
+        "img",
+        "/bin/true",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+}
+
+#[test]
+fn exec_user_is_resolved_inside_the_container() {
+    if !cttest::require_root("e2e::contain_isolation::exec_user_is_resolved_inside_the_container") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("execuser");
+    env.build_test_image("img");
+    env.ok(&["run", "-d", "--name", "x", "img", "/bin/sleep", "1000"]);
+    wait_for(&env, "x", "running");
+    // the container plants /etc/passwd -> the host's /etc/shadow; exec -u root then reads the
+    // container's own /etc/shadow (none here), never the host's
+    let out = env.ok(&["exec", "x", "/probe", "attack", "passwd", "/etc/shadow"]);
+    assert!(out.contains("planted"), "{out}");
+    let out = env.run(&["exec", "-u", "root", "x", "/probe", "attack", "whoami"]);
+    assert_eq!(out.status.code(), Some(125), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("unable to find user root"),
+        "{}",
+        stderr(&out)
+    );
+    // a numeric user needs no lookup; the container's files name the rest
+    let out = env.ok(&["exec", "-u", "1234:5", "x", "/probe", "attack", "whoami"]);
+    assert!(out.contains("uid=1234 gid=5"), "{out}");
+    env.ok(&["run", "-d", "--name", "y", "img", "/bin/sleep", "1000"]);
+    wait_for(&env, "y", "running");
+    let out = env.ok(&["exec", "-u", "nobody", "y", "/probe", "attack", "whoami"]);
+    assert!(out.contains("uid=65534"), "{out}");
+    // exec starts in the container's root, never in the caller's directory
+    let mut c = env.cmd();
+    c.args(["exec", "y", "/bin/sh", "-c", "pwd; ls .."])
+        .current_dir("/proc");
+    let out = cttest::run_with_timeout(&mut c, Duration::from_secs(120));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("/\n"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("probe"), "{}", stdout(&out));
+}
+
+#[test]
+fn keys_and_init_stay_inside() {
+    if !cttest::require_root("e2e::contain_isolation::keys_and_init_stay_inside") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("keys");
+    env.build_test_image("img");
+    // --init: pid 1 is chroot-rs's init, named "init", with the container's protections
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--init",
+        "img",
+        "/bin/sh",
+        "-c",
+        "cat /proc/1/cmdline; echo; cat /proc/1/status",
+    ]);
+    let cmdline = out.lines().next().unwrap();
+    assert!(
+        cmdline.trim_end_matches(['\0', ' ']).starts_with("init"),
+        "{out:?}"
+    );
+    assert!(
+        !cmdline.contains('/'),
+        "no host path in pid 1's command line: {out:?}"
+    );
+    assert_eq!(status_field(&out, "Seccomp"), "2");
+    assert_eq!(status_field(&out, "CapBnd"), "00000000a80425fb");
+    // the session keyring is the container's own (keyctl is refused by seccomp anyway: seen
+    // here without it)
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        "img",
+        "/probe",
+        "attack",
+        "keyread",
+        "ctools-isolate-none",
+        "no-token",
+    ]);
+    assert!(out.starts_with("REFUSED"), "{out}");
+}

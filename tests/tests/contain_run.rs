@@ -188,7 +188,7 @@ fn layer_survives_stop_start_and_image_never_changes() {
     let out = env.run(&["exec", "c1", "/bin/cat", "/f"]);
     assert_eq!(stdout(&out), "first\nagain\n", "{}", stderr(&out));
     // An exec'd process gets the container's hardening: the bounding set of
-    // a container's program (docker's default capabilities) and no_new_privs.
+    // a container's program (docker's default capabilities).
     let json = |args: &[&str]| -> serde_json::Value {
         serde_json::from_str(env.ok(args).trim()).expect("probe's JSON")
     };
@@ -197,7 +197,9 @@ fn layer_survives_stop_start_and_image_never_changes() {
     assert_eq!(exec["status"]["CapBnd"], "00000000a80425fb", "{exec}");
     assert_eq!(exec["status"]["CapBnd"], main["status"]["CapBnd"]);
     assert_eq!(exec["status"]["CapEff"], main["status"]["CapEff"]);
-    assert_eq!(exec["status"]["NoNewPrivs"], main["status"]["NoNewPrivs"]);
+    // no_new_privs is off by default, as docker leaves it
+    assert_eq!(exec["status"]["NoNewPrivs"], "0");
+    assert_eq!(main["status"]["NoNewPrivs"], "0");
     env.ok(&["rm", "-f", "c1"]);
     assert_eq!(before, digest_all(), "the image's files are unchanged");
 }
@@ -1036,7 +1038,12 @@ fn capabilities_read_only_and_privileged() {
     const KILL: u64 = 1 << 5;
     const NET_BIND: u64 = 1 << 10;
     const SYS_ADMIN: u64 = 1 << 21;
-    assert_eq!(bounding(&[]), (DEFAULT, "1".into()));
+    assert_eq!(bounding(&[]), (DEFAULT, "0".into()));
+    assert_eq!(
+        bounding(&["--security-opt", "no-new-privileges"]),
+        (DEFAULT, "1".into())
+    );
+    assert_eq!(bounding(&["--chroot"]), (DEFAULT, "0".into()));
     assert_eq!(bounding(&["--cap-drop", "chown"]).0, DEFAULT & !CHOWN);
     assert_eq!(
         bounding(&["--cap-add", "CAP_SYS_ADMIN"]).0,
