@@ -10,7 +10,9 @@
 # Goal: ratio ours/libcgroup <= 0.5.
 # Then the cost of docker's device policy on a start: `cgset -m 64m -c 512
 # --device-default ./G -- true` against the same without --device-default
-# (steady and fresh; v1: one more directory, 13 writes, one more join).
+# (steady and fresh; v1: one more directory, 13 writes, one more join), and
+# on the cgroup2 hierarchy the BPF program's cost.  CGSET_BENCH=devices runs
+# only these.
 set -eu
 cd "$(dirname "$0")/.."
 : "${CARGO_TARGET_DIR:=target}"
@@ -40,19 +42,38 @@ sh -c "$ours"; sh -c "$lc"
 ratio() {
     awk -F, 'NR == 2 { a = $2 } NR == 3 { b = $2 } END { printf "%s: ours %.2f ms, libcgroup %.2f ms, ratio %.2f (goal <= 0.5)\n", name, a * 1000, b * 1000, a / b }' name="$1" "$TMP"
 }
-hyperfine -N --warmup 5 --runs 100 --export-csv "$TMP" -n "cgset (ours)" "sh -c '$ours'" -n "cgcreate+cgset+cgexec" "sh -c '$lc'"
-ratio steady
-hyperfine -N --warmup 3 --runs 50 --export-csv "$TMP" \
-    -n "fresh cgset (ours)" --prepare "sh -c '$del_ours'" "sh -c '$ours'" \
-    -n "fresh cgcreate+cgset+cgexec" --prepare "sh -c '$del_lc'" "sh -c '$lc'"
-ratio fresh
+if [ "${CGSET_BENCH:-all}" != devices ]; then
+    hyperfine -N --warmup 5 --runs 100 --export-csv "$TMP" -n "cgset (ours)" "sh -c '$ours'" -n "cgcreate+cgset+cgexec" "sh -c '$lc'"
+    ratio steady
+    hyperfine -N --warmup 3 --runs 50 --export-csv "$TMP" \
+        -n "fresh cgset (ours)" --prepare "sh -c '$del_ours'" "sh -c '$ours'" \
+        -n "fresh cgcreate+cgset+cgexec" --prepare "sh -c '$del_lc'" "sh -c '$lc'"
+    ratio fresh
+fi
 sh -c "$dev"
+# Medians (the machine is shared: means are noisy), three rounds each.
 devratio() {
-    awk -F, 'NR == 2 { a = $2 } NR == 3 { b = $2 } END { printf "%s: --device-default %.2f ms, without %.2f ms, ratio %.2f (+%.2f ms)\n", name, a * 1000, b * 1000, a / b, (a - b) * 1000 }' name="$1" "$TMP"
+    awk -F, 'NR == 2 { a = $4; am = $7 } NR == 3 { b = $4; bm = $7 } END { printf "%s: median %.2f ms with, %.2f ms without, ratio %.2f (+%.2f ms); min %.2f vs %.2f ms\n", name, a * 1000, b * 1000, a / b, (a - b) * 1000, am * 1000, bm * 1000 }' name="$1" "$TMP"
 }
-hyperfine -N --warmup 5 --runs 100 --export-csv "$TMP" -n "cgset --device-default" "sh -c '$dev'" -n "cgset" "sh -c '$ours'"
-devratio "devices steady"
-hyperfine -N --warmup 3 --runs 50 --export-csv "$TMP" \
-    -n "fresh cgset --device-default" --prepare "sh -c '$del_dev'" "sh -c '$dev'" \
-    -n "fresh cgset" --prepare "sh -c '$del_ours'" "sh -c '$ours'"
-devratio "devices fresh"
+for round in 1 2 3; do
+    hyperfine -N --style none --warmup 5 --runs 100 --export-csv "$TMP" -n "cgset --device-default" "sh -c '$dev'" -n "cgset" "sh -c '$ours'"
+    devratio "v1 devices steady, round $round"
+    hyperfine -N --style none --warmup 3 --runs 60 --export-csv "$TMP" \
+        -n "fresh cgset --device-default" --prepare "sh -c '$del_dev'" "sh -c '$dev'" \
+        -n "fresh cgset" --prepare "sh -c '$del_ours'" "sh -c '$ours'"
+    devratio "v1 devices fresh, round $round"
+done
+# cgroup v2: the BPF program's load and attach, on the hybrid's cgroup2
+# hierarchy when there is one (a group at its top: --root makes it the base).
+U=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+if [ -n "$U" ]; then
+    V2="$CG --root $U"
+    v2dev="$V2 --device-default /$N-v2dev -- true"
+    v2="$V2 /$N-v2 -- true"
+    cleanup() { sh -c "$del_ours"; sh -c "$del_dev"; sh -c "$del_lc"; $V2 --delete /$N-v2dev /$N-v2 2>/dev/null; rm -f "$TMP"; }
+    sh -c "$v2dev"; sh -c "$v2"
+    for round in 1 2 3; do
+        hyperfine -N --style none --warmup 5 --runs 100 --export-csv "$TMP" -n "v2 --device-default" "sh -c '$v2dev'" -n "v2" "sh -c '$v2'"
+        devratio "v2 device program steady (load, attach, detach the old one), round $round"
+    done
+fi

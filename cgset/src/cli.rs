@@ -410,7 +410,8 @@ cgroup v2 has no device files: cgset generates a
 BPF_PROG_TYPE_CGROUP_DEVICE program for the rules, loads it with
 .BR bpf (2)
 and attaches it to the group with BPF_F_ALLOW_MULTI, then detaches the program
-it attached there before (named cgset_devices; others are left alone).
+it attached there before (named cgset_devices; others are left alone);
+when cgset's program there has the same rules already, it does nothing.
 The programs of the group's ancestors run too, and a request passes only when
 every one allows it, so a child cannot widen its parent's policy.
 The kernel needs CONFIG_CGROUP_BPF.

@@ -801,7 +801,8 @@ pub fn attached(dir: &Path) -> Result<Vec<Attached>> {
 }
 
 /// Attach the policy's program to the v2 cgroup `dir` (BPF_F_ALLOW_MULTI),
-/// then detach the programs cgset attached there before.  Between the two
+/// then detach the programs cgset attached there before; nothing when
+/// cgset's one program there has the same rules.  Between the two
 /// both run, and a request passes only when every program allows it: the
 /// group never has more access than either policy gives.
 ///
@@ -819,7 +820,6 @@ pub fn attach_v2(dir: &Path, policy: &Policy, dry: bool) -> Result<()> {
         return Ok(());
     }
     let cg = open_cgroup(dir)?;
-    let prog = load(&insns)?;
     let old: Vec<(u32, OwnedFd)> = query(&cg)
         .unwrap_or_default()
         .into_iter()
@@ -828,6 +828,14 @@ pub fn attach_v2(dir: &Path, policy: &Policy, dry: bool) -> Result<()> {
             (prog_name(&fd).ok()? == PROG_NAME).then_some((id, fd))
         })
         .collect();
+    // The same policy attached already (a join of a group with rules given
+    // again): nothing to do.
+    if let [(_, fd)] = &old[..]
+        && prog_insns(fd).ok().and_then(|p| decode(&p)).as_ref() == Some(&policy.allow)
+    {
+        return Ok(());
+    }
+    let prog = load(&insns)?;
     let mut a = Attr::new();
     a.u32(0, u32::try_from(cg.as_raw_fd()).unwrap_or(0))
         .u32(4, u32::try_from(prog.as_raw_fd()).unwrap_or(0))

@@ -40,9 +40,18 @@ vm_expect def_one_program 1 "$(programs /ctdev/def)"
 vm_check def_show_text sh -c "cgset --show /ctdev/def | grep -q 'device program.*cgset_devices'"
 # The rules, read back from the program the kernel holds.
 vm_check def_show_rules sh -c "cgset --show /ctdev/def | grep -qF 'denied but c *:* m, b *:* m, c 1:3 rwm, c 1:5 rwm, c 1:7 rwm, c 1:8 rwm, c 1:9 rwm, c 5:0 rwm, c 5:1 rwm, c 5:2 rwm, c 136:* rwm, c 10:200 rwm'"
-# Applied again: cgset's earlier program is replaced, not stacked.
+# Applied again: the same rules keep the program there; other rules
+# replace it (never stacked).
+progid() { cgset --show --json "$1" | sed -n 's/.*"id": \([0-9]*\).*/\1/p'; }
+id0=$(progid /ctdev/def)
 vm_check def_again cgset --device-default /ctdev/def
 vm_expect def_again_one_program 1 "$(programs /ctdev/def)"
+vm_expect def_again_same_program "$id0" "$(progid /ctdev/def)"
+vm_check def_other cgset --device-default --device-cgroup-rule 'c 4:* rw' /ctdev/def
+id1=$(progid /ctdev/def)
+if [ -n "$id1" ] && [ "$id1" != "$id0" ] && [ "$(programs /ctdev/def)" = 1 ]; then vm_result def_other_replaced ok "$id0 -> $id1"
+else vm_result def_other_replaced fail "$id0 -> '$id1', $(programs /ctdev/def) programs"; fi
+vm_check def_back cgset --device-default /ctdev/def
 
 # --- --device-allow PATH: exactly that device -------------------------------
 OUT=$(cgset --device-allow /tmp/blk /ctdev/allow -- devcheck $ALL 2>&1); echo "$OUT"
@@ -126,6 +135,10 @@ const CHECKS: &[&str] = &[
     "def_show_rules",
     "def_again",
     "def_again_one_program",
+    "def_again_same_program",
+    "def_other",
+    "def_other_replaced",
+    "def_back",
     "allow_open",
     "allow_openrw",
     "allow_mknod",
