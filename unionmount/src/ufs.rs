@@ -76,6 +76,7 @@ impl St {
 struct Node {
     paths: Vec<PathBuf>,
     nlookup: u64,
+    generation: u64,
 }
 
 struct DirList {
@@ -88,6 +89,9 @@ struct State {
     files: HashMap<u64, Arc<File>>,
     dirs: HashMap<u64, Arc<DirList>>,
     next_fh: u64,
+    /// The generation of an inode number whose object went away (the
+    /// file system may give the number to a new object).
+    gens: HashMap<u64, u64>,
 }
 
 /// The union file system.
@@ -202,6 +206,7 @@ impl UnionFs {
             Node {
                 paths: vec![PathBuf::new()],
                 nlookup: 1,
+                generation: 0,
             },
         );
         Ok(Self {
@@ -677,7 +682,29 @@ impl UnionFs {
         })
     }
 
+    /// The object of `rel` in branch `b` goes: its number, and those of the
+    /// nodes below `rel`, get a new generation.
+    fn retire(&self, b: usize, rel: &Path, st: &St) {
+        let ino = self.ino_of(b, rel, st);
+        let mut s = self.lock();
+        if st.is_dir() || st.0.st_nlink <= 1 {
+            *s.gens.entry(ino).or_insert(0) += 1;
+        }
+        if st.is_dir() {
+            let under: Vec<u64> = s
+                .nodes
+                .iter()
+                .filter(|(_, n)| n.paths.iter().any(|p| p.starts_with(rel) && p != rel))
+                .map(|(i, _)| *i)
+                .collect();
+            for i in under {
+                *s.gens.entry(i).or_insert(0) += 1;
+            }
+        }
+    }
+
     fn remove_tree(&self, b: usize, rel: &Path, st: &St) -> R<()> {
+        self.retire(b, rel, st);
         let c = cstr(rel);
         if st.is_dir() {
             std::fs::remove_dir_all(self.proc_path(b, rel)).map_err(|e| io_errno(&e))
@@ -695,14 +722,24 @@ impl UnionFs {
     }
 
     /// Take `rel` out of the union: removed from writable branches, a
-    /// whiteout above any read-only branch that still holds it.
-    fn unview(&self, rel: &Path, holders: &[(usize, St)]) -> R<()> {
+    /// whiteout above any read-only branch that still holds it (also below
+    /// an opaque directory, which goes too).
+    fn unview(&self, rel: &Path) -> R<()> {
+        let chain = self.dir_chain(&parent_of(rel))?;
+        let mut holders = Vec::new();
+        for &b in &chain {
+            let Ok(st) = self.lstat(b, rel) else { continue };
+            if st.is_whiteout() {
+                break;
+            }
+            holders.push((b, st));
+        }
         let ro_top = holders.iter().find(|(b, _)| !self.rw(*b)).map(|(b, _)| *b);
         let w = match ro_top {
             Some(t) => Some(self.rw_above(t).ok_or(libc::EROFS)?),
             None => None,
         };
-        for (b, st) in holders {
+        for (b, st) in &holders {
             if self.rw(*b) {
                 self.remove_tree(*b, rel, st)?;
             }
@@ -782,19 +819,26 @@ impl UnionFs {
     }
 
     /// Look `rel` up and count the kernel's reference.
-    fn entry(&self, rel: &Path) -> R<FileAttr> {
+    fn entry(&self, rel: &Path) -> R<(FileAttr, Generation)> {
         let (b, st) = self.top(rel)?;
         let attr = self.attr(b, rel, &st);
         let mut s = self.lock();
+        let g = s.gens.get(&attr.ino.0).copied().unwrap_or(0);
         let n = s.nodes.entry(attr.ino.0).or_insert_with(|| Node {
             paths: Vec::new(),
             nlookup: 0,
+            generation: g,
         });
+        if n.generation != g {
+            // The number's earlier object is gone: forget its names.
+            n.generation = g;
+            n.paths.clear();
+        }
         if !n.paths.iter().any(|p| p == rel) {
             n.paths.insert(0, rel.to_path_buf());
         }
         n.nlookup += 1;
-        Ok(attr)
+        Ok((attr, Generation(g)))
     }
 
     fn stat_attr(&self, rel: &Path) -> R<FileAttr> {
@@ -857,66 +901,73 @@ impl UnionFs {
             }
         }
         let dchain = self.dir_chain(&parent_of(dst))?;
-        let ro_dst = hd.iter().find(|(b, _)| !self.rw(*b)).map(|(b, _)| *b);
+        // Read-only branches with anything at dst, hidden or not: the new
+        // dst must be above them, or hide them.
+        let ro_dst: Vec<usize> = dchain
+            .iter()
+            .copied()
+            .filter(|&b| !self.rw(b) && self.lstat(b, dst).is_ok())
+            .collect();
         let ro_src = vs.iter().find(|(b, _)| !self.rw(*b)).map(|(b, _)| *b);
+        let clear_dst = || -> R<()> {
+            for &b in &dchain {
+                if self.rw(b)
+                    && let Ok(st) = self.lstat(b, dst)
+                {
+                    self.remove_tree(b, dst, &st)?;
+                }
+            }
+            Ok(())
+        };
+        let rename_in = |b: usize| -> R<()> {
+            self.ensure_dir(b, &parent_of(dst))?;
+            let (cs, cd) = (cstr(src), cstr(dst));
+            // SAFETY: valid fds and strings.
+            check(unsafe { libc::renameat(self.fd(b), cs.as_ptr(), self.fd(b), cd.as_ptr()) })
+        };
         if !sst.is_dir() {
             // A file: moved within its branch, or copied up first.
-            let mut t = top;
-            let limit = ro_dst.map_or(top, |r| r.min(top));
-            if !self.rw(top) || limit < top {
-                t = self
-                    .rw_above(limit.min(top) + usize::from(self.rw(limit) && limit < top))
-                    .ok_or(libc::EROFS)?;
-                if t > limit {
-                    t = self.rw_above(limit).ok_or(libc::EROFS)?;
-                }
-            }
-            for (b, st) in &hd {
-                if self.rw(*b) {
-                    self.remove_tree(*b, dst, st)?;
-                }
-            }
+            let limit = ro_dst.first().copied().map_or(top, |r| r.min(top));
+            let t = if self.rw(top) && limit == top {
+                top
+            } else {
+                self.rw_above(limit).ok_or(libc::EROFS)?
+            };
+            clear_dst()?;
             if t != top {
                 self.ensure_dir(t, &parent_of(src))?;
                 self.copy_up(src, top, t, &sst)?;
             }
-            self.prepare_new_in(t, &dchain, dst)?;
-            let (cs, cd) = (cstr(src), cstr(dst));
-            // SAFETY: valid fds and strings.
-            check(unsafe { libc::renameat(self.fd(t), cs.as_ptr(), self.fd(t), cd.as_ptr()) })?;
-        } else if ro_src.is_none() && ro_dst.is_none() {
-            // A directory in writable branches only: each branch renames
-            // its part, and the union merges them as before.
-            for (b, st) in &hd {
-                self.remove_tree(*b, dst, st)?;
-            }
-            for (b, _) in &vs {
-                self.prepare_new_in(*b, &dchain, dst)?;
-                let (cs, cd) = (cstr(src), cstr(dst));
-                // SAFETY: valid fds and strings.
-                check(unsafe {
-                    libc::renameat(self.fd(*b), cs.as_ptr(), self.fd(*b), cd.as_ptr())
-                })?;
-            }
+            rename_in(t)?;
         } else {
-            // A directory that a read-only branch holds: its merged tree is
-            // copied into a writable branch above, opaque.
-            let above = [ro_src, ro_dst].into_iter().flatten().min().unwrap_or(top);
-            let t = self.rw_above(above).ok_or(libc::EXDEV)?;
-            for (b, st) in &hd {
-                if self.rw(*b) {
-                    self.remove_tree(*b, dst, st)?;
+            let lowest = vs.last().map_or(top, |(b, _)| *b);
+            if ro_src.is_none() && ro_dst.iter().all(|&r| r > lowest) {
+                // A directory in writable branches only: each branch renames
+                // its part, and the union merges them as before.
+                clear_dst()?;
+                for (b, _) in &vs {
+                    rename_in(*b)?;
                 }
+                if !ro_dst.is_empty() {
+                    self.setxattr(lowest, dst, OPAQUE_XATTRS[0], b"y")?;
+                }
+            } else {
+                // A read-only branch holds part of it: the merged tree is
+                // copied into a writable branch above, opaque.
+                let above = ro_src
+                    .into_iter()
+                    .chain(ro_dst.iter().copied())
+                    .min()
+                    .unwrap_or(top);
+                let t = self.rw_above(above).ok_or(libc::EXDEV)?;
+                clear_dst()?;
+                self.ensure_dir(t, &parent_of(dst))?;
+                self.copy_tree(src, dst, t)?;
+                let _ = self.setxattr(t, dst, OPAQUE_XATTRS[0], b"y");
             }
-            self.prepare_new_in(t, &dchain, dst)?;
-            self.copy_tree(src, dst, t)?;
-            let _ = self.setxattr(t, dst, OPAQUE_XATTRS[0], b"y");
         }
         // Whatever still shows at the old name goes.
-        let rest = self.holders(src)?;
-        if !rest.is_empty() {
-            self.unview(src, &rest)?;
-        }
+        self.unview(src)?;
         Ok(())
     }
 
@@ -1089,7 +1140,7 @@ impl Filesystem for UnionFs {
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         match self.child(parent, name).and_then(|rel| self.entry(&rel)) {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+            Ok((a, g)) => reply.entry(&TTL, &a, g),
             Err(e) => reply.error(reply_err(e)),
         }
     }
@@ -1229,7 +1280,7 @@ impl Filesystem for UnionFs {
         rdev: u32,
         reply: ReplyEntry,
     ) {
-        let r = (|| -> R<FileAttr> {
+        let r = (|| -> R<(FileAttr, Generation)> {
             let rel = self.child(parent, name)?;
             let (b, _) = self.prepare_new(&rel)?;
             let c = cstr(&rel);
@@ -1246,7 +1297,7 @@ impl Filesystem for UnionFs {
             self.entry(&rel)
         })();
         match r {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+            Ok((a, g)) => reply.entry(&TTL, &a, g),
             Err(e) => reply.error(reply_err(e)),
         }
     }
@@ -1260,7 +1311,7 @@ impl Filesystem for UnionFs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let r = (|| -> R<FileAttr> {
+        let r = (|| -> R<(FileAttr, Generation)> {
             let rel = self.child(parent, name)?;
             let (b, replaced) = self.prepare_new(&rel)?;
             let c = cstr(&rel);
@@ -1273,7 +1324,7 @@ impl Filesystem for UnionFs {
             self.entry(&rel)
         })();
         match r {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+            Ok((a, g)) => reply.entry(&TTL, &a, g),
             Err(e) => reply.error(reply_err(e)),
         }
     }
@@ -1289,7 +1340,7 @@ impl Filesystem for UnionFs {
             if st.is_dir() {
                 return Err(libc::EISDIR);
             }
-            self.unview(&rel, &h)?;
+            self.unview(&rel)?;
             self.forget_path(&rel);
             Ok(())
         })();
@@ -1313,7 +1364,7 @@ impl Filesystem for UnionFs {
             if !self.list(&rel)?.is_empty() {
                 return Err(libc::ENOTEMPTY);
             }
-            self.unview(&rel, &h)?;
+            self.unview(&rel)?;
             self.forget_path(&rel);
             Ok(())
         })();
@@ -1331,7 +1382,7 @@ impl Filesystem for UnionFs {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        let r = (|| -> R<FileAttr> {
+        let r = (|| -> R<(FileAttr, Generation)> {
             let rel = self.child(parent, link_name)?;
             let (b, _) = self.prepare_new(&rel)?;
             let c = cstr(&rel);
@@ -1342,7 +1393,7 @@ impl Filesystem for UnionFs {
             self.entry(&rel)
         })();
         match r {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+            Ok((a, g)) => reply.entry(&TTL, &a, g),
             Err(e) => reply.error(reply_err(e)),
         }
     }
@@ -1378,7 +1429,7 @@ impl Filesystem for UnionFs {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
-        let r = (|| -> R<FileAttr> {
+        let r = (|| -> R<(FileAttr, Generation)> {
             let src = self.path_of(ino)?;
             let dst = self.child(newparent, newname)?;
             let chain = self.dir_chain(&parent_of(&dst))?;
@@ -1393,7 +1444,7 @@ impl Filesystem for UnionFs {
             self.entry(&dst)
         })();
         match r {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+            Ok((a, g)) => reply.entry(&TTL, &a, g),
             Err(e) => reply.error(reply_err(e)),
         }
     }
@@ -1711,7 +1762,7 @@ impl Filesystem for UnionFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        let r = (|| -> R<(FileAttr, u64)> {
+        let r = (|| -> R<((FileAttr, Generation), u64)> {
             let rel = self.child(parent, name)?;
             let (b, _) = self.prepare_new(&rel)?;
             let c = cstr(&rel);
@@ -1733,9 +1784,7 @@ impl Filesystem for UnionFs {
             Ok((a, self.add_file(f)))
         })();
         match r {
-            Ok((a, fh)) => {
-                reply.created(&TTL, &a, Generation(0), FileHandle(fh), FopenFlags::empty())
-            }
+            Ok(((a, g), fh)) => reply.created(&TTL, &a, g, FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.error(reply_err(e)),
         }
     }

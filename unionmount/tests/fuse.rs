@@ -472,3 +472,47 @@ $U -u C
     let here = fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!here.contains(&*p.to_string_lossy()), "{here}");
 }
+
+/// unionmount-testsuite's hard cases: a directory made where a whiteout
+/// was is opaque, and stays so through rmdir and rename; a directory
+/// renamed over a read-only one is a copy, and the numbers the file system
+/// gives again to new objects are new inodes for the kernel.
+#[test]
+fn opaque_directories_and_reused_inode_numbers() {
+    if !cttest::require_root("unionmount::fuse::opaque_directories_and_reused_inode_numbers") {
+        return;
+    }
+    let _g = cttest::serial("mount");
+    let t = cttest::tempdir().unwrap();
+    let p = t.path();
+    let _reap = cttest::defer(|| reap(p));
+    write(&p.join("R/d/a"), "a\n");
+    write(&p.join("R/p/a"), "a\n");
+    fs::create_dir_all(p.join("R/e")).unwrap();
+    fs::create_dir_all(p.join("A")).unwrap();
+    fs::create_dir_all(p.join("C")).unwrap();
+    let out = in_ns(
+        p,
+        r#"set -e
+$U --fuse -o dirs=A:R=ro none C
+rm C/d/a; mkdir C/d/a; rmdir C/d/a; echo "d: [$(ls -A C/d)]"
+rm -r C/p; mkdir C/pn; perl -e 'rename("C/pn", "C/p") or die "$!"'; echo "p: [$(ls -A C/p)]"
+rmdir C/p; echo "p gone: $(ls C | tr '\n' ' ')"
+for i in 1 2 3 4 5; do
+  mkdir C/n$i; echo x$i > C/n$i/f
+  perl -e "rename('C/n$i', 'C/e') or die \"\$!\""
+  mkdir C/m$i; echo "m$i: [$(ls -A C/m$i)] e: $(cat C/e/f)"
+  rm -r C/e; mkdir C/e
+done
+$U -u C
+"#,
+    );
+    let stdout = ok(&out);
+    has(&stdout, &["d: []\n", "p: []\n", "p gone: d e \n"]);
+    for i in 1..=5 {
+        has(&stdout, &[&format!("m{i}: [] e: x{i}\n")]);
+    }
+    assert!(is_whiteout(&p.join("A/p")));
+    assert_eq!(read(&p.join("R/d/a")), "a\n");
+    assert_eq!(daemons_gone(p), Vec::<u32>::new());
+}
