@@ -912,8 +912,18 @@ fn keys_and_init_stay_inside() {
     );
     assert_eq!(status_field(&out, "Seccomp"), "2");
     assert_eq!(status_field(&out, "CapBnd"), "00000000a80425fb");
-    // the session keyring is the container's own (keyctl is refused by seccomp anyway: seen
-    // here without it)
+    // the session keyring is the container's own, in run and exec (keyctl is refused by
+    // the seccomp profile anyway: seen here without it): not ours, which contain inherits
+    // SAFETY: KEYCTL_GET_KEYRING_ID (0) of KEY_SPEC_SESSION_KEYRING (-3), creating it (1).
+    let ours = unsafe { libc::syscall(libc::SYS_keyctl, 0, -3, 1) };
+    assert!(ours > 0, "our session keyring");
+    let keyring = |out: &str| -> i64 {
+        let n = out
+            .split("session keyring ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{out}"));
+        n.trim().trim_end_matches(')').parse().unwrap()
+    };
     let out = env.ok(&[
         "run",
         "--rm",
@@ -922,9 +932,26 @@ fn keys_and_init_stay_inside() {
         "img",
         "/probe",
         "attack",
-        "keyread",
-        "ctools-isolate-none",
-        "no-token",
+        "keyctl",
     ]);
-    assert!(out.starts_with("REFUSED"), "{out}");
+    assert_ne!(keyring(&out), ours, "{out}");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "k",
+        "--security-opt",
+        "seccomp=unconfined",
+        "img",
+        "/bin/sleep",
+        "1000",
+    ]);
+    wait_for(&env, "k", "running");
+    let out = env.ok(&["exec", "k", "/probe", "attack", "keyctl"]);
+    assert_ne!(keyring(&out), ours, "exec: {out}");
+    let out = env.ok(&["run", "--rm", "img", "/probe", "attack", "keyctl"]);
+    assert!(
+        out.starts_with("REFUSED keyctl"),
+        "the default profile: {out}"
+    );
 }
