@@ -955,3 +955,37 @@ fn keys_and_init_stay_inside() {
         "the default profile: {out}"
     );
 }
+
+#[test]
+fn a_volume_destination_never_follows_a_link_out_of_the_root() {
+    if !cttest::require_root(
+        "e2e::contain_isolation::a_volume_destination_never_follows_a_link_out_of_the_root",
+    ) {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("voldest");
+    env.build_test_image("img");
+    let dir = cttest::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let victim = dir.path().join("victim");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::create_dir(&victim).unwrap();
+    let vol = format!("{}:/data/sub", src.display());
+    let id = env
+        .ok(&["create", "-v", &vol, "img", "/bin/ls", "/data/sub"])
+        .trim()
+        .to_string();
+    // what a container could have left in its layer: /data -> a host directory
+    std::os::unix::fs::symlink(
+        &victim,
+        env.state().join("containers").join(&id).join("upper/data"),
+    )
+    .unwrap();
+    let out = env.run(&["start", "-a", &id]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(
+        std::fs::read_dir(&victim).unwrap().next().is_none(),
+        "nothing made on the host"
+    );
+}
