@@ -1135,6 +1135,14 @@ impl Filesystem for UnionFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
+        // The page cache is kept across opens, and dropped when a file's
+        // size or time changes.
+        for f in [
+            fuser::InitFlags::FUSE_AUTO_INVAL_DATA,
+            fuser::InitFlags::FUSE_PARALLEL_DIROPS,
+        ] {
+            let _ = config.add_capabilities(f);
+        }
         Ok(())
     }
 
@@ -1454,7 +1462,7 @@ impl Filesystem for UnionFs {
             .path_of(ino)
             .and_then(|rel| self.open_file(&rel, flags.0))
         {
-            Ok(f) => reply.opened(FileHandle(self.add_file(f)), FopenFlags::empty()),
+            Ok(f) => reply.opened(FileHandle(self.add_file(f)), FopenFlags::FOPEN_KEEP_CACHE),
             Err(e) => reply.error(reply_err(e)),
         }
     }
@@ -1784,7 +1792,9 @@ impl Filesystem for UnionFs {
             Ok((a, self.add_file(f)))
         })();
         match r {
-            Ok(((a, g), fh)) => reply.created(&TTL, &a, g, FileHandle(fh), FopenFlags::empty()),
+            Ok(((a, g), fh)) => {
+                reply.created(&TTL, &a, g, FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE)
+            }
             Err(e) => reply.error(reply_err(e)),
         }
     }
