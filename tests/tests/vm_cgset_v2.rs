@@ -178,6 +178,8 @@ vm_expect thawed "frozen 0" "$(grep ^frozen $G/pidg/cgroup.events)"
 kill $sp; wait $sp 2>/dev/null
 
 # --- io: io.max from device rates, measured on the virtio disk ---------------
+# virtio_blk probes the disk asynchronously after its insmod.
+i=0; while [ ! -e /sys/block/vda/dev ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 mm=$(cat /sys/block/vda/dev)
 vm_check io_bps_set cgset --device-read-bps /dev/vda:1mb /ctv2/iobps
 vm_expect io_bps_max "$mm rbps=1048576 wbps=max riops=max wiops=max" "$(cat $G/iobps/io.max 2>/dev/null)"
@@ -385,6 +387,9 @@ fn cgset_on_cgroup_v2() {
         .memory_mb(512)
         .tools(&["cgset"])
         .binary(&alloc)
+        // Debian's cloud kernel has virtio_pci as a module, which disk_mb
+        // does not load: without it there is no /dev/vda.
+        .module("virtio_pci")
         .disk_mb(16)
         .data(TIMED_SH, "/bin/timed", 0o755)
         .script(script)
