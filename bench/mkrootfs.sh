@@ -15,6 +15,7 @@
 # printed is the peer's mean time divided by ours.
 # Usage: bench/mkrootfs.sh [RUNS]    (default 10; 3 for the big cases)
 #        CASES=4 bench/mkrootfs.sh   runs only the cases named (digits; default: all)
+#        BIG_RUNS=N                  runs of the big cases (2, 4, 5)
 set -euo pipefail
 
 runs=${1:-10}
@@ -63,7 +64,7 @@ EOF
 }
 
 want() { [[ ${CASES:-12345} == *$1* ]]; }
-big=$(( runs < 3 ? runs : 3 ))
+big=${BIG_RUNS:-$(( runs < 3 ? runs : 3 ))}
 
 if want 1; then
 echo "== 1. bash ls id python3 into a fresh tree"
@@ -126,7 +127,12 @@ fi
 if want 5; then
 src=${LAYER_SRC:-/usr/lib/x86_64-linux-gnu}
 echo "== 5. --import of a layer of $src ($(du -sm "$src" | cut -f1) MB)"
-tar --numeric-owner -C "$src" -cf "$work/layer.tar" .
+# at its own path, so that its relative links stay inside the layer's root, with its
+# parent directories first (as image layers have them)
+rel=${src#/}
+mapfile -t parents < <(p=$rel; while p=$(dirname "$p"); [ "$p" != . ]; do echo "$p"; done | tac)
+tar --numeric-owner -C / --no-recursion -cf "$work/layer.tar" "${parents[@]}"
+tar --numeric-owner -C / -rf "$work/layer.tar" "$rel"
 gzip -c "$work/layer.tar" >"$work/layer.tar.gz"
 have_zstd=0
 if command -v zstd >/dev/null; then
@@ -144,7 +150,7 @@ if command -v umoci >/dev/null; then
     # umoci's own layout: one layer, as umoci insert writes it (gzip)
     umoci init --layout "$work/oci" >/dev/null
     umoci new --image "$work/oci:l" >/dev/null
-    umoci insert --image "$work/oci:l" "$src" / >/dev/null
+    umoci insert --image "$work/oci:l" "$src" "$src" >/dev/null
     umoci=(-n "umoci gzip" "umoci raw unpack --image $work/oci:l $work/u")
 fi
 zst=()

@@ -2,9 +2,10 @@
 //! tar, gzip or zstd) into a directory usable as an overlayfs layer.
 //!
 //! The archive is read with the `tar` crate (ustar, pax headers, GNU long
-//! names, sparse files), gzip with `flate2` and zstd with `ruzstd`; what is
-//! ours is on top: `.wh.NAME` becomes a whiteout (a 0:0 character device
-//! named NAME), `.wh..wh..opq` marks its directory opaque
+//! names, GNU sparse files; pax's sparse format is refused), gzip with
+//! `flate2` and zstd with `ruzstd`; what is ours is on top: `.wh.NAME`
+//! becomes a whiteout (a 0:0 character device named NAME), `.wh..wh..opq`
+//! marks its directory opaque
 //! (`trusted.overlay.opaque=y`), and every entry is checked before it is
 //! written. A leading `/` is stripped from names, as GNU tar and podman
 //! strip it; `..`, writes through a symbolic link, hard links to anything
@@ -260,7 +261,13 @@ impl Pass<'_> {
         Ok(())
     }
 
-    fn entry<R: Read>(&mut self, mut e: tar::Entry<'_, R>) -> anyhow::Result<()> {
+    /// Check (and make) one entry. `plain` is the layer itself when it is a
+    /// plain tar: a file's bytes are then copied by the kernel from there.
+    fn entry<R: Read>(
+        &mut self,
+        mut e: tar::Entry<'_, R>,
+        plain: Option<&fs::File>,
+    ) -> anyhow::Result<()> {
         let typ = e.header().entry_type();
         if typ.is_pax_global_extensions() {
             return Ok(());
@@ -307,10 +314,17 @@ impl Pass<'_> {
             .map(|l| PathBuf::from(std::ffi::OsStr::from_bytes(&l).to_owned()));
         if let Ok(Some(exts)) = e.pax_extensions() {
             for x in exts.flatten() {
-                if x.key() == Ok("mtime")
-                    && let Some(t) = pax_time(x.value_bytes())
-                {
-                    mtime = t;
+                match x.key() {
+                    Ok("mtime") => {
+                        if let Some(t) = pax_time(x.value_bytes()) {
+                            mtime = t;
+                        }
+                    }
+                    Ok(k) if k.starts_with("GNU.sparse.") => bail!(
+                        "{}: a sparse file in pax format (GNU tar -S --format=pax) is not supported",
+                        self.ctx(&p)
+                    ),
+                    _ => {}
                 }
             }
         }
@@ -364,6 +378,12 @@ impl Pass<'_> {
             ),
         };
         self.seen.insert(p.clone(), seen);
+        if let Some(f) = plain
+            && matches!(typ, tar::EntryType::Regular | tar::EntryType::Continuous)
+            && e.raw_file_position().saturating_add(e.size()) > f.metadata()?.len()
+        {
+            bail!("{}: truncated tar archive", self.ctx(&p));
+        }
         if !self.write {
             return Ok(());
         }
@@ -419,7 +439,13 @@ impl Pass<'_> {
                     .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
                     .open(&full)
                     .with_context(cx)?;
-                copy_body(&mut e, &mut f).with_context(cx)?;
+                match plain {
+                    Some(src) if typ != tar::EntryType::GNUSparse => {
+                        copy_range(src, e.raw_file_position(), e.size(), &f, &mut e)
+                    }
+                    _ => copy_body(&mut e, &mut f),
+                }
+                .with_context(cx)?;
             }
         }
         self.chown(&full, uid, gid);
@@ -461,16 +487,22 @@ impl Pass<'_> {
 
     /// Read (and, when writing, unpack) the whole layer.
     fn run(&mut self) -> anyhow::Result<()> {
+        let bad = || format!("{}: bad tar archive", self.layer.display());
         let (r, comp) = open_layer(self.layer)?;
-        let mut ar = tar::Archive::new(r);
-        for e in ar
-            .entries()
-            .with_context(|| format!("{}: not a tar archive", self.layer.display()))?
-        {
-            let e = e.with_context(|| format!("{}: bad tar archive", self.layer.display()))?;
-            self.entry(e)?;
-        }
-        if comp != Compression::None {
+        if comp == Compression::None {
+            // A plain tar: seek over the contents, which the kernel copies.
+            let f = fs::File::open(self.layer)
+                .with_context(|| format!("{}: cannot open", self.layer.display()))?;
+            let raw = f.try_clone()?;
+            let mut ar = tar::Archive::new(BufReader::with_capacity(1 << 16, f));
+            for e in ar.entries_with_seek().with_context(bad)? {
+                self.entry(e.with_context(bad)?, Some(&raw))?;
+            }
+        } else {
+            let mut ar = tar::Archive::new(r);
+            for e in ar.entries().with_context(bad)? {
+                self.entry(e.with_context(bad)?, None)?;
+            }
             // the rest of the stream: gzip's CRC, zstd's checksums
             io::copy(&mut ar.into_inner(), &mut io::sink())
                 .with_context(|| format!("{}: cannot decompress", self.layer.display()))?;
@@ -491,7 +523,55 @@ fn device<R: Read>(e: &tar::Entry<'_, R>) -> libc::dev_t {
     libc::makedev(ma, mi)
 }
 
-fn copy_body(r: &mut dyn Read, f: &mut fs::File) -> io::Result<()> {
+/// Copy `len` bytes at `off` of the plain tar `src` into `dst` with
+/// copy_file_range; through `body` (the entry's reader) where the kernel
+/// cannot copy between the two files.
+fn copy_range(
+    src: &fs::File,
+    off: u64,
+    len: u64,
+    dst: &fs::File,
+    body: &mut dyn Read,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut off_in = i64::try_from(off).map_err(io::Error::other)?;
+    let mut left = len;
+    while left > 0 {
+        let chunk = usize::try_from(left.min(1 << 30)).unwrap_or(1 << 30);
+        // SAFETY: valid descriptors; the input offset is ours (the shared
+        // file position is not used), the output advances its own.
+        let n = unsafe {
+            libc::copy_file_range(
+                src.as_raw_fd(),
+                &raw mut off_in,
+                dst.as_raw_fd(),
+                std::ptr::null_mut(),
+                chunk,
+                0,
+            )
+        };
+        if n < 0 {
+            let er = io::Error::last_os_error();
+            match er.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EXDEV | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOSYS)
+                    if left == len =>
+                {
+                    let mut f = dst;
+                    return copy_body(body, &mut f);
+                }
+                _ => return Err(er),
+            }
+        }
+        if n == 0 {
+            return Err(io::Error::other("truncated tar archive"));
+        }
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+fn copy_body(r: &mut dyn Read, f: &mut dyn Write) -> io::Result<()> {
     let mut buf = vec![0u8; 1 << 17];
     loop {
         let n = match r.read(&mut buf) {

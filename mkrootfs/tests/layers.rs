@@ -281,6 +281,21 @@ fn failures_leave_dir_as_it_was() {
     let o = import(&p.join("cut.tar.gz"), &full);
     assert_eq!(o.status.code(), Some(125), "{o:?}");
     assert_eq!(std::fs::read_dir(&full).unwrap().count(), 1);
+    // a plain tar cut short (its contents are copied by the kernel, not read)
+    sh(
+        r#"tar -C /usr/bin -cf - id bash | head -c 600000 > "$1""#,
+        &[&p.join("cut.tar")],
+    );
+    for d in [&empty, &full] {
+        let o = import(&p.join("cut.tar"), d);
+        assert_eq!(o.status.code(), Some(125), "{o:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("truncated"),
+            "{o:?}"
+        );
+    }
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(&full).unwrap().count(), 1);
     // xz is no layer format: said so
     std::fs::write(p.join("x.tar.xz"), b"\xfd7zXZ\0rest").unwrap();
     let o = import(&p.join("x.tar.xz"), &p.join("x"));
@@ -324,4 +339,107 @@ fn device_nodes_need_the_right_to_make_them() {
         "{o:?}"
     );
     assert_eq!(std::fs::read_dir(&u).unwrap().count(), 0);
+}
+
+#[test]
+fn gnu_sparse_files_read_pax_sparse_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path();
+    let src = p.join("src");
+    std::fs::create_dir(&src).unwrap();
+    sh(
+        r#"truncate -s 10M "$1/sparse" && printf hello | dd of="$1/sparse" bs=1 seek=5000000 conv=notrunc 2>/dev/null
+tar --format=gnu -S -C "$1" -cf "$2/gnu.tar" . && tar --format=pax -S -C "$1" -cf "$2/pax.tar" ."#,
+        &[&src, p],
+    );
+    let out = p.join("gnu");
+    ok(&import(&p.join("gnu.tar"), &out));
+    assert!(
+        std::fs::read(out.join("sparse")).unwrap() == std::fs::read(src.join("sparse")).unwrap()
+    );
+    let out = p.join("pax");
+    let o = import(&p.join("pax.tar"), &out);
+    assert_eq!(o.status.code(), Some(125), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("sparse file in pax format"),
+        "{o:?}"
+    );
+    assert!(!out.exists());
+}
+
+/// The layers of the image `tag` of an OCI layout, bottom first.
+fn layout_layers(layout: &Path, tag: &str) -> Vec<PathBuf> {
+    let blob = |d: &str| {
+        layout
+            .join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
+    let ix: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let m = ix["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .unwrap();
+    let man: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(blob(m["digest"].as_str().unwrap())).unwrap())
+            .unwrap();
+    man["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| blob(l["digest"].as_str().unwrap()))
+        .collect()
+}
+
+#[test]
+fn umoci_insert_and_repack_layers() {
+    if !cttest::require_root!()
+        || !cttest::require("layers::umoci", have("umoci"), "needs umoci (make deps)")
+    {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path();
+    // insert SRC / writes the entry "/"; repack after changes writes whiteouts
+    sh(
+        r#"set -e
+cd "$1"
+mkdir -p src/etc src/d src/home/u
+echo a > src/etc/a; echo b > src/d/b; echo keep > src/etc/keep
+chown 1000:1000 src/home/u; ln -s ../etc/keep src/d/link
+find src -exec touch -h -d @1700000000 {} +   # umoci rounds times to the second
+umoci init --layout L >/dev/null
+umoci new --image L:t >/dev/null
+umoci insert --image L:t src / >/dev/null
+umoci unpack --image L:t bundle >/dev/null
+rm bundle/rootfs/etc/a
+rm -rf bundle/rootfs/d; mkdir bundle/rootfs/d; echo n > bundle/rootfs/d/new
+umoci repack --image L:t2 bundle >/dev/null
+"#,
+        &[p],
+    );
+    let l1 = layout_layers(&p.join("L"), "t");
+    assert_eq!(l1.len(), 1);
+    let dest = p.join("one");
+    ok(&import(&l1[0], &dest));
+    assert_eq!(listing(&dest), listing(&p.join("src")));
+    let layers = layout_layers(&p.join("L"), "t2");
+    assert_eq!(layers.len(), 2);
+    let root = p.join("root");
+    for l in &layers {
+        ok(&import(l, &root));
+    }
+    let wh = |rel: &str| {
+        let m = std::fs::symlink_metadata(root.join(rel)).unwrap();
+        m.file_type().is_char_device() && m.rdev() == 0
+    };
+    assert!(wh("etc/a") && wh("d/b") && wh("d/link"), "whiteouts");
+    assert_eq!(std::fs::read_to_string(root.join("d/new")).unwrap(), "n\n");
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/keep")).unwrap(),
+        "keep\n"
+    );
+    assert_eq!(std::fs::metadata(root.join("home/u")).unwrap().uid(), 1000);
 }
