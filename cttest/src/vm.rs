@@ -503,7 +503,7 @@ impl Vm {
     }
 
     /// Attach an empty raw disk of `mb` MiB as `/dev/vda` (virtio; loads
-    /// `virtio_blk`), for io tests that want a real block device.
+    /// `virtio_pci` and `virtio_blk`), for io tests that want a real block device.
     #[must_use]
     pub fn disk_mb(mut self, mb: u64) -> Self {
         self.disk_mb = Some(mb);
@@ -722,6 +722,9 @@ impl Vm {
         }
         let mut wanted = self.modules.clone();
         if self.disk_mb.is_some() {
+            // The disk is a virtio PCI device: Debian's cloud kernels build
+            // virtio_pci as a module (a built-in one is skipped).
+            wanted.push("virtio_pci".into());
             wanted.push("virtio_blk".into());
         }
         let mut order = Vec::new();
