@@ -949,6 +949,17 @@ fn keys_and_init_stay_inside() {
     wait_for(&env, "k", "running");
     let out = env.ok(&["exec", "k", "/probe", "attack", "keyctl"]);
     assert_ne!(keyring(&out), ours, "exec: {out}");
+    // --privileged lifts the hardening, not the keyring of its own (as runc)
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "img",
+        "/probe",
+        "attack",
+        "keyctl",
+    ]);
+    assert_ne!(keyring(&out), ours, "--privileged: {out}");
     let out = env.ok(&["run", "--rm", "img", "/probe", "attack", "keyctl"]);
     assert!(
         out.starts_with("REFUSED keyctl"),
