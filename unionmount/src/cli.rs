@@ -343,8 +343,14 @@ with
 .B UNIONMOUNT_MNTOPTIONS=fuse
 it tests the FUSE backend.
 .PP
-The FUSE backend needs root (or /dev/fuse and the right to mount in a
-user namespace); it has no rootless fusermount3 path.";
+A user other than root mounts a FUSE union through the setuid
+.BR fusermount3 (1)
+(or fusermount), as libfuse does, and
+.B unionmount \-u
+unmounts it with
+.BR fusermount3\ \-u .
+That needs a /dev/fuse the user may open: where it is root's alone (mode
+0600), fusermount3's refusal is printed.";
 
 const ENVIRONMENT: &str = r".TP
 .B UNIONMOUNT_FORCE_MOUNT2

@@ -68,7 +68,14 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
         if cli.operands.len() != 1 {
             bail!("--umount takes one TARGET");
         }
-        sys::umount(Path::new(&cli.operands[0]), cli.lazy)?;
+        let target = Path::new(&cli.operands[0]);
+        if let Err(e) = sys::umount(target, cli.lazy) {
+            // A user's FUSE union: fusermount3 unmounts it.
+            // SAFETY: plain getter.
+            if unsafe { libc::geteuid() } == 0 || fuse::user_unmount(target, cli.lazy).is_err() {
+                return Err(e);
+            }
+        }
         return chain(&cli.program);
     }
     let prepared = prepare(&cli)?;
