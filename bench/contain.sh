@@ -53,20 +53,23 @@ eval "$fresh" && $chain && $reused && $bw && contain run --rm bench /bin/true &&
 # Rounds alternate the peers, so that a slower spell of the machine (or the kernel's
 # cleaning up of the network namespaces the previous command left) falls on both sides:
 # each round's ratio of medians, then the median and range over the rounds.
-ratios_a=() ratios_b=() ratios_c=() ratios_d=()
+ratios_a=() ratios_b=() ratios_c=() ratios_d=() filter=()
 med() { jq -r --argjson i "$2" '.results[$i].median' "$1"; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 ms() { awk -v x="$(med "$work/$1.json" "$2")" 'BEGIN { printf "%.2f", x * 1000 }'; }
 for ((r = 1; r <= rounds; r++)); do
 	hyperfine --shell=bash -w 2 -r "$runs" --export-json "$work/a.json" \
 		-n "contain run --rm" "contain run --rm bench /bin/true" \
-		-n "runc run" "runc run -b $work/bundle bench-\$RANDOM\$RANDOM" >"$work/a.txt"
+		-n "runc run" "runc run -b $work/bundle bench-\$RANDOM\$RANDOM" \
+		-n "contain run --rm, seccomp=unconfined" \
+		"contain run --rm --security-opt seccomp=unconfined bench /bin/true" >"$work/a.txt"
 	hyperfine -N -w 3 -r "$((runs * 3))" --export-json "$work/b.json" \
 		-n "bwrap" --prepare true "$bw" \
 		-n "exec chain" --prepare "$fresh" "$chain" \
 		-n "exec chain, layer reused" --prepare true "$reused" \
 		-n "exec chain without cgset" --prepare "$fresh" "$nocg" >"$work/b.txt"
 	ratios_a+=("$(div "$(med "$work/a.json" 0)" "$(med "$work/a.json" 1)")")
+	filter+=("$(awk -v a="$(med "$work/a.json" 0)" -v b="$(med "$work/a.json" 2)" 'BEGIN { printf "%.2f", (a - b) * 1000 }')")
 	ratios_b+=("$(div "$(med "$work/b.json" 1)" "$(med "$work/b.json" 0)")")
 	ratios_c+=("$(div "$(med "$work/b.json" 2)" "$(med "$work/b.json" 0)")")
 	ratios_d+=("$(div "$(med "$work/b.json" 3)" "$(med "$work/b.json" 0)")")
@@ -80,4 +83,5 @@ echo "contain run --rm / runc run              = $(summary "${ratios_a[@]}")   (
 echo "exec chain / bwrap                       = $(summary "${ratios_b[@]}")   (goal <= 1.0)"
 echo "exec chain, layer reused / bwrap         = $(summary "${ratios_c[@]}")"
 echo "exec chain without cgset / bwrap         = $(summary "${ratios_d[@]}")"
+echo "seccomp filter (default - unconfined), ms = $(summary "${filter[@]}")   (the one-filter cost of issue 18)"
 echo "(medians of $rounds rounds, each of medians; ranges over the rounds)"
