@@ -23,9 +23,9 @@ RELEASE    := target/$(PROFILE)
 PROFILE_FLAG := $(if $(filter debug,$(PROFILE)),,--profile $(PROFILE))
 
 TOOLS_BIN  := stress-rs cgset unshare-rs mkrootfs
-TOOLS_SBIN := chroot-rs unionmount
+TOOLS_SBIN := chroot-rs unionmount runc-rs
 MAN1       := stress-rs.1 cgset.1 unshare-rs.1 mkrootfs.1 contain.1
-MAN8       := chroot-rs.8 unionmount.8
+MAN8       := chroot-rs.8 unionmount.8 runc-rs.8
 MAN7       := ctools.7
 ALL_TOOLS  := $(TOOLS_BIN) $(TOOLS_SBIN)
 

@@ -22,6 +22,7 @@ fn tools() -> Vec<(clap::Command, ManExtra)> {
         (chroot_rs::cli::command(), chroot_rs::cli::MAN),
         (mkrootfs::cli::command(), mkrootfs::cli::MAN),
         (unionmount::cli::command(), unionmount::cli::MAN),
+        (runc_rs::cli::command(), runc_rs::cli::MAN),
     ]
 }
 

@@ -1,0 +1,346 @@
+//! The command line of runc-rs: runc's, as podman, containerd and the
+//! runtime-tools suite call it (global flags before the command, the
+//! command's flags before or after the container id).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+const DESCRIPTION: &str = "\
+runc-rs runs OCI bundles (a config.json and a root file system) behind
+runc's command line, so that podman (\\-\\-runtime) and containerd (ctr run
+\\-\\-runc\\-binary) can drive the ctools.
+.PP
+.B create
+starts the chain
+.I cgset LIMITS GROUP \\-\\- unshare\\-rs NAMESPACES \\-\\- runc\\-rs init:
+cgset writes linux.resources (and the device rules) into the group named by
+cgroupsPath (absolute: from each hierarchy's root; relative: below the
+caller's cgroup; none: ./runc\\-rs\\-ID), unshare\\-rs makes the new
+namespaces and writes the id maps, and runc\\-rs's init joins the namespaces
+given by path, makes the PID namespace and forks its pid 1, which is
+orphaned to the caller (engines are subreapers). The init mounts
+config.json's mounts in order (bind options and propagation, tmpcopyup, the
+v1 cgroup pseudo\\-mount), makes the default /dev nodes and links and
+linux.devices, sets the hostname, runs the createContainer hooks, changes
+root (pivot_root, or MS_MOVE and chroot with \\-\\-no\\-pivot), writes
+linux.sysctl, masks maskedPaths, write\\-protects readonlyPaths and the
+root, sends the pty master over \\-\\-console\\-socket, sets oomScoreAdj,
+rlimits, user and groups, the five capability sets, no_new_privs and the
+seccomp filter, and blocks opening <root>/<id>/exec.fifo for writing.
+.B start
+opens the fifo, which lets the init exec process.args.
+.PP
+prestart and createRuntime hooks run in runc\\-rs create, createContainer
+and startContainer in the init, poststart in start and poststop in delete,
+each with the state JSON on its stdin. State lives under \\-\\-root (default
+/run/runc\\-rs).";
+
+const SECTIONS: &[(&str, &str)] = &[
+    (
+        "EXIT STATUS",
+        "\
+.TP
+.B 0
+Success.
+.TP
+.B 1
+Any error, usage errors included, as runc's; the message goes to stderr and to \\-\\-log.
+.PP
+run (without \\-\\-detach) and exec (without \\-\\-detach) exit with the container
+process's status, 128+N for a signal N.",
+    ),
+    (
+        "EXAMPLES",
+        "\
+.EX
+runc\\-rs spec && runc\\-rs run demo
+runc\\-rs create \\-\\-bundle B \\-\\-pid\\-file B/pid demo; runc\\-rs start demo
+runc\\-rs exec demo ps; runc\\-rs kill demo KILL; runc\\-rs delete demo
+podman \\-\\-runtime /usr/sbin/runc\\-rs run \\-\\-rm IMAGE true
+.EE",
+    ),
+    (
+        "SEE ALSO",
+        "\
+.BR runc (8),
+.BR cgset (1),
+.BR unshare\\-rs (1),
+.BR chroot\\-rs (8)",
+    ),
+];
+
+/// The hand-written parts of the man page.
+pub const MAN: ctcore::ManExtra = ctcore::ManExtra {
+    section: "8",
+    description: DESCRIPTION,
+    sections: SECTIONS,
+};
+
+/// Run OCI containers (runc's command line) with the ctools.
+#[derive(Parser, Debug)]
+#[command(
+    name = "runc-rs",
+    version,
+    about = "Run OCI containers with the ctools (runc's command line)"
+)]
+pub struct Cli {
+    /// Directory of the containers' state
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "/run/runc-rs"
+    )]
+    pub root: PathBuf,
+    /// Append errors (and, with --debug, debug lines) to FILE
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Format of the --log lines
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Use systemd for cgroups (refused: runc-rs drives cgroupfs through cgset)
+    #[arg(long, global = true)]
+    pub systemd_cgroup: bool,
+    /// Log debug lines
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Accepted for runc compatibility (true, false or auto); rootless is detected
+    #[arg(long, value_name = "BOOL")]
+    pub rootless: Option<String>,
+    /// Accepted for runc compatibility; checkpoint/restore is not supported
+    #[arg(long, global = true, value_name = "PATH", hide = true)]
+    pub criu: Option<String>,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// --log-format's values.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `time="..." level=error msg="..."`
+    Text,
+    /// `{"level":"error","msg":"...","time":"..."}`
+    Json,
+}
+
+/// --format of ps and list.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    /// A table (ps: the host's ps for the container's pids)
+    Table,
+    /// JSON
+    Json,
+}
+
+/// The create-time options that create and run share.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CreateOpts {
+    /// The bundle directory (config.json and the root file system)
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+    /// Unix socket to which the pty master is sent (SCM_RIGHTS) when process.terminal is true
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Write the container's pid (bare digits) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Move the root with MS_MOVE and chroot instead of pivot_root
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Keep the caller's session keyring instead of a new one
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// Pass descriptors 3 to 3+N-1 to the container
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+/// runc's commands.
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Create a container, blocked before its program until start
+    Create {
+        #[command(flatten)]
+        opts: CreateOpts,
+        /// Container id
+        id: String,
+    },
+    /// Run the program of a created container
+    Start {
+        /// Container id
+        id: String,
+    },
+    /// Create and start a container, and wait for it (unless --detach)
+    Run {
+        #[command(flatten)]
+        opts: CreateOpts,
+        /// Do not wait: leave the container running
+        #[arg(short, long)]
+        detach: bool,
+        /// Keep the container's state after it ends
+        #[arg(long)]
+        keep: bool,
+        /// Container id
+        id: String,
+    },
+    /// Print the state of a container as JSON
+    State {
+        /// Container id
+        id: String,
+    },
+    /// Send a signal (default SIGTERM) to the container's init
+    Kill {
+        /// Signal every process of the container's cgroup
+        #[arg(short, long)]
+        all: bool,
+        /// Container id
+        id: String,
+        /// Signal: a number, or a name with or without SIG
+        signal: Option<String>,
+    },
+    /// Delete a stopped (or, with --force, any) container
+    Delete {
+        /// Kill a running container first; a missing one is no error
+        #[arg(short, long)]
+        force: bool,
+        /// Container id
+        id: String,
+    },
+    /// Run a new process in a running container
+    Exec {
+        /// A runtime-spec process object (JSON) describing the process
+        #[arg(short, long, value_name = "FILE")]
+        process: Option<PathBuf>,
+        /// Do not wait for the process
+        #[arg(short, long)]
+        detach: bool,
+        /// Allocate a pseudo-terminal
+        #[arg(short, long)]
+        tty: bool,
+        /// Write the process's pid to FILE
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<PathBuf>,
+        /// Unix socket to which the pty master is sent
+        #[arg(long, value_name = "PATH")]
+        console_socket: Option<PathBuf>,
+        /// Pass descriptors 3 to 3+N-1 to the process
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        preserve_fds: u32,
+        /// Working directory in the container
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<String>,
+        /// Set an environment variable (repeatable)
+        #[arg(short, long, value_name = "NAME=VALUE")]
+        env: Vec<String>,
+        /// UID[:GID] to run as
+        #[arg(short, long, value_name = "UID[:GID]")]
+        user: Option<String>,
+        /// Additional gids (repeatable)
+        #[arg(short = 'g', long, value_name = "GID")]
+        additional_gids: Vec<u32>,
+        /// Add a capability to the process's sets (repeatable)
+        #[arg(short, long, value_name = "CAP")]
+        cap: Vec<String>,
+        /// Set no_new_privs
+        #[arg(long)]
+        no_new_privs: bool,
+        /// Container id
+        id: String,
+        /// The program and its arguments (without --process)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// List the pids of the container's processes
+    Ps {
+        /// Output format
+        #[arg(short, long, value_enum, default_value = "table")]
+        format: Format,
+        /// Container id
+        id: String,
+        /// Options for ps(1) (table format)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// List the containers under --root
+    List {
+        /// Output format
+        #[arg(short, long, value_enum, default_value = "table")]
+        format: Format,
+        /// Print only the ids
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Freeze every process of the container
+    Pause {
+        /// Container id
+        id: String,
+    },
+    /// Thaw a paused container
+    Resume {
+        /// Container id
+        id: String,
+    },
+    /// Change the resources of a running container
+    Update {
+        /// A LinuxResources JSON object (FILE, or - for stdin)
+        #[arg(short, long, value_name = "FILE")]
+        resources: Option<PathBuf>,
+        /// Memory limit in bytes
+        #[arg(long, value_name = "BYTES")]
+        memory: Option<String>,
+        /// Pids limit
+        #[arg(long, value_name = "N")]
+        pids_limit: Option<i64>,
+        /// CPU quota in microseconds
+        #[arg(long, value_name = "US")]
+        cpu_quota: Option<i64>,
+        /// CPU period in microseconds
+        #[arg(long, value_name = "US")]
+        cpu_period: Option<u64>,
+        /// CPU shares
+        #[arg(long, value_name = "N")]
+        cpu_share: Option<u64>,
+        /// Container id
+        id: String,
+    },
+    /// Print the features runc-rs supports, as JSON
+    Features,
+    /// Write a default config.json in the bundle
+    Spec {
+        /// The bundle directory
+        #[arg(short, long, value_name = "DIR", default_value = ".")]
+        bundle: PathBuf,
+        /// A config for a rootless container (user namespace, mapped to the caller)
+        #[arg(long = "rootless", id = "spec_rootless", num_args = 0..=1, default_missing_value = "true")]
+        rootless: Option<String>,
+    },
+    /// Internal: the container's init (started by create through the chain)
+    #[command(hide = true)]
+    Init {
+        /// The bundle
+        #[arg(long)]
+        bundle: PathBuf,
+        /// The sync socket's descriptor
+        #[arg(long)]
+        sync: i32,
+        /// The exec.fifo path
+        #[arg(long)]
+        fifo: PathBuf,
+        /// preserve-fds of create
+        #[arg(long, default_value_t = 0)]
+        preserve_fds: u32,
+        /// MS_MOVE + chroot instead of pivot_root
+        #[arg(long)]
+        no_pivot: bool,
+        /// Whether a console socket waits for the master
+        #[arg(long)]
+        console: bool,
+    },
+}
+
+/// The clap command, for the man page and completions.
+#[must_use]
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}

@@ -1,0 +1,783 @@
+//! create, start and run, and the container's init.
+//!
+//! create (process A) starts the chain
+//! `cgset LIMITS GROUP -- unshare-rs NAMESPACES -- runc-rs init ...` (B).
+//! The init joins the namespaces given by path, makes the PID namespace
+//! and forks its pid 1 (C), reports C's pid and exits, so that C is
+//! orphaned to the caller's subreaper. A runs the prestart and
+//! createRuntime hooks when C asks; C sets up the root and the process,
+//! sends the pty master when there is a terminal, says "ready" and blocks
+//! opening exec.fifo for writing. A writes the state and the pid file and
+//! exits. start opens the fifo for reading, which lets C exec the program.
+
+use std::ffi::OsString;
+use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, anyhow, bail};
+use oci_spec::runtime::{ContainerState, Hook, LinuxNamespaceType, Spec};
+
+use crate::cli::CreateOpts;
+use crate::state::{self, Record, Status};
+use crate::{hooks, plan, process, rootfs, sync};
+
+/// Load and check the bundle's config.json.
+///
+/// # Errors
+/// A missing or bad config.
+pub fn load_spec(bundle: &Path) -> Result<Spec> {
+    let p = bundle.join("config.json");
+    let text = fs::read_to_string(&p).map_err(|e| {
+        anyhow!(
+            "cannot read the config {}: {}",
+            p.display(),
+            ctcore::error_text(&e)
+        )
+    })?;
+    serde_json::from_str(&text).map_err(|e| anyhow!("bad config {}: {e}", p.display()))
+}
+
+/// A tool of the chain: beside runc-rs first, then on PATH.
+fn tool(name: &str) -> PathBuf {
+    if let Ok(me) = std::env::current_exe()
+        && let Some(d) = me.parent()
+    {
+        let p = d.join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    ctcore::exec::which(name.as_ref()).unwrap_or_else(|| PathBuf::from(name))
+}
+
+fn hook_list(
+    spec: &Spec,
+    f: impl Fn(&oci_spec::runtime::Hooks) -> &Option<Vec<Hook>>,
+) -> Vec<Hook> {
+    spec.hooks()
+        .as_ref()
+        .and_then(|h| f(h).clone())
+        .unwrap_or_default()
+}
+
+fn state_json(rec: &Record, st: ContainerState, pid: i32) -> String {
+    serde_json::to_string(&state::oci_state(rec, st, pid)).unwrap_or_default()
+}
+
+/// The absolute cgroup directories of `pid` that are the container's own
+/// group (named as `group`'s last component; never a hierarchy's root or a
+/// group the container merely shares), one per hierarchy.
+#[must_use]
+pub fn cgroup_dirs(pid: i32, group: &str) -> Vec<PathBuf> {
+    let last = group.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    if last.is_empty() || last == "." || last == ".." {
+        return vec![];
+    }
+    let Ok(text) = fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        return vec![];
+    };
+    let Ok(mi) = fs::read_to_string("/proc/self/mountinfo") else {
+        return vec![];
+    };
+    let mut out = vec![];
+    for l in text.lines() {
+        let mut f = l.splitn(3, ':');
+        let (_, ctl, path) = match (f.next(), f.next(), f.next()) {
+            (Some(a), Some(b), Some(c)) => (a, b, c),
+            _ => continue,
+        };
+        for m in mi.lines() {
+            let Some((a, b)) = m.split_once(" - ") else {
+                continue;
+            };
+            let mut bf = b.split_whitespace();
+            let fstype = bf.next().unwrap_or("");
+            let opts = bf.nth(1).unwrap_or("");
+            let point = a.split_whitespace().nth(4).unwrap_or("");
+            let ok = if ctl.is_empty() {
+                fstype == "cgroup2"
+            } else {
+                fstype == "cgroup" && ctl.split(',').all(|c| opts.split(',').any(|o| o == c))
+            };
+            if ok {
+                let rel = path.trim_start_matches('/');
+                if !rel.is_empty() && rel.rsplit('/').next() == Some(last) {
+                    out.push(Path::new(point).join(rel));
+                }
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Kill and forget a half-made container.
+fn cleanup(root: &Path, id: &str, pid: i32, group: &str) {
+    if pid > 0 {
+        // SAFETY: a signal to the init we started.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let dirs = if pid > 0 {
+        cgroup_dirs(pid, group)
+    } else {
+        vec![]
+    };
+    for _ in 0..200 {
+        if pid <= 0 || state::stat_of(pid).is_none_or(|(_, z)| z) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    crate::ops::remove_cgroups(&dirs);
+    let _ = Command::new(tool("cgset"))
+        .args(["--delete", "--kill", group])
+        .stderr(std::process::Stdio::null())
+        .status();
+    let _ = fs::remove_dir_all(state::dir(root, id));
+}
+
+/// `create`: returns the init's pid.
+///
+/// # Errors
+/// Anything that keeps the container from being created (nothing is left).
+pub fn create(root: &Path, id: &str, o: &CreateOpts, for_run: bool) -> Result<i32> {
+    let bundle = fs::canonicalize(&o.bundle)
+        .map_err(|e| anyhow!("bundle {}: {}", o.bundle.display(), ctcore::error_text(&e)))?;
+    let spec = load_spec(&bundle)?;
+    plan::check(&spec, &bundle)?;
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal && o.console_socket.is_none() && !for_run {
+        bail!("cannot allocate tty if runc will detach without setting console socket");
+    }
+    if !terminal && o.console_socket.is_some() {
+        bail!("cannot use console socket if runc will not detach or allocate tty");
+    }
+    let sdir = state::make_dir(root, id)?;
+    let group = plan::cgroup_name(&spec, id);
+    let r = create_in(root, id, o, &bundle, &spec, &sdir, &group, terminal);
+    match r {
+        Ok(pid) => Ok(pid),
+        Err((e, pid)) => {
+            cleanup(root, id, pid, &group);
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn create_in(
+    root: &Path,
+    id: &str,
+    o: &CreateOpts,
+    bundle: &Path,
+    spec: &Spec,
+    sdir: &Path,
+    group: &str,
+    terminal: bool,
+) -> std::result::Result<i32, (anyhow::Error, i32)> {
+    let fail = |e: anyhow::Error| (e, 0);
+    let fifo = sdir.join("exec.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622)).map_err(|e| {
+        fail(anyhow!(
+            "mkfifo {}: {}",
+            fifo.display(),
+            ctcore::errno_text(e)
+        ))
+    })?;
+    // SAFETY: chmod on our fifo (the umask took bits away).
+    let _ = fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622));
+    let rootfs = {
+        let p = spec
+            .root()
+            .as_ref()
+            .map(|r| r.path().clone())
+            .unwrap_or_default();
+        let p = if p.is_absolute() { p } else { bundle.join(p) };
+        fs::canonicalize(&p).unwrap_or(p)
+    };
+    let mut rec = Record {
+        id: id.to_string(),
+        bundle: bundle.to_path_buf(),
+        rootfs,
+        created: state::now_rfc3339(),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        oci_version: spec.version().clone(),
+        cgroup: group.to_string(),
+        ..Record::default()
+    };
+    state::save(root, &rec).map_err(fail)?;
+
+    let (mine, theirs) = sync::pair().map_err(fail)?;
+    let sync_fd: RawFd = 3 + o.preserve_fds as RawFd;
+    let me = std::env::current_exe().map_err(|e| {
+        fail(anyhow!(
+            "cannot find runc-rs itself: {}",
+            ctcore::error_text(&e)
+        ))
+    })?;
+    // The chain: cgset GROUP [LIMITS] -- unshare-rs NS -- runc-rs init.
+    let mut argv: Vec<OsString> = vec![tool("cgset").into()];
+    if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        argv.extend(
+            plan::limit_args(r)
+                .map_err(fail)?
+                .into_iter()
+                .map(OsString::from),
+        );
+        argv.extend(
+            plan::device_args(spec, r.devices().as_deref().unwrap_or(&[]))
+                .map_err(fail)?
+                .into_iter()
+                .map(OsString::from),
+        );
+    }
+    argv.push(group.into());
+    argv.push("--".into());
+    let ns = plan::unshare_args(spec, !o.no_new_keyring);
+    if !ns.is_empty() {
+        argv.push(tool("unshare-rs").into());
+        argv.extend(ns);
+        argv.push("--".into());
+    }
+    argv.push(me.into());
+    argv.extend(
+        [
+            "init".into(),
+            "--bundle".into(),
+            bundle.as_os_str().to_owned(),
+            "--sync".into(),
+            sync_fd.to_string().into(),
+            "--fifo".into(),
+            fifo.as_os_str().to_owned(),
+            "--preserve-fds".into(),
+            o.preserve_fds.to_string().into(),
+        ]
+        .into_iter()
+        .collect::<Vec<OsString>>(),
+    );
+    if o.no_pivot {
+        argv.push("--no-pivot".into());
+    }
+    if terminal {
+        argv.push("--console".into());
+    }
+    let theirs_raw = theirs.as_raw_fd();
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(theirs_raw, sync_fd) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::fcntl(sync_fd, libc::F_SETFD, 0);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        fail(anyhow!(
+            "cannot run {}: {}",
+            argv[0].to_string_lossy(),
+            ctcore::error_text(&e)
+        ))
+    })?;
+    drop(theirs);
+    let chain_pid = child.id() as i32;
+    let mut pid = 0;
+    let fd = mine.as_raw_fd();
+    let mut master: Option<OwnedFd> = None;
+    loop {
+        let msg = sync::recv(fd).map_err(|e| (e, pid))?;
+        let Some((m, mfd)) = msg else {
+            let st = child.wait().ok();
+            let why = match st.and_then(|s| s.code()) {
+                Some(c) => format!("the chain exited with status {c}"),
+                None => "the chain was killed".into(),
+            };
+            return Err((anyhow!("container init failed: {why}"), pid));
+        };
+        let (word, rest) = m.split_once(' ').unwrap_or((m.as_str(), ""));
+        match word {
+            "pid" => {
+                pid = rest.parse().unwrap_or(0);
+                if pid != chain_pid {
+                    let _ = child.wait();
+                }
+                rec.pid = pid;
+                rec.start_time = state::stat_of(pid).map_or(0, |s| s.0);
+                rec.cgroup_dirs = cgroup_dirs(pid, group);
+                state::save(root, &rec).map_err(|e| (e, pid))?;
+            }
+            "hooks" => {
+                let st = state_json(&rec, ContainerState::Created, pid);
+                let r = hooks::run("prestart", &hook_list(spec, |h| h.prestart()), &st).and_then(
+                    |()| {
+                        hooks::run(
+                            "createRuntime",
+                            &hook_list(spec, |h| h.create_runtime()),
+                            &st,
+                        )
+                    },
+                );
+                if let Err(e) = r {
+                    return Err((e, pid));
+                }
+                sync::send(fd, &st, None).map_err(|e| (e, pid))?;
+            }
+            "console" => {
+                let Some(m) = mfd else {
+                    return Err((anyhow!("the init sent no pty master"), pid));
+                };
+                if let Some(sock) = &o.console_socket {
+                    sync::send_console(sock, &m).map_err(|e| (e, pid))?;
+                } else {
+                    master = Some(m);
+                }
+            }
+            "error" => return Err((anyhow!("{rest}"), pid)),
+            "ready" => break,
+            other => return Err((anyhow!("unexpected message from the init: {other}"), pid)),
+        }
+    }
+    if let Some(f) = &o.pid_file {
+        state::write_pid_file(f, pid).map_err(|e| (e, pid))?;
+    }
+    if let Some(m) = master {
+        // run with a terminal and no console socket: relay it ourselves.
+        RELAY.with(|r| *r.borrow_mut() = Some(m));
+    }
+    Ok(pid)
+}
+
+thread_local! {
+    static RELAY: std::cell::RefCell<Option<OwnedFd>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The init: runs in process B (the end of the chain), then C.
+///
+/// # Errors
+/// Reported to create over the sync socket; the process then exits.
+pub fn init(
+    bundle: &Path,
+    sync_fd: RawFd,
+    fifo: &Path,
+    preserve: u32,
+    no_pivot: bool,
+    console: bool,
+) -> Result<i32> {
+    // SAFETY: the descriptor create handed us.
+    let sock = unsafe { OwnedFd::from_raw_fd(sync_fd) };
+    // SAFETY: as above; it must not reach the program.
+    unsafe { libc::fcntl(sync_fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    let fd = sock.as_raw_fd();
+    match init_in(bundle, fd, fifo, preserve, no_pivot, console) {
+        Ok(never) => Ok(never),
+        Err(e) => {
+            let _ = sync::send(fd, &format!("error {e:#}"), None);
+            // SAFETY: leave at once, as a forked child must.
+            unsafe { libc::_exit(1) }
+        }
+    }
+}
+
+fn setns_path(path: &Path, t: LinuxNamespaceType) -> Result<()> {
+    let f = fs::File::open(path).map_err(|e| {
+        anyhow!(
+            "open {} namespace {}: {}",
+            plan::ns_name(t),
+            path.display(),
+            ctcore::error_text(&e)
+        )
+    })?;
+    // SAFETY: setns on a descriptor we own.
+    if unsafe { libc::setns(f.as_raw_fd(), plan::ns_flag(t)) } != 0 {
+        let e = std::io::Error::last_os_error();
+        bail!(
+            "setns {} {}: {}",
+            plan::ns_name(t),
+            path.display(),
+            ctcore::error_text(&e)
+        );
+    }
+    Ok(())
+}
+
+fn init_in(
+    bundle: &Path,
+    fd: RawFd,
+    fifo: &Path,
+    preserve: u32,
+    no_pivot: bool,
+    console: bool,
+) -> Result<i32> {
+    let spec = load_spec(bundle)?;
+    let ns = plan::namespaces(&spec);
+    // Namespaces given by path: user first, mount last.
+    let mut joins: Vec<_> = ns.iter().filter(|(_, p)| p.is_some()).collect();
+    joins.sort_by_key(|(t, _)| match t {
+        LinuxNamespaceType::User => 0,
+        LinuxNamespaceType::Mount => 2,
+        _ => 1,
+    });
+    for (t, p) in joins {
+        setns_path(p.as_ref().expect("filtered"), *t)?;
+    }
+    let new_pid = ns
+        .iter()
+        .any(|(t, p)| *t == LinuxNamespaceType::Pid && p.is_none());
+    if new_pid {
+        // SAFETY: unshare with a constant flag.
+        if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
+            let e = std::io::Error::last_os_error();
+            bail!("unshare pid namespace: {}", ctcore::error_text(&e));
+        }
+    }
+    let forks = new_pid
+        || ns
+            .iter()
+            .any(|(t, p)| *t == LinuxNamespaceType::Pid && p.is_some());
+    if forks {
+        // SAFETY: single-threaded; the child carries on.
+        match unsafe { libc::fork() } {
+            -1 => {
+                let e = std::io::Error::last_os_error();
+                bail!("fork: {}", ctcore::error_text(&e));
+            }
+            0 => {}
+            child => {
+                sync::send(fd, &format!("pid {child}"), None)?;
+                // SAFETY: B's job is done; C is orphaned to the caller's subreaper.
+                unsafe { libc::_exit(0) };
+            }
+        }
+    } else {
+        sync::send(fd, &format!("pid {}", std::process::id()), None)?;
+    }
+    // SAFETY: a new session for the container (runc's init does the same).
+    unsafe { libc::setsid() };
+    sync::send(fd, "hooks", None)?;
+    let st = match sync::recv(fd)? {
+        Some((s, _)) => s,
+        None => bail!("create went away"),
+    };
+    let proc_ = spec.process().clone().unwrap_or_default();
+    let rootfs = {
+        let p = spec
+            .root()
+            .as_ref()
+            .map(|r| r.path().clone())
+            .unwrap_or_default();
+        let p = if p.is_absolute() { p } else { bundle.join(p) };
+        fs::canonicalize(&p).unwrap_or(p)
+    };
+    // The root must be a mount point for pivot_root.
+    nix::mount::mount(
+        Some(&rootfs),
+        &rootfs,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| {
+        anyhow!(
+            "bind the root {}: {}",
+            rootfs.display(),
+            ctcore::errno_text(e)
+        )
+    })?;
+    let cgroupns = ns.iter().any(|(t, _)| *t == LinuxNamespaceType::Cgroup);
+    let mut dev_mounted = false;
+    for m in spec.mounts().iter().flatten() {
+        rootfs::do_mount(&rootfs, bundle, m, cgroupns)?;
+        if m.destination() == Path::new("/dev") {
+            dev_mounted = true;
+        }
+    }
+    if dev_mounted {
+        rootfs::default_dev(&rootfs)?;
+    }
+    if let Some(d) = spec.linux().as_ref().and_then(|l| l.devices().clone()) {
+        rootfs::devices(&rootfs, &d)?;
+    }
+    // The working directory, made as root before the root may turn read-only (runc's way).
+    let cwd = proc_.cwd();
+    if cwd.is_absolute() {
+        let _ = fs::create_dir_all(rootfs::in_root(&rootfs, cwd));
+    }
+    if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h)
+            .map_err(|e| anyhow!("sethostname: {}", ctcore::errno_text(e)))?;
+    }
+    if let Some(d) = spec.domainname().as_ref().filter(|h| !h.is_empty()) {
+        let c = std::ffi::CString::new(d.as_str())?;
+        // SAFETY: setdomainname reads the string.
+        if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } != 0 {
+            let e = std::io::Error::last_os_error();
+            bail!("setdomainname: {}", ctcore::error_text(&e));
+        }
+    }
+    // The fifo, opened before the old root goes.
+    let fifo_fd = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(fifo)
+        .map_err(|e| anyhow!("open {}: {}", fifo.display(), ctcore::error_text(&e)))?;
+    hooks::run(
+        "createContainer",
+        &hook_list(&spec, |h| h.create_container()),
+        &st,
+    )?;
+    rootfs::enter(&rootfs, no_pivot)?;
+    rootfs::sysctl(&spec)?;
+    if let Some(l) = spec.linux() {
+        rootfs::mask(l.masked_paths().as_deref().unwrap_or(&[]))?;
+        rootfs::readonly(l.readonly_paths().as_deref().unwrap_or(&[]))?;
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        rootfs::root_readonly()?;
+    }
+    if console {
+        let master = open_pty()?;
+        sync::send(fd, "console", Some(master.0.as_raw_fd()))?;
+        drop(master.0);
+        attach_tty(&master.1)?;
+    }
+    process::set_oom_score_adj(&proc_)?;
+    process::set_rlimits(&proc_)?;
+    let env: Vec<String> = proc_.env().clone().unwrap_or_default();
+    let nnp = proc_.no_new_privileges() == Some(true);
+    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => {
+            let caps = process::cap_sets(&proc_).map_or(u64::MAX, |c| c[0]);
+            Some(process::compile_seccomp(s, caps)?)
+        }
+        None => None,
+    };
+    if !nnp && let Some(f) = &seccomp {
+        f.install()
+            .map_err(|e| anyhow!("seccomp: {}", ctcore::error_text(&e)))?;
+    }
+    process::set_identity(&proc_)?;
+    process::chdir(&proc_)?;
+    let args = proc_.args().clone().unwrap_or_default();
+    let path = process::lookup(&args[0], &env)?;
+    process::cloexec_from(3 + preserve);
+    sync::send(fd, "ready", None)?;
+    // Blocks until start opens the fifo for reading.
+    let w = fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/self/fd/{}", fifo_fd.as_raw_fd()))
+        .map_err(|e| anyhow!("open exec fifo: {}", ctcore::error_text(&e)))?;
+    nix::unistd::write(&w, &[0u8])
+        .map_err(|e| anyhow!("write exec fifo: {}", ctcore::errno_text(e)))?;
+    drop(w);
+    drop(fifo_fd);
+    hooks::run(
+        "startContainer",
+        &hook_list(&spec, |h| h.start_container()),
+        &st,
+    )?;
+    if nnp && let Some(f) = &seccomp {
+        f.install()
+            .map_err(|e| anyhow!("seccomp: {}", ctcore::error_text(&e)))?;
+    }
+    let e = process::exec(&path, &proc_);
+    // After start nobody reads the sync socket: say it on stderr.
+    eprintln!("runc-rs: {e}");
+    // SAFETY: leave at once.
+    unsafe { libc::_exit(127) }
+}
+
+/// Open a pty in the current root (its /dev/ptmx): (master, slave path).
+///
+/// # Errors
+/// The failing call.
+pub fn open_pty() -> Result<(OwnedFd, PathBuf)> {
+    let m = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open("/dev/ptmx")
+        .map_err(|e| anyhow!("open /dev/ptmx: {}", ctcore::error_text(&e)))?;
+    let fd = m.as_raw_fd();
+    let mut unlock: libc::c_int = 0;
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCSPTLCK reads an int, TIOCGPTN writes one.
+    unsafe {
+        if libc::ioctl(fd, libc::TIOCSPTLCK, &raw mut unlock) != 0
+            || libc::ioctl(fd, libc::TIOCGPTN, &raw mut n) != 0
+        {
+            let e = std::io::Error::last_os_error();
+            bail!("pty: {}", ctcore::error_text(&e));
+        }
+    }
+    Ok((OwnedFd::from(m), PathBuf::from(format!("/dev/pts/{n}"))))
+}
+
+/// Make `slave` the controlling terminal and fds 0-2 (a session leader already).
+///
+/// # Errors
+/// The failing call.
+pub fn attach_tty(slave: &Path) -> Result<()> {
+    let s = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(slave)
+        .map_err(|e| anyhow!("open {}: {}", slave.display(), ctcore::error_text(&e)))?;
+    let fd = s.as_raw_fd();
+    // SAFETY: plain calls on our descriptor.
+    unsafe {
+        libc::ioctl(fd, libc::TIOCSCTTY, 0);
+        for to in 0..3 {
+            libc::dup2(fd, to);
+        }
+    }
+    Ok(())
+}
+
+/// `start`.
+///
+/// # Errors
+/// Not created, or the init is dead.
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    let rec = state::load(root, id)?;
+    match state::status(root, &rec) {
+        Status::Created => {}
+        Status::Stopped => bail!("cannot start a container that has stopped"),
+        s => bail!("cannot start an already {} container", s.word()),
+    }
+    let fifo = state::dir(root, id).join("exec.fifo");
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&fifo)
+        .with_context(|| format!("open {}", fifo.display()))?;
+    let mut b = [0u8; 1];
+    loop {
+        match nix::unistd::read(&f, &mut b) {
+            Ok(1) => break,
+            Ok(_) | Err(nix::errno::Errno::EAGAIN) => {
+                if !state::alive(&rec) {
+                    bail!("container process is already dead");
+                }
+                let pfd = nix::poll::PollFd::new(
+                    std::os::fd::AsFd::as_fd(&f),
+                    nix::poll::PollFlags::POLLIN,
+                );
+                let _ = nix::poll::poll(&mut [pfd], nix::poll::PollTimeout::from(10u8));
+            }
+            Err(e) => bail!("read {}: {}", fifo.display(), ctcore::errno_text(e)),
+        }
+    }
+    let _ = fs::remove_file(&fifo);
+    let spec = load_spec(&rec.bundle).ok();
+    if let Some(spec) = spec {
+        let st = state_json(&rec, ContainerState::Running, rec.pid);
+        if let Err(e) = hooks::run("poststart", &hook_list(&spec, |h| h.poststart()), &st) {
+            crate::log::warn(&format!("{e:#}"));
+        }
+    }
+    Ok(())
+}
+
+/// `run`: create, start, wait (as a subreaper), delete; the container's status.
+///
+/// # Errors
+/// create's or start's.
+pub fn run(root: &Path, id: &str, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
+    if !detach {
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    }
+    let pid = create(root, id, o, !detach)?;
+    if let Err(e) = start(root, id) {
+        let _ = crate::ops::delete(root, id, true);
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    let master = RELAY.with(|r| r.borrow_mut().take());
+    let status = match master {
+        Some(m) => relay(m, pid),
+        None => wait_for(pid),
+    };
+    if !keep {
+        let _ = crate::ops::delete(root, id, true);
+    }
+    Ok(status)
+}
+
+/// Wait for `pid` (reaping any other orphan meanwhile); its status as a shell's.
+fn wait_for(pid: i32) -> i32 {
+    loop {
+        let mut st = 0;
+        // SAFETY: waitpid writes `st`.
+        let r = unsafe { libc::waitpid(-1, &raw mut st, 0) };
+        if r == pid {
+            return ctcore::wait::Ended::from_raw(st).map_or(255, |e| e.code());
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return 255;
+        }
+    }
+}
+
+/// Relay our stdin/stdout to the pty master until the container ends.
+fn relay(m: OwnedFd, pid: i32) -> i32 {
+    let mfd = m.as_raw_fd();
+    let mut buf = [0u8; 8192];
+    let mut stdin_open = true;
+    loop {
+        let mut fds = vec![libc::pollfd {
+            fd: mfd,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        if stdin_open {
+            fds.push(libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        // SAFETY: poll on our array.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
+        if n > 0 {
+            if fds[0].revents & (libc::POLLIN | libc::POLLHUP) != 0 {
+                // SAFETY: read into our buffer.
+                let r = unsafe { libc::read(mfd, buf.as_mut_ptr().cast(), buf.len()) };
+                if r <= 0 {
+                    break;
+                }
+                // SAFETY: write our buffer.
+                unsafe { libc::write(1, buf.as_ptr().cast(), r as usize) };
+            }
+            if stdin_open && fds.len() > 1 && fds[1].revents != 0 {
+                // SAFETY: as above.
+                let r = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+                if r <= 0 {
+                    stdin_open = false;
+                } else {
+                    // SAFETY: as above.
+                    unsafe { libc::write(mfd, buf.as_ptr().cast(), r as usize) };
+                }
+            }
+        }
+        let mut st = 0;
+        // SAFETY: waitpid writes `st`.
+        if unsafe { libc::waitpid(pid, &raw mut st, libc::WNOHANG) } == pid {
+            return ctcore::wait::Ended::from_raw(st).map_or(255, |e| e.code());
+        }
+    }
+    wait_for(pid)
+}

@@ -1,0 +1,150 @@
+//! runc-rs: an OCI runtime (runc's command line) made of the ctools: cgset
+//! for the cgroup, unshare-rs for the namespaces, and its own init for the
+//! root and the process (see `create`).
+
+pub mod cli;
+pub mod create;
+pub mod exec;
+pub mod hooks;
+pub mod log;
+pub mod ops;
+pub mod plan;
+pub mod process;
+pub mod rootfs;
+pub mod state;
+pub mod sync;
+
+use anyhow::{Result, bail};
+use clap::Parser;
+
+use cli::{Cli, Cmd};
+
+/// Parse the command line, run, and return the exit status: runc's (1 for
+/// any error, usage errors included; run's is the container's).
+#[must_use]
+pub fn main() -> i32 {
+    ctcore::cli::restore_sigpipe();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    log::setup(cli.log.clone(), cli.log_format, cli.debug);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            log::error(&format!("{e:#}"));
+            1
+        }
+    }
+}
+
+/// Run one command.
+///
+/// # Errors
+/// The command's.
+pub fn run(cli: Cli) -> Result<i32> {
+    if cli.systemd_cgroup {
+        bail!(
+            "--systemd-cgroup is not supported: runc-rs manages cgroups with cgset (cgroupfs); leave the engine's cgroup manager on cgroupfs"
+        );
+    }
+    let root = cli.root.as_path();
+    log::debug(&format!("{:?}", cli.command));
+    match cli.command {
+        Cmd::Create { opts, id } => create::create(root, &id, &opts, false).map(|_| 0),
+        Cmd::Start { id } => create::start(root, &id).map(|()| 0),
+        Cmd::Run {
+            opts,
+            detach,
+            keep,
+            id,
+        } => create::run(root, &id, &opts, detach, keep),
+        Cmd::State { id } => ops::show_state(root, &id).map(|()| 0),
+        Cmd::Kill { all, id, signal } => ops::kill(root, &id, all, signal.as_deref()).map(|()| 0),
+        Cmd::Delete { force, id } => ops::delete(root, &id, force).map(|()| 0),
+        Cmd::Exec {
+            process,
+            detach,
+            tty,
+            pid_file,
+            console_socket,
+            preserve_fds,
+            cwd,
+            env,
+            user,
+            additional_gids,
+            cap,
+            no_new_privs,
+            id,
+            command,
+        } => exec::exec(
+            root,
+            &id,
+            &exec::ExecOpts {
+                process,
+                detach,
+                tty,
+                pid_file,
+                console_socket,
+                preserve_fds,
+                cwd,
+                env,
+                user,
+                gids: additional_gids,
+                caps: cap,
+                nnp: no_new_privs,
+                command,
+            },
+        ),
+        Cmd::Ps {
+            format,
+            id,
+            ps_args,
+        } => ops::ps(root, &id, format, &ps_args).map(|()| 0),
+        Cmd::List { format, quiet } => ops::list(root, format, quiet).map(|()| 0),
+        Cmd::Pause { id } => ops::pause(root, &id, true).map(|()| 0),
+        Cmd::Resume { id } => ops::pause(root, &id, false).map(|()| 0),
+        Cmd::Update {
+            resources,
+            memory,
+            pids_limit,
+            cpu_quota,
+            cpu_period,
+            cpu_share,
+            id,
+        } => {
+            let mut flags = vec![];
+            let mut add = |k: &str, v: Option<String>| {
+                if let Some(v) = v {
+                    flags.push(k.to_string());
+                    flags.push(v);
+                }
+            };
+            add("--memory", memory);
+            add("--pids-limit", pids_limit.map(|v| v.to_string()));
+            add("--cpu-quota", cpu_quota.map(|v| v.to_string()));
+            add("--cpu-period", cpu_period.map(|v| v.to_string()));
+            add("--cpu-shares", cpu_share.map(|v| v.to_string()));
+            ops::update(root, &id, resources.as_deref(), flags).map(|()| 0)
+        }
+        Cmd::Features => {
+            ops::features();
+            Ok(0)
+        }
+        Cmd::Spec { bundle, rootless } => {
+            ops::spec(&bundle, rootless.is_some_and(|v| v != "false")).map(|()| 0)
+        }
+        Cmd::Init {
+            bundle,
+            sync,
+            fifo,
+            preserve_fds,
+            no_pivot,
+            console,
+        } => create::init(&bundle, sync, &fifo, preserve_fds, no_pivot, console),
+    }
+}

@@ -1,0 +1,481 @@
+//! config.json → the chain: the cgset arguments for linux.resources and
+//! cgroupsPath, the unshare-rs arguments for the namespaces to create and
+//! the id mappings, and the checks that refuse what runc-rs does not
+//! support (one line each).
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use oci_spec::runtime::{
+    LinuxDeviceCgroup, LinuxDeviceType, LinuxNamespaceType, LinuxResources, Spec,
+};
+
+/// The cgset group of a container: cgroupsPath absolute (`/a/b`, from each
+/// hierarchy's root) or relative (`./a/b`, below the caller's cgroup);
+/// without one, `./runc-rs-<id>`.
+#[must_use]
+pub fn cgroup_name(spec: &Spec, id: &str) -> String {
+    let p = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().clone())
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    if p.is_empty() {
+        format!("./runc-rs-{id}")
+    } else if p.starts_with('/') {
+        p
+    } else {
+        format!("./{p}")
+    }
+}
+
+fn dev_type(t: Option<LinuxDeviceType>) -> char {
+    match t {
+        Some(LinuxDeviceType::C | LinuxDeviceType::U) => 'c',
+        Some(LinuxDeviceType::B) => 'b',
+        Some(LinuxDeviceType::P) => 'p',
+        Some(LinuxDeviceType::A) | None => 'a',
+    }
+}
+
+fn num(n: Option<i64>) -> String {
+    match n {
+        Some(n) if n >= 0 => n.to_string(),
+        _ => "*".into(),
+    }
+}
+
+fn is_all(r: &LinuxDeviceCgroup) -> bool {
+    dev_type(r.typ()) == 'a' && r.major().is_none_or(|m| m < 0) && r.minor().is_none_or(|m| m < 0)
+}
+
+/// runc's default allowed devices (null, zero, full, random, urandom,
+/// tty, ptmx, pts/*, console), given after a deny-all.
+const DEFAULT_ALLOW: [&str; 9] = [
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+];
+
+/// The cgset device options for linux.resources.devices (+ linux.devices).
+///
+/// # Errors
+/// A deny rule after allows that cgset cannot express.
+pub fn device_args(spec: &Spec, rules: &[LinuxDeviceCgroup]) -> Result<Vec<String>> {
+    // Only what follows the last "all" rule matters.
+    let start = rules.iter().rposition(is_all);
+    let Some(start) = start else {
+        if rules.is_empty() {
+            return Ok(vec![]);
+        }
+        bail!(
+            "linux.resources.devices: rules without a first deny-all or allow-all are not supported"
+        );
+    };
+    if rules[start].allow() {
+        if rules[start + 1..].iter().any(|r| !r.allow()) {
+            bail!("linux.resources.devices: deny rules after an allow-all are not supported");
+        }
+        return Ok(vec![]);
+    }
+    let mut out = vec![];
+    let mut add = |rule: String| {
+        out.push("--device-cgroup-rule".to_string());
+        out.push(rule);
+    };
+    for d in DEFAULT_ALLOW {
+        add(d.to_string());
+    }
+    for r in &rules[start + 1..] {
+        if !r.allow() {
+            bail!("linux.resources.devices: deny rules after the deny-all are not supported");
+        }
+        let acc = r.access().clone().unwrap_or_else(|| "rwm".into());
+        add(format!(
+            "{} {}:{} {acc}",
+            dev_type(r.typ()),
+            num(r.major()),
+            num(r.minor())
+        ));
+    }
+    for d in spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().clone())
+        .unwrap_or_default()
+    {
+        add(format!(
+            "{} {}:{} rwm",
+            dev_type(Some(d.typ())),
+            d.major(),
+            d.minor()
+        ));
+    }
+    Ok(out)
+}
+
+/// cgset's limit options for `r` (create and update).
+///
+/// # Errors
+/// A resource runc-rs does not support.
+pub fn limit_args(r: &LinuxResources) -> Result<Vec<String>> {
+    let mut a: Vec<String> = vec![];
+    let mut opt = |k: &str, v: String| {
+        a.push(k.to_string());
+        a.push(v);
+    };
+    if let Some(m) = r.memory() {
+        if let Some(v) = m.limit() {
+            opt("--memory", v.to_string());
+        }
+        if let Some(v) = m.swap() {
+            opt("--memory-swap", v.to_string());
+        }
+        if let Some(v) = m.reservation() {
+            opt("--memory-reservation", v.to_string());
+        }
+        if let Some(v) = m.swappiness().filter(|v| *v <= 100) {
+            opt("--memory-swappiness", v.to_string());
+        }
+        if m.disable_oom_killer() == Some(true) {
+            opt("--oom-kill-disable", String::new());
+        }
+    }
+    if let Some(c) = r.cpu() {
+        if let Some(v) = c.shares().filter(|v| *v > 0) {
+            opt("--cpu-shares", v.to_string());
+        }
+        if let Some(v) = c.period().filter(|v| *v > 0) {
+            opt("--cpu-period", v.to_string());
+        }
+        if let Some(v) = c.quota().filter(|v| *v != 0) {
+            opt("--cpu-quota", v.to_string());
+        }
+        if let Some(v) = c.cpus().as_ref().filter(|v| !v.is_empty()) {
+            opt("--cpuset-cpus", v.clone());
+        }
+        if let Some(v) = c.mems().as_ref().filter(|v| !v.is_empty()) {
+            opt("--cpuset-mems", v.clone());
+        }
+        if c.realtime_runtime().is_some_and(|v| v != 0)
+            || c.realtime_period().is_some_and(|v| v != 0)
+        {
+            bail!("linux.resources.cpu.realtimeRuntime/realtimePeriod are not supported");
+        }
+    }
+    if let Some(p) = r.pids() {
+        let l = p.limit();
+        opt(
+            "--pids-limit",
+            if l <= 0 { "-1".into() } else { l.to_string() },
+        );
+    }
+    if let Some(b) = r.block_io() {
+        if let Some(w) = b.weight().filter(|w| *w > 0) {
+            opt("--blkio-weight", w.to_string());
+        }
+        if b.weight_device().as_ref().is_some_and(|v| !v.is_empty()) {
+            bail!("linux.resources.blockIO.weightDevice is not supported");
+        }
+        for (list, file) in [
+            (
+                b.throttle_read_bps_device(),
+                "blkio.throttle.read_bps_device",
+            ),
+            (
+                b.throttle_write_bps_device(),
+                "blkio.throttle.write_bps_device",
+            ),
+            (
+                b.throttle_read_iops_device(),
+                "blkio.throttle.read_iops_device",
+            ),
+            (
+                b.throttle_write_iops_device(),
+                "blkio.throttle.write_iops_device",
+            ),
+        ] {
+            for t in list.iter().flatten() {
+                opt(
+                    "--rule",
+                    format!("{file}={}:{} {}", t.major(), t.minor(), t.rate()),
+                );
+            }
+        }
+    }
+    for h in r.hugepage_limits().iter().flatten() {
+        opt(
+            "--rule",
+            format!("hugetlb.{}.limit_in_bytes={}", h.page_size(), h.limit()),
+        );
+    }
+    if r.network().is_some() {
+        bail!(
+            "linux.resources.network is not supported (net_cls and net_prio are not mounted here)"
+        );
+    }
+    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
+        bail!("linux.resources.rdma is not supported");
+    }
+    for (k, v) in r.unified().iter().flatten() {
+        opt("--rule", format!("{k}={v}"));
+    }
+    a.retain(|s| !s.is_empty());
+    Ok(a)
+}
+
+/// The namespaces of the config: (type, path).
+#[must_use]
+pub fn namespaces(spec: &Spec) -> Vec<(LinuxNamespaceType, Option<std::path::PathBuf>)> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| (n.typ(), n.path().clone()))
+        .collect()
+}
+
+/// The kernel's clone flag for a namespace type.
+#[must_use]
+pub fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
+    match t {
+        LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+        LinuxNamespaceType::User => libc::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+        LinuxNamespaceType::Network => libc::CLONE_NEWNET,
+        LinuxNamespaceType::Time => libc::CLONE_NEWTIME,
+    }
+}
+
+/// The /proc/PID/ns name of a type.
+#[must_use]
+pub fn ns_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// unshare-rs's arguments for the namespaces to create (all but pid, which
+/// the init makes with its fork) and the id maps; empty when there is none.
+#[must_use]
+pub fn unshare_args(spec: &Spec, new_keyring: bool) -> Vec<OsString> {
+    let mut a: Vec<OsString> = vec![];
+    for (t, path) in namespaces(spec) {
+        if path.is_some() {
+            continue;
+        }
+        let o = match t {
+            LinuxNamespaceType::Mount => "--mount",
+            LinuxNamespaceType::Cgroup => "--cgroup",
+            LinuxNamespaceType::Uts => "--uts",
+            LinuxNamespaceType::Ipc => "--ipc",
+            LinuxNamespaceType::User => "--user",
+            LinuxNamespaceType::Network => "--net",
+            LinuxNamespaceType::Time => "--time",
+            LinuxNamespaceType::Pid => continue,
+        };
+        a.push(o.into());
+        if t == LinuxNamespaceType::User {
+            let l = spec.linux().as_ref();
+            for m in l.and_then(|l| l.uid_mappings().clone()).unwrap_or_default() {
+                a.push(
+                    format!(
+                        "--map-users={}:{}:{}",
+                        m.container_id(),
+                        m.host_id(),
+                        m.size()
+                    )
+                    .into(),
+                );
+            }
+            for m in l.and_then(|l| l.gid_mappings().clone()).unwrap_or_default() {
+                a.push(
+                    format!(
+                        "--map-groups={}:{}:{}",
+                        m.container_id(),
+                        m.host_id(),
+                        m.size()
+                    )
+                    .into(),
+                );
+            }
+        }
+    }
+    if a.iter().any(|o| o == "--mount") {
+        let prop = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.rootfs_propagation().clone())
+            .unwrap_or_default();
+        let p = match prop.trim_start_matches('r') {
+            "private" => "private",
+            "shared" => "shared",
+            _ => "slave",
+        };
+        a.push(format!("--propagation={p}").into());
+    }
+    if new_keyring && !a.is_empty() {
+        a.push("--new-keyring".into());
+    }
+    a
+}
+
+/// Refuse what runc-rs cannot do, with one line each.
+///
+/// # Errors
+/// The first unsupported value.
+pub fn check(spec: &Spec, bundle: &Path) -> Result<()> {
+    let Some(p) = spec.process() else {
+        bail!("process property must not be empty");
+    };
+    if p.args().as_ref().is_none_or(Vec::is_empty) {
+        bail!("args must not be empty");
+    }
+    if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()) {
+        bail!("process.selinuxLabel is set but SELinux is not supported");
+    }
+    if p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty()) {
+        bail!("process.apparmorProfile is set but AppArmor is not supported");
+    }
+    let Some(root) = spec.root() else {
+        bail!("root must be specified");
+    };
+    let rp = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
+    if !rp.is_dir() {
+        bail!("rootfs ({}) does not exist", rp.display());
+    }
+    let ns = namespaces(spec);
+    let has = |t| ns.iter().any(|(x, _)| *x == t);
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
+        bail!("unable to set hostname without a private UTS namespace");
+    }
+    if !has(LinuxNamespaceType::Mount) {
+        bail!("a mount namespace is required (runc-rs sets up the root in one of its own)");
+    }
+    if let Some(l) = spec.linux() {
+        if l.intel_rdt().is_some() {
+            bail!("linux.intelRdt is not supported");
+        }
+        if l.personality().is_some() {
+            bail!("linux.personality is not supported");
+        }
+        if l.time_offsets().as_ref().is_some_and(|m| !m.is_empty()) {
+            bail!("linux.timeOffsets is not supported");
+        }
+        if l.mount_label().as_ref().is_some_and(|s| !s.is_empty()) {
+            bail!("linux.mountLabel is set but SELinux is not supported");
+        }
+        if (l.uid_mappings().as_ref().is_some_and(|v| !v.is_empty())
+            || l.gid_mappings().as_ref().is_some_and(|v| !v.is_empty()))
+            && !ns
+                .iter()
+                .any(|(t, p)| *t == LinuxNamespaceType::User && p.is_none())
+        {
+            bail!("user namespace mappings specified, but no new user namespace is requested");
+        }
+        if let Some(r) = l.resources() {
+            limit_args(r)?;
+            device_args(spec, r.devices().as_deref().unwrap_or(&[]))?;
+        }
+    }
+    for (t, path) in &ns {
+        if let Some(p) = path {
+            if *t == LinuxNamespaceType::User {
+                bail!("joining a user namespace by path is not supported");
+            }
+            if !p.exists() {
+                bail!(
+                    "namespace {} path {}: no such file or directory",
+                    ns_name(*t),
+                    p.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> Spec {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn resources_to_cgset() {
+        let r: LinuxResources = serde_json::from_str(
+            r#"{"memory":{"limit":67108864,"swap":134217728},"cpu":{"shares":512,"quota":50000,"period":100000,"cpus":"0"},"pids":{"limit":100},"blockIO":{}}"#,
+        )
+        .unwrap();
+        let a = limit_args(&r).unwrap();
+        assert_eq!(
+            a.join(" "),
+            "--memory 67108864 --memory-swap 134217728 --cpu-shares 512 --cpu-period 100000 --cpu-quota 50000 --cpuset-cpus 0 --pids-limit 100"
+        );
+    }
+
+    #[test]
+    fn devices_to_cgset() {
+        let s = spec(
+            r#"{"ociVersion":"1.0.2","linux":{"devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229}]}}"#,
+        );
+        let rules: Vec<LinuxDeviceCgroup> =
+            serde_json::from_str(r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":136,"access":"rwm"}]"#).unwrap();
+        let a = device_args(&s, &rules).unwrap();
+        assert!(a.contains(&"c 136:* rwm".to_string()), "{a:?}");
+        assert!(a.contains(&"c 10:229 rwm".to_string()), "{a:?}");
+        let all: Vec<LinuxDeviceCgroup> =
+            serde_json::from_str(r#"[{"allow":true,"access":"rwm"}]"#).unwrap();
+        assert!(device_args(&s, &all).unwrap().is_empty());
+    }
+
+    #[test]
+    fn cgroup_names() {
+        let s = spec(r#"{"ociVersion":"1.0.2","linux":{"cgroupsPath":"/libpod_parent/x"}}"#);
+        assert_eq!(cgroup_name(&s, "a"), "/libpod_parent/x");
+        let s = spec(r#"{"ociVersion":"1.0.2","linux":{"cgroupsPath":"t/x"}}"#);
+        assert_eq!(cgroup_name(&s, "a"), "./t/x");
+        let s = spec(r#"{"ociVersion":"1.0.2"}"#);
+        assert_eq!(cgroup_name(&s, "a"), "./runc-rs-a");
+    }
+
+    #[test]
+    fn namespaces_to_unshare() {
+        let s = spec(
+            r#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"pid"},{"type":"network","path":"/run/netns/x"},{"type":"mount"},{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],"gidMappings":[{"containerID":0,"hostID":100000,"size":65536}]}}"#,
+        );
+        let a: Vec<String> = unshare_args(&s, true)
+            .into_iter()
+            .map(|o| o.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            a.join(" "),
+            "--mount --user --map-users=0:100000:65536 --map-groups=0:100000:65536 --propagation=slave --new-keyring"
+        );
+    }
+}

@@ -1,0 +1,722 @@
+//! runc-rs for real (root): the lifecycle and its states, the pid file,
+//! hooks with the state on stdin, kill, delete, exec, the console socket,
+//! pause, failures that leave nothing, config fields read back from inside
+//! the container (the static probe, and /proc through sh), and runc's
+//! bundles both ways (runc spec → runc-rs run, runc-rs spec → runc run).
+
+use std::fs;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+struct Bundle {
+    _tmp: cttest::TempDir,
+    dir: PathBuf,
+    root: PathBuf,
+    id: String,
+}
+
+impl Bundle {
+    fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+
+    fn rc(&self) -> Command {
+        let mut c = cttest::cmd("runc-rs");
+        c.arg("--root").arg(&self.root);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut c = self.rc();
+        c.args(args).stdin(Stdio::null());
+        cttest::run_with_timeout(&mut c, LIMIT)
+    }
+
+    fn state(&self) -> Value {
+        let o = self.run(&["state", &self.id]);
+        assert!(
+            o.status.success(),
+            "state: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).expect("state JSON")
+    }
+
+    fn write_config(&self, c: &Value) {
+        fs::write(
+            self.dir.join("config.json"),
+            serde_json::to_string_pretty(c).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        let _ = cttest::run_with_timeout(
+            cttest::cmd("runc-rs")
+                .arg("--root")
+                .arg(&self.root)
+                .args(["delete", "--force", &self.id]),
+            LIMIT,
+        );
+    }
+}
+
+/// A bundle with a minimal root (sh, cat, sleep, echo, id, ls and the probe).
+fn bundle(id: &str) -> Bundle {
+    let tmp = cttest::tempdir().unwrap();
+    let dir = tmp.path().join("bundle");
+    let rootfs = dir.join("rootfs");
+    cttest::minroot::build(
+        &rootfs,
+        &[
+            "sh", "cat", "sleep", "echo", "ls", "id", "tty", "grep", "wc", "hostname",
+        ],
+    )
+    .unwrap();
+    fs::copy(cttest::probe(), rootfs.join("probe")).unwrap();
+    let b = Bundle {
+        root: tmp.path().join("state"),
+        dir,
+        _tmp: tmp,
+        id: format!("{id}-{}", std::process::id()),
+    };
+    b.write_config(&config(&b.id, &["/probe"]));
+    b
+}
+
+/// A runc-like config running `args`, in a cgroup below the test's own.
+fn config(id: &str, args: &[&str]) -> Value {
+    json!({
+        "ociVersion": "1.0.2-dev",
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0},
+            "args": args,
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {
+                "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+            },
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": true
+        },
+        "root": {"path": "rootfs", "readonly": false},
+        "hostname": "runcrs",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+        ],
+        "linux": {
+            "cgroupsPath": format!("runc-rs-test-{id}"),
+            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
+            "maskedPaths": ["/proc/kcore", "/proc/keys", "/sys/firmware"],
+            "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"]
+        }
+    })
+}
+
+fn alive(pid: i64) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+fn wait_stopped(b: &Bundle) {
+    for _ in 0..2000 {
+        if b.state()["status"] == "stopped" {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("the container did not stop");
+}
+
+/// Run a command whose standard output and error are files (what it
+/// leaves running, the container, keeps them: pipes would never end).
+fn with_files(c: &mut Command, out: &Path) -> Output {
+    let err = out.with_extension("err");
+    c.stdin(Stdio::null())
+        .stdout(fs::File::create(out).unwrap())
+        .stderr(fs::File::create(&err).unwrap());
+    let mut child = c.spawn().unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > LIMIT {
+            let _ = child.kill();
+            panic!("{c:?} ran longer than {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: vec![],
+        stderr: fs::read(&err).unwrap_or_default(),
+    }
+}
+
+/// Run create with stdout to a file, so that the container's output can be read.
+fn create(b: &Bundle, out: &Path, extra: &[&str]) -> Output {
+    let mut c = b.rc();
+    c.arg("create")
+        .args(extra)
+        .arg("--bundle")
+        .arg(&b.dir)
+        .arg(&b.id);
+    with_files(&mut c, out)
+}
+
+fn ok(o: &Output, what: &str) {
+    assert!(
+        o.status.success(),
+        "{what}: {:?}\n{}{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn lifecycle_states_pid_file_kill_delete() {
+    if !cttest::require_root("lifecycle_states_pid_file_kill_delete") {
+        return;
+    }
+    let b = bundle("life");
+    b.write_config(&config(&b.id, &["sleep", "1000"]));
+    let pidfile = b.dir.join("pidfile");
+    let out = b.dir.join("out");
+    let o = create(&b, &out, &["--pid-file", pidfile.to_str().unwrap()]);
+    ok(&o, "create");
+    let text = fs::read_to_string(&pidfile).unwrap();
+    assert!(
+        !text.ends_with('\n'),
+        "the pid file has no newline: {text:?}"
+    );
+    let pid: i64 = text.parse().unwrap();
+    let st = b.state();
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["pid"], pid);
+    assert_eq!(st["id"], b.id.as_str());
+    assert_eq!(st["bundle"], b.dir.to_str().unwrap());
+    assert!(st["created"].as_str().unwrap().ends_with('Z'));
+    assert!(alive(pid));
+    // Not yet the program: the init waits on the fifo.
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(
+        !cmdline.starts_with(b"sleep"),
+        "{:?}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    // Orphaned: its parent is not runc-rs (it exited).
+    ok(&b.run(&["start", &b.id]), "start");
+    assert_eq!(b.state()["status"], "running");
+    let o = b.run(&["start", &b.id]);
+    assert!(!o.status.success(), "start twice");
+    // ps
+    let o = b.run(&["ps", "--format", "json", &b.id]);
+    ok(&o, "ps");
+    let pids: Vec<i64> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(pids, vec![pid]);
+    // pause / resume
+    ok(&b.run(&["pause", &b.id]), "pause");
+    assert_eq!(b.state()["status"], "paused");
+    ok(&b.run(&["resume", &b.id]), "resume");
+    assert_eq!(b.state()["status"], "running");
+    // delete refuses a running container
+    let o = b.run(&["delete", &b.id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not stopped"));
+    // list
+    let o = b.run(&["list", "--format", "json"]);
+    ok(&o, "list");
+    let l: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(l[0]["id"], b.id.as_str());
+    // kill by name, without SIG
+    ok(&b.run(&["kill", &b.id, "KILL"]), "kill");
+    wait_stopped(&b);
+    assert_eq!(b.state()["pid"], 0);
+    let o = b.run(&["kill", &b.id, "9"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("container not running"));
+    ok(&b.run(&["delete", &b.id]), "delete");
+    let o = b.run(&["state", &b.id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not exist"));
+    assert!(!b.run(&["delete", &b.id]).status.success());
+    ok(
+        &b.run(&["delete", "--force", &b.id]),
+        "delete --force of a missing container",
+    );
+    // the cgroup is gone
+    let mine = fs::read_to_string("/proc/self/cgroup").unwrap();
+    let pids_path = mine
+        .lines()
+        .find_map(|l| l.split_once(":pids:").map(|x| x.1.to_string()))
+        .unwrap_or_default();
+    let dir = Path::new("/sys/fs/cgroup/pids")
+        .join(pids_path.trim_start_matches('/'))
+        .join(format!("runc-rs-test-{}", b.id));
+    assert!(!dir.exists(), "{} left behind", dir.display());
+}
+
+#[test]
+fn run_passes_the_exit_status_and_delete_created() {
+    if !cttest::require_root("run_passes_the_exit_status_and_delete_created") {
+        return;
+    }
+    let b = bundle("status");
+    b.write_config(&config(&b.id, &["sh", "-c", "echo out; exit 7"]));
+    let mut c = b.rc();
+    c.arg("run").arg("--bundle").arg(&b.dir).arg(&b.id);
+    let o = cttest::run_with_timeout(&mut c, LIMIT);
+    assert_eq!(
+        o.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "out\n");
+    assert!(!b.root.join(&b.id).exists(), "run leaves no state");
+    // A created container is deleted (killed) without --force, as runc does.
+    let o = create(&b, &b.dir.join("out"), &[]);
+    ok(&o, "create");
+    let pid = b.state()["pid"].as_i64().unwrap();
+    ok(&b.run(&["delete", &b.id]), "delete created");
+    assert!(!alive(pid));
+}
+
+#[test]
+fn failures_leave_nothing() {
+    if !cttest::require_root("failures_leave_nothing") {
+        return;
+    }
+    let b = bundle("fail");
+    b.write_config(&config(&b.id, &["/nonexistent"]));
+    let o = create(&b, &b.dir.join("out"), &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no such file or directory"), "{err}");
+    assert!(!b.root.join(&b.id).exists());
+    b.write_config(&config(&b.id, &["nosuchprogram"]));
+    let o = create(&b, &b.dir.join("out"), &[]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("executable file not found in $PATH"));
+    let o = b.run(&["--systemd-cgroup", "create", &b.id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--systemd-cgroup is not supported"));
+    let mut c = config(&b.id, &["sh"]);
+    c["linux"]["intelRdt"] = json!({"closID": "x"});
+    b.write_config(&c);
+    let o = create(&b, &b.dir.join("out"), &[]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("linux.intelRdt is not supported"));
+    assert!(!b.root.join(&b.id).exists());
+    // --log-format json: one error object.
+    let log = b.dir.join("log.json");
+    let o = b.run(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "state",
+        "nope",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_str(fs::read_to_string(&log).unwrap().trim()).unwrap();
+    assert_eq!(v["level"], "error");
+    assert!(v["msg"].as_str().unwrap().contains("does not exist"));
+}
+
+#[test]
+fn hooks_get_the_state_on_stdin() {
+    if !cttest::require_root("hooks_get_the_state_on_stdin") {
+        return;
+    }
+    let b = bundle("hooks");
+    let out = b.dir.join("hooks");
+    fs::create_dir(&out).unwrap();
+    let host_hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}/{name}", out.display())]});
+    let mut c = config(&b.id, &["sh", "-c", "sleep 1000"]);
+    c["hooks"] = json!({
+        "prestart": [host_hook("prestart")],
+        "createRuntime": [host_hook("createRuntime")],
+        "createContainer": [host_hook("createContainer")],
+        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /startContainer"]}],
+        "poststart": [host_hook("poststart")],
+        "poststop": [host_hook("poststop")]
+    });
+    b.write_config(&c);
+    ok(&create(&b, &b.dir.join("out"), &[]), "create");
+    let pid = b.state()["pid"].as_i64().unwrap();
+    for h in ["prestart", "createRuntime", "createContainer"] {
+        let v: Value = serde_json::from_str(&fs::read_to_string(out.join(h)).unwrap()).unwrap();
+        assert_eq!(v["id"], b.id.as_str(), "{h}");
+        assert_eq!(v["pid"], pid, "{h}");
+        assert_eq!(v["bundle"], b.dir.to_str().unwrap(), "{h}");
+        assert_eq!(v["ociVersion"], "1.0.2-dev", "{h}");
+    }
+    assert!(!out.join("poststart").exists());
+    ok(&b.run(&["start", &b.id]), "start");
+    let v: Value =
+        serde_json::from_str(&fs::read_to_string(out.join("poststart")).unwrap()).unwrap();
+    assert_eq!(v["status"], "running");
+    let mut text = String::new();
+    for _ in 0..1000 {
+        text = fs::read_to_string(b.rootfs().join("startContainer")).unwrap_or_default();
+        if !text.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["id"], b.id.as_str());
+    ok(&b.run(&["delete", "--force", &b.id]), "delete");
+    let v: Value =
+        serde_json::from_str(&fs::read_to_string(out.join("poststop")).unwrap()).unwrap();
+    assert_eq!(v["status"], "stopped");
+    // A failing prestart hook fails create and leaves nothing.
+    let mut c = config(&b.id, &["sh"]);
+    c["hooks"] = json!({"prestart": [{"path": "/bin/false"}]});
+    b.write_config(&c);
+    let o = create(&b, &b.dir.join("out"), &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("prestart hook"));
+    assert!(!b.root.join(&b.id).exists());
+}
+
+#[test]
+fn config_fields_read_back_inside() {
+    if !cttest::require_root("config_fields_read_back_inside") {
+        return;
+    }
+    let b = bundle("fields");
+    let mut c = config(&b.id, &["/probe"]);
+    c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [100, 200]});
+    c["process"]["cwd"] = json!("/work/dir");
+    c["process"]["env"] = json!(["PATH=/bin", "FOO=bar"]);
+    c["process"]["capabilities"] = json!({
+        "bounding": ["CAP_KILL", "CAP_NET_RAW", "CAP_CHOWN"],
+        "effective": ["CAP_KILL"],
+        "permitted": ["CAP_KILL", "CAP_NET_RAW"],
+        "inheritable": ["CAP_KILL"],
+        "ambient": ["CAP_KILL"]
+    });
+    c["hostname"] = json!("fields-host");
+    c["root"]["readonly"] = json!(true);
+    c["mounts"].as_array_mut().unwrap().push(json!(
+        {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m", "nosuid"]}
+    ));
+    c["mounts"].as_array_mut().unwrap().push(json!(
+        {"destination": "/data", "type": "bind", "source": b.dir.join("rootfs/etc").to_str().unwrap(), "options": ["rbind", "ro"]}
+    ));
+    c["linux"]["resources"]["pids"] = json!({"limit": 42});
+    c["linux"]["resources"]["memory"] = json!({"limit": 67_108_864});
+    b.write_config(&c);
+    let mut cmd = b.rc();
+    cmd.arg("run").arg("--bundle").arg(&b.dir).arg(&b.id);
+    let p = cttest::probe_json(&cttest::run_with_timeout(&mut cmd, LIMIT));
+    assert_eq!(p["uid"], 1000);
+    assert_eq!(p["gid"], 1000);
+    assert_eq!(p["groups"], json!([100, 200]));
+    assert_eq!(p["cwd"], "/work/dir");
+    assert_eq!(p["env"]["FOO"], "bar");
+    assert_eq!(p["hostname"], "fields-host");
+    assert_eq!(p["pid"], 1);
+    let kill = 1u64 << 5;
+    let raw = 1u64 << 13;
+    let chown = 1u64;
+    let hex = |k: &str| u64::from_str_radix(p["status"][k].as_str().unwrap(), 16).unwrap();
+    assert_eq!(hex("CapBnd"), kill | raw | chown);
+    assert_eq!(hex("CapEff"), kill);
+    assert_eq!(hex("CapPrm"), kill);
+    assert_eq!(hex("CapInh"), kill);
+    assert_eq!(hex("CapAmb"), kill);
+    assert_eq!(p["status"]["NoNewPrivs"], "1");
+    let mounts = p["mounts"].as_array().unwrap();
+    let m = |t: &str| {
+        mounts
+            .iter()
+            .find(|m| m["target"] == t)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert!(m("/").to_string().contains("ro"), "{}", m("/"));
+    assert_eq!(m("/scratch")["fstype"], "tmpfs");
+    assert!(
+        m("/scratch")["super_options"]
+            .as_str()
+            .unwrap()
+            .contains("size=1024k")
+    );
+    assert!(m("/data")["options"].as_str().unwrap().starts_with("ro"));
+    assert!(
+        m("/proc/sys")["options"]
+            .as_str()
+            .unwrap()
+            .starts_with("ro")
+    );
+    assert_eq!(m("/proc/keys")["target"], "/proc/keys", "a masked file");
+    assert_eq!(m("/sys/firmware")["fstype"], "tmpfs", "a masked directory");
+    assert!(
+        m("/sys/firmware")["options"]
+            .as_str()
+            .unwrap()
+            .starts_with("ro")
+    );
+    let ns_host = cttest::ns_inode("pid").unwrap();
+    assert_ne!(p["ns"]["pid"], ns_host);
+    let cg = p["cgroup"].to_string();
+    assert!(cg.contains("42"), "pids.max read back: {cg}");
+    assert!(cg.contains("67108864"), "memory limit read back: {cg}");
+}
+
+#[test]
+fn rlimits_sysctl_oom_and_seccomp_inside() {
+    if !cttest::require_root("rlimits_sysctl_oom_and_seccomp_inside") {
+        return;
+    }
+    let b = bundle("proc");
+    let mut c = config(
+        &b.id,
+        &[
+            "sh",
+            "-c",
+            "grep 'open files' /proc/self/limits; cat /proc/self/oom_score_adj /proc/sys/net/ipv4/ping_group_range; grep Seccomp: /proc/self/status; cat /proc/kcore | wc -c; echo x > /proc/sys/kernel/domainname || echo ro-ok",
+        ],
+    );
+    c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 512, "soft": 256}]);
+    c["process"]["oomScoreAdj"] = json!(123);
+    c["linux"]["sysctl"] = json!({"net.ipv4.ping_group_range": "0 0"});
+    c["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
+    b.write_config(&c);
+    let mut cmd = b.rc();
+    cmd.arg("run").arg("--bundle").arg(&b.dir).arg(&b.id);
+    cmd.stdin(Stdio::null());
+    let o = cttest::run_with_timeout(&mut cmd, LIMIT);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("Max open files            256                  512"),
+        "{out}"
+    );
+    assert!(out.contains("\n123\n"), "{out}");
+    assert!(out.contains("0\t0") || out.contains("0 0"), "{out}");
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(out.contains("ro-ok"), "{out}");
+}
+
+#[test]
+fn exec_detached_and_attached() {
+    if !cttest::require_root("exec_detached_and_attached") {
+        return;
+    }
+    let b = bundle("exec");
+    b.write_config(&config(&b.id, &["sleep", "1000"]));
+    ok(&create(&b, &b.dir.join("out"), &[]), "create");
+    ok(&b.run(&["start", &b.id]), "start");
+    let init = b.state()["pid"].as_i64().unwrap();
+    // args form, waits, passes the status
+    let o = b.run(&[
+        "exec",
+        &b.id,
+        "sh",
+        "-c",
+        "cat /proc/self/status | grep ^NSpid; hostname 2>/dev/null; exit 3",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    // The container's /proc: the pid seen from its own namespace (init is 1).
+    let nspid: i64 = out
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(nspid > 1 && nspid < 100, "in the pid namespace: {out}");
+    assert_eq!(
+        out.lines().nth(1),
+        Some("runcrs"),
+        "in the uts namespace: {out}"
+    );
+    // --process FILE --detach --pid-file
+    let proc_file = b.dir.join("process.json");
+    fs::write(
+        &proc_file,
+        json!({"args": ["sleep", "1000"], "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0}}).to_string(),
+    )
+    .unwrap();
+    let pidfile = b.dir.join("exec.pid");
+    let mut c = b.rc();
+    c.args([
+        "exec",
+        "--process",
+        proc_file.to_str().unwrap(),
+        "--detach",
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &b.id,
+    ]);
+    let o = with_files(&mut c, &b.dir.join("exec.out"));
+    ok(&o, "exec --detach");
+    let pid: i64 = fs::read_to_string(&pidfile).unwrap().parse().unwrap();
+    assert!(alive(pid));
+    let ns = |p: i64, k: &str| fs::read_link(format!("/proc/{p}/ns/{k}")).unwrap();
+    for k in ["pid", "mnt", "net", "uts", "ipc"] {
+        assert_eq!(ns(pid, k), ns(init, k), "{k}");
+    }
+    let o = b.run(&["ps", "--format", "json", &b.id]);
+    let pids: Vec<i64> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(pids.contains(&pid) && pids.contains(&init), "{pids:?}");
+    ok(&b.run(&["kill", "--all", &b.id, "KILL"]), "kill --all");
+    wait_stopped(&b);
+    ok(&b.run(&["delete", &b.id]), "delete");
+}
+
+#[test]
+fn console_socket_gets_the_pty_master() {
+    if !cttest::require_root("console_socket_gets_the_pty_master") {
+        return;
+    }
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, UnixAddr, recvmsg};
+    let b = bundle("tty");
+    let mut c = config(&b.id, &["sh", "-c", "tty; echo done"]);
+    c["process"]["terminal"] = json!(true);
+    b.write_config(&c);
+    let sock = b.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let o = create(
+        &b,
+        &b.dir.join("out"),
+        &["--console-socket", sock.to_str().unwrap()],
+    );
+    ok(&o, "create");
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 4096];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<UnixAddr>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    assert!(msg.bytes > 0);
+    let mut fds = vec![];
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(v) = c {
+            fds.extend(v);
+        }
+    }
+    assert_eq!(fds.len(), 1);
+    // SAFETY: the descriptor we were sent.
+    let mut master = unsafe { <fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) };
+    ok(&b.run(&["start", &b.id]), "start");
+    let mut text = String::new();
+    let mut chunk = [0u8; 1024];
+    while !text.contains("done") {
+        match master.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&chunk[..n])),
+        }
+    }
+    assert!(text.contains("/dev/pts/0"), "{text:?}");
+}
+
+#[test]
+fn runc_spec_runs_on_runc_rs_and_back() {
+    if !cttest::require_root("runc_spec_runs_on_runc_rs_and_back") {
+        return;
+    }
+    let runc = Path::new("/usr/sbin/runc");
+    if !cttest::require(
+        "runc_spec_runs_on_runc_rs_and_back",
+        runc.exists(),
+        "needs runc",
+    ) {
+        return;
+    }
+    let b = bundle("spec");
+    fs::remove_file(b.dir.join("config.json")).unwrap();
+    let fix = |who: &str| {
+        let p = b.dir.join("config.json");
+        let mut c: Value = serde_json::from_str(&fs::read_to_string(&p).unwrap()).unwrap();
+        c["process"]["terminal"] = json!(false);
+        c["process"]["args"] = json!(["sh", "-c", "echo hello from $0; hostname", who]);
+        c["linux"]["cgroupsPath"] = json!(format!("runc-rs-test-{}-{who}", b.id));
+        fs::write(&p, c.to_string()).unwrap();
+    };
+    // runc spec → runc-rs run
+    let o = cttest::run_with_timeout(Command::new(runc).arg("spec").current_dir(&b.dir), LIMIT);
+    ok(&o, "runc spec");
+    fix("runc-rs");
+    let mut c = b.rc();
+    c.arg("run")
+        .arg(&b.id)
+        .current_dir(&b.dir)
+        .stdin(Stdio::null());
+    let o = cttest::run_with_timeout(&mut c, LIMIT);
+    ok(&o, "runc-rs run of runc's spec");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "hello from runc-rs\nrunc\n"
+    );
+    // runc-rs spec → runc run
+    fs::remove_file(b.dir.join("config.json")).unwrap();
+    ok(
+        &b.run(&["spec", "--bundle", b.dir.to_str().unwrap()]),
+        "runc-rs spec",
+    );
+    fix("runc");
+    let runc_root = b.dir.join("runc-state");
+    let o = cttest::run_with_timeout(
+        Command::new(runc)
+            .arg("--root")
+            .arg(&runc_root)
+            .args(["run", &b.id])
+            .current_dir(&b.dir)
+            .stdin(Stdio::null()),
+        LIMIT,
+    );
+    ok(&o, "runc run of runc-rs's spec");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "hello from runc\nrunc\n"
+    );
+}
