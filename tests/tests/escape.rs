@@ -1199,114 +1199,38 @@ macro_rules! class_test {
     };
 }
 
-// Each class still open in some mode carries what is missing (the table says which mode).
-class_test!(
-    mknod_host_block_device,
-    "mknod",
-    "open: containers not under cgset's device policy yet; contain exec into a --chroot container runs in the host root"
-);
-class_test!(
-    mknod_kvm,
-    "kvm",
-    "open: containers not under cgset's device policy yet; contain exec into a --chroot container runs in the host root"
-);
-class_test!(
-    inherited_descriptors,
-    "fds",
-    "open: contain exec into a --chroot container runs in the host root"
-);
+// A class still open in some mode carries what is missing (the table says which mode).
+class_test!(mknod_host_block_device, "mknod");
+class_test!(mknod_kvm, "kvm");
+class_test!(inherited_descriptors, "fds");
 class_test!(workdir_through_a_leaked_descriptor, "cwd");
-class_test!(
-    classic_chroot_escape,
-    "chroot",
-    "open: --chroot without chroot-rs --harden's switch_root; contain exec into a --chroot container runs in the host root"
-);
+class_test!(classic_chroot_escape, "chroot");
 class_test!(proc_self_exe_overwrite_through_exec, "selfexe");
 class_test!(
     host_key_read,
     "keyread",
-    "open: --chroot, --privileged and exec share the host's session keyring; contain exec into a --chroot container runs in the host root"
+    "open: contain run --privileged keeps the caller's session keyring (docker's privileged containers get a new one, as every runc container)"
 );
 class_test!(
     key_added_for_the_host,
     "keyadd",
-    "open: --chroot, --privileged and exec share the host's session keyring; contain exec into a --chroot container runs in the host root"
+    "open: contain run --privileged keeps the caller's session keyring (docker's privileged containers get a new one, as every runc container)"
 );
-class_test!(
-    exec_user_through_planted_passwd,
-    "passwd",
-    "open: exec -u reads /etc/passwd through /proc/PID/root; contain exec into a --chroot container runs in the host root"
-);
-class_test!(
-    shocker_open_by_handle_at,
-    "shocker",
-    "open: --chroot keeps every capability; contain exec into a --chroot container runs in the host root"
-);
-class_test!(
-    io_uring_setup,
-    "io_uring",
-    "open: no seccomp filter in contain yet; contain exec into a --chroot container runs in the host root"
-);
-class_test!(
-    perf_event_open,
-    "perf",
-    "open: no seccomp filter in contain yet; contain exec into a --chroot container runs in the host root"
-);
-class_test!(
-    userfaultfd,
-    "userfaultfd",
-    "open: no seccomp filter in contain yet; contain exec into a --chroot container runs in the host root"
-);
-class_test!(
-    symlink_under_device_destination,
-    "devplant",
-    "open: --device nodes made through /proc/PID/root after the start"
-);
-class_test!(
-    unshare_user_namespace,
-    "userns",
-    "open: no seccomp filter in contain yet; contain exec into a --chroot container runs in the host root"
-);
-class_test!(
-    mount,
-    "mount",
-    "open: --chroot keeps every capability; contain exec into a --chroot container runs in the host root"
-);
-class_test!(
-    keyctl,
-    "keyctl",
-    "open: no seccomp filter in contain yet; contain exec into a --chroot container runs in the host root"
-);
-class_test!(
-    ptrace_host_process,
-    "ptrace",
-    "open: contain exec into a --chroot container runs in the host root"
-);
-class_test!(
-    sysrq_trigger,
-    "sysrq",
-    "open: contain exec into a --chroot container runs in the host root"
-);
-class_test!(
-    sys_writes,
-    "sysfs",
-    "open: contain exec into a --chroot container runs in the host root"
-);
-class_test!(
-    proc_sys_writes,
-    "procsys",
-    "open: --chroot leaves /proc/sys writable; contain exec into a --chroot container runs in the host root"
-);
-class_test!(
-    kernel_modules,
-    "module",
-    "open: contain exec into a --chroot container runs in the host root"
-);
-class_test!(
-    detached_log_descriptor,
-    "logfd",
-    "open: contain exec into a --chroot container runs in the host root"
-);
+class_test!(exec_user_through_planted_passwd, "passwd");
+class_test!(shocker_open_by_handle_at, "shocker");
+class_test!(io_uring_setup, "io_uring");
+class_test!(perf_event_open, "perf");
+class_test!(userfaultfd, "userfaultfd");
+class_test!(symlink_under_device_destination, "devplant");
+class_test!(unshare_user_namespace, "userns");
+class_test!(mount, "mount");
+class_test!(keyctl, "keyctl");
+class_test!(ptrace_host_process, "ptrace");
+class_test!(sysrq_trigger, "sysrq");
+class_test!(sys_writes, "sysfs");
+class_test!(proc_sys_writes, "procsys");
+class_test!(kernel_modules, "module");
+class_test!(detached_log_descriptor, "logfd");
 
 #[test]
 fn escape_score_table() {
