@@ -1,0 +1,238 @@
+//! podman 4.3 drives runc-rs (`--runtime`), with a private CONTAINERS_CONF,
+//! --root and --runroot under a temporary directory (vfs storage, no
+//! network, cgroupfs), and an image imported from a root made here:
+//! run --rm and exit statuses (127 for a missing program), run -d with exec
+//! and pause/unpause/kill/stop/rm, -t through the console socket, -m,
+//! --cpus and --pids-limit read back from the cgroup files, -v, --read-only,
+//! --cap-drop, and podman's default seccomp profile (Seccomp: 2).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+struct Podman {
+    tmp: cttest::TempDir,
+    conf: PathBuf,
+}
+
+impl Podman {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("podman");
+        c.env("CONTAINERS_CONF", &self.conf)
+            .arg("--root")
+            .arg(self.tmp.path().join("root"))
+            .arg("--runroot")
+            .arg(self.tmp.path().join("runroot"))
+            .args(["--storage-driver", "vfs", "--runtime"])
+            .arg(cttest::bin("runc-rs"))
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        cttest::run_with_timeout(&mut self.cmd(args), LIMIT)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "podman {args:?}: {:?}\n{}{}",
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.run(&["rm", "-af", "-t", "0"]);
+        let _ = cttest::run_with_timeout(
+            Command::new("umount")
+                .arg("-R")
+                .arg(self.tmp.path().join("root"))
+                .stderr(Stdio::null()),
+            LIMIT,
+        );
+        // podman's cgroupfs parents, when empty (other users keep theirs).
+        for d in fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let p = d.path().join("libpod_parent");
+            let _ = fs::remove_dir(p.join("conmon"));
+            let _ = fs::remove_dir(&p);
+        }
+    }
+}
+
+fn podman(test: &str) -> Option<Podman> {
+    if !cttest::require_root(test) {
+        return None;
+    }
+    let have = Command::new("podman")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !cttest::require(test, have, "needs podman (apt-get install podman)") {
+        return None;
+    }
+    let tmp = cttest::tempdir().unwrap();
+    let rootfs = tmp.path().join("rootfs");
+    cttest::minroot::build(
+        &rootfs,
+        &[
+            "sh", "cat", "sleep", "echo", "grep", "tty", "touch", "ls", "true",
+        ],
+    )
+    .unwrap();
+    let tar = tmp.path().join("rootfs.tar");
+    let o = cttest::run_with_timeout(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("."),
+        LIMIT,
+    );
+    assert!(o.status.success());
+    let conf = tmp.path().join("containers.conf");
+    // This host's root lacks CAP_SYS_RESOURCE: ulimits below the host's.
+    fs::write(
+        &conf,
+        "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\nnetns = \"none\"\n\
+         [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
+         runtime_supports_json = [\"runc-rs\", \"runc\", \"crun\"]\n",
+    )
+    .unwrap();
+    let p = Podman { tmp, conf };
+    p.ok(&["import", tar.to_str().unwrap(), "ctimg"]);
+    Some(p)
+}
+
+fn lines(s: &str) -> Vec<&str> {
+    s.lines().map(str::trim).collect()
+}
+
+#[test]
+fn podman_runs_on_runc_rs() {
+    let Some(p) = podman("podman_runs_on_runc_rs") else {
+        return;
+    };
+    assert_eq!(p.ok(&["run", "--rm", "ctimg", "echo", "hello"]), "hello\n");
+    assert_eq!(
+        p.run(&["run", "--rm", "ctimg", "sh", "-c", "exit 5"])
+            .status
+            .code(),
+        Some(5)
+    );
+    let o = p.run(&["run", "--rm", "ctimg", "/nonexistent"]);
+    assert_eq!(
+        o.status.code(),
+        Some(127),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The default: podman's seccomp profile and capabilities.
+    let out = p.ok(&[
+        "run",
+        "--rm",
+        "ctimg",
+        "grep",
+        "-E",
+        "^(Seccomp|CapBnd):",
+        "/proc/self/status",
+    ]);
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(
+        out.contains("CapBnd:\t00000000800405fb") || out.contains("CapBnd:\t00000000a80425fb"),
+        "{out}"
+    );
+    // Limits read back inside, from the cgroup files of the cgroup mount.
+    let out = p.ok(&[
+        "run", "--rm", "-m", "64m", "--cpus", "0.5", "--pids-limit", "100", "ctimg", "sh", "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max",
+    ]);
+    assert_eq!(lines(&out), ["67108864", "50000", "100"]);
+    // -v, --read-only, --cap-drop
+    let host = p.tmp.path().join("vol");
+    fs::create_dir(&host).unwrap();
+    fs::write(host.join("f"), "volume\n").unwrap();
+    let vol = format!("{}:/data:ro", host.display());
+    let out = p.ok(&[
+        "run", "--rm", "--read-only", "--cap-drop", "ALL", "-v", &vol, "ctimg", "sh", "-c",
+        "cat /data/f; touch /x 2>/dev/null || echo ro-root; touch /data/y 2>/dev/null || echo ro-vol; grep ^CapEff: /proc/self/status; touch /tmp/t && echo tmp-rw",
+    ]);
+    assert_eq!(
+        lines(&out),
+        [
+            "volume",
+            "ro-root",
+            "ro-vol",
+            "CapEff:\t0000000000000000",
+            "tmp-rw"
+        ]
+    );
+}
+
+#[test]
+fn podman_detached_exec_pause_stop_tty() {
+    let Some(p) = podman("podman_detached_exec_pause_stop_tty") else {
+        return;
+    };
+    p.ok(&["run", "-d", "--name", "c1", "ctimg", "sleep", "1000"]);
+    assert_eq!(p.ok(&["exec", "c1", "sh", "-c", "echo in"]), "in\n");
+    assert_eq!(
+        p.run(&["exec", "c1", "sh", "-c", "exit 3"]).status.code(),
+        Some(3)
+    );
+    p.ok(&["pause", "c1"]);
+    assert_eq!(
+        p.ok(&["inspect", "--format", "{{.State.Status}}", "c1"])
+            .trim(),
+        "paused"
+    );
+    let id = p.ok(&["inspect", "--format", "{{.Id}}", "c1"]);
+    let st = cttest::run_with_timeout(cttest::cmd("runc-rs").args(["state", id.trim()]), LIMIT);
+    assert!(String::from_utf8_lossy(&st.stdout).contains("\"paused\""));
+    p.ok(&["unpause", "c1"]);
+    assert_eq!(
+        p.ok(&["inspect", "--format", "{{.State.Status}}", "c1"])
+            .trim(),
+        "running"
+    );
+    p.ok(&["kill", "-s", "USR1", "c1"]);
+    // sleep as pid 1 ignores TERM: stop sends KILL after the timeout.
+    p.ok(&["stop", "-t", "1", "c1"]);
+    assert_eq!(
+        p.ok(&["inspect", "--format", "{{.State.ExitCode}}", "c1"])
+            .trim(),
+        "137"
+    );
+    p.ok(&["rm", "c1"]);
+    assert!(!Path::new("/run/runc-rs").join(id.trim()).exists());
+    // -t: the pty master through the console socket, under script(1).
+    let have_script = Command::new("script").arg("--version").output().is_ok();
+    if have_script {
+        let c = p.cmd(&["run", "--rm", "-t", "ctimg", "tty"]);
+        let args: Vec<String> = std::iter::once(c.get_program().to_string_lossy().into_owned())
+            .chain(c.get_args().map(|a| a.to_string_lossy().into_owned()))
+            .collect();
+        let o = cttest::run_with_timeout(
+            Command::new("script")
+                .env("CONTAINERS_CONF", &p.conf)
+                .args(["-qec", &args.join(" "), "/dev/null"]),
+            LIMIT,
+        );
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("/dev/pts/0"), "{out}");
+    }
+}
