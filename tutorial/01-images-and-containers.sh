@@ -7,6 +7,8 @@ need_root
 title "Images are read-only layers (docker images)"
 ensure_image tutorial
 show contain images
+col=$(contain images | head -1 | grep -bo SIZE | cut -d: -f1)
+check "SIZE lines up in every row (column $col)" eval '! contain images | tail -n +2 | cut -c$((col + 1)) | grep -q "^ *$"'
 show contain history tutorial
 img=$(contain inspect tutorial | grep -o '"Id":"sha256:[0-9a-f]*"' | head -1 | cut -d: -f3 | tr -d '"')
 layers_sum() {
@@ -30,10 +32,21 @@ check "the deleted /bin/hostname is a whiteout (0:0 device) in the writable laye
 check "no image layer holds hello.txt" test -z "$(find "$CONTAIN_ROOT/layers" -name hello.txt)"
 
 title "Another container of the same image is isolated"
-out=$(contain run --rm tutorial sh -c 'cat /hello.txt 2>&1; ls /bin/hostname')
-say "$out"
-check "box2 does not see box1's file" contains "$out" "No such file"
-check "box2 still has /bin/hostname" contains "$out" "/bin/hostname"
+shown contain run --rm tutorial sh -c 'cat /hello.txt 2>&1; ls /bin/hostname'
+check "box2 does not see box1's file" contains "$OUT" "No such file"
+check "box2 still has /bin/hostname" contains "$OUT" "/bin/hostname"
+
+title "An image built on another: the parent's layers under the child's (FROM, build --from)"
+show contain build --from tutorial child "$(command -v id)"
+show contain history child
+pl=$(contain inspect tutorial | grep -o '"Layers":\[[^]]*' | grep -o '[0-9a-f]\{64\}' | tr '\n' ' ')
+cl=$(contain inspect child | grep -o '"Layers":\[[^]]*' | grep -o '[0-9a-f]\{64\}' | tr '\n' ' ')
+say "tutorial's layers: $pl"
+say "child's layers:    $cl"
+check "the child's layers are the parent's, then one of its own" eval '[ "${cl#"$pl"}" != "$cl" ] && [ $(wc -w <<<"$cl") = $(($(wc -w <<<"$pl") + 1)) ]'
+shown contain run --rm child sh -c 'id -u; ls /bin/hostname'
+check "the child runs the parent's programs and its own" eval 'contains "$OUT" /bin/hostname && grep -qx 0 <<<"$OUT"'
+show contain rmi child
 
 title "Changing the image does not update a running container"
 show contain build tutorial "$(command -v sh)" "$(command -v cat)" "$(command -v sleep)"

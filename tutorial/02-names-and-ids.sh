@@ -5,7 +5,8 @@
 need_root
 ensure_image tutorial
 title "The long UUID, the short one, and a name"
-id=$(contain run -d --cidfile "$TUT_TMP/cid" tutorial sleep 1000)
+shown contain run -d --cidfile "$TUT_TMP/cid" tutorial sleep 1000
+id=$OUT
 say "long:  $id"
 say "short: ${id:0:12}"
 check "the id is 64 hex digits" eval '[[ $id =~ ^[0-9a-f]{64}$ ]]'
@@ -19,10 +20,8 @@ check "the name refers to the container" contain exec xingdian true
 title "--cidfile writes the id for scripts"
 show cat "$TUT_TMP/cid"
 check_eq "the cidfile holds the id" "$id" "$(cat "$TUT_TMP/cid")"
-out=$(contain run -d --cidfile "$TUT_TMP/cid" tutorial true 2>&1)
-say "$out"
-check "an existing cidfile is refused" contains "$out" "Container ID file found"
-out=$(contain run -d --name xingdian tutorial true 2>&1)
-say "$out"
-check "a duplicate name is refused" contains "$out" "is already in use"
+shown contain run -d --cidfile "$TUT_TMP/cid" tutorial true
+check "an existing cidfile is refused" contains "$OUT" "Container ID file found"
+shown contain run -d --name xingdian tutorial true
+check "a duplicate name is refused" contains "$OUT" "is already in use"
 finish

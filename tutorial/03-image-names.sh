@@ -10,9 +10,8 @@ show contain tag tutorial ubuntu:16.04
 show contain images
 n=$(contain images | awk '$1 == "ubuntu"' | awk '{print $3}' | sort -u | wc -l)
 check_eq "two tags, one image id" 1 "$n"
-out=$(contain run --rm ubuntu:14.04 echo running ubuntu:14.04)
-say "$out"
-check "run by repository:tag" contains "$out" "running ubuntu:14.04"
+shown contain run --rm ubuntu:14.04 echo running ubuntu:14.04
+check "run by repository:tag" contains "$OUT" "running ubuntu:14.04"
 id=$(contain images | awk '$1 == "ubuntu" && $2 == "14.04" {print $3}')
 check "run by id prefix" contains "$(contain run --rm "${id:0:6}" echo ok)" ok
 title "A registry: push, then pull into an empty store"

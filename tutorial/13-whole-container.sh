@@ -13,10 +13,9 @@ chain=(cgset -m 64m --cpus 1 "./$CONTAIN_CGROUP_PARENT/by-hand" --
 	unionmount --lower "$lower" --upper "$TUT_TMP/upper" --work "$TUT_TMP/work" "$TUT_TMP/root" --
 	chroot-rs --pivot --proc --dev --sys --harden -- "$TUT_TMP/root"
 	sh -c 'echo "hostname: $(hostname)"; echo "ls /: $(ls / | tr "\n" " ")"; echo "pids: $(ls /proc | grep "^[0-9]*$" | tr "\n" " ")"; echo "net: $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " ")"; echo written > /new-file')
-printf '%s[root@xingdian ~]# %s%s\n' "$B" "${chain[*]:0:40}" "$N"
 on_exit "cgset --delete ./$CONTAIN_CGROUP_PARENT/by-hand; cg_rm_rel $CONTAIN_CGROUP_PARENT/by-hand; cg_rm_rel $CONTAIN_CGROUP_PARENT"
-out=$("${chain[@]}" 2>&1)
-say "$out"
+shown "${chain[@]}"
+out=$OUT
 check "its own hostname" contains "$out" "hostname: by-hand"
 check "its own root" contains "$out" "ls /: bin dev etc"
 check "only lo" contains "$out" "net: lo"

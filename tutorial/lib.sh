@@ -48,16 +48,100 @@ B=$'\e[1m' G=$'\e[32m' R=$'\e[31m' N=$'\e[0m'
 
 title() { printf '\n%s== %s ==%s\n' "$B" "$*" "$N"; }
 say() { printf '%s\n' "$*"; }
-# show CMD...: print the command as the document does, then run it.
+
+# Every command the tutorial prints is the command it runs, quoted so that pasting the line into
+# a shell runs the same argv.  With TUT_SHOWN set, each printed line is logged with what ran
+# (NUL-separated records: KIND, the printed text, then for KIND cmd the argc and argv, for KIND
+# sh the shell text that ran), and tests/tests/tutorial.rs reads each printed line back.
+# shq WORD...: the words, each left bare when it holds only characters no shell treats
+# specially, else quoted with ${w@Q} ('...', or $'...' for control characters).
+shq() {
+	local w out="" sep=""
+	for w in "$@"; do
+		if [[ $w =~ ^[A-Za-z0-9_./:,+@%-]+$ ]] || { [ -n "$sep" ] && [[ $w =~ ^[A-Za-z0-9_./:,+@%-][A-Za-z0-9_./:,+@%=-]*$ ]]; }; then
+			out+="$sep$w"
+		else
+			out+="$sep${w@Q}"
+		fi
+		sep=" "
+	done
+	printf '%s' "$out"
+}
+tut_log() { # KIND PRINTED ARG...
+	[ -n "${TUT_SHOWN:-}" ] || return 0
+	local kind=$1 printed=$2
+	shift 2
+	{
+		printf '%s\0%s\0%d\0' "$kind" "$printed" $#
+		[ $# -gt 0 ] && printf '%s\0' "$@"
+	} >>"$TUT_SHOWN"
+}
+PS_HOST='[root@xingdian ~]# '
+prompt() { printf '%s%s%s%s\n' "$B" "$1" "$2" "$N"; } # PS TEXT
+# show CMD...: print the command as typed at the document's prompt, then run it.
 show() {
-	printf '%s[root@xingdian ~]# %s%s\n' "$B" "$*" "$N"
+	local line
+	line=$(shq "$@")
+	tut_log cmd "$line" "$@"
+	prompt "$PS_HOST" "$line"
 	"$@"
 }
-# showsh 'STRING': the same for a shell snippet.
+# showsh 'TEXT': the same for a line of shell (pipes, redirections), run by bash -c TEXT.
 showsh() {
-	printf '%s[root@xingdian ~]# %s%s\n' "$B" "$1" "$N"
+	tut_log sh "$1" "$1"
+	prompt "$PS_HOST" "$1"
 	bash -c "$1"
 }
+# shown CMD... / shownsh 'TEXT': show, with the output (stdout and stderr) also kept in OUT and
+# the exit status in RC for the checks.
+shown() {
+	local line
+	line=$(shq "$@")
+	tut_log cmd "$line" "$@"
+	prompt "$PS_HOST" "$line"
+	OUT=$("$@" 2>&1)
+	RC=$?
+	[ -z "$OUT" ] || say "$OUT"
+}
+shownsh() {
+	tut_log sh "$1" "$1"
+	prompt "$PS_HOST" "$1"
+	OUT=$(bash -c "$1" 2>&1)
+	RC=$?
+	[ -z "$OUT" ] || say "$OUT"
+}
+# shown_in CONTAINER CMD...: CMD typed at a shell inside the container (the document's
+# root@ID:/# prompt), run with contain exec; OUT and RC as shown's.
+shown_in() {
+	local c=$1 line id
+	shift
+	line=$(shq "$@")
+	tut_log cmd "$line" "$@"
+	id=$(cid_of "$c")
+	prompt "root@${id:0:12}:/# " "$line"
+	OUT=$(contain exec "$c" "$@" 2>&1)
+	RC=$?
+	[ -z "$OUT" ] || say "$OUT"
+}
+# show_bg FILE CMD...: the command of another terminal: shown, then run in the background with
+# its output into FILE (BG_PID its process).
+show_bg() {
+	local f=$1 line
+	shift
+	line=$(shq "$@")
+	tut_log cmd "$line" "$@"
+	prompt "$PS_HOST" "$line"
+	"$@" >"$f" 2>&1 </dev/null &
+	BG_PID=$!
+}
+# typed 'TEXT': a line typed into the program that runs (its own shell), shown at the prompt and
+# logged as shell text; the caller feeds the same text to the program.
+typed() {
+	tut_log sh "$1" "$1"
+	prompt "$PS_HOST" "$1"
+}
+# doc 'TEXT': what the document prints there, when ours differs.
+doc() { printf '  (the document: %s)\n' "$*"; }
 ok() { printf '%s  ok%s   %s\n' "$G" "$N" "$*"; }
 bad() {
 	printf '%s  FAIL%s %s\n' "$R" "$N" "$*"
@@ -93,7 +177,7 @@ finish() {
 
 # The tutorial's image: a shell and the programs the experiments use.
 TUT_BINS=(sh bash ls cat echo sleep hostname id ps dd mount umount readlink mkdir rm touch
-	grep wc head tail true tr cut sed stress-rs)
+	grep wc head tail true tr cut sed uname domainname stress-rs)
 ensure_image() {
 	local name=${1:-tutorial}
 	contain inspect "$name" >/dev/null 2>&1 && return 0
@@ -184,4 +268,31 @@ need_root() {
 		say "SKIP $(basename "$0"): needs root"
 		exit 0
 	}
+}
+
+# The document's progrium/stress image: stress installed as /usr/bin/stress, and the image's
+# ENTRYPOINT ["/usr/bin/stress", "--verbose"] as progrium/stress has it (hence the document's
+# dbug lines).  Here stress is stress-rs (static), which names itself by argv[0]: "stress:".
+ensure_stress_image() {
+	contain inspect progrium/stress >/dev/null 2>&1 && return 0
+	contain build --entrypoint "/usr/bin/stress --verbose" --file "$(type -P stress-rs):/usr/bin/stress" \
+		progrium/stress >/dev/null || {
+		bad "contain build progrium/stress"
+		finish
+	}
+}
+# new_container BEFORE: the full id of the one running container not in BEFORE (ps -q lists),
+# waiting for it to appear.
+new_container() {
+	local i c
+	for i in $(seq 1 200); do
+		for c in $(contain ps -q); do
+			grep -qx -- "$c" <<<"$1" || {
+				cid_of "$c"
+				return 0
+			}
+		done
+		sleep 0.05
+	done
+	return 1
 }

@@ -204,7 +204,8 @@ pub fn usage(prog: &[u8]) -> Vec<u8> {
 --vm-hang N    sleep N secs before free (default none, 0 is inf)\n     \
 --vm-keep      redirty memory instead of freeing and reallocating\n \
 -d, --hdd N        spawn N workers spinning on write()/unlink()\n     \
---hdd-bytes B  write B bytes per hdd worker (default is 1GB)\n\nExample: ",
+--hdd-bytes B  write B bytes per hdd worker (default is 1GB)\n     \
+--hdd-noclean  do not unlink files created by hdd workers\n\nExample: ",
     );
     out.extend_from_slice(prog);
     out.extend_from_slice(
