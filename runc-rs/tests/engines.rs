@@ -236,3 +236,207 @@ fn podman_detached_exec_pause_stop_tty() {
         assert!(out.contains("/dev/pts/0"), "{out}");
     }
 }
+
+/// A private containerd (its own root, state, sockets and config), stopped
+/// by pid at the end.
+struct Containerd {
+    child: std::process::Child,
+    dir: PathBuf,
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        // SAFETY: SIGTERM to the daemon we started, by its pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        for _ in 0..500 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = cttest::run_with_timeout(
+            Command::new("umount")
+                .arg("-R")
+                .arg(self.dir.join("root"))
+                .stderr(Stdio::null()),
+            LIMIT,
+        );
+        // The shim's socket and fifo directories, made whatever the state
+        // directory, when empty.
+        for d in [
+            "/run/containerd/s",
+            "/run/containerd/fifo",
+            "/run/containerd",
+        ] {
+            let _ = fs::remove_dir(d);
+        }
+    }
+}
+
+#[test]
+fn containerd_ctr_runs_on_runc_rs() {
+    let test = "containerd_ctr_runs_on_runc_rs";
+    let Some(p) = podman(test) else {
+        return;
+    };
+    let have = Command::new("containerd")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !cttest::require(test, have, "needs containerd (apt-get install containerd)") {
+        return;
+    }
+    let dir = p.tmp.path().join("ctd");
+    fs::create_dir(&dir).unwrap();
+    let sock = dir.join("ctd.sock");
+    let conf = dir.join("config.toml");
+    fs::write(
+        &conf,
+        format!(
+            "version = 2\nroot = \"{0}/root\"\nstate = \"{0}/state\"\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             [grpc]\n  address = \"{0}/ctd.sock\"\n[ttrpc]\n  address = \"{0}/ttrpc.sock\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let log = fs::File::create(dir.join("log")).unwrap();
+    let child = Command::new("containerd")
+        .arg("--config")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let _ctd = Containerd {
+        child,
+        dir: dir.clone(),
+    };
+    for _ in 0..1000 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let archive = dir.join("img.tar");
+    p.ok(&[
+        "save",
+        "--format",
+        "docker-archive",
+        "-o",
+        archive.to_str().unwrap(),
+        "ctimg",
+    ]);
+    let runc_root = dir.join("runc");
+    let ctr = |args: &[&str]| -> Output {
+        let mut c = Command::new("ctr");
+        c.arg("-a")
+            .arg(&sock)
+            .args(["-n", "runcrs"])
+            .args(args)
+            .stdin(Stdio::null());
+        cttest::run_with_timeout(&mut c, LIMIT)
+    };
+    let ok = |args: &[&str]| -> String {
+        let o = ctr(args);
+        assert!(
+            o.status.success(),
+            "ctr {args:?}: {:?}\n{}{}",
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    ok(&["images", "import", archive.to_str().unwrap()]);
+    let image = ok(&["images", "ls", "-q"])
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let rb = cttest::bin("runc-rs");
+    let rb = rb.to_str().unwrap();
+    let rr = runc_root.to_str().unwrap();
+    let run = |extra: &[&str], id: &str, cmd: &[&str]| -> Output {
+        let mut a = vec![
+            "run",
+            "--runc-binary",
+            rb,
+            "--runc-root",
+            rr,
+            "--cgroup",
+            "runc-rs-ctr",
+        ];
+        a.extend(extra);
+        a.push(&image);
+        a.push(id);
+        a.extend(cmd);
+        ctr(&a)
+    };
+    // a one-shot container: output and status
+    let o = run(&["--rm"], "one", &["sh", "-c", "echo hello; exit 7"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hello\n");
+    assert_eq!(
+        o.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // a long-running one: exec, ps, pause/resume, kill, delete
+    let o = run(&["-d"], "long", &["sleep", "1000"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        ok(&[
+            "task",
+            "exec",
+            "--exec-id",
+            "e1",
+            "long",
+            "sh",
+            "-c",
+            "echo in"
+        ]),
+        "in\n"
+    );
+    assert_eq!(
+        ctr(&[
+            "task",
+            "exec",
+            "--exec-id",
+            "e2",
+            "long",
+            "sh",
+            "-c",
+            "exit 3"
+        ])
+        .status
+        .code(),
+        Some(3)
+    );
+    let ps = ok(&["task", "ps", "long"]);
+    assert_eq!(ps.lines().count(), 2, "{ps}");
+    ok(&["task", "pause", "long"]);
+    assert!(ok(&["task", "ls"]).contains("PAUSED"));
+    ok(&["task", "resume", "long"]);
+    ok(&["task", "kill", "-s", "SIGKILL", "long"]);
+    for _ in 0..500 {
+        if ok(&["task", "ls"]).contains("STOPPED") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    ok(&["task", "delete", "long"]);
+    ok(&["container", "rm", "long"]);
+    let left: Vec<_> = fs::read_dir(runc_root.join("runcrs"))
+        .map(|d| d.count())
+        .into_iter()
+        .collect();
+    assert!(
+        left.is_empty() || left == [0],
+        "runc-rs state left: {left:?}"
+    );
+}
