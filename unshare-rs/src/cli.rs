@@ -143,6 +143,9 @@ pub struct Cli {
     /// Set the host name in the new UTS namespace; implies --uts
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
+    /// Set the NIS domain name in the new UTS namespace; implies --uts
+    #[arg(long, value_name = "NAME")]
+    pub domainname: Option<String>,
     /// Bring the loopback interface up in the new network namespace; implies --net
     #[arg(long)]
     pub loopback: bool,
@@ -485,7 +488,8 @@ Differences from util\\-linux: a new PID namespace forks without
 .BR \\-\\-fork ;
 the forked child forwards signals and, in a PID namespace, is an init;
 a FILE that does not exist is created;
-.B \\-\\-hostname
+.BR \\-\\-hostname ,
+.B \\-\\-domainname
 and
 .B \\-\\-loopback
 exist; failures exit 125 rather than 1.

@@ -48,6 +48,7 @@ pub struct Plan {
     pub monotonic: Option<i64>,
     pub boottime: Option<i64>,
     pub hostname: Option<String>,
+    pub domainname: Option<String>,
     pub loopback: bool,
     pub argv: Vec<OsString>,
     pub argv0: Option<OsString>,
@@ -123,7 +124,7 @@ impl Plan {
         if cli.mount_proc.is_some() {
             p.flags |= libc::CLONE_NEWNS;
         }
-        if cli.hostname.is_some() {
+        if cli.hostname.is_some() || cli.domainname.is_some() {
             p.flags |= libc::CLONE_NEWUTS;
         }
         if cli.loopback {
@@ -301,6 +302,12 @@ impl Plan {
                 return Err(usage(format!("invalid host name '{h}': 1 to 64 bytes")));
             }
             p.hostname = Some(h.clone());
+        }
+        if let Some(d) = &cli.domainname {
+            if d.is_empty() || d.len() > 64 {
+                return Err(usage(format!("invalid domain name '{d}': 1 to 64 bytes")));
+            }
+            p.domainname = Some(d.clone());
         }
         p.loopback = cli.loopback;
         let (argv, argv0) = crate::program_or_shell(&cli.program);
@@ -513,6 +520,16 @@ fn setup_namespaces(plan: &Plan, mapper: Option<Helper>) -> Result<()> {
                 None,
             )
         })?;
+    }
+    if let Some(d) = &plan.domainname {
+        // SAFETY: the pointer and length describe `d`'s bytes.
+        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+            return Err(errno_error(
+                "setdomainname failed",
+                &io::Error::last_os_error(),
+                None,
+            ));
+        }
     }
     if plan.loopback {
         sys::loopback_up()?;

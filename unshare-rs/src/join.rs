@@ -155,6 +155,7 @@ fn reject_create_options(cli: &Cli) -> Result<()> {
             "--monotonic/--boottime",
         ),
         (cli.hostname.is_some(), "--hostname"),
+        (cli.domainname.is_some(), "--domainname"),
         (cli.loopback, "--loopback"),
         (cli.no_init, "--no-init"),
         (cli.propagation != "private", "--propagation"),

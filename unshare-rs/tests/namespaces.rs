@@ -191,6 +191,32 @@ fn hostname_changed_inside_is_unchanged_outside() {
 }
 
 #[test]
+fn domainname_set_inside_is_unchanged_outside() {
+    if !cttest::require_root("unshare_rs::domainname_set_inside_is_unchanged_outside") {
+        return;
+    }
+    let before = std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap();
+    let out = ok(&mut us(&[
+        "--domainname",
+        "example.org",
+        "--hostname",
+        "box",
+        "--",
+        "cat",
+        "/proc/sys/kernel/domainname",
+        "/proc/sys/kernel/hostname",
+    ]));
+    assert_eq!(out, "example.org\nbox\n");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap(),
+        before
+    );
+    let o = run(&mut us(&["--domainname", "", "true"]));
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("invalid domain name"), "{}", stderr(&o));
+}
+
+#[test]
 fn each_option_makes_its_own_namespace() {
     if !cttest::require_root("unshare_rs::each_option_makes_its_own_namespace") {
         return;
