@@ -31,8 +31,11 @@ use fuser::{
 
 type R<T> = Result<T, i32>;
 
-/// How long the kernel may cache names and attributes.
-const TTL: Duration = Duration::from_secs(1);
+/// How long the kernel may cache names and attributes.  Every change goes
+/// through the union (a branch changed behind its back gives undefined
+/// results, as with overlayfs), and the kernel drops what a change made
+/// through it makes stale.
+const TTL: Duration = Duration::from_secs(30);
 
 /// The xattr that keeps a copied-up file's inode number: that of its
 /// origin in a read-only branch, which the union never changes (an origin
@@ -79,8 +82,11 @@ struct Node {
     generation: u64,
 }
 
+/// An open directory: its path, and its listing, made at the first
+/// readdir (the kernel may answer from its cache and never ask).
 struct DirList {
-    entries: Vec<(u64, FileType, OsString)>,
+    path: PathBuf,
+    entries: std::sync::OnceLock<Vec<(u64, FileType, OsString)>>,
 }
 
 #[derive(Default)]
@@ -1569,19 +1575,28 @@ impl Filesystem for UnionFs {
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         let r = self.path_of(ino).and_then(|rel| {
-            let mut entries = vec![
-                (1, FileType::Directory, OsString::from(".")),
-                (1, FileType::Directory, OsString::from("..")),
-            ];
-            entries.extend(self.list(&rel)?);
+            let (_, st) = self.top(&rel)?;
+            if !st.is_dir() {
+                return Err(libc::ENOTDIR);
+            }
             let mut s = self.lock();
             let fh = s.next_fh;
             s.next_fh += 1;
-            s.dirs.insert(fh, Arc::new(DirList { entries }));
+            s.dirs.insert(
+                fh,
+                Arc::new(DirList {
+                    path: rel,
+                    entries: std::sync::OnceLock::new(),
+                }),
+            );
             Ok(fh)
         });
         match r {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            // The kernel keeps the listing until the directory changes.
+            Ok(fh) => reply.opened(
+                FileHandle(fh),
+                FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
+            ),
             Err(e) => reply.error(reply_err(e)),
         }
     }
@@ -1598,8 +1613,23 @@ impl Filesystem for UnionFs {
             reply.error(Errno::EBADF);
             return;
         };
+        if d.entries.get().is_none() {
+            let mut entries = vec![
+                (1, FileType::Directory, OsString::from(".")),
+                (1, FileType::Directory, OsString::from("..")),
+            ];
+            match self.list(&d.path) {
+                Ok(l) => entries.extend(l),
+                Err(e) => {
+                    reply.error(reply_err(e));
+                    return;
+                }
+            }
+            let _ = d.entries.set(entries);
+        }
+        let entries = d.entries.get().map_or(&[][..], Vec::as_slice);
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        for (i, (ino, k, name)) in d.entries.iter().enumerate().skip(start) {
+        for (i, (ino, k, name)) in entries.iter().enumerate().skip(start) {
             if reply.add(INodeNo(*ino), i as u64 + 1, *k, name) {
                 break;
             }
