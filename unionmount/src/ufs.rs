@@ -818,7 +818,8 @@ impl UnionFs {
     }
 
     fn child(&self, parent: INodeNo, name: &OsStr) -> R<PathBuf> {
-        if name.as_bytes().contains(&b'/') {
+        // A name never leaves its directory (nor its branch).
+        if name.as_bytes().contains(&b'/') || name == "." || name == ".." || name.is_empty() {
             return Err(libc::EINVAL);
         }
         Ok(self.path_of(parent)?.join(name))
