@@ -464,10 +464,27 @@ fn init_in(
     }
     // SAFETY: a new session for the container (runc's init does the same).
     unsafe { libc::setsid() };
-    sync::send(fd, "hooks", None)?;
-    let st = match sync::recv(fd)? {
-        Some((s, _)) => s,
-        None => bail!("create went away"),
+    // The prestart and createRuntime hooks run in create, now that the
+    // namespaces exist; the state comes back for the container's own hooks.
+    // Without hooks, no round trip.
+    let any_hooks = spec.hooks().as_ref().is_some_and(|h| {
+        [
+            h.prestart(),
+            h.create_runtime(),
+            h.create_container(),
+            h.start_container(),
+        ]
+        .iter()
+        .any(|l| l.as_ref().is_some_and(|v| !v.is_empty()))
+    });
+    let st = if any_hooks {
+        sync::send(fd, "hooks", None)?;
+        match sync::recv(fd)? {
+            Some((s, _)) => s,
+            None => bail!("create went away"),
+        }
+    } else {
+        String::new()
     };
     let proc_ = spec.process().clone().unwrap_or_default();
     let rootfs = {

@@ -14,13 +14,14 @@ use oci_spec::runtime::{Capability, LinuxSeccomp, Process};
 /// warns and goes on).
 fn mask<'a>(caps: impl IntoIterator<Item = &'a Capability>) -> u64 {
     let mut m = 0u64;
+    let last = ctcore::caps::last_cap();
     for c in caps {
         let name = serde_json::to_value(c)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         if let Some(ctcore::caps::Cap::One(n)) = ctcore::caps::parse(&name)
-            && n <= ctcore::caps::last_cap()
+            && n <= last
         {
             m |= 1 << n;
         }

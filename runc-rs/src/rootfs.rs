@@ -254,8 +254,7 @@ fn host_cgroups() -> Vec<(PathBuf, String)> {
 
 /// This process's cgroup path in the hierarchy mounted with `opts_name`
 /// (a v1 controller list such as `cpu,cpuacct`, or "" for v2).
-fn own_cgroup(controllers: &str) -> Option<String> {
-    let text = fs::read_to_string("/proc/self/cgroup").ok()?;
+fn own_cgroup(text: &str, controllers: &str) -> Option<String> {
     text.lines().find_map(|l| {
         let mut f = l.splitn(3, ':');
         let _ = f.next()?;
@@ -287,6 +286,7 @@ fn mount_cgroup(dest: &Path, o: &Opts, cgroupns: bool) -> Result<()> {
     mount(Some("tmpfs"), dest, Some("tmpfs"), flags, Some("mode=755"))
         .map_err(|e| err(format!("mount tmpfs on {}", dest.display()), e))?;
     let base = Path::new("/sys/fs/cgroup");
+    let mine = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     for (point, fstype) in &hier {
         let Ok(rel) = point.strip_prefix(base) else {
             continue;
@@ -302,8 +302,8 @@ fn mount_cgroup(dest: &Path, o: &Opts, cgroupns: bool) -> Result<()> {
             // (or name=systemd); the mount point's name is usually them.
             name.clone()
         };
-        let own = own_cgroup(&key)
-            .or_else(|| own_cgroup(&format!("name={name}")))
+        let own = own_cgroup(&mine, &key)
+            .or_else(|| own_cgroup(&mine, &format!("name={name}")))
             .unwrap_or_else(|| "/".into());
         let src = point.join(own.trim_start_matches('/'));
         let to = dest.join(rel);
