@@ -355,6 +355,23 @@ fn a_callers_descriptor_never_reaches_the_container() {
     let mut sorted = inside.clone();
     sorted.sort();
     assert_eq!(sorted, ["0", "1", "2"], "pid 1's descriptors");
+    // nor does contain's monitor, which outlives the caller's command
+    let id = env.inspect("d")["Id"].as_str().unwrap().to_string();
+    let run =
+        std::fs::read_to_string(env.state().join("containers").join(&id).join("run")).unwrap();
+    let mpid = run
+        .lines()
+        .find_map(|l| l.strip_prefix("mpid "))
+        .expect("the monitor's pid");
+    let monitor: Vec<String> = std::fs::read_dir(format!("/proc/{mpid}/fd"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !monitor.contains(&"7".to_string()),
+        "the monitor's: {monitor:?}"
+    );
     // exec: the same
     let out = run_with_fd(
         &env,
