@@ -56,10 +56,12 @@ ratio() { # json, name of ours, name of peer
     python3 - "$@" <<'EOF'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-ours = r[sys.argv[2]]["mean"]
+ours = r[sys.argv[2]]
+cpu = lambda x: x["user"] + x["system"]
 for peer in sys.argv[3:]:
-    p = r[peer]["mean"]
-    print(f"  {peer:>10}: {p*1000:9.1f} ms   mkrootfs: {ours*1000:8.1f} ms   ratio {p/ours:6.1f}x")
+    p = r[peer]
+    print(f"  {peer:>10}: {p['mean']*1000:9.1f} ms   mkrootfs: {ours['mean']*1000:8.1f} ms   ratio {p['mean']/ours['mean']:6.1f}x"
+          f"   (CPU {cpu(p):.2f} s vs {cpu(ours):.2f} s: {cpu(p)/cpu(ours):.1f}x)")
 EOF
 }
 

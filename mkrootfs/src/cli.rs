@@ -268,6 +268,10 @@ into the same DIR counts), and device nodes when the caller cannot make them (no
 A failure leaves DIR as it was: an empty or missing DIR is unpacked in one pass and emptied or
 removed again; into a DIR that has content, the whole layer is checked before anything is written
 (and read twice).
+Decompression runs in a thread beside the writes, and a plain tar's files are copied by the
+kernel
+.RB ( copy_file_range (2))
+from the archive.
 ",
         ),
         (

@@ -128,6 +128,74 @@ impl<R: BufRead> Read for ZstdReader<R> {
     }
 }
 
+/// A reader whose bytes another thread produces: decompression runs beside
+/// the writes, as `tar -z` runs gzip in a process of its own.
+struct Pipe {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl Pipe {
+    fn new(mut r: Box<dyn Read + Send>) -> Pipe {
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        std::thread::spawn(move || {
+            loop {
+                let mut b = vec![0u8; 1 << 18];
+                let mut n = 0;
+                let res = loop {
+                    match r.read(&mut b[n..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(k) => {
+                            n += k;
+                            if n == b.len() {
+                                break Ok(());
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                b.truncate(n);
+                let end = n == 0 || res.is_err();
+                if n > 0 && tx.send(Ok(b)).is_err() {
+                    return;
+                }
+                if let Err(e) = res {
+                    let _ = tx.send(Err(e));
+                }
+                if end {
+                    return;
+                }
+            }
+        });
+        Pipe {
+            rx,
+            buf: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl Read for Pipe {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.buf.len() {
+            match self.rx.recv() {
+                Ok(Ok(b)) => {
+                    self.buf = b;
+                    self.at = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0), // the producer is done
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.at);
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// Open a layer as a stream of tar bytes.
 ///
 /// # Errors
@@ -142,11 +210,10 @@ pub fn open_layer(layer: &Path) -> anyhow::Result<(Box<dyn Read>, Compression)> 
     Ok((
         match c {
             Compression::None => Box::new(r),
-            Compression::Gzip => Box::new(BufReader::with_capacity(
-                1 << 17,
-                flate2::bufread::MultiGzDecoder::new(r),
-            )),
-            Compression::Zstd => Box::new(ZstdReader::new(r)),
+            Compression::Gzip => {
+                Box::new(Pipe::new(Box::new(flate2::bufread::MultiGzDecoder::new(r))))
+            }
+            Compression::Zstd => Box::new(Pipe::new(Box::new(ZstdReader::new(r)))),
         },
         c,
     ))
