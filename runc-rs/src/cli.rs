@@ -77,11 +77,18 @@ pub const MAN: ctcore::ManExtra = ctcore::ManExtra {
     sections: SECTIONS,
 };
 
+/// `--version`: runc's lines (go-runc reads `runc version`, `commit:` and `spec:`).
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nspec: 1.0.2-dev\nchain: cgset unshare-rs runc-rs"
+);
+
 /// Run OCI containers (runc's command line) with the ctools.
 #[derive(Parser, Debug)]
 #[command(
     name = "runc-rs",
     version,
+    long_version = LONG_VERSION,
     about = "Run OCI containers with the ctools (runc's command line)"
 )]
 pub struct Cli {
