@@ -40,7 +40,11 @@
 //! * `whoami`: prints `ESCAPED whoami uid=U gid=G home=H` (the test judges);
 //! * `devplant NODE HOSTDIR`: NODE (a `--device` destination) present at start?  Its directory
 //!   is then made a symbolic link to HOSTDIR (the node must not appear there);
-//! * `logfd`: standard output or error is a regular file (a host log) that reopens for writing.
+//! * `logfd`: standard output or error is a regular file (a host log) that reopens for writing;
+//! * `masked`: the paths Docker masks (`/proc/kcore`, `/proc/keys`, `/sys/firmware`...) read;
+//! * `pid1 HEX...`: pid 1 (or another process here) holds a capability outside this
+//!   process's bounding set, sits in another cgroup, or names a host path (each HEX is one,
+//!   hex-encoded) in its command line or executable.
 
 use std::ffi::{CString, OsStr};
 use std::io::Write;
@@ -892,6 +896,123 @@ fn attack_logfd() -> Outcome {
     }
 }
 
+/// Docker's masked paths (a `/dev/null` bind or an empty read-only tmpfs over each).
+const MASKED: [&str; 11] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+fn attack_masked() -> Outcome {
+    let mut hits = Vec::new();
+    for p in MASKED {
+        let Ok(md) = std::fs::metadata(p) else {
+            continue;
+        };
+        let seen = if md.is_dir() {
+            std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_some())
+        } else {
+            open(p, libc::O_RDONLY).is_ok_and(|fd| {
+                let data = read_fd(fd, 64);
+                close(fd);
+                !data.is_empty()
+            })
+        };
+        if seen {
+            hits.push(p);
+        }
+    }
+    if hits.is_empty() {
+        Err((0, "every masked path is empty or absent".into()))
+    } else {
+        Ok(format!("read {}", hits.join(" ")))
+    }
+}
+
+/// A field of /proc/PID/status.
+fn status_field(pid: &str, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .map(|v| v.trim().to_string())
+}
+
+fn caps(pid: &str, key: &str) -> u64 {
+    status_field(pid, key)
+        .and_then(|v| u64::from_str_radix(&v, 16).ok())
+        .unwrap_or(0)
+}
+
+fn attack_pid1(args: &[String]) -> Outcome {
+    let bnd = caps("self", "CapBnd");
+    let cg = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mut hits = Vec::new();
+    let pids: Vec<String> = std::fs::read_dir("/proc")
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str().map(String::from))
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                .collect()
+        })
+        .unwrap_or_default();
+    // the prefixes come hex-encoded, so that this probe's own command line names none of them
+    let prefixes: Vec<String> = args
+        .iter()
+        .map(|h| {
+            let b: Vec<u8> = (0..h.len() / 2)
+                .filter_map(|i| u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect();
+            String::from_utf8_lossy(&b).into_owned()
+        })
+        .filter(|p| !p.is_empty())
+        .collect();
+    // this probe's own processes (their command lines hold the other classes' host paths)
+    let me = std::fs::metadata("/proc/self/exe")
+        .ok()
+        .map(|m| (m.dev(), m.ino()));
+    for pid in &pids {
+        let them = std::fs::metadata(format!("/proc/{pid}/exe"))
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        if them.is_some() && them == me {
+            continue;
+        }
+        let extra = (caps(pid, "CapEff") | caps(pid, "CapBnd")) & !bnd;
+        if extra != 0 {
+            hits.push(format!("pid {pid} has capabilities {extra:#x} beyond ours"));
+        }
+        let theirs = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        if !theirs.is_empty() && theirs != cg {
+            hits.push(format!("pid {pid} is in another cgroup"));
+        }
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+            .map(|l| l.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for pre in &prefixes {
+            if contains(&cmd, pre) || exe.contains(pre.as_str()) {
+                hits.push(format!("pid {pid} names the host path {pre}"));
+            }
+        }
+    }
+    if hits.is_empty() {
+        Err((
+            0,
+            format!("{} processes, none stronger or outside", pids.len()),
+        ))
+    } else {
+        Ok(hits.join(", "))
+    }
+}
+
 fn run_class(class: &str, args: &[String]) -> Outcome {
     match class {
         "mknod" => attack_mknod(args),
@@ -928,6 +1049,8 @@ fn run_class(class: &str, args: &[String]) -> Outcome {
         "whoami" => whoami(),
         "devplant" => attack_devplant(args),
         "logfd" => attack_logfd(),
+        "masked" => attack_masked(),
+        "pid1" => attack_pid1(args),
         _ => Err((libc::EINVAL, format!("unknown class {class}"))),
     }
 }
