@@ -14,7 +14,7 @@ show contain ps
 check "ps shows the short id" contains "$(contain ps)" "${id:0:12}"
 name=$(contain inspect "$id" | grep -o '"Name":"/[^"]*"' | cut -d/ -f2 | tr -d '"')
 check "a random name was assigned ($name)" eval '[[ $name =~ ^[a-z]+_[a-z]+$ ]]'
-check "4 characters of the id are enough" contain inspect "${id:0:4}" >/dev/null
+check "4 characters of the id are enough" eval 'contain inspect "${id:0:4}" >/dev/null'
 show contain run -d --name xingdian tutorial sleep 1000
 check "the name refers to the container" contain exec xingdian true
 title "--cidfile writes the id for scripts"

@@ -50,15 +50,14 @@ fi
 title "the largest --vm-bytes that fits in -m 64m here"
 fit=""
 for mb in 63 62 61 60 59 58 57 56 54 52 48; do
-	run_until "$TUT_TMP/fit$mb.log" 20 contain run --rm -i -m 64m progrium/stress --vm 1 --vm-bytes ${mb}M --vm-hang 0 >/dev/null
+	run_until "$TUT_TMP/fit$mb.log" 20 contain run --rm -i -m 64m progrium/stress --vm 1 --vm-bytes ${mb}M --vm-hang 0
 	if [ $FITS = 1 ]; then
-		say "  ${mb}M: sleeping forever with allocated memory"
+		say "  ${mb}M: sleeping forever with allocated memory (then stopped)"
 		fit=$mb
 		break
 	fi
 	say "  ${mb}M: $(grep -o 'worker [0-9]* got signal [0-9]*' "$TUT_TMP/fit$mb.log" | head -1)"
 done
-say "$(grep '^stress:' "$TUT_TMP/fit$fit.log")"
 check "a size below 64M fits (${fit}M)" test -n "$fit"
 say "(the limit minus what the program itself and its page tables take)"
 
@@ -77,7 +76,7 @@ say " DIFFERENCES)"
 title "every memory flag of the document, read back from the kernel's files"
 # with ID FLAGS...: a container of those flags; D its memory cgroup
 with() {
-	show contain run -d --name mem "$@" tutorial sleep 1000 >/dev/null
+	shown contain run -d --name mem "$@" tutorial sleep 1000
 	wait_running mem
 	D=$(cg_dir mem memory)
 }

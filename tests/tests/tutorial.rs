@@ -261,6 +261,12 @@ fn check_prompts(text: &str, shown: &[Shown], pending: &[&str]) -> Vec<String> {
             None => bad.push(format!("{chapter}: printed {typed:?}, which is not logged")),
         }
     }
+    for s in next {
+        bad.push(format!(
+            "logged {:?}, which was not printed",
+            String::from_utf8_lossy(&s.printed)
+        ));
+    }
     bad
 }
 
