@@ -851,6 +851,24 @@ fn device_nodes_exist_at_start_inside_the_root() {
             stderr(&out)
         );
     }
+    // --privileged binds the host's /dev: a node elsewhere is not made, and contain says so
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "--device",
+        "/dev/null:/dev/elsewhere",
+        "img",
+        "/bin/ls",
+        "/dev/null",
+        "/dev/elsewhere",
+    ]);
+    assert!(stdout(&out).contains("/dev/null"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("not /dev/elsewhere"),
+        "{}",
+        stderr(&out)
+    );
     let out = env.run(&[
         "run",
         "--rm",
