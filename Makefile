@@ -71,6 +71,7 @@ install: build man completions
 	install -m 644 contain/contain.bash-completion $(DESTDIR)$(DATADIR)/bash-completion/completions/contain
 	install -d $(DESTDIR)$(DATADIR)/ctools
 	install -m 644 ctcore/data/seccomp-default.json $(DESTDIR)$(DATADIR)/ctools/seccomp-default.json
+	install -m 644 contain/net.sh $(DESTDIR)$(DATADIR)/ctools/contain-net.sh
 	for t in $(ALL_TOOLS); do \
 		install -m 644 target/completions/bash/$$t.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/$$t; \
 		install -m 644 target/completions/zsh/_$$t $(DESTDIR)$(DATADIR)/zsh/site-functions/_$$t; \
@@ -78,6 +79,10 @@ install: build man completions
 	done
 
 uninstall:
+	# the default network's bridge contain0 and rules, as a person following the tutorial
+	# by hand made them (not for a staged DESTDIR)
+	-[ -n "$(DESTDIR)" ] || [ ! -x $(BINDIR)/contain ] || [ "$$(id -u)" != 0 ] || \
+		$(BINDIR)/contain network prune -f >/dev/null 2>&1
 	for t in $(TOOLS_BIN) contain; do rm -f $(DESTDIR)$(BINDIR)/$$t; done
 	for t in $(TOOLS_SBIN); do rm -f $(DESTDIR)$(SBINDIR)/$$t; done
 	rm -f $(DESTDIR)$(HELPERDIR)/mount.unionmount $(DESTDIR)$(HELPERDIR)/mount.fuse.unionmount
@@ -85,7 +90,7 @@ uninstall:
 	for p in $(MAN8); do rm -f $(DESTDIR)$(MANDIR)/man8/$$p; done
 	for p in $(MAN7); do rm -f $(DESTDIR)$(MANDIR)/man7/$$p; done
 	rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/contain
-	rm -f $(DESTDIR)$(DATADIR)/ctools/seccomp-default.json
+	rm -f $(DESTDIR)$(DATADIR)/ctools/seccomp-default.json $(DESTDIR)$(DATADIR)/ctools/contain-net.sh
 	-rmdir $(DESTDIR)$(DATADIR)/ctools 2>/dev/null
 	for t in $(ALL_TOOLS); do \
 		rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/$$t \

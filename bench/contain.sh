@@ -1,6 +1,7 @@
 #!/bin/bash
 # bench/contain.sh: contain against runc and the bare exec chain against bubblewrap, side by
-# side with hyperfine on the same root.  Goals: contain run --rm / runc run <= 0.5 and
+# side with hyperfine on the same root (contain with --network none, as runc runs its spec
+# without a network; the bridge's cost is bench/network.sh's).  Goals: contain run --rm / runc run <= 0.5 and
 # chain / bwrap <= 1.0.
 # Usage: bench/contain.sh [RUNS [ROUNDS]]   (uses target/release or $CTOOLS_BIN_DIR; needs root, runc,
 # bwrap, hyperfine, jq)
@@ -13,6 +14,8 @@ bin=${CTOOLS_BIN_DIR:-$repo/target/release}
 export PATH="$bin:$repo/contain:$PATH"
 for t in runc bwrap hyperfine jq; do command -v $t >/dev/null || { echo "bench: needs $t" >&2; exit 1; }; done
 [ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
+# contain's default network makes a bridge and rules: a throwaway host network namespace
+[ "${CTOOLS_NETNS_HOST:-}" = 1 ] || exec "$repo/scripts/netns-host" "$0" "$@"
 work=$(mktemp -d /tmp/contain-bench.XXXXXX)
 export CONTAIN_ROOT=$work/state CONTAIN_CGROUP_PARENT=contain-bench
 cleanup() {
@@ -48,7 +51,7 @@ reused="$ns $cg unionmount --lower $root --upper $work/upper --work $work/w $wor
 # The chain without cgset: what joining the cgroup costs, exec included.
 nocg="$ns unionmount -o volatile --lower $root --upper $work/fu --work $work/fw $work/mnt -- $cr"
 bw="bwrap --unshare-all --bind $work/bundle/rootfs / --proc /proc --dev /dev /bin/true"
-eval "$fresh" && $chain && $reused && $bw && contain run --rm bench /bin/true &&
+eval "$fresh" && $chain && $reused && $bw && contain run --rm --network none bench /bin/true &&
 	runc run -b "$work/bundle" bench-check
 # Rounds alternate the peers, so that a slower spell of the machine (or the kernel's
 # cleaning up of the network namespaces the previous command left) falls on both sides:
@@ -59,10 +62,10 @@ div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 ms() { awk -v x="$(med "$work/$1.json" "$2")" 'BEGIN { printf "%.2f", x * 1000 }'; }
 for ((r = 1; r <= rounds; r++)); do
 	hyperfine --shell=bash -w 2 -r "$runs" --export-json "$work/a.json" \
-		-n "contain run --rm" "contain run --rm bench /bin/true" \
+		-n "contain run --rm" "contain run --rm --network none bench /bin/true" \
 		-n "runc run" "runc run -b $work/bundle bench-\$RANDOM\$RANDOM" \
 		-n "contain run --rm, seccomp=unconfined" \
-		"contain run --rm --security-opt seccomp=unconfined bench /bin/true" >"$work/a.txt"
+		"contain run --rm --network none --security-opt seccomp=unconfined bench /bin/true" >"$work/a.txt"
 	hyperfine -N -w 3 -r "$((runs * 3))" --export-json "$work/b.json" \
 		-n "bwrap" --prepare true "$bw" \
 		-n "exec chain" --prepare "$fresh" "$chain" \

@@ -27,9 +27,11 @@ check "each container has its own pid 1 (sleep)" eval 'grep -Eq "^ *1 sleep" <<<
 check "they are two processes of the host ($ha, $hb)" eval '[ -n "$ha" ] && [ -n "$hb" ] && [ "$ha" != "$hb" ] && [ "$ha" != 1 ]'
 check "in two pid namespaces" test "$(readlink "/proc/$ha/ns/pid")" != "$(readlink "/proc/$hb/ns/pid")"
 contain rm -f pid-a pid-b >/dev/null
-title "net namespace: its own devices (only lo), routes and /proc/net"
-shown contain run --rm tutorial cat /proc/net/dev
+title "net namespace: its own devices (only lo with --network none), routes and /proc/net"
+shown contain run --rm --network none tutorial cat /proc/net/dev
 check_eq "only the loopback device" lo "$(tail -n +3 <<<"$OUT" | cut -d: -f1 | tr -d ' ')"
+out=$(contain run --rm tutorial cat /proc/net/dev)
+check_eq "the default network adds eth0 (docker's bridge; chapter 14)" "$(printf 'lo\neth0')" "$(tail -n +3 <<<"$out" | cut -d: -f1 | tr -d ' ' | sort -r)"
 check "--net host shares the host's" test "$(contain run --rm --net host tutorial readlink /proc/self/ns/net)" = "$(readlink /proc/self/ns/net)"
 title "mnt namespace: a different file tree, like chroot"
 show contain run --rm tutorial ls /

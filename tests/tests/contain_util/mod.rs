@@ -26,18 +26,41 @@ pub fn test_path() -> OsString {
 
 /// A private contain installation: state in a temporary directory, cgroups beneath our own
 /// cgroup under a parent named after this test.
+/// As root, the state directory is bound to a throwaway network namespace that stands for
+/// the host (contain's `host-netns` link, to a `sleep` that holds it): contain runs there, so
+/// the bridge, veths and rules of its networks never reach this machine's own namespace.
 pub struct Env {
     pub root: cttest::TempDir,
     pub cgparent: String,
+    /// The process holding the throwaway host network namespace (as root).
+    pub netns_holder: Option<std::process::Child>,
 }
 
 impl Env {
     pub fn new(tag: &str) -> Env {
         let root = cttest::tempdir().expect("tempdir");
+        let netns_holder = if nix::unistd::geteuid().is_root() {
+            Some(netns_hold(root.path()))
+        } else {
+            None
+        };
         Env {
             root,
             cgparent: format!("ctools-test-contain-{tag}-{}", std::process::id()),
+            netns_holder,
         }
+    }
+
+    /// A command run in the throwaway host network namespace (`ip link`, `iptables-save`).
+    pub fn host_cmd(&self, program: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!(
+            "--net={}",
+            self.root.path().join("host-netns").display()
+        ))
+        .arg("--")
+        .arg(program);
+        c
     }
 
     pub fn state(&self) -> &Path {
@@ -131,11 +154,43 @@ pub fn cgroup_parents(parent: &str) -> Vec<PathBuf> {
     v
 }
 
+/// Start a process in a new network namespace (`lo` up) and link `dir/host-netns` to it.
+pub fn netns_hold(dir: &Path) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = Command::new("unshare")
+        .args([
+            "--net",
+            "--",
+            "sh",
+            "-c",
+            "ip link set lo up && echo up && exec sleep 86400",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("unshare --net");
+    let mut line = String::new();
+    let mut r = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let _ = r.read_line(&mut line);
+    assert_eq!(line.trim(), "up", "the throwaway network namespace");
+    std::os::unix::fs::symlink(
+        format!("/proc/{}/ns/net", child.id()),
+        dir.join("host-netns"),
+    )
+    .expect("host-netns link");
+    child
+}
+
 impl Drop for Env {
     fn drop(&mut self) {
         let out = self.run(&["ps", "-aq"]);
         for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
             let _ = self.run(&["rm", "-f", id]);
+        }
+        if let Some(mut h) = self.netns_holder.take() {
+            let _ = h.kill();
+            let _ = h.wait();
+            let _ = std::fs::remove_file(self.root.path().join("host-netns"));
         }
         for d in cgroup_parents(&self.cgparent) {
             if let Ok(rd) = std::fs::read_dir(&d) {
@@ -186,7 +241,7 @@ pub fn contain_vm(state: &Path, tmp: &Path) -> cttest::vm::Vm {
     let st = Command::new("tar")
         .arg("-C")
         .arg(state)
-        .args(["--exclude=./mnt", "-cf"])
+        .args(["--exclude=./mnt", "--exclude=./host-netns", "-cf"])
         .arg(&store)
         .arg(".")
         .status()
