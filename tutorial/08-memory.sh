@@ -92,7 +92,8 @@ if cg_v2 "$(contain run -d tutorial sleep 1000)" memory; then
 fi
 contain rm -f "$(contain ps -q)" >/dev/null
 M=209715200
-say "-m, --memory: the minimum (the document: 4m; docker since 18.x: 6MB, which contain follows)"
+say "-m, --memory: the minimum (the document: 4m; today's docker: 6MB, which contain follows, as it"
+say "follows today's docker's checks everywhere: a container's own start needs more than 4MB)"
 shown contain run --rm -m 4m tutorial true
 check "-m 4m is refused with today's docker's message" contains "$OUT" "Minimum memory limit allowed is 6MB"
 say "--memory-swap larger than -m: memory + swap is --memory-swap"
@@ -100,8 +101,9 @@ with -m 200m --memory-swap 300m
 rd memory.limit_in_bytes memory.memsw.limit_in_bytes
 check_eq "memsw is --memory-swap (300m)" "$M 314572800" "$(tr '\n' ' ' <<<"$OUT" | sed 's/ $//')"
 done_with
-say "--memory-swap equal to -m: the document says twice the memory as swap; today's docker (and"
-say "contain) gives no swap at all: memory + swap = -m"
+say "--memory-swap equal to -m: the document says twice the memory as swap; docker (and contain)"
+say "gives no swap at all: memory.memsw.limit_in_bytes counts memory and swap together, so a total"
+say "equal to -m leaves no room for swap (docker's own documentation says so too)"
 with -m 200m --memory-swap 200m
 rd memory.memsw.limit_in_bytes
 check_eq "memsw equal to -m: no swap" "$M" "$OUT"
