@@ -529,3 +529,67 @@ fn tutorial_runs_every_experiment_of_the_document() {
         );
     }
 }
+
+/// The flags the document lists (and `contain --help` names) are taken by `contain run`: none is
+/// an "unknown option" (the last of each line of contain's list once was); `run --help` prints
+/// the usage; `--cpus` above the CPUs there are is refused in docker's words, before anything is
+/// made.
+#[test]
+fn contain_run_takes_the_flags_the_document_lists() {
+    if !cttest::require_root("e2e::tutorial::contain_run_takes_the_flags_the_document_lists") {
+        return;
+    }
+    let _c = cttest::serial("cgroup");
+    let env = contain_util::Env::new("tutflags");
+    env.build_test_image("flags");
+    let help = env.run(&["run", "--help"]);
+    assert!(help.status.success(), "{help:?}");
+    let usage = String::from_utf8_lossy(&help.stdout);
+    assert!(usage.contains("Usage: contain"), "{usage}");
+    let flags: &[(&str, &str)] = &[
+        ("--cpu-shares", "512"),
+        ("--cpus", "1.5"),
+        ("--cpu-period", "100000"),
+        ("--cpu-quota", "50000"),
+        ("--cpuset-cpus", "0"),
+        ("--cpuset-mems", "0"),
+        ("--memory", "64m"),
+        ("--memory-swap", "128m"),
+        ("--memory-swappiness", "10"),
+        ("--memory-reservation", "32m"),
+        ("--kernel-memory", "50m"),
+        ("--blkio-weight", "500"),
+        ("--pids-limit", "100"),
+    ];
+    for (flag, value) in flags {
+        let mut args = vec!["run", "--rm"];
+        if flag.starts_with("--memory-") {
+            args.extend(["-m", "64m"]);
+        }
+        args.extend([*flag, *value, "flags", "/bin/true"]);
+        let out = env.run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("unknown option"), "{flag}: {err}");
+        assert!(
+            out.status.success(),
+            "contain {args:?}: {:?}\n{err}",
+            out.status
+        );
+    }
+    // the CPUs this process may run on, as contain counts them (nproc: sched_getaffinity)
+    let nproc = std::process::Command::new("nproc").output().unwrap();
+    let n: usize = String::from_utf8_lossy(&nproc.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    let too_many = (n * 4).to_string();
+    let out = env.run(&["run", "--rm", "--cpus", &too_many, "flags", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "contain: Error response from daemon: Range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs available.\nSee 'contain run --help'.\n"
+        )
+    );
+    assert!(env.ok(&["ps", "-aq"]).trim().is_empty(), "nothing is made");
+}
