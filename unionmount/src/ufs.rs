@@ -803,7 +803,15 @@ impl UnionFs {
                 } else {
                     FileType::CharDevice
                 };
-                out.push((compose_ino(b, e.ino()), k, name));
+                // The number stat gives: a copy-up's is its origin's.
+                let mut ino = compose_ino(b, e.ino());
+                if self.rw(b)
+                    && let Some(v) = self.getxattr(b, &rel.join(&name), INO_XATTR)
+                    && let Ok(a) = <[u8; 8]>::try_from(v.as_slice())
+                {
+                    ino = u64::from_le_bytes(a);
+                }
+                out.push((ino, k, name));
             }
         }
         Ok(out)

@@ -263,6 +263,7 @@ perl -MFcntl -e 'sysopen(F, "C/b_file", O_WRONLY|O_CREAT|O_EXCL) or print "excl:
 perl -MFcntl -e 'sysopen(F, "C/nofile", O_RDONLY) or print "noent: $!\n"'
 perl -MFcntl -e 'sysopen(F, "C/fresh", O_RDWR|O_CREAT|O_EXCL, 0640) or die; print F "fresh\n"'
 echo x >> C/r_stable; echo "stable: $([ "$before" = "$(sd C/r_stable)" ] && echo yes || echo no)"
+echo "d_ino: $([ "$(ls -i C | awk '$2 == "r_stable" {print $1}')" = "$(stat -c %i C/r_stable)" ] && echo yes || echo no)"
 mv C/b_file C/b_file2; ls_ mv-in-branch
 perl -e 'rename("C/r_file", "C/moved") or print "rename: $!\n"'; ls_ mv-from-ro
 perl -e 'rename("C/ad", "C/ad2") or print "rename ad: $!\n"'; ls_ mv-dir-rw
@@ -299,6 +300,7 @@ $U -u C
             "excl: File exists\n",
             "noent: No such file or directory\n",
             "stable: yes\n",
+            "d_ino: yes\n",
             "mv-in-branch: ad b_file2 fresh m r_big r_dir r_file r_link r_only r_stable \n",
             "mv-from-ro: ad b_file2 fresh m moved r_big r_dir r_link r_only r_stable \n",
             "mv-dir-rw: ad2 b_file2 fresh m moved r_big r_dir r_link r_only r_stable \n",
