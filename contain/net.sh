@@ -62,7 +62,7 @@ net_write() {
 			--argjson internal "$internal" --arg created "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" \
 			'{Name: $name, Id: $id, Created: $created, Bridge: $br, Subnet: $subnet,
 			  Gateway: $gw, Internal: $internal}' >"$NETDIR/$name.json" &&
-		mv -f -- "$NETDIR/$name.conflist.tmp" "$NETDIR/$name.conflist"
+		mv -f -- "$NETDIR/$name.conflist.tmp" "$NETDIR/$name.conflist" && net_lines "$name"
 }
 
 # The default network `bridge` (bridge contain0), made on first use.
@@ -93,16 +93,18 @@ net_field() {
 # stored result PREV).  ADD's final result in R_CNI.  A failed ADD is undone by a DEL.
 net_cni() {
 	local cmd=$1 net=$2 cid=$3 ns=$4 ifname=$5 pm=${6:-[]} prev=${7:-} lines type conf out rc=0 p
-	lines=$(jq -rc --arg cmd "$cmd" --argjson pm "$pm" '. as $l | .plugins
-		| (if $cmd == "DEL" then reverse else . end) | .[]
-		| "\(.type) \(del(.capabilities) + {cniVersion: $l.cniVersion, name: $l.name}
-			+ (if .capabilities.portMappings then {runtimeConfig: {portMappings: $pm}} else {} end))"' \
-		"$NETDIR/$net.conflist") || {
+	NET_T0=$EPOCHREALTIME
+	# the chain's lines, made by jq once when the network was written (net_lines)
+	[ -r "$NETDIR/$net.$cmd" ] || net_lines "$net" || {
 		R_ERR="network $net: cannot read $NETDIR/$net.conflist"
 		return 1
 	}
+	lines=$(<"$NETDIR/$net.$cmd")
+	lines=${lines//\"@PM@\"/$pm}
 	R_ERR=
+	local t0=$EPOCHREALTIME
 	while read -r type conf; do
+		t0=$EPOCHREALTIME
 		[ -n "$prev" ] && conf="${conf%\}},\"prevResult\":$prev}"
 		p=
 		for d in ${CNI_BIN//:/ }; do [ -x "$d/$type" ] && p=$d/$type && break; done
@@ -120,6 +122,7 @@ net_cni() {
 			[ "$cmd" = ADD ] && break || continue
 		fi
 		[ "$cmd" = ADD ] && prev=$out
+		[ -n "${CONTAIN_NET_TIMES:-}" ] && net_time "$type $cmd" "$t0"
 	done <<<"$lines"
 	if [ "$cmd" = ADD ]; then
 		if [ $rc != 0 ]; then
@@ -131,6 +134,29 @@ net_cni() {
 		R_CNI=$prev
 	fi
 	return $rc
+}
+
+# net_lines NETWORK: the network's conflist as the lines net_cni runs, NETWORK.ADD (in order)
+# and NETWORK.DEL (reversed): "TYPE CONFIG" per plugin, its capabilities taken out and the
+# list's cniVersion and name put in, "@PM@" where the port mappings go (one jq start for the
+# network's life rather than one per ADD and DEL: 15 to 100 ms each on this machine).
+net_lines() {
+	local c
+	for c in ADD DEL; do
+		jq -rc --arg cmd "$c" '. as $l | .plugins
+			| (if $cmd == "DEL" then reverse else . end) | .[]
+			| "\(.type) \(del(.capabilities) + {cniVersion: $l.cniVersion, name: $l.name}
+				+ (if .capabilities.portMappings then {runtimeConfig: {portMappings: "@PM@"}} else {} end))"' \
+			"$NETDIR/$1.conflist" >"$NETDIR/.$1.$c.$$" &&
+			mv -f -- "$NETDIR/.$1.$c.$$" "$NETDIR/$1.$c" || return 1
+	done
+}
+
+# net_time WHAT START: with CONTAIN_NET_TIMES set, "contain: net: WHAT MS" on stderr (where
+# the milliseconds of a network's setup and teardown go; bench/network.sh).
+net_time() {
+	local a=${EPOCHREALTIME/./} b=${2/./}
+	printf 'contain: net: %s %d.%03d ms\n' "$1" $(((a - b) / 1000)) $(((a - b) % 1000)) >&2
 }
 
 # net_addr RESULT IFNAME: the container interface's address of a CNI result into R_ADDR
@@ -266,6 +292,7 @@ net_up() {
 		return 0
 		;;
 	esac
+	local tup=$EPOCHREALTIME
 	need_jq_net
 	net_init
 	net_gc
@@ -282,6 +309,7 @@ net_up() {
 		R_ERR="cannot make the container's network namespace"
 		return 1
 	fi
+	[ -n "${CONTAIN_NET_TIMES:-}" ] && net_time "gc and netns file" "$tup"
 	net_claim_ports "$cid" "${META[name]}" || {
 		local e=$R_ERR
 		net_down "$cid"
@@ -317,6 +345,7 @@ net_up() {
 	net_files "$cid"
 	for n in "${NET_NETS[@]}"; do net_peers "${n%% *}" "$cid"; done
 	NET_JOIN=("${TOOL[unshare-rs]}" --join "--net=$s/ns" --)
+	[ -n "${CONTAIN_NET_TIMES:-}" ] && net_time "setup total" "$tup"
 	return 0
 }
 
@@ -324,7 +353,7 @@ net_up() {
 # exists: the bridge plugin finds the masquerade chain through the address inside it), then
 # the namespace's bind mount, the ports, the membership, the peers' hosts files.  Idempotent.
 net_down() {
-	local cid=$1 s=$NETRUN/c/$1 f n ifname pm nets=()
+	local cid=$1 s=$NETRUN/c/$1 f n ifname pm nets=() tdown=$EPOCHREALTIME
 	[ -d "$s" ] || return 0
 	net_lock "c-$cid"
 	if [ -d "$s" ]; then
@@ -353,6 +382,8 @@ net_down() {
 	fi
 	rm -f -- "$NETRUN/lock/c-$cid"
 	net_unlock
+	[ -n "${CONTAIN_NET_TIMES:-}" ] && net_time "teardown total" "$tdown"
+	return 0
 }
 
 # net_admit CID NETWORK IP: published ports let in through a FORWARD policy DROP (docker's
@@ -833,7 +864,7 @@ net_remove() {
 		done < <(iptables -t filter -S 2>/dev/null | grep -E -- "-[io] $br( |$)")
 	fi
 	rm -rf -- "${NETRUN:?}/ipam/$n" "${NETRUN:?}/members/$n"
-	rm -f -- "$NETDIR/$n.conflist" "$NETDIR/$n.json"
+	rm -f -- "$NETDIR/$n.conflist" "$NETDIR/$n.json" "$NETDIR/$n.ADD" "$NETDIR/$n.DEL"
 }
 
 net_rm() {

@@ -1,0 +1,77 @@
+#!/bin/bash
+# bench/network.sh: what contain's default network adds to a container's start and end (the
+# CNI chain bridge + host-local, portmap, firewall, tuning; the namespace file; the hosts and
+# resolv.conf files), against podman's netavark on the same machine doing the same job (a
+# bridge, an address, a published port: setup then teardown of a namespace file).
+#   contain's cost = `contain run --rm -p 8080:80 IMG true` - `contain run --rm --network none IMG true`
+#   netavark's     = netns file made + `netavark setup` + `netavark teardown` + umount
+# Goal: contain / netavark <= 1.0.  Then one run with CONTAIN_NET_TIMES=1: where the
+# milliseconds go (each plugin's exec, with the iptables calls it makes).
+# Everything runs in a throwaway network namespace (scripts/netns-host): no bridge, rule or
+# sysctl reaches this machine's own.
+# Usage: bench/network.sh [RUNS [ROUNDS]]   (needs root, hyperfine, jq, netavark in
+# /usr/lib/podman or PATH, containernetworking-plugins)
+set -eu -o pipefail
+runs=${1:-10}
+rounds=${2:-3}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+[ "$(id -u)" = 0 ] || {
+	echo "bench: needs root" >&2
+	exit 1
+}
+[ "${CTOOLS_NETNS_HOST:-}" = 1 ] || exec "$repo/scripts/netns-host" "$0" "$@"
+bin=${CTOOLS_BIN_DIR:-$repo/target/release}
+[ -x "$bin/unshare-rs" ] || bin=$repo/target/debug
+export PATH="$bin:$repo/contain:$PATH"
+nv=$(command -v netavark || echo /usr/lib/podman/netavark)
+for t in hyperfine jq "$nv"; do command -v "$t" >/dev/null || {
+	echo "bench: needs $t" >&2
+	exit 1
+}; done
+work=$(mktemp -d /tmp/network-bench.XXXXXX)
+export CONTAIN_ROOT=$work/state CONTAIN_CGROUP_PARENT=network-bench
+cleanup() {
+	contain network prune -f >/dev/null 2>&1 || :
+	while IFS=: read -r _ ctrls path; do
+		for c in ${ctrls//,/ }; do
+			[ -d "/sys/fs/cgroup/$c" ] && rmdir "/sys/fs/cgroup/$c${path%/}/$CONTAIN_CGROUP_PARENT" 2>/dev/null
+		done
+	done </proc/self/cgroup || :
+	rm -rf "$work"
+}
+trap cleanup EXIT
+echo "tools from $bin, netavark $("$nv" --version 2>/dev/null | head -1)"
+contain build bench /bin/true >/dev/null
+contain run --rm -p 8080:80 bench /bin/true # the bridge and the shared chains, once
+# netavark's input: podman's default network (bridge podman0, 10.88.0.0/16), one port
+cat >"$work/nv.json" <<'EOF'
+{"container_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","container_name":"bench",
+ "port_mappings":[{"host_ip":"","container_port":80,"host_port":8080,"range":1,"protocol":"tcp"}],
+ "networks":{"podman":{"static_ips":["10.88.0.2"],"interface_name":"eth0","aliases":[]}},
+ "network_info":{"podman":{"name":"podman","id":"2f259bab93aaaaa2542ba43ef33eb990d0999ee1b9924b557b7be53c0b7a1bb9",
+  "driver":"bridge","network_interface":"podman0","subnets":[{"subnet":"10.88.0.0/16","gateway":"10.88.0.1"}],
+  "ipv6_enabled":false,"internal":false,"dns_enabled":false,"ipam_options":{"driver":"host-local"}}}}
+EOF
+nvcycle="f=$work/nvns; : >\$f; unshare --net=\$f true && $nv --config $work/nvcfg setup \$f <$work/nv.json >/dev/null && $nv --config $work/nvcfg teardown \$f <$work/nv.json && umount \$f"
+eval "$nvcycle"
+med() { jq -r ".results[] | select(.command == \"$2\") | .median" "$1"; }
+ms() { awk -v x="$1" 'BEGIN { printf "%.1f", x * 1000 }'; }
+ratios=()
+for ((r = 1; r <= rounds; r++)); do
+	hyperfine --shell=bash -w 2 -r "$runs" --export-json "$work/a.json" \
+		-n none "contain run --rm --network none bench /bin/true" \
+		-n bridge "contain run --rm bench /bin/true" \
+		-n port "contain run --rm -p 8080:80 bench /bin/true" \
+		-n netavark "$nvcycle" >"$work/a.txt"
+	n=$(med "$work/a.json" none) b=$(med "$work/a.json" bridge) p=$(med "$work/a.json" port)
+	v=$(med "$work/a.json" netavark)
+	ratio=$(awk -v p="$p" -v n="$n" -v v="$v" 'BEGIN { printf "%.2f", (p - n) / v }')
+	ratios+=("$ratio")
+	printf 'round %d: contain none %s ms, bridge %s ms, bridge -p %s ms (network: %s ms); netavark setup+teardown %s ms; ratio %s\n' \
+		"$r" "$(ms "$n")" "$(ms "$b")" "$(ms "$p")" "$(awk -v p="$p" -v n="$n" 'BEGIN { printf "%.1f", (p - n) * 1000 }')" \
+		"$(ms "$v")" "$ratio"
+done
+printf '%s\n' "${ratios[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "contain network (-p) / netavark = %s (%s to %s over %d rounds)   (goal <= 1.0)\n", a[int((NR + 1) / 2)], a[1], a[NR], NR }'
+echo "where the milliseconds go (one run, CONTAIN_NET_TIMES=1):"
+CONTAIN_NET_TIMES=1 contain run --rm -p 8080:80 bench /bin/true 2>&1 | sed 's/^contain: net: /  /'
+echo "iptables execs per setup+teardown: $(strace -f -qq -e trace=execve -o "$work/st" contain run --rm -p 8080:80 bench /bin/true && grep -c 'execve("[^"]*iptables' "$work/st" || echo ?)"
