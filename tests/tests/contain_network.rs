@@ -617,3 +617,94 @@ fn twenty_containers_in_parallel_get_twenty_addresses() {
     assert_eq!(before, net_state(&env), "rm left something");
     env.ok(&["network", "rm", "par"]);
 }
+
+#[test]
+fn hosts_resolv_conf_and_inspect_as_docker_writes_them() {
+    if !root("hosts_resolv_conf_and_inspect_as_docker_writes_them") {
+        return;
+    }
+    let (env, _www) = setup("files");
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--hostname",
+        "web1",
+        "--add-host",
+        "db.example:192.0.2.7",
+        "--dns",
+        "192.0.2.53",
+        "--dns-search",
+        "example.org",
+        "--dns-option",
+        "ndots:2",
+        "bb",
+        "/bin/busybox",
+        "sh",
+        "-c",
+        "cat /etc/hosts; echo ---; cat /etc/resolv.conf; echo ---; cat /etc/hostname",
+    ]);
+    let mut parts = out.split("---\n");
+    let (hosts, resolv, hostname) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    assert!(hosts.starts_with("127.0.0.1\tlocalhost\n"), "{hosts}");
+    assert!(hosts.contains("192.0.2.7\tdb.example\n"), "{hosts}");
+    assert!(
+        hosts
+            .lines()
+            .any(|l| l.starts_with("10.98.") && l.ends_with("\tweb1")),
+        "{hosts}"
+    );
+    assert_eq!(
+        resolv,
+        "nameserver 192.0.2.53\nsearch example.org\noptions ndots:2\n"
+    );
+    assert_eq!(hostname, "web1\n");
+    // without --dns: the host's resolvers minus loopback ones
+    let r = env.ok(&[
+        "run",
+        "--rm",
+        "bb",
+        "/bin/busybox",
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    assert!(!r.contains("nameserver 127."), "{r}");
+    assert!(r.contains("nameserver "), "{r}");
+    // inspect: NetworkSettings in docker's shape
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "i1",
+        "bb",
+        "/bin/busybox",
+        "sleep",
+        "60",
+    ]);
+    let v = env.inspect("i1");
+    let ns = &v["NetworkSettings"];
+    assert_eq!(ns["Gateway"], "10.98.0.1", "{ns}");
+    assert_eq!(ns["IPPrefixLen"], 16, "{ns}");
+    assert!(ns["MacAddress"].as_str().unwrap().len() == 17, "{ns}");
+    assert_eq!(
+        ns["Networks"]["bridge"]["IPAddress"], ns["IPAddress"],
+        "{ns}"
+    );
+    assert_eq!(v["HostConfig"]["NetworkMode"], "bridge");
+    let none = env.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "bb",
+        "/bin/busybox",
+        "sleep",
+        "60",
+    ]);
+    let v = env.inspect(none.trim());
+    assert!(v["NetworkSettings"]["Networks"]["none"].is_object(), "{v}");
+    env.ok(&["rm", "-f", "i1", none.trim()]);
+}
