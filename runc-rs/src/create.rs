@@ -446,19 +446,7 @@ fn init_in(
             .iter()
             .any(|(t, p)| *t == LinuxNamespaceType::Pid && p.is_some());
     if forks {
-        // SAFETY: single-threaded; the child carries on.
-        match unsafe { libc::fork() } {
-            -1 => {
-                let e = std::io::Error::last_os_error();
-                bail!("fork: {}", ctcore::error_text(&e));
-            }
-            0 => {}
-            child => {
-                sync::send(fd, &format!("pid {child}"), None)?;
-                // SAFETY: B's job is done; C is orphaned to the caller's subreaper.
-                unsafe { libc::_exit(0) };
-            }
-        }
+        sync::fork_reporting(fd)?;
     } else {
         sync::send(fd, &format!("pid {}", std::process::id()), None)?;
     }

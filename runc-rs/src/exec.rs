@@ -334,19 +334,7 @@ fn child(
             bail!("setns: {}", ctcore::error_text(&e));
         }
     }
-    // SAFETY: single-threaded.
-    match unsafe { libc::fork() } {
-        -1 => bail!(
-            "fork: {}",
-            ctcore::error_text(&std::io::Error::last_os_error())
-        ),
-        0 => {}
-        c2 => {
-            sync::send(fd, &format!("pid {c2}"), None)?;
-            // SAFETY: C1's job is done.
-            unsafe { libc::_exit(0) };
-        }
-    }
+    sync::fork_reporting(fd)?;
     // SAFETY: fchdir on our descriptor.
     if unsafe { libc::fchdir(rootdir.as_raw_fd()) } != 0 {
         bail!(

@@ -98,3 +98,38 @@ pub fn send_console(path: &std::path::Path, master: &OwnedFd) -> Result<()> {
     send(s.as_raw_fd(), "/dev/ptmx", Some(master.as_raw_fd()))
         .map_err(|e| anyhow!("console socket {}: {e}", path.display()))
 }
+
+/// Fork; the parent reports the child's pid on `sock` (`pid N`) and exits,
+/// and the child goes on only once that message is sent (it waits for the
+/// end of a pipe the parent holds), so that create and exec always read
+/// the pid before anything the child says.
+///
+/// # Errors
+/// fork(2) or pipe(2) failing (in the caller's process).
+pub fn fork_reporting(sock: RawFd) -> Result<()> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| anyhow!("pipe: {}", ctcore::errno_text(e)))?;
+    // SAFETY: single-threaded; both sides only make system calls.
+    match unsafe { libc::fork() } {
+        -1 => Err(anyhow!(
+            "fork: {}",
+            ctcore::error_text(&std::io::Error::last_os_error())
+        )),
+        0 => {
+            drop(w);
+            let mut b = [0u8; 1];
+            // Returns at the parent's exit (end of file).
+            let _ = nix::unistd::read(&r, &mut b);
+            drop(r);
+            Ok(())
+        }
+        child => {
+            drop(r);
+            let _ = send(sock, &format!("pid {child}"), None);
+            drop(w);
+            // SAFETY: the parent's job is done; the child is orphaned to the
+            // caller's subreaper.
+            unsafe { libc::_exit(0) }
+        }
+    }
+}

@@ -265,6 +265,22 @@ impl Drop for Containerd {
                 .stderr(Stdio::null()),
             LIMIT,
         );
+        // The shims this daemon started (they outlive it by design): by pid,
+        // those whose command line names our socket.
+        let sock = self.dir.join("ctd.sock");
+        for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd);
+            if cmd.starts_with("/usr/bin/containerd-shim")
+                && cmd.contains(sock.to_str().unwrap_or("?"))
+            {
+                // SAFETY: SIGKILL to a shim of our daemon, by pid.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
         // The shim's socket and fifo directories, made whatever the state
         // directory, when empty.
         for d in [
