@@ -318,6 +318,9 @@ pub fn unshare_args(spec: &Spec, new_keyring: bool) -> Vec<OsString> {
                     .into(),
                 );
             }
+            // Root of the new namespace from here on (the caller's host uid is
+            // not mapped): the init keeps its capabilities across exec.
+            a.extend(["--setuid=0".into(), "--setgid=0".into()]);
         }
     }
     if a.iter().any(|o| o == "--mount") {
@@ -475,7 +478,7 @@ mod tests {
             .collect();
         assert_eq!(
             a.join(" "),
-            "--mount --user --map-users=0:100000:65536 --map-groups=0:100000:65536 --propagation=slave --new-keyring"
+            "--mount --user --map-users=0:100000:65536 --map-groups=0:100000:65536 --setuid=0 --setgid=0 --propagation=slave --new-keyring"
         );
     }
 }

@@ -720,3 +720,40 @@ fn runc_spec_runs_on_runc_rs_and_back() {
         "hello from runc\nrunc\n"
     );
 }
+
+#[test]
+fn user_namespace_with_mappings() {
+    if !cttest::require_root("user_namespace_with_mappings") {
+        return;
+    }
+    let b = bundle("userns");
+    let mut c = config(&b.id, &["/probe"]);
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.write_config(&c);
+    let mut cmd = b.rc();
+    cmd.arg("run").arg("--bundle").arg(&b.dir).arg(&b.id);
+    let p = cttest::probe_json(&cttest::run_with_timeout(&mut cmd, LIMIT));
+    assert_eq!(p["uid_map"], json!([[0, 100_000, 65_536]]));
+    assert_eq!(p["gid_map"], json!([[0, 100_000, 65_536]]));
+    assert_eq!(p["uid"], 0);
+    assert_ne!(p["ns"]["user"], cttest::ns_inode("user").unwrap());
+    // The capabilities asked for, in the new namespace.
+    let eff = u64::from_str_radix(p["status"]["CapEff"].as_str().unwrap(), 16).unwrap();
+    assert_eq!(
+        eff,
+        (1 << 5) | (1 << 10) | (1 << 29),
+        "KILL, NET_BIND_SERVICE, AUDIT_WRITE"
+    );
+    // /dev's nodes are the host's, bound (mknod is refused in a user namespace).
+    let dev = p["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["target"] == "/dev/null");
+    assert!(dev, "/dev/null bound from the host");
+}
