@@ -1035,3 +1035,47 @@ fn a_volume_destination_never_follows_a_link_out_of_the_root() {
         "nothing made on the host"
     );
 }
+
+#[test]
+fn domainname_is_the_containers_own() {
+    if !cttest::require_root("e2e::contain_isolation::domainname_is_the_containers_own") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("domain");
+    env.build_test_image("img");
+    let host = std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap();
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--domainname",
+        "example.org",
+        "img",
+        "/bin/cat",
+        "/proc/sys/kernel/domainname",
+    ]);
+    assert_eq!(out, "example.org\n");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap(),
+        host,
+        "the host's is unchanged"
+    );
+    let id = env
+        .ok(&[
+            "create",
+            "--network",
+            "none",
+            "--domainname",
+            "ex.org",
+            "img",
+            "/bin/true",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(env.inspect(&id)["Config"]["Domainname"], "ex.org");
+    let out = env.run(&["run", "--rm", "--domainname", "a b", "img", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(stderr(&out), "contain: invalid domain name: \"a b\"\n");
+}
