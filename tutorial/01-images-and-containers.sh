@@ -20,6 +20,11 @@ layers_sum() {
 before=$(layers_sum)
 
 title "docker run imagename: a writable layer on top"
+shown contain run tutorial
+check "docker run imagename: its default command (sh) ran and exited" test "$RC" = 0
+show contain ps -a
+check "the container is Exited (0)" contains "$(contain ps -a)" "Exited (0)"
+contain rm "$(contain ps -aq)" >/dev/null
 show contain run -d --name box1 tutorial sh -c 'echo hello > /hello.txt; rm /bin/hostname; exec sleep 1000'
 wait_running box1
 show contain ps

@@ -10,6 +10,8 @@ show contain tag tutorial ubuntu:16.04
 show contain images
 n=$(contain images | awk '$1 == "ubuntu"' | awk '{print $3}' | sort -u | wc -l)
 check_eq "two tags, one image id" 1 "$n"
+shown contain run ubuntu:14.04
+check "docker run ubuntu:14.04: runs (its sh reads no input and exits 0)" test "$RC" = 0
 shown contain run --rm ubuntu:14.04 echo running ubuntu:14.04
 check "run by repository:tag" contains "$OUT" "running ubuntu:14.04"
 id=$(contain images | awk '$1 == "ubuntu" && $2 == "14.04" {print $3}')

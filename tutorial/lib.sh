@@ -275,8 +275,9 @@ need_root() {
 # dbug lines).  Here stress is stress-rs (static), which names itself by argv[0]: "stress:".
 ensure_stress_image() {
 	contain inspect progrium/stress >/dev/null 2>&1 && return 0
-	contain build --entrypoint "/usr/bin/stress --verbose" --file "$(type -P stress-rs):/usr/bin/stress" \
-		progrium/stress >/dev/null || {
+	say "(docker pull progrium/stress: the image is built here, no registry is reached)"
+	show contain build --entrypoint "/usr/bin/stress --verbose" --file "$(type -P stress-rs):/usr/bin/stress" \
+		progrium/stress || {
 		bad "contain build progrium/stress"
 		finish
 	}
