@@ -499,6 +499,18 @@ fn init_in(
             ctcore::errno_text(e)
         )
     })?;
+    // Neither the new root nor the mount that holds it may be shared: the
+    // container's mounts would propagate out, and pivot_root refuses it.
+    if let Some(parent) = rootfs.parent() {
+        rootfs::parent_mount_private(parent);
+    }
+    let _ = nix::mount::mount::<Path, Path, str, str>(
+        None,
+        &rootfs,
+        None,
+        nix::mount::MsFlags::MS_PRIVATE,
+        None,
+    );
     let cgroupns = ns.iter().any(|(t, _)| *t == LinuxNamespaceType::Cgroup);
     let mut dev_mounted = false;
     for m in spec.mounts().iter().flatten() {
@@ -542,6 +554,13 @@ fn init_in(
         &st,
     )?;
     rootfs::enter(&rootfs, no_pivot)?;
+    if let Some(p) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().clone())
+    {
+        rootfs::root_propagation(&p)?;
+    }
     rootfs::sysctl(&spec)?;
     if let Some(l) = spec.linux() {
         rootfs::mask(l.masked_paths().as_deref().unwrap_or(&[]))?;

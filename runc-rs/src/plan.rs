@@ -111,6 +111,8 @@ pub fn device_args(spec: &Spec, rules: &[LinuxDeviceCgroup]) -> Result<Vec<Strin
         .as_ref()
         .and_then(|l| l.devices().clone())
         .unwrap_or_default()
+        .into_iter()
+        .filter(|d| matches!(dev_type(Some(d.typ())), 'c' | 'b'))
     {
         add(format!(
             "{} {}:{} rwm",

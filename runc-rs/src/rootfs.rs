@@ -563,6 +563,30 @@ pub fn devices(rootfs: &Path, devs: &[LinuxDevice]) -> Result<()> {
     Ok(())
 }
 
+/// Make the mount that holds `dir` private unless it is already (pivot_root
+/// refuses a new root whose parent mount is shared, as with
+/// rootfsPropagation `shared`), as runc does.
+pub fn parent_mount_private(dir: &Path) {
+    let Ok(text) = fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mut best: Option<(&str, bool)> = None;
+    for l in text.lines() {
+        let Some((a, _)) = l.split_once(" - ") else {
+            continue;
+        };
+        let f: Vec<&str> = a.split_whitespace().collect();
+        let Some(point) = f.get(4) else { continue };
+        if dir.starts_with(point) && best.is_none_or(|(b, _)| point.len() >= b.len()) {
+            let shared = f.iter().skip(6).any(|o| o.starts_with("shared:"));
+            best = Some((point, shared));
+        }
+    }
+    if let Some((point, true)) = best {
+        let _ = mount::<str, str, str, str>(None, point, None, MsFlags::MS_PRIVATE, None);
+    }
+}
+
 /// Change the root to `rootfs`: pivot_root(".", ".") and a lazy unmount
 /// of the old root (runc's way), or MS_MOVE and chroot.
 ///
@@ -650,6 +674,27 @@ pub fn sysctl(spec: &Spec) -> Result<()> {
         fs::write(&p, v).map_err(|e| anyhow!("sysctl {k}={v}: {}", ctcore::error_text(&e)))?;
     }
     Ok(())
+}
+
+/// linux.rootfsPropagation on the new root, once it is /.
+///
+/// # Errors
+/// An unknown value, or the mount call.
+pub fn root_propagation(value: &str) -> Result<()> {
+    let f = match value {
+        "" => return Ok(()),
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        other => bail!("rootfsPropagation: unknown value {other}"),
+    };
+    mount::<str, str, str, str>(None, "/", None, f, None)
+        .map_err(|e| err(format!("rootfsPropagation {value}"), e))
 }
 
 /// Make the root read-only.
