@@ -41,13 +41,16 @@ title "uts namespace: its own hostname and domain name"
 shown contain run --rm --hostname xingdian tutorial hostname
 check_eq "hostname inside" xingdian "$OUT"
 check "the host's hostname differs ($(hostname))" test "$(hostname)" != xingdian
-say "the domain name (NIS, uname's domainname) is the namespace's too; contain run has no"
-say "--domainname yet (requests.md), so unshare-rs --uts shows it:"
+say "the domain name (uname's domainname, NIS) is the namespace's too: docker run --domainname"
 hostdom=$(domainname)
-shown unshare-rs --uts -- sh -c 'domainname example.org; hostname xingdian; hostname; domainname'
+shown contain run --rm --hostname xingdian --domainname example.org tutorial sh -c 'hostname; domainname'
 check_eq "hostname and domain name set inside" "xingdian example.org" "$(tr '\n' ' ' <<<"$OUT" | sed 's/ $//')"
+shown contain run --rm tutorial domainname
+check_eq "without --domainname the container's is unset, as docker's" "(none)" "$OUT"
 showsh "hostname; domainname"
 check_eq "the host's domain name is unchanged" "$hostdom" "$(domainname)"
+shown unshare-rs --uts -- sh -c 'domainname example.org; domainname'
+check_eq "unshare-rs --uts: the same by hand" example.org "$OUT"
 title "ipc namespace: System V objects are separate"
 q=$(ipcmk -Q | grep -o '[0-9]*$')
 on_exit "ipcrm -q $q"
