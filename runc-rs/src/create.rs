@@ -593,7 +593,12 @@ fn init_in(
     process::set_identity(&proc_)?;
     process::chdir(&proc_)?;
     let args = proc_.args().clone().unwrap_or_default();
-    let path = process::lookup(&args[0], &env)?;
+    let has_process = spec.process().is_some();
+    let path = if has_process {
+        process::lookup(&args[0], &env)?
+    } else {
+        PathBuf::new()
+    };
     process::cloexec_from(3 + preserve);
     sync::send(fd, "ready", None)?;
     // Blocks until start opens the fifo for reading.
@@ -613,6 +618,10 @@ fn init_in(
     if nnp && let Some(f) = &seccomp {
         f.install()
             .map_err(|e| anyhow!("seccomp: {}", ctcore::error_text(&e)))?;
+    }
+    if !has_process {
+        // SAFETY: no program to run: the container stops here.
+        unsafe { libc::_exit(0) }
     }
     let e = process::exec(&path, &proc_);
     // After start nobody reads the sync socket: say it on stderr.

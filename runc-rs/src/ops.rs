@@ -182,7 +182,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     };
     let st = state::status(root, &rec);
     match st {
-        Status::Stopped | Status::Created => {}
+        Status::Stopped => {}
         _ if force => {}
         s => bail!(
             "cannot delete container {id} that is not stopped: {}",

@@ -349,10 +349,11 @@ pub fn unshare_args(spec: &Spec, new_keyring: bool) -> Vec<OsString> {
 /// # Errors
 /// The first unsupported value.
 pub fn check(spec: &Spec, bundle: &Path) -> Result<()> {
-    let Some(p) = spec.process() else {
-        bail!("process property must not be empty");
-    };
-    if p.args().as_ref().is_none_or(Vec::is_empty) {
+    // `process` may be absent at create (start then runs nothing: the
+    // runtime-spec requires it only of start); args, when given, may not be empty.
+    let default = oci_spec::runtime::Process::default();
+    let p = spec.process().as_ref().unwrap_or(&default);
+    if spec.process().is_some() && p.args().as_ref().is_none_or(Vec::is_empty) {
         bail!("args must not be empty");
     }
     if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()) {

@@ -282,8 +282,8 @@ fn lifecycle_states_pid_file_kill_delete() {
 }
 
 #[test]
-fn run_passes_the_exit_status_and_delete_created() {
-    if !cttest::require_root("run_passes_the_exit_status_and_delete_created") {
+fn run_passes_the_exit_status_delete_created_no_process() {
+    if !cttest::require_root("run_passes_the_exit_status_delete_created_no_process") {
         return;
     }
     let b = bundle("status");
@@ -299,12 +299,31 @@ fn run_passes_the_exit_status_and_delete_created() {
     );
     assert_eq!(String::from_utf8_lossy(&o.stdout), "out\n");
     assert!(!b.root.join(&b.id).exists(), "run leaves no state");
-    // A created container is deleted (killed) without --force, as runc does.
+    // A created container is not stopped: delete refuses it (the
+    // runtime-spec's rule; runc deletes it) and --force kills it.
     let o = create(&b, &b.dir.join("out"), &[]);
     ok(&o, "create");
     let pid = b.state()["pid"].as_i64().unwrap();
-    ok(&b.run(&["delete", &b.id]), "delete created");
+    let o = b.run(&["delete", &b.id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not stopped: created"));
+    assert!(alive(pid));
+    ok(
+        &b.run(&["delete", "--force", &b.id]),
+        "delete --force created",
+    );
     assert!(!alive(pid));
+    // Without `process`, create works and start runs nothing: the container stops.
+    let mut c = config(&b.id, &["true"]);
+    c.as_object_mut().unwrap().remove("process");
+    b.write_config(&c);
+    ok(
+        &create(&b, &b.dir.join("out"), &[]),
+        "create without process",
+    );
+    ok(&b.run(&["start", &b.id]), "start without process");
+    wait_stopped(&b);
+    ok(&b.run(&["delete", &b.id]), "delete");
 }
 
 #[test]
