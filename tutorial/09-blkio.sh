@@ -15,7 +15,9 @@ dev=$(losetup -f --show "$TUT_TMP/disk.img" 2>/dev/null) ||
 	finish
 }
 on_exit "losetup -d $dev"
-say "the disk: $dev"
+say "the disk: $dev (a loop device on a file here, not the host's /dev/sda)"
+say "(each container is started with -d and the document's commands are typed into it with contain exec:"
+say " the script cannot type into the interactive bash of the document's -it)"
 elapsed() { sed -n 's/.*copied, \([0-9.]*\) s.*/\1/p' <<<"$1"; }
 title "docker run -it --device $dev --device-read-bps $dev:1mb ubuntu:16.04 bash"
 show contain run -d --name bps --device "$dev" --device-read-bps "$dev:1mb" tutorial sleep 1000
