@@ -32,7 +32,7 @@ ALL_TOOLS  := $(TOOLS_BIN) $(TOOLS_SBIN)
 DEPS := build-essential mandoc stress cgroup-tools hyperfine pax-utils \
 	qemu-system-x86 cpio busybox-static fuse-overlayfs unionfs-fuse \
 	e2fsprogs bubblewrap runc util-linux iproute2 procps python3 \
-	psmisc kmod uidmap xz-utils passwd jq attr tar gzip zstd umoci coreutils \
+	psmisc kmod uidmap xz-utils passwd jq attr tar gzip zstd umoci skopeo coreutils \
 	perl mount hostname dpkg-dev bash-builtins containernetworking-plugins iptables podman containerd
 
 .PHONY: all build man completions install uninstall test demo deps lint

@@ -253,8 +253,8 @@ writes whiteouts as 0:0 character devices and opaque directories with the
 attribute, the form overlayfs reads from a lower or upper directory; that needs root.
 The archive may be plain, gzip (one member or several) or zstd (several frames, skippable
 frames): ustar, pax and GNU tar, with long names and link targets, hard links and GNU tar's
-sparse files (not those of its pax format, which are refused); what skopeo, umoci, podman,
-buildah and docker write.
+sparse files (not those of its pax format, which are refused): the layers that umoci writes
+and skopeo, podman and buildah (containers/image) compress.
 A leading
 .B /
 is stripped from names, as GNU tar and podman strip it (umoci writes the layer's root as

@@ -394,7 +394,7 @@ fn layout_layers(layout: &Path, tag: &str) -> Vec<PathBuf> {
 }
 
 #[test]
-fn umoci_insert_and_repack_layers() {
+fn umoci_insert_and_repack_layers_and_skopeo_zstd() {
     if !cttest::require_root!()
         || !cttest::require("layers::umoci", have("umoci"), "needs umoci (make deps)")
     {
@@ -442,4 +442,19 @@ umoci repack --image L:t2 bundle >/dev/null
         "keep\n"
     );
     assert_eq!(std::fs::metadata(root.join("home/u")).unwrap().uid(), 1000);
+    // The same image recompressed by skopeo (containers/image) as zstd.
+    if !cttest::require("layers::skopeo", have("skopeo"), "needs skopeo (make deps)") {
+        return;
+    }
+    sh(
+        r#"cd "$1" && skopeo --insecure-policy copy -q --dest-compress-format zstd oci:L:t2 oci:Z:t2"#,
+        &[p],
+    );
+    let zst = layout_layers(&p.join("Z"), "t2");
+    let zroot = p.join("zroot");
+    for l in &zst {
+        assert_eq!(&std::fs::read(l).unwrap()[..4], b"\x28\xb5\x2f\xfd", "zstd");
+        ok(&import(l, &zroot));
+    }
+    assert_eq!(listing(&zroot), listing(&root));
 }
