@@ -349,6 +349,14 @@ pub fn unshare_args(spec: &Spec, new_keyring: bool) -> Vec<OsString> {
 /// # Errors
 /// The first unsupported value.
 pub fn check(spec: &Spec, bundle: &Path) -> Result<()> {
+    let v = spec.version();
+    if !v.starts_with("1.")
+        || v.split(['.', '-'])
+            .take(3)
+            .any(|n| n.parse::<u32>().is_err())
+    {
+        bail!("unsupported ociVersion {v:?} (runc-rs reads 1.x configs)");
+    }
     // `process` may be absent at create (start then runs nothing: the
     // runtime-spec requires it only of start); args, when given, may not be empty.
     let default = oci_spec::runtime::Process::default();

@@ -350,6 +350,11 @@ fn failures_leave_nothing() {
     let o = create(&b, &b.dir.join("out"), &[]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("linux.intelRdt is not supported"));
     assert!(!b.root.join(&b.id).exists());
+    let mut c = config(&b.id, &["sh"]);
+    c["ociVersion"] = json!("invalid");
+    b.write_config(&c);
+    let o = create(&b, &b.dir.join("out"), &[]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unsupported ociVersion"));
     // --log-format json: one error object.
     let log = b.dir.join("log.json");
     let o = b.run(&[
