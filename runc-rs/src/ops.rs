@@ -310,22 +310,32 @@ pub fn list(root: &Path, format: Format, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-/// The cgset group for later commands: the recorded name when absolute,
-/// otherwise the container's path in its first hierarchy, from the root.
-fn group_of(rec: &Record) -> String {
+/// The cgset group for later commands. An absolute cgroupsPath names the
+/// same group in every hierarchy. A relative one was resolved below the
+/// creator's cgroup, which may differ per hierarchy (and from the caller's
+/// now): cgset then runs from the group's parent in every hierarchy (it
+/// moves itself there first, writing 0 to each parent's cgroup.procs) and
+/// is given `./LEAF`.
+fn group_of(rec: &Record) -> (String, Vec<std::ffi::CString>) {
     if rec.cgroup.starts_with('/') {
-        return rec.cgroup.clone();
+        return (rec.cgroup.clone(), vec![]);
     }
-    if let Ok(t) = fs::read_to_string(format!("/proc/{}/cgroup", rec.pid))
-        && let Some(l) = t
-            .lines()
-            .find(|l| l.contains(":pids:"))
-            .or_else(|| t.lines().next())
-        && let Some(p) = l.splitn(3, ':').nth(2)
-    {
-        return p.to_string();
-    }
-    rec.cgroup.clone()
+    let leaf = rec
+        .cgroup
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let parents = rec
+        .cgroup_dirs
+        .iter()
+        .filter_map(|d| d.parent())
+        .filter_map(|p| {
+            std::ffi::CString::new(p.join("cgroup.procs").as_os_str().as_encoded_bytes()).ok()
+        })
+        .collect();
+    (format!("./{leaf}"), parents)
 }
 
 /// The cgset binary beside runc-rs or on PATH.
@@ -364,9 +374,27 @@ pub fn update(root: &Path, id: &str, res: Option<&Path>, flags: Vec<String>) -> 
     if args.is_empty() {
         return Ok(());
     }
-    let st = Command::new(cgset())
-        .args(&args)
-        .arg(group_of(&rec))
+    let (group, parents) = group_of(&rec);
+    let mut cmd = Command::new(cgset());
+    cmd.args(&args).arg(group);
+    // SAFETY: only open/write/close between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            for p in &parents {
+                let fd = libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let r = libc::write(fd, b"0".as_ptr().cast(), 1);
+                libc::close(fd);
+                if r < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let st = cmd
         .status()
         .map_err(|e| anyhow!("cgset: {}", ctcore::error_text(&e)))?;
     if !st.success() {

@@ -245,6 +245,30 @@ fn lifecycle_states_pid_file_kill_delete() {
     assert_eq!(b.state()["status"], "paused");
     ok(&b.run(&["resume", &b.id]), "resume");
     assert_eq!(b.state()["status"], "running");
+    // update --resources: the limits land in the container's own group of
+    // each hierarchy (its memory group sits below the test's own here).
+    let res = b.dir.join("res.json");
+    fs::write(&res, r#"{"pids":{"limit":77},"memory":{"limit":33554432}}"#).unwrap();
+    ok(
+        &b.run(&["update", "--resources", res.to_str().unwrap(), &b.id]),
+        "update",
+    );
+    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let file = |ctl: &str, f: &str| {
+        let rel = cg
+            .lines()
+            .find_map(|l| l.split_once(&format!(":{ctl}:")).map(|x| x.1.to_string()))
+            .unwrap();
+        fs::read_to_string(
+            Path::new("/sys/fs/cgroup")
+                .join(ctl)
+                .join(rel.trim_start_matches('/'))
+                .join(f),
+        )
+        .unwrap()
+    };
+    assert_eq!(file("pids", "pids.max").trim(), "77");
+    assert_eq!(file("memory", "memory.limit_in_bytes").trim(), "33554432");
     // delete refuses a running container
     let o = b.run(&["delete", &b.id]);
     assert_eq!(o.status.code(), Some(1));
