@@ -22,7 +22,7 @@ stop() {
 	wait "${BGP[$1]}" 2>/dev/null
 }
 title "First, without a limit: what three hogs get on this (shared) host"
-show contain run -d --name nolimit tutorial stress-rs --cpu 3
+show contain run -d --name nolimit progrium/stress --cpu 3
 wait_running nolimit
 sleep 1
 u0=$(cpu_ns nolimit) t0=$(now_ns)
@@ -73,7 +73,7 @@ thr=$(awk '$1 == "nr_throttled" { print $2 }' "$d/cpu.stat")
 say "cpu.stat: nr_throttled=$thr (periods in which the quota stopped the group)"
 stop "$cpus15"
 title "a quota below what is free: --cpus 0.2 with three hogs"
-show contain run -d --name cpus02 --cpus 0.2 tutorial stress-rs --cpu 3
+show contain run -d --name cpus02 --cpus 0.2 progrium/stress --cpu 3
 wait_running cpus02
 sleep 1
 c0=$(cpu_ns cpus02) t0=$(now_ns)
