@@ -209,6 +209,21 @@ fn podman_detached_exec_pause_stop_tty() {
             .trim(),
         "running"
     );
+    // exec -t: exec's pty master through the console socket, under script(1).
+    if Command::new("script").arg("--version").output().is_ok() {
+        let c = p.cmd(&["exec", "-t", "c1", "tty"]);
+        let args: Vec<String> = std::iter::once(c.get_program().to_string_lossy().into_owned())
+            .chain(c.get_args().map(|a| a.to_string_lossy().into_owned()))
+            .collect();
+        let o = cttest::run_with_timeout(
+            Command::new("script")
+                .env("CONTAINERS_CONF", &p.conf)
+                .args(["-qec", &args.join(" "), "/dev/null"]),
+            LIMIT,
+        );
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("/dev/pts/"), "exec -t: {out}");
+    }
     p.ok(&["kill", "-s", "USR1", "c1"]);
     // sleep as pid 1 ignores TERM: stop sends KILL after the timeout.
     p.ok(&["stop", "-t", "1", "c1"]);

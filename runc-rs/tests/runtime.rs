@@ -805,3 +805,53 @@ fn user_namespace_with_mappings() {
         .any(|m| m["target"] == "/dev/null");
     assert!(dev, "/dev/null bound from the host");
 }
+
+#[test]
+fn preserve_fds_pass_the_callers_descriptors() {
+    if !cttest::require_root("preserve_fds_pass_the_callers_descriptors") {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let b = bundle("fds");
+    b.write_config(&config(
+        &b.id,
+        &[
+            "sh",
+            "-c",
+            "echo to-fd3 >&3; (echo x >&4) 2>/dev/null || echo fd4-closed",
+        ],
+    ));
+    let three = fs::File::create(b.dir.join("three")).unwrap();
+    let four = fs::File::create(b.dir.join("four")).unwrap();
+    let (f3, f4) = (three.as_raw_fd(), four.as_raw_fd());
+    let mut c = b.rc();
+    c.args(["run", "--preserve-fds", "1", "--bundle"])
+        .arg(&b.dir)
+        .arg(&b.id);
+    // SAFETY: dup2 only, between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            // Through free numbers first: dup2 onto the same number keeps close-on-exec.
+            let (a, b) = (libc::dup(f3), libc::dup(f4));
+            if a < 0 || b < 0 || libc::dup2(a, 3) < 0 || libc::dup2(b, 4) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::close(a);
+            libc::close(b);
+            Ok(())
+        });
+    }
+    let o = with_files(&mut c, &b.dir.join("out"));
+    ok(&o, "run --preserve-fds 1");
+    let out = fs::read_to_string(b.dir.join("out")).unwrap();
+    assert_eq!(
+        fs::read_to_string(b.dir.join("three")).unwrap(),
+        "to-fd3\n",
+        "{f3} {f4} {out}"
+    );
+    assert_eq!(fs::read_to_string(b.dir.join("four")).unwrap(), "");
+    assert_eq!(
+        fs::read_to_string(b.dir.join("out")).unwrap(),
+        "fd4-closed\n"
+    );
+}
