@@ -323,6 +323,15 @@ fn run_passes_the_exit_status_delete_created_no_process() {
     );
     assert_eq!(String::from_utf8_lossy(&o.stdout), "out\n");
     assert!(!b.root.join(&b.id).exists(), "run leaves no state");
+    // --no-pivot: MS_MOVE and chroot; the root is still the bundle's.
+    b.write_config(&config(&b.id, &["sh", "-c", "ls /probe /bin/sh"]));
+    let mut c = b.rc();
+    c.args(["run", "--no-pivot", "--bundle"])
+        .arg(&b.dir)
+        .arg(&b.id);
+    let o = cttest::run_with_timeout(&mut c, LIMIT);
+    ok(&o, "run --no-pivot");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "/bin/sh\n/probe\n");
     // A created container is not stopped: delete refuses it (the
     // runtime-spec's rule; runc deletes it) and --force kills it.
     let o = create(&b, &b.dir.join("out"), &[]);
