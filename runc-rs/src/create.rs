@@ -133,8 +133,10 @@ fn cleanup(root: &Path, id: &str, pid: i32, group: &str) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     crate::ops::remove_cgroups(&dirs);
+    // Only an empty group goes (cgset --delete refuses a populated one): a
+    // group that held processes before this container keeps them.
     let _ = Command::new(tool("cgset"))
-        .args(["--delete", "--kill", group])
+        .args(["--delete", group])
         .stderr(std::process::Stdio::null())
         .status();
     let _ = fs::remove_dir_all(state::dir(root, id));

@@ -381,6 +381,24 @@ pub fn check(spec: &Spec, bundle: &Path) -> Result<()> {
     if !rp.is_dir() {
         bail!("rootfs ({}) does not exist", rp.display());
     }
+    if let Some(cp) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+    {
+        let last = cp.file_name().map(|n| n.to_string_lossy().into_owned());
+        if !cp.as_os_str().is_empty()
+            && (last.is_none_or(|n| n.is_empty() || n == "." || n == "..")
+                || cp
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir))
+        {
+            bail!(
+                "cgroupsPath {} must name a group of the container's own",
+                cp.display()
+            );
+        }
+    }
     let ns = namespaces(spec);
     let has = |t| ns.iter().any(|(x, _)| *x == t);
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {

@@ -384,6 +384,13 @@ fn failures_leave_nothing() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("linux.intelRdt is not supported"));
     assert!(!b.root.join(&b.id).exists());
     let mut c = config(&b.id, &["sh"]);
+    c["linux"]["cgroupsPath"] = json!("/");
+    b.write_config(&c);
+    let o = create(&b, &b.dir.join("out"), &[]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("must name a group of the container's own")
+    );
+    let mut c = config(&b.id, &["sh"]);
     c["ociVersion"] = json!("invalid");
     b.write_config(&c);
     let o = create(&b, &b.dir.join("out"), &[]);
