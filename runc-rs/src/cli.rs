@@ -92,14 +92,10 @@ const LONG_VERSION: &str = concat!(
     about = "Run OCI containers with the ctools (runc's command line)"
 )]
 pub struct Cli {
-    /// Directory of the containers' state
-    #[arg(
-        long,
-        global = true,
-        value_name = "DIR",
-        default_value = "/run/runc-rs"
-    )]
-    pub root: PathBuf,
+    /// Directory of the containers' state (default /run/runc-rs; for a user other than root,
+    /// $XDG_RUNTIME_DIR/runc-rs)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Append errors (and, with --debug, debug lines) to FILE
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,

@@ -227,8 +227,14 @@ fn create_in(
         ))
     })?;
     // The chain: cgset GROUP [LIMITS] -- unshare-rs NS -- runc-rs init.
-    let mut argv: Vec<OsString> = vec![tool("cgset").into()];
-    if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+    // Rootless without resources: no cgroup (a user cannot make one), as runc.
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    let use_cgset = nix::unistd::geteuid().is_root() || resources.is_some();
+    let mut argv: Vec<OsString> = vec![];
+    if use_cgset {
+        argv.push(tool("cgset").into());
+    }
+    if let Some(r) = resources {
         argv.extend(
             plan::limit_args(r)
                 .map_err(fail)?
@@ -242,8 +248,10 @@ fn create_in(
                 .map(OsString::from),
         );
     }
-    argv.push(group.into());
-    argv.push("--".into());
+    if use_cgset {
+        argv.push(group.into());
+        argv.push("--".into());
+    }
     let ns = plan::unshare_args(spec, !o.no_new_keyring);
     if !ns.is_empty() {
         argv.push(tool("unshare-rs").into());

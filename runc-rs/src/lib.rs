@@ -80,6 +80,17 @@ fn init_args(a: &[std::ffi::OsString]) -> Option<InitArgs> {
     Some((bundle?, sync?, fifo?, preserve, no_pivot, console))
 }
 
+/// runc's default state directory: /run/runc-rs for root, else
+/// $XDG_RUNTIME_DIR/runc-rs.
+fn default_root() -> std::path::PathBuf {
+    if !nix::unistd::geteuid().is_root()
+        && let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty())
+    {
+        return std::path::Path::new(&d).join("runc-rs");
+    }
+    std::path::PathBuf::from("/run/runc-rs")
+}
+
 /// Run one command.
 ///
 /// # Errors
@@ -90,7 +101,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             "--systemd-cgroup is not supported: runc-rs manages cgroups with cgset (cgroupfs); leave the engine's cgroup manager on cgroupfs"
         );
     }
-    let root = cli.root.as_path();
+    let root_dir = cli.root.clone().unwrap_or_else(default_root);
+    let root = root_dir.as_path();
     log::debug(&format!("{:?}", cli.command));
     match cli.command {
         Cmd::Create { opts, id } => create::create(root, &id, &opts, false).map(|_| 0),

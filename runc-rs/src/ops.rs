@@ -460,6 +460,20 @@ pub fn spec(bundle: &Path, rootless: bool) -> Result<()> {
         "TERM=xterm"
     ]);
     if rootless {
+        // runc's rootless changes: no gid= for devpts (gid 5 is not mapped),
+        // the host's /sys bound instead of a sysfs (no network namespace of
+        // its own), no cgroup mount, no resources.
+        if let Some(ms) = v["mounts"].as_array_mut() {
+            ms.retain(|m| m["type"] != "cgroup");
+            for m in ms.iter_mut() {
+                if m["type"] == "sysfs" {
+                    *m = serde_json::json!({"destination": "/sys", "type": "none", "source": "/sys",
+                        "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+                } else if let Some(o) = m["options"].as_array_mut() {
+                    o.retain(|x| !x.as_str().is_some_and(|x| x.starts_with("gid=")));
+                }
+            }
+        }
         let uid = nix::unistd::geteuid().as_raw();
         let gid = nix::unistd::getegid().as_raw();
         let ns = v["linux"]["namespaces"].as_array_mut();

@@ -298,7 +298,23 @@ pub fn unshare_args(spec: &Spec, new_keyring: bool) -> Vec<OsString> {
         a.push(o.into());
         if t == LinuxNamespaceType::User {
             let l = spec.linux().as_ref();
-            for m in l.and_then(|l| l.uid_mappings().clone()).unwrap_or_default() {
+            let uids = l.and_then(|l| l.uid_mappings().clone()).unwrap_or_default();
+            let gids = l.and_then(|l| l.gid_mappings().clone()).unwrap_or_default();
+            // A user mapping only their own ids (rootless): unshare-rs's
+            // --map-user/--map-group, which need no helper (and deny setgroups).
+            let (euid, egid) = (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            );
+            let own = |v: &[oci_spec::runtime::LinuxIdMapping], id: u32| {
+                v.len() == 1 && v[0].size() == 1 && v[0].host_id() == id
+            };
+            if euid != 0 && own(&uids, euid) && own(&gids, egid) {
+                a.push(format!("--map-user={}", uids[0].container_id()).into());
+                a.push(format!("--map-group={}", gids[0].container_id()).into());
+                continue;
+            }
+            for m in uids {
                 a.push(
                     format!(
                         "--map-users={}:{}:{}",
@@ -309,7 +325,7 @@ pub fn unshare_args(spec: &Spec, new_keyring: bool) -> Vec<OsString> {
                     .into(),
                 );
             }
-            for m in l.and_then(|l| l.gid_mappings().clone()).unwrap_or_default() {
+            for m in gids {
                 a.push(
                     format!(
                         "--map-groups={}:{}:{}",

@@ -871,3 +871,47 @@ fn preserve_fds_pass_the_callers_descriptors() {
         "fd4-closed\n"
     );
 }
+
+#[test]
+fn rootless_run_as_nobody() {
+    if !cttest::require_root("rootless_run_as_nobody") {
+        return;
+    }
+    let have = Command::new("setpriv").arg("--version").output().is_ok();
+    if !cttest::require("rootless_run_as_nobody", have, "needs setpriv (util-linux)") {
+        return;
+    }
+    let b = bundle("rootless");
+    fs::remove_file(b.dir.join("config.json")).unwrap();
+    let nobody = |args: &[&str]| -> Output {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"])
+            .arg(format!("XDG_RUNTIME_DIR={}", b.dir.display()))
+            .arg(cttest::bin("runc-rs"))
+            .args(args)
+            .current_dir(&b.dir)
+            .stdin(Stdio::null());
+        cttest::run_with_timeout(&mut c, LIMIT)
+    };
+    let o = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(b.dir.parent().unwrap())
+        .status()
+        .unwrap();
+    assert!(o.success());
+    ok(&nobody(&["spec", "--rootless"]), "spec --rootless");
+    let p = b.dir.join("config.json");
+    let mut c: Value = serde_json::from_str(&fs::read_to_string(&p).unwrap()).unwrap();
+    c["process"]["terminal"] = json!(false);
+    c["process"]["args"] = json!(["/probe"]);
+    fs::write(&p, c.to_string()).unwrap();
+    let o = nobody(&["run", &b.id]);
+    let v = cttest::probe_json(&o);
+    assert_eq!(v["uid"], 0);
+    assert_eq!(v["uid_map"], json!([[0, 65534, 1]]));
+    assert_eq!(v["hostname"], "runc");
+    assert_eq!(v["pid"], 1);
+    // The state went under $XDG_RUNTIME_DIR and is gone after run.
+    assert!(b.dir.join("runc-rs").is_dir());
+    assert_eq!(fs::read_dir(b.dir.join("runc-rs")).unwrap().count(), 0);
+}
