@@ -20,12 +20,12 @@ p=$dest/usr/local
 for t in stress-rs cgset unshare-rs mkrootfs contain; do
     [ -x "$p/bin/$t" ] && ok || bad "$t not in bin"
 done
-for t in chroot-rs unionmount; do
+for t in chroot-rs unionmount runc-rs; do
     [ -x "$p/sbin/$t" ] && ok || bad "$t not in sbin"
 done
 [ -L "$dest/sbin/mount.unionmount" ] && ok || bad "mount.unionmount helper link"
 for page in man1/stress-rs.1 man1/cgset.1 man1/unshare-rs.1 man1/mkrootfs.1 man1/contain.1 \
-    man8/chroot-rs.8 man8/unionmount.8 man7/ctools.7; do
+    man8/chroot-rs.8 man8/unionmount.8 man8/runc-rs.8 man7/ctools.7; do
     f=$p/share/man/$page
     if [ ! -f "$f" ]; then bad "$page missing"; continue; fi
     text=$(MANWIDTH=200 man -l "$f" 2>/dev/null)
@@ -37,7 +37,7 @@ for page in man1/stress-rs.1 man1/cgset.1 man1/unshare-rs.1 man1/mkrootfs.1 man1
         if grep -q -- "$opt" <<<"$text"; then ok; else bad "$page lacks $opt"; fi
     done
 done
-for t in stress-rs cgset unshare-rs mkrootfs chroot-rs unionmount; do
+for t in stress-rs cgset unshare-rs mkrootfs chroot-rs unionmount runc-rs; do
     f=$p/share/bash-completion/completions/$t
     [ -f "$f" ] && bash -n "$f" && ok || bad "bash completion $t"
     [ -f "$p/share/zsh/site-functions/_$t" ] && ok || bad "zsh completion $t"

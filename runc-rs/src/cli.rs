@@ -174,7 +174,7 @@ pub enum Cmd {
         /// Container id
         id: String,
     },
-    /// Create and start a container, and wait for it (unless --detach)
+    /// Create and start a container, and wait for it unless detached
     Run {
         #[command(flatten)]
         opts: CreateOpts,
@@ -202,7 +202,7 @@ pub enum Cmd {
         /// Signal: a number, or a name with or without SIG
         signal: Option<String>,
     },
-    /// Delete a stopped (or, with --force, any) container
+    /// Delete a stopped container (any container when forced)
     Delete {
         /// Kill a running container first; a missing one is no error
         #[arg(short, long)]
