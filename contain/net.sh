@@ -326,8 +326,12 @@ net_up() {
 			R_ERR=$e
 			return 1
 		}
-		# the ports are published on the first network's address, as docker publishes them
-		if ! net_cni ADD "$n" "$cid" "$s/ns" "$ifname" "$pm"; then
+		# the ports are published on the first network's address, as docker publishes them.
+		# A failed ADD (undone by its DEL) is tried again, twice: the plugins race on the
+		# first creation of a bridge and on iptables under many parallel starts.
+		local try=0
+		until net_cni ADD "$n" "$cid" "$s/ns" "$ifname" "$pm" || ((++try > 2)); do sleep 0.2; done
+		if ((try > 2)); then
 			local e=$R_ERR
 			net_down "$cid"
 			R_ERR=$e
@@ -908,9 +912,12 @@ net_prune() {
 	return 0
 }
 # The CNI plugins' shared chains (CNI-HOSTPORT-*, CNI-FORWARD, CNI-ADMIN, CNI-ISOLATION-*),
-# once no container uses them.
+# once no container uses them (no per-container CNI chain is left, ours or another runtime's).
 net_flush_shared() {
 	local t ch line
+	# another CNI user's container (a per-container chain that is not ours: ours are gone)
+	# keeps them
+	iptables-save 2>/dev/null | grep -qE '^:CNI-(DN-|[0-9a-f]{24} )' && return 0
 	for t in nat filter; do
 		while IFS= read -r line; do
 			eval "iptables -w -t $t -D ${line#-A }" 2>/dev/null

@@ -24,6 +24,8 @@ for t in chroot-rs unionmount runc-rs; do
     [ -x "$p/sbin/$t" ] && ok || bad "$t not in sbin"
 done
 [ -L "$dest/sbin/mount.unionmount" ] && ok || bad "mount.unionmount helper link"
+# contain's networking code, where the installed contain looks for it
+[ -f "$p/share/ctools/contain-net.sh" ] && bash -n "$p/share/ctools/contain-net.sh" && ok || bad "contain-net.sh not in share/ctools"
 for page in man1/stress-rs.1 man1/cgset.1 man1/unshare-rs.1 man1/mkrootfs.1 man1/contain.1 \
     man8/chroot-rs.8 man8/unionmount.8 man8/runc-rs.8 man7/ctools.7; do
     f=$p/share/man/$page
