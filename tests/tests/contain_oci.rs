@@ -1,0 +1,340 @@
+//! contain's images against the ecosystem's tools (issue 22): references as skopeo, umoci,
+//! containerd and podman write them (`ref.name` = the tag, the full name in
+//! `io.containerd.image.name`), the `oci:`, `oci-archive:` and `docker-archive:` transports,
+//! `contain save` archives read by docker-archive and OCI readers, and failed pulls, loads and
+//! imports that leave nothing behind.  skopeo, umoci and podman come from `make deps`; podman
+//! runs with private storage under a temporary directory.
+
+mod contain_util;
+
+use contain_util::{Env, stderr, tree_digest};
+use std::process::Command;
+
+fn have(cmd: &str) -> bool {
+    Command::new(cmd)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn sh_ok(script: &str) -> String {
+    let o = cttest::sh(script);
+    assert!(
+        o.status.success(),
+        "{script}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn image_id(out: &str) -> String {
+    out.split("sha256:")
+        .nth(1)
+        .map(|s| s.chars().take(64).collect())
+        .unwrap_or_default()
+}
+
+/// The store has no work directory left under tmp.
+fn tmp_empty(env: &Env) {
+    let left: Vec<_> = std::fs::read_dir(env.state().join("tmp"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left under tmp: {left:?}");
+}
+
+#[test]
+fn references_as_skopeo_writes_them() {
+    if !cttest::require_root("e2e::contain_oci::references_as_skopeo_writes_them")
+        || !cttest::require(
+            "e2e::contain_oci::references_as_skopeo_writes_them",
+            have("skopeo"),
+            "needs skopeo (make deps)",
+        )
+    {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("oci-ref");
+    let id = env.build_test_image("base");
+    env.ok(&["tag", "base", "base:1"]);
+    let tmp = cttest::tempdir().unwrap();
+    let t = tmp.path().display().to_string();
+    env.ok(&["push", "base:1", &format!("{t}/lay")]);
+    let ann = sh_ok(&format!(
+        "jq -c '.manifests[0].annotations' {t}/lay/index.json"
+    ));
+    assert_eq!(
+        ann, r#"{"org.opencontainers.image.ref.name":"1","io.containerd.image.name":"base:1"}"#,
+        "the tag alone in ref.name, the full name in containerd's annotation"
+    );
+    // skopeo finds it by tag, and copies it (gzip-compressed) to a layout of its own
+    let dig = sh_ok(&format!("skopeo inspect oci:{t}/lay:1 | jq -r .Digest"));
+    assert!(dig.starts_with("sha256:"), "{dig}");
+    sh_ok(&format!(
+        "skopeo copy -q oci:{t}/lay:1 oci:{t}/sk:latest && skopeo copy -q oci:{t}/lay:1 oci-archive:{t}/sk.tar:v2"
+    ));
+    let fresh = Env::new("oci-ref2");
+    let sk = format!("{t}/sk");
+    let by_tag = fresh.ok(&["pull", &sk, "acc2:latest"]);
+    assert_eq!(image_id(&by_tag), id, "{by_tag}");
+    let no_tag = fresh.ok(&["pull", &format!("oci:{sk}"), "x"]);
+    assert!(no_tag.starts_with("x:latest:"), "{no_tag}");
+    let oci_form = fresh.ok(&["pull", &format!("oci:{sk}:latest"), "y:2"]);
+    assert!(oci_form.starts_with("y:2:"), "{oci_form}");
+    let archive = fresh.ok(&["pull", &format!("oci-archive:{t}/sk.tar:v2"), "z"]);
+    assert!(archive.starts_with("z:v2:"), "the archive's tag: {archive}");
+    // contain's own layout: by oci:DIR:TAG, and named from containerd's annotation
+    let own = fresh.ok(&["pull", &format!("oci:{t}/lay:1")]);
+    assert!(own.starts_with("base:1:"), "{own}");
+    let imgs = fresh.ok(&["images"]);
+    for r in ["acc2 ", "x ", "y ", "z ", "base "] {
+        assert!(
+            imgs.lines()
+                .any(|l| l.starts_with(r) && l.contains(&id[..12])),
+            "{r}: {imgs}"
+        );
+    }
+    assert!(
+        fresh
+            .ok(&["run", "--rm", "acc2", "/bin/echo", "hi"])
+            .contains("hi")
+    );
+    // a layout written by contain before: ref.name = NAME:TAG
+    sh_ok(&format!(
+        "cp -a {t}/lay {t}/old && jq -c '.manifests[0].annotations = {{\"org.opencontainers.image.ref.name\": \"app:7\"}}' {t}/lay/index.json > {t}/old/index.json"
+    ));
+    let old = fresh.ok(&["pull", &format!("{t}/old"), "app:7"]);
+    assert_eq!(image_id(&old), id, "{old}");
+    assert!(
+        fresh
+            .ok(&["pull", &format!("oci:{t}/old")])
+            .starts_with("app:7:")
+    );
+    // two images and no tag: the user must name one; an unknown tag is refused
+    fresh.ok(&["push", "acc2", &format!("oci:{t}/lay:other")]);
+    let out = fresh.run(&["pull", &format!("oci:{t}/lay"), "w"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("more than one image"),
+        "{}",
+        stderr(&out)
+    );
+    let out = fresh.run(&["pull", &format!("oci:{t}/lay:nope"), "w"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("has no image nope"),
+        "{}",
+        stderr(&out)
+    );
+    // push to the archive transports
+    env.ok(&["push", "base:1", &format!("oci-archive:{t}/o.tar:v9")]);
+    let d2 = sh_ok(&format!(
+        "skopeo inspect oci-archive:{t}/o.tar:v9 | jq -r .Digest"
+    ));
+    assert_eq!(d2, dig, "the same manifest");
+    env.ok(&["push", "base:1", &format!("docker-archive:{t}/d.tar")]);
+    sh_ok(&format!(
+        "skopeo inspect docker-archive:{t}/d.tar:base:1 >/dev/null"
+    ));
+    tmp_empty(&env);
+    tmp_empty(&fresh);
+}
+
+#[test]
+fn umoci_repack_and_insert_root_pull() {
+    if !cttest::require_root("e2e::contain_oci::umoci_repack_and_insert_root_pull")
+        || !cttest::require(
+            "e2e::contain_oci::umoci_repack_and_insert_root_pull",
+            have("umoci"),
+            "needs umoci (make deps)",
+        )
+    {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("oci-umoci");
+    env.build_test_image("base");
+    let tmp = cttest::tempdir().unwrap();
+    let t = tmp.path().display().to_string();
+    env.ok(&["push", "base", &format!("oci:{t}/um")]);
+    // unpack, change, repack; then umoci insert DIR / (a layer whose first entry is "/")
+    sh_ok(&format!(
+        "cd {t} && umoci unpack --image um:latest bun >/dev/null && echo hello > bun/rootfs/hello && rm bun/rootfs/bin/true \
+         && umoci repack --image um:2 bun && mkdir -p ins/etc && echo ins > ins/etc/ins \
+         && umoci insert --image um:2 ins / && tar -tzf um/blobs/sha256/$(jq -r '.layers[-1].digest' um/blobs/sha256/$(jq -r '.manifests[] | select(.annotations[\"org.opencontainers.image.ref.name\"] == \"2\") | .digest' um/index.json | cut -d: -f2) | cut -d: -f2) | head -1"
+    ));
+    let fresh = Env::new("oci-umoci2");
+    let out = fresh.ok(&["pull", &format!("oci:{t}/um:2")]);
+    assert!(
+        out.starts_with("base:2:"),
+        "named from containerd's name, tagged by ref.name: {out}"
+    );
+    let out = fresh.ok(&[
+        "run",
+        "--rm",
+        "base:2",
+        "/bin/sh",
+        "-c",
+        "cat /hello /etc/ins; ls /bin/true 2>&1; exit 0",
+    ]);
+    assert!(
+        out.contains("hello") && out.contains("ins") && out.contains("No such file"),
+        "{out}"
+    );
+    tmp_empty(&fresh);
+}
+
+/// In T: good.tar (one file), bad.tar (an entry `../escape`), and L, a layout (and
+/// bad-archive.tar, the same as an archive) of one image tagged 1 with the two layers, good
+/// first, their digests and diff_ids right.
+fn layout_with_bad_layer(t: &str) {
+    sh_ok(&format!(
+        r#"set -e; cd {t}; mkdir -p good L/blobs/sha256; echo good > good/g; tar -C good -cf good.tar .
+python3 -c "import tarfile,io; tf=tarfile.open('bad.tar','w'); i=tarfile.TarInfo('../escape'); i.size=1; tf.addfile(i, io.BytesIO(b'x')); tf.close()"
+h1=$(sha256sum good.tar | cut -c1-64); h2=$(sha256sum bad.tar | cut -c1-64)
+cp good.tar L/blobs/sha256/$h1; cp bad.tar L/blobs/sha256/$h2
+printf '{{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["sha256:%s","sha256:%s"]}}}}' $h1 $h2 > c
+c=$(sha256sum c | cut -c1-64); mv c L/blobs/sha256/$c
+printf '{{"schemaVersion":2,"config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":1}},"layers":[{{"digest":"sha256:%s","size":1}},{{"digest":"sha256:%s","size":1}}]}}' $c $h1 $h2 > m
+m=$(sha256sum m | cut -c1-64); mv m L/blobs/sha256/$m
+echo '{{"imageLayoutVersion":"1.0.0"}}' > L/oci-layout
+printf '{{"schemaVersion":2,"manifests":[{{"digest":"sha256:%s","size":1,"annotations":{{"org.opencontainers.image.ref.name":"1"}}}}]}}' $m > L/index.json
+tar -C L -cf bad-archive.tar oci-layout index.json blobs"#
+    ));
+}
+
+fn unchanged(env: &Env, before: &str, args: &[&str], why: &str) {
+    let out = env.run(args);
+    assert_eq!(out.status.code(), Some(125), "{args:?}: {}", stderr(&out));
+    assert!(stderr(&out).contains(why), "{args:?}: {}", stderr(&out));
+    assert_eq!(
+        before,
+        tree_digest(env.state()),
+        "{args:?} left the store as it was"
+    );
+    tmp_empty(env);
+}
+
+#[test]
+fn failures_leave_nothing() {
+    if !cttest::require_root("e2e::contain_oci::failures_leave_nothing") {
+        return;
+    }
+    let env = Env::new("oci-fail");
+    env.ok(&["images"]);
+    std::fs::write(env.state().join(".lock"), "").unwrap();
+    let tmp = cttest::tempdir().unwrap();
+    let t = tmp.path().display().to_string();
+    // the second layer climbs out of the root: the first, already unpacked, must go too
+    layout_with_bad_layer(&t);
+    let before = tree_digest(env.state());
+    let lay = format!("{t}/L");
+    unchanged(
+        &env,
+        &before,
+        &["pull", &lay, "bad:1"],
+        "cannot unpack layer",
+    );
+    unchanged(
+        &env,
+        &before,
+        &["load", "-i", &format!("{t}/bad-archive.tar")],
+        "cannot unpack layer",
+    );
+    // a good first layer and a bad second one: the first is not kept
+    unchanged(
+        &env,
+        &before,
+        &[
+            "import",
+            "bad",
+            &format!("{t}/good.tar"),
+            &format!("{t}/bad.tar"),
+        ],
+        "cannot unpack",
+    );
+    // a cut gzip layer and an archive that is not one
+    sh_ok(&format!(
+        "gzip -c {t}/good.tar | head -c 40 > {t}/cut.tar.gz; echo hi > {t}/not.tar"
+    ));
+    unchanged(
+        &env,
+        &before,
+        &["import", "bad", &format!("{t}/cut.tar.gz")],
+        "import",
+    );
+    unchanged(
+        &env,
+        &before,
+        &["load", "-i", &format!("{t}/not.tar")],
+        "not a tar archive",
+    );
+    // the good layer alone works, and leaves no work directory
+    env.ok(&["import", "good", &format!("{t}/good.tar")]);
+    tmp_empty(&env);
+}
+
+#[test]
+fn save_is_read_by_docker_archive_and_oci_readers() {
+    if !cttest::require_root("e2e::contain_oci::save_is_read_by_docker_archive_and_oci_readers")
+        || !cttest::require(
+            "e2e::contain_oci::save_is_read_by_docker_archive_and_oci_readers",
+            have("skopeo") && have("podman"),
+            "needs skopeo and podman (make deps)",
+        )
+    {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("oci-save");
+    let id = env.build_test_image("base");
+    env.ok(&["tag", "base", "base:1"]);
+    let tmp = cttest::tempdir().unwrap();
+    let t = tmp.path().display().to_string();
+    env.ok(&["save", "-o", &format!("{t}/s.tar"), "base:1", "base"]);
+    let list = sh_ok(&format!(
+        "tar -tf {t}/s.tar | grep -v '^blobs/sha256/.' | sort | tr '\\n' ' '"
+    ));
+    assert_eq!(
+        list,
+        "blobs/ blobs/sha256/ index.json manifest.json oci-layout repositories"
+    );
+    let m = sh_ok(&format!(
+        "tar -xOf {t}/s.tar manifest.json | jq -c '[.[].RepoTags[]]'"
+    ));
+    assert_eq!(m, r#"["base:1","base:latest"]"#);
+    // skopeo's docker-archive and oci-archive readers
+    sh_ok(&format!(
+        "skopeo inspect docker-archive:{t}/s.tar:base:1 >/dev/null && skopeo inspect oci-archive:{t}/s.tar:1 >/dev/null"
+    ));
+    // podman, with private storage: loads it with the same image id, and its own save
+    // archives (docker-archive and oci-archive) load into contain
+    let p = format!(
+        "podman --root {t}/pr --runroot {t}/prr --storage-driver vfs --events-backend none --cgroup-manager cgroupfs"
+    );
+    sh_ok(&format!("{p} load -q -i {t}/s.tar"));
+    let pid = sh_ok(&format!(
+        "{p} image inspect --format '{{{{.Id}}}}' localhost/base:1"
+    ));
+    assert_eq!(pid, id, "podman gives the image the same id");
+    sh_ok(&format!(
+        "{p} save -q --format docker-archive -o {t}/pd.tar localhost/base:1 && {p} save -q --format oci-archive -o {t}/po.tar localhost/base:1"
+    ));
+    for f in ["pd.tar", "po.tar"] {
+        let fresh = Env::new("oci-save2");
+        let out = fresh.ok(&["load", "-i", &format!("{t}/{f}")]);
+        assert!(out.contains("Loaded image: base:1"), "{f}: {out}");
+        // (podman's oci-archive writes a config of its own: the id is podman's)
+        if f == "pd.tar" {
+            assert!(fresh.ok(&["images"]).contains(&id[..12]), "{f}");
+        }
+        assert!(
+            fresh
+                .ok(&["run", "--rm", "base:1", "/bin/echo", "hi"])
+                .contains("hi")
+        );
+        tmp_empty(&fresh);
+    }
+    sh_ok(&format!("{p} rmi -a -f >/dev/null 2>&1; true"));
+}
