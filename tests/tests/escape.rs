@@ -852,8 +852,15 @@ fn selfexe(env: &Env, host: &Host, img: &str, mode: &Mode) -> Verdict {
 /// A runc bundle on a copy of the image's files with what `docker run` adds to `runc spec`:
 /// Docker's capabilities, no no_new_privs, Docker's default seccomp profile (where the
 /// workspace has it); cgroups beneath ours.
-fn runc_bundle(host: &Host, layer: &Path, name: &str, args: &[String], cwd: &str) -> PathBuf {
-    let b = host.tmp.join("runc").join(name);
+fn runc_bundle(
+    host: &Host,
+    (tag, rt): (&str, &Path),
+    layer: &Path,
+    name: &str,
+    args: &[String],
+    cwd: &str,
+) -> PathBuf {
+    let b = host.tmp.join(tag).join(name);
     fs::create_dir_all(&b).unwrap();
     sh_ok(&format!(
         "cp -a {}/. {}/rootfs/ 2>/dev/null || (mkdir -p {}/rootfs && cp -a {}/. {}/rootfs/)",
@@ -863,7 +870,7 @@ fn runc_bundle(host: &Host, layer: &Path, name: &str, args: &[String], cwd: &str
         layer.display(),
         b.display()
     ));
-    let st = Command::new("runc")
+    let st = Command::new(rt)
         .arg("spec")
         .current_dir(&b)
         .status()
@@ -969,16 +976,31 @@ fn runc_delete(runc: &Path, state: &Path, id: &str) {
     let _ = run(runc_cmd(runc, state).args(["delete", "-f", id]), LIMIT);
 }
 
-fn runc_modes(host: &Host, layer: &Path) -> Vec<(String, BTreeMap<String, Verdict>)> {
+/// The attacks against the runtime `runc` (runc itself, or a runtime with its command line),
+/// its state and private copy named after `tag`.
+fn runc_modes(
+    host: &Host,
+    layer: &Path,
+    runc: &Path,
+    tag: &str,
+) -> Vec<(String, BTreeMap<String, Verdict>)> {
     let mut all = Vec::new();
-    let runc = PathBuf::from(sh_ok("command -v runc"));
-    let state = host.tmp.join("runc-state");
+    let runc = runc.to_path_buf();
+    let name = runc.file_name().unwrap().to_string_lossy().into_owned();
+    let state = host.tmp.join(format!("{tag}-state"));
     let bulk = applicable(host, &BULK);
     let dir = fs::File::open(&host.hostdir).unwrap();
     let m = host.marker.display().to_string();
     // run: the bulk classes with 7<hostdir, then a cwd of /proc/self/fd/7, the device path
     let mut res = BTreeMap::new();
-    let b = runc_bundle(host, layer, "bulk", &host.bulk_args(&bulk), "/");
+    let b = runc_bundle(
+        host,
+        (tag, &runc),
+        layer,
+        "bulk",
+        &host.bulk_args(&bulk),
+        "/",
+    );
     let mut c = runc_cmd(&runc, &state);
     c.args(["run", "--bundle"]).arg(&b).arg("bulk");
     with_fd7(&mut c, &dir);
@@ -989,7 +1011,7 @@ fn runc_modes(host: &Host, layer: &Path) -> Vec<(String, BTreeMap<String, Verdic
         .iter()
         .map(ToString::to_string)
         .collect();
-    let b = runc_bundle(host, layer, "cwd", &args, "/proc/self/fd/7");
+    let b = runc_bundle(host, (tag, &runc), layer, "cwd", &args, "/proc/self/fd/7");
     let mut c = runc_cmd(&runc, &state);
     c.args(["run", "--bundle"]).arg(&b).arg("cwd");
     with_fd7(&mut c, &dir);
@@ -1001,7 +1023,7 @@ fn runc_modes(host: &Host, layer: &Path) -> Vec<(String, BTreeMap<String, Verdic
         .map(ToString::to_string)
         .chain([host.plant.display().to_string()])
         .collect();
-    let b = runc_bundle(host, layer, "dev", &args, "/");
+    let b = runc_bundle(host, (tag, &runc), layer, "dev", &args, "/");
     let r = run(
         runc_cmd(&runc, &state)
             .args(["run", "--bundle"])
@@ -1015,8 +1037,14 @@ fn runc_modes(host: &Host, layer: &Path) -> Vec<(String, BTreeMap<String, Verdic
     // exec into a running container
     let mut res = BTreeMap::new();
     let sleeper: Vec<String> = vec!["/bin/sleep".into(), "1000".into()];
-    let b = runc_bundle(host, layer, "ex", &sleeper, "/");
-    if runc_detached(&runc, &state, &b, "ex", &host.tmp.join("runc-ex.log")) {
+    let b = runc_bundle(host, (tag, &runc), layer, "ex", &sleeper, "/");
+    if runc_detached(
+        &runc,
+        &state,
+        &b,
+        "ex",
+        &host.tmp.join(format!("{tag}-ex.log")),
+    ) {
         let mut c = runc_cmd(&runc, &state);
         c.args(["exec", "ex"]).args(host.bulk_args(&bulk));
         with_fd7(&mut c, &dir);
@@ -1040,22 +1068,28 @@ fn runc_modes(host: &Host, layer: &Path) -> Vec<(String, BTreeMap<String, Verdic
     }
     runc_delete(&runc, &state, "ex");
     // #!/proc/self/exe through runc exec, with a private runc reinstalled meanwhile
-    let priv_bin = host.tmp.join("runc-bin");
+    let priv_bin = host.tmp.join(format!("{tag}-bin"));
     let rdir = runc.parent().unwrap();
-    install(rdir, &priv_bin, &["runc"]);
-    let prunc = priv_bin.join("runc");
-    let args: Vec<String> = ["/probe", "attack", "selfexe", "/bin/true", "40", "runc"]
+    // the runtime, and the workspace's tools beside runc-rs (its chain runs them from there)
+    let mut names = vec![name.as_str()];
+    if rdir.join("unshare-rs").is_file() {
+        names.extend(TOOLS.iter().filter(|t| rdir.join(t).is_file()));
+    }
+    install(rdir, &priv_bin, &names);
+    let prunc = priv_bin.join(&name);
+    let args: Vec<String> = ["/probe", "attack", "selfexe", "/bin/true", "40"]
         .iter()
+        .chain(names.iter())
         .map(ToString::to_string)
         .collect();
-    let b = runc_bundle(host, layer, "se", &args, "/");
-    let log = host.tmp.join("runc-se.log");
+    let b = runc_bundle(host, (tag, &runc), layer, "se", &args, "/");
+    let log = host.tmp.join(format!("{tag}-se.log"));
     let v = if runc_detached(&prunc, &state, &b, "se", &log) {
         let logs = || fs::read_to_string(&log).unwrap_or_default();
         let _ = poll(Duration::from_secs(30), || {
             logs().contains("READY").then_some(())
         });
-        install(rdir, &priv_bin, &["runc"]);
+        install(rdir, &priv_bin, &names);
         for _ in 0..3 {
             let _ = run(
                 runc_cmd(&prunc, &state).args(["exec", "se", "/bin/true"]),
@@ -1073,7 +1107,7 @@ fn runc_modes(host: &Host, layer: &Path) -> Vec<(String, BTreeMap<String, Verdic
         let mut v = parse(&out)
             .remove("selfexe")
             .unwrap_or_else(|| Verdict::NoResult(out.clone()));
-        if let Some(e) = intact(rdir, &priv_bin, &["runc"]) {
+        if let Some(e) = intact(rdir, &priv_bin, &names) {
             v = Verdict::Escaped(e);
         }
         v
@@ -1174,17 +1208,26 @@ fn run_suite() -> Suite {
         let r = contain_mode(&env, &host, "escape", mode);
         results.push((("contain".to_string(), mode.name.to_string()), r));
     }
-    let runc_ok = Command::new("runc")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if runc_ok {
-        let layer =
-            fs::read_to_string(env.state().join("images").join(&image).join("layers")).unwrap();
-        let fsdir = env.state().join("layers").join(layer.trim()).join("fs");
-        for (m, r) in runc_modes(&host, &fsdir) {
-            results.push((("runc".to_string(), m), r));
+    let layer = fs::read_to_string(env.state().join("images").join(&image).join("layers")).unwrap();
+    let fsdir = env.state().join("layers").join(layer.trim()).join("fs");
+    // runc (the yardstick) where installed, and the workspace's runc-rs where built
+    let runc = cttest::sh("command -v runc");
+    let runc = PathBuf::from(String::from_utf8_lossy(&runc.stdout).trim());
+    let runc_ok = runc.is_absolute()
+        && Command::new(&runc)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    let runc_rs = cttest::bin_dir().join("runc-rs");
+    for (ok, path, tag) in [
+        (runc_ok, runc, "runc"),
+        (runc_rs.is_file(), runc_rs, "runc-rs"),
+    ] {
+        if ok {
+            for (m, r) in runc_modes(&host, &fsdir, &path, tag) {
+                results.push(((tag.to_string(), m), r));
+            }
         }
     }
     drop(env);
