@@ -426,6 +426,8 @@ fn attack_selfexe(args: &[String]) -> Outcome {
     let mut seen: Vec<i32> = Vec::new();
     let mut targets: Vec<Target> = Vec::new();
     let mut first_pass = true;
+    let mut shut: Vec<i32> = Vec::new();
+    let mut shut_err = 0;
     // (only for an overlay root: a plain directory root shares its device with the host's files)
     let root_dev = root_is_overlay()
         .then(|| std::fs::metadata("/").ok().map(|m| m.dev()))
@@ -441,8 +443,16 @@ fn attack_selfexe(args: &[String]) -> Outcome {
                     continue;
                 }
                 let exe_path = format!("/proc/{pid}/exe");
-                let Ok(fd) = open(&exe_path, libc::O_PATH) else {
-                    continue;
+                let fd = match open(&exe_path, libc::O_PATH) {
+                    Ok(fd) => fd,
+                    Err((e, _)) => {
+                        // a newcomer whose exe cannot be opened (not dumpable, gone): noted once
+                        if !first_pass && e != libc::ENOENT && !shut.contains(&pid) {
+                            shut.push(pid);
+                            shut_err = e;
+                        }
+                        continue;
+                    }
                 };
                 let link = std::fs::read_link(&exe_path)
                     .map(|l| l.to_string_lossy().into_owned())
@@ -520,9 +530,20 @@ fn attack_selfexe(args: &[String]) -> Outcome {
         if settled {
             break;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        // a host program may live a few milliseconds: look often until one is caught
+        std::thread::sleep(Duration::from_millis(if targets.is_empty() {
+            1
+        } else {
+            5
+        }));
     }
     if !targets.iter().any(|t| t.newcomer) {
+        if !shut.is_empty() {
+            return Err((
+                shut_err,
+                format!("/proc/PID/exe of {} newcomer(s) would not open", shut.len()),
+            ));
+        }
         return Err((libc::ESRCH, format!("no host program seen in {secs} s")));
     }
     let list: Vec<String> = targets

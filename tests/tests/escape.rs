@@ -821,7 +821,7 @@ fn selfexe(env: &Env, host: &Host, img: &str, mode: &Mode) -> Verdict {
         return Verdict::NoResult(format!("the attacker never got ready: {}", logs()));
     }
     install(&orig, &priv_bin, &TOOLS);
-    for _ in 0..3 {
+    for _ in 0..10 {
         let _ = run(
             env.cmd()
                 .env("PATH", &path)
@@ -1090,7 +1090,7 @@ fn runc_modes(
             logs().contains("READY").then_some(())
         });
         install(rdir, &priv_bin, &names);
-        for _ in 0..3 {
+        for _ in 0..10 {
             let _ = run(
                 runc_cmd(&prunc, &state).args(["exec", "se", "/bin/true"]),
                 Duration::from_secs(60),
