@@ -505,8 +505,7 @@ fn tutorial_runs_every_experiment_of_the_document() {
         contain_util::cgroup_parents(&parent).is_empty(),
         "cgroups left behind"
     );
-    // Every printed command reads back as the argv that ran (12-union.sh still prints two
-    // lines by hand: requested of its owner in /work/notes/requests.md, issue 17).
+    // Every printed command reads back as the argv that ran.
     let shown = read_shown(&shown_log);
     assert!(
         shown.len() > 100,
@@ -514,7 +513,7 @@ fn tutorial_runs_every_experiment_of_the_document() {
         shown.len()
     );
     let mut bad = check_shown(&shown);
-    bad.extend(check_prompts(&text, &shown, &["12-union.sh"]));
+    bad.extend(check_prompts(&text, &shown, &[]));
     assert!(bad.is_empty(), "{}", bad.join("\n"));
     // Every check the fidelity table names ran and passed.
     let oks: Vec<&str> = text

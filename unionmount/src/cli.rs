@@ -42,7 +42,8 @@ pub struct Cli {
     #[arg(short = 'r', long = "read-only")]
     pub read_only: bool,
 
-    /// Unmount TARGET instead of mounting
+    /// Unmount TARGET instead of mounting (an overlay's default work directory .NAME.work, made
+    /// beside the upper layer, is removed with it unless the union keeps an index there)
     #[arg(short = 'u', long = "umount", visible_alias = "unmount")]
     pub umount: bool,
 

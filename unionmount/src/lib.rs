@@ -69,12 +69,18 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
             bail!("--umount takes one TARGET");
         }
         let target = Path::new(&cli.operands[0]);
+        // The work directory unionmount made beside the upper layer goes with the union (not
+        // after a lazy unmount, whose overlay may still use it).
+        let made_work = if cli.lazy { None } else { own_work_dir(target) };
         if let Err(e) = sys::umount(target, cli.lazy) {
             // A user's FUSE union: fusermount3 unmounts it.
             // SAFETY: plain getter.
             if unsafe { libc::geteuid() } == 0 || fuse::user_unmount(target, cli.lazy).is_err() {
                 return Err(e);
             }
+        }
+        if let Some(w) = made_work {
+            remove_unused_work(&w);
         }
         return chain(&cli.program);
     }
@@ -424,6 +430,47 @@ fn resolve_work(w: &Path) -> Result<(PathBuf, bool)> {
     };
     let parent = canonical_dir("parent of the work directory", parent)?;
     Ok((parent.join(name), true))
+}
+
+/// The work directory of the overlay mounted on `target` when it is the default one
+/// (`.NAME.work` beside the upper layer, which unionmount makes) and the union keeps no index
+/// in it (`index=on` needs it from one mount to the next).
+fn own_work_dir(target: &Path) -> Option<PathBuf> {
+    let target = std::fs::canonicalize(target).ok()?;
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let m = ctcore::mountinfo::parse(&text)
+        .into_iter()
+        .rev()
+        .find(|m| Path::new(&m.target) == target)?;
+    if m.fstype != "overlay" || m.super_options.split(',').any(|o| o == "index=on") {
+        return None;
+    }
+    let om = plan::overlay_mounts(&text)
+        .into_iter()
+        .rev()
+        .find(|o| Path::new(&o.mount_point) == target)?;
+    let (upper, work) = (PathBuf::from(om.upper?), PathBuf::from(om.work?));
+    let (Some(parent), Some(name)) = (upper.parent(), upper.file_name()) else {
+        return None;
+    };
+    let mut n = OsString::from(".");
+    n.push(name);
+    n.push(".work");
+    (work == parent.join(n)).then_some(work)
+}
+
+/// Remove a work directory once no mounted overlay names it any more.
+fn remove_unused_work(work: &Path) {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    if plan::overlay_mounts(&text)
+        .iter()
+        .any(|m| m.work.as_deref().map(Path::new) == Some(work))
+    {
+        return;
+    }
+    let _ = std::fs::remove_dir_all(work);
 }
 
 /// The default work directory of an upper layer: its sibling `.NAME.work`,
