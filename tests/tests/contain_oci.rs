@@ -270,6 +270,39 @@ fn failures_leave_nothing() {
         &["load", "-i", &format!("{t}/not.tar")],
         "not a tar archive",
     );
+    // a commit whose image cannot be written (images/ read-only in a mount namespace of the
+    // command's own): the layer it stored is removed again
+    let _g = cttest::serial("cgroup");
+    env.build_test_image("base");
+    env.ok(&["run", "--name", "c", "base", "/bin/sh", "-c", "echo x > /x"]);
+    let before = tree_digest(env.state());
+    let st = env.state().display().to_string();
+    let o = Command::new("unshare")
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            &format!(
+                "mount --make-rprivate / && mount --bind -o ro {st}/images {st}/images && exec \"$0\" \"$@\""
+            ),
+        ])
+        .arg(contain_util::contain_script())
+        .args(["commit", "c", "committed"])
+        .env("PATH", contain_util::test_path())
+        .env("CONTAIN_ROOT", env.state())
+        .env("CONTAIN_CGROUP_PARENT", &env.cgparent)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(125), "{err}");
+    assert!(err.contains("cannot write the image"), "{err}");
+    assert_eq!(
+        before,
+        tree_digest(env.state()),
+        "a failed commit left the store as it was"
+    );
+    tmp_empty(&env);
+    env.ok(&["rm", "c"]);
     // the good layer alone works, and leaves no work directory
     env.ok(&["import", "good", &format!("{t}/good.tar")]);
     tmp_empty(&env);
