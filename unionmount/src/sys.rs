@@ -166,7 +166,10 @@ fn set_layer(fs: &OwnedFd, key: &str, path: &Path) -> std::result::Result<(), Ne
             fsconfig_set_string(fs, key, path)
         })
         .map_err(|(e, reason)| {
-            if e == Errno::INVAL && key == "lowerdir+" && reason.contains("Unknown parameter") {
+            if e == Errno::INVAL
+                && ((key == "lowerdir+" && reason.contains("Unknown parameter"))
+                    || reason.contains("VFS: Legacy"))
+            {
                 NewApiError::Unsupported(reason)
             } else {
                 NewApiError::Failed(anyhow!(reason))
@@ -190,6 +193,14 @@ fn set_layer(fs: &OwnedFd, key: &str, path: &Path) -> std::result::Result<(), Ne
             NewApiError::Failed(anyhow!(reason))
         }
     })
+}
+
+/// Whether overlayfs still has the legacy filesystem context (kernels before
+/// 6.5): it takes any key at fsconfig time, where the new one refuses an
+/// unknown key at once.
+fn legacy_context() -> bool {
+    fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)
+        .is_ok_and(|fs| fsconfig_set_flag(&fs, "ctools-no-such-option").is_ok())
 }
 
 /// Mount an overlay with the new mount API.
@@ -247,6 +258,14 @@ pub fn mount_new(o: &Overlay) -> std::result::Result<(), NewApiError> {
     }
     let kmsg = open_kmsg();
     if let Err(e) = fsconfig_create(&fs) {
+        if e == Errno::INVAL && legacy_context() {
+            // Before 6.5 overlayfs takes its options as one string, which
+            // fsconfig only gathers: `lowerdir+` (6.8) is refused here, at
+            // creation, in the kernel's log alone.
+            return Err(NewApiError::Unsupported(
+                "this kernel's overlayfs parses its options as one string (before 6.5)".into(),
+            ));
+        }
         // Some checks (workdir and upperdir on one mount...) only go to the
         // kernel's log, not to the filesystem context's.
         let log = drain_log(&fs);
