@@ -473,8 +473,10 @@ net_files() {
 # its own lines, then a line per running peer of each of its user networks (the default
 # `bridge` resolves no names, as docker's).
 net_hosts() {
-	local cid=$1 c="$ROOT/containers/$1" n p l out seen=" "
+	local cid=$1 c="$ROOT/containers/$1" n p l out seen=" " fd
 	[ -r "$c/hosts.base" ] || return 0
+	# (one at a time: a peer's start and another's end may rewrite the same file together)
+	exec {fd}>>"$NETRUN/lock/hosts" && flock "$fd"
 	out=$(<"$c/hosts.base")
 	for n in "$NETRUN"/c/"$cid"/*.addr; do
 		n=${n##*/} n=${n%.addr}
@@ -489,7 +491,8 @@ net_hosts() {
 			[ "${l[2]}" != "${l[1]}" ] && out+=" ${l[2]}"
 		done
 	done
-	printf '%s\n' "$out" >"$c/hosts"
+	{ printf '%s\n' "$out" >"$c/hosts"; } 2>/dev/null
+	exec {fd}>&-
 }
 # net_peers NETWORK CID: the hosts files of NETWORK's other running containers.
 net_peers() {
