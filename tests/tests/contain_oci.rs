@@ -371,3 +371,133 @@ fn save_is_read_by_docker_archive_and_oci_readers() {
     }
     sh_ok(&format!("{p} rmi -a -f >/dev/null 2>&1; true"));
 }
+
+#[test]
+fn build_from_a_containerfile_with_cache() {
+    if !cttest::require_root("e2e::contain_oci::build_from_a_containerfile_with_cache") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("oci-build");
+    env.build_test_image("base");
+    let ctx = cttest::tempdir().unwrap();
+    let c = ctx.path().display().to_string();
+    sh_ok(&format!(
+        r#"cd {c} && mkdir sub && echo a > sub/a.txt && echo secret > skip.log && echo skip.log > .dockerignore && tar -czf arch.tgz sub
+cat > Containerfile <<'X'
+ARG BASE=base
+FROM ${{BASE}} AS one
+ARG MSG=hello
+ENV GREETING="hi there" X=1
+WORKDIR /work
+RUN echo RAN""-ONE; echo "$MSG $GREETING" > /work/out; rm /bin/true
+COPY sub/ /copied/
+ADD arch.tgz /unpacked
+COPY . /ctx/
+RUN echo RAN""-TWO; cat /copied/a.txt > /work/two
+
+FROM base
+LABEL org.x=y
+EXPOSE 80 53/udp
+STOPSIGNAL SIGINT
+WORKDIR /srv
+COPY --from=one /work/out /work/two /srv/
+USER nobody
+RUN ["/bin/cat", "/srv/out"]
+ENTRYPOINT ["/bin/cat"]
+CMD ["/srv/out"]
+X"#
+    ));
+    let out = env.ok(&["build", "-t", "app:1", "--build-arg", "MSG=yo", &c]);
+    assert!(
+        out.contains("RAN-ONE") && out.contains("RAN-TWO") && out.contains("yo hi there"),
+        "{out}"
+    );
+    let id = image_id(&out);
+    let cfg = sh_ok(&format!(
+        "jq -c '.config | [.User, .Entrypoint, .Cmd, .WorkingDir, (.ExposedPorts | keys), .Labels, .StopSignal, .Env]' {}/blobs/sha256/{id}",
+        env.state().display()
+    ));
+    assert_eq!(
+        cfg,
+        r#"["nobody",["/bin/cat"],["/srv/out"],"/srv",["53/udp","80/tcp"],{"org.x":"y"},"SIGINT",null]"#
+    );
+    assert_eq!(env.ok(&["run", "--rm", "app:1"]).trim(), "yo hi there");
+    // the first stage, by --target: its files, whiteout, ENV and WORKDIR
+    env.ok(&[
+        "build",
+        "-t",
+        "one",
+        "--target",
+        "one",
+        "--build-arg",
+        "MSG=yo",
+        &c,
+    ]);
+    let one = env.ok(&[
+        "run",
+        "--rm",
+        "one",
+        "/bin/sh",
+        "-c",
+        "pwd; cat out two /unpacked/sub/a.txt; ls -a /ctx; ls /bin/true 2>&1; echo $GREETING$X",
+    ]);
+    assert!(one.starts_with("/work\nyo hi there\na\na\n"), "{one}");
+    assert!(
+        one.contains("Containerfile") && !one.contains("skip.log"),
+        ".dockerignore: {one}"
+    );
+    assert!(
+        one.contains("No such file") && one.contains("hi there1"),
+        "{one}"
+    );
+    // cached: no RUN runs again; a changed file reruns exactly the steps from its COPY on
+    let again = env.ok(&["build", "-t", "app:1", "--build-arg", "MSG=yo", &c]);
+    assert!(!again.contains("RAN-"), "{again}");
+    assert_eq!(
+        image_id(&again),
+        id,
+        "a cached rebuild makes the same image"
+    );
+    sh_ok(&format!("echo b > {c}/sub/a.txt"));
+    let changed = env.ok(&["build", "-t", "app:2", "--build-arg", "MSG=yo", &c]);
+    assert!(
+        !changed.contains("RAN-ONE") && changed.contains("RAN-TWO"),
+        "{changed}"
+    );
+    let nocache = env.ok(&[
+        "build",
+        "--no-cache",
+        "-t",
+        "app:3",
+        "--build-arg",
+        "MSG=yo",
+        &c,
+    ]);
+    assert!(nocache.contains("RAN-ONE"), "{nocache}");
+    // only the tagged images are listed; no step container or work file is left
+    let imgs = env.ok(&["images"]);
+    assert_eq!(imgs.lines().count(), 6, "{imgs}");
+    assert_eq!(env.ok(&["ps", "-a", "-q"]).trim(), "");
+    tmp_empty(&env);
+    // a failing RUN fails the build and leaves the store as it was
+    sh_ok(&format!(
+        "printf 'FROM base\\nCOPY sub /new/\\nRUN echo RAN-BAD; exit 3\\n' > {c}/Bad"
+    ));
+    let before = tree_digest(env.state());
+    let out = env.run(&["build", "-t", "bad", "-f", &format!("{c}/Bad"), &c]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("non-zero code: 3"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        before,
+        tree_digest(env.state()),
+        "a failed build left the store as it was"
+    );
+    tmp_empty(&env);
+    // the host-programs build keeps its name
+    env.ok(&["mkimage", "tiny", "/bin/sh"]);
+}
