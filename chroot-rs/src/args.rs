@@ -42,6 +42,8 @@ pub struct Opts {
     pub no_new_privs: bool,
     /// `--tty`.
     pub tty: bool,
+    /// `--console-socket=PATH` (the last one wins).
+    pub console_socket: Option<String>,
     /// `--cap-add` values, in order.
     pub cap_add: Vec<String>,
     /// `--cap-drop` values, in order.
@@ -115,6 +117,7 @@ enum Key {
     Harden,
     NoNewPrivs,
     Tty,
+    ConsoleSocket,
     CapAdd,
     CapDrop,
     Verbose,
@@ -146,6 +149,7 @@ const LONG: &[(&str, bool, Key)] = &[
     ("harden", false, Key::Harden),
     ("no-new-privs", false, Key::NoNewPrivs),
     ("tty", false, Key::Tty),
+    ("console-socket", true, Key::ConsoleSocket),
     ("cap-add", true, Key::CapAdd),
     ("cap-drop", true, Key::CapDrop),
     ("verbose", false, Key::Verbose),
@@ -275,6 +279,7 @@ pub fn parse(args: &[OsString]) -> Parsed {
             Key::Harden => o.harden = true,
             Key::NoNewPrivs => o.no_new_privs = true,
             Key::Tty => o.tty = true,
+            Key::ConsoleSocket => o.console_socket = Some(arg),
             Key::CapAdd => o.cap_add.push(arg),
             Key::CapDrop => o.cap_drop.push(arg),
             Key::Verbose => o.verbose = true,
@@ -347,7 +352,9 @@ mod tests {
             Some("b")
         );
         assert_eq!(usage(&["--chdir"]), "option '--chdir' requires an argument");
-        assert!(usage(&["--c", "/r"]).contains("'--chdir' '--cap-add' '--cap-drop'"));
+        assert!(
+            usage(&["--c", "/r"]).contains("'--chdir' '--console-socket' '--cap-add' '--cap-drop'")
+        );
     }
 
     #[test]

@@ -97,6 +97,11 @@ pub struct Cli {
     /// Run COMMAND on a new pseudo-terminal of the new root (from the devpts of --dev), relayed to this terminal
     #[arg(long)]
     pub tty: bool,
+    /// Open a pseudo-terminal of the new root (from the devpts of --dev), send its master to the
+    /// unix socket PATH (runc's --console-socket: one SCM_RIGHTS descriptor) before the change of
+    /// root, and run COMMAND on it as a session leader: nothing of chroot-rs stays behind
+    #[arg(long, value_name = "PATH", conflicts_with = "tty", value_hint = clap::ValueHint::FilePath)]
+    pub console_socket: Option<OsString>,
     /// Keep CAP in the bounding set (CAP_X, x or ALL; repeatable)
     #[arg(long, value_name = "CAP")]
     pub cap_add: Vec<String>,
@@ -127,6 +132,11 @@ impl Cli {
         }
         if let Some(d) = &self.chdir {
             v.push(format!("--chdir={d}").into());
+        }
+        if let Some(p) = &self.console_socket {
+            let mut a = OsString::from("--console-socket=");
+            a.push(p);
+            v.push(a);
         }
         for (on, name) in [
             (self.skip_chdir, "--skip-chdir"),
@@ -330,6 +340,19 @@ as docker's
 does: chroot\-rs stays as the relay to its own standard input and output
 (raw mode while it runs), passes window size changes and SIGTERM, SIGINT,
 SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 on, and exits as COMMAND did.
+.B \-\-console\-socket=PATH
+gives the terminal away instead, as runc's option of that name does: once
+the new root's devpts is mounted, chroot\-rs opens a pseudo\-terminal of
+it, connects to the unix socket PATH (a path of the old root), sends the
+master there as one SCM_RIGHTS descriptor (with the name /dev/ptmx as the
+data) and closes its copy; after the change of root COMMAND becomes a
+session leader with the slave as its controlling terminal and standard
+input, output and error.  No process of chroot\-rs stays: in a new pid
+namespace COMMAND is pid 1, and the relay runs outside the container (see
+.BR unshare\-rs (1)'s
+.BR \-\-console\-relay ).
+It cannot be combined with
+.BR \-\-tty .
 .B \-\-cap\-add
 and
 .B \-\-cap\-drop

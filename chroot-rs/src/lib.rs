@@ -66,6 +66,10 @@ Run COMMAND with root directory set to NEWROOT.
       --no-new-keyring       keep the caller's session keyring with --harden
       --tty                  run COMMAND on a new pseudo-terminal of the new
                                root, relayed to this one
+      --console-socket=PATH  send the master of a new pseudo-terminal of the
+                               new root to the unix socket PATH (runc's
+                               protocol) and run COMMAND on its slave; no
+                               relay stays behind
       --cap-add=CAP          keep CAP in the bounding set (ALL: every one)
       --cap-drop=CAP         drop CAP from the bounding set (ALL: every one)
       --verbose              say on stderr what was mounted and how the root
@@ -382,6 +386,29 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
     if o.harden || preserve.is_some() {
         harden::close_fds_from(3 + preserve.unwrap_or(0));
     }
+    if o.tty && o.console_socket.is_some() {
+        return Err(die(
+            EXIT_CANCELED,
+            "options --tty and --console-socket are mutually exclusive",
+        ));
+    }
+    // --console-socket: connected now, a path of the old root (close-on-exec).
+    let console = match &o.console_socket {
+        None => None,
+        Some(p) => Some({
+            let (_dir, short) = ctcore::tty::socket_path(Path::new(p));
+            std::os::unix::net::UnixStream::connect(short).map_err(|e| {
+                die(
+                    EXIT_CANCELED,
+                    format!(
+                        "cannot connect to the console socket {}: {}",
+                        ctx.q(p),
+                        ctcore::error_text(&e)
+                    ),
+                )
+            })?
+        }),
+    };
     let devices = o
         .devices
         .iter()
@@ -525,6 +552,12 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
         newroot.clone()
     };
 
+    // --console-socket: a pty of the new root's devpts, its master sent
+    // away before the change of root; the slave is kept for COMMAND.
+    let slave = match console {
+        None => None,
+        Some(sock) => Some(send_console(ctx, &o, &chroot_path, &sock)?),
+    };
     if use_pivot {
         match root::pivot(&chroot_path, &mut log) {
             Ok(m) => method = m,
@@ -556,6 +589,14 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
     }
 
     lookup_inside(&o, &mut c, ctx)?;
+    // COMMAND's terminal, taken before credentials and filters change
+    // (with --init, by the child that becomes COMMAND).
+    let mut slave = slave;
+    if !o.init
+        && let Some(s) = slave.take()
+    {
+        attach_console(s)?;
+    }
     // --chdir: made now, as root, inside the new root; entered once the
     // credentials are set, so that they decide whether it may be.
     if let Some(d) = &o.chdir
@@ -629,7 +670,11 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
     if o.init {
         match harden::fork_init(keep) {
             Ok(harden::Forked::Init(code)) => return Ok(code),
-            Ok(harden::Forked::Child) => {}
+            Ok(harden::Forked::Child) => {
+                if let Some(s) = slave.take() {
+                    attach_console(s)?;
+                }
+            }
             Err(e) => {
                 return Err(die(EXIT_CANCELED, format!("cannot fork: {}", errtext(e))));
             }
@@ -662,6 +707,53 @@ fn install_filter(ctx: &Ctx, f: &ctcore::seccomp::Filter, nnp: bool) -> Result<(
         if nnp { " (no_new_privs)" } else { "" }
     ));
     Ok(())
+}
+
+/// `--console-socket`: open a pty of the new root at `root` (its devpts
+/// instance with `--dev`), send the master on `sock` and return the slave.
+fn send_console(
+    ctx: &Ctx,
+    o: &Opts,
+    root: &Path,
+    sock: &std::os::unix::net::UnixStream,
+) -> Result<std::os::fd::OwnedFd, Die> {
+    use std::os::fd::AsRawFd;
+    let ptmx = if o.dev && !o.host_dev {
+        root.join("dev/pts/ptmx")
+    } else {
+        root.join("dev/ptmx")
+    };
+    let (master, slave) = tty::open_pair(&ptmx).map_err(|e| {
+        die(
+            EXIT_CANCELED,
+            format!(
+                "cannot open a pseudo-terminal ({}): {}",
+                ptmx.display(),
+                errtext(e)
+            ),
+        )
+    })?;
+    tty::send_fd(sock.as_raw_fd(), master.as_raw_fd(), b"/dev/ptmx").map_err(|e| {
+        die(
+            EXIT_CANCELED,
+            format!(
+                "cannot send the terminal to the console socket {}: {}",
+                ctx.q(o.console_socket.as_deref().unwrap_or_default()),
+                errtext(e)
+            ),
+        )
+    })?;
+    ctx.say("sent the master of a pseudo-terminal to the console socket");
+    Ok(slave)
+}
+
+fn attach_console(slave: std::os::fd::OwnedFd) -> Result<(), Die> {
+    tty::attach_slave(slave).map_err(|e| {
+        die(
+            EXIT_CANCELED,
+            format!("cannot attach the pseudo-terminal: {}", errtext(e)),
+        )
+    })
 }
 
 /// `--tty`: COMMAND in a child on a new pty, this process its relay.

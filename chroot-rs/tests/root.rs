@@ -880,3 +880,77 @@ fn bind_and_ro_bind_put_host_paths_in_the_new_root() {
     assert_eq!(out.status.code(), Some(125));
     assert!(text(&out.stderr).contains("mount namespace of its own"));
 }
+
+#[test]
+fn console_socket_hands_the_terminal_out_and_command_is_pid_1() {
+    if !gate("chroot_rs::root::console_socket_hands_the_terminal_out_and_command_is_pid_1") {
+        return;
+    }
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let root = root_with(&["sh", "tty"]);
+    let dir = cttest::tempdir().expect("tempdir");
+    let sock = dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    // The receiver: runc's protocol, one SCM_RIGHTS descriptor; then the
+    // master read until every holder of the slave has closed it.
+    let receiver = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let (master, name) = chroot_rs::tty::recv_fd(conn.as_raw_fd()).unwrap();
+        let mut f = fs::File::from(master);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = f.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        (String::from_utf8_lossy(&out).replace('\r', ""), name)
+    });
+    let o = run(Command::new("unshare")
+        .args(["--mount", "--pid", "--fork", "--"])
+        .arg(chroot_rs())
+        .args(["--pivot", "--proc", "--dev", "--console-socket"])
+        .arg(&sock)
+        .arg(root.path())
+        .args([
+            "/bin/sh",
+            "-c",
+            "tty; read p rest </proc/self/stat; echo pid=$p; test -t 0 && test -t 1 && test -t 2 && echo std-are-ttys; exit 7",
+        ])
+        .stdin(std::process::Stdio::null()));
+    let (out, name) = receiver.join().unwrap();
+    assert_eq!(name, b"/dev/ptmx");
+    assert_eq!(
+        out,
+        "/dev/pts/0\npid=1\nstd-are-ttys\n",
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o.stderr));
+    assert!(
+        o.stdout.is_empty(),
+        "nothing on the caller's streams: {o:?}"
+    );
+    // With --tty: a usage error; a socket nobody listens on: one line, 125.
+    let o = run(Command::new("unshare")
+        .args(["--mount", "--fork", "--"])
+        .arg(chroot_rs())
+        .args(["--pivot", "--dev", "--tty", "--console-socket"])
+        .arg(&sock)
+        .arg(root.path())
+        .arg("/bin/sh"));
+    assert_eq!(o.status.code(), Some(125));
+    assert!(text(&o.stderr).contains("--tty and --console-socket are mutually exclusive"));
+    let o = run(Command::new("unshare")
+        .args(["--mount", "--fork", "--"])
+        .arg(chroot_rs())
+        .args(["--pivot", "--dev", "--console-socket"])
+        .arg(dir.path().join("none"))
+        .arg(root.path())
+        .arg("/bin/sh"));
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(text(&o.stderr).lines().count(), 1, "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("cannot connect to the console socket"));
+}

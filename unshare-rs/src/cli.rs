@@ -124,6 +124,12 @@ pub struct Cli {
     /// relayed to this terminal, as docker exec -t
     #[arg(long)]
     pub tty: bool,
+    /// Without --target, with --fork: listen on the unix socket PATH (made before forking, mode
+    /// 0600, removed at exit), receive the master of a pseudo-terminal on it (runc's
+    /// --console-socket protocol: chroot-rs --console-socket sends it) and relay it to this
+    /// terminal, outside the new namespaces, as docker run -t (PROGRAM stays pid 1)
+    #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
+    pub console_relay: Option<PathBuf>,
     /// Set no_new_privs: PROGRAM and its children gain no privilege through exec (setuid bits,
     /// file capabilities), as setpriv --no-new-privs
     #[arg(long)]

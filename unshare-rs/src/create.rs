@@ -60,6 +60,8 @@ pub struct Plan {
     pub clear_env: bool,
     /// `--whitelist-env`.
     pub whitelist_env: Vec<String>,
+    /// `--console-relay=PATH`.
+    pub console_relay: Option<PathBuf>,
 }
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
@@ -238,6 +240,10 @@ impl Plan {
             || p.kill_child.is_some()
             || p.flags & libc::CLONE_NEWPID != 0;
         p.init = p.flags & libc::CLONE_NEWPID != 0 && !cli.no_init;
+        p.console_relay.clone_from(&cli.console_relay);
+        if p.console_relay.is_some() && !p.fork {
+            return Err(usage("option --console-relay needs --fork"));
+        }
         if p.flags & libc::CLONE_NEWNS != 0 {
             p.propagation = match cli.propagation.as_str() {
                 "private" => Some(libc::MS_REC | libc::MS_PRIVATE),
@@ -695,6 +701,12 @@ pub fn run(cli: &Cli) -> Result<i32> {
             ),
         ));
     }
+    // --console-relay: the socket exists before anything is forked.
+    let console = plan
+        .console_relay
+        .as_deref()
+        .map(ConsoleSocket::listen)
+        .transpose()?;
     let created = create_files(&plan.persist)?;
     let mapper = if plan.multi_maps() {
         let maps: Vec<(Which, Map)> = [(Which::Uid, &plan.uid_map), (Which::Gid, &plan.gid_map)]
@@ -747,7 +759,119 @@ pub fn run(cli: &Cli) -> Result<i32> {
         }
         return Err(crate::exec_program(&plan.argv, plan.argv0.as_ref()));
     }
-    fork_and_wait(&plan, binder, created, status)
+    fork_and_wait(&plan, binder, created, status, console)
+}
+
+/// `--console-relay`: the listening socket, its path removed when dropped.
+struct ConsoleSocket {
+    path: PathBuf,
+    listener: Option<std::os::unix::net::UnixListener>,
+}
+
+impl ConsoleSocket {
+    fn listen(path: &Path) -> Result<Self> {
+        // Mode 0600: only root (our user) may hand us a terminal.
+        // SAFETY: umask only changes this process's mask, restored below.
+        let (_dir, short) = ctcore::tty::socket_path(path);
+        // A socket left by a relay that died, which nobody listens on, is
+        // replaced.
+        if std::fs::symlink_metadata(path)
+            .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+            && std::os::unix::net::UnixStream::connect(&short)
+                .is_err_and(|e| e.raw_os_error() == Some(libc::ECONNREFUSED))
+        {
+            let _ = std::fs::remove_file(path);
+        }
+        let old = unsafe { libc::umask(0o177) };
+        let r = std::os::unix::net::UnixListener::bind(&short);
+        // SAFETY: as above.
+        unsafe { libc::umask(old) };
+        let listener = r.map_err(|e| {
+            failure(
+                125,
+                format!(
+                    "cannot listen on the console socket {}: {}",
+                    path.display(),
+                    ctcore::error_text(&e)
+                ),
+            )
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            listener: Some(listener),
+        })
+    }
+
+    /// Wait for the master of a pty on the socket (or for `pid` to end
+    /// without sending one), then relay it until the terminal closes or
+    /// `pid` ends.  The socket's path is removed as soon as it is done with.
+    fn relay(&mut self, pid: i32) {
+        let Some(l) = self.listener.take() else {
+            return;
+        };
+        let ended = sys::pidfd_open(pid);
+        let conn = loop {
+            let mut fds = [
+                libc::pollfd {
+                    fd: l.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: ended.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: two valid pollfd entries.
+            if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
+                if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                break None;
+            }
+            if fds[0].revents != 0 {
+                match l.accept() {
+                    Ok((c, _)) => break Some(c),
+                    Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                    Err(_) => break None,
+                }
+            } else if fds[1].revents != 0 {
+                // PROGRAM ended without a terminal to hand over.
+                break None;
+            }
+        };
+        drop(l);
+        let path = self.path.clone();
+        self.remove();
+        let Some(conn) = conn else {
+            return;
+        };
+        match ctcore::tty::recv_fd(conn.as_raw_fd()) {
+            Ok((master, _name)) => {
+                drop(conn);
+                ctcore::tty::relay_master(&master, ended.as_ref().map(AsRawFd::as_raw_fd));
+            }
+            Err(e) => eprintln!(
+                "unshare-rs: no terminal received on the console socket {}: {}",
+                path.display(),
+                ctcore::errno_text(e)
+            ),
+        }
+    }
+
+    fn remove(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+            self.path = PathBuf::new();
+        }
+    }
+}
+
+impl Drop for ConsoleSocket {
+    fn drop(&mut self) {
+        self.remove();
+    }
 }
 
 /// `--owner`: drop the supplementary groups, then become GID and UID, so
@@ -784,6 +908,7 @@ fn fork_and_wait(
     binder: Option<Helper>,
     created: Created,
     mut status: Option<ctcore::json::StatusFd>,
+    mut console: Option<ConsoleSocket>,
 ) -> Result<i32> {
     let parent_fd = plan
         .kill_child
@@ -886,6 +1011,10 @@ fn fork_and_wait(
         }
         sys::write_fd(&go_w, b"G");
     }
+    if let Some(c) = console.as_mut() {
+        c.relay(pid);
+    }
+    drop(console);
     let mut ended = sys::wait_ended(pid)?;
     let mut rep = [0u8; 2];
     if let Some(r) = &ready_r

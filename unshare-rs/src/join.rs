@@ -158,6 +158,7 @@ fn reject_create_options(cli: &Cli) -> Result<()> {
         (cli.domainname.is_some(), "--domainname"),
         (cli.loopback, "--loopback"),
         (cli.no_init, "--no-init"),
+        (cli.console_relay.is_some(), "--console-relay"),
         (cli.propagation != "private", "--propagation"),
     ];
     if let Some((_, name)) = bad.iter().find(|(b, _)| *b) {
