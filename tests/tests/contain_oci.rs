@@ -501,3 +501,93 @@ X"#
     // the host-programs build keeps its name
     env.ok(&["mkimage", "tiny", "/bin/sh"]);
 }
+
+#[test]
+fn podman_build_makes_the_same_image() {
+    if !cttest::require_root("e2e::contain_oci::podman_build_makes_the_same_image")
+        || !cttest::require(
+            "e2e::contain_oci::podman_build_makes_the_same_image",
+            have("podman"),
+            "needs podman (make deps)",
+        )
+    {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("oci-pbuild");
+    env.build_test_image("base");
+    env.ok(&["tag", "base", "localhost/base"]);
+    let tmp = cttest::tempdir().unwrap();
+    let t = tmp.path().display().to_string();
+    sh_ok(&format!(
+        r#"cd {t} && mkdir ctx ctx/sub && echo a > ctx/sub/a.txt && tar -C ctx -czf ctx/arch.tgz sub
+cat > ctx/Containerfile <<'X'
+FROM localhost/base:latest
+ARG MSG=hello
+ENV GREETING="hi there" X=1
+WORKDIR /work
+RUN echo "$MSG $GREETING" > /work/out; rm /bin/true
+COPY sub/ /copied/
+ADD arch.tgz /unpacked
+LABEL org.x=y
+EXPOSE 80 53/udp
+STOPSIGNAL SIGINT
+USER nobody
+ENTRYPOINT ["/bin/cat"]
+CMD ["/work/out"]
+X"#
+    ));
+    // the same base in podman (private storage), then the same Containerfile built by both
+    env.ok(&["save", "-o", &format!("{t}/base.tar"), "localhost/base"]);
+    let p = format!(
+        "podman --root {t}/pr --runroot {t}/prr --storage-driver vfs --events-backend none --cgroup-manager cgroupfs"
+    );
+    sh_ok(&format!(
+        "{p} load -q -i {t}/base.tar && {p} build -q --isolation chroot --build-arg MSG=yo -t pod:1 {t}/ctx \
+         && {p} save -q --format docker-archive -o {t}/pod.tar localhost/pod:1"
+    ));
+    let ours = image_id(&env.ok(&[
+        "build",
+        "-t",
+        "ours:1",
+        "--build-arg",
+        "MSG=yo",
+        &format!("{t}/ctx"),
+    ]));
+    env.ok(&["load", "-i", &format!("{t}/pod.tar")]);
+    // the same config
+    let cfg = |name: &str| {
+        let v: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", name])).unwrap();
+        let id = v[0]["Id"].as_str().unwrap_or_default().to_string();
+        let id = id.trim().trim_start_matches("sha256:").to_string();
+        sh_ok(&format!(
+            "jq -S -c '.config | {{Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, StopSignal, Labels: (.Labels // {{}} | del(.[\"io.buildah.version\"]))}}' {}/blobs/sha256/{id}",
+            env.state().display()
+        ))
+    };
+    assert_eq!(cfg(&ours), cfg("pod:1"));
+    // the same file tree (types, modes, owners, sizes, names, link targets; not times), apart
+    // from the empty /etc/hostname and /etc/resolv.conf that buildah leaves from its RUN mounts
+    let tree = |name: &str| {
+        env.ok(&["create", "--name", &format!("x{}", name.len()), name]);
+        let mut c = env.cmd();
+        c.args(["export", &format!("x{}", name.len())]);
+        let out = c.output().unwrap();
+        assert!(out.status.success());
+        std::fs::write(format!("{t}/{}.tar", name.len()), &out.stdout).unwrap();
+        env.ok(&["rm", &format!("x{}", name.len())]);
+        sh_ok(&format!(
+            "tar -tvf {t}/{}.tar --numeric-owner | awk '{{print $1, $2, $3, $6, $7, $8}}' | grep -v ' 0 ./etc/hostname\\|0 ./etc/resolv.conf' | sort -k4",
+            name.len()
+        ))
+    };
+    let a = tree(&ours);
+    let b = tree("pod:1");
+    assert!(
+        a.contains("./work/out") && a.contains("./unpacked/sub/a.txt"),
+        "{a}"
+    );
+    assert!(!a.contains("./bin/true"), "{a}");
+    assert_eq!(a, b);
+    sh_ok(&format!("{p} rmi -a -f >/dev/null 2>&1; true"));
+}
