@@ -420,7 +420,7 @@ X"#
     ));
     assert_eq!(
         cfg,
-        r#"["nobody",["/bin/cat"],["/srv/out"],"/srv",["53/udp","80/tcp"],{"org.x":"y"},"SIGINT",null]"#
+        r#"["nobody",["/bin/cat"],["/srv/out"],"/srv",["53/udp","80/tcp"],{"org.x":"y"},"SIGINT",["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]]"#
     );
     assert_eq!(env.ok(&["run", "--rm", "app:1"]).trim(), "yo hi there");
     // the first stage, by --target: its files, whiteout, ENV and WORKDIR
