@@ -6,8 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 need_root
 ensure_stress_image
-say "(each container runs in the background here, as in the document's own terminal; -i, not -it:"
-say " with -t contain's pid 1 is the terminal relay and stress would be [2] (requests.md))"
+say "(each container runs in the background here, as in the document's own terminal; -it as the"
+say " document types it: the terminal is relayed from outside the container, stress stays pid 1)"
 # start NAME CMD...: the command in the background; its container's id into the variable NAME
 declare -A BGP
 start() {
@@ -42,13 +42,13 @@ stress_lines() { # FILE: the stress lines, as the document shows them
 }
 
 title "docker run --rm -it progrium/stress --cpu 4"
-start c1024 contain run --rm -i progrium/stress --cpu 4
+start c1024 contain run --rm -it progrium/stress --cpu 4
 stress_lines "$TUT_TMP/c1024.log"
 check "stress is pid 1: [1] dispatching hogs: 4 cpu, 0 io, 0 vm, 0 hdd" contains "$(cat "$TUT_TMP/c1024.log")" "stress: info: [1] dispatching hogs: 4 cpu, 0 io, 0 vm, 0 hdd"
 check "4 hogcpu workers forked" test "$(grep -c 'hogcpu worker [0-9] \[[0-9]*\] forked' "$TUT_TMP/c1024.log")" = 4
 
 title "docker run --rm -it -c 512 progrium/stress --cpu 4"
-start c512 contain run --rm -i -c 512 progrium/stress --cpu 4
+start c512 contain run --rm -it -c 512 progrium/stress --cpu 4
 stress_lines "$TUT_TMP/c512.log"
 check "the 512 container's stress is pid 1 too" contains "$(cat "$TUT_TMP/c512.log")" "stress: info: [1] dispatching hogs: 4 cpu"
 for c in $c1024 $c512; do
@@ -79,8 +79,8 @@ say "(it had $before CPUs while sharing, $alone alone: the document's 100%)"
 check_range "the remaining container takes the freed CPU (x$(awk -v a="$alone" -v b="$before" 'BEGIN { printf "%.1f", a / b }'))" 1.5 10 "$(awk -v a="$alone" -v b="$before" 'BEGIN { print a / b }')"
 
 title "two containers of the default share 1024: 50% each"
-start c1024b contain run --rm -i progrium/stress --cpu 4
-start c1024c contain run --rm -i progrium/stress --cpu 4
+start c1024b contain run --rm -it progrium/stress --cpu 4
+start c1024c contain run --rm -it progrium/stress --cpu 4
 stop "$c512"
 sleep 1
 measure 6 "$c1024b" "$c1024c"

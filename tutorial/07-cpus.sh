@@ -6,7 +6,7 @@
 need_root
 ensure_image tutorial
 ensure_stress_image
-say "(-i, not the document's -it: see 06; each container runs in the background, as in its own terminal)"
+say "(each container runs in the background, as in its own terminal, with -it: see 06)"
 declare -A BGP
 start() { # VAR CMD...: the command in the background, its container's id into VAR
 	local var=$1 before
@@ -33,7 +33,7 @@ free=$(awk -v a=$((u1 - u0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.2f", a / t }')
 bar "no limit" "$(awk -v x="$free" 'BEGIN { print x / 2 }')"
 say "three hogs get $free CPUs here (2 CPUs, shared with the rest of the machine)"
 title "docker run --rm -it --cpus 1.5 progrium/stress --cpu 3"
-start cpus15 contain run --rm -i --cpus 1.5 progrium/stress --cpu 3
+start cpus15 contain run --rm -it --cpus 1.5 progrium/stress --cpu 3
 sleep 1
 say "$(grep '^stress:' "$TUT_TMP/cpus15.log")"
 check "stress is pid 1: [1] dispatching hogs: 3 cpu, 0 io, 0 vm, 0 hdd" contains "$(cat "$TUT_TMP/cpus15.log")" "stress: info: [1] dispatching hogs: 3 cpu, 0 io, 0 vm, 0 hdd"
@@ -98,8 +98,8 @@ check "nothing was created" test -z "$(contain ps -aq)"
 
 title "--cpus adding up to more than the host has: both run, and share the CPUs"
 say "(two containers of --cpus 1.5 on $n CPUs: 3 CPUs asked, $n there)"
-start cpusa contain run --rm -i --cpus 1.5 progrium/stress --cpu 3
-start cpusb contain run --rm -i --cpus 1.5 progrium/stress --cpu 3
+start cpusa contain run --rm -it --cpus 1.5 progrium/stress --cpu 3
+start cpusb contain run --rm -it --cpus 1.5 progrium/stress --cpu 3
 sleep 1
 ua0=$(cpu_ns "$cpusa") ub0=$(cpu_ns "$cpusb") t0=$(now_ns)
 sleep 5

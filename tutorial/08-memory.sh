@@ -6,7 +6,7 @@
 need_root
 ensure_image tutorial
 ensure_stress_image
-say "(-i, not the document's -it: see 06)"
+say "(-it, as the document types it: see 06)"
 # run_until FILE SECONDS CMD...: the command shown and run in the background until it exits
 # or FILE shows it sleeping with its memory (a run that fits never ends: --vm-hang 0); then
 # stopped.  FITS=1 when it was sleeping with its memory, RC its exit status otherwise.
@@ -32,7 +32,7 @@ run_until() {
 	sed -n '/^stress:/p; /^contain:/p' "$f"
 }
 title "docker run --rm -it -m 64m progrium/stress --vm 1 --vm-bytes 64M --vm-hang 0"
-run_until "$TUT_TMP/m64.log" 30 contain run --rm -i -m 64m progrium/stress --vm 1 --vm-bytes 64M --vm-hang 0
+run_until "$TUT_TMP/m64.log" 30 contain run --rm -it -m 64m progrium/stress --vm 1 --vm-bytes 64M --vm-hang 0
 out=$(cat "$TUT_TMP/m64.log")
 check "stress is pid 1: [1] dispatching hogs: 0 cpu, 0 io, 1 vm, 0 hdd" contains "$out" "stress: info: [1] dispatching hogs: 0 cpu, 0 io, 1 vm, 0 hdd"
 check "it allocated 67108864 bytes, as the document's" contains "$out" "allocating 67108864 bytes"
@@ -50,7 +50,7 @@ fi
 title "the largest --vm-bytes that fits in -m 64m here"
 fit=""
 for mb in 63 62 61 60 59 58 57 56 54 52 48; do
-	run_until "$TUT_TMP/fit$mb.log" 20 contain run --rm -i -m 64m progrium/stress --vm 1 --vm-bytes ${mb}M --vm-hang 0
+	run_until "$TUT_TMP/fit$mb.log" 20 contain run --rm -it -m 64m progrium/stress --vm 1 --vm-bytes ${mb}M --vm-hang 0
 	if [ $FITS = 1 ]; then
 		say "  ${mb}M: sleeping forever with allocated memory (then stopped)"
 		fit=$mb
@@ -62,7 +62,7 @@ check "a size below 64M fits (${fit}M)" test -n "$fit"
 say "(the limit minus what the program itself and its page tables take)"
 
 title "docker run --rm -it -m 64m progrium/stress --vm 1 --vm-bytes 100M --vm-hang 0"
-run_until "$TUT_TMP/m100.log" 30 contain run --rm -i -m 64m progrium/stress --vm 1 --vm-bytes 100M --vm-hang 0
+run_until "$TUT_TMP/m100.log" 30 contain run --rm -it -m 64m progrium/stress --vm 1 --vm-bytes 100M --vm-hang 0
 out=$(cat "$TUT_TMP/m100.log")
 check "it allocated 104857600 bytes" contains "$out" "allocating 104857600 bytes"
 check "the worker got signal 9" eval "grep -q 'worker [0-9]* got signal 9' <<<\"\$out\""
@@ -139,7 +139,7 @@ check "the kernel's value is read back ($OUT)" test -n "$OUT"
 done_with
 say "--oom-kill-disable (with -m): a 100M allocation in 64m is not killed, it waits"
 before=$(contain ps -q)
-show_bg "$TUT_TMP/oom.log" contain run --rm -i -m 64m --oom-kill-disable progrium/stress --vm 1 --vm-bytes 100M --vm-hang 0
+show_bg "$TUT_TMP/oom.log" contain run --rm -it -m 64m --oom-kill-disable progrium/stress --vm 1 --vm-bytes 100M --vm-hang 0
 oomid=$(new_container "$before")
 D=$(cg_dir "$oomid" memory)
 for i in $(seq 1 100); do grep -q '^under_oom 1' "$D/memory.oom_control" 2>/dev/null && break; sleep 0.1; done
