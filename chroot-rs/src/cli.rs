@@ -346,7 +346,8 @@ the new root's devpts is mounted, chroot\-rs opens a pseudo\-terminal of
 it, connects to the unix socket PATH (a path of the old root), sends the
 master there as one SCM_RIGHTS descriptor (with the name /dev/ptmx as the
 data) and closes its copy; after the change of root COMMAND becomes a
-session leader with the slave as its controlling terminal and standard
+session leader with the slave (given to the \-\-userspec user) as its
+controlling terminal and standard
 input, output and error.  No process of chroot\-rs stays: in a new pid
 namespace COMMAND is pid 1, and the relay runs outside the container (see
 .BR unshare\-rs (1)'s

@@ -595,7 +595,7 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
     if !o.init
         && let Some(s) = slave.take()
     {
-        attach_console(s)?;
+        attach_console(s, c.uid)?;
     }
     // --chdir: made now, as root, inside the new root; entered once the
     // credentials are set, so that they decide whether it may be.
@@ -672,7 +672,7 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
             Ok(harden::Forked::Init(code)) => return Ok(code),
             Ok(harden::Forked::Child) => {
                 if let Some(s) = slave.take() {
-                    attach_console(s)?;
+                    attach_console(s, c.uid)?;
                 }
             }
             Err(e) => {
@@ -747,7 +747,22 @@ fn send_console(
     Ok(slave)
 }
 
-fn attach_console(slave: std::os::fd::OwnedFd) -> Result<(), Die> {
+/// COMMAND's terminal: the slave given to its user (as a login's terminal
+/// is, and runc's), then its controlling terminal and 0, 1 and 2.
+fn attach_console(slave: std::os::fd::OwnedFd, uid: Option<u32>) -> Result<(), Die> {
+    use std::os::fd::AsRawFd;
+    if let Some(u) = uid {
+        // SAFETY: fchown of a descriptor we own; the group stays.
+        if unsafe { libc::fchown(slave.as_raw_fd(), u, libc::gid_t::MAX) } < 0 {
+            return Err(die(
+                EXIT_CANCELED,
+                format!(
+                    "cannot give the pseudo-terminal to uid {u}: {}",
+                    errtext(Errno::last())
+                ),
+            ));
+        }
+    }
     tty::attach_slave(slave).map_err(|e| {
         die(
             EXIT_CANCELED,

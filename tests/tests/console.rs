@@ -109,6 +109,15 @@ fn contain_run_t_program_is_pid_1() {
     assert!(out.starts_with("1\n"), "the program is pid 1: {out:?}");
     assert!(out.contains("-> /dev/pts/0\n"), "{out:?}");
     assert_eq!(code, Some(4), "{out:?}");
+    // --user: the terminal is the user's (as runc gives it), so /dev/tty opens.
+    let (code, out) = in_a_terminal(
+        "contain run -it --rm --user 1000 img sh -c 'ls -lnL /proc/self/fd/0; echo hi >/dev/tty'",
+        path.clone(),
+        &vars,
+    );
+    assert!(out.contains(" 1000 5 "), "{out:?}");
+    assert!(out.ends_with("hi\n"), "{out:?}");
+    assert_eq!(code, Some(0), "{out:?}");
     // -it, kept: its socket is gone once it ends.
     let (code, out) = in_a_terminal("contain run -it --name k img sh -c 'echo $$'", path, &vars);
     assert_eq!((code, out.as_str()), (Some(0), "1\n"));
