@@ -5,8 +5,11 @@ mod contain_util;
 use contain_util::{Env, contain_script, stderr, stdout, test_path, tree_digest};
 use std::time::Duration;
 
+/// Poll `inspect` until the container's status is `status` (three minutes at most: fifty
+/// containers each setting up a network on a loaded machine take that long).
 fn wait_for(env: &Env, id: &str, status: &str) -> serde_json::Value {
-    for _ in 0..300 {
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < Duration::from_secs(180) {
         let v = env.inspect(id);
         if v["State"]["Status"] == status {
             return v;
