@@ -591,3 +591,165 @@ X"#
     assert_eq!(a, b);
     sh_ok(&format!("{p} rmi -a -f >/dev/null 2>&1; true"));
 }
+
+/// The deepest of this process's cgroups (one per hierarchy); every other hierarchy's own group
+/// must be one of its ancestors, so a group beneath it is beneath the test's own group in each.
+fn own_cgroup() -> String {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let paths: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.splitn(3, ':').nth(2))
+        .collect();
+    let deep = paths
+        .iter()
+        .max_by_key(|p| p.len())
+        .copied()
+        .unwrap_or("/")
+        .trim_end_matches('/')
+        .to_string();
+    for p in &paths {
+        let p = p.trim_end_matches('/');
+        assert!(
+            deep == p || deep.starts_with(&format!("{p}/")),
+            "no single cgroup path lies beneath this test's own in every hierarchy: {text}"
+        );
+    }
+    deep
+}
+
+/// Remove GROUP (a path from a hierarchy's root) and what is beneath it, bottom up, in every
+/// mounted hierarchy; the directories that could not be removed.
+fn remove_cgroup(group: &str) -> Vec<std::path::PathBuf> {
+    fn rm(d: &std::path::Path, left: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                rm(&e.path(), left);
+            }
+        }
+        if std::fs::remove_dir(d).is_err() {
+            left.push(d.to_path_buf());
+        }
+    }
+    let rel = group.trim_start_matches('/');
+    let mut bases = vec![std::path::PathBuf::from("/sys/fs/cgroup")];
+    bases.extend(
+        std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path()),
+    );
+    let mut left = Vec::new();
+    for b in bases {
+        let d = b.join(rel);
+        if d.is_dir() && !d.is_symlink() {
+            rm(&d, &mut left);
+        }
+    }
+    left
+}
+
+#[test]
+fn skopeo_copies_to_containers_storage_and_podman_runs_it() {
+    let name = "e2e::contain_oci::skopeo_copies_to_containers_storage_and_podman_runs_it";
+    if !cttest::require_root(name)
+        || !cttest::require(
+            name,
+            have("skopeo") && have("podman"),
+            "needs skopeo and podman (make deps)",
+        )
+    {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("oci-podrun");
+    env.build_test_image("base");
+    let tmp = cttest::tempdir().unwrap();
+    let t = tmp.path().display().to_string();
+    // an image of two layers: the second adds /only-here and deletes /bin/true (a whiteout)
+    sh_ok(&format!(
+        "mkdir {t}/ctx && printf 'FROM base\\nRUN echo only-here > /only-here; rm /bin/true\\n' > {t}/ctx/Containerfile"
+    ));
+    env.ok(&["build", "-t", "app:1", &format!("{t}/ctx")]);
+    env.ok(&["push", "app:1", &format!("oci:{t}/lay:1")]);
+    let last = sh_ok(&format!(
+        "m=$(jq -r '.manifests[0].digest' {t}/lay/index.json | cut -d: -f2); \
+         l=$(jq -r '.layers[-1].digest' {t}/lay/blobs/sha256/$m | cut -d: -f2); tar -tf {t}/lay/blobs/sha256/$l"
+    ));
+    assert!(
+        last.lines()
+            .any(|l| l.trim_start_matches("./") == "usr/bin/.wh.true"),
+        "the top layer whites out /usr/bin/true (/bin is a link to usr/bin): {last}"
+    );
+    // Private storage, run root, tmpdir, network config and events under T; containers.conf
+    // with the ulimits this host allows (its root lacks CAP_SYS_RESOURCE) and no network.
+    // The cgroups (the container's and conmon's) go beneath this test's own group.
+    let cg = format!("{}/ctools-podrun-{}", own_cgroup(), std::process::id());
+    let _cg = cttest::defer({
+        let cg = cg.clone();
+        move || {
+            remove_cgroup(&cg);
+        }
+    });
+    std::fs::write(
+        format!("{t}/containers.conf"),
+        format!(
+            "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\nnetns = \"none\"\n\
+             [network]\nnetwork_config_dir = \"{t}/net\"\n\
+             [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nevents_logfile_path = \"{t}/events.log\"\n\
+             runtime = \"runc\"\ntmp_dir = \"{t}/ptmp\"\nvolume_path = \"{t}/vol\"\n"
+        ),
+    )
+    .unwrap();
+    let store = format!("[vfs@{t}/pr+{t}/prr]");
+    let p = format!(
+        "CONTAINERS_CONF={t}/containers.conf timeout 120 podman --root {t}/pr --runroot {t}/prr --tmpdir {t}/ptmp --storage-driver vfs"
+    );
+    let _reset = cttest::defer({
+        let (p, t) = (p.clone(), t.clone());
+        move || {
+            let _ = cttest::sh(&format!(
+                "{p} rm -af -t 0; {p} system reset -f; grep -o ' {t}/[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l"
+            ));
+        }
+    });
+    // skopeo's blob-info cache would go to /var/lib/containers/cache: a tmpfs over /var/lib in
+    // a mount namespace of its own keeps it off the host
+    sh_ok(&format!(
+        "unshare -m --propagation private sh -c 'mount -t tmpfs ctools-podrun /var/lib && \
+         timeout 120 skopeo copy -q oci:{t}/lay:1 containers-storage:{store}localhost/app:1'"
+    ));
+    let images = sh_ok(&format!(
+        "{p} images --format '{{{{.Repository}}}}:{{{{.Tag}}}}'"
+    ));
+    assert_eq!(images, "localhost/app:1");
+    let out = sh_ok(&format!(
+        "{p} run --rm --cgroup-parent {cg} localhost/app:1 /bin/sh -c \
+         'cat /only-here; ls /bin/true 2>&1; ls /bin/ls; cat /proc/self/cgroup; exit 0'"
+    ));
+    assert!(out.contains("only-here\n"), "the image's own file: {out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("/bin/true") && l.contains("No such file")),
+        "the whiteout of /bin/true honoured: {out}"
+    );
+    assert!(out.contains("/bin/ls\n"), "the base layer beneath: {out}");
+    let groups: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()) && l.contains(':'))
+        .collect();
+    assert!(
+        !groups.is_empty()
+            && groups
+                .iter()
+                .filter(|l| !l.contains("name=") && !l.starts_with("0::"))
+                .all(|l| l.contains(&format!("{cg}/"))),
+        "the container's cgroups lie beneath {cg}: {out}"
+    );
+    // podman removed the container; what is left (conmon's group) goes, and nothing remains
+    sh_ok(&format!("{p} system reset -f"));
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&t), "mounts left under {t}: {mounts}");
+    let left = remove_cgroup(&cg);
+    assert!(left.is_empty(), "cgroups not removable: {left:?}");
+}
