@@ -37,13 +37,15 @@ fn tutorial_cgroup_chapters_on_cgroup_v2() {
         return;
     }
     let tut = cttest::workspace_root().join("tutorial");
-    // The tutorial's image, made here with its own helper, and its store packed whole.
+    // The tutorial's images (its own and progrium/stress, which chapters 06 to 08 run), made
+    // here with its own helpers (mkrootfs and stress-rs stay on the host), and the store
+    // packed whole.
     let tmp = cttest::tempdir().expect("tempdir");
     let state = tmp.path().join("state");
     let out = Command::new("bash")
         .arg("-c")
         .arg(format!(
-            ". '{}/lib.sh'; ensure_image tutorial",
+            ". '{}/lib.sh'; ensure_image tutorial && ensure_stress_image",
             tut.display()
         ))
         .env("PATH", test_path())
@@ -56,7 +58,11 @@ fn tutorial_cgroup_chapters_on_cgroup_v2() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // The initramfs holds the store and the tools (debug builds: about 350 MB); the kernel
+    // unpacks it into a tmpfs of half the memory, beside the archive itself, and chapter 09
+    // puts its 64 MB disk in that tmpfs too.
     let mut vm = contain_vm(&state, tmp.path())
+        .memory_mb(2048)
         .file(tut.join("lib.sh"), "/tut/tutorial/lib.sh")
         .module("loop");
     for c in CHAPTERS {

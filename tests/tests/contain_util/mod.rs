@@ -253,6 +253,7 @@ pub fn contain_vm(state: &Path, tmp: &Path) -> cttest::vm::Vm {
         .tools(&["unshare-rs", "cgset", "unionmount", "chroot-rs"])
         .binary("/bin/bash")
         .file(contain_script(), "/bin/contain")
+        .file(contain_script().with_file_name("net.sh"), "/bin/net.sh")
         .file(&store, "/vm/store.tar")
         .module("overlay")
 }
