@@ -2,8 +2,10 @@
 //! the static probe (`probe attack CLASS ...`) against `contain` in every mode where it applies
 //! (`run`, `--chroot`, `--init`, `exec` into a default and a `--chroot` container, and
 //! `--privileged` only for the classes that Docker's `--privileged` also refuses), and, as the
-//! yardstick, against runc where it is installed (a bundle from `runc spec` with Docker's
-//! capabilities, on a copy of the same image, state under the test's temporary directory).
+//! yardstick, against runc where it is installed (a bundle from `runc spec` with what `docker
+//! run` adds: Docker's capabilities and default seccomp profile; on a copy of the same image,
+//! state under the test's temporary directory), and the same against the workspace's runc-rs
+//! where it is built.  The runtimes other than contain are reported, not asserted.
 //!
 //! A class is ESCAPED when the probe says so or when its effect shows on the host: a file
 //! written next to a marker (every marker lives in the test's temporary directory), a key
