@@ -354,9 +354,22 @@ fn fifty_containers_at_once_leave_nothing_behind() {
                 let env = &env;
                 s.spawn(move || {
                     let name = format!("c{i}");
-                    env.ok(&["run", "-d", "--name", &name, "img", "/bin/sleep", "1000"])
-                        .trim()
-                        .to_string()
+                    // (--network none: fifty CNI setups at once, about 40 iptables
+                    // execs each, can outlast the wait on a loaded 2-core machine;
+                    // contain_network starts twenty on a network)
+                    env.ok(&[
+                        "run",
+                        "-d",
+                        "--network",
+                        "none",
+                        "--name",
+                        &name,
+                        "img",
+                        "/bin/sleep",
+                        "1000",
+                    ])
+                    .trim()
+                    .to_string()
                 })
             })
             .collect();
