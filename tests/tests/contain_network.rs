@@ -329,7 +329,9 @@ fn outbound_nat_reaches_the_outside() {
         "/bin/busybox",
         "sh",
         "-c",
-        "echo from-the-container | nc -w 3 198.51.100.1 9000; ping -c 1 -W 3 198.51.100.1",
+        // the listener may not be up yet on a loaded machine: at most 25 tries, 0.2 s apart
+        "i=0; until echo from-the-container | nc -w 3 198.51.100.1 9000; do \
+         i=$((i+1)); [ $i -ge 25 ] && break; sleep 0.2; done; ping -c 1 -W 3 198.51.100.1",
     ]);
     let got = server.wait_with_output().unwrap();
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
