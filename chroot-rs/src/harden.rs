@@ -399,39 +399,10 @@ pub const FORWARDED: &[libc::c_int] = &[
     libc::SIGWINCH,
 ];
 
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: i32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-/// Keep only `keep` in the permitted and effective sets.
+/// Keep only `keep` in the permitted, effective and inheritable sets.
 fn limit_caps(keep: u64) {
-    let mut hdr = CapHeader {
-        version: 0x2008_0522,
-        pid: 0,
-    };
-    let mut d = [CapData::default(); 2];
-    // SAFETY: capget/capset with a v3 header and two data structs.
-    unsafe {
-        if libc::syscall(libc::SYS_capget, &raw mut hdr, d.as_mut_ptr()) != 0 {
-            return;
-        }
-        for (i, c) in d.iter_mut().enumerate() {
-            let k = (keep >> (32 * i)) as u32;
-            c.permitted &= k;
-            c.effective &= k;
-            c.inheritable &= k;
-        }
-        libc::syscall(libc::SYS_capset, &raw mut hdr, d.as_ptr());
+    if let Ok((eff, perm, inh)) = ctcore::caps::get() {
+        let _ = ctcore::caps::set(eff & keep, perm & keep, inh & keep);
     }
 }
 

@@ -215,21 +215,8 @@ pub fn restrict(keep: u64) -> Result<(), (String, std::io::Error)> {
             ));
         }
     }
-    let mut hdr = CapHeader {
-        version: CAP_V3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: the header and a two-element data array, as the v3 ABI wants.
-    if unsafe { libc::syscall(libc::SYS_capget, &raw mut hdr, data.as_mut_ptr()) } != 0 {
-        return Err(("capget".into(), std::io::Error::last_os_error()));
-    }
-    data[0].inheritable &= keep as u32;
-    data[1].inheritable &= (keep >> 32) as u32;
-    // SAFETY: as above.
-    if unsafe { libc::syscall(libc::SYS_capset, &raw mut hdr, data.as_ptr()) } != 0 {
-        return Err(("capset".into(), std::io::Error::last_os_error()));
-    }
+    let (eff, perm, inh) = get().map_err(|e| ("capget".to_string(), e))?;
+    set(eff, perm, inh & keep).map_err(|e| ("capset".to_string(), e))?;
     // SAFETY: prctl with integer arguments only.
     unsafe {
         libc::prctl(
@@ -239,6 +226,50 @@ pub fn restrict(keep: u64) -> Result<(), (String, std::io::Error)> {
             0,
             0,
         );
+    }
+    Ok(())
+}
+
+/// The effective, permitted and inheritable sets of this thread (capget, v3).
+///
+/// # Errors
+/// The errno of capget.
+pub fn get() -> std::io::Result<(u64, u64, u64)> {
+    let mut hdr = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let mut d = [CapData::default(); 2];
+    // SAFETY: the header and a two-element data array, as the v3 ABI wants.
+    if unsafe { libc::syscall(libc::SYS_capget, &raw mut hdr, d.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
+    Ok((
+        join(d[0].effective, d[1].effective),
+        join(d[0].permitted, d[1].permitted),
+        join(d[0].inheritable, d[1].inheritable),
+    ))
+}
+
+/// Set the effective, permitted and inheritable sets of this thread (capset, v3).
+///
+/// # Errors
+/// The errno of capset.
+pub fn set(effective: u64, permitted: u64, inheritable: u64) -> std::io::Result<()> {
+    let hdr = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let half = |v: u64, i: u32| (v >> (32 * i)) as u32;
+    let d = [0, 1].map(|i| CapData {
+        effective: half(effective, i),
+        permitted: half(permitted, i),
+        inheritable: half(inheritable, i),
+    });
+    // SAFETY: capset reads a v3 header and two data structs.
+    if unsafe { libc::syscall(libc::SYS_capset, &raw const hdr, d.as_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
     }
     Ok(())
 }

@@ -111,42 +111,9 @@ fn errno(what: &str) -> anyhow::Error {
     anyhow!("{what}: {}", ctcore::error_text(&e))
 }
 
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: i32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
 fn capset(eff: u64, perm: u64, inh: u64) -> Result<()> {
-    let hdr = CapHeader {
-        version: 0x2008_0522,
-        pid: 0,
-    };
-    let data = [
-        CapData {
-            effective: eff as u32,
-            permitted: perm as u32,
-            inheritable: inh as u32,
-        },
-        CapData {
-            effective: (eff >> 32) as u32,
-            permitted: (perm >> 32) as u32,
-            inheritable: (inh >> 32) as u32,
-        },
-    ];
-    // SAFETY: capset reads a v3 header and two data structs.
-    if unsafe { libc::syscall(libc::SYS_capset, &raw const hdr, data.as_ptr()) } != 0 {
-        return Err(errno("unable to apply caps"));
-    }
-    Ok(())
+    ctcore::caps::set(eff, perm, inh)
+        .map_err(|e| anyhow!("unable to apply caps: {}", ctcore::error_text(&e)))
 }
 
 /// Compile the config's seccomp profile for a process with `caps`
