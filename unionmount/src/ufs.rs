@@ -44,6 +44,8 @@ pub const INO_XATTR: &str = "trusted.unionmount.ino";
 const OPAQUE_XATTRS: &[&str] = &["trusted.overlay.opaque", "user.overlay.opaque"];
 const HIDDEN_XATTR_PREFIXES: &[&str] =
     &["trusted.overlay.", "user.overlay.", "trusted.unionmount."];
+/// unionmount's own xattrs, never copied with an object.
+const OWN_XATTR_PREFIX: &[&str] = &["trusted.unionmount."];
 
 /// One branch: its path (for messages) and whether it is writable.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -423,7 +425,22 @@ impl UnionFs {
     /// Owner, mode, times and xattrs of `rel` in branch `to` from `st`
     /// (the object of branch `from`).
     fn copy_meta(&self, to: usize, rel: &Path, st: &St, from: usize) -> R<()> {
-        let c = cstr(rel);
+        self.copy_meta_as(from, rel, st, to, rel, OWN_XATTR_PREFIX)
+    }
+
+    /// Owner, mode, xattrs (but those under the `skip` prefixes) and times of `dst` in branch
+    /// `to` from `st`, the object `src` of branch `from`; a copy of a read-only branch's object
+    /// keeps its origin's inode number.  The owner goes first: chown drops file capabilities.
+    fn copy_meta_as(
+        &self,
+        from: usize,
+        src: &Path,
+        st: &St,
+        to: usize,
+        dst: &Path,
+        skip: &[&str],
+    ) -> R<()> {
+        let c = cstr(dst);
         let fd = self.fd(to);
         let s = &st.0;
         // SAFETY: valid fd and C strings throughout.
@@ -439,13 +456,24 @@ impl UnionFs {
                 check(libc::fchmodat(fd, c.as_ptr(), s.st_mode & 0o7777, 0))?;
             }
         }
-        self.copy_xattrs(from, to, rel);
+        if from != to || src != dst {
+            let list = self.list_xattrs(from, src);
+            for name in list.split(|c| *c == 0).filter(|n| !n.is_empty()) {
+                let name = String::from_utf8_lossy(name);
+                if skip.iter().any(|p| name.starts_with(p)) {
+                    continue;
+                }
+                if let Some(v) = self.getxattr_any(from, src, &name) {
+                    let _ = self.setxattr(to, dst, &name, &v);
+                }
+            }
+        }
         if !self.rw(from) {
             let _ = self.setxattr(
                 to,
-                rel,
+                dst,
                 INO_XATTR,
-                &self.ino_of(from, rel, st).to_le_bytes(),
+                &self.ino_of(from, src, st).to_le_bytes(),
             );
         }
         let times = [
@@ -476,22 +504,6 @@ impl UnionFs {
         let n = unsafe { libc::llistxattr(p.as_ptr(), buf.as_mut_ptr().cast(), n) };
         buf.truncate(usize::try_from(n).unwrap_or(0));
         buf
-    }
-
-    fn copy_xattrs(&self, from: usize, to: usize, rel: &Path) {
-        if from == to {
-            return;
-        }
-        let list = self.list_xattrs(from, rel);
-        for name in list.split(|c| *c == 0).filter(|n| !n.is_empty()) {
-            let name = String::from_utf8_lossy(name);
-            if name.starts_with("trusted.unionmount.") {
-                continue;
-            }
-            if let Some(v) = self.getxattr_any(from, rel, &name) {
-                let _ = self.setxattr(to, rel, &name, &v);
-            }
-        }
     }
 
     fn getxattr_any(&self, b: usize, rel: &Path, name: &str) -> Option<Vec<u8>> {
@@ -543,7 +555,7 @@ impl UnionFs {
                 let mut src = src;
                 let res = std::io::copy(&mut src, &mut dst)
                     .map_err(|e| io_errno(&e))
-                    .and_then(|_| self.copy_meta_from(&tmp, rel, st, from, to));
+                    .and_then(|_| self.copy_meta_as(from, rel, st, to, &tmp, OWN_XATTR_PREFIX));
                 drop(dst);
                 if let Err(e) = res {
                     // SAFETY: as above.
@@ -570,48 +582,6 @@ impl UnionFs {
                 check(unsafe { libc::mknodat(tfd, c.as_ptr(), st.0.st_mode, st.0.st_rdev) })?;
                 self.copy_meta(to, rel, st, from)
             }
-        }
-    }
-
-    /// copy_meta for a file copied under a temporary name.
-    fn copy_meta_from(&self, tmp: &Path, rel: &Path, st: &St, from: usize, to: usize) -> R<()> {
-        // xattrs are read from the source's real name, written to tmp.
-        let list = self.list_xattrs(from, rel);
-        for name in list.split(|c| *c == 0).filter(|n| !n.is_empty()) {
-            let name = String::from_utf8_lossy(name);
-            if name.starts_with("trusted.unionmount.") {
-                continue;
-            }
-            if let Some(v) = self.getxattr_any(from, rel, &name) {
-                let _ = self.setxattr(to, tmp, &name, &v);
-            }
-        }
-        if !self.rw(from) {
-            let _ = self.setxattr(
-                to,
-                tmp,
-                INO_XATTR,
-                &self.ino_of(from, rel, st).to_le_bytes(),
-            );
-        }
-        let c = cstr(tmp);
-        let fd = self.fd(to);
-        let s = &st.0;
-        let times = [
-            libc::timespec {
-                tv_sec: s.st_atime,
-                tv_nsec: s.st_atime_nsec,
-            },
-            libc::timespec {
-                tv_sec: s.st_mtime,
-                tv_nsec: s.st_mtime_nsec,
-            },
-        ];
-        // SAFETY: valid fd, C string, timespecs.
-        unsafe {
-            check(libc::fchownat(fd, c.as_ptr(), s.st_uid, s.st_gid, 0))?;
-            check(libc::fchmodat(fd, c.as_ptr(), s.st_mode & 0o7777, 0))?;
-            check(libc::utimensat(fd, c.as_ptr(), times.as_ptr(), 0))
         }
     }
 
@@ -996,7 +966,7 @@ impl UnionFs {
             for (_, _, name) in self.list(src)? {
                 self.copy_tree(&src.join(&name), &dst.join(&name), t)?;
             }
-            self.copy_meta_named(src, b, &st, dst, t)
+            self.copy_meta_as(b, src, &st, t, dst, HIDDEN_XATTR_PREFIXES)
         } else if b == t && st.fmt() == libc::S_IFREG {
             let (cs, cd) = (cstr(src), cstr(dst));
             // SAFETY: valid fds and strings: a hard link keeps the inode.
@@ -1044,60 +1014,7 @@ impl UnionFs {
                 check(unsafe { libc::mknodat(tfd, cd.as_ptr(), st.0.st_mode, st.0.st_rdev) })?;
             }
         }
-        self.copy_meta_named(src, from, st, dst, to)
-    }
-
-    fn copy_meta_named(&self, src: &Path, from: usize, st: &St, dst: &Path, to: usize) -> R<()> {
-        let list = self.list_xattrs(from, src);
-        for name in list.split(|c| *c == 0).filter(|n| !n.is_empty()) {
-            let name = String::from_utf8_lossy(name);
-            if HIDDEN_XATTR_PREFIXES.iter().any(|p| name.starts_with(p)) {
-                continue;
-            }
-            if let Some(v) = self.getxattr_any(from, src, &name) {
-                let _ = self.setxattr(to, dst, &name, &v);
-            }
-        }
-        if !self.rw(from) {
-            let _ = self.setxattr(
-                to,
-                dst,
-                INO_XATTR,
-                &self.ino_of(from, src, st).to_le_bytes(),
-            );
-        }
-        let c = cstr(dst);
-        let fd = self.fd(to);
-        let s = &st.0;
-        let times = [
-            libc::timespec {
-                tv_sec: s.st_atime,
-                tv_nsec: s.st_atime_nsec,
-            },
-            libc::timespec {
-                tv_sec: s.st_mtime,
-                tv_nsec: s.st_mtime_nsec,
-            },
-        ];
-        // SAFETY: valid fd, string and timespecs.
-        unsafe {
-            check(libc::fchownat(
-                fd,
-                c.as_ptr(),
-                s.st_uid,
-                s.st_gid,
-                libc::AT_SYMLINK_NOFOLLOW,
-            ))?;
-            if st.fmt() != libc::S_IFLNK {
-                check(libc::fchmodat(fd, c.as_ptr(), s.st_mode & 0o7777, 0))?;
-            }
-            check(libc::utimensat(
-                fd,
-                c.as_ptr(),
-                times.as_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-            ))
-        }
+        self.copy_meta_as(from, src, st, to, dst, HIDDEN_XATTR_PREFIXES)
     }
 
     fn open_file(&self, rel: &Path, flags: i32) -> R<File> {
