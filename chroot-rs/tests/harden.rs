@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use cttest::minroot;
+use cttest::{minroot, ok, text};
 
 const TOOLS: &[&str] = &[
     "bash", "ls", "cat", "id", "head", "wc", "sort", "mkdir", "rm", "cp", "date", "sleep", "grep",
@@ -25,21 +25,6 @@ fn chroot_rs() -> PathBuf {
 
 fn run(cmd: &mut Command) -> Output {
     cttest::run_with_timeout(cmd, Duration::from_secs(120))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
 }
 
 fn s(p: &Path) -> &str {

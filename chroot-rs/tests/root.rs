@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use cttest::minroot;
+use cttest::{minroot, ok, text};
 
 const TOOLS: &[&str] = &["bash", "ls", "cat", "id", "mount", "wc", "head"];
 
@@ -66,21 +66,6 @@ fn in_mount_ns(args: &[&str]) -> Output {
         .args(["--mount", "--fork", "--"])
         .arg(chroot_rs())
         .args(args))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
 }
 
 fn s(p: &Path) -> &str {

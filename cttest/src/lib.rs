@@ -60,6 +60,27 @@ pub fn bin(name: &str) -> PathBuf {
     p
 }
 
+/// Bytes of a command's output as text (invalid UTF-8 replaced).
+#[must_use]
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The standard output of a command that must have succeeded.
+///
+/// # Panics
+/// When it failed, with its status and both streams.
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
 /// A `Command` for the built binary `name`.
 #[must_use]
 pub fn cmd(name: &str) -> Command {

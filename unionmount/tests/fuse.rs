@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use cttest::{ok, text};
+
 fn bin() -> PathBuf {
     cttest::bin("unionmount")
 }
@@ -22,21 +24,6 @@ fn in_ns(dir: &Path, script: &str) -> Output {
         .current_dir(dir)
         .env("U", bin());
     cttest::run_with_timeout(&mut c, Duration::from_secs(120))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
 }
 
 fn write(p: &Path, s: &str) {

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use cttest::{ok, text};
+
 fn bin() -> PathBuf {
     cttest::bin("unionmount")
 }
@@ -24,21 +26,6 @@ fn in_ns(dir: &Path, script: &str) -> Output {
         .env("U", bin())
         .env_remove("UNIONMOUNT_FORCE_MOUNT2");
     cttest::run_with_timeout(&mut c, Duration::from_secs(120))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
 }
 
 fn write(p: &Path, s: &str) {
