@@ -449,14 +449,16 @@ fn own_work_dir(target: &Path) -> Option<PathBuf> {
         .into_iter()
         .rev()
         .find(|o| Path::new(&o.mount_point) == target)?;
-    let (upper, work) = (PathBuf::from(om.upper?), PathBuf::from(om.work?));
-    let (Some(parent), Some(name)) = (upper.parent(), upper.file_name()) else {
-        return None;
-    };
+    let work = PathBuf::from(om.work?);
+    (Some(&work) == sibling_work(Path::new(&om.upper?)).as_ref()).then_some(work)
+}
+
+/// `.NAME.work` beside the upper layer NAME.
+fn sibling_work(upper: &Path) -> Option<PathBuf> {
     let mut n = OsString::from(".");
-    n.push(name);
+    n.push(upper.file_name()?);
     n.push(".work");
-    (work == parent.join(n)).then_some(work)
+    Some(upper.parent()?.join(n))
 }
 
 /// Remove a work directory once no mounted overlay names it any more.
@@ -476,7 +478,7 @@ fn remove_unused_work(work: &Path) {
 /// The default work directory of an upper layer: its sibling `.NAME.work`,
 /// which must be on the same mount.
 fn default_work(upper: &Path) -> Result<PathBuf> {
-    let (Some(parent), Some(name)) = (upper.parent(), upper.file_name()) else {
+    let (Some(parent), Some(work)) = (upper.parent(), sibling_work(upper)) else {
         bail!(
             "upper layer {}: no place for a work directory beside it; give one with --work DIR",
             upper.display()
@@ -489,10 +491,7 @@ fn default_work(upper: &Path) -> Result<PathBuf> {
             upper.display()
         );
     }
-    let mut n = OsString::from(".");
-    n.push(name);
-    n.push(".work");
-    Ok(parent.join(n))
+    Ok(work)
 }
 
 /// Refuse an upper layer (or work directory) that a mounted overlay uses.
