@@ -127,7 +127,7 @@ impl Pty {
         let m = self.master.as_raw_fd();
         let term = our_terminal();
         // SAFETY: plain system calls; the handler only stores to atomics.
-        let saved = unsafe {
+        unsafe {
             libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
             for sig in FORWARDED.iter().chain(&[libc::SIGWINCH]) {
                 let mut sa: libc::sigaction = std::mem::zeroed();
@@ -136,78 +136,9 @@ impl Pty {
                 // No SA_RESTART: poll returns EINTR and the loop acts.
                 libc::sigaction(*sig, &raw const sa, std::ptr::null_mut());
             }
-            let mut t: libc::termios = std::mem::zeroed();
-            match term {
-                Some(fd) if libc::tcgetattr(fd, &raw mut t) == 0 => {
-                    let mut raw = t;
-                    libc::cfmakeraw(&raw mut raw);
-                    libc::tcsetattr(fd, libc::TCSANOW, &raw const raw);
-                    Some((fd, t))
-                }
-                _ => None,
-            }
-        };
-        let mut input_open = true;
-        let mut buf = [0u8; 16384];
-        loop {
-            if WINCH.swap(false, Ordering::Relaxed)
-                && let Some(t) = term
-            {
-                copy_size(t, m);
-            }
-            let sig = PENDING.swap(0, Ordering::Relaxed);
-            if sig != 0 {
-                // SAFETY: signalling our own child by pid.
-                unsafe { libc::kill(child, sig) };
-            }
-            let mut fds = [
-                libc::pollfd {
-                    fd: if input_open { libc::STDIN_FILENO } else { -1 },
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: m,
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            // SAFETY: two valid pollfd entries.
-            if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
-                if Errno::last() == Errno::EINTR {
-                    continue;
-                }
-                break;
-            }
-            if fds[1].revents != 0 {
-                // SAFETY: reading into our buffer.
-                let n = unsafe { libc::read(m, buf.as_mut_ptr().cast(), buf.len()) };
-                if n <= 0 {
-                    if n < 0 && Errno::last() == Errno::EINTR {
-                        continue;
-                    }
-                    // EIO: every holder of the slave has closed it.
-                    break;
-                }
-                if !write_all(libc::STDOUT_FILENO, &buf[..n.cast_unsigned()]) {
-                    break;
-                }
-            }
-            if input_open && fds[0].revents != 0 {
-                // SAFETY: as above.
-                let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
-                if n < 0 && Errno::last() == Errno::EINTR {
-                    continue;
-                }
-                if n <= 0 {
-                    // End of our input: the terminal's end-of-file character.
-                    input_open = false;
-                    let _ = write_all(m, b"\x04");
-                } else if !write_all(m, &buf[..n.cast_unsigned()]) {
-                    input_open = false;
-                }
-            }
         }
+        let saved = raw_mode(term);
+        pump(m, term, None, Some(child));
         let mut status = 0;
         loop {
             // SAFETY: waiting for our own child.
@@ -221,10 +152,7 @@ impl Pty {
                 unsafe { libc::kill(child, sig) };
             }
         }
-        if let Some((fd, t)) = saved {
-            // SAFETY: restoring the attributes read above.
-            unsafe { libc::tcsetattr(fd, libc::TCSANOW, &raw const t) };
-        }
+        restore(saved);
         status
     }
 }
@@ -392,25 +320,48 @@ pub fn relay_master(m: &OwnedFd, ended: Option<RawFd>) {
     let m = m.as_raw_fd();
     let term = our_terminal();
     // SAFETY: plain system calls; the handler only stores to an atomic.
-    let saved = unsafe {
+    unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = on_signal as *const () as usize;
         libc::sigemptyset(&raw mut sa.sa_mask);
         libc::sigaction(libc::SIGWINCH, &raw const sa, std::ptr::null_mut());
-        let mut t: libc::termios = std::mem::zeroed();
-        match term {
-            Some(fd) if libc::tcgetattr(fd, &raw mut t) == 0 => {
-                let mut raw = t;
-                libc::cfmakeraw(&raw mut raw);
-                libc::tcsetattr(fd, libc::TCSANOW, &raw const raw);
-                Some((fd, t))
-            }
-            _ => None,
-        }
-    };
+    }
+    let saved = raw_mode(term);
     if let Some(t) = term {
         copy_size(t, m);
     }
+    pump(m, term, ended, None);
+    restore(saved);
+}
+
+/// Our terminal `term` in raw mode: its attributes before, for [`restore`].
+fn raw_mode(term: Option<RawFd>) -> Option<(RawFd, libc::termios)> {
+    let fd = term?;
+    // SAFETY: termios calls on our terminal with structures of ours.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(fd, &raw mut t) != 0 {
+            return None;
+        }
+        let mut raw = t;
+        libc::cfmakeraw(&raw mut raw);
+        libc::tcsetattr(fd, libc::TCSANOW, &raw const raw);
+        Some((fd, t))
+    }
+}
+
+fn restore(saved: Option<(RawFd, libc::termios)>) {
+    if let Some((fd, t)) = saved {
+        // SAFETY: restoring the attributes read by raw_mode.
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &raw const t) };
+    }
+}
+
+/// Copy our standard input to the master `m` and the master to our standard output until
+/// every holder of the slave has closed it, or `ended` (a pidfd) becomes readable (then what
+/// the master still holds is copied first); our terminal's size follows SIGWINCH, and the
+/// signals caught meanwhile go to `child`.
+fn pump(m: RawFd, term: Option<RawFd>, ended: Option<RawFd>, child: Option<libc::pid_t>) {
     let mut input_open = true;
     let mut buf = [0u8; 16384];
     loop {
@@ -418,6 +369,13 @@ pub fn relay_master(m: &OwnedFd, ended: Option<RawFd>) {
             && let Some(t) = term
         {
             copy_size(t, m);
+        }
+        let sig = PENDING.swap(0, Ordering::Relaxed);
+        if sig != 0
+            && let Some(c) = child
+        {
+            // SAFETY: signalling our own child by pid.
+            unsafe { libc::kill(c, sig) };
         }
         let mut fds = [
             libc::pollfd {
@@ -490,10 +448,6 @@ pub fn relay_master(m: &OwnedFd, ended: Option<RawFd>) {
                 input_open = false;
             }
         }
-    }
-    if let Some((fd, t)) = saved {
-        // SAFETY: restoring the attributes read above.
-        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &raw const t) };
     }
 }
 
