@@ -766,6 +766,9 @@ pub fn run(cli: &Cli) -> Result<i32> {
 struct ConsoleSocket {
     path: PathBuf,
     listener: Option<std::os::unix::net::UnixListener>,
+    /// The socket's directory and name, to unlink it there: the process may
+    /// have a new root by then (a pivot_root in its mount namespace moves it).
+    dir: Option<(OwnedFd, std::ffi::CString)>,
 }
 
 impl ConsoleSocket {
@@ -796,9 +799,24 @@ impl ConsoleSocket {
                 ),
             )
         })?;
+        let dir = match (path.parent(), path.file_name()) {
+            (Some(d), Some(n)) => {
+                let d = if d.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    d
+                };
+                std::fs::File::open(d)
+                    .ok()
+                    .zip(std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(n)).ok())
+            }
+            _ => None,
+        }
+        .map(|(f, n)| (OwnedFd::from(f), n));
         Ok(Self {
             path: path.to_path_buf(),
             listener: Some(listener),
+            dir,
         })
     }
 
@@ -842,7 +860,6 @@ impl ConsoleSocket {
             }
         };
         drop(l);
-        let path = self.path.clone();
         self.remove();
         let Some(conn) = conn else {
             return;
@@ -854,16 +871,16 @@ impl ConsoleSocket {
             }
             Err(e) => eprintln!(
                 "unshare-rs: no terminal received on the console socket {}: {}",
-                path.display(),
+                self.path.display(),
                 ctcore::errno_text(e)
             ),
         }
     }
 
     fn remove(&mut self) {
-        if !self.path.as_os_str().is_empty() {
-            let _ = std::fs::remove_file(&self.path);
-            self.path = PathBuf::new();
+        if let Some((dir, name)) = self.dir.take() {
+            // SAFETY: a directory descriptor of ours and a C string.
+            unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) };
         }
     }
 }
