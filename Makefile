@@ -53,6 +53,9 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) xtask lint-man --out target/man
 
+# contain's files, one per concern, read by its front script (contain/contain)
+CONTAIN_LIBS = common run containers output images build registry net
+
 install: build man completions
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
@@ -71,7 +74,7 @@ install: build man completions
 	install -m 644 contain/contain.bash-completion $(DESTDIR)$(DATADIR)/bash-completion/completions/contain
 	install -d $(DESTDIR)$(DATADIR)/ctools
 	install -m 644 ctcore/data/seccomp-default.json $(DESTDIR)$(DATADIR)/ctools/seccomp-default.json
-	install -m 644 contain/net.sh $(DESTDIR)$(DATADIR)/ctools/contain-net.sh
+	for f in $(CONTAIN_LIBS); do install -m 644 contain/$$f.sh $(DESTDIR)$(DATADIR)/ctools/contain-$$f.sh; done
 	for t in $(ALL_TOOLS); do \
 		install -m 644 target/completions/bash/$$t.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/$$t; \
 		install -m 644 target/completions/zsh/_$$t $(DESTDIR)$(DATADIR)/zsh/site-functions/_$$t; \
@@ -90,7 +93,8 @@ uninstall:
 	for p in $(MAN8); do rm -f $(DESTDIR)$(MANDIR)/man8/$$p; done
 	for p in $(MAN7); do rm -f $(DESTDIR)$(MANDIR)/man7/$$p; done
 	rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/contain
-	rm -f $(DESTDIR)$(DATADIR)/ctools/seccomp-default.json $(DESTDIR)$(DATADIR)/ctools/contain-net.sh
+	rm -f $(DESTDIR)$(DATADIR)/ctools/seccomp-default.json
+	for f in $(CONTAIN_LIBS); do rm -f $(DESTDIR)$(DATADIR)/ctools/contain-$$f.sh; done
 	-rmdir $(DESTDIR)$(DATADIR)/ctools 2>/dev/null
 	for t in $(ALL_TOOLS); do \
 		rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/$$t \

@@ -25,7 +25,13 @@ for t in chroot-rs unionmount runc-rs; do
 done
 [ -L "$dest/sbin/mount.unionmount" ] && ok || bad "mount.unionmount helper link"
 # contain's networking code, where the installed contain looks for it
-[ -f "$p/share/ctools/contain-net.sh" ] && bash -n "$p/share/ctools/contain-net.sh" && ok || bad "contain-net.sh not in share/ctools"
+for f in common run containers output images build registry net; do
+    [ -f "$p/share/ctools/contain-$f.sh" ] && bash -n "$p/share/ctools/contain-$f.sh" && ok || bad "contain-$f.sh not in share/ctools"
+done
+# the installed front script finds them: its help (output.sh) and a usage error of run (run.sh)
+"$p/bin/contain" --help 2>/dev/null | grep -q '^Usage' && ok || bad "installed contain --help"
+o=$(CONTAIN_ROOT=$dest/croot "$p/bin/contain" run 2>&1)
+grep -q 'contain run \[OPTIONS\]' <<<"$o" && ok || bad "installed contain run: $o"
 for page in man1/stress-rs.1 man1/cgset.1 man1/unshare-rs.1 man1/mkrootfs.1 man1/contain.1 \
     man8/chroot-rs.8 man8/unionmount.8 man8/runc-rs.8 man7/ctools.7; do
     f=$p/share/man/$page

@@ -1,0 +1,433 @@
+# shellcheck shell=bash
+# contain's common.sh: the store the commands share: its layout, names, image references, a
+# container's stored settings and state, the lock, cgroups, the tools' paths and the
+# environment a chain runs with.
+# Read by the front script (contain) for the commands that need it; never run alone.
+
+# Store layout, created on first use.
+store_init() {
+	[ -d "$ROOT/containers" ] && [ -d "$ROOT/names" ] && [ -d "$ROOT/tmp" ] &&
+		[ -d "$ROOT/mnt" ] && [ -e "$ROOT/repositories" ] && return 0
+	mkdir -p "$ROOT/blobs/sha256" "$ROOT/layers" "$ROOT/images" "$ROOT/containers" \
+		"$ROOT/names" "$ROOT/tmp" "$ROOT/mnt" || die "cannot create the state directory $ROOT"
+	[ -e "$ROOT/repositories" ] || : >>"$ROOT/repositories"
+}
+
+# Read a NUL-separated file into the array named $1.
+read_nul() {
+	local -n _arr=$1
+	_arr=()
+	[ -s "$2" ] || return 0
+	mapfile -d '' -t _arr <"$2"
+}
+write_nul() {
+	local f=$1
+	shift
+	[ $# -eq 0 ] && {
+		: >"$f"
+		return
+	}
+	printf '%s\0' "$@" >"$f"
+}
+
+# A readable random name, docker style: adjective_scientist, into R_RANDOM_NAME.
+random_name_v() {
+	local adj=(admiring adoring affectionate amazing awesome blissful bold brave busy clever
+		compassionate competent confident cool dazzling determined eager ecstatic elastic
+		elated elegant epic festive focused friendly gallant gifted gracious happy hopeful
+		jolly keen kind laughing loving lucid magical modest nice nifty nostalgic optimistic
+		peaceful pensive practical quirky relaxed serene sharp sleepy stoic strange sweet
+		tender trusting upbeat vibrant wizardly xenodochial youthful zealous)
+	local who=(albattani allen archimedes babbage bell bohr brahmagupta cannon curie darwin
+		dijkstra einstein euclid euler fermat feynman franklin galileo gauss goldberg hamilton
+		hopper hypatia joliot kepler knuth lamport lovelace mayer mccarthy meitner mendel
+		newton noether pascal pasteur poincare ritchie shannon stallman thompson torvalds
+		turing wiles wozniak yalow zhukovsky)
+	local r=$SRANDOM
+	R_RANDOM_NAME="${adj[r % ${#adj[@]}]}_${who[(r / 97) % ${#who[@]}]}"
+}
+
+# name_claim NAME CID: make NAME container CID's, atomically ($ROOT/names/NAME holds the id).
+# Fails, with R_HOLDER set, when another existing container has it; a name whose container is
+# gone (a crash between claim and creation) is taken over.
+name_claim() {
+	local f="$ROOT/names/$1" rc
+	R_HOLDER=
+	set -C
+	{ echo "$2" >"$f"; } 2>/dev/null
+	rc=$?
+	set +C
+	[ $rc = 0 ] && return 0
+	IFS= read -r R_HOLDER <"$f" 2>/dev/null
+	if [ -n "$R_HOLDER" ] && [ -d "$ROOT/containers/$R_HOLDER" ] && [ "$R_HOLDER" != "$2" ]; then
+		return 1
+	fi
+	echo "$2" >"$f"
+}
+# name_release NAME CID: drop NAME if CID holds it.
+name_release() {
+	local f="$ROOT/names/$1" o=
+	[ -n "$1" ] && [ -e "$f" ] || return 0
+	IFS= read -r o <"$f" 2>/dev/null
+	[ "$o" = "$2" ] && rm -f -- "$f"
+	return 0
+}
+
+# This process's own cgroup directory for every controller contain uses, into CG_OWN: the v1
+# hierarchy's, else the v2 directory (listed once).  From /proc/self/cgroup, without a fork.
+CG_CONTROLLERS="cpu cpuacct memory blkio pids freezer cpuset devices"
+CG_OWN=()
+cg_own_dirs() {
+	[ ${#CG_OWN[@]} -gt 0 ] && return 0
+	local line ctrls path c v2= v2used=0
+	local -a lines
+	local -A own=()
+	# (mapfile: `read` takes a file that cannot seek, as procfs's, a byte per system call)
+	mapfile -t lines </proc/self/cgroup
+	for line in "${lines[@]}"; do
+		ctrls=${line#*:}
+		path=${ctrls#*:}
+		ctrls=${ctrls%%:*}
+		[ -z "$ctrls" ] && v2=$path
+		for c in ${ctrls//,/ }; do own[$c]=$path; done
+	done
+	for c in $CG_CONTROLLERS; do
+		if [ -n "${own[$c]+set}" ] && [ -d "/sys/fs/cgroup/$c" ]; then
+			path=${own[$c]}
+			CG_OWN+=("/sys/fs/cgroup/$c${path%/}")
+		elif [ $v2used = 0 ] && [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+			CG_OWN+=("/sys/fs/cgroup${v2%/}")
+			v2used=1
+		fi
+	done
+}
+
+# split_ref REF: sets R_NAME and R_TAG (NAME alone means NAME:latest), unchecked.
+split_ref() {
+	local ref=$1 last=${1##*:}
+	if [ "$last" != "$ref" ] && [ "${last#*/}" = "$last" ]; then
+		R_NAME=${ref%:*}
+		R_TAG=$last
+	else
+		R_NAME=$ref
+		R_TAG=latest
+	fi
+}
+# parse_ref REF: split_ref, and true when NAME and TAG are valid.
+parse_ref() {
+	split_ref "$1"
+	# (the tag's length apart: a {0,127} repetition costs bash 0.4 ms to compile per call)
+	[[ $R_NAME =~ ^[a-z0-9]+([._/-]+[a-z0-9]+)*$ ]] && [ ${#R_TAG} -le 128 ] &&
+		[[ $R_TAG =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ ]]
+}
+
+# image_find REF: R_ID = the full image id of a tag or unique id prefix; returns 1 if none,
+# 2 if ambiguous.
+image_find() {
+	local ref=$1 n t i m
+	R_ID=
+	# (the stored tags are valid: a ref equal to one needs no check)
+	split_ref "$ref"
+	while read -r n t i; do
+		[ "$n" = "$R_NAME" ] && [ "$t" = "$R_TAG" ] && {
+			R_ID=$i
+			return 0
+		}
+	done <"$ROOT/repositories"
+	ref=${ref#sha256:}
+	[[ $ref =~ ^[0-9a-f]{1,64}$ ]] || return 1
+	m=("$ROOT/images/$ref"*)
+	[ ${#m[@]} -eq 1 ] && {
+		R_ID=${m[0]##*/}
+		return 0
+	}
+	[ ${#m[@]} -gt 1 ] && return 2
+	return 1
+}
+# image_resolve_v REF: R_ID = the image, or die with docker's message.
+image_resolve_v() {
+	local rc=0
+	image_find "$1" || rc=$?
+	case $rc in
+	0) ;;
+	2) die "image id prefix '$1' is ambiguous" ;;
+	*)
+		parse_ref "$1" && die "Unable to find image '$R_NAME:$R_TAG' locally"
+		die "Unable to find image '$1' locally"
+		;;
+	esac
+}
+# A container's state is in as few files as can be, because on a journaling file system a
+# file costs 0.1 to 0.2 ms to create and 0.25 to 0.9 ms to remove:
+#   meta  the fields fixed at creation, "KEY VALUE" lines: META_KEYS, the command (cmd) and
+#         the environment (env, NAME=VALUE words), each shell-quoted, one "cgdir DIR" line
+#         per cgroup directory and one "volume SRC:DEST:ro|rw" line per -v;
+#   run   the runtime fields of the current run, RUN_KEYS, written once when it starts;
+#         unshare-rs appends its --json-status lines to it (the host pid of the container's
+#         pid 1), and it is rewritten, keeping only "started", when the run ends;
+#   status, exitcode, finished, paused, limits, devices, log: a file each, when there is one
+#         (the status file, "created" or "exited", takes precedence over run's).
+META_KEYS=" name image imageref created hostname net mode autoremove interactive tty user workdir readonly privileged caps env cmd init stopsignal seccomp nnp domainname "
+RUN_KEYS=" status started mpid pid "
+# cread VAR CID FIELD: VAR = the container's FIELD (empty, status 1, when it has none).
+cread() {
+	local -n _cr=$1
+	_cr=
+	local _crd="$ROOT/containers/$2" _crf _crk _crv
+	if [ -r "$_crd/$3" ]; then
+		IFS= read -r _cr <"$_crd/$3"
+		return 0
+	fi
+	if [[ $META_KEYS == *" $3 "* ]]; then
+		_crf=$_crd/meta
+	elif [[ $RUN_KEYS == *" $3 "* ]]; then
+		_crf=$_crd/run
+	else
+		return 1
+	fi
+	[ -r "$_crf" ] || return 1
+	while IFS=' ' read -r _crk _crv; do
+		[ "$_crk" = "$3" ] && {
+			_cr=$_crv
+			return 0
+		}
+	done <"$_crf"
+	return 1
+}
+# meta_load CID: the container's meta into the associative array META (cgdir lines into the
+# array CGDIRS, the command into the array CMD).
+declare -gA META=()
+META_CID=
+CGDIRS=()
+VOLUMES=()
+DEVRULES=()
+CMD=()
+CENV=()
+meta_load() {
+	local k v
+	META=()
+	CGDIRS=()
+	VOLUMES=()
+	DEVRULES=()
+	while IFS=' ' read -r k v; do
+		case $k in
+		cgdir) CGDIRS+=("$v") ;;
+		volume) VOLUMES+=("$v") ;;
+		devrule) DEVRULES+=("$v") ;;
+		*) META[$k]=$v ;;
+		esac
+	done <"$ROOT/containers/$1/meta"
+	eval "CMD=(${META[cmd]:-})"
+	if [ -n "${META[env]+x}" ]; then
+		eval "CENV=(${META[env]})"
+	else
+		# made before contain kept an environment: docker's defaults
+		CENV=("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+			"HOSTNAME=${META[hostname]:-}" "HOME=/root")
+	fi
+	META_CID=$1
+}
+use_cgroups() { [ "$ROOTLESS" = 0 ] && [ "${CONTAIN_NO_CGROUPS:-0}" != 1 ]; }
+
+# Remove the container's cgroup everywhere.  Our parent group stays, as docker's does: making
+# it again for every container would cost a mkdir and an rmdir per hierarchy.
+cgroup_remove() {
+	local cid=$1 d i p
+	use_cgroups || return 0
+	[ "$META_CID" = "$cid" ] || meta_load "$cid"
+	local -a left=() procs
+	for d in "${CGDIRS[@]}"; do [ -d "$d" ] && left+=("$d"); done
+	[ ${#left[@]} -gt 0 ] || return 0
+	# The container's processes have usually ended with its pid 1: rmdir is enough (a
+	# builtin where bash's loadable rmdir is installed; it takes no "--", and these paths
+	# are absolute); cgset kills and removes the rest.
+	rmdir "${left[@]}" 2>/dev/null && return 0
+	cgset --delete --kill "./$CGPARENT/$cid" >/dev/null 2>&1
+	for d in "${left[@]}"; do
+		[ -d "$d" ] || continue
+		# A memory cgroup stays busy while its killed processes free their memory: retry
+		# for up to 5 s.
+		for ((i = 0; i < 100; i++)); do
+			procs=()
+			[ -r "$d/cgroup.procs" ] && mapfile -t procs <"$d/cgroup.procs"
+			for p in "${procs[@]}"; do kill -9 "$p" 2>/dev/null; done
+			rmdir "$d" 2>/dev/null && break
+			[ -d "$d" ] || break
+			sleep 0.05
+		done
+	done
+	return 0
+}
+
+# The chain's tools by absolute path, in the array TOOL: the chain runs with the container's
+# environment, whose PATH need not find them.  (hash looks them up without a fork.)
+declare -gA TOOL=()
+tool_paths() {
+	local t
+	for t in unshare-rs cgset unionmount chroot-rs "$@"; do
+		[ -n "${TOOL[$t]:-}" ] && continue
+		hash "$t" 2>/dev/null || die "cannot find $t in PATH (make install puts the tools in /usr/local/bin and /usr/local/sbin)"
+		TOOL[$t]=${BASH_CMDS[$t]}
+	done
+}
+
+# with_env CMD...: run CMD with the container's environment CENV and nothing else of ours:
+# every variable bash was given unexported (their names from /proc/self/environ, one builtin
+# call), exported functions too, and the ones bash exports itself; then exec.  Call it in a
+# ( ) subshell: bash's exec adds SHLVL back anywhere else.  (A variable whose name bash cannot
+# hold, like A-B, is passed on: only a new process could drop it.)
+# Every descriptor above 2 is closed first but KEEP_FD's (the status descriptor of run's
+# unshare-rs): nothing the caller opened reaches the chain, nor the container.
+KEEP_FD=
+close_fds() {
+	local _f
+	for _f in /proc/self/fd/*; do
+		_f=${_f##*/}
+		[ "$_f" -gt 2 ] && [ "$_f" != 255 ] && [ "$_f" != "$KEEP_FD" ] && [ -e "/proc/self/fd/$_f" ] &&
+			exec {_f}>&-
+	done
+	return 0
+}
+with_env() {
+	local -a _env
+	local _f
+	close_fds
+	mapfile -d '' -t _env </proc/self/environ
+	export -n "${_env[@]%%=*}" PWD OLDPWD _ 2>/dev/null
+	for _f in "${_env[@]}"; do
+		[[ $_f == BASH_FUNC_* ]] || continue
+		_f=${_f%%=*}
+		_f=${_f#BASH_FUNC_}
+		export -nf "${_f%\%\%}" 2>/dev/null
+	done
+	unset SHLVL
+	[ ${#CENV[@]} -gt 0 ] && export "${CENV[@]}"
+	exec "$@"
+}
+
+# image_file IMAGE PATH: the topmost layer's PATH (relative) of IMAGE into R_FILE; status 1
+# when no layer has it or the top one deletes it (a whiteout).
+image_file() {
+	local -a ls
+	local h f
+	mapfile -t ls <"$ROOT/images/$1/layers"
+	for ((h = ${#ls[@]} - 1; h >= 0; h--)); do
+		f=$ROOT/layers/${ls[h]}/fs/$2
+		[ -c "$f" ] && return 1
+		[ -e "$f" ] && R_FILE=$f && return 0
+	done
+	return 1
+}
+remove_container() {
+	local cid=$1 c="$ROOT/containers/$1" name
+	[ -e "$c/network" ] && net_load && net_down "$cid"
+	cgroup_remove "$cid"
+	cread name "$cid" name
+	rm -rf -- "${c:?}"
+	# Overlayfs's work/work is mode 000 in a user namespace, and holds a directory of its own
+	# with volatile: the user (not root) may remove it only once it is readable again.
+	if [ -e "$c" ]; then
+		chmod -R u+rwx -- "$c" 2>/dev/null
+		rm -rf -- "$c"
+	fi
+	name_release "$name" "$cid"
+}
+# (read only by the commands other than a plain `contain run`)
+
+# One lock for the changes that span several entries of the state (images, tags, removal
+# checks): fd 9 on $ROOT/.lock.  Creating a container needs none: its id is claimed by an
+# atomic mkdir and its name by an exclusive create in $ROOT/names.
+lock() {
+	store_init
+	exec 9>>"$ROOT/.lock" || die "cannot open $ROOT/.lock"
+	flock 9 || die "cannot lock $ROOT/.lock"
+}
+
+unlock() {
+	exec 9>&-
+}
+
+now() { echo "$EPOCHSECONDS"; }
+
+# image_lookup REF: prints the full image id; returns 1 if none, 2 if ambiguous.
+image_lookup() {
+	image_find "$1" || return
+	echo "$R_ID"
+}
+
+image_resolve() {
+	image_resolve_v "$1"
+	echo "$R_ID"
+}
+
+# cfile CID FIELD: prints the container's FIELD (its file, else its meta line).
+cfile() {
+	if [ -r "$ROOT/containers/$1/$2" ]; then
+		echo "$(<"$ROOT/containers/$1/$2")"
+		return 0
+	fi
+	local _cfv
+	cread _cfv "$1" "$2" && echo "$_cfv"
+}
+
+# The host pid of the container's pid 1, from unshare-rs's status line in run, into R_INIT
+# (empty while there is none).
+cinit_v() {
+	local t=
+	R_INIT=
+	[ -r "$ROOT/containers/$1/run" ] || return 0
+	IFS= read -r -d '' t <"$ROOT/containers/$1/run"
+	[[ $t =~ \"child-pid\":([0-9]+) ]] && R_INIT=${BASH_REMATCH[1]}
+	return 0
+}
+cinit() {
+	cinit_v "$1"
+	echo "$R_INIT"
+}
+
+cgroup_group() { echo "./$CGPARENT/$1"; }
+
+sha256_of() { sha256sum -- "$1" | cut -d' ' -f1; }
+
+# container_resolve ARG: a name, a full id or a unique id prefix.
+container_resolve() {
+	local arg=$1 c m=() cid n
+	for c in "$ROOT"/containers/*/; do
+		cid=${c%/}
+		cid=${cid##*/}
+		cread n "$cid" name && [ "$n" = "$arg" ] && {
+			echo "$cid"
+			return 0
+		}
+	done
+	if [[ $arg =~ ^[0-9a-f]{1,64}$ ]]; then
+		for c in "$ROOT/containers/$arg"*/; do m+=("$(basename "$c")"); done
+		[ ${#m[@]} -eq 1 ] && {
+			echo "${m[0]}"
+			return 0
+		}
+		[ ${#m[@]} -gt 1 ] && die "container id prefix '$arg' is ambiguous"
+	fi
+	die "Error: No such container: $arg"
+}
+# The live state: created, running, paused or exited (a dead monitor means exited).
+cstate() {
+	local c="$ROOT/containers/$1" s m
+	[ -d "$c" ] || {
+		echo removed
+		return
+	}
+	cread s "$1" status || s=created
+	if [ "$s" = running ]; then
+		cread m "$1" mpid
+		if [ -z "$m" ] || ! kill -0 "$m" 2>/dev/null; then
+			echo exited
+			return
+		fi
+		[ -e "$c/paused" ] && {
+			echo paused
+			return
+		}
+	fi
+	echo "$s"
+}
