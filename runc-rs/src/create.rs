@@ -229,7 +229,8 @@ fn create_in(
     // The chain: cgset GROUP [LIMITS] -- unshare-rs NS -- runc-rs init.
     // Rootless without resources: no cgroup (a user cannot make one), as runc.
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-    let use_cgset = nix::unistd::geteuid().is_root() || resources.is_some();
+    let is_root = nix::unistd::geteuid().is_root();
+    let use_cgset = is_root || resources.is_some();
     let mut argv: Vec<OsString> = vec![];
     if use_cgset {
         argv.push(tool("cgset").into());
@@ -241,8 +242,16 @@ fn create_in(
                 .into_iter()
                 .map(OsString::from),
         );
+    }
+    // The devices cgroup as runc: deny-all, the config's rules, runc's
+    // defaults, whether or not linux.resources says anything (a user
+    // cannot write the devices controller: none when rootless, as runc).
+    if is_root {
+        let rules = resources
+            .and_then(|r| r.devices().as_deref())
+            .unwrap_or(&[]);
         argv.extend(
-            plan::device_args(spec, r.devices().as_deref().unwrap_or(&[]))
+            plan::device_args(spec, rules)
                 .map_err(fail)?
                 .into_iter()
                 .map(OsString::from),

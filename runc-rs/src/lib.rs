@@ -131,25 +131,31 @@ pub fn run(cli: Cli) -> Result<i32> {
             no_new_privs,
             id,
             command,
-        } => exec::exec(
-            root,
-            &id,
-            &exec::ExecOpts {
-                process,
-                detach,
-                tty,
-                pid_file,
-                console_socket,
-                preserve_fds,
-                cwd,
-                env,
-                user,
-                gids: additional_gids,
-                caps: cap,
-                nnp: no_new_privs,
-                command,
-            },
-        ),
+        } => {
+            // The process that enters the container runs from a sealed copy
+            // of runc-rs: a `#!/proc/self/exe` program in there finds no host
+            // file behind /proc/PID/exe to overwrite (CVE-2019-5736).
+            ctcore::sealed::reexec_sealed()?;
+            exec::exec(
+                root,
+                &id,
+                &exec::ExecOpts {
+                    process,
+                    detach,
+                    tty,
+                    pid_file,
+                    console_socket,
+                    preserve_fds,
+                    cwd,
+                    env,
+                    user,
+                    gids: additional_gids,
+                    caps: cap,
+                    nnp: no_new_privs,
+                    command,
+                },
+            )
+        }
         Cmd::Ps {
             format,
             id,

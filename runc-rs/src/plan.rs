@@ -51,9 +51,12 @@ fn is_all(r: &LinuxDeviceCgroup) -> bool {
     dev_type(r.typ()) == 'a' && r.major().is_none_or(|m| m < 0) && r.minor().is_none_or(|m| m < 0)
 }
 
-/// runc's default allowed devices (null, zero, full, random, urandom,
-/// tty, ptmx, pts/*, console), given after a deny-all.
-const DEFAULT_ALLOW: [&str; 9] = [
+/// runc's default allowed devices, after the config's rules: mknod of any
+/// node (opening one still needs a rule), then null, zero, full, random,
+/// urandom, tty, console, ptmx and pts/*.
+const DEFAULT_ALLOW: [&str; 11] = [
+    "c *:* m",
+    "b *:* m",
     "c 1:3 rwm",
     "c 1:5 rwm",
     "c 1:7 rwm",
@@ -65,61 +68,70 @@ const DEFAULT_ALLOW: [&str; 9] = [
     "c 136:* rwm",
 ];
 
-/// The cgset device options for linux.resources.devices (+ linux.devices).
+/// The cgset device options for linux.resources.devices (+ linux.devices),
+/// as runc applies them: the rules in order on top of a deny-all, then
+/// runc's default allowed devices and the nodes of linux.devices.  So an
+/// empty list (or none) allows only the defaults; an allow-all (what
+/// `--privileged` gives) leaves the group's devices alone.
 ///
 /// # Errors
-/// A deny rule after allows that cgset cannot express.
+/// A deny rule after allows, which cgset cannot express.
 pub fn device_args(spec: &Spec, rules: &[LinuxDeviceCgroup]) -> Result<Vec<String>> {
-    // Only what follows the last "all" rule matters.
-    let start = rules.iter().rposition(is_all);
-    let Some(start) = start else {
-        if rules.is_empty() {
-            return Ok(vec![]);
-        }
-        bail!(
-            "linux.resources.devices: rules without a first deny-all or allow-all are not supported"
-        );
-    };
-    if rules[start].allow() {
-        if rules[start + 1..].iter().any(|r| !r.allow()) {
-            bail!("linux.resources.devices: deny rules after an allow-all are not supported");
-        }
-        return Ok(vec![]);
-    }
-    let mut out = vec![];
-    let mut add = |rule: String| {
-        out.push("--device-cgroup-rule".to_string());
-        out.push(rule);
-    };
-    for d in DEFAULT_ALLOW {
-        add(d.to_string());
-    }
-    for r in &rules[start + 1..] {
-        if !r.allow() {
-            bail!("linux.resources.devices: deny rules after the deny-all are not supported");
+    let mut allow_all = false;
+    let mut allows: Vec<String> = vec![];
+    for r in rules {
+        if is_all(r) {
+            allow_all = r.allow();
+            allows.clear();
+            continue;
         }
         let acc = r.access().clone().unwrap_or_else(|| "rwm".into());
-        add(format!(
+        let rule = format!(
             "{} {}:{} {acc}",
             dev_type(r.typ()),
             num(r.major()),
             num(r.minor())
-        ));
+        );
+        match (allow_all, r.allow()) {
+            // already allowed; denied and never allowed since the last deny-all
+            (true, true) => {}
+            (false, false) if allows.is_empty() => {}
+            (false, true) => allows.push(rule),
+            (true, false) => {
+                bail!("linux.resources.devices: deny rules after an allow-all are not supported")
+            }
+            (false, false) => {
+                bail!("linux.resources.devices: deny rules after allow rules are not supported")
+            }
+        }
     }
-    for d in spec
+    if allow_all {
+        return Ok(vec![]);
+    }
+    let nodes = spec
         .linux()
         .as_ref()
         .and_then(|l| l.devices().clone())
         .unwrap_or_default()
         .into_iter()
         .filter(|d| matches!(dev_type(Some(d.typ())), 'c' | 'b'))
+        .map(|d| {
+            format!(
+                "{} {}:{} rwm",
+                dev_type(Some(d.typ())),
+                d.major(),
+                d.minor()
+            )
+        });
+    let mut out = vec![];
+    for rule in DEFAULT_ALLOW
+        .iter()
+        .map(ToString::to_string)
+        .chain(allows)
+        .chain(nodes)
     {
-        add(format!(
-            "{} {}:{} rwm",
-            dev_type(Some(d.typ())),
-            d.major(),
-            d.minor()
-        ));
+        out.push("--device-cgroup-rule".to_string());
+        out.push(rule);
     }
     Ok(out)
 }
@@ -500,6 +512,29 @@ mod tests {
         let all: Vec<LinuxDeviceCgroup> =
             serde_json::from_str(r#"[{"allow":true,"access":"rwm"}]"#).unwrap();
         assert!(device_args(&s, &all).unwrap().is_empty());
+        // No rules at all (runc-rs spec's empty list): deny-all plus the
+        // defaults, as runc; the block device of a host disk stays out.
+        let none = device_args(&s, &[]).unwrap();
+        assert!(none.contains(&"c 1:3 rwm".to_string()), "{none:?}");
+        assert!(none.contains(&"b *:* m".to_string()), "{none:?}");
+        assert!(
+            !none
+                .iter()
+                .any(|r| r.starts_with("b ") && r.ends_with("rwm"))
+        );
+        assert!(!none.iter().any(|r| r.starts_with("a")));
+        // A deny before any allow is a no-op; one after an allow is refused.
+        let deny_first: Vec<LinuxDeviceCgroup> = serde_json::from_str(
+            r#"[{"allow":false,"type":"b","major":8,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":200,"access":"rw"}]"#,
+        )
+        .unwrap();
+        let a = device_args(&s, &deny_first).unwrap();
+        assert!(a.contains(&"c 10:200 rw".to_string()), "{a:?}");
+        let deny_after: Vec<LinuxDeviceCgroup> = serde_json::from_str(
+            r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"access":"rw"},{"allow":false,"type":"c","major":10,"minor":1,"access":"rw"}]"#,
+        )
+        .unwrap();
+        assert!(device_args(&s, &deny_after).is_err());
     }
 
     #[test]

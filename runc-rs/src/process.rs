@@ -261,6 +261,39 @@ pub fn chdir(p: &Process) -> Result<()> {
             )
         })?;
     }
+    cwd_inside_root(cwd)
+}
+
+/// Refuse a working directory outside the process's root (CVE-2024-21626):
+/// a `cwd` through a leaked descriptor (`/proc/self/fd/N` of a directory of
+/// the host) is entered by chdir, and the kernel's getcwd then names it
+/// `(unreachable)...` instead of a path from `/`.
+///
+/// # Errors
+/// The directory is not below the root, or getcwd fails.
+pub fn cwd_inside_root(cwd: &Path) -> Result<()> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: the raw getcwd system call (not libc's, which hides the
+    // "(unreachable)" prefix behind ENOENT) writes at most buf.len() bytes.
+    let n = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    if n < 0 {
+        let e = std::io::Error::last_os_error();
+        // A directory too deep to name is still below the root.
+        if e.raw_os_error() == Some(libc::ENAMETOOLONG) {
+            return Ok(());
+        }
+        bail!(
+            "working directory {}: getcwd: {}",
+            cwd.display(),
+            ctcore::error_text(&e)
+        );
+    }
+    if buf.first() != Some(&b'/') {
+        bail!(
+            "working directory {} is outside the container's root (a leaked descriptor?): refused",
+            cwd.display()
+        );
+    }
     Ok(())
 }
 

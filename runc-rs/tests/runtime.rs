@@ -915,3 +915,212 @@ fn rootless_run_as_nobody() {
     assert!(b.dir.join("runc-rs").is_dir());
     assert_eq!(fs::read_dir(b.dir.join("runc-rs")).unwrap().count(), 0);
 }
+
+/// This process's cgroup directory in the v1 devices hierarchy.
+fn own_devices_cgroup() -> Option<PathBuf> {
+    let text = fs::read_to_string("/proc/self/cgroup").ok()?;
+    let rel = text.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+        ctl.split(',')
+            .any(|c| c == "devices")
+            .then(|| path.trim_start_matches('/').to_string())
+    })?;
+    let base = Path::new("/sys/fs/cgroup/devices");
+    base.join("devices.list").exists().then(|| base.join(rel))
+}
+
+#[test]
+fn devices_cgroup_denies_by_default() {
+    if !cttest::require_root("devices_cgroup_denies_by_default") {
+        return;
+    }
+    let Some(own) = own_devices_cgroup() else {
+        // cgroup v2 only: the devices controller is eBPF there (not done).
+        return;
+    };
+    let b = bundle("dev");
+    // No linux.resources at all, and CAP_MKNOD: what runc does all the same
+    // is a deny-all with its default nodes (mknod of any node allowed,
+    // opening one not).
+    let mut c = config(&b.id, &["/probe", "attack", "kvm"]);
+    c["linux"].as_object_mut().unwrap().remove("resources");
+    for set in ["bounding", "effective", "permitted"] {
+        c["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push("CAP_MKNOD".into());
+    }
+    b.write_config(&c);
+    let out = b.dir.join("out");
+    ok(&create(&b, &out, &[]), "create");
+    let list = fs::read_to_string(
+        own.join(format!("runc-rs-test-{}", b.id))
+            .join("devices.list"),
+    )
+    .unwrap();
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(!lines.contains(&"a *:* rwm"), "{list}");
+    for want in ["c 1:3 rwm", "c 136:* rwm", "c *:* m", "b *:* m"] {
+        assert!(lines.contains(&want), "{want} in {list}");
+    }
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("b ") && l.ends_with('r')),
+        "{list}"
+    );
+    ok(&b.run(&["start", &b.id]), "start");
+    wait_stopped(&b);
+    let text = fs::read_to_string(&out).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("REFUSED kvm EPERM open")),
+        "mknod of /dev/kvm's node is allowed, opening it is not: {text}"
+    );
+    ok(&b.run(&["delete", &b.id]), "delete");
+    // An allow-all (privileged) leaves the group's devices alone.
+    let mut c = config(&b.id, &["sh", "-c", "exit 0"]);
+    c["linux"]["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    b.write_config(&c);
+    ok(&create(&b, &out, &[]), "create privileged");
+    // (the init's devices group: cgset makes none where nothing is set)
+    let init = b.state()["pid"].as_i64().unwrap();
+    let cg = fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
+    let rel = cg
+        .lines()
+        .find_map(|l| l.split_once(":devices:").map(|(_, p)| p.to_string()))
+        .unwrap();
+    let list = fs::read_to_string(
+        Path::new("/sys/fs/cgroup/devices")
+            .join(rel.trim_start_matches('/'))
+            .join("devices.list"),
+    )
+    .unwrap();
+    assert_eq!(list.trim(), "a *:* rwm");
+    ok(&b.run(&["delete", "--force", &b.id]), "delete");
+}
+
+/// `c` with `dir` as its descriptor 7 (a leaked directory of the host).
+fn with_fd7(c: &mut Command, dir: &fs::File) {
+    use std::os::unix::process::CommandExt;
+    let raw = dir.as_raw_fd();
+    // SAFETY: dup2 between fork and exec (clears close-on-exec on 7).
+    unsafe {
+        c.pre_exec(move || {
+            if libc::dup2(raw, 7) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn cwd_through_a_leaked_descriptor_is_refused() {
+    if !cttest::require_root("cwd_through_a_leaked_descriptor_is_refused") {
+        return;
+    }
+    let b = bundle("cwdfd");
+    let host = b.dir.join("hostdir");
+    fs::create_dir(&host).unwrap();
+    let dir = fs::File::open(&host).unwrap();
+    // create: the init's cwd through the caller's fd 7 (CVE-2024-21626)
+    let mut c = config(&b.id, &["cat", "marker"]);
+    c["process"]["cwd"] = "/proc/self/fd/7".into();
+    b.write_config(&c);
+    let mut cmd = b.rc();
+    cmd.args(["run", "--bundle"]).arg(&b.dir).arg(&b.id);
+    with_fd7(&mut cmd, &dir);
+    let o = cttest::run_with_timeout(cmd.stdin(Stdio::null()), LIMIT);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "run: {err}");
+    assert!(
+        err.contains("working directory /proc/self/fd/7 is outside the container's root"),
+        "{err}"
+    );
+    assert!(
+        b.run(&["state", &b.id]).status.code() != Some(0),
+        "no state left"
+    );
+    // exec --cwd through the same descriptor
+    b.write_config(&config(&b.id, &["sleep", "1000"]));
+    ok(&create(&b, &b.dir.join("out"), &[]), "create");
+    ok(&b.run(&["start", &b.id]), "start");
+    let mut cmd = b.rc();
+    cmd.args(["exec", "--cwd", "/proc/self/fd/7", &b.id, "ls"]);
+    with_fd7(&mut cmd, &dir);
+    let o = cttest::run_with_timeout(cmd.stdin(Stdio::null()), LIMIT);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "exec: {err}");
+    assert!(err.contains("is outside the container's root"), "{err}");
+    // A cwd inside the root still works.
+    let o = b.run(&["exec", "--cwd", "/proc", &b.id, "sh", "-c", "pwd"]);
+    ok(&o, "exec --cwd /proc");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "/proc");
+    ok(&b.run(&["delete", "--force", &b.id]), "delete");
+}
+
+#[test]
+fn exec_enters_from_a_sealed_copy() {
+    if !cttest::require_root("exec_enters_from_a_sealed_copy") {
+        return;
+    }
+    let b = bundle("sealed");
+    b.write_config(&config(&b.id, &["sleep", "1000"]));
+    ok(&create(&b, &b.dir.join("out"), &[]), "create");
+    ok(&b.run(&["start", &b.id]), "start");
+    // An attached exec: runc-rs waits for the program, from a sealed memfd
+    // copy of itself (its /proc/PID/exe, which a `#!/proc/self/exe` program in
+    // the container would reach, is no host file: CVE-2019-5736).
+    let mut c = b.rc();
+    c.args(["exec", &b.id, "sleep", "1000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let pid = child.id();
+    let start = std::time::Instant::now();
+    let link = loop {
+        let l = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        if l.to_string_lossy().starts_with("/memfd:") {
+            break l;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none() && start.elapsed() < LIMIT,
+            "runc-rs exec never ran from a memfd: {}",
+            l.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(link.to_string_lossy().contains("runc-rs"), "{link:?}");
+    // ... until the program runs in there (two processes, both sleep).
+    loop {
+        let o = b.run(&["ps", "--format", "json", &b.id]);
+        let pids: Vec<i64> = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        let comm = |p: &i64| fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+        if pids.len() == 2 && pids.iter().all(|p| comm(p).trim() == "sleep") {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none() && start.elapsed() < LIMIT,
+            "the exec'd program never ran: {pids:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let exe = fs::File::open(format!("/proc/{pid}/exe")).unwrap();
+    let seals = ctcore::sealed::seals_of(&exe).unwrap_or(0);
+    assert_eq!(seals & ctcore::sealed::SEALS, ctcore::sealed::SEALS);
+    assert!(
+        fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/{pid}/exe"))
+            .is_err(),
+        "the sealed copy is not writable"
+    );
+    ok(&b.run(&["kill", "--all", &b.id, "KILL"]), "kill --all");
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(137), "{st:?}");
+    wait_stopped(&b);
+    ok(&b.run(&["delete", &b.id]), "delete");
+}
