@@ -32,9 +32,9 @@ for k in ("mean", "median", "min"):
 print("(goal: ratio <= 1.0; the median is the figure to trust on a busy machine)")
 PY
 
-# The hardening's costs (not compared with a peer): a sealed re-exec (what
-# --harden and --init do first: the binary copied into a sealed memfd and
-# executed again), --init's fork, and a seccomp filter compiled and
+# The hardening's costs (not compared with a peer): a protected re-exec (what
+# --init does first: the binary executed again from a read-only clone of its
+# mount), --init's fork, and a seccomp filter compiled and
 # installed (--seccomp=default), each next to the plain run; then what the
 # default filter costs per system call, with dd making one read and one
 # write per byte.
@@ -45,7 +45,7 @@ done
 json2=$root/result2.json
 hyperfine -N --warmup 20 --runs "$runs" --export-json "$json2" \
   -n "plain" "$ours $root /bin/true" \
-  -n "init (sealed re-exec + fork)" "$ours --init $root /bin/true" \
+  -n "init (read-only re-exec + fork)" "$ours --init $root /bin/true" \
   -n "seccomp=default" "$ours --seccomp=default $root /bin/true" >&2
 json3=$root/result3.json
 n=${DD_BYTES:-1000000}
@@ -56,7 +56,7 @@ python3 - "$json2" "$json3" "$n" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 base = r["plain"]["median"]
-for k in ("init (sealed re-exec + fork)", "seccomp=default"):
+for k in ("init (read-only re-exec + fork)", "seccomp=default"):
     m = r[k]["median"]
     print(f"{k}: {m*1e6:.0f} us against {base*1e6:.0f} us plain: +{(m-base)*1e6:.0f} us")
 d = {x["command"]: x for x in json.load(open(sys.argv[2]))["results"]}

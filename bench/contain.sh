@@ -5,6 +5,9 @@
 # chain / bwrap <= 1.0.
 # Usage: bench/contain.sh [RUNS [ROUNDS]]   (uses target/release or $CTOOLS_BIN_DIR; needs root, runc,
 # bwrap, hyperfine, jq)
+# CONTAIN_BASE=TREE (a checkout of an earlier commit, built with cargo build --release) adds
+# that tree's contain and tools to every round, on an image of their own: the start against it,
+# with and without the seccomp filter (issue 18: no worse than the filter's own cost).
 set -eu -o pipefail
 runs=${1:-20}
 rounds=${2:-5}
@@ -53,19 +56,30 @@ nocg="$ns unionmount -o volatile --lower $root --upper $work/fu --work $work/fw 
 bw="bwrap --unshare-all --bind $work/bundle/rootfs / --proc /proc --dev /dev /bin/true"
 eval "$fresh" && $chain && $reused && $bw && contain run --rm --network none bench /bin/true &&
 	runc run -b "$work/bundle" bench-check
+# The earlier tree: its own contain, tools and state (bash's assignments before the command).
+base=${CONTAIN_BASE:-}
+if [ -n "$base" ]; then
+	base_env="CONTAIN_ROOT=$work/base-state PATH=$base/target/release:$base/contain:$PATH"
+	env "CONTAIN_ROOT=$work/base-state" "PATH=$base/target/release:$base/contain:$PATH" \
+		contain build bench /bin/true /bin/sh >/dev/null
+	bash -c "$base_env contain run --rm --network none bench /bin/true"
+fi
 # Rounds alternate the peers, so that a slower spell of the machine (or the kernel's
 # cleaning up of the network namespaces the previous command left) falls on both sides:
 # each round's ratio of medians, then the median and range over the rounds.
-ratios_a=() ratios_b=() ratios_c=() ratios_d=() filter=()
+ratios_a=() ratios_b=() ratios_c=() ratios_d=() filter=() vsbase=() vsbase_unconf=()
 med() { jq -r --argjson i "$2" '.results[$i].median' "$1"; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 ms() { awk -v x="$(med "$work/$1.json" "$2")" 'BEGIN { printf "%.2f", x * 1000 }'; }
 for ((r = 1; r <= rounds; r++)); do
+	basecmd=()
+	[ -n "$base" ] && basecmd=(-n "contain run --rm, base" "$base_env contain run --rm --network none bench /bin/true")
 	hyperfine --shell=bash -w 2 -r "$runs" --export-json "$work/a.json" \
 		-n "contain run --rm" "contain run --rm --network none bench /bin/true" \
 		-n "runc run" "runc run -b $work/bundle bench-\$RANDOM\$RANDOM" \
 		-n "contain run --rm, seccomp=unconfined" \
-		"contain run --rm --network none --security-opt seccomp=unconfined bench /bin/true" >"$work/a.txt"
+		"contain run --rm --network none --security-opt seccomp=unconfined bench /bin/true" \
+		"${basecmd[@]}" >"$work/a.txt"
 	hyperfine -N -w 3 -r "$((runs * 3))" --export-json "$work/b.json" \
 		-n "bwrap" --prepare true "$bw" \
 		-n "exec chain" --prepare "$fresh" "$chain" \
@@ -76,8 +90,13 @@ for ((r = 1; r <= rounds; r++)); do
 	ratios_b+=("$(div "$(med "$work/b.json" 1)" "$(med "$work/b.json" 0)")")
 	ratios_c+=("$(div "$(med "$work/b.json" 2)" "$(med "$work/b.json" 0)")")
 	ratios_d+=("$(div "$(med "$work/b.json" 3)" "$(med "$work/b.json" 0)")")
-	printf 'round %d: contain %s ms, runc %s ms; chain %s ms, reused %s ms, without cgset %s ms, bwrap %s ms\n' \
-		"$r" "$(ms a 0)" "$(ms a 1)" "$(ms b 1)" "$(ms b 2)" "$(ms b 3)" "$(ms b 0)"
+	printf 'round %d: contain %s ms (unconfined %s), runc %s ms; chain %s ms, reused %s ms, without cgset %s ms, bwrap %s ms\n' \
+		"$r" "$(ms a 0)" "$(ms a 2)" "$(ms a 1)" "$(ms b 1)" "$(ms b 2)" "$(ms b 3)" "$(ms b 0)"
+	if [ -n "$base" ]; then
+		vsbase+=("$(awk -v a="$(med "$work/a.json" 0)" -v b="$(med "$work/a.json" 3)" 'BEGIN { printf "%.2f", (a - b) * 1000 }')")
+		vsbase_unconf+=("$(awk -v a="$(med "$work/a.json" 2)" -v b="$(med "$work/a.json" 3)" 'BEGIN { printf "%.2f", (a - b) * 1000 }')")
+		printf '         base %s ms\n' "$(ms a 3)"
+	fi
 done
 summary() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END {
 	printf "%.2f (%.2f to %.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
@@ -87,4 +106,8 @@ echo "exec chain / bwrap                       = $(summary "${ratios_b[@]}")   (
 echo "exec chain, layer reused / bwrap         = $(summary "${ratios_c[@]}")"
 echo "exec chain without cgset / bwrap         = $(summary "${ratios_d[@]}")"
 echo "seccomp filter (default - unconfined), ms = $(summary "${filter[@]}")   (the one-filter cost of issue 18)"
+if [ -n "$base" ]; then
+	echo "contain run --rm - base, ms                = $(summary "${vsbase[@]}")   (goal <= the filter's cost)"
+	echo "contain run --rm, unconfined - base, ms    = $(summary "${vsbase_unconf[@]}")   (goal <= 0)"
+fi
 echo "(medians of $rounds rounds, each of medians; ranges over the rounds)"

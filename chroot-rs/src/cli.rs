@@ -62,9 +62,11 @@ pub struct Cli {
     pub readonly: bool,
     /// Harden as runc does: mask and write-protect runc's /proc and /sys paths (and /sys/dev/block),
     /// keep only docker's default capabilities, mount /dev noexec, join a new session keyring, close
-    /// every descriptor above 2 (but --preserve-fds), run from a sealed copy of chroot-rs, and in
-    /// chroot mode move the new root onto / (switch_root style) so the chroot escape finds no old
-    /// root; no_new_privs stays off, as in Docker
+    /// every descriptor above 2 (but --preserve-fds), keep chroot-rs's own binary out of reach
+    /// (with --pivot its mount made read-only and noexec in this namespace before the old root
+    /// goes; otherwise a re-exec from a read-only clone of it), and in chroot mode move the new
+    /// root onto / (switch_root style) so the chroot escape finds no old root; no_new_privs stays
+    /// off, as in Docker
     #[arg(long)]
     pub harden: bool,
     /// Set no_new_privs: COMMAND and its children gain no privilege through exec (setuid bits, file capabilities)
@@ -84,7 +86,8 @@ pub struct Cli {
     pub host_dev: bool,
     /// Fork: COMMAND runs in the child, and chroot-rs stays as its init (reaps every process,
     /// passes TERM, INT, HUP, QUIT, USR1, USR2 and WINCH on, exits as COMMAND did, 128+N for a
-    /// signal), named "init", from the sealed copy, with COMMAND's capabilities (docker run --init)
+    /// signal), named "init", from a read-only clone of its binary, with COMMAND's capabilities
+    /// (docker run --init)
     #[arg(long)]
     pub init: bool,
     /// Keep the descriptors 3 to 3+N-1 open for COMMAND and close every other one above 2 (runc's
@@ -278,9 +281,8 @@ tmpfs noexec, joins a new anonymous session keyring
 .BR \-\-no\-new\-keyring ),
 closes every descriptor above 2 that the caller left open (but the
 .B \-\-preserve\-fds
-ones), and re\-executes chroot\-rs from a sealed memfd copy of itself
-first (runc's fix for CVE\-2019\-5736: nothing in the new root can reach
-the host's binary through /proc/PID/exe).  Without
+ones), and keeps chroot\-rs's own binary out of the container's reach
+(CVE\-2019\-5736, see PROTECTING THE BINARY).  Without
 .B \-\-pivot
 (chroot mode), in a mount namespace of its own, it moves the new root onto
 .B /
@@ -324,8 +326,9 @@ chroot\-rs stays as its init (pid 1 in a new pid namespace), as docker's
 .B \-\-init
 adds tini: it reaps every process that ends, passes SIGTERM, SIGINT, SIGHUP,
 SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH on to COMMAND, and exits with
-COMMAND's status (128+N when signal N killed it).  It runs from the sealed
-copy, its command line reads \fBinit\fR, and it keeps only COMMAND's
+COMMAND's status (128+N when signal N killed it).  It runs from a
+read\-only clone of its binary, its command line reads \fBinit\fR, and it
+keeps only COMMAND's
 capabilities, seccomp filter and credentials.
 .B \-\-preserve\-fds=N
 keeps descriptors 3 to 3+N\-1 and closes every other one above 2, with or
@@ -386,6 +389,41 @@ was not found.
 .PP
 Otherwise the exit status of
 .IR COMMAND .",
+    ),
+    (
+        "PROTECTING THE BINARY",
+        r"A process in a container can overwrite the host's chroot\-rs only
+through a process of that binary it can see, by opening its /proc/PID/exe
+for writing, at once or later through a descriptor kept from it
+(CVE\-2019\-5736).  In a plain
+.B \-\-harden \-\-pivot
+start nothing of the container runs until chroot\-rs executes COMMAND, and
+nothing of chroot\-rs is left after: the one way back to its file is that
+exec itself, when COMMAND is a
+.B #!/proc/self/exe
+script (or an ELF program whose interpreter is /proc/self/exe), which makes
+the kernel run chroot\-rs's binary again as the container's process.  So
+chroot\-rs copies nothing and runs nothing again there: it finds the mount
+that holds its binary when it starts, and just before pivot_root detaches
+the old root it makes that mount read\-only and noexec
+(mount_setattr(2)).  Mount flags belong to one mount of one namespace and
+never propagate: the host's mount is untouched, and the container's copy,
+detached with the old root, is mounted nowhere and can never be changed
+back.  The script's exec then fails with EACCES, and a write through any
+link or descriptor with EROFS.  The processes that stay inside
+.RB ( \-\-init ,
+the
+.B \-\-tty
+relay), chroot mode (whose old root stays mounted beneath the new one) and
+a binary whose mount cannot be found execute themselves again first, from
+a detached read\-only clone of the binary's mount
+(open_tree(2) with OPEN_TREE_CLONE, then MOUNT_ATTR_RDONLY: /proc/PID/exe
+reads
+.BR / ,
+and nothing can make it writable again), or, where that is refused (no
+CAP_SYS_ADMIN, a kernel before 5.12), from a sealed memfd copy, as
+.BR unshare\-rs (1)
+does in join mode.",
     ),
     (
         "EXAMPLES",

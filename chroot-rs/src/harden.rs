@@ -13,13 +13,23 @@ use nix::errno::Errno;
 
 use crate::root::{Log, Step, StepError};
 
-/// Close every descriptor from `first` up (close_range, or one by one on
-/// kernels before 5.9).
-pub fn close_fds_from(first: u32) {
+/// Close every descriptor from `first` up but `keep` (close_range, or one
+/// by one on kernels before 5.9).
+pub fn close_fds_from(first: u32, keep: Option<RawFd>) {
+    let keep = keep
+        .and_then(|k| u32::try_from(k).ok())
+        .filter(|&k| k >= first);
+    let ranges = match keep {
+        Some(k) => [(first, k.wrapping_sub(1)), (k.saturating_add(1), u32::MAX)],
+        None => [(first, u32::MAX), (1, 0)],
+    };
     // SAFETY: closing descriptors this process owns; nothing of ours above
-    // `first` is open at this point.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
-    if r == 0 {
+    // `first` is open at this point but `keep`.
+    let ok = ranges
+        .iter()
+        .filter(|(a, b)| a <= b)
+        .all(|&(a, b)| unsafe { libc::syscall(libc::SYS_close_range, a, b, 0) == 0 });
+    if ok {
         return;
     }
     let fds: Vec<RawFd> = match std::fs::read_dir("/proc/self/fd") {
@@ -32,7 +42,11 @@ pub fn close_fds_from(first: u32) {
             (0..max as RawFd).collect()
         }
     };
-    for fd in fds.into_iter().filter(|&f| f >= first as RawFd) {
+    let keep = keep.map(|k| k as RawFd);
+    for fd in fds
+        .into_iter()
+        .filter(|&f| f >= first as RawFd && Some(f) != keep)
+    {
         // SAFETY: as above (the read_dir descriptor is closed already).
         unsafe {
             libc::close(fd);

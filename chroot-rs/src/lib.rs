@@ -51,8 +51,10 @@ Run COMMAND with root directory set to NEWROOT.
       --harden               mask and write-protect runc's /proc and /sys
                                paths, keep only docker's default capabilities
                                in the bounding set, /dev noexec, a new session
-                               keyring, close descriptors above 2, run from a
-                               sealed copy; in chroot mode move the new root
+                               keyring, close descriptors above 2, keep its
+                               own binary out of reach (its mount read-only
+                               and noexec in the container, or a read-only
+                               re-exec); in chroot mode move the new root
                                onto / (the chroot escape finds no old root)
       --no-new-privs         set no_new_privs (--harden leaves it off)
       --seccomp=PROFILE      install a seccomp filter last: default (docker's
@@ -157,21 +159,21 @@ pub fn run_raw(argv: Vec<OsString>) -> anyhow::Result<i32> {
             Ok(EXIT_CANCELED)
         }
         Parsed::Run(o) => {
-            // First of all: a tool that enters a container runs from a
-            // sealed copy of itself (nothing in the container can reach
-            // the host's binary through /proc/PID/exe).
-            if (o.harden || o.init)
-                && let Err(e) = ctcore::sealed::reexec_sealed()
-            {
-                eprintln!("{prog}: {e:#}");
-                return Ok(EXIT_CANCELED);
-            }
+            // First of all: nothing in the container may reach the host's
+            // binary through /proc/PID/exe (CVE-2019-5736).
+            let exe_mount = match protect_binary(&o) {
+                Ok(m) => m,
+                Err(e) => {
+                    eprintln!("{prog}: {e:#}");
+                    return Ok(EXIT_CANCELED);
+                }
+            };
             let ctx = Ctx {
                 prog: prog.clone(),
                 utf8: std::cell::OnceCell::new(),
                 verbose: o.verbose,
             };
-            match go(&ctx, *o) {
+            match go(&ctx, *o, exe_mount.as_ref()) {
                 Ok(code) => Ok(code),
                 Err(d) => {
                     if !d.msg.is_empty() {
@@ -182,6 +184,34 @@ pub fn run_raw(argv: Vec<OsString>) -> anyhow::Result<i32> {
             }
         }
     }
+}
+
+/// How chroot-rs keeps the host's binary out of the container's reach
+/// (CVE-2019-5736), decided before anything else.
+///
+/// * With --harden --pivot, when chroot-rs execs COMMAND and leaves nothing
+///   of itself behind (no --init, no --tty relay): the mount holding its
+///   binary is found now and made read-only and noexec right before
+///   pivot_root detaches it with the old root (`ExeMount::seal`); nothing
+///   runs again.
+/// * Otherwise (--init and the --tty relay stay in the container, chroot
+///   mode keeps the old root attached beneath the new one), or where that
+///   mount cannot be found: an exec of itself from a detached read-only
+///   clone of its mount, else from a sealed memfd copy
+///   (`ctcore::sealed::reexec_protected`).
+fn protect_binary(o: &Opts) -> anyhow::Result<Option<ctcore::sealed::ExeMount>> {
+    if !(o.harden || o.init) {
+        return Ok(None);
+    }
+    if o.pivot
+        && !o.init
+        && !o.tty
+        && let Ok(m) = ctcore::sealed::ExeMount::find()
+    {
+        return Ok(Some(m));
+    }
+    ctcore::sealed::reexec_protected()?;
+    Ok(None)
 }
 
 /// The clap entry point (used when the binary is driven through clap, for
@@ -334,7 +364,7 @@ fn mount_ns_hint(prog: &str, what: &str) -> String {
     )
 }
 
-fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
+fn go(ctx: &Ctx, o: Opts, exe_mount: Option<&ctcore::sealed::ExeMount>) -> Result<i32, Die> {
     // The quoting style depends on the locale, which must be read before
     // the root changes (the new root may have no locale files), as
     // coreutils does with setlocale at start-up.
@@ -384,7 +414,10 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
         }
     };
     if o.harden || preserve.is_some() {
-        harden::close_fds_from(3 + preserve.unwrap_or(0));
+        harden::close_fds_from(
+            3 + preserve.unwrap_or(0),
+            exe_mount.map(std::os::fd::AsRawFd::as_raw_fd),
+        );
     }
     if o.tty && o.console_socket.is_some() {
         return Err(die(
@@ -558,6 +591,20 @@ fn go(ctx: &Ctx, o: Opts) -> Result<i32, Die> {
         None => None,
         Some(sock) => Some(send_console(ctx, &o, &chroot_path, &sock)?),
     };
+    // The mount of chroot-rs's own binary: read-only and noexec in this
+    // namespace, detached with the old root just after (see protect_binary).
+    if let Some(m) = exe_mount {
+        m.seal().map_err(|e| {
+            die(
+                EXIT_CANCELED,
+                format!(
+                    "cannot make the mount of chroot-rs's own binary read-only: {}",
+                    ctcore::error_text(&e)
+                ),
+            )
+        })?;
+        log("made the mount of chroot-rs's own binary read-only and noexec");
+    }
     if use_pivot {
         match root::pivot(&chroot_path, &mut log) {
             Ok(m) => method = m,

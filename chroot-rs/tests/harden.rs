@@ -2,7 +2,8 @@
 //! default, a custom one, unconfined; with and without no_new_privs), the
 //! caller's descriptors, the session keyring, `--device` nodes against
 //! planted symbolic links, `--init` as pid 1, the classic chroot escape in
-//! chroot mode, and the sealed binary.
+//! chroot mode, and the protection of chroot-rs's own binary (its mount
+//! sealed before pivot_root, or the read-only re-exec of --init).
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -524,7 +525,8 @@ fn init_is_pid_1_reaps_forwards_and_exits_like_command() {
     }
     let _l = cttest::serial("mount");
     let r = root();
-    // pid 1 is the init, named "init", running from the sealed copy.
+    // pid 1 is the init, named "init", running from a read-only clone of
+    // its binary's mount (the link names no host path) or a sealed copy.
     let script = r#"tr '\0' ' ' </proc/1/cmdline; echo; readlink /proc/1/exe; echo $$
         ( sleep 0.2 & ); ( true & ); sleep 1
         for f in /proc/[0-9]*/stat; do read -r l <$f 2>/dev/null && case "$l" in *") Z "*) echo ZOMBIE $l;; esac; done
@@ -548,10 +550,10 @@ fn init_is_pid_1_reaps_forwards_and_exits_like_command() {
     let mut l = o.lines();
     assert_eq!(l.next().unwrap().trim(), "init", "{o}");
     let exe = l.next().unwrap();
-    assert!(exe.starts_with("/memfd:"), "{o}");
+    assert!(exe == "/" || exe.starts_with("/memfd:"), "{o}");
     assert_eq!(l.next().unwrap(), "2", "COMMAND is pid 2: {o}");
     assert!(!o.contains("ZOMBIE"), "{o}");
-    // The init's binary (the sealed copy) refuses every write.
+    // The init's binary refuses every write.
     assert!(!o.contains("INIT-WRITABLE"), "{o}");
 
     // Signals reach COMMAND through the init; a signal death is 128+N.
@@ -590,6 +592,67 @@ fn init_is_pid_1_reaps_forwards_and_exits_like_command() {
         "kill -KILL $$",
     ]));
     assert_eq!(out.status.code(), Some(137));
+}
+
+/// CVE-2019-5736 against the plain --harden --pivot start (no re-exec):
+/// COMMAND is a `#!/proc/self/exe` script, which would make the kernel run
+/// chroot-rs's binary again inside the new root; the binary's mount is
+/// read-only and noexec there, so the exec is refused, and only there: the
+/// host's copy of that mount is as it was.
+#[test]
+fn harden_pivot_seals_its_binary_s_mount_in_the_container_only() {
+    if !gate("chroot_rs::harden::harden_pivot_seals_its_binary_s_mount_in_the_container_only") {
+        return;
+    }
+    let _l = cttest::serial("mount");
+    let r = root();
+    fs::write(r.path().join("attack"), "#!/proc/self/exe\n").unwrap();
+    fs::set_permissions(
+        r.path().join("attack"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // A private copy of the tool (never the build's), beside a file of the
+    // same mount.
+    let bin = cttest::tempdir().unwrap();
+    let tool = bin.path().join("chroot-rs");
+    fs::copy(chroot_rs(), &tool).unwrap();
+    let before = fs::read(&tool).unwrap();
+    let out = run(Command::new("unshare")
+        .args(["--mount", "--pid", "--fork", "--"])
+        .arg(&tool)
+        .args([
+            "--verbose",
+            "--pivot",
+            "--proc",
+            "--dev",
+            "--harden",
+            "--seccomp=default",
+        ])
+        .arg(r.path())
+        .arg("/attack"));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(126), "{err}");
+    assert!(
+        err.contains("made the mount of chroot-rs's own binary read-only and noexec"),
+        "{err}"
+    );
+    assert!(err.contains("Permission denied"), "{err}");
+    // Nothing ran it again, and nothing of chroot-rs stayed.
+    assert!(!err.contains("Usage"), "{err}");
+    // The host's view: the copy is intact, runs, and its directory takes
+    // a new file.
+    assert_eq!(fs::read(&tool).unwrap(), before);
+    ok(&run(Command::new(&tool).arg("--version")));
+    fs::write(bin.path().join("still-writable"), "x").unwrap();
+    // The program runs as ever.
+    let o = ok(&run(Command::new("unshare")
+        .args(["--mount", "--pid", "--fork", "--"])
+        .arg(&tool)
+        .args(["--pivot", "--proc", "--dev", "--harden"])
+        .arg(r.path())
+        .args(["/bin/bash", "-c", "echo ran; readlink /proc/1/exe; true"])));
+    assert_eq!(o, "ran\n/bin/bash\n");
 }
 
 #[test]

@@ -334,13 +334,15 @@ the parent of the user namespace selected.
 Join mode is how a container runtime starts a process in a running
 container (\\fBcontain exec\\fR), so it takes these steps, in this order:
 .IP 1. 4
-Before anything else, unshare\\-rs re\\-executes itself from a sealed
-memfd copy of its binary, as runc does against CVE\\-2019\\-5736: its
+Before anything else, unshare\\-rs executes itself again from a detached
+read\\-only clone of its binary's mount (open_tree(2), MOUNT_ATTR_RDONLY),
+or, where that is refused, from a sealed memfd copy of its binary, as runc
+does against CVE\\-2019\\-5736: its
 .I /proc/PID/exe
 inside the container (and that of anything started through a
 .B #!/proc/self/exe
-script there) is an anonymous file that refuses every write, never the
-host's binary.
+script there) names no host path and refuses every write, and nothing can
+make it writable again.
 .IP 2. 4
 .BI \\-\\-preserve\\-fds \" N\"
 closes every descriptor above 2+N (only the

@@ -291,7 +291,7 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
     // A tool that joins a container runs from a sealed copy of itself: its
     // /proc/PID/exe, visible in there, is no host file (CVE-2019-5736).
     if join {
-        ctcore::sealed::reexec_sealed()?;
+        ctcore::sealed::reexec_protected()?;
     }
     // Before anything is opened: the caller's descriptors (but our status
     // descriptor, close-on-exec already) go now.

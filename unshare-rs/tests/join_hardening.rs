@@ -193,15 +193,24 @@ fn seals_of(f: &std::fs::File) -> i32 {
 
 const SEALS: i32 = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
+fn read_only_mount(f: &std::fs::File) -> bool {
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: fstatvfs fills the struct on success.
+    let r = unsafe { libc::fstatvfs(f.as_raw_fd(), st.as_mut_ptr()) };
+    // SAFETY: filled by the successful call.
+    r == 0 && unsafe { st.assume_init() }.f_flag & libc::ST_RDONLY != 0
+}
+
 // ---------------------------------------------------------------- CVE-2019-5736
 
 /// The container replaces a program with a script whose interpreter is
 /// `#!/proc/self/exe`: when the joining tool execs it, the kernel runs the
 /// tool's own binary again, inside the container, and the container may
-/// then open `/proc/PID/exe` for writing.  A tool running from a sealed
-/// memfd offers no host file there, and the copy refuses every write.
+/// then open `/proc/PID/exe` for writing.  A tool running from a detached
+/// read-only clone of its mount (or a sealed memfd) names no host path
+/// there and refuses every write, also after the tool has gone.
 #[test]
-fn proc_self_exe_script_meets_a_sealed_copy() {
+fn proc_self_exe_script_meets_a_protected_binary() {
     if !cttest::require_root!() {
         return;
     }
@@ -250,11 +259,23 @@ fn proc_self_exe_script_meets_a_sealed_copy() {
     for p in [cpid, jpid] {
         let link = std::fs::read_link(format!("/proc/{p}/exe")).unwrap();
         let link = link.to_string_lossy();
-        assert!(link.starts_with("/memfd:"), "/proc/{p}/exe -> {link}");
+        assert!(
+            link == "/" || link.starts_with("/memfd:"),
+            "/proc/{p}/exe -> {link}"
+        );
         assert!(!link.contains(&*dir.path().to_string_lossy()), "{link}");
         let exe = std::fs::File::open(format!("/proc/{p}/exe")).unwrap();
-        assert_ne!(exe.metadata().unwrap().ino(), host_ino);
-        assert_eq!(seals_of(&exe) & SEALS, SEALS, "/proc/{p}/exe is not sealed");
+        if link == "/" {
+            // The host's file, on a read-only mount of its own.
+            assert_eq!(exe.metadata().unwrap().ino(), host_ino);
+            assert!(
+                read_only_mount(&exe),
+                "/proc/{p}/exe is on a writable mount"
+            );
+        } else {
+            assert_ne!(exe.metadata().unwrap().ino(), host_ino);
+            assert_eq!(seals_of(&exe) & SEALS, SEALS, "/proc/{p}/exe is not sealed");
+        }
         // Opening it for writing is refused while it runs.
         assert!(
             std::fs::OpenOptions::new()
@@ -282,7 +303,7 @@ fn proc_self_exe_script_meets_a_sealed_copy() {
         Err(e) => assert!(
             matches!(
                 e.raw_os_error(),
-                Some(libc::EPERM | libc::ETXTBSY | libc::EACCES)
+                Some(libc::EPERM | libc::ETXTBSY | libc::EACCES | libc::EROFS)
             ),
             "{e}"
         ),
