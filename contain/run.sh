@@ -226,6 +226,8 @@ build_chain() {
 	# made in the new root before anything runs there, and no descriptor above 2.
 	# --privileged: none of it (every capability, nothing masked, the host's /dev).
 	cr=("${TOOL[chroot-rs]}" --proc --sys --preserve-fds=0)
+	# /sys/fs/cgroup: the container's own cgroups alone, read-only (v2: a cgroup namespace)
+	use_cgroups && cr+=(--cgroupfs)
 	[ "${META[mode]}" != chroot ] && cr+=(--pivot)
 	if [ "${META[privileged]:-0}" = 1 ]; then
 		cr+=(--host-dev)

@@ -27,6 +27,8 @@ pub struct Opts {
     pub proc: bool,
     /// `--sys`.
     pub sys: bool,
+    /// `--cgroupfs`.
+    pub cgroupfs: bool,
     /// `--dev`.
     pub dev: bool,
     /// `--tmp`.
@@ -75,6 +77,7 @@ impl Opts {
     pub fn mounts_anything(&self) -> bool {
         self.proc
             || self.sys
+            || self.cgroupfs
             || self.dev
             || self.tmp
             || self.readonly
@@ -109,6 +112,7 @@ enum Key {
     Auto,
     Proc,
     Sys,
+    Cgroupfs,
     Dev,
     Tmp,
     Bind,
@@ -159,6 +163,7 @@ const LONG: &[(&str, bool, Key)] = &[
     ("init", false, Key::Init),
     ("preserve-fds", true, Key::PreserveFds),
     ("no-new-keyring", false, Key::NoNewKeyring),
+    ("cgroupfs", false, Key::Cgroupfs),
     ("help", false, Key::Help),
     ("version", false, Key::Version),
 ];
@@ -271,6 +276,7 @@ pub fn parse(args: &[OsString]) -> Parsed {
             Key::Auto => o.auto = true,
             Key::Proc => o.proc = true,
             Key::Sys => o.sys = true,
+            Key::Cgroupfs => o.cgroupfs = true,
             Key::Dev => o.dev = true,
             Key::Tmp => o.tmp = true,
             Key::Bind => o.binds.push((arg, false)),

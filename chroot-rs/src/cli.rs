@@ -44,6 +44,13 @@ pub struct Cli {
     /// Mount a read-only sysfs on NEWROOT/sys (a read-only bind of /sys where sysfs is refused)
     #[arg(long)]
     pub sys: bool,
+    /// Mount a read-only /sys/fs/cgroup in NEWROOT (implies --sys) that shows the caller's own
+    /// cgroups and nothing else of the host's, as Docker does: v1, a tmpfs with a read-only bind
+    /// of the caller's cgroup in each controller hierarchy (cpu,cpuacct with its cpu and cpuacct
+    /// links); v2, a new cgroup namespace (made here, after the caller joined its cgroup) and
+    /// cgroup2, read-only
+    #[arg(long)]
+    pub cgroupfs: bool,
     /// Mount a tmpfs on NEWROOT/dev with null, zero, full, random, urandom, tty, devpts, ptmx, shm and the fd links
     #[arg(long)]
     pub dev: bool,
@@ -147,6 +154,7 @@ impl Cli {
             (self.auto, "--auto"),
             (self.proc, "--proc"),
             (self.sys, "--sys"),
+            (self.cgroupfs, "--cgroupfs"),
             (self.dev, "--dev"),
             (self.tmp, "--tmp"),
             (self.readonly, "--readonly"),
@@ -253,6 +261,19 @@ before the root changes, so the mounts come along:
 .B \-\-sys
 (a read\-only sysfs, or a read\-only bind of /sys where the kernel refuses
 sysfs, as in a user namespace without its own network namespace),
+.B \-\-cgroupfs
+(implies
+.BR \-\-sys ;
+a read\-only /sys/fs/cgroup that shows the caller's own cgroups and nothing
+else of the host's, as Docker's: with cgroup v1 a read\-only tmpfs holding a
+read\-only bind of the caller's cgroup directory in each controller
+hierarchy, named as the kernel lists its controllers, with a link per
+controller where a hierarchy has several (\fBcpu \-> cpu,cpuacct\fR);
+hierarchies where the caller sits in the root cgroup and named ones such as
+name=systemd are left out; with cgroup v2 a new cgroup namespace, made here
+because the caller must have joined its cgroup first, and a read\-only
+cgroup2 whose root is that cgroup; an empty read\-only tmpfs when the caller
+has no cgroup of its own),
 .B \-\-dev
 (a tmpfs with the nodes null, zero, full, random, urandom and tty made by
 mknod, or bound from the host where mknod is not allowed, devpts with its

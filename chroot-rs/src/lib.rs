@@ -4,6 +4,7 @@
 //! /sys, /dev and /tmp inside the new root and hardening it as runc does.
 
 pub mod args;
+pub mod cgroupfs;
 pub use ctcore::{caps, passwd, tty};
 pub mod cli;
 pub mod creds;
@@ -44,6 +45,9 @@ Run COMMAND with root directory set to NEWROOT.
                                chroot otherwise
       --proc                 mount a fresh proc on NEWROOT/proc
       --sys                  mount a read-only sysfs on NEWROOT/sys
+      --cgroupfs             with --sys: a read-only NEWROOT/sys/fs/cgroup
+                               showing only the caller's own cgroups (v2: in
+                               a new cgroup namespace)
       --dev                  mount a tmpfs NEWROOT/dev with null, zero, full,
                                random, urandom, tty, pts, ptmx, shm, fd links
       --tmp                  mount a tmpfs on NEWROOT/tmp
@@ -556,8 +560,11 @@ fn go(ctx: &Ctx, o: Opts, exe_mount: Option<&ctcore::sealed::ExeMount>) -> Resul
         if o.proc {
             step(root::setup_proc(&abs, &mut log))?;
         }
-        if o.sys {
+        if o.sys || o.cgroupfs {
             step(root::setup_sys(&abs, &mut log))?;
+        }
+        if o.cgroupfs {
+            step(cgroupfs::setup(&abs, &mut log))?;
         }
         if o.host_dev {
             step(root::bind_host_dev(&abs, &mut log))?;

@@ -1079,3 +1079,76 @@ fn domainname_is_the_containers_own() {
     assert_eq!(out.status.code(), Some(125));
     assert_eq!(stderr(&out), "contain: invalid domain name: \"a b\"\n");
 }
+
+#[test]
+fn sys_fs_cgroup_shows_the_containers_own_cgroups_read_only() {
+    if !cttest::require_root(
+        "e2e::contain_isolation::sys_fs_cgroup_shows_the_containers_own_cgroups_read_only",
+    ) {
+        return;
+    }
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        // cgroup v2 alone: vm_contain_v2 checks it there.
+        assert!(!cttest::strict(), "a v1 test on a cgroup v2 host");
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("cgview");
+    env.build_test_image("img");
+    // The document's steps, typed inside: the limit of -m 64m, and what else is there.
+    let script = r#"
+        echo "limit $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
+        echo "top" $(ls /sys/fs/cgroup)
+        for d in /sys/fs/cgroup/*/*/; do [ -d "$d" ] && echo "child $d"; done
+        for h in /sys/fs/cgroup/*; do [ -e "$h/release_agent" ] && echo "release_agent $h"; done
+        echo 1 > /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null && echo wrote-limit
+        echo 0 > /sys/fs/cgroup/memory/cgroup.procs 2>/dev/null && echo wrote-procs
+        mkdir /sys/fs/cgroup/memory/x 2>/dev/null && echo made-cgroup
+        mkdir /sys/fs/cgroup/x 2>/dev/null && echo made-top
+        echo end
+    "#;
+    for privileged in [false, true] {
+        let mut args = vec!["run", "--rm", "-m", "64m"];
+        if privileged {
+            args.push("--privileged");
+        }
+        args.extend(["img", "/bin/sh", "-c", script]);
+        let out = env.ok(&args);
+        assert!(out.lines().any(|l| l == "limit 67108864"), "{out}");
+        assert!(out.lines().any(|l| l == "end"), "{out}");
+        let top: Vec<&str> = out
+            .lines()
+            .find_map(|l| l.strip_prefix("top "))
+            .unwrap()
+            .split(' ')
+            .collect();
+        // cgset's hierarchies, each the container's own group; none of the host's
+        // root cgroups (the test's own are the roots of some) and no named one.
+        for want in ["memory", "pids", "blkio", "cpuset", "freezer"] {
+            assert!(top.contains(&want), "{want} missing: {out}");
+        }
+        assert!(
+            !top.iter().any(|t| t.contains("systemd") || *t == "unified"),
+            "{out}"
+        );
+        for bad in [
+            "child ",
+            "release_agent ",
+            "wrote-limit",
+            "wrote-procs",
+            "made-cgroup",
+            "made-top",
+        ] {
+            assert!(!out.lines().any(|l| l.starts_with(bad)), "{bad}: {out}");
+        }
+    }
+    // Nothing is left of the container's group.
+    for d in env.cgroup_dirs() {
+        let left: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .collect();
+        assert!(left.is_empty(), "{}: {left:?}", d.display());
+    }
+}

@@ -21,13 +21,11 @@ vm_expect images "img" "$(contain images | awk 'NR == 2 { print $1 }')"
 vm_expect attached "hello|hello" "$(contain run --name att img /bin/echo hello 2>&1)|$(contain logs att 2>&1)"
 vm_check attached_rm contain rm att
 
-# --rm: the namespaces and the union, the container's own group, and nothing left.
+# --rm: the namespaces and the union, the container's own group (the root of its cgroup
+# namespace, as docker's), and nothing left.
 out=$(contain run --rm --hostname box img /bin/sh -c 'hostname; cat /proc/self/cgroup; ls /' 2>&1)
 vm_expect rm_hostname box "$(echo "$out" | sed -n 1p)"
-case $(echo "$out" | sed -n 2p) in
-0::/contain/*) vm_result rm_own_group ok "$(echo "$out" | sed -n 2p)" ;;
-*) vm_result rm_own_group fail "$out" ;;
-esac
+vm_expect rm_own_group "0::/" "$(echo "$out" | sed -n 2p)"
 vm_check rm_image_root sh -c "echo '$out' | grep -qx probe"
 vm_expect rm_nothing_left "||" "$(ls $CONTAIN_ROOT/containers)|$(ls $CONTAIN_ROOT/names)|$(find $G -mindepth 1 -type d)"
 
@@ -43,7 +41,16 @@ vm_expect limits "67108864|50000 100000|20|50" \
 i=0
 while [ $i -lt 100 ] && ! grep -q . $G/$cid/cgroup.procs 2>/dev/null; do usleep 50000; i=$((i + 1)); done
 vm_expect member "yes" "$(grep -q . $G/$cid/cgroup.procs && echo yes || echo no)"
-vm_expect exec_group "0::/contain/$cid" "$(contain exec web /bin/cat /proc/self/cgroup 2>&1)"
+vm_expect exec_group "0::/" "$(contain exec web /bin/cat /proc/self/cgroup 2>&1)"
+# /sys/fs/cgroup inside: cgroup2, read-only, rooted at the container's group: the limit of
+# -m 64m in memory.max, no other group of the host's (none below nor beside it), no write.
+vm_expect inside_limit "67108864|50000 100000|20" \
+    "$(contain exec web /bin/cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max 2>&1 | tr '\n' '|' | sed 's/|$//')"
+vm_expect inside_nothing_else "/sys/fs/cgroup/*/" "$(contain exec web /bin/sh -c 'echo /sys/fs/cgroup/*/' 2>&1)"
+vm_expect inside_procs_own "yes" "$(contain exec web /bin/cat /sys/fs/cgroup/cgroup.procs 2>/dev/null | grep -qx 1 && echo yes || echo no)"
+vm_expect inside_read_only "refused|refused|refused|67108864" \
+    "$(contain exec web /bin/sh -c 'echo 1 > /sys/fs/cgroup/memory.max' >/dev/null 2>&1 && echo wrote || echo refused)|$(contain exec web /bin/mkdir /sys/fs/cgroup/x >/dev/null 2>&1 && echo made || echo refused)|$(contain exec web /bin/sh -c 'echo 0 > /sys/fs/cgroup/cgroup.procs' >/dev/null 2>&1 && echo moved || echo refused)|$(cat $G/$cid/memory.max)"
+vm_expect inside_mount "cgroup2 ro" "$(contain exec web /bin/cat /proc/self/mounts 2>&1 | awk '$2 == "/sys/fs/cgroup" { print $3, substr($4, 1, 2) }')"
 vm_expect exec_env "box2" "$(contain exec -e H=box2 web /bin/sh -c 'echo $H' 2>&1)"
 # unshare-rs --join-cgroup (nsenter's): into the group of the container's program (its pid 1).
 prog=$(contain inspect web | grep -o '"Pid":[0-9]*' | cut -d: -f2)
@@ -82,6 +89,11 @@ const CHECKS: &[&str] = &[
     "limits",
     "member",
     "exec_group",
+    "inside_limit",
+    "inside_nothing_else",
+    "inside_procs_own",
+    "inside_read_only",
+    "inside_mount",
     "exec_env",
     "join_cgroup",
     "stats_v2",

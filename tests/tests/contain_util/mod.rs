@@ -247,13 +247,29 @@ pub fn contain_vm(state: &Path, tmp: &Path) -> cttest::vm::Vm {
         .status()
         .expect("tar");
     assert!(st.success(), "packing the store {}", state.display());
-    cttest::vm::Vm::new()
+    let mut vm = cttest::vm::Vm::new()
         .cpus(2)
         .memory_mb(1024)
         .tools(&["unshare-rs", "cgset", "unionmount", "chroot-rs"])
         .binary("/bin/bash")
         .file(contain_script(), "/bin/contain")
-        .file(contain_script().with_file_name("net.sh"), "/bin/net.sh")
         .file(&store, "/vm/store.tar")
-        .module("overlay")
+        .module("overlay");
+    // The front script's per-concern files (common.sh, run.sh, ...), beside it.
+    let dir = contain_script().with_file_name("");
+    let mut libs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("contain/")
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "sh"))
+        .collect();
+    libs.sort();
+    for l in libs {
+        let name = l
+            .file_name()
+            .expect("a file name")
+            .to_string_lossy()
+            .into_owned();
+        vm = vm.file(&l, format!("/bin/{name}"));
+    }
+    vm
 }
