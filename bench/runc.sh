@@ -4,7 +4,8 @@
 #            busybox-static root, a relative cgroupsPath (below this shell's
 #            cgroup, so that nothing is made at the hierarchies' roots);
 #   seccomp: the same plus podman 4.3's default seccomp profile and its
-#            11 capabilities (from the research bundle), runc's 51 ms case.
+#            11 capabilities (from the research bundle), runc's 51 ms case;
+#   chain:   the minimal bundle with runc-rs's exec chain (RUNC_RS_EXEC_CHAIN).
 # Each run is create + start + wait + delete of a fresh container id.
 # ROUNDS short hyperfine runs alternate the two commands; the figures are
 # medians over the rounds (the machine may be shared).  Needs root,
@@ -43,7 +44,7 @@ if os.path.exists(podman):
     json.dump(c, open(path + ".seccomp", "w"))
 EOF
 bench() {
-    name=$1 cfg=$2
+    name=$1 cfg=$2 env=${3:-}
     cp "$W/b/$cfg" "$W/b/config.json.use"
     mkdir -p "$W/$name"
     cp -r "$W/b/rootfs" "$W/$name/" 2>/dev/null || true
@@ -52,7 +53,7 @@ bench() {
     i=0
     while [ "$i" -lt "$ROUNDS" ]; do
         hyperfine -N --style none --warmup 3 --runs "$RUNS" --export-csv "$TMP" \
-            -n runc-rs "sh -c 'cd $W/$name && exec $RR --root $W/rr run bench-\$\$'" \
+            -n runc-rs "sh -c 'cd $W/$name && $env exec $RR --root $W/rr run bench-\$\$'" \
             -n runc "sh -c 'cd $W/$name && exec $RUNC --root $W/rc run bench-\$\$'" >/dev/null 2>&1
         awk -F, 'NR == 2 { a = $4; x = $5 + $6 } NR == 3 { b = $4; y = $5 + $6 } END { print a, b, x, y }' "$TMP" >>"$ALL"
         i=$((i + 1))
@@ -67,3 +68,6 @@ bench() {
 }
 bench minimal config.json
 [ -f "$W/b/config.json.seccomp" ] && bench seccomp config.json.seccomp
+# runc-rs's exec chain (cgset -- unshare-rs -- runc-rs init) instead of its
+# in-process fork, for comparison (CHAIN=0 leaves it out).
+[ "${CHAIN:-1}" = 0 ] || bench chain config.json RUNC_RS_EXEC_CHAIN=1

@@ -12,9 +12,13 @@ runc's command line, so that podman (\\-\\-runtime) and containerd (ctr run
 \\-\\-runc\\-binary) can drive the ctools.
 .PP
 .B create
-starts the chain
-.I cgset LIMITS GROUP \\-\\- unshare\\-rs NAMESPACES \\-\\- runc\\-rs init:
-cgset writes linux.resources (and the device rules) into the group named by
+runs the steps of the chain
+.I cgset LIMITS GROUP \\-\\- unshare\\-rs NAMESPACES \\-\\- runc\\-rs init
+in a fork of itself, through cgset's and unshare\\-rs's library functions
+(no exec before the program's), or execs that chain where a new user or time
+namespace is asked for or RUNC_RS_EXEC_CHAIN is set:
+cgset writes linux.resources (and the device rules: deny\\-all, the
+config's rules, then runc's defaults, whatever linux.resources says) into the group named by
 cgroupsPath (absolute: from each hierarchy's root; relative: below the
 caller's cgroup; none: ./runc\\-rs\\-ID), unshare\\-rs makes the new
 namespaces and writes the id maps, and runc\\-rs's init joins the namespaces
@@ -34,7 +38,13 @@ opens the fifo, which lets the init exec process.args.
 prestart and createRuntime hooks run in runc\\-rs create, createContainer
 and startContainer in the init, poststart in start and poststop in delete,
 each with the state JSON on its stdin. State lives under \\-\\-root (default
-/run/runc\\-rs).";
+/run/runc\\-rs; rootless, $XDG_RUNTIME_DIR/runc\\-rs).
+.PP
+A working directory outside the container's root (a cwd through a leaked
+/proc/self/fd/N) is refused, and exec enters the container from a sealed
+memfd copy of runc\\-rs, as runc does. Rootless (a user other than root, or
+root of a user namespace other than the host's, as under rootless podman):
+no devices cgroup, and a group that cannot be made is no error.";
 
 const SECTIONS: &[(&str, &str)] = &[
     (

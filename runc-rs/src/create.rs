@@ -147,6 +147,15 @@ fn cleanup(root: &Path, id: &str, pid: i32, group: &str) {
 /// # Errors
 /// Anything that keeps the container from being created (nothing is left).
 pub fn create(root: &Path, id: &str, o: &CreateOpts, for_run: bool) -> Result<i32> {
+    create_spec(root, id, o, for_run).map(|(pid, _)| pid)
+}
+
+/// `create`, returning the init's pid and the config it read (run uses it
+/// again for start and delete instead of reading it twice more).
+///
+/// # Errors
+/// As [`create`].
+pub fn create_spec(root: &Path, id: &str, o: &CreateOpts, for_run: bool) -> Result<(i32, Spec)> {
     let bundle = fs::canonicalize(&o.bundle)
         .map_err(|e| anyhow!("bundle {}: {}", o.bundle.display(), ctcore::error_text(&e)))?;
     let spec = load_spec(&bundle)?;
@@ -166,7 +175,7 @@ pub fn create(root: &Path, id: &str, o: &CreateOpts, for_run: bool) -> Result<i3
     let group = plan::cgroup_name(&spec, id);
     let r = create_in(root, id, o, &bundle, &spec, &sdir, &group, terminal);
     match r {
-        Ok(pid) => Ok(pid),
+        Ok(pid) => Ok((pid, spec)),
         Err((e, pid)) => {
             cleanup(root, id, pid, &group);
             Err(e)
@@ -219,106 +228,139 @@ fn create_in(
     state::save(root, &rec).map_err(fail)?;
 
     let (mine, theirs) = sync::pair().map_err(fail)?;
-    let sync_fd: RawFd = 3 + o.preserve_fds as RawFd;
-    let me = std::env::current_exe().map_err(|e| {
-        fail(anyhow!(
-            "cannot find runc-rs itself: {}",
-            ctcore::error_text(&e)
-        ))
-    })?;
     // The chain: cgset GROUP [LIMITS] -- unshare-rs NS -- runc-rs init.
     // Rootless without resources: no cgroup (a user cannot make one), as runc.
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-    let is_root = nix::unistd::geteuid().is_root();
-    let use_cgset = is_root || resources.is_some();
-    let mut argv: Vec<OsString> = vec![];
-    if use_cgset {
-        argv.push(tool("cgset").into());
-    }
+    let rootless = crate::rootless();
+    let use_cgset = !rootless || resources.is_some();
+    let mut cg_opts: Vec<String> = vec![];
     if let Some(r) = resources {
-        argv.extend(
-            plan::limit_args(r)
-                .map_err(fail)?
-                .into_iter()
-                .map(OsString::from),
-        );
+        cg_opts.extend(plan::limit_args(r).map_err(fail)?);
     }
     // The devices cgroup as runc: deny-all, the config's rules, runc's
     // defaults, whether or not linux.resources says anything (a user
     // cannot write the devices controller: none when rootless, as runc).
-    if is_root {
+    if !rootless {
         let rules = resources
             .and_then(|r| r.devices().as_deref())
             .unwrap_or(&[]);
-        argv.extend(
-            plan::device_args(spec, rules)
-                .map_err(fail)?
-                .into_iter()
-                .map(OsString::from),
-        );
+        cg_opts.extend(plan::device_args(spec, rules).map_err(fail)?);
     }
-    if use_cgset {
-        argv.push(group.into());
-        argv.push("--".into());
-    }
-    let ns = plan::unshare_args(spec, !o.no_new_keyring);
-    if !ns.is_empty() {
-        argv.push(tool("unshare-rs").into());
-        argv.extend(ns);
-        argv.push("--".into());
-    }
-    argv.push(me.into());
-    argv.extend(
-        [
-            "init".into(),
-            "--bundle".into(),
-            bundle.as_os_str().to_owned(),
-            "--sync".into(),
-            sync_fd.to_string().into(),
-            "--fifo".into(),
-            fifo.as_os_str().to_owned(),
-            "--preserve-fds".into(),
-            o.preserve_fds.to_string().into(),
-        ]
-        .into_iter()
-        .collect::<Vec<OsString>>(),
-    );
-    if o.no_pivot {
-        argv.push("--no-pivot".into());
-    }
-    if terminal {
-        argv.push("--console".into());
-    }
-    let theirs_raw = theirs.as_raw_fd();
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..]);
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::dup2(theirs_raw, sync_fd) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::fcntl(sync_fd, libc::F_SETFD, 0);
-            Ok(())
+    let mut kid = if in_process(spec) {
+        // The same steps without their execs: cgset's and unshare-rs's
+        // library functions in a fork of runc-rs, which goes on as the init
+        // with the config it has already read.
+        let cg = use_cgset.then(|| {
+            let mut a: Vec<OsString> = vec!["cgset".into()];
+            a.extend(cg_opts.iter().map(OsString::from));
+            a.push(group.into());
+            a
         });
-    }
-    let mut child = cmd.spawn().map_err(|e| {
-        fail(anyhow!(
-            "cannot run {}: {}",
-            argv[0].to_string_lossy(),
-            ctcore::error_text(&e)
-        ))
-    })?;
-    drop(theirs);
-    let chain_pid = child.id() as i32;
+        let (bundle, fifo) = (bundle.to_path_buf(), fifo.clone());
+        let (preserve, no_pivot, keyring) = (o.preserve_fds, o.no_pivot, !o.no_new_keyring);
+        // SAFETY: runc-rs has no other thread; the child runs the init's
+        // steps and ends in exec or _exit.
+        let b = unsafe { libc::fork() };
+        if b < 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(fail(anyhow!("fork: {}", ctcore::error_text(&e))));
+        }
+        if b == 0 {
+            drop(mine);
+            let fd = theirs.as_raw_fd();
+            let r = enter_in_process(spec, cg, keyring, rootless).and_then(|()| {
+                init_with(
+                    spec.clone(),
+                    &bundle,
+                    fd,
+                    &fifo,
+                    preserve,
+                    no_pivot,
+                    terminal,
+                )
+            });
+            if let Err(e) = r {
+                let _ = sync::send(fd, &format!("error {e:#}"), None);
+            }
+            // SAFETY: leave the forked child at once.
+            unsafe { libc::_exit(1) }
+        }
+        drop(theirs);
+        Kid::Forked(b)
+    } else {
+        let mut argv: Vec<OsString> = vec![];
+        if use_cgset {
+            argv.push(tool("cgset").into());
+            argv.extend(cg_opts.iter().map(OsString::from));
+            argv.push(group.into());
+            argv.push("--".into());
+        }
+        let ns = plan::unshare_args(spec, !o.no_new_keyring);
+        if !ns.is_empty() {
+            argv.push(tool("unshare-rs").into());
+            argv.extend(ns);
+            argv.push("--".into());
+        }
+        let sync_fd: RawFd = 3 + o.preserve_fds as RawFd;
+        let me = std::env::current_exe().map_err(|e| {
+            fail(anyhow!(
+                "cannot find runc-rs itself: {}",
+                ctcore::error_text(&e)
+            ))
+        })?;
+        argv.push(me.into());
+        argv.extend(
+            [
+                "init".into(),
+                "--bundle".into(),
+                bundle.as_os_str().to_owned(),
+                "--sync".into(),
+                sync_fd.to_string().into(),
+                "--fifo".into(),
+                fifo.as_os_str().to_owned(),
+                "--preserve-fds".into(),
+                o.preserve_fds.to_string().into(),
+            ]
+            .into_iter()
+            .collect::<Vec<OsString>>(),
+        );
+        if o.no_pivot {
+            argv.push("--no-pivot".into());
+        }
+        if terminal {
+            argv.push("--console".into());
+        }
+        let theirs_raw = theirs.as_raw_fd();
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(theirs_raw, sync_fd) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::fcntl(sync_fd, libc::F_SETFD, 0);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().map_err(|e| {
+            fail(anyhow!(
+                "cannot run {}: {}",
+                argv[0].to_string_lossy(),
+                ctcore::error_text(&e)
+            ))
+        })?;
+        drop(theirs);
+        Kid::Chain(child)
+    };
+    let chain_pid = kid.pid();
     let mut pid = 0;
     let fd = mine.as_raw_fd();
     let mut master: Option<OwnedFd> = None;
     loop {
         let msg = sync::recv(fd).map_err(|e| (e, pid))?;
         let Some((m, mfd)) = msg else {
-            let st = child.wait().ok();
-            let why = match st.and_then(|s| s.code()) {
+            let why = match kid.wait() {
                 Some(c) => format!("the chain exited with status {c}"),
                 None => "the chain was killed".into(),
             };
@@ -329,7 +371,7 @@ fn create_in(
             "pid" => {
                 pid = rest.parse().unwrap_or(0);
                 if pid != chain_pid {
-                    let _ = child.wait();
+                    let _ = kid.wait();
                 }
                 rec.pid = pid;
                 rec.start_time = state::stat_of(pid).map_or(0, |s| s.0);
@@ -375,6 +417,109 @@ fn create_in(
         RELAY.with(|r| *r.borrow_mut() = Some(m));
     }
     Ok(pid)
+}
+
+/// The first process of the chain: the exec'd tools, or runc-rs's fork.
+enum Kid {
+    Chain(std::process::Child),
+    Forked(i32),
+}
+
+impl Kid {
+    fn pid(&self) -> i32 {
+        match self {
+            Kid::Chain(c) => c.id() as i32,
+            Kid::Forked(p) => *p,
+        }
+    }
+
+    /// Wait for it: its exit status, None when a signal ended it.
+    fn wait(&mut self) -> Option<i32> {
+        match self {
+            Kid::Chain(c) => c.wait().ok().and_then(|s| s.code()),
+            Kid::Forked(p) => {
+                let mut st = 0;
+                // SAFETY: waitpid on our child, writing `st`.
+                let r = unsafe { libc::waitpid(*p, &raw mut st, 0) };
+                (r == *p && libc::WIFEXITED(st)).then(|| libc::WEXITSTATUS(st))
+            }
+        }
+    }
+}
+
+/// Whether create runs the chain's steps in a fork of runc-rs (cgset's and
+/// unshare-rs's library functions, no exec before the program's) rather
+/// than exec'ing `cgset ... -- unshare-rs ... -- runc-rs init`.  The chain
+/// stays for a new user namespace (its id maps take unshare-rs's mapping
+/// helpers and a second process), a new time namespace (unshare-rs forks
+/// for it), and when RUNC_RS_EXEC_CHAIN is set (non-empty).
+#[must_use]
+pub fn in_process(spec: &Spec) -> bool {
+    let f = plan::unshare_flags(spec);
+    f & (libc::CLONE_NEWUSER | libc::CLONE_NEWTIME) == 0
+        && std::env::var_os("RUNC_RS_EXEC_CHAIN").is_none_or(|v| v.is_empty())
+}
+
+/// In the fork: what `cgset LIMITS GROUP --` and `unshare-rs NAMESPACES
+/// --propagation=P --new-keyring --` do before their exec, through their
+/// libraries: the group (made, limited, and this process moved in), then
+/// the new namespaces, the root's propagation and a new session keyring.
+fn enter_in_process(
+    spec: &Spec,
+    cgset_argv: Option<Vec<OsString>>,
+    keyring: bool,
+    rootless: bool,
+) -> Result<()> {
+    if let Some(argv) = cgset_argv {
+        let group = argv.last().cloned().unwrap_or_default();
+        let join = || -> Result<()> {
+            let cli = <cgset::cli::Cli as clap::Parser>::try_parse_from(&argv)
+                .map_err(|e| anyhow!("{}", e.to_string().trim()))?;
+            cgset::run(cli)?;
+            // Then in, as cgset's PROGRAM form moves itself: through v1's
+            // `tasks` (one thread), which spares cgroup.procs's wait for the
+            // kernel's thread-group lock (an RCU grace period, milliseconds).
+            let root = std::env::var_os("CGSET_ROOT").filter(|v| !v.is_empty());
+            let tree = cgset::tree::Tree::detect(root.as_deref().map(Path::new))?;
+            let g = cgset::tree::Group::parse(&group.to_string_lossy())?;
+            cgset::ops::attach_self(&tree, &g, false)
+        };
+        match join() {
+            Ok(()) => {}
+            // Rootless, a group that cannot be made is no error (runc's
+            // rootless cgroup manager): the container runs in the caller's.
+            Err(e) if rootless => crate::log::debug(&format!("no cgroup: {e:#}")),
+            Err(e) => bail!("cgset: {e:#}"),
+        }
+    }
+    let flags = plan::unshare_flags(spec);
+    if flags == 0 {
+        return Ok(());
+    }
+    // SAFETY: unshare with flags; this process has one thread.
+    if unsafe { libc::unshare(flags) } != 0 {
+        let e = std::io::Error::last_os_error();
+        bail!("unshare: {}", ctcore::error_text(&e));
+    }
+    if flags & libc::CLONE_NEWNS != 0 {
+        let p = match plan::propagation(spec) {
+            "private" => libc::MS_PRIVATE,
+            "shared" => libc::MS_SHARED,
+            _ => libc::MS_SLAVE,
+        };
+        unshare_rs::sys::mount(Some("none"), Path::new("/"), None, libc::MS_REC | p).map_err(
+            |e| {
+                anyhow!(
+                    "cannot change root filesystem propagation: {}",
+                    ctcore::error_text(&e)
+                )
+            },
+        )?;
+    }
+    if keyring {
+        unshare_rs::secure::new_session_keyring().map_err(|e| anyhow!("{e:#}"))?;
+    }
+    Ok(())
 }
 
 thread_local! {
@@ -438,7 +583,27 @@ fn init_in(
     no_pivot: bool,
     console: bool,
 ) -> Result<i32> {
-    let spec = load_spec(bundle)?;
+    init_with(
+        load_spec(bundle)?,
+        bundle,
+        fd,
+        fifo,
+        preserve,
+        no_pivot,
+        console,
+    )
+}
+
+/// The init's steps with the config read.
+fn init_with(
+    spec: Spec,
+    bundle: &Path,
+    fd: RawFd,
+    fifo: &Path,
+    preserve: u32,
+    no_pivot: bool,
+    console: bool,
+) -> Result<i32> {
     let ns = plan::namespaces(&spec);
     // Namespaces given by path: user first, mount last.
     let mut joins: Vec<_> = ns.iter().filter(|(_, p)| p.is_some()).collect();
@@ -701,6 +866,14 @@ pub fn attach_tty(slave: &Path) -> Result<()> {
 /// # Errors
 /// Not created, or the init is dead.
 pub fn start(root: &Path, id: &str) -> Result<()> {
+    start_with(root, id, None)
+}
+
+/// `start` with the config already read (or None: read from the bundle).
+///
+/// # Errors
+/// As [`start`].
+pub fn start_with(root: &Path, id: &str, spec: Option<&Spec>) -> Result<()> {
     let rec = state::load(root, id)?;
     match state::status(root, &rec) {
         Status::Created => {}
@@ -731,10 +904,17 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         }
     }
     let _ = fs::remove_file(&fifo);
-    let spec = load_spec(&rec.bundle).ok();
+    let read;
+    let spec = match spec {
+        Some(s) => Some(s),
+        None => {
+            read = load_spec(&rec.bundle).ok();
+            read.as_ref()
+        }
+    };
     if let Some(spec) = spec {
         let st = state_json(&rec, ContainerState::Running, rec.pid);
-        if let Err(e) = hooks::run("poststart", &hook_list(&spec, |h| h.poststart()), &st) {
+        if let Err(e) = hooks::run("poststart", &hook_list(spec, |h| h.poststart()), &st) {
             crate::log::warn(&format!("{e:#}"));
         }
     }
@@ -750,9 +930,9 @@ pub fn run(root: &Path, id: &str, o: &CreateOpts, detach: bool, keep: bool) -> R
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     }
-    let pid = create(root, id, o, !detach)?;
-    if let Err(e) = start(root, id) {
-        let _ = crate::ops::delete(root, id, true);
+    let (pid, spec) = create_spec(root, id, o, !detach)?;
+    if let Err(e) = start_with(root, id, Some(&spec)) {
+        let _ = crate::ops::delete_with(root, id, true, Some(&spec));
         return Err(e);
     }
     if detach {
@@ -764,7 +944,7 @@ pub fn run(root: &Path, id: &str, o: &CreateOpts, detach: bool, keep: bool) -> R
         None => wait_for(pid),
     };
     if !keep {
-        let _ = crate::ops::delete(root, id, true);
+        let _ = crate::ops::delete_with(root, id, true, Some(&spec));
     }
     Ok(status)
 }

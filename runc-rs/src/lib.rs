@@ -80,10 +80,29 @@ fn init_args(a: &[std::ffi::OsString]) -> Option<InitArgs> {
     Some((bundle?, sync?, fifo?, preserve, no_pivot, console))
 }
 
-/// runc's default state directory: /run/runc-rs for root, else
-/// $XDG_RUNTIME_DIR/runc-rs.
+/// Whether runc-rs runs rootless: as a user other than root, or as root of
+/// a user namespace other than the host's (where rootless podman runs its
+/// runtime), as runc decides for its rootless cgroup manager: no devices
+/// cgroup, and a group it cannot make is no error.
+#[must_use]
+pub fn rootless() -> bool {
+    !nix::unistd::geteuid().is_root() || in_user_namespace()
+}
+
+/// Whether this process is in a user namespace other than the initial one
+/// (its uid_map is not the identity of all ids).
+#[must_use]
+pub fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
+        let f: Vec<&str> = m.split_whitespace().collect();
+        f != ["0", "0", "4294967295"]
+    })
+}
+
+/// runc's default state directory: /run/runc-rs for root, else (rootless,
+/// see [`rootless`]) $XDG_RUNTIME_DIR/runc-rs.
 fn default_root() -> std::path::PathBuf {
-    if !nix::unistd::geteuid().is_root()
+    if rootless()
         && let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty())
     {
         return std::path::Path::new(&d).join("runc-rs");

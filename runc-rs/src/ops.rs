@@ -175,6 +175,20 @@ pub fn pause(root: &Path, id: &str, on: bool) -> Result<()> {
 /// # Errors
 /// A running container without --force; a missing one without --force.
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    delete_with(root, id, force, None)
+}
+
+/// `delete` with the config already read (or None: read from the bundle
+/// for its poststop hooks).
+///
+/// # Errors
+/// As [`delete`].
+pub fn delete_with(
+    root: &Path,
+    id: &str,
+    force: bool,
+    spec: Option<&oci_spec::runtime::Spec>,
+) -> Result<()> {
     let rec = match state::load(root, id) {
         Ok(r) => r,
         Err(e) if force && format!("{e}").contains("does not exist") => return Ok(()),
@@ -189,46 +203,76 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             s.word()
         ),
     }
+    // A stopped container's groups are empty most often: they go at once,
+    // without reading every hierarchy's process list twice first.
+    let removed = st == Status::Stopped
+        && rec
+            .cgroup_dirs
+            .iter()
+            .all(|d| fs::remove_dir(d).is_ok() || !d.exists());
+    if removed {
+        let _ = fs::remove_dir_all(state::dir(root, id));
+    } else {
+        kill_and_remove(root, id, &rec, st);
+    }
+    poststop(&rec, spec);
+    Ok(())
+}
+
+/// Kill what is left of a container (all of it unless stopped), wait for
+/// its groups to empty, and remove them and the state.
+fn kill_and_remove(root: &Path, id: &str, rec: &Record, st: Status) {
     if st != Status::Stopped {
         if st == Status::Paused {
-            let _ = freeze(&rec, false);
+            let _ = freeze(rec, false);
         }
-        for p in pids(&rec) {
+        for p in pids(rec) {
             // SAFETY: SIGKILL to the container's processes.
             unsafe { libc::kill(p, libc::SIGKILL) };
         }
         // SAFETY: as above.
         unsafe { libc::kill(rec.pid, libc::SIGKILL) };
         for _ in 0..2000 {
-            if !state::alive(&rec) {
+            if !state::alive(rec) {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
     }
     // Other processes of the cgroup (exec'd ones without a pid namespace).
-    for p in pids(&rec) {
+    for p in pids(rec) {
         // SAFETY: as above.
         unsafe { libc::kill(p, libc::SIGKILL) };
     }
     for _ in 0..1000 {
-        if pids(&rec).is_empty() {
+        if pids(rec).is_empty() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     remove_cgroups(&rec.cgroup_dirs);
     let _ = fs::remove_dir_all(state::dir(root, id));
-    if let Ok(spec) = crate::create::load_spec(&rec.bundle)
+}
+
+/// The poststop hooks (a failure only warns).
+fn poststop(rec: &Record, spec: Option<&oci_spec::runtime::Spec>) {
+    let read;
+    let spec = match spec {
+        Some(s) => Some(s),
+        None => {
+            read = crate::create::load_spec(&rec.bundle).ok();
+            read.as_ref()
+        }
+    };
+    if let Some(spec) = spec
         && let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststop().clone())
     {
-        let s = crate::state::oci_state(&rec, ContainerState::Stopped, 0);
+        let s = crate::state::oci_state(rec, ContainerState::Stopped, 0);
         let text = serde_json::to_string(&s).unwrap_or_default();
         if let Err(e) = crate::hooks::run("poststop", &h, &text) {
             crate::log::warn(&format!("{e:#}"));
         }
     }
-    Ok(())
 }
 
 /// `ps`.

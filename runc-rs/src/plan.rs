@@ -288,6 +288,32 @@ pub fn ns_name(t: LinuxNamespaceType) -> &'static str {
     }
 }
 
+/// The clone flags of the namespaces to create (all but pid, which the
+/// init makes with its fork).
+#[must_use]
+pub fn unshare_flags(spec: &Spec) -> libc::c_int {
+    namespaces(spec)
+        .into_iter()
+        .filter(|(t, p)| p.is_none() && *t != LinuxNamespaceType::Pid)
+        .fold(0, |f, (t, _)| f | ns_flag(t))
+}
+
+/// The propagation of the container's mount namespace (unshare-rs's
+/// `--propagation` word): rootfsPropagation's private or shared, else slave.
+#[must_use]
+pub fn propagation(spec: &Spec) -> &'static str {
+    let prop = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().clone())
+        .unwrap_or_default();
+    match prop.trim_start_matches('r') {
+        "private" => "private",
+        "shared" => "shared",
+        _ => "slave",
+    }
+}
+
 /// unshare-rs's arguments for the namespaces to create (all but pid, which
 /// the init makes with its fork) and the id maps; empty when there is none.
 #[must_use]
@@ -354,17 +380,7 @@ pub fn unshare_args(spec: &Spec, new_keyring: bool) -> Vec<OsString> {
         }
     }
     if a.iter().any(|o| o == "--mount") {
-        let prop = spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.rootfs_propagation().clone())
-            .unwrap_or_default();
-        let p = match prop.trim_start_matches('r') {
-            "private" => "private",
-            "shared" => "shared",
-            _ => "slave",
-        };
-        a.push(format!("--propagation={p}").into());
+        a.push(format!("--propagation={}", propagation(spec)).into());
     }
     if new_keyring && !a.is_empty() {
         a.push("--new-keyring".into());
@@ -535,6 +551,17 @@ mod tests {
         )
         .unwrap();
         assert!(device_args(&s, &deny_after).is_err());
+    }
+
+    #[test]
+    fn namespaces_to_flags_and_propagation() {
+        let s = spec(
+            r#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"pid"},{"type":"network","path":"/run/netns/x"},{"type":"mount"},{"type":"uts"}],"rootfsPropagation":"rprivate"}}"#,
+        );
+        assert_eq!(unshare_flags(&s), libc::CLONE_NEWNS | libc::CLONE_NEWUTS);
+        assert_eq!(propagation(&s), "private");
+        let s = spec(r#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"mount"}]}}"#);
+        assert_eq!(propagation(&s), "slave");
     }
 
     #[test]

@@ -471,3 +471,194 @@ fn containerd_ctr_runs_on_runc_rs() {
         "runc-rs state left: {left:?}"
     );
 }
+
+/// Rootless podman as the host's unprivileged user 65534 (nobody), with
+/// subordinate ids that exist only for the test: every podman call runs in
+/// a private mount namespace whose /etc is an overlay of the host's with
+/// `subuid` and `subgid` granting 200000-265535 to that user (newuidmap and
+/// podman read them there; the host's /etc is untouched), and the user's
+/// HOME, XDG_RUNTIME_DIR, CONTAINERS_CONF, --root and --runroot under the
+/// test's temporary directory.
+struct Rootless {
+    tmp: cttest::TempDir,
+    calls: std::cell::Cell<u32>,
+}
+
+impl Rootless {
+    fn dir(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        // a fresh overlay upper directory for each call's namespace
+        let n = self.calls.get() + 1;
+        self.calls.set(n);
+        let (upper, work) = (self.dir(&format!("etc{n}")), self.dir(&format!("etcw{n}")));
+        fs::create_dir(&upper).unwrap();
+        fs::create_dir(&work).unwrap();
+        let name = cttest::sh("getent passwd 65534 | cut -d: -f1");
+        let name = String::from_utf8_lossy(&name.stdout).trim().to_string();
+        for f in ["subuid", "subgid"] {
+            fs::write(upper.join(f), format!("{name}:200000:65536\n")).unwrap();
+        }
+        let t = self.tmp.path().display().to_string();
+        let mut c = Command::new("unshare");
+        c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+            .arg(format!(
+                "mount -t overlay overlay -o lowerdir=/etc,upperdir={},workdir={} /etc || exit 125; \
+                 exec setpriv --reuid=65534 --regid=65534 --clear-groups -- env -i \
+                 PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME={t}/home \
+                 XDG_RUNTIME_DIR={t}/xdg CONTAINERS_CONF={t}/containers.conf \"$@\"",
+                upper.display(),
+                work.display()
+            ))
+            .args(["sh", "podman", "--root"])
+            .arg(self.dir("root"))
+            .arg("--runroot")
+            .arg(self.dir("runroot"))
+            .args(["--storage-driver", "vfs"])
+            .args(args)
+            .stdin(Stdio::null());
+        cttest::run_with_timeout(&mut c, LIMIT)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "rootless podman {args:?}: {:?}\n{}{}",
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+}
+
+impl Drop for Rootless {
+    fn drop(&mut self) {
+        let _ = self.run(&["rm", "-af", "-t", "0"]);
+        // podman's pause process (it holds the user namespace), by its pid file.
+        if let Ok(p) = fs::read_to_string(self.dir("xdg/libpod/tmp/pause.pid"))
+            && let Ok(pid) = p.trim().parse::<i32>()
+            && pid > 1
+        {
+            // SAFETY: a signal to the pause process this test's podman started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+#[test]
+fn rootless_podman_runs_on_runc_rs() {
+    let test = "rootless_podman_runs_on_runc_rs";
+    if !cttest::require_root(test) {
+        return;
+    }
+    let have = |c: &str| cttest::sh(&format!("command -v {c}")).status.success();
+    let nobody = cttest::sh("getent passwd 65534").status.success();
+    if !cttest::require(
+        test,
+        [
+            "podman",
+            "newuidmap",
+            "newgidmap",
+            "setpriv",
+            "unshare",
+            "runc",
+        ]
+        .iter()
+        .all(|c| have(c))
+            && nobody,
+        "needs podman, uidmap, util-linux, runc and a user 65534",
+    ) {
+        return;
+    }
+    let host_subuid = fs::metadata("/etc/subuid").ok().map(|m| m.len());
+    let tmp = cttest::tempdir().unwrap();
+    let t = tmp.path();
+    fs::set_permissions(t, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    for d in ["home", "xdg", "root", "runroot"] {
+        fs::create_dir(t.join(d)).unwrap();
+        std::os::unix::fs::chown(t.join(d), Some(65534), Some(65534)).unwrap();
+    }
+    fs::set_permissions(
+        t.join("xdg"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    fs::write(
+        t.join("containers.conf"),
+        "[containers]\nnetns = \"none\"\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
+         runtime_supports_json = [\"runc-rs\", \"runc\", \"crun\"]\n",
+    )
+    .unwrap();
+    let rootfs = t.join("rootfs");
+    cttest::minroot::build(&rootfs, &["sh", "cat", "echo", "grep", "id"]).unwrap();
+    let tar = t.join("rootfs.tar");
+    let o = cttest::run_with_timeout(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("."),
+        LIMIT,
+    );
+    assert!(o.status.success());
+    let p = Rootless {
+        tmp,
+        calls: std::cell::Cell::new(0),
+    };
+    p.ok(&["import", tar.to_str().unwrap(), "ctimg"]);
+    let rr = cttest::bin("runc-rs");
+    let runc = cttest::sh("command -v runc");
+    let runc = String::from_utf8_lossy(&runc.stdout).trim().to_string();
+    let script =
+        "echo hello; id -u; grep -E '^(Seccomp|Uid):' /proc/self/status; cat /proc/self/uid_map";
+    let mut seen = vec![];
+    for rt in [runc.as_str(), rr.to_str().unwrap()] {
+        let out = p.ok(&["run", "--rm", "--runtime", rt, "ctimg", "sh", "-c", script]);
+        let l = lines(&out);
+        assert_eq!(l[..2], ["hello", "0"], "{rt}: {out}");
+        assert!(out.contains("Seccomp:\t2"), "{rt}: {out}");
+        // root inside is the user outside; the rest are the test's subordinate ids
+        let map: Vec<Vec<&str>> = l[4..]
+            .iter()
+            .map(|m| m.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            map,
+            [["0", "65534", "1"], ["1", "200000", "65536"]],
+            "{rt}: {out}"
+        );
+        assert_eq!(
+            p.run(&[
+                "run",
+                "--rm",
+                "--runtime",
+                rt,
+                "ctimg",
+                "sh",
+                "-c",
+                "exit 5"
+            ])
+            .status
+            .code(),
+            Some(5),
+            "{rt}"
+        );
+        seen.push(out);
+    }
+    assert_eq!(seen[0], seen[1], "runc and runc-rs give the same container");
+    // runc-rs kept its state under the user's XDG_RUNTIME_DIR, and nothing is left there.
+    let state = p.dir("xdg/runc-rs");
+    assert!(state.is_dir());
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+    drop(p);
+    assert_eq!(
+        fs::metadata("/etc/subuid").ok().map(|m| m.len()),
+        host_subuid,
+        "the host's /etc/subuid is untouched"
+    );
+}

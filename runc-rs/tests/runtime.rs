@@ -496,8 +496,17 @@ fn config_fields_read_back_inside() {
     c["linux"]["resources"]["pids"] = json!({"limit": 42});
     c["linux"]["resources"]["memory"] = json!({"limit": 67_108_864});
     b.write_config(&c);
+    // runc-rs's own fork (cgset's and unshare-rs's library calls), then the
+    // exec chain `cgset -- unshare-rs -- runc-rs init`: the same container.
+    for chain in ["", "1"] {
+        fields_read_back(&b, chain);
+    }
+}
+
+fn fields_read_back(b: &Bundle, chain: &str) {
     let mut cmd = b.rc();
     cmd.arg("run").arg("--bundle").arg(&b.dir).arg(&b.id);
+    cmd.env("RUNC_RS_EXEC_CHAIN", chain);
     let p = cttest::probe_json(&cttest::run_with_timeout(&mut cmd, LIMIT));
     assert_eq!(p["uid"], 1000);
     assert_eq!(p["gid"], 1000);
