@@ -33,7 +33,8 @@ DEPS := build-essential mandoc stress cgroup-tools hyperfine pax-utils \
 	qemu-system-x86 cpio busybox-static fuse-overlayfs unionfs-fuse \
 	e2fsprogs bubblewrap runc util-linux iproute2 procps python3 \
 	psmisc kmod uidmap xz-utils passwd jq attr tar gzip zstd umoci skopeo coreutils \
-	perl mount hostname dpkg-dev bash-builtins containernetworking-plugins iptables podman containerd
+	perl mount hostname dpkg-dev bash-builtins containernetworking-plugins iptables podman containerd \
+	slirp4netns socat
 
 .PHONY: all build man completions install uninstall test demo deps lint
 

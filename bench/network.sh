@@ -11,6 +11,9 @@
 # sysctl reaches this machine's own.
 # Usage: bench/network.sh [RUNS [ROUNDS]]   (needs root, hyperfine, jq, netavark in
 # /usr/lib/podman or PATH, containernetworking-plugins)
+# CONTAIN_BENCH_BASELINE=DIR adds DIR/contain (with its net.sh: an older checkout's contain/
+# directory) to the same hyperfine runs, so a change is measured before/after side by side
+# with netavark, on the same machine at the same moment.
 set -eu -o pipefail
 runs=${1:-10}
 rounds=${2:-3}
@@ -32,6 +35,7 @@ work=$(mktemp -d /tmp/network-bench.XXXXXX)
 export CONTAIN_ROOT=$work/state CONTAIN_CGROUP_PARENT=network-bench
 cleanup() {
 	contain network prune -f >/dev/null 2>&1 || :
+	[ -n "${BASEROOT:-}" ] && { CONTAIN_ROOT=$BASEROOT "$CONTAIN_BENCH_BASELINE/contain" network prune -f >/dev/null 2>&1 || :; }
 	while IFS=: read -r _ ctrls path; do
 		for c in ${ctrls//,/ }; do
 			[ -d "/sys/fs/cgroup/$c" ] && rmdir "/sys/fs/cgroup/$c${path%/}/$CONTAIN_CGROUP_PARENT" 2>/dev/null
@@ -56,22 +60,50 @@ nvcycle="f=$work/nvns; : >\$f; unshare --net=\$f true && $nv --config $work/nvcf
 eval "$nvcycle"
 med() { jq -r ".results[] | select(.command == \"$2\") | .median" "$1"; }
 ms() { awk -v x="$1" 'BEGIN { printf "%.1f", x * 1000 }'; }
-ratios=()
+base=()
+if [ -n "${CONTAIN_BENCH_BASELINE:-}" ]; then
+	[ -x "$CONTAIN_BENCH_BASELINE/contain" ] || {
+		echo "bench: no $CONTAIN_BENCH_BASELINE/contain" >&2
+		exit 1
+	}
+	# its own state root: its networks may be written another way
+	export BASEROOT=$work/base
+	CONTAIN_ROOT=$BASEROOT "$CONTAIN_BENCH_BASELINE/contain" build bench /bin/true >/dev/null
+	CONTAIN_ROOT=$BASEROOT "$CONTAIN_BENCH_BASELINE/contain" run --rm -p 8081:80 bench /bin/true
+	base=(-n baseline "CONTAIN_ROOT=$BASEROOT $CONTAIN_BENCH_BASELINE/contain run --rm -p 8081:80 bench /bin/true")
+fi
+ratios=() bratios=()
 for ((r = 1; r <= rounds; r++)); do
 	hyperfine --shell=bash -w 2 -r "$runs" --export-json "$work/a.json" \
 		-n none "contain run --rm --network none bench /bin/true" \
 		-n bridge "contain run --rm bench /bin/true" \
 		-n port "contain run --rm -p 8080:80 bench /bin/true" \
-		-n netavark "$nvcycle" >"$work/a.txt"
+		"${base[@]}" -n netavark "$nvcycle" >"$work/a.txt"
 	n=$(med "$work/a.json" none) b=$(med "$work/a.json" bridge) p=$(med "$work/a.json" port)
 	v=$(med "$work/a.json" netavark)
 	ratio=$(awk -v p="$p" -v n="$n" -v v="$v" 'BEGIN { printf "%.2f", (p - n) / v }')
 	ratios+=("$ratio")
-	printf 'round %d: contain none %s ms, bridge %s ms, bridge -p %s ms (network: %s ms); netavark setup+teardown %s ms; ratio %s\n' \
+	printf 'round %d: contain none %s ms, bridge %s ms, bridge -p %s ms (network: %s ms, without -p %s ms); netavark setup+teardown %s ms; ratio %s\n' \
 		"$r" "$(ms "$n")" "$(ms "$b")" "$(ms "$p")" "$(awk -v p="$p" -v n="$n" 'BEGIN { printf "%.1f", (p - n) * 1000 }')" \
-		"$(ms "$v")" "$ratio"
+		"$(awk -v p="$b" -v n="$n" 'BEGIN { printf "%.1f", (p - n) * 1000 }')" "$(ms "$v")" "$ratio"
+	if [ ${#base[@]} -gt 0 ]; then
+		o=$(med "$work/a.json" baseline)
+		bratios+=("$(awk -v p="$o" -v n="$n" -v v="$v" 'BEGIN { printf "%.2f", (p - n) / v }')")
+		printf '         baseline bridge -p %s ms (network: %s ms); baseline / netavark %s\n' "$(ms "$o")" \
+			"$(awk -v p="$o" -v n="$n" 'BEGIN { printf "%.1f", (p - n) * 1000 }')" "${bratios[-1]}"
+	fi
 done
-printf '%s\n' "${ratios[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "contain network (-p) / netavark = %s (%s to %s over %d rounds)   (goal <= 1.0)\n", a[int((NR + 1) / 2)], a[1], a[NR], NR }'
-echo "where the milliseconds go (one run, CONTAIN_NET_TIMES=1):"
+summary() {
+	printf '%s\n' "${@:2}" | sort -n | awk -v w="$1" '{ a[NR] = $1 } END { printf "%s / netavark = %s (%s to %s over %d rounds)   (goal <= 1.0)\n", w, a[int((NR + 1) / 2)], a[1], a[NR], NR }'
+}
+summary "contain network (-p)" "${ratios[@]}"
+[ ${#bratios[@]} -gt 0 ] && summary "baseline network (-p)" "${bratios[@]}"
+echo "where the milliseconds go (one run, CONTAIN_NET_TIMES=1; the plugins after bridge run side by side):"
 CONTAIN_NET_TIMES=1 contain run --rm -p 8080:80 bench /bin/true 2>&1 | sed 's/^contain: net: /  /'
-echo "iptables execs per setup+teardown: $(strace -f -qq -e trace=execve -o "$work/st" contain run --rm -p 8080:80 bench /bin/true && grep -c 'execve("[^"]*iptables' "$work/st" || echo ?)"
+# the execs of one setup+teardown, by program
+if strace -f -qq -e trace=execve -o "$work/st" contain run --rm -p 8080:80 bench /bin/true; then
+	printf 'execs per setup+teardown (-p 8080:80): '
+	grep -o 'execve("[^"]*"' "$work/st" | sed 's/^execve("//; s/"$//; s|.*/||' |
+		grep -Ev '^(contain|unshare-rs|cgset|unionmount|chroot-rs|true|setsid)$' | sort | uniq -c |
+		sort -rn | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 } END { print "" }'
+fi

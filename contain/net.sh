@@ -18,9 +18,9 @@
 #   $NETRUN/members/NAME/ID        "IP NAME HOSTNAME" of each running container of NAME
 #   $NETRUN/ipam/NAME/             host-local's leases
 # NETRUN is /run/contain (a tmpfs: it goes at reboot with the namespaces, veths and rules it
-# describes), or $CONTAIN_ROOT/run for a private state root.
+# describes), or $ROOT/run for a private state root ($CONTAIN_ROOT) and for a user.
 
-if [ -n "${CONTAIN_ROOT:-}" ]; then NETRUN=$ROOT/run; else NETRUN=/run/contain; fi
+if [ -n "${CONTAIN_ROOT:-}" ] || [ "$ROOTLESS" = 1 ]; then NETRUN=$ROOT/run; else NETRUN=/run/contain; fi
 NETDIR=$ROOT/networks
 CNI_BIN=${CONTAIN_CNI_PATH:-/usr/lib/cni:/opt/cni/bin}
 NET_DEFAULT_SUBNET=${CONTAIN_BRIDGE_SUBNET:-10.98.0.0/16}
@@ -50,7 +50,7 @@ net_write() {
 		--argjson internal "$internal" --arg ipam "$NETRUN/ipam" '{
 		cniVersion: "1.0.0", name: $name,
 		plugins: ([
-			{type: "bridge", bridge: $br, isGateway: ($internal | not), ipMasq: ($internal | not),
+			{type: "bridge", bridge: $br, isGateway: ($internal | not), ipMasq: false,
 			 hairpinMode: true,
 			 ipam: ({type: "host-local", ranges: [[{subnet: $subnet, gateway: $gw}]],
 			        dataDir: $ipam} + (if $internal then {} else {routes: [{dst: "0.0.0.0/0"}]} end))}]
@@ -61,8 +61,38 @@ net_write() {
 		jq -n --arg name "$name" --arg id "$id" --arg br "$br" --arg subnet "$subnet" --arg gw "$gw" \
 			--argjson internal "$internal" --arg created "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" \
 			'{Name: $name, Id: $id, Created: $created, Bridge: $br, Subnet: $subnet,
-			  Gateway: $gw, Internal: $internal}' >"$NETDIR/$name.json" &&
+			  Gateway: $gw, Internal: $internal, Masquerade: ($internal | not)}' >"$NETDIR/$name.json" &&
 		mv -f -- "$NETDIR/$name.conflist.tmp" "$NETDIR/$name.conflist" && net_lines "$name"
+}
+
+# net_masq NETWORK: the network's masquerade rule, one for all its containers as docker
+# makes it (`-s SUBNET ! -o BRIDGE -j MASQUERADE` in nat POSTROUTING), made on the first
+# start after the network was written or the machine booted ($NETRUN/masq/NETWORK says it is
+# there).  The bridge plugin's ipMasq would make a chain of 2 rules and a jump per container
+# instead: 7 iptables execs at each start, 5 at each end, and a chain left behind when the
+# namespace is gone before DEL.  Networks written before (no Masquerade in their metadata)
+# keep the plugin's.
+net_masq() {
+	local n=$1 sub br fd r
+	[ -e "$NETRUN/masq/$n" ] && return 0
+	net_field "$n" Masquerade
+	[ "$R_FIELD" = true ] || return 0
+	net_field "$n" Subnet
+	sub=$R_FIELD
+	net_field "$n" Bridge
+	br=$R_FIELD
+	mkdir -p "$NETRUN/masq"
+	exec {fd}>>"$NETRUN/lock/masq" && flock "$fd"
+	r="-s $sub ! -o $br -m comment --comment contain:$n -j MASQUERADE"
+	if [ ! -e "$NETRUN/masq/$n" ]; then
+		# shellcheck disable=SC2086
+		iptables -w -t nat -C POSTROUTING $r 2>/dev/null || iptables -w -t nat -A POSTROUTING $r || {
+			exec {fd}>&-
+			return 1
+		}
+		: >"$NETRUN/masq/$n"
+	fi
+	exec {fd}>&-
 }
 
 # The default network `bridge` (bridge contain0), made on first use.
@@ -83,7 +113,7 @@ net_field() {
 	local t
 	R_FIELD=
 	IFS= read -r -d '' t <"$NETDIR/$1.json"
-	[[ $t =~ \"$2\":\ *\"?([^\",}]*) ]] && R_FIELD=${BASH_REMATCH[1]}
+	[[ $t =~ \"$2\":\ *\"?([^\",}$'\n']*) ]] && R_FIELD=${BASH_REMATCH[1]}
 	return 0
 }
 
@@ -91,8 +121,25 @@ net_field() {
 # net_cni CMD NETWORK CID NSFILE IFNAME PORTMAPPINGS PREV: run the network's chain (ADD:
 # in order, each plugin's stdout the next one's prevResult; DEL: in reverse, each with the
 # stored result PREV).  ADD's final result in R_CNI.  A failed ADD is undone by a DEL.
+#
+# What is left out or run side by side, because it changes nothing (bench/network.sh has
+# the milliseconds each saves):
+# - portmap, for a container that publishes no port: its ADD returns at once, and its DEL
+#   only removes chains that ADD never made (9 iptables and 6 ip6tables execs).
+# - tuning's DEL when it sets sysctls only: it restores a mac, mtu, promisc or allmulti it
+#   saved, and nothing else (the sysctls go with the namespace).
+# - IPv6: our networks have no IPv6, so portmap runs with a PATH holding iptables and no
+#   ip6tables ($NETRUN/bin4): it then skips its IPv6 chains (their DEL alone made 7 execs).
+# - The plugins after bridge (portmap, firewall, tuning) each hand back their prevResult
+#   unchanged and touch disjoint things (their own chains, the namespace's sysctls): ADD
+#   runs them together once bridge's result (the address) is known, each with that result
+#   as prevResult, and the final result is the last one's, as in a sequential chain.  DEL
+#   of the whole chain runs together too (each plugin removes only what its ADD made).  A
+#   chain holding another plugin type runs one plugin at a time.
+NET_PAR=" bridge portmap firewall tuning "
 net_cni() {
-	local cmd=$1 net=$2 cid=$3 ns=$4 ifname=$5 pm=${6:-[]} prev=${7:-} lines type conf out rc=0 p
+	local cmd=$1 net=$2 cid=$3 ns=$4 ifname=$5 pm=${6:-[]} prev=${7:-} lines type conf rc=0 i
+	local -a types=() confs=() pids=()
 	NET_T0=$EPOCHREALTIME
 	# the chain's lines, made by jq once when the network was written (net_lines)
 	[ -r "$NETDIR/$net.$cmd" ] || net_lines "$net" || {
@@ -102,28 +149,49 @@ net_cni() {
 	lines=$(<"$NETDIR/$net.$cmd")
 	lines=${lines//\"@PM@\"/$pm}
 	R_ERR=
-	local t0=$EPOCHREALTIME
 	while read -r type conf; do
-		t0=$EPOCHREALTIME
-		[ -n "$prev" ] && conf="${conf%\}},\"prevResult\":$prev}"
-		p=
-		for d in ${CNI_BIN//:/ }; do [ -x "$d/$type" ] && p=$d/$type && break; done
-		if [ -z "$p" ]; then
-			R_ERR="network $net: no CNI plugin '$type' in $CNI_BIN (apt-get install containernetworking-plugins)"
-			rc=1
-			[ "$cmd" = ADD ] && break || continue
-		fi
-		out=$(env -i PATH="$NET_PATH" CNI_COMMAND="$cmd" CNI_CONTAINERID="$cid" CNI_NETNS="$ns" \
-			CNI_IFNAME="$ifname" CNI_PATH="$CNI_BIN" CNI_ARGS="IgnoreUnknown=1" "$p" <<<"$conf" 2>/dev/null)
-		if [ $? != 0 ]; then
-			[[ $out =~ \"msg\":\ *\"([^\"]*)\" ]] && out=${BASH_REMATCH[1]}
-			R_ERR="network $net: $type $cmd: ${out:-failed}"
-			rc=1
-			[ "$cmd" = ADD ] && break || continue
-		fi
-		[ "$cmd" = ADD ] && prev=$out
-		[ -n "${CONTAIN_NET_TIMES:-}" ] && net_time "$type $cmd" "$t0"
+		[ -n "$type" ] || continue
+		[ "$type" = portmap ] && [ "$pm" = "[]" ] && continue
+		[ "$cmd" = DEL ] && [ "$type" = tuning ] && ! [[ $conf =~ \"(mac|mtu|promisc|allmulti)\" ]] && continue
+		types+=("$type") confs+=("$conf")
 	done <<<"$lines"
+	local par=1 tmp=$NETRUN/c/$cid/.cni
+	for type in "${types[@]}"; do [[ $NET_PAR == *" $type "* ]] || par=0; done
+	[ -d "$NETRUN/c/$cid" ] || par=0
+	if [ "$cmd" = ADD ]; then
+		# the first plugin (the interface and its address) alone, then the others
+		for ((i = 0; i < ${#types[@]}; i++)); do
+			if [ $i = 0 ] || [ $par = 0 ]; then
+				net_plugin "$cmd" "$net" "$cid" "$ns" "$ifname" "${types[i]}" "${confs[i]}" "$prev" || {
+					rc=1
+					break
+				}
+				prev=$R_OUT
+				continue
+			fi
+			net_plugin "$cmd" "$net" "$cid" "$ns" "$ifname" "${types[i]}" "${confs[i]}" "$prev" "$tmp.$i" &
+			pids[i]=$!
+		done
+	else
+		for ((i = 0; i < ${#types[@]}; i++)); do
+			if [ $par = 0 ]; then
+				net_plugin "$cmd" "$net" "$cid" "$ns" "$ifname" "${types[i]}" "${confs[i]}" "$prev" || rc=1
+			else
+				net_plugin "$cmd" "$net" "$cid" "$ns" "$ifname" "${types[i]}" "${confs[i]}" "$prev" "$tmp.$i" &
+				pids[i]=$!
+			fi
+		done
+	fi
+	local last=$prev
+	for i in "${!pids[@]}"; do
+		if wait "${pids[i]}"; then
+			[ "$cmd" = ADD ] && last=$(<"$tmp.$i")
+		else
+			rc=1
+			[ -z "$R_ERR" ] && R_ERR=$(<"$tmp.$i")
+		fi
+	done
+	# (the .cni.N files go with the container's directory: no rm exec here)
 	if [ "$cmd" = ADD ]; then
 		if [ $rc != 0 ]; then
 			local e=$R_ERR
@@ -131,9 +199,47 @@ net_cni() {
 			R_ERR=$e
 			return 1
 		fi
-		R_CNI=$prev
+		R_CNI=$last
 	fi
 	return $rc
+}
+
+# net_plugin CMD NETWORK CID NSFILE IFNAME TYPE CONF PREV [OUTFILE]: one plugin run, its
+# stdout into R_OUT (or, with OUTFILE, into that file, or its error message on failure), a
+# failure's message into R_ERR.
+net_plugin() {
+	local cmd=$1 net=$2 type=$6 conf=$7 prev=$8 of=${9:-} p="" d out path=$NET_PATH t0=$EPOCHREALTIME
+	[ -n "$prev" ] && conf="${conf%\}},\"prevResult\":$prev}"
+	for d in ${CNI_BIN//:/ }; do [ -x "$d/$type" ] && p=$d/$type && break; done
+	if [ -z "$p" ]; then
+		R_ERR="network $net: no CNI plugin '$type' in $CNI_BIN (apt-get install containernetworking-plugins)"
+		[ -n "$of" ] && echo "$R_ERR" >"$of"
+		return 1
+	fi
+	[ "$type" = portmap ] && net_bin4 && path=$NETRUN/bin4
+	out=$(env -i PATH="$path" CNI_COMMAND="$cmd" CNI_CONTAINERID="$3" CNI_NETNS="$4" \
+		CNI_IFNAME="$5" CNI_PATH="$CNI_BIN" CNI_ARGS="IgnoreUnknown=1" "$p" <<<"$conf" 2>/dev/null)
+	if [ $? != 0 ]; then
+		[[ $out =~ \"msg\":\ *\"([^\"]*)\" ]] && out=${BASH_REMATCH[1]}
+		R_ERR="network $net: $type $cmd: ${out:-failed}"
+		[ -n "$of" ] && echo "$R_ERR" >"$of"
+		return 1
+	fi
+	R_OUT=$out
+	[ -n "$of" ] && printf '%s' "$out" >"$of"
+	[ -n "${CONTAIN_NET_TIMES:-}" ] && net_time "$type $cmd" "$t0"
+	return 0
+}
+
+# net_bin4: $NETRUN/bin4, a PATH for the plugins with iptables and without ip6tables.
+net_bin4() {
+	[ -e "$NETRUN/bin4/iptables" ] && return 0
+	local t f
+	mkdir -p "$NETRUN/bin4" || return 1
+	for t in iptables iptables-save iptables-restore; do
+		f=$(PATH=$NET_PATH command -v "$t") && ln -sf "$f" "$NETRUN/bin4/$t"
+	done
+	[ -e "$NETRUN/bin4/iptables" ]
 }
 
 # net_lines NETWORK: the network's conflist as the lines net_cni runs, NETWORK.ADD (in order)
@@ -291,6 +397,10 @@ net_up() {
 		NET_JOIN=("${TOOL[unshare-rs]}" --join "--net=$R_NS" --)
 		return 0
 		;;
+	slirp4netns)
+		net_slirp_up "$cid"
+		return
+		;;
 	esac
 	local tup=$EPOCHREALTIME
 	need_jq_net
@@ -326,6 +436,11 @@ net_up() {
 			R_ERR=$e
 			return 1
 		}
+		net_masq "$n" || {
+			net_down "$cid"
+			R_ERR="network $n: cannot add its masquerade rule"
+			return 1
+		}
 		# the ports are published on the first network's address, as docker publishes them.
 		# A failed ADD (undone by its DEL) is tried again, twice: the plugins race on the
 		# first creation of a bridge and on iptables under many parallel starts.
@@ -354,16 +469,32 @@ net_up() {
 }
 
 # net_down CID: after the program ends: each network's DEL (while the namespace still
-# exists: the bridge plugin finds the masquerade chain through the address inside it), then
+# exists: the bridge plugin deletes the veth inside it, and for a network written before
+# net_masq, its masquerade chain through the address found there), then
 # the namespace's bind mount, the ports, the membership, the peers' hosts files.  Idempotent.
 net_down() {
 	local cid=$1 s=$NETRUN/c/$1 f n ifname pm nets=() tdown=$EPOCHREALTIME
+	# (the monitor of a slirp4netns container: its holder and slirp4netns end first)
+	net_slirp_stop
 	[ -d "$s" ] || return 0
 	net_lock "c-$cid"
 	if [ -d "$s" ]; then
+		rm -f -- "$NETRUN/api/${cid:0:16}.sock"
 		net_conf "$cid"
 		net_pm_json
 		pm=$R_PM
+		# the published ports' ACCEPT rules, beside the plugins' DEL
+		local apid=
+		if [ -r "$s/admit" ]; then
+			{
+				local r
+				while IFS= read -r r; do
+					# shellcheck disable=SC2086
+					iptables -w -t filter -D CNI-ADMIN $r 2>/dev/null
+				done <"$s/admit"
+			} &
+			apid=$!
+		fi
 		for f in "$s"/*.json; do
 			n=${f##*/} n=${n%.json}
 			ifname=eth0
@@ -372,13 +503,7 @@ net_down() {
 			rm -f -- "$f" "$s/$n.addr" "$NETRUN/members/$n/$cid"
 			nets+=("$n")
 		done
-		if [ -r "$s/admit" ]; then
-			local r
-			while IFS= read -r r; do
-				# shellcheck disable=SC2086
-				iptables -w -t filter -D CNI-ADMIN $r 2>/dev/null
-			done <"$s/admit"
-		fi
+		[ -n "$apid" ] && wait "$apid"
 		umount "$s/ns" 2>/dev/null
 		rm -rf -- "$s"
 		net_release_ports "$cid"
@@ -414,8 +539,11 @@ net_gc() {
 		d=${d%/}
 		cid=${d##*/}
 		net_alive "$cid" && continue
-		# a container being set up writes its owner first
-		[ -e "$d/owner" ] || [ "$(find "$d" -maxdepth 0 -mmin +1 2>/dev/null)" ] || continue
+		# a container being set up writes its owner first, and an owner file being written
+		# reads empty a moment (20 parallel starts: one saw another's network torn down)
+		o=
+		[ -e "$d/owner" ] && IFS= read -r o <"$d/owner"
+		[ -n "$o" ] || [ "$(find "$d" -maxdepth 0 -mmin +1 2>/dev/null)" ] || continue
 		net_down "$cid"
 	done
 	for k in "$NETRUN"/ports/*; do
@@ -445,6 +573,8 @@ net_files() {
 		if [ ${#NET_DNS[@]} -gt 0 ]; then
 			printf 'nameserver %s\n' "${NET_DNS[@]}"
 		else
+			# slirp4netns's resolver first, as rootless podman writes it
+			[ "${NET_SLIRP:-}" = 1 ] && echo "nameserver 10.0.2.3" && ns=1
 			# the host's resolvers, minus loopback ones a container cannot reach
 			while IFS= read -r l; do
 				case $l in
@@ -501,6 +631,143 @@ net_peers() {
 	for p in "$NETRUN/members/$1"/*; do
 		[ "${p##*/}" = "$2" ] || net_hosts "${p##*/}"
 	done
+}
+
+# ---------------------------------------------------------------- rootless: slirp4netns
+# net_slirp_up CID: the network rootless podman gives a user's containers: a holder of a
+# user and a network namespace (lo up, ports from 0 bindable as docker's tuning makes them,
+# ICMP echo sockets allowed), slirp4netns attached to it (tap0 10.0.2.100/24, gateway and
+# host 10.0.2.2, DNS 10.0.2.3, MTU 65520, the host's loopback out of reach), and each -p
+# published through slirp4netns's API socket (add_hostfwd, sent with socat).  The holder and
+# slirp4netns read a pipe of the monitor's: they end when net_down closes it, or when the
+# monitor dies.  As root the holder makes a network namespace only.
+net_slirp_up() {
+	local cid=$1 s=$NETRUN/c/$1 x p f proto api hp sp
+	local -a hold
+	command -v slirp4netns >/dev/null || {
+		R_ERR="network slirp4netns: slirp4netns is not installed (apt-get install slirp4netns)"
+		return 1
+	}
+	net_conf "$cid"
+	if [ ${#NET_PORTS[@]} -gt 0 ] && ! command -v socat >/dev/null; then
+		R_ERR="network slirp4netns: publishing ports needs socat (apt-get install socat)"
+		return 1
+	fi
+	net_init
+	net_gc
+	mkdir -p "$s" "$NETRUN/api" || {
+		R_ERR="cannot create $s"
+		return 1
+	}
+	net_start_time "$BASHPID"
+	echo "$BASHPID $R_ST" >"$s/owner"
+	net_claim_ports "$cid" "${META[name]}" || {
+		rm -rf -- "$s"
+		return 1
+	}
+	# (a FIFO we hold open for reading and writing: no open of it blocks, and every read
+	# has a time limit)
+	rm -f -- "$s/ready"
+	if ! mkfifo -m 600 "$s/ready" || ! exec {NET_READY_FD}<>"$s/ready"; then
+		R_ERR="cannot create $s/ready"
+		net_down "$cid"
+		return 1
+	fi
+	hold=("${TOOL[unshare-rs]}" --net --loopback)
+	[ "$ROOTLESS" = 1 ] && hold=("${TOOL[unshare-rs]}" --user --map-root-user --net --loopback)
+	# (its "up" once the namespaces are made; then it waits for the end of its input)
+	exec {NET_HOLD_FD}> >(exec {NET_READY_FD}<&- && exec "${hold[@]}" -- /bin/sh -c '{ echo 0 >/proc/sys/net/ipv4/ip_unprivileged_port_start
+		echo "0 2147483647" >/proc/sys/net/ipv4/ping_group_range; } 2>/dev/null; echo up; exec cat >/dev/null' >"$s/ready" 2>>"$s/log")
+	hp=$!
+	NET_SLIRP_PIDS=("$hp")
+	net_slirp_ready "$hp" 0
+	if [ "$x" != up ]; then
+		R_ERR="network slirp4netns: cannot make the container's network namespace${x:+: $x}"
+		net_slirp_fail "$cid"
+		return 1
+	fi
+	# API socket path: sun_path holds 108 bytes, so a short name
+	api=$NETRUN/api/${cid:0:16}.sock
+	rm -f -- "$api"
+	exec {NET_SLIRP_FD}> >(exec {NET_READY_FD}<&- {NET_HOLD_FD}>&- && exec slirp4netns --configure --mtu=65520 --disable-host-loopback \
+		--enable-seccomp --api-socket "$api" --exit-fd=0 --ready-fd=3 "$hp" tap0 \
+		3>"$s/ready" >>"$s/log" 2>&1)
+	sp=$!
+	NET_SLIRP_PIDS+=("$sp")
+	net_slirp_ready "$sp" 1
+	exec {NET_READY_FD}<&-
+	NET_READY_FD=
+	if [ "$x" != 1 ]; then
+		R_ERR="network slirp4netns: $(tail -n 1 "$s/log" 2>/dev/null || echo "did not start")"
+		net_slirp_fail "$cid"
+		return 1
+	fi
+	echo "$hp $sp" >"$s/slirp"
+	echo "tap0 10.0.2.100 24 10.0.2.2 -" >"$s/slirp4netns.addr"
+	for p in "${NET_PORTS[@]}"; do
+		read -ra f <<<"$p"
+		proto=${f[0]}
+		x=$(printf '{"execute":"add_hostfwd","arguments":{"proto":"%s","host_addr":"%s","host_port":%s,"guest_addr":"10.0.2.100","guest_port":%s}}' \
+			"$proto" "${f[1]}" "${f[2]}" "${f[3]}" | socat -t 10 - "UNIX-CONNECT:$api" 2>&1)
+		if [[ $x != *'"return"'* ]]; then
+			[[ $x =~ \"desc\":\ *\"([^\"]*)\" ]] && x=${BASH_REMATCH[1]}
+			R_ERR="driver failed programming external connectivity on endpoint ${META[name]} ($cid): cannot publish ${f[1]}:${f[2]}/$proto: ${x:-no answer from slirp4netns}"
+			net_slirp_fail "$cid"
+			return 1
+		fi
+	done
+	local j=(--join)
+	[ "$ROOTLESS" = 1 ] && j+=("--user=/proc/$hp/ns/user")
+	NET_JOIN=("${TOOL[unshare-rs]}" "${j[@]}" "--net=/proc/$hp/ns/net" --)
+	NET_SLIRP=1
+	net_files "$cid"
+	return 0
+}
+# net_slirp_ready PID N: a line (N=0) or N characters from NET_READY_FD into x, while PID
+# runs, 30 s at most.
+net_slirp_ready() {
+	local i
+	x=
+	for ((i = 0; i < 300; i++)); do
+		if [ "$2" = 0 ]; then
+			read -r -t 0.1 -u "$NET_READY_FD" x && return 0
+		else
+			read -r -N "$2" -t 0.1 -u "$NET_READY_FD" x && return 0
+		fi
+		kill -0 "$1" 2>/dev/null || return 1
+	done
+	return 1
+}
+net_slirp_fail() {
+	local e=$R_ERR
+	if [ -n "${NET_READY_FD:-}" ]; then
+		exec {NET_READY_FD}<&-
+		NET_READY_FD=
+	fi
+	net_slirp_stop
+	net_down "$1"
+	R_ERR=$e
+}
+# net_slirp_stop: slirp4netns and the holder end (their input closed, then a SIGTERM),
+# waited for.
+NET_SLIRP_PIDS=()
+net_slirp_stop() {
+	if [ -n "${NET_SLIRP_FD:-}" ]; then
+		exec {NET_SLIRP_FD}>&-
+		NET_SLIRP_FD=
+	fi
+	if [ -n "${NET_HOLD_FD:-}" ]; then
+		exec {NET_HOLD_FD}>&-
+		NET_HOLD_FD=
+	fi
+	# (a process started after them, a relay of the container's input, may hold their pipes:
+	# they are ours, not yet waited for, so their pids are still theirs)
+	if [ ${#NET_SLIRP_PIDS[@]} -gt 0 ]; then
+		kill "${NET_SLIRP_PIDS[@]}" 2>/dev/null
+		wait "${NET_SLIRP_PIDS[@]}" 2>/dev/null
+	fi
+	NET_SLIRP_PIDS=()
+	return 0
 }
 
 # ---------------------------------------------------------------- run's options
@@ -565,7 +832,7 @@ net_run_config() {
 	NET_EPH_TAKEN=
 	{
 		case $net in
-		none | host | container:*) ;;
+		none | host | container:* | slirp4netns) ;;
 		*) echo "net $net eth0" ;;
 		esac
 		for p in "${_ports[@]}"; do
@@ -591,9 +858,18 @@ net_check_mode() {
 	none | host) ;;
 	default) R_NET=bridge ;&
 	bridge)
-		[ "$ROOTLESS" = 1 ] && die "network bridge needs root (contain has no rootless networking yet: use --network none or host)"
+		# a user's default network: slirp4netns's (rootless docker and podman give theirs)
+		if [ "$ROOTLESS" = 1 ]; then
+			net_check_mode slirp4netns
+			return
+		fi
 		net_init
 		net_default
+		;;
+	slirp4netns)
+		R_NET=slirp4netns
+		command -v slirp4netns >/dev/null || die "network slirp4netns: slirp4netns is not installed (apt-get install slirp4netns)"
+		net_init
 		;;
 	container:*)
 		local t=${1#container:} cid
@@ -686,8 +962,9 @@ net_inspect_json() {
 		case $mode in none | host) nets+="\"$mode\":{\"Aliases\":null,\"NetworkID\":\"\",\"EndpointID\":\"\",\"Gateway\":\"\",\"IPAddress\":\"\",\"IPPrefixLen\":0,\"MacAddress\":\"\"}" ;; esac
 	fi
 	nets+="}"
-	local key=""
+	local key="" hp
 	[ -e "$s/ns" ] && key=$s/ns
+	[ -r "$s/slirp" ] && read -r hp _ <"$s/slirp" && key=/proc/$hp/ns/net
 	printf '{"SandboxKey":"%s","Ports":%s,"Gateway":"%s","IPAddress":"%s","IPPrefixLen":%s,"MacAddress":"%s","Networks":%s}' \
 		"$key" "$ports" "$gw" "$ip" "${pfx:-0}" "$mac" "$nets"
 }
@@ -862,15 +1139,18 @@ net_remove() {
 	br=$R_FIELD
 	if [ -n "$br" ]; then
 		ip link del "$br" 2>/dev/null
-		# the firewall plugin's isolation rules are left by DEL: remove the ones naming it
-		local line
-		while IFS= read -r line; do
-			[[ $line == "-A "* ]] || continue
-			# (iptables -S quotes comments as a shell would read them)
-			eval "iptables -w -t filter -D ${line#-A }" 2>/dev/null
-		done < <(iptables -t filter -S 2>/dev/null | grep -E -- "-[io] $br( |$)")
+		# the firewall plugin's isolation rules are left by DEL, and our masquerade rule:
+		# remove the ones naming it
+		local line tb
+		for tb in filter nat; do
+			while IFS= read -r line; do
+				[[ $line == "-A "* ]] || continue
+				# (iptables -S quotes comments as a shell would read them)
+				eval "iptables -w -t $tb -D ${line#-A }" 2>/dev/null
+			done < <(iptables -t $tb -S 2>/dev/null | grep -E -- "-[io] $br( |$)")
+		done
 	fi
-	rm -rf -- "${NETRUN:?}/ipam/$n" "${NETRUN:?}/members/$n"
+	rm -rf -- "${NETRUN:?}/ipam/$n" "${NETRUN:?}/members/$n" "${NETRUN:?}/masq/$n"
 	rm -f -- "$NETDIR/$n.conflist" "$NETDIR/$n.json" "$NETDIR/$n.ADD" "$NETDIR/$n.DEL"
 }
 

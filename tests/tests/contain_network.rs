@@ -315,9 +315,10 @@ fn outbound_nat_reaches_the_outside() {
     let (env, _www) = setup("nat");
     let out = Outside::new(&env);
     host_sh(&env, "iptables -P FORWARD DROP");
+    // (a minute at most: on a loaded machine the container may start late)
     let server = Command::new("nsenter")
         .arg(format!("--net=/proc/{}/ns/net", out.holder.id()))
-        .args(["--", "timeout", "20", "busybox", "nc", "-l", "-p", "9000"])
+        .args(["--", "timeout", "60", "busybox", "nc", "-l", "-p", "9000"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -335,7 +336,13 @@ fn outbound_nat_reaches_the_outside() {
     ]);
     let got = server.wait_with_output().unwrap();
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    assert_eq!(String::from_utf8_lossy(&got.stdout), "from-the-container\n");
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout),
+        "from-the-container\n",
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
     // the outside saw the host's address (masquerade), never the container's
     let o = out.cmd(&["ip", "neigh"]);
     assert!(!stdout(&o).contains("10.98."), "{}", stdout(&o));
@@ -709,4 +716,214 @@ fn hosts_resolv_conf_and_inspect_as_docker_writes_them() {
     let v = env.inspect(none.trim());
     assert!(v["NetworkSettings"]["Networks"]["none"].is_object(), "{v}");
     env.ok(&["rm", "-f", "i1", none.trim()]);
+}
+
+/// `contain ARGS` run by an unprivileged user (uid 65534, its state in `home`) in the
+/// throwaway host namespace, in a private mount namespace where /dev/net/tun is a fresh node
+/// of mode 0666, as a stock Debian has it (this machine's is 0600; it stays untouched).
+fn user_contain(env: &Env, home: &std::path::Path, args: &[&str]) -> Output {
+    let script = "mount -t tmpfs -o mode=755 tun \"$1/tun\" && mknod -m 666 \"$1/tun/tun\" c 10 200 && \
+                  mount --bind \"$1/tun/tun\" /dev/net/tun && shift && \
+                  exec setpriv --reuid=65534 --regid=65534 --clear-groups -- \"$@\"";
+    let mut c = Command::new("nsenter");
+    c.arg(format!(
+        "--net={}",
+        env.state().join("host-netns").display()
+    ))
+    .args([
+        "--",
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ])
+    .arg(home)
+    .arg(contain_util::contain_script())
+    .args(args)
+    .env("PATH", contain_util::test_path())
+    .env("HOME", home)
+    .env("CONTAIN_ROOT", home.join("state"))
+    .env_remove("CONTAIN_CGROUP_PARENT")
+    .env_remove("XDG_RUNTIME_DIR")
+    .current_dir("/");
+    cttest::run_with_timeout(&mut c, Duration::from_secs(120))
+}
+
+/// The pids of slirp4netns processes of uid 65534.
+fn user_slirps() -> Vec<String> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let p = e.path();
+        let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        let status = std::fs::read_to_string(p.join("status")).unwrap_or_default();
+        if comm.trim() == "slirp4netns"
+            && status
+                .lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("65534"))
+        {
+            v.push(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    v
+}
+
+#[test]
+fn rootless_slirp4netns_gives_outbound_access_and_published_ports() {
+    let t = "rootless_slirp4netns_gives_outbound_access_and_published_ports";
+    if !root(t)
+        || !cttest::require(
+            &format!("e2e::contain_network::{t}"),
+            std::path::Path::new("/usr/bin/slirp4netns").exists()
+                && std::path::Path::new("/usr/bin/socat").exists(),
+            "needs slirp4netns and socat",
+        )
+    {
+        return;
+    }
+    let env = Env::new("net-rootless");
+    let home = cttest::tempdir().unwrap();
+    std::fs::create_dir(home.path().join("tun")).unwrap();
+    let www = home.path().join("www");
+    std::fs::create_dir(&www).unwrap();
+    std::fs::write(www.join("index.html"), "hello from a user's container\n").unwrap();
+    for p in [home.path(), &www, &www.join("index.html")] {
+        std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+    }
+    let ok = |args: &[&str]| -> String {
+        let o = user_contain(&env, home.path(), args);
+        assert!(o.status.success(), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        stdout(&o)
+    };
+    ok(&["build", "bb", "/bin/busybox"]);
+    let out = Outside::new(&env);
+    let before = net_state(&env);
+    // tap0 with rootless podman's addresses, its default route, slirp4netns's resolver first
+    let o = ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "slirp4netns",
+        "bb",
+        "/bin/busybox",
+        "sh",
+        "-c",
+        "ip -4 -o addr show tap0; ip route; head -n 1 /etc/resolv.conf; id -u",
+    ]);
+    assert!(o.contains("inet 10.0.2.100/24"), "{o}");
+    assert!(o.contains("default via 10.0.2.2 dev tap0"), "{o}");
+    assert!(o.contains("nameserver 10.0.2.3\n0\n"), "{o}");
+    // outbound, to the fake outside; a user's `bridge` is slirp4netns's network
+    // (a minute at most: on a loaded machine the container may start late)
+    let server = Command::new("nsenter")
+        .arg(format!("--net=/proc/{}/ns/net", out.holder.id()))
+        .args(["--", "timeout", "60", "busybox", "nc", "-l", "-p", "9000"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let o = user_contain(
+        &env,
+        home.path(),
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "bridge",
+            "bb",
+            "/bin/busybox",
+            "sh",
+            "-c",
+            "i=0; until echo from-a-user | nc -w 3 198.51.100.1 9000; do \
+         i=$((i+1)); [ $i -ge 25 ] && break; sleep 0.2; done; echo tries $i",
+        ],
+    );
+    let got = server.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout),
+        "from-a-user\n",
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    // -p: from the host's address, from 127.0.0.1 and from outside; `port`; the same host
+    // port twice refused
+    let vol = format!("{}:/www", www.display());
+    ok(&[
+        "run",
+        "-d",
+        "--name",
+        "w",
+        "--network",
+        "slirp4netns",
+        "-p",
+        "8080:80",
+        "-v",
+        &vol,
+        "bb",
+        "/bin/busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    assert_eq!(
+        host_get(&env, "127.0.0.1", 8080, 50),
+        "hello from a user's container\n"
+    );
+    assert_eq!(
+        host_get(&env, "198.51.100.2", 8080, 50),
+        "hello from a user's container\n"
+    );
+    let o = out.cmd(&["sh", "-c", &get_line("198.51.100.2", 8080)]);
+    assert_eq!(
+        stdout(&o),
+        "hello from a user's container\n",
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(ok(&["port", "w"]), "80/tcp -> 0.0.0.0:8080\n");
+    let o = user_contain(
+        &env,
+        home.path(),
+        &[
+            "run",
+            "-d",
+            "--name",
+            "w2",
+            "--network",
+            "slirp4netns",
+            "-p",
+            "8080:80",
+            "bb",
+            "/bin/busybox",
+            "sleep",
+            "30",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("port is already allocated"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!user_slirps().is_empty());
+    ok(&["rm", "-f", "w", "w2"]);
+    // nothing left: no slirp4netns, no state, the host namespace's links and rules as before
+    assert_eq!(user_slirps(), Vec::<String>::new());
+    let run = home.path().join("state/run");
+    for d in ["c", "api", "ports"] {
+        assert_eq!(
+            std::fs::read_dir(run.join(d)).unwrap().count(),
+            0,
+            "{d} is not empty"
+        );
+    }
+    assert_eq!(net_state(&env), before);
 }
