@@ -14,8 +14,8 @@ runc's command line, so that podman (\\-\\-runtime) and containerd (ctr run
 .B create
 runs the steps of the chain
 .I cgset LIMITS GROUP \\-\\- unshare\\-rs NAMESPACES \\-\\- runc\\-rs init
-in a fork of itself, through cgset's and unshare\\-rs's library functions
-(no exec before the program's), or execs that chain where a new user or time
+in a fork of itself, through cgset's and unshare\\-rs's library functions,
+then execs runc\\-rs init (one exec before the program's), or execs that chain where a new user or time
 namespace is asked for or RUNC_RS_EXEC_CHAIN is set:
 cgset writes linux.resources (and the device rules: deny\\-all, the
 config's rules, then runc's defaults, whatever linux.resources says) into the group named by
@@ -41,8 +41,11 @@ each with the state JSON on its stdin. State lives under \\-\\-root (default
 /run/runc\\-rs; rootless, $XDG_RUNTIME_DIR/runc\\-rs).
 .PP
 A working directory outside the container's root (a cwd through a leaked
-/proc/self/fd/N) is refused, and exec enters the container from a sealed
-memfd copy of runc\\-rs, as runc does. Rootless (a user other than root, or
+/proc/self/fd/N) is refused. The init makes the mount holding runc\\-rs
+read\\-only and noexec in the container's mount namespace before the old root
+goes, and exec enters the container from a detached read\\-only clone of
+that mount (a sealed memfd copy where refused): a #!/proc/self/exe program
+can neither run nor overwrite runc\\-rs. Rootless (a user other than root, or
 root of a user namespace other than the host's, as under rootless podman):
 no devices cgroup, and a group that cannot be made is no error.";
 

@@ -246,19 +246,52 @@ fn create_in(
             .unwrap_or(&[]);
         cg_opts.extend(plan::device_args(spec, rules).map_err(fail)?);
     }
+    // The chain's last link, runc-rs init, exec'd once the new namespaces
+    // exist: its /proc/PID/exe is then a mount of the container's namespace,
+    // which the init makes read-only and noexec before the old root goes (a
+    // fork of this process would keep the host's mount behind that link).
+    let sync_fd: RawFd = 3 + o.preserve_fds as RawFd;
+    let me = std::env::current_exe().map_err(|e| {
+        fail(anyhow!(
+            "cannot find runc-rs itself: {}",
+            ctcore::error_text(&e)
+        ))
+    })?;
+    let mut init_argv: Vec<OsString> = vec![
+        me.into(),
+        "init".into(),
+        "--bundle".into(),
+        bundle.as_os_str().to_owned(),
+        "--sync".into(),
+        sync_fd.to_string().into(),
+        "--fifo".into(),
+        fifo.as_os_str().to_owned(),
+        "--preserve-fds".into(),
+        o.preserve_fds.to_string().into(),
+    ];
+    if o.no_pivot {
+        init_argv.push("--no-pivot".into());
+    }
+    if terminal {
+        init_argv.push("--console".into());
+    }
+    let theirs_raw = theirs.as_raw_fd();
     let mut kid = if in_process(spec) {
-        // The same steps without their execs: cgset's and unshare-rs's
-        // library functions in a fork of runc-rs, which goes on as the init
-        // with the config it has already read.
+        // cgset's and unshare-rs's steps without their execs: their
+        // library functions in a fork of runc-rs, which then execs the init.
         let cg = use_cgset.then(|| {
             let mut a: Vec<OsString> = vec!["cgset".into()];
             a.extend(cg_opts.iter().map(OsString::from));
             a.push(group.into());
             a
         });
-        let (bundle, fifo) = (bundle.to_path_buf(), fifo.clone());
-        let (preserve, no_pivot, keyring) = (o.preserve_fds, o.no_pivot, !o.no_new_keyring);
-        // SAFETY: runc-rs has no other thread; the child runs the init's
+        let keyring = !o.no_new_keyring;
+        let argv: Vec<std::ffi::CString> = init_argv
+            .iter()
+            .map(|a| std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| fail(anyhow!("a NUL byte in the init's arguments")))?;
+        // SAFETY: runc-rs has no other thread; the child runs the chain's
         // steps and ends in exec or _exit.
         let b = unsafe { libc::fork() };
         if b < 0 {
@@ -267,20 +300,10 @@ fn create_in(
         }
         if b == 0 {
             drop(mine);
-            let fd = theirs.as_raw_fd();
-            let r = enter_in_process(spec, cg, keyring, rootless).and_then(|()| {
-                init_with(
-                    spec.clone(),
-                    &bundle,
-                    fd,
-                    &fifo,
-                    preserve,
-                    no_pivot,
-                    terminal,
-                )
-            });
+            let r = enter_in_process(spec, cg, keyring, rootless)
+                .and_then(|()| exec_init(&argv, theirs_raw, sync_fd));
             if let Err(e) = r {
-                let _ = sync::send(fd, &format!("error {e:#}"), None);
+                let _ = sync::send(theirs_raw, &format!("error {e:#}"), None);
             }
             // SAFETY: leave the forked child at once.
             unsafe { libc::_exit(1) }
@@ -301,36 +324,7 @@ fn create_in(
             argv.extend(ns);
             argv.push("--".into());
         }
-        let sync_fd: RawFd = 3 + o.preserve_fds as RawFd;
-        let me = std::env::current_exe().map_err(|e| {
-            fail(anyhow!(
-                "cannot find runc-rs itself: {}",
-                ctcore::error_text(&e)
-            ))
-        })?;
-        argv.push(me.into());
-        argv.extend(
-            [
-                "init".into(),
-                "--bundle".into(),
-                bundle.as_os_str().to_owned(),
-                "--sync".into(),
-                sync_fd.to_string().into(),
-                "--fifo".into(),
-                fifo.as_os_str().to_owned(),
-                "--preserve-fds".into(),
-                o.preserve_fds.to_string().into(),
-            ]
-            .into_iter()
-            .collect::<Vec<OsString>>(),
-        );
-        if o.no_pivot {
-            argv.push("--no-pivot".into());
-        }
-        if terminal {
-            argv.push("--console".into());
-        }
-        let theirs_raw = theirs.as_raw_fd();
+        argv.extend(init_argv);
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..]);
         // SAFETY: only async-signal-safe calls between fork and exec.
@@ -458,6 +452,31 @@ pub fn in_process(spec: &Spec) -> bool {
     let f = plan::unshare_flags(spec);
     f & (libc::CLONE_NEWUSER | libc::CLONE_NEWTIME) == 0
         && std::env::var_os("RUNC_RS_EXEC_CHAIN").is_none_or(|v| v.is_empty())
+}
+
+/// In the fork: the sync socket to its number in the init's arguments, and
+/// exec runc-rs init.
+fn exec_init(argv: &[std::ffi::CString], sock: RawFd, sync_fd: RawFd) -> Result<()> {
+    // SAFETY: descriptor calls on our own socket.
+    unsafe {
+        if sock != sync_fd && libc::dup2(sock, sync_fd) < 0 {
+            bail!(
+                "dup2: {}",
+                ctcore::error_text(&std::io::Error::last_os_error())
+            );
+        }
+        libc::fcntl(sync_fd, libc::F_SETFD, 0);
+    }
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    // SAFETY: a NULL-terminated argv of C strings that outlive the call.
+    unsafe { libc::execv(ptrs[0], ptrs.as_ptr()) };
+    let e = std::io::Error::last_os_error();
+    bail!(
+        "cannot run {}: {}",
+        argv[0].to_string_lossy(),
+        ctcore::error_text(&e)
+    )
 }
 
 /// In the fork: what `cgset LIMITS GROUP --` and `unshare-rs NAMESPACES
@@ -737,6 +756,25 @@ fn init_with(
         &hook_list(&spec, |h| h.create_container()),
         &st,
     )?;
+    // CVE-2019-5736 without an exec of runc-rs: the mount that holds its
+    // binary turns read-only and noexec in the container's mount namespace
+    // (its own copy: the host's mount is unchanged) before the old root
+    // goes, so a `#!/proc/self/exe` program can neither run runc-rs in there
+    // (EACCES) nor write to it (EROFS).  The container's own mounts are
+    // mounts of their own by now and keep their flags.  Where the kernel
+    // cannot tell the mount (before 5.8) nothing is changed.
+    match ctcore::sealed::ExeMount::find() {
+        Ok(m) => m.seal().map_err(|e| {
+            anyhow!(
+                "make runc-rs's own mount read-only in the container: {}",
+                ctcore::error_text(&e)
+            )
+        })?,
+        Err(e) => crate::log::debug(&format!(
+            "runc-rs's mount not found ({}): left as it is",
+            ctcore::error_text(&e)
+        )),
+    }
     rootfs::enter(&rootfs, no_pivot)?;
     if let Some(p) = spec
         .linux()

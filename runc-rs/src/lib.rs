@@ -151,10 +151,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             id,
             command,
         } => {
-            // The process that enters the container runs from a sealed copy
-            // of runc-rs: a `#!/proc/self/exe` program in there finds no host
-            // file behind /proc/PID/exe to overwrite (CVE-2019-5736).
-            ctcore::sealed::reexec_sealed()?;
+            // The process that enters the container runs from a detached
+            // read-only clone of runc-rs's mount (else a sealed memfd copy): a
+            // `#!/proc/self/exe` program in there finds no host file behind
+            // /proc/PID/exe to overwrite (CVE-2019-5736).
+            ctcore::sealed::reexec_protected()?;
             exec::exec(
                 root,
                 &id,

@@ -1071,17 +1071,18 @@ fn cwd_through_a_leaked_descriptor_is_refused() {
 }
 
 #[test]
-fn exec_enters_from_a_sealed_copy() {
-    if !cttest::require_root("exec_enters_from_a_sealed_copy") {
+fn exec_enters_from_a_protected_binary() {
+    if !cttest::require_root("exec_enters_from_a_protected_binary") {
         return;
     }
     let b = bundle("sealed");
     b.write_config(&config(&b.id, &["sleep", "1000"]));
     ok(&create(&b, &b.dir.join("out"), &[]), "create");
     ok(&b.run(&["start", &b.id]), "start");
-    // An attached exec: runc-rs waits for the program, from a sealed memfd
-    // copy of itself (its /proc/PID/exe, which a `#!/proc/self/exe` program in
-    // the container would reach, is no host file: CVE-2019-5736).
+    // An attached exec: runc-rs waits for the program, run again from a
+    // detached read-only clone of its mount (/proc/PID/exe reads "/"), else
+    // a sealed memfd copy: what a `#!/proc/self/exe` program in the container
+    // would reach is no writable host file (CVE-2019-5736).
     let mut c = b.rc();
     c.args(["exec", &b.id, "sleep", "1000"])
         .stdin(Stdio::null())
@@ -1092,17 +1093,32 @@ fn exec_enters_from_a_sealed_copy() {
     let start = std::time::Instant::now();
     let link = loop {
         let l = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-        if l.to_string_lossy().starts_with("/memfd:") {
+        if l.as_os_str() == "/" || l.to_string_lossy().starts_with("/memfd:") {
             break l;
         }
         assert!(
             child.try_wait().unwrap().is_none() && start.elapsed() < LIMIT,
-            "runc-rs exec never ran from a memfd: {}",
+            "runc-rs exec never ran from a protected binary: {}",
             l.display()
         );
         std::thread::sleep(Duration::from_millis(5));
     };
-    assert!(link.to_string_lossy().contains("runc-rs"), "{link:?}");
+    let exe = fs::File::open(format!("/proc/{pid}/exe")).unwrap();
+    if link.as_os_str() == "/" {
+        let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+        // SAFETY: fstatvfs fills the struct on success.
+        assert_eq!(
+            unsafe { libc::fstatvfs(exe.as_raw_fd(), st.as_mut_ptr()) },
+            0
+        );
+        // SAFETY: filled by the successful call.
+        let st = unsafe { st.assume_init() };
+        assert_ne!(st.f_flag & libc::ST_RDONLY, 0, "a read-only clone");
+    } else {
+        assert!(link.to_string_lossy().contains("runc-rs"), "{link:?}");
+        let seals = ctcore::sealed::seals_of(&exe).unwrap_or(0);
+        assert_eq!(seals & ctcore::sealed::SEALS, ctcore::sealed::SEALS);
+    }
     // ... until the program runs in there (two processes, both sleep).
     loop {
         let o = b.run(&["ps", "--format", "json", &b.id]);
@@ -1117,19 +1133,44 @@ fn exec_enters_from_a_sealed_copy() {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    let exe = fs::File::open(format!("/proc/{pid}/exe")).unwrap();
-    let seals = ctcore::sealed::seals_of(&exe).unwrap_or(0);
-    assert_eq!(seals & ctcore::sealed::SEALS, ctcore::sealed::SEALS);
-    assert!(
-        fs::OpenOptions::new()
-            .write(true)
-            .open(format!("/proc/{pid}/exe"))
-            .is_err(),
-        "the sealed copy is not writable"
-    );
     ok(&b.run(&["kill", "--all", &b.id, "KILL"]), "kill --all");
     let st = child.wait().unwrap();
     assert_eq!(st.code(), Some(137), "{st:?}");
     wait_stopped(&b);
     ok(&b.run(&["delete", &b.id]), "delete");
+}
+
+#[test]
+fn proc_self_exe_program_cannot_run_runc_rs_inside() {
+    if !cttest::require_root("proc_self_exe_program_cannot_run_runc_rs_inside") {
+        return;
+    }
+    // A program that is a `#!/proc/self/exe` script: the kernel would run
+    // the init's own binary again inside the container, whence a process
+    // in there could write to it (CVE-2019-5736).  The mount holding
+    // runc-rs is read-only and noexec in the container's namespace: the
+    // exec is refused, in the fork and in the exec chain alike.
+    let b = bundle("selfexe");
+    fs::write(b.rootfs().join("evil"), "#!/proc/self/exe\n").unwrap();
+    fs::set_permissions(
+        b.rootfs().join("evil"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    b.write_config(&config(&b.id, &["/evil"]));
+    for chain in ["", "1"] {
+        let mut cmd = b.rc();
+        cmd.args(["run", "--bundle"]).arg(&b.dir).arg(&b.id);
+        cmd.env("RUNC_RS_EXEC_CHAIN", chain).stdin(Stdio::null());
+        let o = cttest::run_with_timeout(&mut cmd, LIMIT);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "chain={chain}: {err}");
+        assert!(
+            err.contains("exec /evil: permission denied"),
+            "chain={chain}: runc-rs ran inside: {err}"
+        );
+    }
+    // The host's mount of runc-rs is unchanged (read-write, exec).
+    let o = cttest::run_with_timeout(cttest::cmd("runc-rs").arg("--version"), LIMIT);
+    assert!(o.status.success());
 }
