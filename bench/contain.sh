@@ -67,19 +67,16 @@ fi
 # Rounds alternate the peers, so that a slower spell of the machine (or the kernel's
 # cleaning up of the network namespaces the previous command left) falls on both sides:
 # each round's ratio of medians, then the median and range over the rounds.
-ratios_a=() ratios_b=() ratios_c=() ratios_d=() filter=() vsbase=() vsbase_unconf=()
+ratios_a=() ratios_b=() ratios_c=() ratios_d=() filter=()
 med() { jq -r --argjson i "$2" '.results[$i].median' "$1"; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 ms() { awk -v x="$(med "$work/$1.json" "$2")" 'BEGIN { printf "%.2f", x * 1000 }'; }
 for ((r = 1; r <= rounds; r++)); do
-	basecmd=()
-	[ -n "$base" ] && basecmd=(-n "contain run --rm, base" "$base_env contain run --rm --network none bench /bin/true")
 	hyperfine --shell=bash -w 2 -r "$runs" --export-json "$work/a.json" \
 		-n "contain run --rm" "contain run --rm --network none bench /bin/true" \
 		-n "runc run" "runc run -b $work/bundle bench-\$RANDOM\$RANDOM" \
 		-n "contain run --rm, seccomp=unconfined" \
-		"contain run --rm --network none --security-opt seccomp=unconfined bench /bin/true" \
-		"${basecmd[@]}" >"$work/a.txt"
+		"contain run --rm --network none --security-opt seccomp=unconfined bench /bin/true" >"$work/a.txt"
 	hyperfine -N -w 3 -r "$((runs * 3))" --export-json "$work/b.json" \
 		-n "bwrap" --prepare true "$bw" \
 		-n "exec chain" --prepare "$fresh" "$chain" \
@@ -92,11 +89,6 @@ for ((r = 1; r <= rounds; r++)); do
 	ratios_d+=("$(div "$(med "$work/b.json" 3)" "$(med "$work/b.json" 0)")")
 	printf 'round %d: contain %s ms (unconfined %s), runc %s ms; chain %s ms, reused %s ms, without cgset %s ms, bwrap %s ms\n' \
 		"$r" "$(ms a 0)" "$(ms a 2)" "$(ms a 1)" "$(ms b 1)" "$(ms b 2)" "$(ms b 3)" "$(ms b 0)"
-	if [ -n "$base" ]; then
-		vsbase+=("$(awk -v a="$(med "$work/a.json" 0)" -v b="$(med "$work/a.json" 3)" 'BEGIN { printf "%.2f", (a - b) * 1000 }')")
-		vsbase_unconf+=("$(awk -v a="$(med "$work/a.json" 2)" -v b="$(med "$work/a.json" 3)" 'BEGIN { printf "%.2f", (a - b) * 1000 }')")
-		printf '         base %s ms\n' "$(ms a 3)"
-	fi
 done
 summary() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END {
 	printf "%.2f (%.2f to %.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
@@ -106,8 +98,39 @@ echo "exec chain / bwrap                       = $(summary "${ratios_b[@]}")   (
 echo "exec chain, layer reused / bwrap         = $(summary "${ratios_c[@]}")"
 echo "exec chain without cgset / bwrap         = $(summary "${ratios_d[@]}")"
 echo "seccomp filter (default - unconfined), ms = $(summary "${filter[@]}")   (the one-filter cost of issue 18)"
-if [ -n "$base" ]; then
-	echo "contain run --rm - base, ms                = $(summary "${vsbase[@]}")   (goal <= the filter's cost)"
-	echo "contain run --rm, unconfined - base, ms    = $(summary "${vsbase_unconf[@]}")   (goal <= 0)"
-fi
 echo "(medians of $rounds rounds, each of medians; ranges over the rounds)"
+[ -n "$base" ] || exit 0
+# Against the earlier tree: one start of each in turn, the order rotating, RUNS*ROUNDS times
+# (hyperfine runs each command's batch in a row, and a shared machine's load drifts between
+# batches by more than these differences); the medians of wall-clock and CPU time (user +
+# system of every process of the start).
+echo
+python3 - "$((runs * rounds))" \
+	"base=$base_env contain run --rm --network none bench /bin/true" \
+	"contain=contain run --rm --network none bench /bin/true" \
+	"unconfined=contain run --rm --network none --security-opt seccomp=unconfined bench /bin/true" <<'PY'
+import os, statistics, sys, time
+n = int(sys.argv[1])
+cmds = [a.split("=", 1) for a in sys.argv[2:]]
+res = {k: ([], []) for k, _ in cmds}
+null = os.open(os.devnull, os.O_RDWR)
+for i in range(n + 2):
+    for k, c in cmds[i % 3:] + cmds[:i % 3]:
+        t = time.perf_counter()
+        pid = os.posix_spawn("/bin/bash", ["bash", "-c", c], os.environ,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, null, 1), (os.POSIX_SPAWN_DUP2, null, 2)])
+        _, st, ru = os.wait4(pid, 0)
+        if st:
+            sys.exit(f"bench: {k} failed")
+        if i >= 2:
+            res[k][0].append(time.perf_counter() - t)
+            res[k][1].append(ru.ru_utime + ru.ru_stime)
+m = {k: (statistics.median(w) * 1e3, statistics.median(c) * 1e3) for k, (w, c) in res.items()}
+for k, (w, c) in m.items():
+    print(f"{k:11s} median {w:6.2f} ms wall, {c:6.2f} ms CPU")
+d = lambda a, b, j: m[a][j] - m[b][j]
+print(f"contain - base:             {d('contain', 'base', 0):+6.2f} ms wall, {d('contain', 'base', 1):+6.2f} ms CPU")
+print(f"the filter (contain - unconfined): {d('contain', 'unconfined', 0):+6.2f} ms wall, {d('contain', 'unconfined', 1):+6.2f} ms CPU")
+print(f"unconfined - base:          {d('unconfined', 'base', 0):+6.2f} ms wall, {d('unconfined', 'base', 1):+6.2f} ms CPU   (issue 18: <= 0)")
+print(f"({n} starts each, in turn; bash -c around each, alike)")
+PY
