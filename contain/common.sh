@@ -167,7 +167,7 @@ image_resolve_v() {
 #         pid 1), and it is rewritten, keeping only "started", when the run ends;
 #   status, exitcode, finished, paused, limits, devices, log: a file each, when there is one
 #         (the status file, "created" or "exited", takes precedence over run's).
-META_KEYS=" name image imageref created hostname net mode autoremove interactive tty user workdir readonly privileged caps env cmd init stopsignal seccomp nnp domainname "
+META_KEYS=" name image imageref created hostname net mode autoremove interactive tty user workdir readonly privileged caps env cmd init stopsignal seccomp nnp domainname runtime "
 RUN_KEYS=" status started mpid pid "
 # cread VAR CID FIELD: VAR = the container's FIELD (empty, status 1, when it has none).
 cread() {

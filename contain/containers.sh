@@ -54,6 +54,12 @@ signal_container() { # CID SIG
 		cgset --thaw "$(cgroup_group "$cid")" >/dev/null 2>&1
 		rm -f "$ROOT/containers/$cid/paused"
 	fi
+	# --runtime: through the runtime, to the container's process (not to the runtime's)
+	local rt
+	cread rt "$cid" runtime && [ -n "$rt" ] && use runtime && {
+		rt_kill "$cid" "$sig" "$rt"
+		return
+	}
 	kill -s "$sig" "$init" 2>/dev/null
 }
 
@@ -342,6 +348,9 @@ cmd_exec() {
 		for cap in "${CAP_DROPS[@]}"; do [ "$cap" = all ] || chain+=("--cap-drop=$cap"); done
 	fi
 	chain+=(-- "$@")
+	# --runtime: the runtime's exec, with the same process
+	[ -n "${META[runtime]:-}" ] && use runtime && rt_exec "$cid" "$user" "${workdir:-/}" "$tty" "$detach" "$@" &&
+		chain=("${R_EXEC[@]}")
 	# Its standard streams, as run's (see run_chain): pipes, never a file of the host; a
 	# detached process's output is appended to the container's log by a reader of ours.
 	if [ $detach = 1 ]; then

@@ -219,6 +219,12 @@ build_chain() {
 	# (overlayfs's volatile, as podman mounts --rm containers), which would wait for the
 	# journal of the whole file system holding it.
 	[ "${META[autoremove]}" = 1 ] && lowers+=(-o volatile)
+	# --runtime: the bundle and the runtime's run in place of the rest of the chain
+	if [ -n "${META[runtime]:-}" ]; then
+		use runtime
+		rt_chain "$cid" "${lowers[@]}"
+		return
+	fi
 	CHAIN+=("${TOOL[unionmount]}" "${lowers[@]}" --upper "$c/upper" --work "$c/work" "$ROOT/mnt" --)
 	# chroot-rs --harden (runc's: docker's capabilities, masked paths, /dev noexec, a new
 	# session keyring, a sealed copy of itself; in --chroot mode a switch_root-style change of
@@ -415,7 +421,7 @@ container_env() {
 cmd_run() {
 	local detach=0 autoremove=0 interactive=0 tty=0 name="" cidfile="" hostname="" net="" puball=0 domainname=""
 	local mode=pivot createonly=0 user="" workdir="" setuser=0 setworkdir=0 readonly=0 privileged=0
-	local caps="" init=0 stopsignal="" seccomp=default nnp=0
+	local caps="" init=0 stopsignal="" seccomp=default nnp=0 runtime=""
 	local -a limits=() devices=() devrules=() envs=() vols=() ports=() addhosts=() dns=() dnssearch=() dnsopt=()
 	while [ $# -gt 0 ]; do
 		local opt=$1 val="" hasval=0
@@ -475,6 +481,7 @@ cmd_run() {
 			--device-cgroup-rule) devrule_spec "$val" && devrules+=("$val") ;;
 			--security-opt) security_opt "$val" ;;
 			--stop-signal) signal_name "$val" && stopsignal=$R_SIGNAL ;;
+			--runtime) use runtime && { rt_resolve "$val" || die "$R_ERR"; } && runtime=$val ;;
 			-c) limits+=(--cpu-shares "$val") ;;
 			-m) limits+=(--memory "$val") ;;
 			*)
@@ -575,7 +582,7 @@ cmd_run() {
 		[hostname]=${hostname:-${cid:0:12}} [net]=$net [mode]=$mode [autoremove]=$autoremove
 		[interactive]=$interactive [tty]=$tty [user]=$R_USERSPEC [workdir]=$workdir
 		[readonly]=$readonly [privileged]=$privileged [caps]=${caps# } [env]=${qenv% } [cmd]=${qcmd% }
-		[init]=$init [stopsignal]=$stopsignal [seccomp]=$seccomp [nnp]=$nnp [domainname]=$domainname)
+		[init]=$init [stopsignal]=$stopsignal [seccomp]=$seccomp [nnp]=$nnp [domainname]=$domainname [runtime]=$runtime)
 	CMD=("${cmd[@]}")
 	VOLUMES=("${vols[@]}")
 	DEVRULES=("${devrules[@]}")
@@ -590,6 +597,7 @@ cmd_run() {
 			"$name" "$image" "$imageref" "${META[created]}" "${META[hostname]}" "$net" "$mode" \
 			"$autoremove" "$interactive" "$tty" "${META[user]}" "$workdir" "$readonly" "$privileged" \
 			"${META[caps]}" "${META[env]}" "${META[cmd]}" "$init" "$stopsignal" "$seccomp" "$nnp" "$domainname"
+		[ -n "$runtime" ] && printf 'runtime %s\n' "$runtime"
 		[ ${#devrules[@]} -gt 0 ] && printf 'devrule %s\n' "${devrules[@]}"
 		[ ${#CGDIRS[@]} -gt 0 ] && printf 'cgdir %s\n' "${CGDIRS[@]}"
 		[ ${#vols[@]} -gt 0 ] && printf 'volume %s\n' "${vols[@]}"
