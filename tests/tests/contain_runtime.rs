@@ -130,7 +130,7 @@ fn runtimes_run_the_container_as_contains_own_chain_does() {
     for rt in runtimes() {
         let got = run(Some(rt));
         // the same lines but pid 1's command line (the same program, NUL-separated)
-        let norm = |s: &str| s.replace('\0', "").replace(' ', "");
+        let norm = |s: &str| s.replace(['\0', ' '], "");
         assert_eq!(norm(&got), norm(&own), "--runtime {rt}");
         // the exit status is the program's
         let o = env.run(&[
