@@ -6,7 +6,8 @@
 # handed to the next plugin as prevResult, and DEL in reverse order with the stored result.
 #
 #   $ROOT/networks/NAME.conflist   a network's plugin chain: bridge (host-local IPAM) ->
-#                                  portmap -> firewall -> tuning; NAME.json its metadata
+#                                  portmap -> tuning (firewall too, for networks written
+#                                  before net_rules); NAME.json its metadata
 #   $ROOT/containers/ID/network    a container's wishes: "net NAME IFNAME", "port PROTO
 #                                  HOSTIP HOSTPORT CTRPORT", "addhost H:IP", "dns IP",
 #                                  "dnssearch D", "dnsopt O" lines
@@ -55,44 +56,77 @@ net_write() {
 			 ipam: ({type: "host-local", ranges: [[{subnet: $subnet, gateway: $gw}]],
 			        dataDir: $ipam} + (if $internal then {} else {routes: [{dst: "0.0.0.0/0"}]} end))}]
 			+ (if $internal then [] else [{type: "portmap", capabilities: {portMappings: true}}] end)
-			+ [{type: "firewall", backend: "iptables", ingressPolicy: "same-bridge"},
-			   {type: "tuning", sysctl: {"net.ipv4.ip_unprivileged_port_start": "0"}}])
+			+ [{type: "tuning", sysctl: {"net.ipv4.ip_unprivileged_port_start": "0"}}])
 	}' >"$NETDIR/$name.conflist.tmp" &&
 		jq -n --arg name "$name" --arg id "$id" --arg br "$br" --arg subnet "$subnet" --arg gw "$gw" \
 			--argjson internal "$internal" --arg created "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" \
 			'{Name: $name, Id: $id, Created: $created, Bridge: $br, Subnet: $subnet,
-			  Gateway: $gw, Internal: $internal, Masquerade: ($internal | not)}' >"$NETDIR/$name.json" &&
+			  Gateway: $gw, Internal: $internal, Masquerade: ($internal | not), Forward: true}' >"$NETDIR/$name.json" &&
 		mv -f -- "$NETDIR/$name.conflist.tmp" "$NETDIR/$name.conflist" && net_lines "$name"
 }
 
-# net_masq NETWORK: the network's masquerade rule, one for all its containers as docker
-# makes it (`-s SUBNET ! -o BRIDGE -j MASQUERADE` in nat POSTROUTING), made on the first
-# start after the network was written or the machine booted ($NETRUN/masq/NETWORK says it is
-# there).  The bridge plugin's ipMasq would make a chain of 2 rules and a jump per container
-# instead: 7 iptables execs at each start, 5 at each end, and a chain left behind when the
-# namespace is gone before DEL.  Networks written before (no Masquerade in their metadata)
-# keep the plugin's.
-net_masq() {
-	local n=$1 sub br fd r
-	[ -e "$NETRUN/masq/$n" ] && return 0
+# net_rules NETWORK: the network's own iptables rules, one set for all its containers as
+# docker makes them, on the first start after the network was written or the machine booted
+# ($NETRUN/rules/NETWORK says they are there):
+# - Masquerade: `-s SUBNET ! -o BRIDGE -j MASQUERADE` in nat POSTROUTING (the bridge plugin's
+#   ipMasq would make a chain of 2 rules and a jump per container: 7 iptables execs at each
+#   start, 5 at each end, and a chain left behind when the namespace is gone before DEL);
+# - Forward: what the firewall plugin (ingressPolicy same-bridge) writes per container,
+#   written per network: in filter CNI-FORWARD (jumped to first from FORWARD, and jumping to
+#   CNI-ADMIN first) `-s SUBNET -i BRIDGE -j ACCEPT` and `-d SUBNET -o BRIDGE` RELATED,
+#   ESTABLISHED ACCEPT, and the bridge's isolation from the other networks' bridges in
+#   CNI-ISOLATION-STAGE-1/2, the plugin's very rules (16 execs at each start, 4 at each end).
+# network rm deletes the rules naming the bridge.  Networks written before (no Masquerade
+# or Forward in their metadata) keep the plugins'.
+net_rules() {
+	local n=$1 sub br fd masq fwd
+	[ -e "$NETRUN/rules/$n" ] && return 0
 	net_field "$n" Masquerade
-	[ "$R_FIELD" = true ] || return 0
+	masq=$R_FIELD
+	net_field "$n" Forward
+	fwd=$R_FIELD
+	[ "$masq" = true ] || [ "$fwd" = true ] || return 0
 	net_field "$n" Subnet
 	sub=$R_FIELD
 	net_field "$n" Bridge
 	br=$R_FIELD
-	mkdir -p "$NETRUN/masq"
-	exec {fd}>>"$NETRUN/lock/masq" && flock "$fd"
-	r="-s $sub ! -o $br -m comment --comment contain:$n -j MASQUERADE"
-	if [ ! -e "$NETRUN/masq/$n" ]; then
-		# shellcheck disable=SC2086
-		iptables -w -t nat -C POSTROUTING $r 2>/dev/null || iptables -w -t nat -A POSTROUTING $r || {
+	mkdir -p "$NETRUN/rules"
+	exec {fd}>>"$NETRUN/lock/rules" && flock "$fd"
+	if [ ! -e "$NETRUN/rules/$n" ]; then
+		local iso="CNI firewall plugin rules (ingressPolicy: same-bridge)" ok=1
+		if [ "$masq" = true ]; then
+			net_rule nat A POSTROUTING -s "$sub" ! -o "$br" -m comment --comment "contain:$n" -j MASQUERADE || ok=0
+		fi
+		if [ "$fwd" = true ]; then
+			local ch
+			for ch in CNI-FORWARD CNI-ADMIN CNI-ISOLATION-STAGE-1 CNI-ISOLATION-STAGE-2; do
+				iptables -w -t filter -N "$ch" 2>/dev/null
+			done
+			net_rule filter I FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD &&
+				net_rule filter I CNI-FORWARD -m comment --comment "CNI firewall plugin admin overrides" -j CNI-ADMIN &&
+				net_rule filter A CNI-FORWARD -s "$sub" -i "$br" -m comment --comment "contain:$n" -j ACCEPT &&
+				net_rule filter A CNI-FORWARD -d "$sub" -o "$br" -m conntrack --ctstate RELATED,ESTABLISHED \
+					-m comment --comment "contain:$n" -j ACCEPT &&
+				net_rule filter I FORWARD -m comment --comment "$iso" -j CNI-ISOLATION-STAGE-1 &&
+				net_rule filter A CNI-ISOLATION-STAGE-1 -m comment --comment "$iso" -j RETURN &&
+				net_rule filter A CNI-ISOLATION-STAGE-2 -m comment --comment "$iso" -j RETURN &&
+				net_rule filter I CNI-ISOLATION-STAGE-1 -i "$br" ! -o "$br" -m comment --comment "$iso" -j CNI-ISOLATION-STAGE-2 &&
+				net_rule filter I CNI-ISOLATION-STAGE-2 -o "$br" -m comment --comment "$iso" -j DROP || ok=0
+		fi
+		if [ $ok = 0 ]; then
 			exec {fd}>&-
 			return 1
-		}
-		: >"$NETRUN/masq/$n"
+		fi
+		: >"$NETRUN/rules/$n"
 	fi
 	exec {fd}>&-
+}
+# net_rule TABLE A|I CHAIN RULE...: RULE in CHAIN unless it is there (A: appended, I: first).
+net_rule() {
+	local t=$1 how=$2 ch=$3
+	shift 3
+	iptables -w -t "$t" -C "$ch" "$@" 2>/dev/null && return 0
+	if [ "$how" = I ]; then iptables -w -t "$t" -I "$ch" 1 "$@"; else iptables -w -t "$t" -A "$ch" "$@"; fi
 }
 
 # The default network `bridge` (bridge contain0), made on first use.
@@ -130,7 +164,7 @@ net_field() {
 #   saved, and nothing else (the sysctls go with the namespace).
 # - IPv6: our networks have no IPv6, so portmap runs with a PATH holding iptables and no
 #   ip6tables ($NETRUN/bin4): it then skips its IPv6 chains (their DEL alone made 7 execs).
-# - The plugins after bridge (portmap, firewall, tuning) each hand back their prevResult
+# - The plugins after bridge (portmap, tuning; firewall) each hand back their prevResult
 #   unchanged and touch disjoint things (their own chains, the namespace's sysctls): ADD
 #   runs them together once bridge's result (the address) is known, each with that result
 #   as prevResult, and the final result is the last one's, as in a sequential chain.  DEL
@@ -345,10 +379,13 @@ net_release_ports() {
 
 # net_alive CID: the container's network owner (its monitor) still runs.
 net_alive() {
-	local pid st now=
-	[ -r "$NETRUN/c/$1/owner" ] || return 1
-	read -r pid st <"$NETRUN/c/$1/owner"
-	[ -r "/proc/$pid/stat" ] || return 1
+	local pid st now= line=${2-}
+	if [ $# -lt 2 ]; then
+		[ -r "$NETRUN/c/$1/owner" ] || return 1
+		IFS= read -r line <"$NETRUN/c/$1/owner"
+	fi
+	pid=${line%% *} st=${line#* }
+	[ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
 	local s
 	IFS= read -r s <"/proc/$pid/stat" 2>/dev/null || return 1
 	s=${s##*) }
@@ -436,9 +473,9 @@ net_up() {
 			R_ERR=$e
 			return 1
 		}
-		net_masq "$n" || {
+		net_rules "$n" || {
 			net_down "$cid"
-			R_ERR="network $n: cannot add its masquerade rule"
+			R_ERR="network $n: cannot add its iptables rules"
 			return 1
 		}
 		# the ports are published on the first network's address, as docker publishes them.
@@ -470,7 +507,7 @@ net_up() {
 
 # net_down CID: after the program ends: each network's DEL (while the namespace still
 # exists: the bridge plugin deletes the veth inside it, and for a network written before
-# net_masq, its masquerade chain through the address found there), then
+# net_rules, its masquerade chain through the address found there), then
 # the namespace's bind mount, the ports, the membership, the peers' hosts files.  Idempotent.
 net_down() {
 	local cid=$1 s=$NETRUN/c/$1 f n ifname pm nets=() tdown=$EPOCHREALTIME
@@ -538,12 +575,16 @@ net_gc() {
 	for d in "$NETRUN"/c/*/; do
 		d=${d%/}
 		cid=${d##*/}
-		net_alive "$cid" && continue
-		# a container being set up writes its owner first, and an owner file being written
-		# reads empty a moment (20 parallel starts: one saw another's network torn down)
+		# the owner read once: a container being set up has none yet, or one being written
+		# (it reads empty a moment: 20 parallel starts saw a live one torn down), and is left
+		# alone unless its directory is old
 		o=
 		[ -e "$d/owner" ] && IFS= read -r o <"$d/owner"
-		[ -n "$o" ] || [ "$(find "$d" -maxdepth 0 -mmin +1 2>/dev/null)" ] || continue
+		if [[ $o =~ ^[0-9]+\ [0-9]+$ ]]; then
+			net_alive "$cid" "$o" && continue
+		else
+			[ "$(find "$d" -maxdepth 0 -mmin +1 2>/dev/null)" ] || continue
+		fi
 		net_down "$cid"
 	done
 	for k in "$NETRUN"/ports/*; do
@@ -1139,7 +1180,7 @@ net_remove() {
 	br=$R_FIELD
 	if [ -n "$br" ]; then
 		ip link del "$br" 2>/dev/null
-		# the firewall plugin's isolation rules are left by DEL, and our masquerade rule:
+		# the isolation rules (the firewall plugin leaves them at DEL) and our own per-network rules:
 		# remove the ones naming it
 		local line tb
 		for tb in filter nat; do
@@ -1150,7 +1191,7 @@ net_remove() {
 			done < <(iptables -t $tb -S 2>/dev/null | grep -E -- "-[io] $br( |$)")
 		done
 	fi
-	rm -rf -- "${NETRUN:?}/ipam/$n" "${NETRUN:?}/members/$n" "${NETRUN:?}/masq/$n"
+	rm -rf -- "${NETRUN:?}/ipam/$n" "${NETRUN:?}/members/$n" "${NETRUN:?}/rules/$n"
 	rm -f -- "$NETDIR/$n.conflist" "$NETDIR/$n.json" "$NETDIR/$n.ADD" "$NETDIR/$n.DEL"
 }
 

@@ -69,6 +69,7 @@ check "inside: lo and hand1 with 10.200.0.2" contains "$OUT" "10.200.0.2/24"
 shown busybox ping -c 1 -W 3 10.200.0.2
 check "the host reaches it through the veth" test "$RC" = 0
 say "contain does the same with the CNI plugins: bridge (veth on contain0, host-local address),"
-say "portmap (the -p DNAT rules), firewall, tuning; the namespace kept in a file until they are undone."
+say "portmap (the -p DNAT rules), tuning; per network, docker's masquerade, forward and isolation"
+say "rules; the namespace kept in a file until they are undone."
 contain network prune -f >/dev/null 2>&1
 finish
