@@ -80,12 +80,21 @@ with() {
 	wait_running mem
 	D=$(cg_dir mem memory)
 }
-rd() { # FILE...: the files shown; OUT
-	local f s=""
-	for f; do s+=" $(shq "$D/$f")"; done
-	shownsh "cat$s"
+rd() { # FILE...: the files shown, typed inside the container (its /sys/fs/cgroup); OUT
+	local f a=()
+	for f; do a+=("/sys/fs/cgroup/memory/$f"); done
+	shown_in mem cat "${a[@]}"
 }
 done_with() { contain rm -f mem >/dev/null; }
+say "inside, /sys/fs/cgroup shows the container's own cgroup, read-only, as docker's does"
+with -m 64m
+F=/sys/fs/cgroup/memory/memory.limit_in_bytes
+cg_v2 mem memory && F=/sys/fs/cgroup/memory.max
+shown_in mem cat "$F"
+check_eq "-m 64m reads 67108864 inside the container" 67108864 "$OUT"
+shown_in mem sh -c "echo 1 > $F"
+check "writing the limit from inside is refused (read-only)" test "$RC" -ne 0
+done_with
 if cg_v2 "$(contain run -d tutorial sleep 1000)" memory; then
 	say "(cgroup v2: the v1 files below do not exist; see tests/vm for v2)"
 	finish
@@ -144,7 +153,9 @@ oomid=$(new_container "$before")
 D=$(cg_dir "$oomid" memory)
 for i in $(seq 1 100); do grep -q '^under_oom 1' "$D/memory.oom_control" 2>/dev/null && break; sleep 0.1; done
 sleep 2
-rd memory.oom_control
+# (read from the host: a process exec'd into the container would join its group, which is out
+# of memory, and wait there with the allocation)
+shownsh "cat $(shq "$D/memory.oom_control")"
 check "oom_kill_disable 1" contains "$OUT" "oom_kill_disable 1"
 check "the group is under OOM, its allocation waiting" contains "$OUT" "under_oom 1"
 check "the worker is alive, not killed" eval '! grep -q "got signal" "$TUT_TMP/oom.log" && kill -0 $BG_PID'
