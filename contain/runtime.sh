@@ -199,6 +199,29 @@ rt_seccomp() {
 		| if .defaultErrnoRet == null then del(.defaultErrnoRet) else . end' "$prof")
 }
 
+# rt_seccomp_cached PROFILE CAPS: rt_seccomp, the default profile's kept per capability set
+# in the runtimes' directory (a jq start and its work cost more than the rest of the bundle).
+rt_seccomp_cached() {
+	[ "$1" = "${R_PROFILE:-}" ] || {
+		rt_seccomp "$1" "$2"
+		return
+	}
+	local w i=0 mask=0 f
+	for w in $CAP_NAMES; do
+		[[ " $2 " == *" CAP_${w^^} "* ]] && mask=$((mask | 1 << i))
+		i=$((i + 1))
+	done
+	f=$RT_ROOT/seccomp/$mask.json
+	if [ -s "$f" ] && ! [ "$1" -nt "$f" ]; then
+		IFS= read -r -d '' R_SECCOMP <"$f"
+		R_SECCOMP=${R_SECCOMP%$'\n'}
+		return 0
+	fi
+	rt_seccomp "$1" "$2" || return 1
+	mkdir -p -- "$RT_ROOT/seccomp" && printf '%s\n' "$R_SECCOMP" >"$f.$$" && mv -f -- "$f.$$" "$f"
+	return 0
+}
+
 # rt_profile: the path of contain's default seccomp profile (Docker's, as chroot-rs embeds it).
 rt_profile() {
 	local p
@@ -276,7 +299,7 @@ rt_config() {
 		else
 			prof=$c/seccomp.json
 		fi
-		rt_seccomp "$prof" "$R_CAPS" || {
+		rt_seccomp_cached "$prof" "$R_CAPS" || {
 			R_ERR="cannot read the seccomp profile $prof"
 			return 1
 		}
