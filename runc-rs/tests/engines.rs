@@ -594,7 +594,7 @@ fn rootless_podman_runs_on_runc_rs() {
     )
     .unwrap();
     let rootfs = t.join("rootfs");
-    cttest::minroot::build(&rootfs, &["sh", "cat", "echo", "grep", "id"]).unwrap();
+    cttest::minroot::build(&rootfs, &["sh", "cat", "echo", "grep", "id", "sleep"]).unwrap();
     let tar = t.join("rootfs.tar");
     let o = cttest::run_with_timeout(
         Command::new("tar")
@@ -651,6 +651,29 @@ fn rootless_podman_runs_on_runc_rs() {
         seen.push(out);
     }
     assert_eq!(seen[0], seen[1], "runc and runc-rs give the same container");
+    // A detached container, exec'd into (the exec re-executes runc-rs from a
+    // read-only clone inside the user namespace), then removed.
+    let rr = rr.to_str().unwrap();
+    p.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "d1",
+        "--runtime",
+        rr,
+        "ctimg",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(
+        lines(&p.ok(&["exec", "d1", "sh", "-c", "echo in; id -u"])),
+        ["in", "0"]
+    );
+    assert_eq!(
+        p.run(&["exec", "d1", "sh", "-c", "exit 4"]).status.code(),
+        Some(4)
+    );
+    p.ok(&["rm", "-f", "-t", "0", "d1"]);
     // runc-rs kept its state under the user's XDG_RUNTIME_DIR, and nothing is left there.
     let state = p.dir("xdg/runc-rs");
     assert!(state.is_dir());
