@@ -328,47 +328,122 @@ cmd_import() {
 	echo "sha256:$IMG_ID"
 }
 
+IMAGES_HEADERS='{"Repository":"REPOSITORY","Tag":"TAG","ID":"IMAGE ID","Digest":"DIGEST","CreatedSince":"CREATED","CreatedAt":"CREATED AT","Size":"SIZE","VirtualSize":"SIZE","SharedSize":"SHARED SIZE","UniqueSize":"UNIQUE SIZE","Containers":"CONTAINERS"}'
+# contain images [-a] [-q] [--no-trunc] [--digests] [-f KEY=VALUE]... [--format FORMAT]
+# [REPOSITORY[:TAG]]: the images, newest first, a row per tag (docker's columns).
 cmd_images() {
-	local quiet=0
-	case ${1:-} in -q | --quiet) quiet=1 ;; esac
+	local quiet=0 trunc=1 format="" want="" a
+	local -A FILTERS=()
+	FILTER_KEYS="dangling reference label before since"
+	while [ $# -gt 0 ]; do
+		a=$1
+		case $a in
+		-q | --quiet) quiet=1 ;;
+		-a | --all | --digests) ;;
+		-aq | -qa) quiet=1 ;;
+		--no-trunc) trunc=0 ;;
+		-f | -f* | --filter | --filter=*)
+			opt_value images "$@"
+			filter_add "$R_OPT"
+			shift "$R_SHIFT"
+			continue
+			;;
+		--format | --format=*)
+			opt_value images "$@"
+			format=$R_OPT
+			shift "$R_SHIFT"
+			continue
+			;;
+		--help) echo "Usage: contain images [-a] [-q] [--no-trunc] [-f KEY=VALUE] [--format FORMAT] [REPOSITORY[:TAG]]" && return 0 ;;
+		-*) die "images: unknown flag: $a (see 'contain images --help')" ;;
+		*)
+			[ -z "$want" ] || die "images: \"contain images\" requires at most 1 argument"
+			want=$a
+			;;
+		esac
+		shift
+	done
 	store_init
-	local d id
-	{
+	local v
+	local -A dang=() ref=()
+	local before="" since=""
+	if filter_has dangling; then
+		while IFS= read -r v; do
+			case $v in true | 1) dang[1]=1 ;; false | 0) dang[0]=1 ;; "") ;; *) die "invalid filter 'dangling=$v'" ;; esac
+		done <<<"${FILTERS[dangling]}"
+	fi
+	if filter_has before; then
+		image_find "$(head -n1 <<<"${FILTERS[before]}")" || die "No such image: $(head -n1 <<<"${FILTERS[before]}")"
+		before=$(cat "$ROOT/images/$R_ID/created")
+	fi
+	if filter_has since; then
+		image_find "$(head -n1 <<<"${FILTERS[since]}")" || die "No such image: $(head -n1 <<<"${FILTERS[since]}")"
+		since=$(cat "$ROOT/images/$R_ID/created")
+	fi
+	local d id n t c sz ok labels
+	local -a rows=()
+	local -A seen=()
+	while IFS=$'\t' read -r c n t id sz; do
+		[ -n "$id" ] || continue
+		if [ -n "$want" ]; then
+			if [[ $want == *:* ]]; then [ "$n:$t" = "$want" ] || continue; else [ "$n" = "$want" ] || continue; fi
+		fi
+		if filter_has dangling; then
+			if [ "$n" = "<none>" ]; then [ -n "${dang[1]:-}" ] || continue; else [ -n "${dang[0]:-}" ] || continue; fi
+		fi
+		if filter_has reference; then
+			ok=0
+			while IFS= read -r v; do
+				[ -z "$v" ] && continue
+				# shellcheck disable=SC2053
+				if [[ $v == *:* ]]; then [[ "$n:$t" == $v ]] && ok=1; else [[ $n == $v ]] && ok=1; fi
+			done <<<"${FILTERS[reference]}"
+			[ $ok = 1 ] || continue
+		fi
+		[ -n "$before" ] && { [ "$c" -lt "$before" ] || continue; }
+		[ -n "$since" ] && { [ "$c" -gt "$since" ] || continue; }
+		if filter_has label; then
+			labels=$(jq -c '.config.Labels // {}' "$ROOT/blobs/sha256/$id" 2>/dev/null) || labels={}
+			ok=1
+			while IFS= read -r v; do
+				[ -z "$v" ] && continue
+				if [[ $v == *=* ]]; then
+					jq -e --arg k "${v%%=*}" --arg v "${v#*=}" '.[$k] == $v' >/dev/null <<<"$labels" || ok=0
+				else
+					jq -e --arg k "$v" 'has($k)' >/dev/null <<<"$labels" || ok=0
+				fi
+			done <<<"${FILTERS[label]}"
+			[ $ok = 1 ] || continue
+		fi
+		if [ $quiet = 1 ]; then
+			[ -n "${seen[$id]:-}" ] && continue
+			seen[$id]=1
+			if [ $trunc = 1 ]; then echo "${id:0:12}"; else echo "sha256:$id"; fi
+			continue
+		fi
+		local sid=sha256:$id
+		[ $trunc = 1 ] && sid=${id:0:12}
+		rows+=("$(printf '{"Repository":%s,"Tag":%s,"ID":"%s","Digest":"<none>","CreatedSince":"%s","CreatedAt":"%s","Size":"%s","VirtualSize":"%s","SharedSize":"N/A","UniqueSize":"N/A","Containers":"N/A"}' \
+			"$(json_str "$n")" "$(json_str "$t")" "$sid" "$(ago "$c")" "$(list_time "$c")" \
+			"$(human_size "$sz")" "$(human_size "$sz")")")
+	done < <(
 		for d in "$ROOT"/images/*; do
-			id=$(basename "$d")
+			id=${d##*/}
 			[[ $id == *.new.* ]] && continue
+			[ -r "$d/created" ] || continue
 			local tags
 			tags=$(awk -v i="$id" '$3 == i { print $1, $2 }' "$ROOT/repositories")
 			[ -n "$tags" ] || tags="<none> <none>"
 			while read -r n t; do
 				printf '%s\t%s\t%s\t%s\t%s\n' "$(cat "$d/created")" "$n" "$t" "$id" "$(image_size "$id")"
 			done <<<"$tags"
-		done
-	} | sort -t$'\t' -k1,1nr -k2,2 -k3,3 | {
-		if [ $quiet = 1 ]; then
-			cut -f4 | cut -c1-12 | uniq
-			return
-		fi
-		# Columns as wide as their longest cell, like docker's tabwriter ("Less than a second
-		# ago" is wider than the usual CREATED).
-		local -a rows=()
-		local w1=23 w2=11 w3=13 w4=17 a
-		while IFS=$'\t' read -r c n t id s; do
-			a=$(ago "$c")
-			rows+=("$n"$'\t'"$t"$'\t'"${id:0:12}"$'\t'"$a"$'\t'"$(human_size "$s")")
-			[ ${#n} -gt $w1 ] && w1=${#n}
-			[ ${#t} -gt $w2 ] && w2=${#t}
-			[ ${#a} -gt $w4 ] && w4=${#a}
-		done
-		printf '%-*s %-*s %-*s %-*s %s\n' $((w1 + 1)) REPOSITORY $((w2 + 1)) TAG $((w3 + 1)) "IMAGE ID" \
-			$((w4 + 1)) CREATED SIZE
-		local r
-		for r in "${rows[@]}"; do
-			IFS=$'\t' read -r n t id a s <<<"$r"
-			printf '%-*s %-*s %-*s %-*s %s\n' $((w1 + 1)) "$n" $((w2 + 1)) "$t" $((w3 + 1)) "$id" \
-				$((w4 + 1)) "$a" "$s"
-		done
-	}
+		done | sort -t$'\t' -k1,1nr -k2,2 -k3,3
+	)
+	[ $quiet = 1 ] && return 0
+	{
+		[ ${#rows[@]} -gt 0 ] && printf '%s\n' "${rows[@]}"
+		:
+	} | tpl_listing "$format" 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}' "$IMAGES_HEADERS"
 }
 
 cmd_tag() {
@@ -456,16 +531,62 @@ cmd_rmi() {
 	return $rc
 }
 
+HISTORY_HEADERS='{"ID":"IMAGE","CreatedSince":"CREATED","CreatedAt":"CREATED AT","CreatedBy":"CREATED BY","Size":"SIZE","Comment":"COMMENT"}'
+# contain history [-H=false] [-q] [--no-trunc] [--format FORMAT] IMAGE: its layers, newest
+# first; CREATED BY cut at 45 columns, as docker cuts it.
 cmd_history() {
-	[ $# -eq 1 ] || die "history: usage: contain history IMAGE"
-	store_init
-	local id
-	id=$(image_resolve "$1") || exit
-	printf '%-14s %-18s %-50s %s\n' LAYER CREATED "CREATED BY" SIZE
-	tac "$ROOT/images/$id/history" | while IFS=$'\t' read -r c h by; do
-		printf '%-14s %-18s %-50s %s\n' "${h:0:12}" "$(ago "$c")" "${by:0:50}" \
-			"$(human_size "$(cat "$ROOT/layers/$h/size" 2>/dev/null || echo 0)")"
+	local quiet=0 trunc=1 human=1 format="" img="" a
+	while [ $# -gt 0 ]; do
+		a=$1
+		case $a in
+		-q | --quiet) quiet=1 ;;
+		--no-trunc) trunc=0 ;;
+		-H | --human | -H=true | --human=true) human=1 ;;
+		-H=false | --human=false) human=0 ;;
+		--format | --format=*)
+			opt_value history "$@"
+			format=$R_OPT
+			shift "$R_SHIFT"
+			continue
+			;;
+		--help) echo "Usage: contain history [-H] [-q] [--no-trunc] [--format FORMAT] IMAGE" && return 0 ;;
+		-*) die "history: unknown flag: $a" ;;
+		*)
+			[ -z "$img" ] || die "history: usage: contain history IMAGE"
+			img=$a
+			;;
+		esac
+		shift
 	done
+	[ -n "$img" ] || die "history: usage: contain history IMAGE"
+	store_init
+	local id c h by sz first=1 hid
+	id=$(image_resolve "$img") || exit
+	local -a rows=()
+	while IFS=$'\t' read -r c h by; do
+		sz=$(cat "$ROOT/layers/$h/size" 2>/dev/null || echo 0)
+		# docker names the image's own id on the top row, <missing> below it
+		hid="<missing>"
+		if [ $first = 1 ]; then
+			hid=sha256:$id
+			[ $trunc = 1 ] && hid=${id:0:12}
+			first=0
+		fi
+		if [ $quiet = 1 ]; then
+			echo "$hid"
+			continue
+		fi
+		rows+=("$(printf '{"ID":%s,"CreatedSince":%s,"CreatedAt":%s,"CreatedBy":%s,"Size":%s,"Comment":""}' \
+			"$(json_str "$hid")" "$(json_str "$(if [ $human = 1 ]; then ago "$c"; else iso "$c"; fi)")" \
+			"$(json_str "$(iso "$c")")" "$(json_str "$by")" \
+			"$(json_str "$(if [ $human = 1 ]; then human_size "$sz"; else echo "$sz"; fi)")")")
+	done < <(tac "$ROOT/images/$id/history")
+	[ $quiet = 1 ] && return 0
+	{
+		[ ${#rows[@]} -gt 0 ] && printf '%s\n' "${rows[@]}"
+		:
+	} | jq -c --argjson t "$([ $trunc = 1 ] && echo true || echo false)" "$TPL_PRELUDE"' .CreatedBy |= (if $t then _ellipsis(45) else . end)' |
+		tpl_listing "$format" 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}' "$HISTORY_HEADERS"
 }
 
 # The OCI tar of an overlay upper directory: 0:0 character devices become .wh.NAME, opaque

@@ -94,126 +94,498 @@ cmd_top() {
 	local IFS=,
 	if [ $# -gt 0 ]; then ps "$@" -p "${pids[*]}"; else ps -f -p "${pids[*]}"; fi
 }
+# docker's time for listings: 2024-01-02 03:04:05 +0000 UTC
+list_time() { date -u -d "@$1" '+%Y-%m-%d %H:%M:%S +0000 UTC'; }
+# opt_value NAME "$@": the value of the option in $1 (--flag=VALUE, or the next word; the
+# caller shifts R_SHIFT words), into R_OPT; dies when it has none.
+opt_value() {
+	local n=$1
+	shift
+	R_SHIFT=1
+	case $1 in
+	--*=*) R_OPT=${1#*=} ;;
+	--*)
+		[ $# -ge 2 ] || die "$n: flag needs an argument: $1"
+		R_OPT=$2 R_SHIFT=2
+		;;
+	-?)
+		[ $# -ge 2 ] || die "$n: flag needs an argument: '${1#-}' in $1"
+		R_OPT=$2 R_SHIFT=2
+		;;
+	*) R_OPT=${1:2} ;;
+	esac
+}
+# filter_add SPEC: docker's --filter KEY=VALUE into FILTERS[KEY] (newline-separated values);
+# KEYS lists the keys the command takes.
+filter_add() {
+	local k=${1%%=*} v=${1#*=}
+	[[ $1 == *=* ]] || die "bad format of filter (expected name=value)"
+	[[ " $FILTER_KEYS " == *" $k "* ]] || die "invalid filter '$k'"
+	FILTERS[$k]+="$v"$'\n'
+}
+# filter_match KEY VALUE...: true when KEY has no filter, or one of its values matches one
+# of VALUE by the test in filter_test (set by the caller).
+filter_has() { [ -n "${FILTERS[$1]:-}" ]; }
+# ps's rows, as Docker's ps --format sees them.
+PS_HEADERS='{"ID":"CONTAINER ID","Image":"IMAGE","Command":"COMMAND","CreatedAt":"CREATED AT","RunningFor":"CREATED","Ports":"PORTS","State":"STATE","Status":"STATUS","Size":"SIZE","Names":"NAMES","Labels":"LABELS","Mounts":"MOUNTS","Networks":"NETWORKS","LocalVolumes":"LOCAL VOLUMES"}'
+# contain ps [-a] [-q] [-n N] [-l] [-s] [--no-trunc] [-f KEY=VALUE]... [--format FORMAT]
 cmd_ps() {
-	local all=0 quiet=0 a
-	for a in "$@"; do
+	local all=0 quiet=0 last=-1 size=0 trunc=1 format="" a
+	local -A FILTERS=()
+	FILTER_KEYS="status name id label ancestor exited before since volume network"
+	while [ $# -gt 0 ]; do
+		a=$1
 		case $a in
 		-a | --all) all=1 ;;
 		-q | --quiet) quiet=1 ;;
-		-aq | -qa) all=1 && quiet=1 ;;
-		*) die "ps: unknown option '$a'" ;;
+		-l | --latest) last=1 ;;
+		-s | --size) size=1 ;;
+		--no-trunc) trunc=0 ;;
+		-n | -n* | --last | --last=*)
+			opt_value ps "$@"
+			[[ $R_OPT =~ ^-?[0-9]+$ ]] || die "invalid argument \"$R_OPT\" for \"-n, --last\" flag: strconv.ParseInt: parsing \"$R_OPT\": invalid syntax"
+			last=$R_OPT
+			shift "$R_SHIFT"
+			continue
+			;;
+		-f | -f* | --filter | --filter=*)
+			opt_value ps "$@"
+			filter_add "$R_OPT"
+			shift "$R_SHIFT"
+			continue
+			;;
+		--format | --format=*)
+			opt_value ps "$@"
+			format=$R_OPT
+			shift "$R_SHIFT"
+			continue
+			;;
+		--help) echo "Usage: contain ps [-a] [-q] [-n N] [-l] [-s] [--no-trunc] [-f KEY=VALUE] [--format FORMAT]" && return 0 ;;
+		-[aqls]*)
+			# grouped short flags: -aq, -as, -aqs
+			local i
+			for ((i = 1; i < ${#a}; i++)); do
+				case ${a:i:1} in
+				a) all=1 ;; q) quiet=1 ;; l) last=1 ;; s) size=1 ;;
+				*) die "ps: unknown shorthand flag: '${a:i:1}' in $a" ;;
+				esac
+			done
+			;;
+		*) die "ps: unknown flag: $a (see 'contain ps --help')" ;;
 		esac
+		shift
 	done
 	store_init
+	# -n, -l and the status and exited filters look at every container, as docker's do
+	[ "$last" -gt 0 ] && all=1
+	filter_has status && all=1
+	filter_has exited && all=1
+	local v
+	if filter_has status; then
+		while IFS= read -r v; do
+			[ -z "$v" ] && continue
+			case $v in created | restarting | running | removing | paused | exited | dead) ;;
+			*) die "invalid filter 'status=$v'" ;; esac
+		done <<<"${FILTERS[status]}"
+	fi
+	local -a all_c=() rows=()
 	local c cid st status
-	[ $quiet = 1 ] || printf '%-14s %-16s %-24s %-16s %-26s %s\n' "CONTAINER ID" IMAGE COMMAND CREATED STATUS NAMES
-	local -a all_c=("$ROOT"/containers/*/)
+	for c in "$ROOT"/containers/*/; do [ -e "$c/meta" ] && all_c+=("$c"); done
 	[ ${#all_c[@]} -gt 0 ] && mapfile -t all_c < <(ls -1td -- "${all_c[@]}")
+	[ "$last" -gt 0 ] && all_c=("${all_c[@]:0:last}")
+	local -A anc=()
+	if filter_has ancestor; then
+		while IFS= read -r v; do
+			[ -n "$v" ] && image_find "$v" && anc[$R_ID]=1
+		done <<<"${FILTERS[ancestor]}"
+	fi
+	local now=$EPOCHSECONDS loaded_net=0
 	for c in "${all_c[@]}"; do
-		cid=$(basename "$c")
+		cid=${c%/}
+		cid=${cid##*/}
 		st=$(cstate "$cid")
+		[ "$st" = removed ] && continue
 		[ $all = 1 ] || [ "$st" = running ] || [ "$st" = paused ] || continue
+		meta_load "$cid" 2>/dev/null || continue
+		local name=${META[name]:-} code
+		code=$(cfile "$cid" exitcode || echo 255)
+		# the filters: the values of one key are or-ed, the keys and-ed
+		local ok m
+		if filter_has status; then
+			ok=0
+			while IFS= read -r v; do [ "$v" = "$st" ] && ok=1; done <<<"${FILTERS[status]}"
+			[ $ok = 1 ] || continue
+		fi
+		if filter_has exited; then
+			ok=0
+			[ "$st" = exited ] && while IFS= read -r v; do [ -n "$v" ] && [ "$v" = "$code" ] && ok=1; done <<<"${FILTERS[exited]}"
+			[ $ok = 1 ] || continue
+		fi
+		if filter_has name; then
+			ok=0
+			while IFS= read -r v; do [ -n "$v" ] && [[ $name =~ ${v#/} ]] && ok=1; done <<<"${FILTERS[name]}"
+			[ $ok = 1 ] || continue
+		fi
+		if filter_has id; then
+			ok=0
+			while IFS= read -r v; do [ -n "$v" ] && [[ $cid == "$v"* ]] && ok=1; done <<<"${FILTERS[id]}"
+			[ $ok = 1 ] || continue
+		fi
+		local -a lbl=()
+		[ -n "${META[labels]:-}" ] && eval "lbl=(${META[labels]})"
+		if filter_has label; then
+			ok=1
+			while IFS= read -r v; do
+				[ -z "$v" ] && continue
+				m=0
+				for a in "${lbl[@]}"; do
+					if [[ $v == *=* ]]; then [ "$a" = "$v" ] && m=1; else [ "${a%%=*}" = "$v" ] && m=1; fi
+				done
+				[ $m = 1 ] || ok=0
+			done <<<"${FILTERS[label]}"
+			[ $ok = 1 ] || continue
+		fi
+		if filter_has ancestor; then
+			[ -n "${anc[${META[image]}]:-}" ] || continue
+		fi
+		if filter_has volume; then
+			ok=0
+			while IFS= read -r v; do
+				[ -z "$v" ] && continue
+				for a in "${VOLUMES[@]}"; do
+					m=${a%:*}
+					{ [ "${a%%:*}" = "$v" ] || [ "${m#*:}" = "$v" ]; } && ok=1
+				done
+			done <<<"${FILTERS[volume]}"
+			[ $ok = 1 ] || continue
+		fi
+		if filter_has network; then
+			ok=0
+			while IFS= read -r v; do [ -n "$v" ] && [ "$v" = "${META[net]}" ] && ok=1; done <<<"${FILTERS[network]}"
+			[ $ok = 1 ] || continue
+		fi
 		if [ $quiet = 1 ]; then
-			echo "${cid:0:12}"
+			if [ $trunc = 1 ]; then echo "${cid:0:12}"; else echo "$cid"; fi
 			continue
 		fi
+		local started finished
+		started=$(cfile "$cid" started) || started=$now
 		case $st in
-		running) status="Up $(human_duration $(($(now) - $(cfile "$cid" started))))" ;;
-		paused) status="Up $(human_duration $(($(now) - $(cfile "$cid" started)))) (Paused)" ;;
-		exited) status="Exited ($(cfile "$cid" exitcode || echo 255)) $(ago "$(cfile "$cid" finished || cfile "$cid" started)")" ;;
+		running) status="Up $(human_duration $((now - started)))" ;;
+		paused) status="Up $(human_duration $((now - started))) (Paused)" ;;
+		restarting) status="Restarting ($code) $(human_duration $((now - started))) ago" ;;
+		exited)
+			finished=$(cfile "$cid" finished) || finished=$started
+			status="Exited ($code) $(human_duration $((now - finished))) ago"
+			;;
 		*) status=Created ;;
 		esac
-		meta_load "$cid"
-		local cs="\"${CMD[*]}\""
-		[ ${#cs} -gt 22 ] && cs="${cs:0:20}…\""
-		printf '%-14s %-16s %-24s %-16s %-26s %s\n' "${cid:0:12}" "$(cfile "$cid" imageref)" "$cs" \
-			"$(ago "$(cfile "$cid" created)")" "$status" "$(cfile "$cid" name)"
+		local ports="" p
+		local -a f
+		if [ -e "$c/network" ]; then
+			[ $loaded_net = 1 ] || net_load
+			loaded_net=1
+			net_conf "$cid"
+			for p in "${NET_PORTS[@]}"; do
+				read -ra f <<<"$p"
+				ports+="${ports:+, }${f[1]}:${f[2]}->${f[3]}/${f[0]}"
+			done
+		fi
+		local mounts="" sz=""
+		for a in "${VOLUMES[@]}"; do
+			m=${a%%:*}
+			[[ $m == /* ]] && m=${a#*:} && m=${m%:*}
+			[ $trunc = 1 ] && m=$(jq -rn --arg s "$m" "$TPL_PRELUDE"' $s | _ellipsis(15)')
+			mounts+="${mounts:+,}$m"
+		done
+		if [ $size = 1 ]; then
+			local up
+			up=$(du -sb -- "$c/upper" 2>/dev/null | cut -f1)
+			sz="$(human_size "${up:-0}") (virtual $(human_size $((${up:-0} + $(image_size "${META[image]}" 2>/dev/null || echo 0)))))"
+		fi
+		local labels="" lv=0
+		for a in "${lbl[@]}"; do labels+="${labels:+,}$a"; done
+		for a in "${VOLUMES[@]}"; do [[ $a == /* ]] || lv=$((lv + 1)); done
+		local cmdline="${CMD[*]}" id=$cid
+		[ $trunc = 1 ] && id=${cid:0:12}
+		rows+=("$(printf '{"ID":"%s","Image":%s,"Command":%s,"CreatedAt":"%s","RunningFor":%s,"Ports":%s,"State":"%s","Status":%s,"Size":%s,"Names":%s,"Labels":%s,"Mounts":%s,"Networks":%s,"LocalVolumes":"%s"}' \
+			"$id" "$(json_str "${META[imageref]}")" "$(json_str "$cmdline")" "$(list_time "${META[created]}")" \
+			"$(json_str "$(human_duration $((now - META[created]))) ago")" "$(json_str "$ports")" "$st" \
+			"$(json_str "$status")" "$(json_str "$sz")" "$(json_str "$name")" "$(json_str "$labels")" \
+			"$(json_str "$mounts")" "$(json_str "${META[net]}")" "$lv")")
 	done
+	[ $quiet = 1 ] && return 0
+	local def='table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}'
+	[ $size = 1 ] && def+='\t{{.Size}}'
+	# the command quoted, and cut at 20 columns unless --no-trunc, as docker shows it
+	local cut='.Command |= (if $t then _ellipsis(20) else . end | tojson)'
+	{
+		[ ${#rows[@]} -gt 0 ] && printf '%s\n' "${rows[@]}"
+		:
+	} | jq -c --argjson t "$([ $trunc = 1 ] && echo true || echo false)" "$TPL_PRELUDE $cut" |
+		tpl_listing "$format" "$def" "$PS_HEADERS"
 }
+# size_bytes SIZE: docker's RAMInBytes (64m, 1g, 512k, 100b, 1.5g; 1024-based) into
+# R_BYTES; -1 stays -1.
+size_bytes() {
+	local v=${1,,} m=1
+	v=${v%b}
+	case $v in
+	-1) R_BYTES=-1 && return 0 ;;
+	*k) m=1024 ;;
+	*m) m=1048576 ;;
+	*g) m=1073741824 ;;
+	*t) m=1099511627776 ;;
+	*p) m=1125899906842624 ;;
+	esac
+	[ $m = 1 ] || v=${v%?}
+	[[ $v =~ ^[0-9]+(\.[0-9]+)?$ ]] || {
+		R_BYTES=0
+		return 1
+	}
+	if [[ $v == *.* ]]; then
+		R_BYTES=$(awk -v v="$v" -v m="$m" 'BEGIN { printf "%d", v * m }')
+	else
+		R_BYTES=$((v * m))
+	fi
+}
+# limits_json CID: the container's stored limits as HostConfig's resource fields (docker's
+# names and units), a JSON object's members without the braces, into R_LIMITS.
+limits_json() {
+	local -a l
+	read_nul l "$ROOT/containers/$1/limits"
+	local -A n=([Memory]=0 [MemorySwap]=0 [MemoryReservation]=0 [KernelMemory]=0 [NanoCpus]=0
+		[CpuShares]=0 [CpuPeriod]=0 [CpuQuota]=0 [BlkioWeight]=0 [PidsLimit]=null
+		[MemorySwappiness]=null [OomKillDisable]=false)
+	local -A s=([CpusetCpus]="" [CpusetMems]="")
+	local -A d=([BlkioDeviceReadBps]="" [BlkioDeviceWriteBps]="" [BlkioDeviceReadIOps]="" [BlkioDeviceWriteIOps]="")
+	local i k v
+	for ((i = 0; i < ${#l[@]}; i++)); do
+		k=${l[i]} v=${l[i + 1]:-}
+		case $k in
+		--oom-kill-disable)
+			n[OomKillDisable]=true
+			continue
+			;;
+		--memory) size_bytes "$v" && n[Memory]=$R_BYTES ;;
+		--memory-swap) size_bytes "$v" && n[MemorySwap]=$R_BYTES ;;
+		--memory-reservation) size_bytes "$v" && n[MemoryReservation]=$R_BYTES ;;
+		--kernel-memory) size_bytes "$v" && n[KernelMemory]=$R_BYTES ;;
+		--memory-swappiness) [[ $v =~ ^-?[0-9]+$ ]] && n[MemorySwappiness]=$v ;;
+		--cpus) n[NanoCpus]=$(awk -v v="$v" 'BEGIN { printf "%d", v * 1e9 + 0.5 }') ;;
+		--cpu-shares) [[ $v =~ ^[0-9]+$ ]] && n[CpuShares]=$v ;;
+		--cpu-period) [[ $v =~ ^[0-9]+$ ]] && n[CpuPeriod]=$v ;;
+		--cpu-quota) [[ $v =~ ^-?[0-9]+$ ]] && n[CpuQuota]=$v ;;
+		--blkio-weight) [[ $v =~ ^[0-9]+$ ]] && n[BlkioWeight]=$v ;;
+		--pids-limit) [[ $v =~ ^-?[0-9]+$ ]] && n[PidsLimit]=$v ;;
+		--cpuset-cpus) s[CpusetCpus]=$v ;;
+		--cpuset-mems) s[CpusetMems]=$v ;;
+		--device-read-bps | --device-write-bps | --device-read-iops | --device-write-iops)
+			local f=BlkioDevice r=${v##*:}
+			case $k in
+			*read*) f+=Read ;;
+			*) f+=Write ;;
+			esac
+			case $k in
+			*bps) f+=Bps && size_bytes "$r" && r=$R_BYTES ;;
+			*) f+=IOps ;;
+			esac
+			[[ $r =~ ^[0-9]+$ ]] || r=0
+			d[$f]+="${d[$f]:+,}{\"Path\":$(json_str "${v%:*}"),\"Rate\":$r}"
+			;;
+		esac
+		i=$((i + 1))
+	done
+	R_LIMITS=
+	for k in Memory MemoryReservation MemorySwap MemorySwappiness KernelMemory NanoCpus CpuShares CpuPeriod CpuQuota BlkioWeight PidsLimit OomKillDisable; do
+		R_LIMITS+="\"$k\":${n[$k]},"
+	done
+	for k in CpusetCpus CpusetMems; do R_LIMITS+="\"$k\":$(json_str "${s[$k]}"),"; done
+	for k in BlkioDeviceReadBps BlkioDeviceWriteBps BlkioDeviceReadIOps BlkioDeviceWriteIOps; do
+		R_LIMITS+="\"$k\":[${d[$k]}],"
+	done
+	R_LIMITS=${R_LIMITS%,}
+}
+# jbool VALUE: true for 1 or true, false otherwise.
+jbool() { case $1 in 1 | true) echo true ;; *) echo false ;; esac; }
+# iso_or_zero EPOCH: docker's time, or its zero time when there is none.
+iso_or_zero() {
+	if [ -n "$1" ]; then iso "$1"; else echo 0001-01-01T00:00:00Z; fi
+}
+# container_json CID: the container in docker's inspect shape, one JSON object (compact).
+container_json() {
+	local cid=$1 c="$ROOT/containers/$1" st code pid lowers="" h oom=false err="" restarts=0
+	st=$(cstate "$cid")
+	code=$(cfile "$cid" exitcode || echo 0)
+	[[ $code =~ ^-?[0-9]+$ ]] || code=0
+	pid=$(cinit "$cid")
+	[ "$st" = running ] || [ "$st" = paused ] || pid=0
+	[ -s "$c/oomkilled" ] && oom=$(jbool "$(cfile "$cid" oomkilled)")
+	err=$(cfile "$cid" error) || err=""
+	restarts=$(cfile "$cid" restartcount) || restarts=0
+	[[ $restarts =~ ^[0-9]+$ ]] || restarts=0
+	local -a cmd entry=()
+	meta_load "$cid"
+	cmd=("${CMD[@]}")
+	read_nul entry "$ROOT/images/${META[image]}/entrypoint" 2>/dev/null
+	[ -n "${META[entrypoint]+x}" ] && eval "entry=(${META[entrypoint]})"
+	local -a args=("${cmd[@]:${#entry[@]}}")
+	[ -r "$ROOT/images/${META[image]}/layers" ] &&
+		while read -r h; do lowers+="${lowers:+:}$ROOT/layers/$h/fs"; done < <(tac "$ROOT/images/${META[image]}/layers")
+	local restarting=false status=$st
+	[ "$st" = restarting ] && restarting=true
+	printf '{"Id":"%s","Created":"%s","Path":%s,"Args":%s,' "$cid" "$(iso "${META[created]}")" \
+		"$(json_str "${cmd[0]:-}")" "$(json_arr "${cmd[@]:1}")"
+	printf '"State":{"Status":"%s","Running":%s,"Paused":%s,"Restarting":%s,"OOMKilled":%s,"Dead":false,"Pid":%s,"ExitCode":%s,"Error":%s,"StartedAt":"%s","FinishedAt":"%s"},' \
+		"$status" "$([ "$st" = running ] || [ "$st" = paused ] && echo true || echo false)" \
+		"$([ "$st" = paused ] && echo true || echo false)" "$restarting" "$oom" "${pid:-0}" "$code" \
+		"$(json_str "$err")" "$(iso_or_zero "$(cfile "$cid" started)")" \
+		"$(iso_or_zero "$([ "$st" = exited ] && { cfile "$cid" finished || cfile "$cid" started; })")"
+	printf '"Image":"sha256:%s","ResolvConfPath":%s,"HostnamePath":%s,"HostsPath":%s,"LogPath":%s,"Name":%s,"RestartCount":%s,"Driver":"overlay","Platform":"linux","MountLabel":"","ProcessLabel":"","AppArmorProfile":"",' \
+		"${META[image]}" "$(json_str "$c/resolv.conf")" "$(json_str "$c/hostname")" "$(json_str "$c/hosts")" \
+		"$(json_str "$c/log")" "$(json_str "/${META[name]}")" "$restarts"
+	caps_split
+	local -a secopts=() binds=()
+	case ${META[seccomp]:-default} in
+	default) ;;
+	unconfined) secopts+=(seccomp=unconfined) ;;
+	*) secopts+=("seccomp=${META[seccomp]}") ;;
+	esac
+	[ "${META[nnp]:-0}" = 1 ] && secopts+=(no-new-privileges)
+	local devs="" d dh dc v mounts=""
+	if [ -s "$c/devices" ]; then
+		while IFS= read -r d; do
+			dh=${d%%:*} dc=${d#*:}
+			[ "$dc" = "$d" ] && dc=$dh:rwm
+			[[ $dc == *:* ]] || dc=$dc:rwm
+			devs+="${devs:+,}{\"PathOnHost\":$(json_str "$dh"),\"PathInContainer\":$(json_str "${dc%:*}"),\"CgroupPermissions\":$(json_str "${dc##*:}")}"
+		done <"$c/devices"
+	fi
+	for v in "${VOLUMES[@]}"; do
+		local src=${v%%:*} rest=${v#*:} mode=${v##*:} dst typ=bind name="" drv=""
+		dst=${rest%:*}
+		if [[ $src != /* ]]; then
+			typ=volume name=$src drv=local
+			src=$ROOT/volumes/$name/_data
+		fi
+		if [ "$mode" = ro ]; then binds+=("${v%:*}:ro"); else binds+=("${v%:*}"); fi
+		mounts+="${mounts:+,}{\"Type\":\"$typ\",${name:+\"Name\":$(json_str "$name"),}\"Source\":$(json_str "$src"),\"Destination\":$(json_str "$dst"),${drv:+\"Driver\":\"$drv\",}\"Mode\":\"$([ "$mode" = ro ] && echo ro)\",\"RW\":$([ "$mode" = rw ] && echo true || echo false),\"Propagation\":\"$([ $typ = bind ] && echo rprivate)\"}"
+	done
+	local rp=${META[restart]:-no} rpn=0
+	[[ $rp == *:* ]] && rpn=${rp#*:} && rp=${rp%%:*}
+	[[ $rpn =~ ^[0-9]+$ ]] || rpn=0
+	limits_json "$cid"
+	local ul="" un uv
+	while read -r _ un; do
+		uv=${un#*=} un=${un%%=*}
+		uv=${uv//unlimited/-1}
+		ul+="${ul:+,}{\"Name\":\"$un\",\"Soft\":${uv%%:*},\"Hard\":${uv#*:}}"
+	done < <(grep '^ulimit ' "$c/meta")
+	R_LIMITS+=",\"Ulimits\":[$ul]"
+	printf '"HostConfig":{"Binds":%s,"NetworkMode":"%s","RestartPolicy":{"Name":"%s","MaximumRetryCount":%s},"AutoRemove":%s,"CapAdd":%s,"CapDrop":%s,"Privileged":%s,"ReadonlyRootfs":%s,"SecurityOpt":%s,"Init":%s,"Runtime":"contain","Root":"%s",%s,"Devices":[%s],"DeviceCgroupRules":%s,"CgroupParent":%s},' \
+		"$(json_arr "${binds[@]}")" "${META[net]}" "$rp" "$rpn" "$(jbool "${META[autoremove]}")" \
+		"$(json_arr "${CAP_ADDS[@]}")" "$(json_arr "${CAP_DROPS[@]}")" "$(jbool "${META[privileged]:-0}")" \
+		"$(jbool "${META[readonly]:-0}")" "$(json_arr "${secopts[@]}")" "$(jbool "${META[init]:-0}")" \
+		"${META[mode]}" "$R_LIMITS" "$devs" "$(json_arr "${DEVRULES[@]}")" "$(json_str "$(cgroup_group "$cid")")"
+	printf '"GraphDriver":{"Name":"overlay","Data":{"LowerDir":%s,"UpperDir":%s,"WorkDir":%s,"MergedDir":%s}},' \
+		"$(json_str "$lowers")" "$(json_str "$c/upper")" "$(json_str "$c/work")" "$(json_str "$ROOT/mnt")"
+	printf '"Mounts":[%s],' "$mounts"
+	local labels="" lk
+	local -a lbl=()
+	[ -n "${META[labels]:-}" ] && eval "lbl=(${META[labels]})"
+	for lk in "${lbl[@]}"; do labels+="${labels:+,}$(json_str "${lk%%=*}"):$(json_str "$([[ $lk == *=* ]] && echo "${lk#*=}")")"; done
+	local stopsig=${META[stopsignal]:-TERM} tmo=""
+	[ -n "${META[stoptimeout]:-}" ] && tmo=",\"StopTimeout\":${META[stoptimeout]}"
+	printf '"Config":{"Hostname":%s,"Domainname":%s,"User":%s,"AttachStdin":%s,"Tty":%s,"OpenStdin":%s,"Env":%s,"Cmd":%s,"Image":%s,"WorkingDir":%s,"Entrypoint":%s,"Labels":{%s},"StopSignal":%s%s},' \
+		"$(json_str "${META[hostname]}")" "$(json_str "${META[domainname]:-}")" "$(json_str "${META[user]:-}")" \
+		"$(jbool "${META[interactive]}")" "$(jbool "${META[tty]}")" "$(jbool "${META[interactive]}")" \
+		"$(json_arr "${CENV[@]}")" "$(json_arr "${args[@]}")" "$(json_str "${META[imageref]}")" \
+		"$(json_str "${META[workdir]:-}")" "$([ ${#entry[@]} -gt 0 ] && json_arr "${entry[@]}" || echo null)" \
+		"$labels" "$(json_str "SIG$stopsig")" "$tmo"
+	net_load
+	printf '"NetworkSettings":%s}' "$(net_inspect_json "$cid")"
+}
+# image_json ID: the image as inspect shows it (its OCI config under Config).
+image_json() {
+	local id=$1 tags=()
+	mapfile -t tags < <(image_tags "$id")
+	printf '{"Id":"sha256:%s","RepoTags":%s,"RepoDigests":[],"Created":%s,"Size":%s,"Architecture":%s,"Os":"linux","Layers":%s,"Config":%s}' "$id" \
+		"$(json_arr "${tags[@]}")" "$(json_str "$(jq -r '.created // ""' "$ROOT/blobs/sha256/$id" 2>/dev/null)")" \
+		"$(image_size "$id")" "$(json_str "$(jq -r '.architecture // ""' "$ROOT/blobs/sha256/$id" 2>/dev/null)")" \
+		"$(json_arr $(sed 's/^/sha256:/' "$ROOT/images/$id/layers"))" "$(cat "$ROOT/blobs/sha256/$id")"
+}
+# contain inspect [-f FORMAT] [--type container|image] [-s] NAME|ID...: each object as Docker
+# shows it (a JSON array), or through FORMAT; a missing one is an error (status 1) after the
+# others are printed.
 cmd_inspect() {
-	[ $# -ge 1 ] || die "inspect: usage: contain inspect CONTAINER|IMAGE..."
+	local format="" type="" a
+	local -a objs=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-f | --format)
+			[ $# -ge 2 ] || die "inspect: flag needs an argument: $1"
+			format=$2
+			shift
+			;;
+		--format=*) format=${1#*=} ;;
+		-f?*) format=${1#-f} ;;
+		--type)
+			[ $# -ge 2 ] || die "inspect: flag needs an argument: --type"
+			type=$2
+			shift
+			;;
+		--type=*) type=${1#*=} ;;
+		-s | --size) ;;
+		--help) echo "Usage: contain inspect [-f FORMAT] [--type container|image] NAME|ID..." && return 0 ;;
+		--) shift && objs+=("$@") && break ;;
+		-*) die "inspect: unknown flag: $1" ;;
+		*) objs+=("$1") ;;
+		esac
+		shift
+	done
+	case $type in "" | container | image) ;; *) die "\"$type\" is not a valid value for --type" ;; esac
+	[ ${#objs[@]} -ge 1 ] || die "inspect: usage: contain inspect [-f FORMAT] NAME|ID..."
 	store_init
-	local arg first=1
-	printf '['
-	for arg in "$@"; do
-		[ $first = 1 ] || printf ','
-		first=0
-		local cid="" id=""
-		cid=$( (container_resolve "$arg") 2>/dev/null) || cid=""
-		if [ -z "$cid" ]; then
-			id=$(image_lookup "$arg") || {
-				echo "]"
-				die "Error: No such object: $arg"
-			}
-			local tags=()
-			mapfile -t tags < <(image_tags "$id")
-			printf '\n  {"Id":"sha256:%s","RepoTags":%s,"Size":%s,"Layers":%s,"Config":%s}' "$id" \
-				"$(json_arr "${tags[@]}")" "$(image_size "$id")" \
-				"$(json_arr $(sed 's/^/sha256:/' "$ROOT/images/$id/layers"))" "$(cat "$ROOT/blobs/sha256/$id")"
+	local rc=0 out="" cid id j
+	local -a errs=()
+	for a in "${objs[@]}"; do
+		cid="" id=""
+		[ "$type" = image ] || cid=$( (container_resolve "$a") 2>/dev/null) || cid=""
+		if [ -n "$cid" ] && [ -d "$ROOT/containers/$cid" ]; then
+			j=$(container_json "$cid")
+		elif [ "$type" != container ] && id=$(image_lookup "$a"); then
+			j=$(image_json "$id")
+		else
+			case $type in
+			container) errs+=("Error: No such container: $a") ;;
+			image) errs+=("Error: No such image: $a") ;;
+			*) errs+=("Error: No such object: $a") ;;
+			esac
 			continue
 		fi
-		local c="$ROOT/containers/$cid" st code pid lowers="" h
-		st=$(cstate "$cid")
-		code=$(cfile "$cid" exitcode || echo 0)
-		pid=$(cinit "$cid")
-		pid=${pid:-0}
-		[ "$st" = running ] || [ "$st" = paused ] || pid=0
-		local -a cmd limits
-		meta_load "$cid"
-		cmd=("${CMD[@]}")
-		read_nul limits "$c/limits"
-		while read -r h; do lowers+="${lowers:+:}$ROOT/layers/$h/fs"; done < <(tac "$ROOT/images/$(cfile "$cid" image)/layers")
-		printf '\n  {"Id":"%s","Name":%s,"Created":"%s","Path":%s,"Args":%s,' "$cid" \
-			"$(json_str "/$(cfile "$cid" name)")" "$(iso "$(cfile "$cid" created)")" "$(json_str "${cmd[0]}")" \
-			"$(json_arr "${cmd[@]:1}")"
-		printf '"State":{"Status":"%s","Running":%s,"Paused":%s,"Pid":%s,"ExitCode":%s,"StartedAt":%s,"FinishedAt":%s},' \
-			"$st" "$([ "$st" = running ] || [ "$st" = paused ] && echo true || echo false)" \
-			"$([ "$st" = paused ] && echo true || echo false)" "${pid:-0}" "${code:-0}" \
-			"$(json_str "$(s=$(cfile "$cid" started) && iso "$s")")" "$(json_str "$(s=$(cfile "$cid" finished) && iso "$s")")"
-		printf '"Image":"sha256:%s","Config":{"Hostname":%s,"User":%s,"Env":%s,"Cmd":%s,"Image":%s,"WorkingDir":%s,"StopSignal":%s,"Domainname":%s},' \
-			"$(cfile "$cid" image)" "$(json_str "${META[hostname]}")" "$(json_str "${META[user]:-}")" \
-			"$(json_arr "${CENV[@]}")" "$(json_arr "${cmd[@]}")" "$(json_str "${META[imageref]}")" \
-			"$(json_str "${META[workdir]:-}")" "$(json_str "SIG${META[stopsignal]:-TERM}")" \
-			"$(json_str "${META[domainname]:-}")"
-		caps_split
-		local -a secopts=()
-		case ${META[seccomp]:-default} in
-		default) ;;
-		unconfined) secopts+=(seccomp=unconfined) ;;
-		*) secopts+=("seccomp=${META[seccomp]}") ;;
-		esac
-		[ "${META[nnp]:-0}" = 1 ] && secopts+=(no-new-privileges)
-		local devs="" d dh dc
-		if [ -s "$c/devices" ]; then
-			while IFS= read -r d; do
-				dh=${d%%:*} dc=${d#*:}
-				[ "$dc" = "$d" ] && dc=$dh:rwm
-				[[ $dc == *:* ]] || dc=$dc:rwm
-				devs+="${devs:+,}{\"PathOnHost\":$(json_str "$dh"),\"PathInContainer\":$(json_str "${dc%:*}"),\"CgroupPermissions\":$(json_str "${dc##*:}")}"
-			done <"$c/devices"
-		fi
-		printf '"HostConfig":{"NetworkMode":"%s","AutoRemove":%s,"Root":"%s","Privileged":%s,"ReadonlyRootfs":%s,"CapAdd":%s,"CapDrop":%s,"SecurityOpt":%s,"Init":%s,"Devices":[%s],"DeviceCgroupRules":%s,"Limits":%s,"CgroupParent":%s},' \
-			"$(cfile "$cid" net)" "$([ "$(cfile "$cid" autoremove)" = 1 ] && echo true || echo false)" \
-			"$(cfile "$cid" mode)" "$([ "${META[privileged]:-0}" = 1 ] && echo true || echo false)" \
-			"$([ "${META[readonly]:-0}" = 1 ] && echo true || echo false)" \
-			"$(json_arr "${CAP_ADDS[@]}")" "$(json_arr "${CAP_DROPS[@]}")" \
-			"$(json_arr "${secopts[@]}")" "$([ "${META[init]:-0}" = 1 ] && echo true || echo false)" \
-			"$devs" "$(json_arr "${DEVRULES[@]}")" \
-			"$(json_arr "${limits[@]}")" "$(json_str "$(cgroup_group "$cid")")"
-		printf '"GraphDriver":{"Name":"overlay","Data":{"LowerDir":%s,"UpperDir":%s,"WorkDir":%s,"MergedDir":%s}},' \
-			"$(json_str "$lowers")" "$(json_str "$c/upper")" "$(json_str "$c/work")" "$(json_str "$ROOT/mnt")"
-		local mounts="" v
-		for v in "${VOLUMES[@]}"; do
-			mounts+="${mounts:+,}{\"Type\":\"bind\",\"Source\":$(json_str "${v%%:*}"),\"Destination\":$(json_str "$(
-				t=${v#*:}
-				echo "${t%:*}"
-			)"),\"RW\":$([ "${v##*:}" = rw ] && echo true || echo false)}"
-		done
-		net_load
-		printf '"NetworkSettings":%s,' "$(net_inspect_json "$cid")"
-		printf '"Mounts":[%s],"LogPath":%s}' "$mounts" "$(json_str "$c/log")"
+		# a torn or odd state must never print invalid JSON
+		j=$(jq -c . 2>/dev/null <<<"$j") && [ -n "$j" ] || {
+			errs+=("Error: $a: its stored state cannot be read")
+			continue
+		}
+		out+="$j"$'\n'
 	done
-	printf '\n]\n'
+	if [ -n "$format" ]; then
+		[ -z "$out" ] || printf '%s' "$out" | tpl_apply "$format" || rc=1
+	else
+		# one object a line (the tutorial's scripts grep it): "[", "  {...},", "]"
+		if [ -z "$out" ]; then
+			echo "[]"
+		else
+			out=${out%$'\n'}
+			printf '[\n  %s\n]\n' "${out//$'\n'/$',\n  '}"
+		fi
+	fi
+	if [ ${#errs[@]} -gt 0 ]; then
+		printf 'contain: %s\n' "${errs[@]}" >&2
+		rc=1
+	fi
+	return $rc
 }
 cmd_logs() {
 	local follow=0 lines=+1
@@ -241,64 +613,144 @@ cmd_logs() {
 		tail -n "$lines" -- "$log"
 	fi
 }
-# Cgroup counters of container $1: cpu_ns mem_bytes mem_limit pids
+# Cgroup counters of container $1: cpu_ns mem_bytes mem_limit pids blk_read blk_write
+# (blkio's throttle counters on v1, io.stat on v2), and the bytes its network namespace
+# received and sent (every interface but lo: the kernel's /proc/PID/net/dev).
 cg_counters() {
-	local cid=$1 d cpu=0 mem=0 lim=0 pids=0
+	local cid=$1 d cpu=0 mem=0 lim=0 pids=0 br=0 bw=0 rx=0 tx=0 k v l op
 	meta_load "$cid"
 	for d in "${CGDIRS[@]}"; do
 		[ -d "$d" ] || continue
 		case $d in
-		*/cpuacct/* | */cpu,cpuacct/*) [ -r "$d/cpuacct.usage" ] && cpu=$(cat "$d/cpuacct.usage") ;;
+		*/cpuacct/* | */cpu,cpuacct/*) [ -r "$d/cpuacct.usage" ] && cpu=$(<"$d/cpuacct.usage") ;;
 		*/memory/*)
 			mem=$(cat "$d/memory.usage_in_bytes" 2>/dev/null || echo 0)
 			lim=$(cat "$d/memory.limit_in_bytes" 2>/dev/null || echo 0)
 			;;
 		*/pids/*) pids=$(cat "$d/pids.current" 2>/dev/null || echo 0) ;;
+		*/blkio/*)
+			if [ -r "$d/blkio.throttle.io_service_bytes" ]; then
+				while read -r k op v; do
+					case $op in Read) br=$((br + v)) ;; Write) bw=$((bw + v)) ;; esac
+				done <"$d/blkio.throttle.io_service_bytes"
+			fi
+			;;
 		*)
 			if [ -r "$d/cpu.stat" ] && [ -r "$d/cgroup.controllers" ]; then
 				cpu=$(($(awk '$1 == "usage_usec" { print $2 }' "$d/cpu.stat") * 1000))
 				mem=$(cat "$d/memory.current" 2>/dev/null || echo 0)
 				lim=$(cat "$d/memory.max" 2>/dev/null || echo 0)
 				pids=$(cat "$d/pids.current" 2>/dev/null || echo 0)
+				if [ -r "$d/io.stat" ]; then
+					while read -r l; do
+						for k in $l; do
+							case $k in rbytes=*) br=$((br + ${k#*=})) ;; wbytes=*) bw=$((bw + ${k#*=})) ;; esac
+						done
+					done <"$d/io.stat"
+				fi
 			fi
 			;;
 		esac
 	done
 	[ "$lim" = max ] && lim=0
-	echo "$cpu $mem $lim $pids"
+	cinit_v "$cid"
+	if [ -n "$R_INIT" ] && [ "${META[net]}" != host ] && [ -r "/proc/$R_INIT/net/dev" ]; then
+		local -a f
+		while IFS= read -r l; do
+			[[ $l == *:* ]] || continue
+			k=${l%%:*}
+			k=${k// /}
+			[ "$k" = lo ] && continue
+			read -ra f <<<"${l#*:}"
+			rx=$((rx + f[0])) tx=$((tx + f[8]))
+		done <"/proc/$R_INIT/net/dev"
+	fi
+	echo "$cpu $mem $lim $pids $br $bw $rx $tx"
 }
+STATS_HEADERS='{"Container":"CONTAINER","ID":"CONTAINER ID","Name":"NAME","CPUPerc":"CPU %","MemUsage":"MEM USAGE / LIMIT","MemPerc":"MEM %","NetIO":"NET I/O","BlockIO":"BLOCK I/O","PIDs":"PIDS","CPUTime":"CPU TIME"}'
+# contain stats [-a] [--no-stream] [--no-trunc] [--format FORMAT] [CONTAINER...]: each
+# container's use of its cgroups, measured over a second, every second until interrupted
+# (once with --no-stream; a named container that ends leaves the stream).
 cmd_stats() {
-	case ${1:-} in --no-stream) shift ;; esac
+	local stream=1 all=0 trunc=1 format="" a
+	local -a names=()
+	while [ $# -gt 0 ]; do
+		a=$1
+		case $a in
+		--no-stream) stream=0 ;;
+		-a | --all) all=1 ;;
+		--no-trunc) trunc=0 ;;
+		--format | --format=*)
+			opt_value stats "$@"
+			format=$R_OPT
+			shift "$R_SHIFT"
+			continue
+			;;
+		--help) echo "Usage: contain stats [-a] [--no-stream] [--no-trunc] [--format FORMAT] [CONTAINER...]" && return 0 ;;
+		-*) die "stats: unknown flag: $a" ;;
+		*) names+=("$a") ;;
+		esac
+		shift
+	done
 	store_init
 	local -a ids=()
-	local a cid
-	if [ $# -gt 0 ]; then
-		for a in "$@"; do ids+=("$(container_resolve "$a")") || exit; done
-	else
-		for a in "$ROOT"/containers/*/; do
-			cid=$(basename "$a")
-			case $(cstate "$cid") in running | paused) ids+=("$cid") ;; esac
-		done
-	fi
-	declare -A before=()
-	local t0 t1
-	# bash's clock, in microseconds (no date(1) and its %N, which not every date has)
-	t0=${EPOCHREALTIME/[.,]/}000
-	for cid in "${ids[@]}"; do before[$cid]=$(cg_counters "$cid" | cut -d' ' -f1); done
-	[ ${#ids[@]} -gt 0 ] && sleep 1
-	t1=${EPOCHREALTIME/[.,]/}000
-	local total
+	local cid
+	for a in "${names[@]}"; do
+		cid=$(container_resolve "$a") || exit 1
+		ids+=("$cid")
+	done
+	local total def='table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}'
 	total=$(awk '/MemTotal/ { print $2 * 1024 }' /proc/meminfo)
-	printf '%-14s %-24s %-8s %-11s %-24s %-8s %s\n' "CONTAINER ID" NAME "CPU %" "CPU TIME" "MEM USAGE / LIMIT" "MEM %" PIDS
-	for cid in "${ids[@]}"; do
-		local cpu mem lim pids
-		read -r cpu mem lim pids < <(cg_counters "$cid")
-		lim=$(awk -v l="$lim" -v t="$total" 'BEGIN { if (l == 0 || l + 0 > t + 0) print t; else print l }')
-		printf '%-14s %-24s %-8s %-11s %-24s %-8s %s\n' "${cid:0:12}" "$(cfile "$cid" name)" \
-			"$(awk -v a="${before[$cid]}" -v b="$cpu" -v t=$((t1 - t0)) 'BEGIN { printf "%.2f%%", (b - a) * 100 / t }')" \
-			"$(awk -v b="$cpu" 'BEGIN { printf "%.2fs", b / 1e9 }')" \
-			"$(human_bin "$mem") / $(human_bin "$lim")" \
-			"$(awk -v m="$mem" -v l="$lim" 'BEGIN { printf "%.2f%%", m * 100 / l }')" "$pids"
+	local clear=""
+	[ $stream = 1 ] && [ -t 1 ] && clear=$'\033[2J\033[H'
+	while :; do
+		local -a cur=()
+		if [ ${#names[@]} -gt 0 ]; then
+			cur=("${ids[@]}")
+		else
+			for a in "$ROOT"/containers/*/; do
+				cid=${a%/}
+				cid=${cid##*/}
+				[ $all = 1 ] && cur+=("$cid") && continue
+				case $(cstate "$cid") in running | paused) cur+=("$cid") ;; esac
+			done
+		fi
+		local -A before=()
+		local t0 t1
+		# bash's clock, in microseconds (no date(1) and its %N, which not every date has)
+		t0=${EPOCHREALTIME/[.,]/}000
+		for cid in "${cur[@]}"; do before[$cid]=$(cg_counters "$cid" | cut -d' ' -f1); done
+		[ ${#cur[@]} -gt 0 ] || [ $stream = 1 ] && sleep 1
+		t1=${EPOCHREALTIME/[.,]/}000
+		local -a rows=()
+		local live=0
+		for cid in "${cur[@]}"; do
+			local cpu mem lim pids br bw rx tx st id=$cid
+			[ $trunc = 1 ] && id=${cid:0:12}
+			st=$(cstate "$cid")
+			if [ "$st" = running ] || [ "$st" = paused ]; then
+				live=1
+				read -r cpu mem lim pids br bw rx tx < <(cg_counters "$cid")
+			else
+				cpu=${before[$cid]:-0} mem=0 lim=0 pids=0 br=0 bw=0 rx=0 tx=0
+			fi
+			lim=$(awk -v l="$lim" -v t="$total" 'BEGIN { if (l == 0 || l + 0 > t + 0) print t; else print l }')
+			rows+=("$(printf '{"Container":%s,"ID":"%s","Name":%s,"CPUPerc":"%s","CPUTime":"%s","MemUsage":"%s","MemPerc":"%s","NetIO":"%s","BlockIO":"%s","PIDs":"%s"}' \
+				"$(json_str "${names[0]:-$id}")" "$id" "$(json_str "$(cfile "$cid" name)")" \
+				"$(awk -v a="${before[$cid]:-0}" -v b="$cpu" -v t=$((t1 - t0)) 'BEGIN { printf "%.2f%%", (t > 0 ? (b - a) * 100 / t : 0) }')" \
+				"$(awk -v b="$cpu" 'BEGIN { printf "%.2fs", b / 1e9 }')" \
+				"$(human_bin "$mem") / $(human_bin "$lim")" \
+				"$(awk -v m="$mem" -v l="$lim" 'BEGIN { printf "%.2f%%", (l > 0 ? m * 100 / l : 0) }')" \
+				"$(human_size "$rx") / $(human_size "$tx")" "$(human_size "$br") / $(human_size "$bw")" "$pids")")
+		done
+		printf '%s' "$clear"
+		{
+			[ ${#rows[@]} -gt 0 ] && printf '%s\n' "${rows[@]}"
+			:
+		} | tpl_listing "$format" "$def" "$STATS_HEADERS"
+		[ $stream = 1 ] || break
+		# the named containers all ended: nothing more to stream
+		[ ${#names[@]} -gt 0 ] && [ $live = 0 ] && break
 	done
 }
 usage() {
@@ -315,10 +767,11 @@ Images:
                                build an image from host binaries (mkrootfs; names also on stdin;
                                also contain build NAME BINARY...)
   import NAME[:TAG] LAYER.tar...  make an image from layer tarballs (plain, gzip, zstd)
-  images                       list images (REPOSITORY TAG IMAGE ID CREATED SIZE)
+  images [-q] [--no-trunc] [-f KEY=VALUE] [--format FORMAT] [REPO[:TAG]]
+                               list images (REPOSITORY TAG IMAGE ID CREATED SIZE)
   tag SOURCE NAME[:TAG]        add a tag to an image
   rmi [-f] IMAGE...            remove tags, and the image when nothing uses it
-  history IMAGE                list an image's layers
+  history [-q] [--no-trunc] [--format FORMAT] IMAGE   list an image's layers
   commit CONTAINER NAME[:TAG]  turn a container's writable layer into a new image
   push IMAGE DEST | pull SOURCE [NAME[:TAG]]   copy an image to or from DIR, oci:DIR[:TAG],
                                oci-archive:FILE[:TAG] or docker-archive:FILE
@@ -326,7 +779,9 @@ Images:
 
 Containers:
   run [OPTIONS] IMAGE [CMD...] create and start a container
-  ps [-a] [-q]                 list containers
+  ps [-a] [-q] [-n N] [-l] [-s] [--no-trunc] [-f KEY=VALUE] [--format FORMAT]
+                               list containers (filters: status name id label ancestor exited
+                               volume network)
   start ID | stop [-t S] [-s SIG] ID | restart [-t S] ID | kill [-s SIG] ID | rm [-f] ID
   pause ID | unpause ID
   wait ID...                   block until they exit; print their exit codes
@@ -335,10 +790,16 @@ Containers:
   export [-o FILE] ID          its file system as a tar archive (contain import reads it)
   exec [-i] [-t] [-e NAME[=VALUE]] [-u USER] [-w DIR] ID CMD...
                                run a command in a running container
-  inspect ID|IMAGE             JSON
+  inspect [-f FORMAT] [--type container|image] ID|IMAGE...   JSON in Docker's shape, or
+                               FORMAT: Go's template subset ({{.State.Pid}}, {{json .Config}},
+                               {{range}}, {{if}}, {{index}}, {{join}}, ...; also for ps, images,
+                               history and stats --format, with `table` and `json` there)
   logs [-f] [-n N] ID          output of a container (the last N lines with -n/--tail)
-  stats [ID...]                cpu, memory and pids usage from the cgroups
+  stats [-a] [--no-stream] [--format FORMAT] [ID...]
+                               cpu, memory, pids, net and block I/O, every second
   port ID [PORT[/PROTO]]       its published ports
+
+  container ls|inspect|rm|...  image ls|inspect|rm|...   Docker's names for the commands
 
 Networks (as root; the CNI plugins of /usr/lib/cni):
   network create [--subnet CIDR] [--gateway IP] [--internal] NAME | ls [-q] | inspect NAME...
@@ -361,4 +822,28 @@ run options: -d, --rm, -i, -t, --name NAME, --cidfile FILE, --hostname NAME, --d
 
 State lives in $CONTAIN_ROOT (default /var/lib/contain, or ~/.local/share/contain when not root).
 EOF
+}
+# contain container|image COMMAND ...: Docker's management commands, as the plain ones
+# (container ls = ps, image ls = images, image rm = rmi, ...).
+cmd_group() {
+	local g=$1 c=${2:-}
+	[ $# -ge 2 ] || die "$g: usage: contain $g COMMAND (see 'contain --help')"
+	shift 2
+	case $g:$c in
+	container:ls | container:list | container:ps) main ps "$@" ;;
+	container:inspect) main inspect --type container "$@" ;;
+	container:prune) main __prune container "$@" ;;
+	container:attach | container:commit | container:cp | container:create | container:diff | \
+		container:exec | container:export | container:kill | container:logs | container:pause | \
+		container:port | container:rename | container:restart | container:rm | container:run | \
+		container:start | container:stats | container:stop | container:top | container:unpause | \
+		container:update | container:wait) main "$c" "$@" ;;
+	image:ls | image:list) main images "$@" ;;
+	image:inspect) main inspect --type image "$@" ;;
+	image:rm) main rmi "$@" ;;
+	image:prune) main __prune image "$@" ;;
+	image:build | image:history | image:import | image:load | image:pull | image:push | \
+		image:save | image:tag) main "$c" "$@" ;;
+	*) die "'$g $c' is not a contain command (see 'contain --help')" ;;
+	esac
 }

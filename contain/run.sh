@@ -85,10 +85,17 @@ volume_spec() {
 	case ${#f[@]} in
 	2) f+=(rw) ;;
 	3) [ "${f[2]}" = ro ] || [ "${f[2]}" = rw ] || die "$bad: unknown mode '${f[2]}' (ro or rw)" ;;
-	1) die "$bad: anonymous volumes are not supported (give SRC:DEST)" ;;
+	1)
+		# an anonymous volume: a named one with a random name (volumes.sh)
+		local anon
+		printf -v anon '%08x%08x%08x%08x%08x%08x%08x%08x' "$SRANDOM" "$SRANDOM" "$SRANDOM" \
+			"$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM"
+		f=("$anon" "${f[0]}" rw)
+		;;
 	*) die "$bad" ;;
 	esac
-	[[ ${f[0]} == /* ]] || die "$bad: the source must be an absolute host path (named volumes are not supported)"
+	[[ ${f[0]} == /* ]] || [[ ${f[0]} =~ ^[a-zA-Z0-9][a-zA-Z0-9_.-]+$ ]] ||
+		die "$bad: the source must be an absolute host path or a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)"
 	[[ ${f[1]} == /* ]] || die "$bad: the destination must be an absolute path"
 	[[ ${f[1]} == *[!/]* ]] || die "$bad: the destination can't be '/'"
 	R_VOLUME=${f[0]}:${f[1]}:${f[2]}
@@ -255,12 +262,17 @@ build_chain() {
 	cr+=("${CAP_ADDS[@]/#/--cap-add=}" "${CAP_DROPS[@]/#/--cap-drop=}")
 	local v
 	for v in "${VOLUMES[@]}"; do
+		# (a named volume: its directory in the store)
+		[[ $v == /* ]] || v=$ROOT/volumes/${v%%:*}/_data:${v#*:}
 		if [[ $v == *:ro ]]; then cr+=("--ro-bind=${v%:*}"); else cr+=("--bind=${v%:*}"); fi
 	done
 	[ -e "$c/hosts" ] && cr+=("--bind=$c/hosts:/etc/hosts" "--bind=$c/hostname:/etc/hostname" "--bind=$c/resolv.conf:/etc/resolv.conf")
 	[ -n "${META[user]:-}" ] && cr+=("--userspec=${META[user]}")
 	[ -n "${META[workdir]:-}" ] && cr+=("--chdir=${META[workdir]}")
 	[ "${META[tty]}" = 1 ] && cr+=("--console-socket=$c/console.sock")
+	# --ulimit: prlimit sets them on itself, and chroot-rs and the program inherit them
+	[ -n "${META[ulimit]:-}" ] && hash prlimit 2>/dev/null &&
+		CHAIN+=("${BASH_CMDS[prlimit]}" $(sed -n 's/^ulimit /--/p' "$c/meta") --)
 	CHAIN+=("${cr[@]}" -- "$ROOT/mnt" "${CMD[@]}")
 }
 
@@ -421,7 +433,8 @@ container_env() {
 cmd_run() {
 	local detach=0 autoremove=0 interactive=0 tty=0 name="" cidfile="" hostname="" net="" puball=0 domainname=""
 	local mode=pivot createonly=0 user="" workdir="" setuser=0 setworkdir=0 readonly=0 privileged=0
-	local caps="" init=0 stopsignal="" seccomp=default nnp=0 runtime=""
+	local caps="" init=0 stopsignal="" seccomp=default nnp=0 runtime="" stoptimeout="" setentry=0
+	local -a labels=() entrypoint=() ulimits=()
 	local -a limits=() devices=() devrules=() envs=() vols=() ports=() addhosts=() dns=() dnssearch=() dnsopt=()
 	while [ $# -gt 0 ]; do
 		local opt=$1 val="" hasval=0
@@ -450,7 +463,7 @@ cmd_run() {
 		--oom-kill-disable)
 			[ $hasval = 1 ] && [ "$val" = false ] || limits+=(--oom-kill-disable)
 			;;
-		--name | --cidfile | --hostname | -h | --net | --network | -c | -m | -e | -u | -w | -v | -p | --device | --*)
+		--name | --cidfile | --hostname | -h | --net | --network | -c | -m | -e | -u | -w | -v | -p | -l | --device | --*)
 			if [ $hasval = 0 ]; then
 				[ $# -ge 2 ] || die "run: option '$opt' needs a value"
 				val=$2
@@ -482,6 +495,15 @@ cmd_run() {
 			--security-opt) security_opt "$val" ;;
 			--stop-signal) signal_name "$val" && stopsignal=$R_SIGNAL ;;
 			--runtime) use runtime && { rt_resolve "$val" || die "$R_ERR"; } && runtime=$val ;;
+			--mount) use volumes && mount_spec "$val" && vols+=("$R_VOLUME") ;;
+			-l | --label) labels+=("$val") ;;
+			--label-file) use volumes && label_file "$val" && labels+=("${R_LABELS[@]}") ;;
+			--entrypoint) entrypoint=() && setentry=1 && [ -n "$val" ] && entrypoint=("$val") ;;
+			--stop-timeout)
+				[[ $val =~ ^-?[0-9]+$ ]] || die "invalid argument \"$val\" for \"--stop-timeout\" flag: strconv.ParseInt: parsing \"$val\": invalid syntax"
+				stoptimeout=$val
+				;;
+			--ulimit) use volumes && ulimit_spec "$val" && ulimits+=("$R_ULIMIT") ;;
 			-c) limits+=(--cpu-shares "$val") ;;
 			-m) limits+=(--memory "$val") ;;
 			*)
@@ -500,6 +522,11 @@ cmd_run() {
 		shift
 	done
 	[ $# -ge 1 ] || die "run: usage: contain run [OPTIONS] IMAGE [CMD...]"
+	# each limit checked in contain's words before cgset sees it (admin.sh)
+	if [ ${#limits[@]} -gt 0 ]; then
+		use admin
+		limits_check "${limits[@]}" || die "$R_ERR"
+	fi
 	local imageref=$1
 	shift
 	# the default network: docker's bridge as root (net.sh), lo alone for a user
@@ -521,7 +548,13 @@ cmd_run() {
 	image=$R_ID
 	local -a cmd entry
 	read_nul entry "$ROOT/images/$image/entrypoint"
-	if [ $# -gt 0 ]; then cmd=("$@"); else read_nul cmd "$ROOT/images/$image/cmd"; fi
+	if [ $# -gt 0 ]; then
+		cmd=("$@")
+	elif [ $setentry = 0 ] || [ ${#entrypoint[@]} -eq 0 ]; then
+		read_nul cmd "$ROOT/images/$image/cmd"
+	fi
+	# --entrypoint: docker's rule, the image's CMD goes with its ENTRYPOINT
+	[ $setentry = 1 ] && entry=("${entrypoint[@]}")
 	cmd=("${entry[@]}" "${cmd[@]}")
 	[ ${#cmd[@]} -gt 0 ] || die "run: No command specified (the image has no default command)"
 	[ $setuser = 1 ] || { [ -s "$ROOT/images/$image/user" ] && IFS= read -r user <"$ROOT/images/$image/user"; }
@@ -556,6 +589,11 @@ cmd_run() {
 	local v
 	for v in "${vols[@]}"; do
 		v=${v%:*}
+		if [[ $v != /* ]]; then
+			use volumes
+			vol_make "${v%%:*}" || die "cannot create the volume '${v%%:*}'"
+			continue
+		fi
 		[ -e "${v%:*}" ] || mkdir -p -- "${v%:*}" || die "cannot create the volume source '${v%:*}'"
 	done
 	if [ -n "$name" ]; then
@@ -583,6 +621,7 @@ cmd_run() {
 		[interactive]=$interactive [tty]=$tty [user]=$R_USERSPEC [workdir]=$workdir
 		[readonly]=$readonly [privileged]=$privileged [caps]=${caps# } [env]=${qenv% } [cmd]=${qcmd% }
 		[init]=$init [stopsignal]=$stopsignal [seccomp]=$seccomp [nnp]=$nnp [domainname]=$domainname [runtime]=$runtime)
+	[ ${#ulimits[@]} -gt 0 ] && META[ulimit]=${ulimits[0]}
 	CMD=("${cmd[@]}")
 	VOLUMES=("${vols[@]}")
 	DEVRULES=("${devrules[@]}")
@@ -601,6 +640,12 @@ cmd_run() {
 		[ ${#devrules[@]} -gt 0 ] && printf 'devrule %s\n' "${devrules[@]}"
 		[ ${#CGDIRS[@]} -gt 0 ] && printf 'cgdir %s\n' "${CGDIRS[@]}"
 		[ ${#vols[@]} -gt 0 ] && printf 'volume %s\n' "${vols[@]}"
+		local q
+		[ ${#labels[@]} -gt 0 ] && printf -v q '%q ' "${labels[@]}" && printf 'labels %s\n' "${q% }"
+		[ $setentry = 1 ] && printf -v q '%q ' "${entry[@]}" && printf 'entrypoint %s\n' "${q% }"
+		[ -n "$stoptimeout" ] && printf 'stoptimeout %s\n' "$stoptimeout"
+		[ ${#ulimits[@]} -gt 0 ] && printf 'ulimit %s\n' "${ulimits[@]}"
+		:
 	} >"$c/meta"
 	[ ${#limits[@]} -gt 0 ] && write_nul "$c/limits" "${limits[@]}"
 	[ ${#devices[@]} -gt 0 ] && printf '%s\n' "${devices[@]}" >"$c/devices"

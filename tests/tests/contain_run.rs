@@ -421,7 +421,14 @@ fn bad_input_one_line_and_no_state() {
             vec!["run", "--cidfile", &cidp, "img", "/bin/true"],
             "Container ID file found",
         ),
-        (vec!["run", "-m", "lots", "img", "/bin/true"], "cgset"),
+        (
+            vec!["run", "-m", "lots", "img", "/bin/true"],
+            "contain: invalid --memory value \"lots\"",
+        ),
+        (
+            vec!["run", "--cpus", "-1", "img", "/bin/true"],
+            "contain: invalid --cpus value \"-1\"",
+        ),
         (
             vec!["run", "--cpus", "99", "img", "/bin/true"],
             "Range of CPUs",
@@ -454,8 +461,8 @@ fn bad_input_one_line_and_no_state() {
             "unable to find user nosuch",
         ),
         (
-            vec!["run", "-v", "rel:/x", "img", "/bin/true"],
-            "named volumes are not supported",
+            vec!["run", "-v", "@rel:/x", "img", "/bin/true"],
+            "the source must be an absolute host path or a volume name",
         ),
         (
             vec!["run", "-v", "/tmp:/x:zz", "img", "/bin/true"],
@@ -836,7 +843,8 @@ fn volumes_bind_host_paths_read_write_and_read_only() {
     assert_eq!(
         i["Mounts"],
         serde_json::json!([{"Type": "bind", "Source": data.display().to_string(),
-                            "Destination": "/data", "RW": false}])
+                            "Destination": "/data", "Mode": "ro", "RW": false,
+                            "Propagation": "rprivate"}])
     );
     env.ok(&["stop", "-t", "0", "v1"]);
     wait_for(&env, "v1", "exited");
