@@ -4,13 +4,13 @@
 # --all, its PID namespace too: a fork), run /bin/true, wait.
 #   ours:       unshare-rs --target PID -m -u -i /bin/true
 #   util-linux: nsenter    --target PID -m -u -i /bin/true
-# Join mode first re-executes unshare-rs from a sealed memfd copy of its
-# binary (CVE-2019-5736): a copy of the binary and one more exec on every
-# join.  The target: util-linux unshare -pfmui --mount-proc sleep.
+# Join mode first re-executes unshare-rs from a detached read-only clone of
+# its binary's mount (CVE-2019-5736; a sealed memfd copy where that is
+# refused): one more exec on every join.  The target: util-linux unshare -pfmui --mount-proc sleep.
 # ROUNDS short hyperfine runs alternate the commands; the figures are the
 # medians over the rounds (the machine may be shared).  Needs root and
-# hyperfine.  Goal: ratio ours/util-linux <= 1.0 without the copy; the copy
-# is what a join costs for CVE-2019-5736 (runc pays it too).
+# hyperfine.  Goal: ratio ours/util-linux <= 1.0 without the re-exec; the
+# re-exec is what a join costs for CVE-2019-5736 (runc pays it too).
 set -eu
 cd "$(dirname "$0")/.."
 : "${CARGO_TARGET_DIR:=target}"
