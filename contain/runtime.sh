@@ -238,25 +238,30 @@ RT_CAPS="CAP_CHOWN CAP_DAC_OVERRIDE CAP_FSETID CAP_FOWNER CAP_MKNOD CAP_NET_RAW 
 RT_MASKED='["/proc/asound","/proc/acpi","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/proc/scsi","/sys/firmware","/sys/devices/virtual/powercap","/sys/dev/block"]'
 RT_READONLY='["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]'
 
-# rt_caps: the final capability set (CAP_* words) into R_CAPS.
+# rt_caps: the final capability set (CAP_* words) into R_CAPS, within our own bounding set
+# (a runtime refuses a capability it cannot give; --privileged: every one we have, as Docker).
 rt_caps() {
-	local w set=" $RT_CAPS "
-	if [ "${META[privileged]:-0}" = 1 ]; then
-		set=" "
-		for w in $CAP_NAMES; do [ "$w" = all ] || set+="CAP_${w^^} "; done
-	fi
+	local w set=" $RT_CAPS " bnd="" have=" " i=0 k v
+	while read -r k v; do [ "$k" = CapBnd: ] && bnd=$v; done </proc/self/status
+	for w in $CAP_NAMES; do
+		[ "$w" = all ] && continue
+		(((16#${bnd:-0} >> i) & 1)) && have+="CAP_${w^^} "
+		i=$((i + 1))
+	done
+	[ "${META[privileged]:-0}" = 1 ] && set=$have
 	caps_split
 	for w in "${CAP_DROPS[@]}"; do
 		if [ "${w,,}" = all ]; then set=" "; else set=${set/ CAP_${w^^} / }; fi
 	done
 	for w in "${CAP_ADDS[@]}"; do
 		if [ "${w,,}" = all ]; then
-			for w in $CAP_NAMES; do [ "$w" = all ] || [[ $set == *" CAP_${w^^} "* ]] || set+="CAP_${w^^} "; done
+			set=$have
 		else
 			[[ $set == *" CAP_${w^^} "* ]] || set+="CAP_${w^^} "
 		fi
 	done
-	R_CAPS=$set
+	R_CAPS=" "
+	for w in $set; do [[ $have == *" $w "* ]] && R_CAPS+="$w "; done
 }
 
 # rt_config CID NETNS: the container's config.json (OCI runtime spec 1.0.2) on stdout, from

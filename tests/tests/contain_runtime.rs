@@ -165,6 +165,25 @@ fn runtimes_run_the_container_as_contains_own_chain_does() {
         ]);
         assert_eq!(caps.trim(), "0000000000000001", "--runtime {rt}");
     }
+    // --privileged: every capability we have (this host's root may lack some), no filter
+    let privileged = |rt: Option<&str>| {
+        let mut a = vec!["run", "--rm", "--network", "none", "--privileged"];
+        if let Some(rt) = rt {
+            a.extend(["--runtime", rt]);
+        }
+        a.extend([
+            "rt",
+            "/bin/sh",
+            "-c",
+            "while read -r k v; do case $k in CapEff:|Seccomp:) echo $k $v;; esac; done </proc/self/status",
+        ]);
+        env.ok(&a)
+    };
+    let own = privileged(None);
+    assert!(own.contains("Seccomp: 0"), "{own}");
+    for rt in runtimes() {
+        assert_eq!(privileged(Some(rt)), own, "--runtime {rt} --privileged");
+    }
     remove_other_parents(&env.cgparent);
 }
 
