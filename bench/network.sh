@@ -14,11 +14,12 @@
 # CONTAIN_BENCH_BASELINE=DIR adds DIR/contain (with its net.sh: an older checkout's contain/
 # directory) to the same hyperfine runs, so a change is measured before/after side by side
 # with netavark, on the same machine at the same moment.
-# Measured 2026-12-07 (debug builds, 2 cores at load 9 to 12, `bench/network.sh 5 6` with the
-# checkout before the speed work as CONTAIN_BENCH_BASELINE): contain / netavark 0.73 (0.39 to
-# 1.03 over 6 rounds), before 1.62 (0.89 to 2.10) in the same runs.  Setup 143 ms (netns file
-# and gc 17, bridge 43, then portmap 72 beside tuning 15), teardown 106 ms (portmap 91 beside
-# bridge 58); 31 iptables execs per start and end (66 before), no jq, 5 env, 2 flock.
+# Measured 2026-12-07 (debug builds, 2 cores, the checkout before the speed work as
+# CONTAIN_BENCH_BASELINE): at load 2 to 4 (`10 4`) contain / netavark 0.55 (0.48 to 0.69 over
+# 4 rounds), before 1.25 (1.14 to 1.35) in the same runs; at load 9 to 12 (`5 6`) 0.73 (0.39
+# to 1.03), before 1.62.  Setup 85 ms (netns file and gc 8, bridge 18, then portmap 43 beside
+# tuning 7), teardown 95 ms (portmap 84 beside bridge 33); 31 iptables execs per start and end
+# (66 before, none without -p), no jq, 5 env, 2 flock.
 set -eu -o pipefail
 runs=${1:-10}
 rounds=${2:-3}
