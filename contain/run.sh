@@ -5,12 +5,19 @@
 # Read by the front script (contain) for the commands that need it; never run alone.
 
 # The default network: docker's bridge as root where contain can make it (its networking
-# code, jq and the CNI bridge plugin are installed), else lo alone (as a user, or on a
-# machine without them: nothing to warn about, --network bridge says what is missing).
+# code, jq and the CNI bridge plugin are installed), slirp4netns as a user, else lo alone
+# (on a machine without them: nothing to warn about, --network bridge says what is missing).
 net_default_mode() {
 	local d p=${CONTAIN_CNI_PATH:-/usr/lib/cni:/opt/cni/bin}
 	R_NET=none
-	[ "$ROOTLESS" = 0 ] && net_find && hash jq 2>/dev/null || return 0
+	# a user's: slirp4netns, as rootless podman's, where it is installed and the user may
+	# open /dev/net/tun (its tap device)
+	if [ "$ROOTLESS" = 1 ]; then
+		net_find && hash slirp4netns 2>/dev/null && [ -r /dev/net/tun ] && [ -w /dev/net/tun ] &&
+			R_NET=slirp4netns
+		return 0
+	fi
+	net_find && hash jq 2>/dev/null || return 0
 	for d in ${p//:/ }; do
 		[ -x "$d/bridge" ] && R_NET=bridge && return 0
 	done
@@ -198,7 +205,9 @@ build_chain() {
 	# a session keyring of its own, as runc gives every container (chroot-rs --harden joins
 	# one for the others)
 	[ "${META[privileged]:-0}" = 1 ] && ns+=(--new-keyring)
-	[ "$ROOTLESS" = 1 ] && ns=(--user --map-root-user "${ns[@]}")
+	# (a user's slirp4netns container joins its holder's user namespace first: a second one
+	# nested in it would leave root inside no power over the network namespace)
+	[ "$ROOTLESS" = 1 ] && [ "${META[net]}" != slirp4netns ] && ns=(--user --map-root-user "${ns[@]}")
 	# a network of net.sh's: its namespace, made and configured by net_up, joined first
 	local -a pre=()
 	case ${META[net]} in host) ;; none) ns+=(--net --loopback) ;; *) pre=("${NET_JOIN[@]}") ;; esac

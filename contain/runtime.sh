@@ -293,6 +293,8 @@ rt_config() {
 	fi
 	for v in "${VOLUMES[@]}"; do
 		local src=${v%%:*} rest=${v#*:} o='"rbind","rprivate"'
+		# a named volume (a name, not a path): its directory in the store
+		[[ $src == /* ]] || src=$ROOT/volumes/$src/_data
 		[[ $v == *:ro ]] && o+=',"ro"'
 		mounts+=",{\"destination\":$(json_q "${rest%:*}"),\"type\":\"bind\",\"source\":$(json_q "$src"),\"options\":[$o]}"
 	done
