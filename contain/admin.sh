@@ -390,3 +390,51 @@ limits_check() {
 		shift 2
 	done
 }
+
+# contain attach [--no-stdin] [--sig-proxy=true|false] CONTAINER: the output of a running
+# container from now on (through `logs -f`: its streams as logs keeps them), until it ends;
+# its exit status is attach's.  The signals attach gets (INT, TERM, HUP, QUIT, USR1, USR2)
+# are sent on to the container unless --sig-proxy=false, as docker attach does.  A -t
+# container's terminal is its console relay's (not attachable here); input is not relayed.
+cmd_attach() {
+	local proxy=1 a
+	local -a names=()
+	for a in "$@"; do
+		case $a in
+		--no-stdin | --detach-keys=*) ;;
+		--sig-proxy | --sig-proxy=true) proxy=1 ;;
+		--sig-proxy=false) proxy=0 ;;
+		--help) echo "Usage: contain attach [--sig-proxy=false] CONTAINER" && return 0 ;;
+		-*) adm_fail "attach: unknown flag: $a" ;;
+		*) names+=("$a") ;;
+		esac
+	done
+	[ ${#names[@]} -eq 1 ] || adm_fail "\"contain attach\" requires exactly 1 argument"
+	store_init
+	local cid t
+	cid=$( (container_resolve "${names[0]}") 2>/dev/null) || adm_fail "Error: No such container: ${names[0]}"
+	case $(cstate "$cid") in
+	running | paused) ;;
+	*) adm_fail "You cannot attach to a stopped container, start it first" ;;
+	esac
+	cread t "$cid" tty
+	[ "$t" = 1 ] && adm_fail "attach: a -t container's terminal is its console relay's; use contain exec -it"
+	"$BASH" "$0" logs -f -n 0 "$cid" &
+	local lp=$! s
+	if [ $proxy = 1 ]; then
+		for s in INT TERM HUP QUIT USR1 USR2; do
+			# shellcheck disable=SC2064
+			trap "\"\$BASH\" \"\$0\" kill -s $s $cid >/dev/null 2>&1" "$s"
+		done
+	fi
+	# (wait returns early for each signal trapped: wait again until logs ends)
+	while kill -0 "$lp" 2>/dev/null; do wait "$lp"; done
+	local code
+	# the monitor writes the exit status as it ends: a moment after the log closes
+	for ((s = 0; s < 50; s++)); do
+		case $(cstate "$cid") in running | paused) sleep 0.1 ;; *) break ;; esac
+	done
+	code=$(cfile "$cid" exitcode) || code=0
+	[[ $code =~ ^[0-9]+$ ]] || code=0
+	return "$code"
+}

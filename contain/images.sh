@@ -143,12 +143,12 @@ make_image() {
 	done
 	hist=""
 	first=1
+	local comment lh
 	for line in "${N_HISTORY[@]}"; do
-		created=${line%%$'\t'*}
-		by=${line##*$'\t'}
+		IFS=$'\t' read -r created lh by comment <<<"$line"
 		[ $first = 1 ] || hist+=","
 		first=0
-		hist+="{\"created\":$(json_str "$(iso "$created")"),\"created_by\":$(json_str "$by")}"
+		hist+="{\"created\":$(json_str "$(iso "$created")"),\"created_by\":$(json_str "$by")${comment:+,\"comment\":$(json_str "$comment")}}"
 	done
 	{
 		printf '{"architecture":"%s","config":{' "$(arch)"
@@ -170,6 +170,7 @@ make_image() {
 		fi
 		[ -n "${N_STOPSIGNAL:-}" ] && printf '"StopSignal":%s,' "$(json_str "$N_STOPSIGNAL")"
 		printf '"Cmd":%s},' "$(if [ ${#N_CMD[@]} -gt 0 ]; then json_arr "${N_CMD[@]}"; else echo null; fi)"
+		[ -n "${N_AUTHOR:-}" ] && printf '"author":%s,' "$(json_str "$N_AUTHOR")"
 		printf '"created":%s,"history":[%s],"os":"linux",' "$(json_str "$(iso "$N_CREATED")")" "$hist"
 		printf '"rootfs":{"type":"layers","diff_ids":[%s]}}' "$diff"
 	} >"$cfg" || return 1
@@ -563,7 +564,8 @@ cmd_history() {
 	local id c h by sz first=1 hid
 	id=$(image_resolve "$img") || exit
 	local -a rows=()
-	while IFS=$'\t' read -r c h by; do
+	local comment
+	while IFS=$'\t' read -r c h by comment; do
 		sz=$(cat "$ROOT/layers/$h/size" 2>/dev/null || echo 0)
 		# docker names the image's own id on the top row, <missing> below it
 		hid="<missing>"
@@ -576,10 +578,10 @@ cmd_history() {
 			echo "$hid"
 			continue
 		fi
-		rows+=("$(printf '{"ID":%s,"CreatedSince":%s,"CreatedAt":%s,"CreatedBy":%s,"Size":%s,"Comment":""}' \
+		rows+=("$(printf '{"ID":%s,"CreatedSince":%s,"CreatedAt":%s,"CreatedBy":%s,"Size":%s,"Comment":%s}' \
 			"$(json_str "$hid")" "$(json_str "$(if [ $human = 1 ]; then ago "$c"; else iso "$c"; fi)")" \
 			"$(json_str "$(iso "$c")")" "$(json_str "$by")" \
-			"$(json_str "$(if [ $human = 1 ]; then human_size "$sz"; else echo "$sz"; fi)")")")
+			"$(json_str "$(if [ $human = 1 ]; then human_size "$sz"; else echo "$sz"; fi)")" "$(json_str "$comment")")")
 	done < <(tac "$ROOT/images/$id/history")
 	[ $quiet = 1 ] && return 0
 	{
@@ -614,27 +616,123 @@ upper_to_tar() {
 	return $rc
 }
 
+# commit_change INSTRUCTION: docker commit's -c/--change (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL,
+# USER, WORKDIR, STOPSIGNAL; JSON or shell form) applied to the N_ globals.
+commit_change() {
+	local ins=${1%%[[:space:]]*} arg=${1#*[[:space:]]} w k v i
+	local -a words=()
+	[ "$ins" != "$1" ] || arg=""
+	arg=${arg#"${arg%%[![:space:]]*}"}
+	case ${ins^^} in
+	CMD | ENTRYPOINT)
+		# an exec form ["a","b"], else the shell form (sh -c)
+		if [[ $arg == \[* ]]; then
+			local js
+			js=$(jq -r 'if type == "array" then map(tostring) | @sh else error("not a list") end' <<<"$arg" 2>/dev/null) ||
+				die "commit: invalid --change \"$1\": a JSON list of strings or a command line"
+			eval "words=($js)"
+		elif [ -n "$arg" ]; then
+			words=(/bin/sh -c "$arg")
+		fi
+		if [ "${ins^^}" = CMD ]; then N_CMD=("${words[@]}"); else N_ENTRY=("${words[@]}"); fi
+		;;
+	ENV)
+		local -a pairs=()
+		if [[ ${arg%%[[:space:]]*} == *=* ]]; then
+			for w in $arg; do
+				[[ $w == ?*=* ]] || die "commit: invalid --change \"$1\": ENV NAME=VALUE"
+				v=${w#*=}
+				v=${v#\"}
+				pairs+=("${w%%=*}=${v%\"}")
+			done
+		else
+			k=${arg%%[[:space:]]*} v=${arg#*[[:space:]]}
+			[ -n "$k" ] && [ "$k" != "$arg" ] || die "commit: invalid --change \"$1\": ENV NAME VALUE"
+			pairs+=("$k=$v")
+		fi
+		for w in "${pairs[@]}"; do
+			for i in "${!N_ENV[@]}"; do [ "${N_ENV[i]%%=*}" = "${w%%=*}" ] && unset 'N_ENV[i]'; done
+			N_ENV=("${N_ENV[@]}" "$w")
+		done
+		;;
+	EXPOSE)
+		for w in $arg; do
+			[[ $w == */* ]] || w+=/tcp
+			[[ $w =~ ^[0-9]+/(tcp|udp|sctp)$ ]] || die "commit: invalid --change \"$1\": EXPOSE PORT[/PROTO]"
+			N_EXPOSED+=("$w")
+		done
+		;;
+	LABEL)
+		for w in $arg; do
+			[[ $w == ?*=* ]] || die "commit: invalid --change \"$1\": LABEL KEY=VALUE"
+			N_LABELS+=("${w//\"/}")
+		done
+		;;
+	USER) N_USER=$arg ;;
+	WORKDIR)
+		[[ $arg == /* ]] || die "commit: invalid --change \"$1\": WORKDIR needs an absolute path"
+		N_WORKDIR=$arg
+		;;
+	STOPSIGNAL) N_STOPSIGNAL=$arg ;;
+	*) die "commit: invalid --change \"$1\": ${ins^^} is not a supported instruction (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR, STOPSIGNAL)" ;;
+	esac
+}
+
+# contain commit [-m MESSAGE] [-c INSTRUCTION]... [-a AUTHOR] [-p] CONTAINER [NAME[:TAG]]: the
+# container's writable layer on top of its image, a new image (untagged without NAME); -m is
+# the layer's history comment, -c changes the new image's config as docker commit's.
 cmd_commit() {
-	[ $# -eq 2 ] || die "commit: usage: contain commit CONTAINER NAME[:TAG]"
+	local msg="" author=""
+	local -a changes=() args=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-m | --message | -c | --change | -a | --author)
+			[ $# -ge 2 ] || die "commit: flag needs an argument: $1"
+			case $1 in
+			-m | --message) msg=$2 ;;
+			-c | --change) changes+=("$2") ;;
+			*) author=$2 ;;
+			esac
+			shift
+			;;
+		--message=*) msg=${1#*=} ;;
+		--change=*) changes+=("${1#*=}") ;;
+		--author=*) author=${1#*=} ;;
+		-p | --pause | --pause=true | --pause=false) ;;
+		--) shift && args+=("$@") && break ;;
+		-*) die "commit: unknown flag: $1" ;;
+		*) args+=("$1") ;;
+		esac
+		shift
+	done
+	[ ${#args[@]} -ge 1 ] && [ ${#args[@]} -le 2 ] || die "commit: usage: contain commit [-m MESSAGE] [-c INSTRUCTION] CONTAINER [NAME[:TAG]]"
 	store_init
-	local cid
-	cid=$(container_resolve "$1") || exit
-	need_ref "$2"
-	local name=$R_NAME tag=$R_TAG c="$ROOT/containers/$cid"
-	local work
+	local cid name="" tag=""
+	cid=$(container_resolve "${args[0]}") || exit
+	if [ ${#args[@]} = 2 ]; then
+		need_ref "${args[1]}"
+		name=$R_NAME tag=$R_TAG
+	fi
+	local c="$ROOT/containers/$cid" work ch
 	tx_begin
 	tx_work work commit
 	upper_to_tar "$c/upper" "$work/layer.tar" || die "commit: cannot pack the container's layer"
 	cp -a -- "$c/upper" "$work/fs" || die "commit: cannot copy the container's layer"
 	lock
 	load_image_vars "$(cfile "$cid" image)"
+	for ch in "${changes[@]}"; do commit_change "$ch"; done
 	layer_store "$work/layer.tar" "$work/fs" || die "commit: cannot store the layer"
 	N_LAYERS+=("$L_HEX")
 	N_CREATED=$(now)
 	meta_load "$cid"
-	N_HISTORY+=("$N_CREATED"$'\t'"$L_HEX"$'\t'"contain commit ${cid:0:12} (${CMD[*]})")
+	# (a history line: created, layer, created_by, and the comment when there is one)
+	N_HISTORY+=("$N_CREATED"$'\t'"$L_HEX"$'\t'"contain commit ${cid:0:12} (${CMD[*]})${msg:+$'\t'${msg//[$'\t\n']/ }}")
+	N_AUTHOR=$author
 	make_image || die "commit: cannot write the image"
-	tag_set "$name" "$tag" "$IMG_ID" || die "commit: cannot write the tag"
+	N_AUTHOR=
+	if [ -n "$name" ]; then
+		tag_set "$name" "$tag" "$IMG_ID" || die "commit: cannot write the tag"
+	fi
 	unlock
 	echo "sha256:$IMG_ID"
 }

@@ -3,7 +3,8 @@
 # `inspect`, `logs`, `stats`, `top` and the help.
 # Read by the front script (contain) for the commands that need it; never run alone.
 
-iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+# (bash's own strftime, in UTC: no date(1) fork)
+iso() { TZ=UTC0 printf '%(%Y-%m-%dT%H:%M:%SZ)T\n' "$1"; }
 # "5 seconds", "About a minute", "3 hours" like docker's units.HumanDuration.
 human_duration() {
 	local s=$1
@@ -95,7 +96,7 @@ cmd_top() {
 	if [ $# -gt 0 ]; then ps "$@" -p "${pids[*]}"; else ps -f -p "${pids[*]}"; fi
 }
 # docker's time for listings: 2024-01-02 03:04:05 +0000 UTC
-list_time() { date -u -d "@$1" '+%Y-%m-%d %H:%M:%S +0000 UTC'; }
+list_time() { TZ=UTC0 printf '%(%Y-%m-%d %H:%M:%S +0000 UTC)T\n' "$1"; }
 # opt_value NAME "$@": the value of the option in $1 (--flag=VALUE, or the next word; the
 # caller shifts R_SHIFT words), into R_OPT; dies when it has none.
 opt_value() {
@@ -772,7 +773,8 @@ Images:
   tag SOURCE NAME[:TAG]        add a tag to an image
   rmi [-f] IMAGE...            remove tags, and the image when nothing uses it
   history [-q] [--no-trunc] [--format FORMAT] IMAGE   list an image's layers
-  commit CONTAINER NAME[:TAG]  turn a container's writable layer into a new image
+  commit [-m MSG] [-c INSTRUCTION] [-a AUTHOR] CONTAINER [NAME[:TAG]]
+                               turn a container's writable layer into a new image
   push IMAGE DEST | pull SOURCE [NAME[:TAG]]   copy an image to or from DIR, oci:DIR[:TAG],
                                oci-archive:FILE[:TAG] or docker-archive:FILE
   save [-o FILE] IMAGE... | load [-i FILE]   one archive that docker, podman and OCI tools read
@@ -799,6 +801,12 @@ Containers:
                                cpu, memory, pids, net and block I/O, every second
   port ID [PORT[/PROTO]]       its published ports
 
+  cp [-a] [-L] ID:PATH DEST|-  cp [-a] SRC|- ID:PATH   copy between a container and the host
+  rename ID NAME | update [--cpus N] [-m SIZE] [--pids-limit N] [-c N] ... ID...
+  attach ID                    its output from now on, signals passed on (--sig-proxy)
+  events [--since T] [--until T] [-f KEY=VALUE] [--format F]   create/start/pause/die/...
+  volume create|ls|inspect|rm|prune   named volumes (run -v NAME:/path, --mount)
+  container prune | image prune [-a] | system prune [-a] [--volumes] | system df
   container ls|inspect|rm|...  image ls|inspect|rm|...   Docker's names for the commands
 
 Networks (as root; the CNI plugins of /usr/lib/cni):

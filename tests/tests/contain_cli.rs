@@ -972,3 +972,244 @@ fn readme_table_rows_that_say_yes_run() {
     assert!(yes >= 30, "{yes} rows say yes");
     assert_clean(&env);
 }
+
+#[test]
+fn commit_takes_a_message_and_changes() {
+    if !cttest::require_root("e2e::contain_cli::commit_takes_a_message_and_changes") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("cli-commit");
+    env.build_test_image("img");
+    env.ok(&["run", "--name", "c", "img", "/bin/touch", "/made"]);
+    let id = env
+        .ok(&[
+            "commit",
+            "-m",
+            "my message",
+            "-c",
+            "CMD [\"/bin/sh\", \"-c\", \"echo $A$B; ls /made\"]",
+            "-c",
+            "ENV A=1 B=2",
+            "-c",
+            "WORKDIR /tmp",
+            "-c",
+            "LABEL k=v",
+            "-c",
+            "EXPOSE 80",
+            "-c",
+            "USER 0",
+            "-a",
+            "me",
+            "c",
+            "img3:v1",
+        ])
+        .trim()
+        .to_string();
+    assert!(id.starts_with("sha256:"), "{id}");
+    let f = |t: &str| env.ok(&["inspect", "-f", t, "img3:v1"]);
+    assert_eq!(
+        f("{{json .Config.config.Cmd}}"),
+        "[\"/bin/sh\",\"-c\",\"echo $A$B; ls /made\"]\n"
+    );
+    assert_eq!(
+        f("{{.Config.config.WorkingDir}} {{.Config.config.User}} {{.Config.author}}"),
+        "/tmp 0 me\n"
+    );
+    assert_eq!(f("{{index .Config.config.Labels \"k\"}}"), "v\n");
+    assert_eq!(
+        f("{{range $p, $_ := .Config.config.ExposedPorts}}{{$p}}{{end}}"),
+        "80/tcp\n"
+    );
+    assert_eq!(
+        env.ok(&["history", "--format", "{{.Comment}}", "img3:v1"])
+            .lines()
+            .next(),
+        Some("my message")
+    );
+    assert_eq!(env.ok(&["run", "--rm", "img3:v1"]), "12\n/made\n");
+    // an exec form that is no list, an unknown instruction: refused, nothing made
+    for bad in ["CMD [\"x\"", "VOLUME /x", "WORKDIR rel"] {
+        let o = env.run(&["commit", "-c", bad, "c", "img4"]);
+        assert_eq!(o.status.code(), Some(125), "{bad}");
+        assert!(stderr(&o).contains("invalid --change"), "{}", stderr(&o));
+    }
+    assert!(!env.ok(&["images"]).contains("img4"));
+    // no name: an untagged image, listed as dangling
+    let id = env.ok(&["commit", "c"]).trim().to_string();
+    assert_eq!(
+        env.ok(&["images", "-f", "dangling=true", "-q"]).trim(),
+        &id[7..19]
+    );
+    env.ok(&["rm", "c"]);
+    assert_clean(&env);
+}
+
+#[test]
+fn attach_follows_the_output_and_proxies_signals() {
+    if !cttest::require_root("e2e::contain_cli::attach_follows_the_output_and_proxies_signals") {
+        return;
+    }
+    use std::io::BufRead;
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("cli-attach");
+    env.build_test_image("img");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "a1",
+        "img",
+        "/bin/sh",
+        "-c",
+        "trap 'echo got-term; exit 3' TERM; while [ ! -e /stop ]; do echo tick; sleep 0.2; done; echo done; exit 7",
+    ]);
+    wait_for(&env, "a1", "running");
+    for (how, code, last) in [("stop", 7, "done"), ("signal", 3, "got-term")] {
+        if how == "signal" {
+            env.ok(&["rm", "-f", "a1"]);
+            env.ok(&[
+                "run",
+                "-d",
+                "--name",
+                "a1",
+                "img",
+                "/bin/sh",
+                "-c",
+                "trap 'echo got-term; exit 3' TERM; while :; do echo tick; sleep 0.2; done",
+            ]);
+            wait_for(&env, "a1", "running");
+        }
+        let mut c = env.cmd();
+        c.args(["attach", "a1"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut r = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert_eq!(line, "tick\n", "attach shows the output from now on");
+        if how == "stop" {
+            env.ok(&["exec", "a1", "/bin/touch", "/stop"]);
+        } else {
+            // SIGTERM to attach goes on to the container (--sig-proxy)
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            )
+            .unwrap();
+        }
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut r, &mut rest).unwrap();
+        let st = child.wait().unwrap();
+        assert_eq!(st.code(), Some(code), "{how}: {rest}");
+        assert_eq!(rest.lines().last(), Some(last), "{how}: {rest}");
+    }
+    let o = env.run(&["attach", "a1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("You cannot attach to a stopped container"));
+    assert_clean(&env);
+}
+
+#[test]
+fn events_of_the_store_past_and_streamed() {
+    if !cttest::require_root("e2e::contain_cli::events_of_the_store_past_and_streamed") {
+        return;
+    }
+    use std::io::BufRead;
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("cli-events");
+    env.build_test_image("img");
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let id = env
+        .ok(&["create", "--name", "e1", "img", "/bin/sh", "-c", "exit 4"])
+        .trim()
+        .to_string();
+    env.ok(&["start", "e1"]);
+    wait_for(&env, "e1", "exited");
+    env.ok(&["volume", "create", "ev1"]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let since = t0.to_string();
+    let ev = env.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &now,
+        "--filter",
+        "container=e1",
+    ]);
+    let actions: Vec<&str> = ev
+        .lines()
+        .map(|l| l.split(' ').nth(2).unwrap_or(""))
+        .collect();
+    assert_eq!(actions, ["create", "start", "die"], "{ev}");
+    assert!(
+        ev.lines()
+            .all(|l| l.contains("container ") && l.contains(&id)),
+        "{ev}"
+    );
+    assert!(ev.contains("exitCode=4, image=img, name=e1"), "{ev}");
+    assert_eq!(
+        env.ok(&[
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &now,
+            "-f",
+            "event=die",
+            "--format",
+            "{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}",
+        ]),
+        "container die e1 4\n"
+    );
+    assert_eq!(
+        env.ok(&[
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &now,
+            "-f",
+            "type=volume",
+            "--format",
+            "{{.Actor.ID}}",
+        ]),
+        "ev1\n"
+    );
+    let o = env.run(&["events", "--since", "yesterday-ish", "--until", &now]);
+    assert_eq!(o.status.code(), Some(1));
+    // streamed: a container made after the stream starts
+    let mut c = env.cmd();
+    c.args([
+        "events",
+        "--filter",
+        "container=e2",
+        "--format",
+        "{{.Action}}",
+    ])
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut r = std::io::BufReader::new(child.stdout.take().unwrap());
+    env.ok(&["run", "--name", "e2", "img", "/bin/true"]);
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        got.push(line.trim().to_string());
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(got, ["create", "start", "die"]);
+    env.ok(&["volume", "rm", "ev1"]);
+    assert_clean(&env);
+}
