@@ -60,7 +60,12 @@ limit_check() {
 	--cpu-quota | --cpu-rt-runtime | --pids-limit) [[ $v =~ ^-?[0-9]+$ ]] || want="an integer (-1 for none)" ;;
 	--memory-swappiness) [[ $v =~ ^(-1|[0-9]|[1-9][0-9]|100)$ ]] || want="an integer from 0 to 100" ;;
 	--cpuset-cpus | --cpuset-mems) [[ $v =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] || want="a list of CPUs or nodes (0-3,5)" ;;
+	--device-read-bps | --device-write-bps) [[ ${v,,} =~ ^/[^:]+:[0-9]+(\.[0-9]+)?[bkmgtp]?b?$ ]] || want="DEVICE:RATE (/dev/sda:1mb)" ;;
+	--device-read-iops | --device-write-iops) [[ $v =~ ^/[^:]+:[0-9]+$ ]] || want="DEVICE:IOPS (/dev/sda:100)" ;;
 	esac
+	if [ -z "$want" ] && [ "$f" = --blkio-weight ] && { [ "$v" -lt 10 ] || [ "$v" -gt 1000 ]; } && [ "$v" != 0 ]; then
+		want="a weight from 10 to 1000"
+	fi
 	[ -z "$want" ] && return 0
 	R_ERR="invalid $f value \"$v\": $want"
 	return 1

@@ -832,6 +832,19 @@ fn rename_update_labels_entrypoint_ulimit_and_prunes() {
         "contain: invalid --cpus value \"-1\": a positive number of CPUs (1.5)"
     );
     assert!(!stderr(&o).contains("cgset"));
+    for (flag, val) in [
+        ("--blkio-weight", "5"),
+        ("--device-read-bps", "sda"),
+        ("--pids-limit", "many"),
+    ] {
+        let o = env.run(&["run", "--rm", flag, val, "img", "/bin/true"]);
+        assert_eq!(o.status.code(), Some(125));
+        assert!(
+            stderr(&o).starts_with(&format!("contain: invalid {flag} value \"{val}\": ")),
+            "{}",
+            stderr(&o)
+        );
+    }
     env.ok(&["update", "--restart", "on-failure:3", "new"]);
     let rp = &env.inspect("new")["HostConfig"]["RestartPolicy"];
     assert_eq!(rp["Name"], "on-failure");
