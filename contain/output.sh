@@ -506,14 +506,19 @@ container_json() {
 	net_load
 	printf '"NetworkSettings":%s}' "$(net_inspect_json "$cid")"
 }
-# image_json ID: the image as inspect shows it (its OCI config under Config).
+# image_json ID: the image as docker image inspect shows it (Config is the image config's
+# container config: Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Labels, ...;
+# Comment the newest history entry's, Author the config's).
 image_json() {
 	local id=$1 tags=()
 	mapfile -t tags < <(image_tags "$id")
-	printf '{"Id":"sha256:%s","RepoTags":%s,"RepoDigests":[],"Created":%s,"Size":%s,"Architecture":%s,"Os":"linux","Layers":%s,"Config":%s}' "$id" \
-		"$(json_arr "${tags[@]}")" "$(json_str "$(jq -r '.created // ""' "$ROOT/blobs/sha256/$id" 2>/dev/null)")" \
-		"$(image_size "$id")" "$(json_str "$(jq -r '.architecture // ""' "$ROOT/blobs/sha256/$id" 2>/dev/null)")" \
-		"$(json_arr $(sed 's/^/sha256:/' "$ROOT/images/$id/layers"))" "$(cat "$ROOT/blobs/sha256/$id")"
+	jq -c --arg id "$id" --argjson tags "$(json_arr "${tags[@]}")" --argjson size "$(image_size "$id")" \
+		--argjson layers "$(json_arr $(sed 's/^/sha256:/' "$ROOT/images/$id/layers"))" \
+		'{Id: ("sha256:" + $id), RepoTags: $tags, RepoDigests: [], Parent: "",
+		  Comment: (((.history // []) | last // {}) | .comment // ""), Created: (.created // ""),
+		  Author: (.author // ""), Config: (.config // {}), Architecture: (.architecture // ""),
+		  Os: (.os // "linux"), Size: $size, VirtualSize: $size, Layers: $layers}' \
+		"$ROOT/blobs/sha256/$id"
 }
 # contain inspect [-f FORMAT] [--type container|image] [-s] NAME|ID...: each object as Docker
 # shows it (a JSON array), or through FORMAT; a missing one is an error (status 1) after the

@@ -1022,16 +1022,16 @@ fn commit_takes_a_message_and_changes() {
     assert!(id.starts_with("sha256:"), "{id}");
     let f = |t: &str| env.ok(&["inspect", "-f", t, "img3:v1"]);
     assert_eq!(
-        f("{{json .Config.config.Cmd}}"),
+        f("{{json .Config.Cmd}}"),
         "[\"/bin/sh\",\"-c\",\"echo $A$B; ls /made\"]\n"
     );
     assert_eq!(
-        f("{{.Config.config.WorkingDir}} {{.Config.config.User}} {{.Config.author}}"),
-        "/tmp 0 me\n"
+        f("{{.Config.WorkingDir}} {{.Config.User}} {{.Author}} {{.Comment}}"),
+        "/tmp 0 me my message\n"
     );
-    assert_eq!(f("{{index .Config.config.Labels \"k\"}}"), "v\n");
+    assert_eq!(f("{{index .Config.Labels \"k\"}}"), "v\n");
     assert_eq!(
-        f("{{range $p, $_ := .Config.config.ExposedPorts}}{{$p}}{{end}}"),
+        f("{{range $p, $_ := .Config.ExposedPorts}}{{$p}}{{end}}"),
         "80/tcp\n"
     );
     assert_eq!(

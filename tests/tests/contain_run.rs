@@ -718,11 +718,11 @@ fn environment_user_and_workdir_as_docker_makes_them() {
     let cfg = env.ok(&["inspect", "img2"]);
     let cfg: serde_json::Value = serde_json::from_str(&cfg).unwrap();
     assert_eq!(
-        cfg[0]["Config"]["config"]["Env"],
+        cfg[0]["Config"]["Env"],
         serde_json::json!(["IMG=1", "PATH=/bin"])
     );
-    assert_eq!(cfg[0]["Config"]["config"]["WorkingDir"], "/data");
-    assert_eq!(cfg[0]["Config"]["config"]["User"], "nobody");
+    assert_eq!(cfg[0]["Config"]["WorkingDir"], "/data");
+    assert_eq!(cfg[0]["Config"]["User"], "nobody");
     let p = probe(&["run", "--rm", "-e", "IMG=2", "img2", "/probe"], &[]);
     let e = envmap(&p);
     assert!(e.contains(&("IMG".into(), "2".into())), "{e:?}");
