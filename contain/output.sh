@@ -483,6 +483,17 @@ container_json() {
 		ul+="${ul:+,}{\"Name\":\"$un\",\"Soft\":${uv%%:*},\"Hard\":${uv#*:}}"
 	done < <(grep '^ulimit ' "$c/meta")
 	R_LIMITS+=",\"Ulimits\":[$ul]"
+	# --tmpfs (and --mount type=tmpfs) as HostConfig.Tmpfs; --shm-size as ShmSize (bytes)
+	local tf="" shm=67108864 tl2 sz
+	while read -r _ tl2; do
+		if [ "${tl2%%:*}" = /dev/shm ] && [[ $tl2 == *size=* ]]; then
+			sz=${tl2##*size=}
+			size_bytes "${sz%%,*}" && shm=$R_BYTES
+		else
+			tf+="${tf:+,}$(json_str "${tl2%%:*}"):$(json_str "${tl2#*:}")"
+		fi
+	done < <(grep '^tmpfs ' "$c/meta")
+	R_LIMITS+=",\"Tmpfs\":{$tf},\"ShmSize\":$shm"
 	printf '"HostConfig":{"Binds":%s,"NetworkMode":"%s","RestartPolicy":{"Name":"%s","MaximumRetryCount":%s},"AutoRemove":%s,"CapAdd":%s,"CapDrop":%s,"Privileged":%s,"ReadonlyRootfs":%s,"SecurityOpt":%s,"Init":%s,"Runtime":"contain","Root":"%s",%s,"Devices":[%s],"DeviceCgroupRules":%s,"CgroupParent":%s},' \
 		"$(json_arr "${binds[@]}")" "${META[net]}" "$rp" "$rpn" "$(jbool "${META[autoremove]}")" \
 		"$(json_arr "${CAP_ADDS[@]}")" "$(json_arr "${CAP_DROPS[@]}")" "$(jbool "${META[privileged]:-0}")" \

@@ -279,6 +279,22 @@ build_chain() {
 	[ -n "${META[user]:-}" ] && cr+=("--userspec=${META[user]}")
 	[ -n "${META[workdir]:-}" ] && cr+=("--chdir=${META[workdir]}")
 	[ "${META[tty]}" = 1 ] && cr+=("--console-socket=$c/console.sock")
+	# --tmpfs, --shm-size: each tmpfs mounted (in the container's mount namespace) on a
+	# directory beside its layer, then bound at its path by chroot-rs, which resolves the
+	# path inside the new root
+	if [ -n "${META[tmpfs]:-}" ] && hash mount 2>/dev/null; then
+		local -a tl tm=()
+		local t i=0
+		mapfile -t tl < <(sed -n 's/^tmpfs //p' "$c/meta")
+		for t in "${tl[@]}"; do
+			mkdir -p -- "$c/tmpfs/$i"
+			tm+=("$c/tmpfs/$i" "${t#*:}")
+			cr+=("--bind=$c/tmpfs/$i:${t%%:*}")
+			i=$((i + 1))
+		done
+		CHAIN+=("$BASH" -c 'while [ "$1" != -- ]; do "$0" -t tmpfs -o "$2" tmpfs "$1" || exit 125; shift 2; done; shift; exec "$@"' \
+			"${BASH_CMDS[mount]}" "${tm[@]}" --)
+	fi
 	# --ulimit: prlimit sets them on itself, and chroot-rs and the program inherit them
 	[ -n "${META[ulimit]:-}" ] && hash prlimit 2>/dev/null &&
 		CHAIN+=("${BASH_CMDS[prlimit]}" $(sed -n 's/^ulimit /--/p' "$c/meta") --)
@@ -443,7 +459,7 @@ cmd_run() {
 	local detach=0 autoremove=0 interactive=0 tty=0 name="" cidfile="" hostname="" net="" puball=0 domainname=""
 	local mode=pivot createonly=0 user="" workdir="" setuser=0 setworkdir=0 readonly=0 privileged=0
 	local caps="" init=0 stopsignal="" seccomp=default nnp=0 runtime="" stoptimeout="" setentry=0
-	local -a labels=() entrypoint=() ulimits=()
+	local -a labels=() entrypoint=() ulimits=() tmpfss=()
 	local -a limits=() devices=() devrules=() envs=() vols=() ports=() addhosts=() dns=() dnssearch=() dnsopt=()
 	while [ $# -gt 0 ]; do
 		local opt=$1 val="" hasval=0
@@ -504,7 +520,12 @@ cmd_run() {
 			--security-opt) security_opt "$val" ;;
 			--stop-signal) signal_name "$val" && stopsignal=$R_SIGNAL ;;
 			--runtime) use runtime && { rt_resolve "$val" || die "$R_ERR"; } && runtime=$val ;;
-			--mount) use volumes && mount_spec "$val" && vols+=("$R_VOLUME") ;;
+			--mount)
+				use volumes && mount_spec "$val"
+				if [ -n "$R_TMPFS" ]; then tmpfss+=("$R_TMPFS"); else vols+=("$R_VOLUME"); fi
+				;;
+			--tmpfs) use volumes && tmpfs_spec "$val" && tmpfss+=("$R_TMPFS") ;;
+			--shm-size) use volumes && shm_spec "$val" && tmpfss+=("$R_TMPFS") ;;
 			-l | --label) labels+=("$val") ;;
 			--label-file) use volumes && label_file "$val" && labels+=("${R_LABELS[@]}") ;;
 			--entrypoint) entrypoint=() && setentry=1 && [ -n "$val" ] && entrypoint=("$val") ;;
@@ -640,6 +661,7 @@ cmd_run() {
 		[readonly]=$readonly [privileged]=$privileged [caps]=${caps# } [env]=${qenv% } [cmd]=${qcmd% }
 		[init]=$init [stopsignal]=$stopsignal [seccomp]=$seccomp [nnp]=$nnp [domainname]=$domainname [runtime]=$runtime)
 	[ ${#ulimits[@]} -gt 0 ] && META[ulimit]=${ulimits[0]}
+	[ ${#tmpfss[@]} -gt 0 ] && META[tmpfs]=${tmpfss[0]}
 	CMD=("${cmd[@]}")
 	VOLUMES=("${vols[@]}")
 	DEVRULES=("${devrules[@]}")
@@ -663,6 +685,7 @@ cmd_run() {
 		[ $setentry = 1 ] && printf -v q '%q ' "${entry[@]}" && printf 'entrypoint %s\n' "${q% }"
 		[ -n "$stoptimeout" ] && printf 'stoptimeout %s\n' "$stoptimeout"
 		[ ${#ulimits[@]} -gt 0 ] && printf 'ulimit %s\n' "${ulimits[@]}"
+		[ ${#tmpfss[@]} -gt 0 ] && printf 'tmpfs %s\n' "${tmpfss[@]}"
 		:
 	} >"$c/meta"
 	[ ${#limits[@]} -gt 0 ] && write_nul "$c/limits" "${limits[@]}"

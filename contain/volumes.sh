@@ -294,10 +294,12 @@ Are you sure you want to continue? [y/N] " n
 }
 
 # mount_spec SPEC: docker's --mount type=bind|volume,source=...,target=...[,readonly] into
-# R_VOLUME as a -v spec's SRC:DEST:MODE (run.sh's volume_spec checks it).
+# R_VOLUME as a -v spec's SRC:DEST:MODE (run.sh's volume_spec checks it); type=tmpfs (with
+# tmpfs-size, tmpfs-mode) into R_TMPFS instead, R_VOLUME empty.
 mount_spec() {
 	local -a kv
-	local k v typ=volume src="" dst="" mode=rw
+	local k v typ=volume src="" dst="" mode=rw topts=""
+	R_TMPFS=
 	IFS=, read -ra kv <<<"$1"
 	for k in "${kv[@]}"; do
 		v=${k#*=}
@@ -306,6 +308,8 @@ mount_spec() {
 		source | src) src=$v ;;
 		target | destination | dst) dst=$v ;;
 		readonly | ro) [[ $k == *=* ]] && [[ $v == false || $v == 0 ]] || mode=ro ;;
+		tmpfs-size) [[ $v =~ ^[0-9]+[kmgKMG]?$ ]] && topts+=",size=$v" || die "invalid argument \"$1\" for \"--mount\" flag: bad tmpfs-size '$v'" ;;
+		tmpfs-mode) [[ $v =~ ^[0-7]{3,4}$ ]] && topts+=",mode=$v" || die "invalid argument \"$1\" for \"--mount\" flag: bad tmpfs-mode '$v'" ;;
 		bind-propagation | consistency | volume-nocopy | volume-driver) ;;
 		*) die "invalid argument \"$1\" for \"--mount\" flag: unexpected key '${k%%=*}' in '$k'" ;;
 		esac
@@ -317,10 +321,15 @@ mount_spec() {
 		[ -e "$src" ] || die "invalid mount config for type \"bind\": bind source path does not exist: $src"
 		;;
 	volume) ;;
-	tmpfs) die "invalid argument \"$1\" for \"--mount\" flag: type=tmpfs is not supported by contain" ;;
+	tmpfs) ;;
 	*) die "invalid argument \"$1\" for \"--mount\" flag: mount type unknown: \"$typ\"" ;;
 	esac
-	if [ -z "$src" ]; then
+	if [ "$typ" = tmpfs ]; then
+		[ -z "$src" ] || die "invalid argument \"$1\" for \"--mount\" flag: source is not allowed when type is tmpfs"
+		[ $mode = ro ] && topts+=",ro"
+		tmpfs_spec "$dst:${topts#,}"
+		R_VOLUME=
+	elif [ -z "$src" ]; then
 		volume_spec "$dst"
 		R_VOLUME=${R_VOLUME%:*}:$mode
 	else
@@ -351,4 +360,20 @@ ulimit_spec() {
 		die "invalid argument \"$1\" for \"--ulimit\" flag: ulimit soft limit must be less than or equal to hard limit: ${v%%:*} > ${v#*:}"
 	v=${v//-1/unlimited}
 	R_ULIMIT=$n=$v
+}
+# tmpfs_spec DEST[:OPTIONS]: docker's --tmpfs into R_TMPFS as DEST:OPTIONS (Docker's defaults
+# rw,nosuid,nodev,noexec, then the given options, which win: exec, size=64m, mode=1777).
+tmpfs_spec() {
+	local dst=${1%%:*} o=""
+	[[ $1 == *:* ]] && o=${1#*:}
+	[[ $dst == /* ]] && [[ $dst == *[!/]* ]] || die "invalid argument \"$1\" for \"--tmpfs\" flag: the destination must be an absolute path other than /"
+	[[ $o =~ ^[A-Za-z0-9=,._+-]*$ ]] || die "invalid argument \"$1\" for \"--tmpfs\" flag: bad mount options \"$o\""
+	R_TMPFS=$dst:rw,nosuid,nodev,noexec${o:+,$o}
+}
+# shm_spec SIZE: --shm-size (bytes, or with b, k, m, g) as a tmpfs on /dev/shm, into R_TMPFS.
+shm_spec() {
+	local v=${1,,}
+	v=${v%b}
+	[[ $v =~ ^[1-9][0-9]*[kmg]?$ ]] || die "invalid argument \"$1\" for \"--shm-size\" flag: a size (64m)"
+	R_TMPFS=/dev/shm:rw,nosuid,nodev,noexec,mode=1777,size=$v
 }

@@ -1226,3 +1226,92 @@ fn events_of_the_store_past_and_streamed() {
     env.ok(&["volume", "rm", "ev1"]);
     assert_clean(&env);
 }
+
+#[test]
+fn tmpfs_mounts_and_shm_size() {
+    if !cttest::require_root("e2e::contain_cli::tmpfs_mounts_and_shm_size") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("cli-tmpfs");
+    env.build_test_image("img");
+    let mounts = |args: &[&str]| -> String {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["img", "/bin/cat", "/proc/self/mounts"]);
+        env.ok(&a)
+    };
+    let m = mounts(&[
+        "--tmpfs",
+        "/run:size=1m",
+        "--mount",
+        "type=tmpfs,target=/scratch,tmpfs-size=2097152,tmpfs-mode=1770",
+        "--shm-size",
+        "8m",
+    ]);
+    let line = |dest: &str| {
+        m.lines()
+            .rfind(|l| l.split(' ').nth(1) == Some(dest))
+            .unwrap_or_else(|| panic!("no mount at {dest}: {m}"))
+            .to_string()
+    };
+    let run = line("/run");
+    assert!(run.starts_with("tmpfs /run tmpfs "), "{run}");
+    assert!(
+        run.contains("size=1024k") && run.contains("noexec") && run.contains("nosuid"),
+        "{run}"
+    );
+    let sc = line("/scratch");
+    assert!(
+        sc.contains("size=2048k") && sc.contains("mode=1770"),
+        "{sc}"
+    );
+    let shm = line("/dev/shm");
+    assert!(shm.contains("size=8192k"), "{shm}");
+    // writable, even on a read-only root; gone with the container
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "--read-only",
+            "--tmpfs",
+            "/run",
+            "img",
+            "/bin/sh",
+            "-c",
+            "echo x > /run/f && cat /run/f",
+        ]),
+        "x\n"
+    );
+    let id = env
+        .ok(&[
+            "create",
+            "--tmpfs",
+            "/run:size=1m",
+            "--shm-size",
+            "8m",
+            "img",
+            "/bin/true",
+        ])
+        .trim()
+        .to_string();
+    let hc = &env.inspect(&id)["HostConfig"];
+    assert_eq!(hc["Tmpfs"]["/run"], "rw,nosuid,nodev,noexec,size=1m");
+    assert_eq!(hc["ShmSize"], 8 << 20);
+    for bad in [
+        vec!["--tmpfs", "rel"],
+        vec!["--tmpfs", "/x:size=1m;rm"],
+        vec!["--shm-size", "lots"],
+        vec!["--mount", "type=tmpfs,source=/a,target=/x"],
+    ] {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(&bad);
+        a.extend_from_slice(&["img", "/bin/true"]);
+        let o = env.run(&a);
+        assert_eq!(o.status.code(), Some(125), "{bad:?}");
+    }
+    // the host never sees the tmpfs
+    let host = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(!host.contains(&env.state().display().to_string()), "{host}");
+    assert_clean(&env);
+}
