@@ -192,8 +192,26 @@ cmd_ps() {
 	local -a all_c=() rows=()
 	local c cid st status
 	for c in "$ROOT"/containers/*/; do [ -e "$c/meta" ] && all_c+=("$c"); done
-	[ ${#all_c[@]} -gt 0 ] && mapfile -t all_c < <(ls -1td -- "${all_c[@]}")
+	# newest first by creation: the directories' birth times (statx), else their mtimes
+	if [ ${#all_c[@]} -gt 0 ]; then
+		if [ "$(stat -c %W -- "${all_c[0]}" 2>/dev/null)" != 0 ]; then
+			mapfile -t all_c < <(stat -c '%.9W %n' -- "${all_c[@]}" | sort -rn | cut -d' ' -f2-)
+		else
+			mapfile -t all_c < <(ls -1td -- "${all_c[@]}")
+		fi
+	fi
 	[ "$last" -gt 0 ] && all_c=("${all_c[@]:0:last}")
+	# before= and since=: the containers made before or after the one named (the listing is
+	# newest first)
+	local k ref rid i
+	for k in before since; do
+		filter_has "$k" || continue
+		ref=$(head -n1 <<<"${FILTERS[$k]}")
+		rid=$( (container_resolve "$ref") 2>/dev/null) || die "No such container: $ref"
+		for ((i = 0; i < ${#all_c[@]}; i++)); do [[ ${all_c[i]} == */$rid/ ]] && break; done
+		if [ "$k" = before ]; then all_c=("${all_c[@]:i+1}"); else all_c=("${all_c[@]:0:i}"); fi
+		all=1
+	done
 	local -A anc=()
 	if filter_has ancestor; then
 		while IFS= read -r v; do

@@ -295,6 +295,8 @@ fn ps_filters_formats_and_columns() {
     assert_eq!(ids(&["-a", "-f", "ancestor=img:latest"]).len(), 4);
     assert!(ids(&["-a", "-f", "ancestor=other"]).is_empty());
     assert_eq!(ids(&["-l"]), ["new1"]);
+    assert_eq!(ids(&["-f", "before=ex3"]), ["ex0", "up1"]);
+    assert_eq!(ids(&["-f", "since=ex0"]), ["ex3", "new1"]);
     assert_eq!(ids(&["-n", "2"]), ["ex3", "new1"]);
     let o = env.run(&["ps", "-f", "colour=red"]);
     assert_eq!(o.status.code(), Some(125));
