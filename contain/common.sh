@@ -49,7 +49,7 @@ random_name_v() {
 
 # name_claim NAME CID: make NAME container CID's, atomically ($ROOT/names/NAME holds the id).
 # Fails, with R_HOLDER set, when another existing container has it; a name whose container is
-# gone (a crash between claim and creation) is taken over.
+# gone (a crash between removal and release) is taken over.  Status 2 on an I/O error.
 name_claim() {
 	local f="$ROOT/names/$1" rc
 	R_HOLDER=
@@ -58,6 +58,8 @@ name_claim() {
 	rc=$?
 	set +C
 	[ $rc = 0 ] && return 0
+	# made but not written: the disk is full (status 2)
+	[ -e "$f" ] && ! [ -s "$f" ] && rm -f -- "$f" && return 2
 	IFS= read -r R_HOLDER <"$f" 2>/dev/null
 	if [ -n "$R_HOLDER" ] && [ -d "$ROOT/containers/$R_HOLDER" ] && [ "$R_HOLDER" != "$2" ]; then
 		return 1
@@ -162,13 +164,18 @@ image_resolve_v() {
 #   meta  the fields fixed at creation, "KEY VALUE" lines: META_KEYS, the command (cmd) and
 #         the environment (env, NAME=VALUE words), each shell-quoted, one "cgdir DIR" line
 #         per cgroup directory and one "volume SRC:DEST:ro|rw" line per -v;
-#   run   the runtime fields of the current run, RUN_KEYS, written once when it starts;
+#   run   exists while a monitor runs the container, and is its lock on the container's
+#         layer: the monitor creates it exclusively (a second one cannot), RUN_KEYS: its pid
+#         and start time (mpid, mstart: /proc/PID/stat's field 22, so that a pid the kernel
+#         gave again is never taken for it), the chain's first process (pid, pstart);
 #         unshare-rs appends its --json-status lines to it (the host pid of the container's
-#         pid 1), and it is rewritten, keeping only "started", when the run ends;
-#   status, exitcode, finished, paused, limits, devices, log: a file each, when there is one
-#         (the status file, "created" or "exited", takes precedence over run's).
-META_KEYS=" name image imageref created hostname net mode autoremove interactive tty user workdir readonly privileged caps env cmd init stopsignal seccomp nnp domainname runtime "
-RUN_KEYS=" status started mpid pid "
+#         pid 1).  Removed by the monitor once the run's end is recorded in state;
+#   state the end of the last run (or "status created"), STATE_KEYS, written whole (a
+#         temporary file renamed over it) and only while no run file is there;
+#   restartcount, paused, limits, devices, log: a file each, when there is one.
+META_KEYS=" name image imageref created hostname net mode autoremove interactive tty user workdir readonly privileged caps env cmd init stopsignal seccomp nnp domainname runtime restart "
+RUN_KEYS=" status started mpid mstart pid pstart "
+STATE_KEYS=" status started exitcode finished error oomkilled mpid "
 # cread VAR CID FIELD: VAR = the container's FIELD (empty, status 1, when it has none).
 cread() {
 	local -n _cr=$1
@@ -180,8 +187,10 @@ cread() {
 	fi
 	if [[ $META_KEYS == *" $3 "* ]]; then
 		_crf=$_crd/meta
-	elif [[ $RUN_KEYS == *" $3 "* ]]; then
+	elif [[ $RUN_KEYS == *" $3 "* ]] && [ -e "$_crd/run" ]; then
 		_crf=$_crd/run
+	elif [[ $STATE_KEYS == *" $3 "* ]]; then
+		_crf=$_crd/state
 	else
 		return 1
 	fi
@@ -194,6 +203,39 @@ cread() {
 	done <"$_crf"
 	return 1
 }
+
+# proc_start_v PID: the start time of process PID (field 22 of /proc/PID/stat, in clock ticks
+# since boot) into R_START; status 1 when there is no such process (or only its zombie).
+proc_start_v() {
+	local -a _l _f
+	local IFS=$' \t\n'
+	R_START=
+	[ -n "$1" ] || return 1
+	mapfile -t _l 2>/dev/null <"/proc/$1/stat" || return 1
+	[ ${#_l[@]} -gt 0 ] || return 1
+	# (after the command's name, in parentheses, which may hold anything)
+	_f=(${_l[0]##*) })
+	[ "${_f[0]}" != Z ] && [ "${_f[0]}" != X ] || return 1
+	R_START=${_f[19]:-}
+	[ -n "$R_START" ]
+}
+# alive PID START: PID runs and is the process that started at START (never pid alone).
+alive() {
+	[ -n "$1" ] && [ -n "$2" ] && proc_start_v "$1" && [ "$R_START" = "$2" ]
+}
+
+# put FILE TEXT: FILE holds TEXT, whole or not changed: a temporary file beside it, renamed
+# over it.  Status 1, with R_ERR, on an I/O error (ENOSPC).
+put() {
+	local t="$1.tmp$BASHPID"
+	if { printf '%s' "$2" >"$t"; } 2>/dev/null && mv -f -- "$t" "$1" 2>/dev/null; then
+		return 0
+	fi
+	rm -f -- "$t" 2>/dev/null
+	R_ERR="cannot write ${1##*/} of the container: ${3:-an I/O error (is the disk full?)}"
+	return 1
+}
+
 # meta_load CID: the container's meta into the associative array META (cgdir lines into the
 # array CGDIRS, the command into the array CMD).
 declare -gA META=()
@@ -209,6 +251,10 @@ meta_load() {
 	CGDIRS=()
 	VOLUMES=()
 	DEVRULES=()
+	CMD=()
+	META_CID=$1
+	# (a container whose creation was cut short has none: Dead)
+	[ -s "$ROOT/containers/$1/meta" ] || return 1
 	while IFS=' ' read -r k v; do
 		case $k in
 		cgdir) CGDIRS+=("$v") ;;
@@ -235,6 +281,11 @@ cgroup_remove() {
 	local cid=$1 d i p
 	use_cgroups || return 0
 	[ "$META_CID" = "$cid" ] || meta_load "$cid"
+	if [ ${#CGDIRS[@]} -eq 0 ]; then
+		# (no meta: where its cgroup would be)
+		cg_own_dirs
+		CGDIRS=("${CG_OWN[@]/%//$CGPARENT/$cid}")
+	fi
 	local -a left=() procs
 	for d in "${CGDIRS[@]}"; do [ -d "$d" ] && left+=("$d"); done
 	[ ${#left[@]} -gt 0 ] || return 0
@@ -322,7 +373,10 @@ remove_container() {
 	local cid=$1 c="$ROOT/containers/$1" name
 	[ -e "$c/network" ] && net_load && net_down "$cid"
 	cgroup_remove "$cid"
+	# the name first: a removal cut short leaves a container without its name file (its
+	# name is in its meta), never a name file without its container
 	cread name "$cid" name
+	name_release "$name" "$cid"
 	rm -rf -- "${c:?}"
 	# Overlayfs's work/work is mode 000 in a user namespace, and holds a directory of its own
 	# with volatile: the user (not root) may remove it only once it is readable again.
@@ -330,7 +384,8 @@ remove_container() {
 		chmod -R u+rwx -- "$c" 2>/dev/null
 		rm -rf -- "$c"
 	fi
-	name_release "$name" "$cid"
+	[ -e "$c" ] && warn "cannot remove $c entirely"
+	return 0
 }
 # (read only by the commands other than a plain `contain run`)
 
@@ -410,24 +465,96 @@ container_resolve() {
 	fi
 	die "Error: No such container: $arg"
 }
-# The live state: created, running, paused or exited (a dead monitor means exited).
-cstate() {
-	local c="$ROOT/containers/$1" s m
-	[ -d "$c" ] || {
-		echo removed
-		return
+# cstate_v CID: the live state into R_STATE: created, running, paused, exited or removed.
+# Running means a monitor runs it: its run file names a live process (pid and start time).
+# A run file whose monitor is gone (killed) is settled here first (monitor_lost), so that
+# every command shows the same state.
+cstate_v() {
+	local c="$ROOT/containers/$1" m ms s
+	R_STATE=removed
+	[ -d "$c" ] || return 0
+	# a creation cut short (or one under way, for a moment): no meta
+	[ -s "$c/meta" ] || {
+		R_STATE=dead
+		return 0
 	}
-	cread s "$1" status || s=created
-	if [ "$s" = running ]; then
+	if [ -e "$c/run" ]; then
 		cread m "$1" mpid
-		if [ -z "$m" ] || ! kill -0 "$m" 2>/dev/null; then
-			echo exited
-			return
+		cread ms "$1" mstart
+		if [ -z "$m" ] || alive "$m" "$ms"; then
+			# (no mpid yet: a monitor between creating the file and writing it)
+			R_STATE=running
+			[ -e "$c/paused" ] && R_STATE=paused
+			cread s "$1" status && [ "$s" = restarting ] && R_STATE=restarting
+			[ -n "$m" ] || monitor_lost "$1" || return 0
+			[ -e "$c/run" ] && return 0
+		else
+			monitor_lost "$1"
 		fi
-		[ -e "$c/paused" ] && {
-			echo paused
-			return
-		}
+		[ -d "$c" ] || return 0
 	fi
-	echo "$s"
+	cread s "$1" status || s=created
+	R_STATE=$s
+}
+cstate() {
+	cstate_v "$1"
+	echo "$R_STATE"
+}
+
+# monitor_lost CID: the monitor of the container's run file is gone without recording the
+# run's end (it was killed): end what is left of the run (the chain's first process, the
+# container's processes, its cgroup and network) and record it as exited (255) with the
+# reason in its state's error.  Serialized on the run file itself (a flock on it): the
+# first of several callers settles it.  Status 1 when the monitor turns out to be alive.
+monitor_lost() {
+	local cid=$1 c="$ROOT/containers/$1" fd m ms p ps started mt rec=
+	exec {fd}<"$c/run" 2>/dev/null || return 0
+	flock "$fd" 2>/dev/null
+	if ! [ "$c/run" -ef "/proc/self/fd/$fd" ]; then
+		exec {fd}<&-
+		return 0
+	fi
+	cread m "$cid" mpid
+	cread ms "$cid" mstart
+	if [ -z "$m" ]; then
+		# a run file never written: a monitor killed between making it and writing it (or
+		# one doing so now: left alone for 10 s)
+		mt=$(stat -c %Y -- "$c/run" 2>/dev/null) || mt=0
+		[ $((EPOCHSECONDS - mt)) -ge 10 ] || {
+			exec {fd}<&-
+			return 1
+		}
+	elif alive "$m" "$ms"; then
+		exec {fd}<&-
+		return 1
+	fi
+	# A monitor killed after recording the end, before removing its run file.
+	[ -n "$m" ] && [ -r "$c/state" ] && grep -qx "mpid $m" "$c/state" && rec=1
+	if [ -z "$rec" ]; then
+		cread p "$cid" pid
+		cread ps "$cid" pstart
+		alive "$p" "$ps" && kill -KILL "$p" 2>/dev/null
+		# the container's pid 1: started after the monitor, in a PID namespace of its own
+		cinit_v "$cid"
+		if [ -n "$R_INIT" ] && [ -n "$ms" ] && proc_start_v "$R_INIT" && [ "$R_START" -ge "$ms" ] &&
+			! [ "/proc/$R_INIT/ns/pid" -ef /proc/self/ns/pid ]; then
+			kill -KILL "$R_INIT" 2>/dev/null
+		fi
+		[ -e "$c/network" ] && net_load && net_down "$cid"
+		cgroup_remove "$cid"
+		cread started "$cid" started
+		put "$c/state" "status exited
+started ${started:-$EPOCHSECONDS}
+exitcode 255
+finished $EPOCHSECONDS
+error the container's monitor was killed: its processes were ended and its exit status is lost
+mpid $m
+" || warn "$R_ERR"
+	fi
+	rm -f -- "$c/run" "$c/paused"
+	exec {fd}<&-
+	local ar
+	cread ar "$cid" autoremove
+	[ "$ar" = 1 ] && remove_container "$cid"
+	return 0
 }

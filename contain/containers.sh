@@ -26,7 +26,7 @@ cmd_start() {
 			net_claim_ports "$cid" "$(cfile "$cid" name)" || die "$R_ERR"
 		fi
 		if [ $attach = 1 ]; then
-			run_chain "$cid" fg
+			run_attached "$cid"
 			return
 		fi
 		start_detached "$cid" || die "${R_ERR:-the container did not start}"
@@ -38,7 +38,7 @@ cmd_start() {
 wait_exited() {
 	local cid=$1 n=$(($2 * 10)) i=0
 	while [ $i -le $n ]; do
-		case $(cstate "$cid") in running | paused) ;; *) return 0 ;; esac
+		case $(cstate "$cid") in running | paused | restarting) ;; *) return 0 ;; esac
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -89,7 +89,14 @@ cmd_stop() {
 		s=$sig
 		[ -n "$s" ] || cread s "$cid" stopsignal
 		case $(cstate "$cid") in
+		restarting)
+			# (its monitor waits to start it again: it ends instead)
+			: >"$ROOT/containers/$cid/stopped"
+			wait_exited "$cid" "$t"
+			;;
 		running | paused)
+			# (a restart policy does not start it again)
+			: >"$ROOT/containers/$cid/stopped"
 			signal_container "$cid" "${s:-TERM}"
 			wait_exited "$cid" "$t" || {
 				signal_container "$cid" KILL
@@ -180,7 +187,10 @@ cmd_kill() {
 	for arg in "$@"; do
 		cid=$(container_resolve "$arg") || exit
 		case $(cstate "$cid") in
-		running | paused) signal_container "$cid" "${sig#SIG}" || die "kill: cannot signal $arg with $sig" ;;
+		running | paused)
+			: >"$ROOT/containers/$cid/stopped"
+			signal_container "$cid" "${sig#SIG}" || die "kill: cannot signal $arg with $sig"
+			;;
 		*) die "Cannot kill container: $arg: Container ${cid:0:12} is not running" ;;
 		esac
 		echo "$arg"
@@ -205,23 +215,22 @@ cmd_rm() {
 	for arg in "$@"; do
 		cid=$(container_resolve "$arg") || exit
 		case $(cstate "$cid") in
+		restarting)
+			: >"$ROOT/containers/$cid/stopped"
+			wait_exited "$cid" 10
+			;;
 		running | paused)
 			if [ $force = 0 ]; then
 				echo "contain: You cannot remove a running container $cid. Stop the container before attempting removal or force remove" >&2
 				rc=1
 				continue
 			fi
+			: >"$ROOT/containers/$cid/stopped"
 			signal_container "$cid" KILL
+			# (its monitor records the end, then releases the layer)
 			wait_exited "$cid" 10
 			;;
 		esac
-		# The monitor may still be writing the exit status.
-		local m i
-		m=$(cfile "$cid" mpid)
-		for i in $(seq 1 50); do
-			[ -n "$m" ] && kill -0 "$m" 2>/dev/null || break
-			sleep 0.1
-		done
 		remove_container "$cid"
 		echo "$arg"
 	done

@@ -32,15 +32,22 @@ image_size() {
 }
 image_tags() { awk -v i="$1" '$3 == i { print $1 ":" $2 }' "$ROOT/repositories"; }
 
+# The tags are changed under the store's lock, written whole (a temporary file renamed over
+# them); on an I/O error (a full disk) nothing is changed and nothing is left (status 1).
 tag_set() { # NAME TAG ID
 	local tmp="$ROOT/repositories.new.$$"
-	awk -v n="$1" -v t="$2" '!($1 == n && $2 == t)' "$ROOT/repositories" >"$tmp" &&
-		echo "$1 $2 $3" >>"$tmp" && mv "$tmp" "$ROOT/repositories"
+	[ -d "$ROOT/images/$3" ] || return 1
+	{ awk -v n="$1" -v t="$2" '!($1 == n && $2 == t)' "$ROOT/repositories" >"$tmp" &&
+		echo "$1 $2 $3" >>"$tmp" && mv "$tmp" "$ROOT/repositories"; } 2>/dev/null && return 0
+	rm -f -- "$tmp"
+	return 1
 }
 tag_del() { # NAME TAG
 	local tmp="$ROOT/repositories.new.$$"
-	awk -v n="$1" -v t="$2" '!($1 == n && $2 == t)' "$ROOT/repositories" >"$tmp" &&
-		mv "$tmp" "$ROOT/repositories"
+	{ awk -v n="$1" -v t="$2" '!($1 == n && $2 == t)' "$ROOT/repositories" >"$tmp" &&
+		mv "$tmp" "$ROOT/repositories"; } 2>/dev/null && return 0
+	rm -f -- "$tmp"
+	die "cannot write $ROOT/repositories (is the disk full?)"
 }
 
 # Transactions of the image commands: tx_begin, then TX_UNDO gets what the command creates in
@@ -295,7 +302,7 @@ cmd_build() {
 	N_CREATED=$(now)
 	N_HISTORY+=("$N_CREATED"$'\t'"$L_HEX"$'\t'"$by")
 	make_image || die "build: cannot write the image"
-	tag_set "$name" "$tag" "$IMG_ID"
+	tag_set "$name" "$tag" "$IMG_ID" || die "build: cannot write the tag (is the disk full?)"
 	unlock
 	echo "sha256:$IMG_ID"
 }
@@ -451,10 +458,11 @@ cmd_tag() {
 	[ $# -eq 2 ] || die "tag: usage: contain tag SOURCE[:TAG] TARGET[:TAG]"
 	store_init
 	local id
-	id=$(image_resolve "$1") || exit
 	need_ref "$2"
+	# (resolved under the lock: an rmi of the image may not come in between)
 	lock
-	tag_set "$R_NAME" "$R_TAG" "$id"
+	id=$(image_resolve "$1") || exit
+	tag_set "$R_NAME" "$R_TAG" "$id" || die "cannot write $ROOT/repositories (is the disk full?)"
 	unlock
 }
 
@@ -469,10 +477,10 @@ image_users() {
 	done
 }
 
-image_delete() { # ID: remove the image and every layer no other image uses
-	local id=$1 h others
-	mapfile -t mine <"$ROOT/images/$id/layers"
-	rm -rf -- "${ROOT:?}/images/$id" "$ROOT/blobs/sha256/$id"
+image_delete() { # ID [DIR]: remove the image (moved to DIR) and every layer no other image uses
+	local id=$1 dir=${2:-$ROOT/images/$1} h others
+	mapfile -t mine <"$dir/layers"
+	rm -rf -- "${dir:?}" "$ROOT/blobs/sha256/$id"
 	echo "Deleted: sha256:$id"
 	others=$(cat "$ROOT"/images/*/layers 2>/dev/null)
 	for h in "${mine[@]}"; do
@@ -520,13 +528,30 @@ cmd_rmi() {
 			rc=1
 			continue
 		fi
-		local t
+		# A run creates its container without the lock, then checks that its image is still
+		# there: the image is moved out of the store first, then its users are looked for
+		# again (a run in between finds it gone, or is found and the image comes back).
+		local gone="" t
+		if [ -z "$users" ]; then
+			gone="$ROOT/tmp/rmi.$id.$$"
+			mv -- "$ROOT/images/$id" "$gone" 2>/dev/null || die "cannot remove the image ${id:0:12}"
+			users=$(image_users "$id" | head -1)
+			if [ -n "$users" ]; then
+				mv -- "$gone" "$ROOT/images/$id"
+				gone=""
+				if [ $force = 0 ]; then
+					echo "contain: conflict: unable to remove image $ref (${id:0:12}): container ${users:0:12} is using it" >&2
+					rc=1
+					continue
+				fi
+			fi
+		fi
 		while read -r t; do
 			[ -n "$t" ] || continue
 			tag_del "${t%:*}" "${t##*:}"
 			echo "Untagged: $t"
 		done < <(image_tags "$id")
-		[ -n "$users" ] || image_delete "$id"
+		[ -n "$users" ] || image_delete "$id" "${gone:-$ROOT/images/$id}"
 	done
 	unlock
 	return $rc
@@ -716,19 +741,20 @@ cmd_commit() {
 	local c="$ROOT/containers/$cid" work ch
 	tx_begin
 	tx_work work commit
-	upper_to_tar "$c/upper" "$work/layer.tar" || die "commit: cannot pack the container's layer"
-	cp -a -- "$c/upper" "$work/fs" || die "commit: cannot copy the container's layer"
+	# (one line on a failure: the tools' own messages, one per file on a full disk, are off)
+	upper_to_tar "$c/upper" "$work/layer.tar" 2>/dev/null || die "commit: cannot pack the container's layer (is the disk full?)"
+	cp -a -- "$c/upper" "$work/fs" 2>/dev/null || die "commit: cannot copy the container's layer (is the disk full?)"
 	lock
 	load_image_vars "$(cfile "$cid" image)"
 	for ch in "${changes[@]}"; do commit_change "$ch"; done
-	layer_store "$work/layer.tar" "$work/fs" || die "commit: cannot store the layer"
+	layer_store "$work/layer.tar" "$work/fs" 2>/dev/null || die "commit: cannot store the layer (is the disk full?)"
 	N_LAYERS+=("$L_HEX")
 	N_CREATED=$(now)
 	meta_load "$cid"
 	# (a history line: created, layer, created_by, and the comment when there is one)
 	N_HISTORY+=("$N_CREATED"$'\t'"$L_HEX"$'\t'"contain commit ${cid:0:12} (${CMD[*]})${msg:+$'\t'${msg//[$'\t\n']/ }}")
 	N_AUTHOR=$author
-	make_image || die "commit: cannot write the image"
+	make_image 2>/dev/null || die "commit: cannot write the image (is the disk full?)"
 	N_AUTHOR=
 	if [ -n "$name" ]; then
 		tag_set "$name" "$tag" "$IMG_ID" || die "commit: cannot write the tag"

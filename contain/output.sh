@@ -622,32 +622,6 @@ cmd_inspect() {
 	fi
 	return $rc
 }
-cmd_logs() {
-	local follow=0 lines=+1
-	while [ $# -gt 0 ]; do
-		case $1 in
-		-f | --follow) follow=1 ;;
-		-n | --tail) lines=${2:-} && shift ;;
-		--tail=*) lines=${1#*=} ;;
-		-n?*) lines=${1#-n} ;;
-		-*) die "logs: unknown option '$1'" ;;
-		*) break ;;
-		esac
-		shift
-	done
-	[ "$lines" = all ] && lines=+1
-	[[ $lines =~ ^\+?[0-9]+$ ]] || die "logs: invalid --tail value '$lines' (a number or all)"
-	[ $# -eq 1 ] || die "logs: usage: contain logs [-f] [-n|--tail N] CONTAINER"
-	store_init
-	local cid
-	cid=$(container_resolve "$1") || exit
-	local log="$ROOT/containers/$cid/log"
-	if [ $follow = 1 ] && [ -n "$(cfile "$cid" mpid)" ]; then
-		tail -n "$lines" -f --pid="$(cfile "$cid" mpid)" -- "$log"
-	elif [ -e "$log" ]; then
-		tail -n "$lines" -- "$log"
-	fi
-}
 # Cgroup counters of container $1: cpu_ns mem_bytes mem_limit pids blk_read blk_write
 # (blkio's throttle counters on v1, io.stat on v2), and the bytes its network namespace
 # received and sent (every interface but lo: the kernel's /proc/PID/net/dev).

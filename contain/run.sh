@@ -301,29 +301,218 @@ build_chain() {
 	CHAIN+=("${cr[@]}" -- "$ROOT/mnt" "${CMD[@]}")
 }
 
-# Run container $1 to its end, recording its state; $2 = fg for the caller's terminal.
-# The container's own files are written by its monitor only, so no lock is needed.
+# run_claim CID: the run file made exclusively: the lock on the container's layer, held by
+# this process (the monitor) as long as the file names it (see cstate_v).  A run file left by
+# a monitor that was killed is settled first (monitor_lost).  Status 1 with R_ERR when
+# another monitor runs the container, or the file cannot be written.
+run_claim() {
+	local f="$ROOT/containers/$1/run" rc i
+	for ((i = 0; i < 2; i++)); do
+		set -C
+		{ printf 'status running\nstarted %s\nmpid %s\nmstart %s\n' "$2" "$BASHPID" "$3" >"$f"; } 2>/dev/null
+		rc=$?
+		set +C
+		[ $rc = 0 ] && return 0
+		if [ -e "$f" ] && ! [ -s "$f" ] && [ -O "$f" ]; then
+			# made, but not written: the disk is full
+			rm -f -- "$f"
+			R_ERR="cannot write the container's run file: no space left on the device?"
+			return 1
+		fi
+		[ -e "$f" ] || {
+			R_ERR="cannot create the container's run file (is the disk full?)"
+			return 1
+		}
+		monitor_lost "$1" || break
+	done
+	R_ERR="container ${1:0:12} is already running (its layer is in use)"
+	return 1
+}
+
+# cgroup_make CID: the container's cgroup, made again from its stored limits when it is gone
+# (removed when the last run ended); status 1 when cgset refuses.
+cgroup_make() {
+	local -a lim
+	use_cgroups && [ ${#CGDIRS[@]} -gt 0 ] && ! [ -d "${CGDIRS[0]}" ] && [ -s "$ROOT/containers/$1/limits" ] || return 0
+	read_nul lim "$ROOT/containers/$1/limits"
+	cgset "${lim[@]}" "./$CGPARENT/$1" >/dev/null
+}
+
+# restart_next CID RC: whether the monitor starts the container again after an end with
+# status RC, by its --restart policy (no, on-failure[:N], always, unless-stopped); never after
+# `contain stop`, `kill` or `rm` (their stopped file), as docker's manual stop.
+restart_next() {
+	local pol=${META[restart]:-no} n=${RESTARTS:-0}
+	[ "$pol" = no ] && return 1
+	[ -e "$ROOT/containers/$1/stopped" ] && return 1
+	[ -d "$ROOT/containers/$1" ] || return 1
+	case $pol in
+	always | unless-stopped) return 0 ;;
+	on-failure) [ "$2" != 0 ] ;;
+	on-failure:*) [ "$2" != 0 ] && [ "$n" -lt "${pol#on-failure:}" ] ;;
+	*) return 1 ;;
+	esac
+}
+
+# The monitor: run container $1 to its end (and again, by its restart policy), recording its
+# state; $2 = fg when a client is attached (its streams are ours), bg for a detached one.
+# The container's files are written by its monitor only (run_claim makes it the only one).
+# It runs as a process of its own (conmon's role): the client that started it may die, the
+# container runs on, and its end is recorded all the same.
 run_chain() {
-	local cid=$1 fg=${2:-} c="$ROOT/containers/$1" pid rc started=$EPOCHSECONDS
+	local cid=$1 fg=${2:-} c="$ROOT/containers/$1" pid rc started=$EPOCHSECONDS mstart
 	[ "$META_CID" = "$cid" ] || meta_load "$cid"
-	local netup=0
-	case ${META[net]} in host | none) ;; *)
-		net_load
-		tool_paths
-		if ! net_up "$cid"; then
-			# (a detached container's monitor has no terminal: the log keeps the reason)
-			echo "contain: $R_ERR" >&2
-			echo "contain: $R_ERR" >>"$c/log"
-			echo created >"$c/status"
+	trap ':' INT TERM HUP QUIT
+	proc_start_v "$BASHPID"
+	mstart=$R_START
+	if ! run_claim "$cid" "$started" "$mstart"; then
+		echo "contain: $R_ERR" >&2
+		return 125
+	fi
+	loadables rm rmdir
+	[ -e "$c/state" ] && rm -f -- "$c/state"
+	[ -e "$c/stopped" ] && rm -f -- "$c/stopped"
+	[ -e "$c/paused" ] && rm -f -- "$c/paused"
+	[ -e "$c/oomkilled" ] && rm -f -- "$c/oomkilled"
+	RESTARTS=0
+	[ -s "$c/restartcount" ] && IFS= read -r RESTARTS <"$c/restartcount"
+	local netup err=""
+	while :; do
+		netup=0
+		case ${META[net]} in host | none) ;; *)
+			net_load
+			tool_paths
+			# (set -u off meanwhile: an unset variable in the network code must not end the
+			# monitor, which would leave its run unrecorded)
+			set +u
+			net_up "$cid"
+			local nrc=$?
+			set -u
+			if [ $nrc != 0 ]; then
+				# (a detached container's monitor has no terminal: the log keeps the reason)
+				echo "contain: $R_ERR" >&2
+				echo "contain: $R_ERR" >>"$c/log"
+				run_end "$cid" created "" "$R_ERR"
+				return 125
+			fi
+			netup=1
+			;;
+		esac
+		if ! cgroup_make "$cid"; then
+			err="cannot make the container's cgroup again from its limits"
+			[ $netup = 1 ] && net_down "$cid"
+			echo "contain: $err" >&2
+			run_end "$cid" created "" "$err"
 			return 125
 		fi
-		netup=1
-		;;
-	esac
-	build_chain "$cid"
-	[ -e "$c/status" ] && rm -f -- "$c/status" "$c/exitcode" "$c/finished" "$c/paused"
-	printf 'status running\nstarted %s\nmpid %s\n' "$started" "$BASHPID" >"$c/run"
-	trap ':' INT TERM HUP QUIT
+		build_chain "$cid"
+		run_once "$cid" "$fg"
+		rc=$R_RC
+		[ $netup = 1 ] && net_down "$cid"
+		restart_next "$cid" "$rc" || break
+		RESTARTS=$((RESTARTS + 1))
+		put "$c/restartcount" "$RESTARTS
+" || warn "$R_ERR"
+		# docker's delay: 100 ms, doubled at every restart (at most a minute); its state
+		# meanwhile is restarting
+		local d=$((100 << (RESTARTS > 10 ? 10 : RESTARTS - 1)))
+		[ $d -gt 60000 ] && d=60000
+		{ printf 'status restarting\nstarted %s\nmpid %s\nmstart %s\n' "$EPOCHSECONDS" "$BASHPID" "$mstart" >"$c/run"; } 2>/dev/null
+		sleep "$((d / 1000)).$(printf '%03d' $((d % 1000)))"
+		[ -e "$c/stopped" ] && break
+		# a new run: the pid lines of the last one go
+		{ printf 'status running\nstarted %s\nmpid %s\nmstart %s\n' "$EPOCHSECONDS" "$BASHPID" "$mstart" >"$c/run"; } 2>/dev/null
+	done
+	# A --rm container is removed next: no exit state to record.
+	[ "${META[autoremove]}" = 1 ] && {
+		rm -f -- "$c/run"
+		return "$rc"
+	}
+	run_end "$cid" exited "$rc"
+	return "$rc"
+}
+
+# run_end CID STATUS RC [ERROR]: record the end of the run (the state file, whole), remove the
+# container's cgroup (start makes it again from its limits), then the run file, which
+# releases the layer.  `contain rm -f` may have removed the container meanwhile.
+run_end() {
+	local c="$ROOT/containers/$1" started st
+	[ -d "$c" ] || return 0
+	cread started "$1" started
+	st="status $2
+started ${started:-$EPOCHSECONDS}
+"
+	[ -n "$3" ] && st+="exitcode $3
+finished $EPOCHSECONDS
+"
+	[ -n "${4:-}" ] && st+="error $4
+"
+	if oom_killed "$1"; then
+		st+="oomkilled 1
+"
+		# (inspect reads a file of its own)
+		put "$c/oomkilled" "1
+" || :
+	fi
+	st+="mpid $BASHPID
+"
+	put "$c/state" "$st" || echo "contain: $R_ERR" >&2
+	[ "$2" = exited ] && cgroup_remove "$1"
+	rm -f -- "$c/run" "$c/paused"
+	return 0
+}
+
+# log_writer STREAM: the lines read as Docker's json-file records (see logs.sh), one write
+# each (the two streams' writers append to one file); a last line without its newline is a
+# record without one.  (bash's own: no process to exec for it, as a relay's cat; its read
+# takes a pipe a byte at a time, which a container's output can afford.)
+log_writer() {
+	local line e t nl o i ch
+	export TZ=UTC LC_ALL=C
+	trap '' INT QUIT
+	while :; do
+		nl='\n'
+		IFS= read -r line || {
+			[ -n "$line" ] || break
+			nl=
+		}
+		t=$EPOCHREALTIME
+		e=${line//\\/\\\\}
+		e=${e//\"/\\\"}
+		e=${e//$'\t'/\\t}
+		e=${e//$'\r'/\\r}
+		if [[ $e == *[$'\001'-$'\037'$'\177']* ]]; then
+			o=
+			for ((i = 0; i < ${#e}; i++)); do
+				ch=${e:i:1}
+				case $ch in [$'\001'-$'\037'$'\177']) printf -v ch '\\u%04x' "'$ch" ;; esac
+				o+=$ch
+			done
+			e=$o
+		fi
+		printf '{"log":"%s%s","stream":"%s","time":"%(%Y-%m-%dT%H:%M:%S)T.%s000Z"}\n' "$e" "$nl" "$1" "${t%.*}" "${t#*.}"
+		[ -n "$nl" ] || break
+	done
+}
+
+# oom_killed CID: whether the kernel's OOM killer killed a process of the container's memory
+# cgroup (v1 memory.oom_control's oom_kill, v2 memory.events'), read before it is removed.
+oom_killed() {
+	local d f k v
+	for d in "${CGDIRS[@]}"; do
+		for f in "$d/memory.oom_control" "$d/memory.events"; do
+			[ -r "$f" ] || continue
+			while read -r k v; do
+				[ "$k" = oom_kill ] && [ "${v:-0}" -gt 0 ] && return 0
+			done <"$f"
+		done
+	done
+	return 1
+}
+
+# run_once CID MODE: one run of the chain (CHAIN) to its end, its status into R_RC.
+run_once() {
+	local cid=$1 fg=$2 c="$ROOT/containers/$1" pid rc
 	# The container's standard streams are pipes (or /dev/null), never a file of the host:
 	# a process inside could reopen one through /proc/self/fd (read-write, as root) or, a
 	# terminal, push input into it (TIOCSTI).  Detached, its output and error go through one
@@ -331,20 +520,30 @@ run_chain() {
 	# too (`contain logs`, as docker keeps it), through tee, two pipes as under docker without
 	# -t; not with -t (chroot-rs relays its pty to our terminal itself) nor for --rm (no one can
 	# read the log after): then a pipe or /dev/null of the caller's is handed on as it is and
-	# anything else (a file, a terminal, a socket) goes through a relay (cat).
+	# anything else (a file, a terminal, a socket) goes through a relay (cat).  The client
+	# relays its standard input when it is not a pipe (see run_attached): ours is one.  tee -p:
+	# a client that goes away leaves the log written.
 	local -a tees=()
-	local in=0 out=1 err=2 feeder=
+	local in=0 out=1 err=2
+	local w
 	if [ "$fg" != fg ]; then
 		in=/dev/null
-		exec {out}> >(exec cat >>"$c/log")
+		exec {out}> >(log_writer stdout >>"$c/log")
 		tees+=($!)
-		err=$out
+		exec {err}> >(log_writer stderr >>"$c/log")
+		tees+=($!)
 	elif [ "${META[tty]}" != 1 ]; then
 		if [ "${META[autoremove]}" != 1 ]; then
-			exec {out}> >(exec tee -ai -- "$c/log")
+			exec {w}> >(log_writer stdout >>"$c/log")
 			tees+=($!)
-			exec {err}> >(exec tee -ai -- "$c/log" >&2)
+			exec {out}> >(exec tee -ip "/dev/fd/$w" 2>/dev/null)
 			tees+=($!)
+			exec {w}>&-
+			exec {w}> >(log_writer stderr >>"$c/log")
+			tees+=($!)
+			exec {err}> >(exec tee -ip "/dev/fd/$w" >&2 2>/dev/null)
+			tees+=($!)
+			exec {w}>&-
 		else
 			plain_stream 1 || {
 				exec {out}> >(exec cat)
@@ -355,12 +554,7 @@ run_chain() {
 				tees+=($!)
 			}
 		fi
-		if [ "${META[interactive]}" != 1 ]; then
-			in=/dev/null
-		elif ! plain_stream 0; then
-			exec {in}< <(exec cat)
-			feeder=$!
-		fi
+		[ "${META[interactive]}" = 1 ] || in=/dev/null
 	elif [ "${META[interactive]}" != 1 ]; then
 		in=/dev/null
 	fi
@@ -374,31 +568,17 @@ run_chain() {
 	pid=$!
 	[ "$out" != 1 ] && exec {out}>&-
 	[ "$err" != 2 ] && [ "$err" != "$out" ] && exec {err}>&-
-	[ "$in" != 0 ] && [ "$in" != /dev/null ] && exec {in}<&-
-	echo "pid $pid" >>"$c/run"
-	loadables rm rmdir
+	proc_start_v "$pid"
+	printf 'pid %s\npstart %s\n' "$pid" "$R_START" >>"$c/run"
+	# (wait's error output off: bash reports a child killed by a signal there)
 	while :; do
-		wait "$pid"
+		wait "$pid" 2>/dev/null
 		rc=$?
 		kill -0 "$pid" 2>/dev/null || break
 	done
-	[ $netup = 1 ] && net_down "$cid"
-	trap - INT TERM HUP QUIT
-	# the stdin relay may wait on our input forever: it ends with the container
-	[ -n "$feeder" ] && kill "$feeder" 2>/dev/null
 	# the log is complete once the tees have read everything
 	[ ${#tees[@]} -gt 0 ] && wait "${tees[@]}" 2>/dev/null
-	# A foreground --rm container is removed next: no exit state to record.
-	[ "$fg" = fg ] && [ "${META[autoremove]}" = 1 ] && return "$rc"
-	# `contain rm -f` may have removed the container meanwhile.
-	{
-		echo exited >"$c/status"
-		echo "$rc" >"$c/exitcode"
-		echo "$EPOCHSECONDS" >"$c/finished"
-		echo "started $started" >"$c/run"
-		[ -e "$c/paused" ] && rm -f -- "$c/paused"
-	} 2>/dev/null
-	return "$rc"
+	R_RC=$rc
 }
 
 LIMIT_VALUE_FLAGS=" --cpu-shares --cpus --cpu-period --cpu-quota --cpuset-cpus --cpuset-mems
@@ -458,7 +638,7 @@ container_env() {
 cmd_run() {
 	local detach=0 autoremove=0 interactive=0 tty=0 name="" cidfile="" hostname="" net="" puball=0 domainname=""
 	local mode=pivot createonly=0 user="" workdir="" setuser=0 setworkdir=0 readonly=0 privileged=0
-	local caps="" init=0 stopsignal="" seccomp=default nnp=0 runtime="" stoptimeout="" setentry=0
+	local caps="" init=0 stopsignal="" seccomp=default nnp=0 runtime="" stoptimeout="" setentry=0 restart=no
 	local -a labels=() entrypoint=() ulimits=() tmpfss=()
 	local -a limits=() devices=() devrules=() envs=() vols=() ports=() addhosts=() dns=() dnssearch=() dnsopt=()
 	while [ $# -gt 0 ]; do
@@ -484,6 +664,13 @@ cmd_run() {
 		--read-only) readonly=1 ;;
 		--privileged) privileged=1 ;;
 		--init) [ $hasval = 1 ] && [ "$val" = false ] && init=0 || init=1 ;;
+		--sig-proxy)
+			case $hasval:$val in
+			0: | 1:true) SIG_PROXY=1 ;;
+			1:false) SIG_PROXY=0 ;;
+			*) die "invalid argument \"$val\" for \"--sig-proxy\" flag: true or false" ;;
+			esac
+			;;
 		-P | --publish-all) puball=1 ;;
 		--oom-kill-disable)
 			[ $hasval = 1 ] && [ "$val" = false ] || limits+=(--oom-kill-disable)
@@ -534,6 +721,11 @@ cmd_run() {
 				stoptimeout=$val
 				;;
 			--ulimit) use volumes && ulimit_spec "$val" && ulimits+=("$R_ULIMIT") ;;
+			--restart)
+				[[ $val =~ ^(no|always|unless-stopped|on-failure(:[0-9]+)?)$ ]] ||
+					die "invalid restart policy: \"$val\" (no, on-failure[:max-retries], always or unless-stopped)"
+				restart=$val
+				;;
 			-c) limits+=(--cpu-shares "$val") ;;
 			-m) limits+=(--memory "$val") ;;
 			*)
@@ -552,6 +744,7 @@ cmd_run() {
 		shift
 	done
 	[ $# -ge 1 ] || die "run: usage: contain run [OPTIONS] IMAGE [CMD...]"
+	[ $autoremove = 1 ] && [ "$restart" != no ] && die "Conflicting options: --restart and --rm"
 	# each limit checked in contain's words before cgset sees it (admin.sh)
 	if [ ${#limits[@]} -gt 0 ]; then
 		use admin
@@ -635,22 +828,35 @@ cmd_run() {
 		fi
 		[ -e "${v%:*}" ] || mkdir -p -- "${v%:*}" || die "cannot create the volume source '${v%:*}'"
 	done
+	# The id is claimed by the mkdir (no -p: it fails if the directory exists), then the
+	# name: a name file always names a directory made before it (a client killed in between
+	# leaves a container without meta, which ps lists as Dead and rm removes, never a name
+	# that no container holds).
+	if ! mkdir -- "$c" 2>/dev/null; then
+		die "cannot create the container's directory under $ROOT/containers"
+	fi
+	if ! mkdir -- "$c/upper" "$c/work" 2>/dev/null; then
+		rm -rf -- "$c"
+		die "cannot create the container's directory under $ROOT/containers (is the disk full?)"
+	fi
+	local nrc=0
 	if [ -n "$name" ]; then
-		name_claim "$name" "$cid" ||
-			die "Conflict. The container name \"/$name\" is already in use by container \"$R_HOLDER\". You have to remove (or rename) that container to be able to reuse that name."
+		name_claim "$name" "$cid" || nrc=$?
 	else
 		local i
 		for ((i = 0; i < 1000; i++)); do
 			random_name_v
+			nrc=0
 			name_claim "$R_RANDOM_NAME" "$cid" && break
+			nrc=$?
+			[ $nrc = 2 ] && break
 		done
 		name=$R_RANDOM_NAME
 	fi
-	# The id is claimed by the mkdir (no -p: it fails if the directory exists).
-	if ! mkdir -- "$c" 2>/dev/null || ! mkdir -- "$c/upper" "$c/work"; then
-		name_release "$name" "$cid"
-		[ -d "$c" ] && [ ! -e "$c/meta" ] && rm -rf -- "$c"
-		die "cannot create the container's directory"
+	if [ $nrc != 0 ]; then
+		rm -rf -- "$c"
+		[ $nrc = 2 ] && die "cannot write the container's name under $ROOT/names (is the disk full?)"
+		die "Conflict. The container name \"/$name\" is already in use by container \"$R_HOLDER\". You have to remove (or rename) that container to be able to reuse that name."
 	fi
 	local qcmd qenv=""
 	printf -v qcmd '%q ' "${cmd[@]}"
@@ -659,7 +865,7 @@ cmd_run() {
 		[hostname]=${hostname:-${cid:0:12}} [net]=$net [mode]=$mode [autoremove]=$autoremove
 		[interactive]=$interactive [tty]=$tty [user]=$R_USERSPEC [workdir]=$workdir
 		[readonly]=$readonly [privileged]=$privileged [caps]=${caps# } [env]=${qenv% } [cmd]=${qcmd% }
-		[init]=$init [stopsignal]=$stopsignal [seccomp]=$seccomp [nnp]=$nnp [domainname]=$domainname [runtime]=$runtime)
+		[init]=$init [stopsignal]=$stopsignal [seccomp]=$seccomp [nnp]=$nnp [domainname]=$domainname [runtime]=$runtime [restart]=$restart)
 	[ ${#ulimits[@]} -gt 0 ] && META[ulimit]=${ulimits[0]}
 	[ ${#tmpfss[@]} -gt 0 ] && META[tmpfs]=${tmpfss[0]}
 	CMD=("${cmd[@]}")
@@ -671,25 +877,28 @@ cmd_run() {
 		CGDIRS=("${CG_OWN[@]/%//$CGPARENT/$cid}")
 	fi
 	META_CID=$cid
-	{
-		printf 'name %s\nimage %s\nimageref %s\ncreated %s\nhostname %s\nnet %s\nmode %s\nautoremove %s\ninteractive %s\ntty %s\nuser %s\nworkdir %s\nreadonly %s\nprivileged %s\ncaps %s\nenv %s\ncmd %s\ninit %s\nstopsignal %s\nseccomp %s\nnnp %s\ndomainname %s\n' \
-			"$name" "$image" "$imageref" "${META[created]}" "${META[hostname]}" "$net" "$mode" \
-			"$autoremove" "$interactive" "$tty" "${META[user]}" "$workdir" "$readonly" "$privileged" \
-			"${META[caps]}" "${META[env]}" "${META[cmd]}" "$init" "$stopsignal" "$seccomp" "$nnp" "$domainname"
-		[ -n "$runtime" ] && printf 'runtime %s\n' "$runtime"
-		[ ${#devrules[@]} -gt 0 ] && printf 'devrule %s\n' "${devrules[@]}"
-		[ ${#CGDIRS[@]} -gt 0 ] && printf 'cgdir %s\n' "${CGDIRS[@]}"
-		[ ${#vols[@]} -gt 0 ] && printf 'volume %s\n' "${vols[@]}"
-		local q
-		[ ${#labels[@]} -gt 0 ] && printf -v q '%q ' "${labels[@]}" && printf 'labels %s\n' "${q% }"
-		[ $setentry = 1 ] && printf -v q '%q ' "${entry[@]}" && printf 'entrypoint %s\n' "${q% }"
-		[ -n "$stoptimeout" ] && printf 'stoptimeout %s\n' "$stoptimeout"
-		[ ${#ulimits[@]} -gt 0 ] && printf 'ulimit %s\n' "${ulimits[@]}"
-		[ ${#tmpfss[@]} -gt 0 ] && printf 'tmpfs %s\n' "${tmpfss[@]}"
-		:
-	} >"$c/meta"
-	[ ${#limits[@]} -gt 0 ] && write_nul "$c/limits" "${limits[@]}"
-	[ ${#devices[@]} -gt 0 ] && printf '%s\n' "${devices[@]}" >"$c/devices"
+	# (one write, checked: a full disk leaves nothing of the container)
+	local mt mx q
+	printf -v mt 'name %s\nimage %s\nimageref %s\ncreated %s\nhostname %s\nnet %s\nmode %s\nautoremove %s\ninteractive %s\ntty %s\nuser %s\nworkdir %s\nreadonly %s\nprivileged %s\ncaps %s\nenv %s\ncmd %s\ninit %s\nstopsignal %s\nseccomp %s\nnnp %s\ndomainname %s\nrestart %s\n' \
+		"$name" "$image" "$imageref" "${META[created]}" "${META[hostname]}" "$net" "$mode" \
+		"$autoremove" "$interactive" "$tty" "${META[user]}" "$workdir" "$readonly" "$privileged" \
+		"${META[caps]}" "${META[env]}" "${META[cmd]}" "$init" "$stopsignal" "$seccomp" "$nnp" "$domainname" "$restart"
+	[ -n "$runtime" ] && mt+="runtime $runtime"$'\n'
+	[ ${#devrules[@]} -gt 0 ] && printf -v mx 'devrule %s\n' "${devrules[@]}" && mt+=$mx
+	[ ${#CGDIRS[@]} -gt 0 ] && printf -v mx 'cgdir %s\n' "${CGDIRS[@]}" && mt+=$mx
+	[ ${#vols[@]} -gt 0 ] && printf -v mx 'volume %s\n' "${vols[@]}" && mt+=$mx
+	[ ${#labels[@]} -gt 0 ] && printf -v q '%q ' "${labels[@]}" && mt+="labels ${q% }"$'\n'
+	[ $setentry = 1 ] && printf -v q '%q ' "${entry[@]}" && mt+="entrypoint ${q% }"$'\n'
+	[ -n "$stoptimeout" ] && mt+="stoptimeout $stoptimeout"$'\n'
+	[ ${#ulimits[@]} -gt 0 ] && printf -v mx 'ulimit %s\n' "${ulimits[@]}" && mt+=$mx
+	[ ${#tmpfss[@]} -gt 0 ] && printf -v mx 'tmpfs %s\n' "${tmpfss[@]}" && mt+=$mx
+	{ printf '%s' "$mt" >"$c/meta"; } 2>/dev/null &&
+		{ [ ${#limits[@]} -eq 0 ] || write_nul "$c/limits" "${limits[@]}"; } 2>/dev/null &&
+		{ [ ${#devices[@]} -eq 0 ] || printf '%s\n' "${devices[@]}" >"$c/devices"; } 2>/dev/null || {
+		name_release "$name" "$cid"
+		rm -rf -- "$c"
+		die "cannot write the container's state under $c (is the disk full?)"
+	}
 	# -P: the image's exposed ports, each on an ephemeral host port
 	if [ $puball = 1 ] && [ -s "$ROOT/images/$image/exposed" ]; then
 		local xp
@@ -699,7 +908,8 @@ cmd_run() {
 		net_run_config "$cid" "$net" ports addhosts dns dnssearch dnsopt
 		# the host ports are taken now: a conflict refuses the run in docker's words
 		if [ $createonly = 0 ] && ! net_claim_ports "$cid" "$name"; then
-			[ $autoremove = 1 ] && remove_container "$cid" || echo created >"$c/status"
+			[ $autoremove = 1 ] && remove_container "$cid" || put "$c/state" "status created
+"
 			die "$R_ERR"
 		fi
 		;;
@@ -711,7 +921,10 @@ cmd_run() {
 	fi
 	# A container being run has no status file (see cread): it is "created" until its run
 	# file says otherwise.
-	[ $createonly = 1 ] && echo created >"$c/status"
+	if [ $createonly = 1 ] && ! { printf 'status created\n' >"$c/state"; } 2>/dev/null; then
+		remove_container "$cid"
+		die "cannot write the container's state under $c (is the disk full?)"
+	fi
 	# `contain rmi` may have removed the image since it was resolved (it refuses while a
 	# container uses it, and this one is visible now).
 	[ -d "$ROOT/images/$image" ] || {
@@ -746,21 +959,86 @@ cmd_run() {
 		echo "$cid"
 		return 0
 	fi
-	run_chain "$cid" fg
-	local rc=$?
-	[ $autoremove = 1 ] && remove_container "$cid"
-	return $rc
+	run_attached "$cid"
 }
 
-# Detached: the monitor runs in its own session, output to the log.
+# The detached monitor (`contain __monitor CID`, in a session of its own), its output to
+# the log.
 monitor() {
-	local cid=$1 rc autoremove
+	local cid=$1 rc
 	run_chain "$cid" bg
 	rc=$?
-	cread autoremove "$cid" autoremove
-	[ "$autoremove" = 1 ] && remove_container "$cid"
+	monitor_autoremove "$cid"
 	exit "$rc"
 }
+monitor_autoremove() {
+	local autoremove
+	cread autoremove "$1" autoremove
+	[ "$autoremove" = 1 ] && [ -d "$ROOT/containers/$1" ] && remove_container "$1"
+	return 0
+}
+
+# run_attached CID: the client of a foreground run (and of start -a): the monitor is a process
+# of its own, which the client only attaches to: its streams, its exit status, and the
+# signals the client gets, sent on to the container (--sig-proxy, unless SIG_PROXY=0).
+# Without -t the monitor is in a process group of its own, so that the terminal's ^C reaches
+# the container once, through the client; with -t the terminal is raw and sends no signal,
+# and the console relay (in the chain) must be in the terminal's foreground group.
+SIG_PROXY=1
+run_attached() {
+	local cid=$1 c="$ROOT/containers/$1" in=0 feeder= mon rc s
+	[ "$META_CID" = "$cid" ] || meta_load "$cid"
+	if [ "${META[interactive]}" = 1 ] && [ "${META[tty]}" != 1 ] && ! plain_stream 0; then
+		# a terminal or a file: read by a relay of the client's (a process group in the
+		# background may not read the terminal); ^C is the client's to send on
+		exec {in}< <(trap '' INT QUIT && exec cat)
+		feeder=$!
+	fi
+	[ "${META[tty]}" = 1 ] || set -m
+	(
+		run_chain "$cid" fg
+		rc=$?
+		monitor_autoremove "$cid"
+		exit "$rc"
+	) <&$in &
+	mon=$!
+	set +m
+	[ "$in" != 0 ] && exec {in}<&-
+	if [ "$SIG_PROXY" = 1 ]; then
+		for s in INT TERM HUP QUIT USR1 USR2; do
+			# shellcheck disable=SC2064
+			trap "sig_proxy $cid $s" "$s"
+		done
+	fi
+	while :; do
+		wait "$mon" 2>/dev/null
+		rc=$?
+		kill -0 "$mon" 2>/dev/null || break
+	done
+	trap - INT TERM HUP QUIT USR1 USR2
+	# the stdin relay may wait on our input forever: it ends with the container
+	[ -n "$feeder" ] && kill "$feeder" 2>/dev/null
+	# a monitor killed: its end recorded now, said once
+	if [ -e "$c/run" ]; then
+		cstate_v "$cid"
+		echo "contain: the container's monitor was killed: its processes were ended and its exit status is lost" >&2
+		rc=255
+	fi
+	return "$rc"
+}
+# sig_proxy CID SIG: SIG to the chain's first process, which sends it on to the container's
+# pid 1 (unshare-rs forwards the signals sent to it); once the chain runs.
+sig_proxy() {
+	local p ps i
+	for ((i = 0; i < 200; i++)); do
+		cread p "$1" pid && cread ps "$1" pstart && break
+		[ -e "$ROOT/containers/$1/run" ] || return 0
+		sleep 0.01
+	done
+	alive "$p" "$ps" && kill -s "$2" "$p" 2>/dev/null
+	return 0
+}
+
 start_detached() {
 	local cid=$1 c="$ROOT/containers/$1" i self
 	self=$(readlink -f -- "$0")
@@ -772,12 +1050,13 @@ start_detached() {
 	while :; do
 		cinit_v "$cid"
 		[ -n "$R_INIT" ] && return 0
-		[ -e "$c/finished" ] && return 0
 		[ -d "$c" ] || return 0
 		if ! kill -0 "$mon" 2>/dev/null; then
-			# a monitor that ended without starting it left the reason at the log's end
+			wait "$mon" 2>/dev/null
+			# a monitor that ended without starting it left the reason in the state
 			[ "$(cfile "$cid" status 2>/dev/null)" = created ] || return 0
-			R_ERR=$(grep '^contain: ' "$c/log" 2>/dev/null | tail -n 1)
+			R_ERR=$(cfile "$cid" error 2>/dev/null)
+			[ -n "$R_ERR" ] || R_ERR=$(grep '^contain: ' "$c/log" 2>/dev/null | tail -n 1)
 			R_ERR=${R_ERR#contain: }
 			return 1
 		fi

@@ -290,18 +290,25 @@ fn run_own_stdio(c: &mut std::process::Command) -> std::process::ExitStatus {
     panic!("{c:?} ran longer than two minutes");
 }
 
+/// The container's log, its output's and its error's records (which `logs` writes apart).
 fn wait_log(env: &Env, id: &str, needle: &str) -> String {
+    let both = || {
+        let out = env.run(&["logs", id]);
+        assert!(out.status.success(), "logs {id}");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
     for _ in 0..600 {
-        let log = env.ok(&["logs", id]);
+        let log = both();
         if log.contains(needle) {
             return log;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!(
-        "{needle} never in the log of {id}: {}",
-        env.ok(&["logs", id])
-    );
+    panic!("{needle} never in the log of {id}: {}", both());
 }
 
 #[test]
