@@ -935,14 +935,23 @@ fn logs_keep_stdout_and_stderr_apart_with_time_and_follow_to_the_end() {
         .map(|l| serde_json::from_str(l).expect("a JSON record"))
         .collect();
     assert_eq!(recs.len(), 5, "{log}");
-    assert_eq!(recs[0]["log"], "out1\n");
-    assert_eq!(recs[0]["stream"], "stdout");
-    assert_eq!(recs[2]["log"], "err1\n", "{log}");
-    assert_eq!(recs[2]["stream"], "stderr");
-    assert_eq!(recs[1]["log"], "q\"b\\t\tx\n");
-    assert_eq!(recs[4]["log"], "part");
-    let t0 = recs[0]["time"].as_str().unwrap().to_string();
-    let t3 = recs[3]["time"].as_str().unwrap().to_string();
+    // (the two streams' writers append side by side: their records interleave as they come)
+    let of = |stream: &str| -> Vec<serde_json::Value> {
+        recs.iter()
+            .filter(|r| r["stream"] == stream)
+            .cloned()
+            .collect()
+    };
+    let (out, err) = (of("stdout"), of("stderr"));
+    assert_eq!(out.len(), 4, "{log}");
+    assert_eq!(out[0]["log"], "out1\n");
+    assert_eq!(out[1]["log"], "q\"b\\t\tx\n");
+    assert_eq!(out[3]["log"], "part");
+    assert_eq!(err.len(), 1, "{log}");
+    assert_eq!(err[0]["log"], "err1\n");
+    let t0 = out[0]["time"].as_str().unwrap().to_string();
+    let t3 = out[2]["time"].as_str().unwrap().to_string();
+    let t4 = out[3]["time"].as_str().unwrap().to_string();
     assert!(t0.ends_with('Z') && t0.len() == 30, "{t0}");
     // logs: each stream to its own descriptor
     let out = env.run(&["logs", "l1"]);
@@ -950,10 +959,7 @@ fn logs_keep_stdout_and_stderr_apart_with_time_and_follow_to_the_end() {
     assert_eq!(stderr(&out), "err1\n");
     // -t, --tail, --since and --until
     let out = env.run(&["logs", "-t", "--tail", "2", "l1"]);
-    assert_eq!(
-        stdout(&out),
-        format!("{t3} out2\n{} part", recs[4]["time"].as_str().unwrap())
-    );
+    assert_eq!(stdout(&out), format!("{t3} out2\n{t4} part"));
     let out = env.run(&["logs", "--since", &t3, "l1"]);
     assert_eq!(stdout(&out), "out2\npart");
     assert_eq!(stderr(&out), "");
