@@ -252,6 +252,12 @@ pub fn contain_vm(state: &Path, tmp: &Path) -> cttest::vm::Vm {
         .memory_mb(1024)
         .tools(&["unshare-rs", "cgset", "unionmount", "chroot-rs"])
         .binary("/bin/bash")
+        // inspect, ps, images and stats go through jq (contain's templates and JSON); the
+        // monitor's log writers use coreutils' tee -p, logs -f tail --pid, --since date -d
+        .binary("/usr/bin/jq")
+        .binary("/usr/bin/tee")
+        .binary("/usr/bin/tail")
+        .binary("/bin/date")
         .file(contain_script(), "/bin/contain")
         .file(&store, "/vm/store.tar")
         .module("overlay");
