@@ -15,23 +15,7 @@ pub const V1_STANDARD: &[&str] = &[
 /// The v2 controllers enabled for a group's ancestors (where available).
 pub const V2_STANDARD: &[&str] = &["cpu", "cpuset", "io", "memory", "pids"];
 
-/// Every controller name the kernel knows, to tell them from other mount options.
-const KNOWN: &[&str] = &[
-    "cpu",
-    "cpuacct",
-    "cpuset",
-    "memory",
-    "devices",
-    "freezer",
-    "net_cls",
-    "blkio",
-    "perf_event",
-    "net_prio",
-    "hugetlb",
-    "pids",
-    "rdma",
-    "misc",
-];
+use ctcore::mountinfo::V1_CONTROLLERS as KNOWN;
 
 /// How the host mounts cgroups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -71,26 +71,6 @@ pub fn parse_cgroup(text: &str) -> Vec<Member> {
         .collect()
 }
 
-/// mountinfo's octal escapes (`\040` for a space) undone.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 4 <= b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The cgroup and cgroup2 mounts of a mountinfo text.
 #[must_use]
 pub fn parse_mountinfo(text: &str) -> Vec<CgMount> {
@@ -110,38 +90,22 @@ pub fn parse_mountinfo(text: &str) -> Vec<CgMount> {
             } else {
                 post.get(2)?
                     .split(',')
-                    .filter(|o| KNOWN.contains(o) || o.starts_with("name="))
+                    .filter(|o| {
+                        ctcore::mountinfo::V1_CONTROLLERS.contains(o) || o.starts_with("name=")
+                    })
                     .map(str::to_string)
                     .collect()
             };
             controllers.sort();
             Some(CgMount {
-                root: unescape(pre.get(3)?),
-                point: PathBuf::from(unescape(pre.get(4)?)),
+                root: ctcore::mountinfo::unescape(pre.get(3)?),
+                point: PathBuf::from(ctcore::mountinfo::unescape(pre.get(4)?)),
                 v2,
                 controllers,
             })
         })
         .collect()
 }
-
-/// The v1 controllers the kernel knows (to tell them from other super options).
-const KNOWN: &[&str] = &[
-    "cpu",
-    "cpuacct",
-    "cpuset",
-    "memory",
-    "devices",
-    "freezer",
-    "net_cls",
-    "blkio",
-    "perf_event",
-    "net_prio",
-    "hugetlb",
-    "pids",
-    "rdma",
-    "misc",
-];
 
 /// What `--cgroupfs` shows.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,25 @@ pub struct Mount {
     pub super_options: String,
 }
 
+/// Every cgroup v1 controller name the kernel knows (to tell them from a cgroup mount's
+/// other super options).
+pub const V1_CONTROLLERS: &[&str] = &[
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "blkio",
+    "perf_event",
+    "net_prio",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
+];
+
 /// Parse mountinfo text; malformed lines are skipped.
 #[must_use]
 pub fn parse(text: &str) -> Vec<Mount> {
