@@ -226,38 +226,13 @@ pub fn remount_ro(p: &Path, extra: MsFlags) -> Step {
     do_mount(None, p, None, flags, None, "a read-only remount")
 }
 
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
 /// Make the mount tree at `p` read-only (mount_setattr with AT_RECURSIVE),
 /// falling back to a remount of the top mount on kernels before 5.12.
 fn tree_ro(p: &Path) -> Step {
-    const MOUNT_ATTR_RDONLY: u64 = 1;
     let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
         .map_err(|_| StepError::new("path with a NUL byte", Errno::EINVAL))?;
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: a NUL-terminated path and a mount_attr of the size passed.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            libc::AT_RECURSIVE as libc::c_uint,
-            &raw const attr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r == 0 {
+    let set = ctcore::sealed::MOUNT_ATTR_RDONLY;
+    if ctcore::sealed::mount_setattr(libc::AT_FDCWD, &c, libc::AT_RECURSIVE, set).is_ok() {
         return Ok(());
     }
     remount_ro(p, MsFlags::empty())

@@ -112,7 +112,9 @@ fn mount_is_read_only(f: &File) -> bool {
 /// `open_tree(2)`'s OPEN_TREE_CLONE (a detached copy of the mount).
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 /// `mount_setattr(2)`'s MOUNT_ATTR_RDONLY.
-const MOUNT_ATTR_RDONLY: u64 = 1;
+pub const MOUNT_ATTR_RDONLY: u64 = 1;
+/// `mount_setattr(2)`'s MOUNT_ATTR_NOEXEC.
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
 
 /// `struct mount_attr` of `mount_setattr(2)`.
 #[repr(C)]
@@ -121,6 +123,42 @@ struct MountAttr {
     attr_clr: u64,
     propagation: u64,
     userns_fd: u64,
+}
+
+/// `mount_setattr(2)`: set the attributes `set` (`MOUNT_ATTR_*`) on the mount
+/// at `path` relative to `dirfd` (`AT_FDCWD`, or a mount's descriptor with an
+/// empty path and `AT_EMPTY_PATH`), with `flags` (`AT_RECURSIVE`, ...).
+///
+/// # Errors
+/// The kernel's refusal (`ENOSYS` before Linux 5.12).
+pub fn mount_setattr(
+    dirfd: libc::c_int,
+    path: &std::ffi::CStr,
+    flags: libc::c_int,
+    set: u64,
+) -> std::io::Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: a NUL-terminated path and a mount_attr of the size passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dirfd,
+            path.as_ptr(),
+            flags as libc::c_uint,
+            &raw const attr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// A detached, read-only clone of the mount of `/proc/self/exe` whose root
@@ -140,27 +178,7 @@ fn read_only_clone() -> std::io::Result<OwnedFd> {
     }
     // SAFETY: a new descriptor that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) };
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: an empty path on our descriptor and a mount_attr of the size
-    // passed.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint,
-            &raw const attr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    mount_setattr(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH, MOUNT_ATTR_RDONLY)?;
     Ok(fd)
 }
 
@@ -325,33 +343,15 @@ impl ExeMount {
     /// # Errors
     /// The kernel's refusal.
     pub fn seal(&self) -> std::io::Result<()> {
-        const MOUNT_ATTR_NOEXEC: u64 = 0x8;
-        let attr = MountAttr {
-            attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC,
-            attr_clr: 0,
-            propagation: 0,
-            userns_fd: 0,
-        };
-        // SAFETY: an empty path on our descriptor and a mount_attr of the
-        // size passed.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_mount_setattr,
-                self.root.as_raw_fd(),
-                c"".as_ptr(),
-                libc::AT_EMPTY_PATH as libc::c_uint,
-                &raw const attr,
-                std::mem::size_of::<MountAttr>(),
-            )
-        };
-        if r == 0 {
-            return Ok(());
+        match mount_setattr(
+            self.root.as_raw_fd(),
+            c"",
+            libc::AT_EMPTY_PATH,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC,
+        ) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => self.remount(),
+            r => r,
         }
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::ENOSYS) {
-            return Err(e);
-        }
-        self.remount()
     }
 
     /// Before 5.12: MS_REMOUNT | MS_BIND through the descriptor's
