@@ -390,7 +390,7 @@ net_alive() {
 	IFS= read -r s <"/proc/$pid/stat" 2>/dev/null || return 1
 	s=${s##*) }
 	read -ra now <<<"$s"
-	[ "${now[19]}" = "$st" ]
+	[ "${now[19]:-}" = "$st" ]
 }
 
 # net_start_time PID: field 22 of /proc/PID/stat into R_ST.

@@ -191,7 +191,8 @@ cmd_ps() {
 	fi
 	local -a all_c=() rows=()
 	local c cid st status
-	for c in "$ROOT"/containers/*/; do [ -e "$c/meta" ] && all_c+=("$c"); done
+	# (a directory without meta too: a creation cut short, listed as Docker's Dead)
+	for c in "$ROOT"/containers/*/; do [[ $c =~ /[0-9a-f]{64}/$ ]] && all_c+=("$c"); done
 	# newest first by creation: the directories' birth times (statx), else their mtimes
 	if [ ${#all_c[@]} -gt 0 ]; then
 		if [ "$(stat -c %W -- "${all_c[0]}" 2>/dev/null)" != 0 ]; then
@@ -225,7 +226,11 @@ cmd_ps() {
 		st=$(cstate "$cid")
 		[ "$st" = removed ] && continue
 		[ $all = 1 ] || [ "$st" = running ] || [ "$st" = paused ] || continue
-		meta_load "$cid" 2>/dev/null || continue
+		if [ "$st" = dead ] && ! [ -e "$c/meta" ]; then
+			META=([name]= [image]= [imageref]= [net]= [created]=$now) CMD=() VOLUMES=()
+		else
+			meta_load "$cid" 2>/dev/null || continue
+		fi
 		local name=${META[name]:-} code
 		code=$(cfile "$cid" exitcode || echo 255)
 		# the filters: the values of one key are or-ed, the keys and-ed
@@ -297,8 +302,11 @@ cmd_ps() {
 			finished=$(cfile "$cid" finished) || finished=$started
 			status="Exited ($code) $(human_duration $((now - finished))) ago"
 			;;
+		dead) status=Dead ;;
 		*) status=Created ;;
 		esac
+		# (a dead container may have no meta: no creation time)
+		[ -n "${META[created]:-}" ] || META[created]=$now
 		local ports="" p
 		local -a f
 		if [ -e "$c/network" ]; then
@@ -444,6 +452,8 @@ container_json() {
 	restarts=$(cfile "$cid" restartcount) || restarts=0
 	[[ $restarts =~ ^[0-9]+$ ]] || restarts=0
 	local -a cmd entry=()
+	# (a dead container may have no meta: its stored state cannot be read, said by the caller)
+	[ -e "$c/meta" ] || return 1
 	meta_load "$cid"
 	cmd=("${CMD[@]}")
 	read_nul entry "$ROOT/images/${META[image]}/entrypoint" 2>/dev/null

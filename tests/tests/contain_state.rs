@@ -990,3 +990,31 @@ fn logs_keep_stdout_and_stderr_apart_with_time_and_follow_to_the_end() {
     assert_eq!(stderr(&out), "e\n");
     assert_nothing_left(&env, &[]);
 }
+
+#[test]
+fn a_creation_cut_short_is_listed_dead_and_removed() {
+    if !cttest::require_root("e2e::contain_state::a_creation_cut_short_is_listed_dead_and_removed")
+    {
+        return;
+    }
+    let env = Env::new("dead");
+    env.ok(&["ps", "-a"]);
+    // what a run killed between making the directory and writing its meta leaves
+    let id = "d".repeat(64);
+    std::fs::create_dir_all(env.state().join("containers").join(&id)).unwrap();
+    let ps = env.ok(&["ps", "-a", "--format", "{{.ID}} {{.Status}} {{.State}}"]);
+    assert_eq!(ps, format!("{} Dead dead\n", &id[..12]));
+    let o = env.run(&["inspect", &id[..12]]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o), "[]\n");
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "contain: Error: {}: its stored state cannot be read\n",
+            &id[..12]
+        )
+    );
+    env.ok(&["rm", "-f", &id[..12]]);
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+    assert!(!env.state().join("containers").join(&id).exists());
+}
