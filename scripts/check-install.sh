@@ -65,7 +65,7 @@ if [ -f "$f" ] && bash -n "$f"; then
             _contain; printf "%s\n" "${COMPREPLY[@]}"' _ "$f" "$@"
     }
     export CONTAIN_ROOT=$st
-    [[ $(complete_words contain re) == $'restart' ]] && ok || bad "contain completion: commands"
+    [[ $(complete_words contain res) == $'restart' ]] && ok || bad "contain completion: commands"
     [ "$(complete_words contain exec w)" = web ] && ok || bad "contain completion: container names"
     [ "$(complete_words contain stop 0123)" = 0123456789ab ] && ok || bad "contain completion: ids"
     [ "$(complete_words contain run -e X=1 ap)" = app:latest ] && ok || bad "contain completion: images"
