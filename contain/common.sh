@@ -558,3 +558,35 @@ mpid $m
 	[ "$ar" = 1 ] && remove_container "$cid"
 	return 0
 }
+
+# json_esc TEXT: TEXT escaped for the inside of a JSON string (quote, backslash, control
+# characters) into R_JSON, with bash alone: the log writers call it for every line.
+json_esc() {
+	local s=${1//\\/\\\\} o="" i c
+	s=${s//\"/\\\"}
+	s=${s//$'\n'/\\n}
+	s=${s//$'\t'/\\t}
+	s=${s//$'\r'/\\r}
+	if [[ $s == *[$'\001'-$'\037'$'\177']* ]]; then
+		for ((i = 0; i < ${#s}; i++)); do
+			c=${s:i:1}
+			case $c in [$'\001'-$'\037'$'\177']) printf -v c '\\u%04x' "'$c" ;; esac
+			o+=$c
+		done
+		s=$o
+	fi
+	R_JSON=$s
+}
+# json_str TEXT: TEXT as a JSON string; json_arr TEXT...: a JSON array of them.
+json_str() {
+	json_esc "$1"
+	printf '"%s"' "$R_JSON"
+}
+json_arr() {
+	local a o=""
+	for a in "$@"; do
+		json_esc "$a"
+		o+=",\"$R_JSON\""
+	done
+	printf '[%s]' "${o#,}"
+}

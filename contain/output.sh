@@ -39,25 +39,6 @@ human_bin() {
 		while (b >= 1024 && i < 5) { b /= 1024; i++ }
 		if (i == 1) printf "%dB\n", b; else printf "%.4g%s\n", b, u[i] }'
 }
-json_str() {
-	local s=$1
-	s=${s//\\/\\\\}
-	s=${s//\"/\\\"}
-	s=${s//$'\n'/\\n}
-	s=${s//$'\t'/\\t}
-	s=${s//$'\r'/\\r}
-	printf '"%s"' "$s"
-}
-json_arr() {
-	local first=1 a
-	printf '['
-	for a in "$@"; do
-		[ $first = 1 ] || printf ','
-		first=0
-		json_str "$a"
-	done
-	printf ']'
-}
 # contain top CONTAINER [PS-OPTIONS]: its processes (its cgroup's, or, without cgroups, its
 # pid 1 and every descendant), listed by ps (-f unless PS-OPTIONS are given).
 cmd_top() {

@@ -467,7 +467,7 @@ finished $EPOCHSECONDS
 # record without one.  (bash's own: no process to exec for it, as a relay's cat; its read
 # takes a pipe a byte at a time, which a container's output can afford.)
 log_writer() {
-	local line e t nl o i ch
+	local line t nl
 	export TZ=UTC LC_ALL=C
 	trap '' INT QUIT
 	while :; do
@@ -477,20 +477,8 @@ log_writer() {
 			nl=
 		}
 		t=$EPOCHREALTIME
-		e=${line//\\/\\\\}
-		e=${e//\"/\\\"}
-		e=${e//$'\t'/\\t}
-		e=${e//$'\r'/\\r}
-		if [[ $e == *[$'\001'-$'\037'$'\177']* ]]; then
-			o=
-			for ((i = 0; i < ${#e}; i++)); do
-				ch=${e:i:1}
-				case $ch in [$'\001'-$'\037'$'\177']) printf -v ch '\\u%04x' "'$ch" ;; esac
-				o+=$ch
-			done
-			e=$o
-		fi
-		printf '{"log":"%s%s","stream":"%s","time":"%(%Y-%m-%dT%H:%M:%S)T.%s000Z"}\n' "$e" "$nl" "$1" "${t%.*}" "${t#*.}"
+		json_esc "$line"
+		printf '{"log":"%s%s","stream":"%s","time":"%(%Y-%m-%dT%H:%M:%S)T.%s000Z"}\n' "$R_JSON" "$nl" "$1" "${t%.*}" "${t#*.}"
 		[ -n "$nl" ] || break
 	done
 }

@@ -140,7 +140,7 @@ rt_linux_devices() {
 		local maj min mode uid gid
 		IFS='|' read -r t maj min mode uid gid <<<"$st"
 		[[ $t == block* ]] && t=b || t=c
-		r+="${r:+,}{\"path\":$(json_q "$ctr"),\"type\":\"$t\",\"major\":$((16#$maj)),\"minor\":$((16#$min)),\"fileMode\":$((16#$mode & 07777)),\"uid\":$uid,\"gid\":$gid}"
+		r+="${r:+,}{\"path\":$(json_str "$ctr"),\"type\":\"$t\",\"major\":$((16#$maj)),\"minor\":$((16#$min)),\"fileMode\":$((16#$mode & 07777)),\"uid\":$uid,\"gid\":$gid}"
 	done <"$c/devices"
 	echo "[$r]"
 }
@@ -277,7 +277,7 @@ rt_config() {
 	case $netns in
 	host) ;;
 	"") ns+=',{"type":"network"}' ;;
-	*) ns+=",{\"type\":\"network\",\"path\":$(json_q "$netns")}" ;;
+	*) ns+=",{\"type\":\"network\",\"path\":$(json_str "$netns")}" ;;
 	esac
 	mounts='{"destination":"/proc","type":"proc","source":"proc","options":["nosuid","noexec","nodev"]}'
 	mounts+=',{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]}'
@@ -288,7 +288,7 @@ rt_config() {
 	mounts+=',{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}'
 	if [ -e "$c/hosts" ]; then
 		for v in hosts hostname resolv.conf; do
-			mounts+=",{\"destination\":\"/etc/$v\",\"type\":\"bind\",\"source\":$(json_q "$c/$v"),\"options\":[\"rbind\",\"rprivate\"]}"
+			mounts+=",{\"destination\":\"/etc/$v\",\"type\":\"bind\",\"source\":$(json_str "$c/$v"),\"options\":[\"rbind\",\"rprivate\"]}"
 		done
 	fi
 	for v in "${VOLUMES[@]}"; do
@@ -296,7 +296,7 @@ rt_config() {
 		# a named volume (a name, not a path): its directory in the store
 		[[ $src == /* ]] || src=$ROOT/volumes/$src/_data
 		[[ $v == *:ro ]] && o+=',"ro"'
-		mounts+=",{\"destination\":$(json_q "${rest%:*}"),\"type\":\"bind\",\"source\":$(json_q "$src"),\"options\":[$o]}"
+		mounts+=",{\"destination\":$(json_str "${rest%:*}"),\"type\":\"bind\",\"source\":$(json_str "$src"),\"options\":[$o]}"
 	done
 	if [ "${META[privileged]:-0}" != 1 ] && [ "${META[seccomp]:-default}" != unconfined ]; then
 		local prof
@@ -315,34 +315,19 @@ rt_config() {
 	local masked=$RT_MASKED ro=$RT_READONLY
 	[ "${META[privileged]:-0}" = 1 ] && masked='[]' ro='[]'
 	local args env
-	args=$(rt_jarr "${CMD[@]}")
-	env=$(rt_jarr "${CENV[@]}")
+	args=$(json_arr "${CMD[@]}")
+	env=$(json_arr "${CENV[@]}")
 	printf '{"ociVersion":"1.0.2","process":{"terminal":%s,"user":%s,"args":%s,"env":%s,"cwd":%s,' \
-		"$([ "${META[tty]}" = 1 ] && echo true || echo false)" "$R_USER" "$args" "$env" "$(json_q "${META[workdir]:-/}")"
+		"$([ "${META[tty]}" = 1 ] && echo true || echo false)" "$R_USER" "$args" "$env" "$(json_str "${META[workdir]:-/}")"
 	printf '"capabilities":{"bounding":%s,"effective":%s,"permitted":%s},"noNewPrivileges":%s},' \
 		"$caps" "$caps" "$caps" "$([ "${META[nnp]:-0}" = 1 ] && echo true || echo false)"
 	printf '"root":{"path":"rootfs","readonly":%s},"hostname":%s,' \
-		"$([ "${META[readonly]:-0}" = 1 ] && echo true || echo false)" "$(json_q "${META[hostname]}")"
-	[ -n "${META[domainname]:-}" ] && printf '"domainname":%s,' "$(json_q "${META[domainname]}")"
+		"$([ "${META[readonly]:-0}" = 1 ] && echo true || echo false)" "$(json_str "${META[hostname]}")"
+	[ -n "${META[domainname]:-}" ] && printf '"domainname":%s,' "$(json_str "${META[domainname]}")"
 	printf '"mounts":[%s],"linux":{"cgroupsPath":%s,"namespaces":[%s],"resources":%s,"devices":%s,' \
-		"$mounts" "$(json_q "$CGPARENT/$cid")" "$ns" "$R_RES" "$(rt_linux_devices "$cid")"
+		"$mounts" "$(json_str "$CGPARENT/$cid")" "$ns" "$R_RES" "$(rt_linux_devices "$cid")"
 	printf '"maskedPaths":%s,"readonlyPaths":%s%s}}\n' "$masked" "$ro" "$sc"
 }
-# rt_jarr STRING...: a JSON array of the strings.
-rt_jarr() {
-	local a="" x
-	for x in "$@"; do a+=,$(json_q "$x"); done
-	printf '[%s]' "${a#,}"
-}
-# json_q STRING: STRING as a JSON string (output.sh's json_str needs a fork of its own).
-json_q() {
-	local s=${1//\\/\\\\}
-	s=${s//\"/\\\"}
-	s=${s//$'\n'/\\n}
-	s=${s//$'\t'/\\t}
-	printf '"%s"' "$s"
-}
-
 # rt_chain CID LOWERS...: write the bundle and set CHAIN: a mount namespace of its own in which
 # the union is mounted on the bundle's rootfs, then the runtime's `run` of the bundle (the
 # runtime makes the container's namespaces, cgroup, mounts, capabilities and filter).

@@ -59,7 +59,7 @@ tpl_compile() {
 			trim_next=0
 		fi
 		[[ $t == -[[:space:]]* ]] && text=${text%"${text##*[![:space:]]}"}
-		[ -n "$text" ] && cur+=" + $(tpl_jstr "$text")"
+		[ -n "$text" ] && cur+=" + $(json_str "$text")"
 		[ -z "$t" ] && break
 		[[ $t == *'}}'* ]] || tpl_die "unclosed action"
 		act=${t%%'}}'*}
@@ -163,26 +163,6 @@ tpl_close_scopes() {
 tpl_die() {
 	echo "contain: template parsing error: template: :1: $*" >&2
 	exit 125
-}
-# tpl_jstr TEXT: TEXT as a jq string literal.
-tpl_jstr() {
-	local s=$1 i c o=""
-	s=${s//\\/\\\\}
-	s=${s//\"/\\\"}
-	s=${s//$'\n'/\\n}
-	s=${s//$'\t'/\\t}
-	s=${s//$'\r'/\\r}
-	if [[ $s == *[$'\x01'-$'\x1f']* ]]; then
-		for ((i = 0; i < ${#s}; i++)); do
-			c=${s:i:1}
-			if [[ $c == [$'\x01'-$'\x1f'] ]]; then
-				printf -v c '\\u%04x' "'$c"
-			fi
-			o+=$c
-		done
-		s=$o
-	fi
-	printf '"%s"' "$s"
 }
 # tpl_lex ACTION: its tokens into TK (strings keep their quotes).
 tpl_lex() {
@@ -359,7 +339,7 @@ tpl_operand() {
 	'"'*) R_EXPR=$o ;;
 	'`'*)
 		o=${o#\`}
-		R_EXPR=$(tpl_jstr "${o%\`}")
+		R_EXPR=$(json_str "${o%\`}")
 		;;
 	true | false) R_EXPR=$o ;;
 	nil) R_EXPR=null ;;
@@ -489,7 +469,7 @@ tpl_printf() {
 	fmt=$(jq -r . <<<"$fmt") || tpl_die "printf: bad format string"
 	while [ -n "$fmt" ]; do
 		if [[ $fmt =~ ^%(-?)([0-9]*)([svdqf%]) ]]; then
-			[ -n "$piece" ] && e+=" + $(tpl_jstr "$piece")" && piece=""
+			[ -n "$piece" ] && e+=" + $(json_str "$piece")" && piece=""
 			fmt=${fmt:${#BASH_REMATCH[0]}}
 			if [ "${BASH_REMATCH[3]}" = % ]; then
 				piece+=%
@@ -510,7 +490,7 @@ tpl_printf() {
 			fmt=${fmt:1}
 		fi
 	done
-	[ -n "$piece" ] && e+=" + $(tpl_jstr "$piece")"
+	[ -n "$piece" ] && e+=" + $(json_str "$piece")"
 	R_EXPR="($e)"
 }
 
