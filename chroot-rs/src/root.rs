@@ -232,7 +232,7 @@ fn tree_ro(p: &Path) -> Step {
     let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
         .map_err(|_| StepError::new("path with a NUL byte", Errno::EINVAL))?;
     let set = ctcore::sealed::MOUNT_ATTR_RDONLY;
-    if ctcore::sealed::mount_setattr(libc::AT_FDCWD, &c, libc::AT_RECURSIVE, set).is_ok() {
+    if ctcore::sealed::mount_setattr(libc::AT_FDCWD, &c, libc::AT_RECURSIVE, set, 0).is_ok() {
         return Ok(());
     }
     remount_ro(p, MsFlags::empty())

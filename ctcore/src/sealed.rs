@@ -125,9 +125,10 @@ struct MountAttr {
     userns_fd: u64,
 }
 
-/// `mount_setattr(2)`: set the attributes `set` (`MOUNT_ATTR_*`) on the mount
-/// at `path` relative to `dirfd` (`AT_FDCWD`, or a mount's descriptor with an
-/// empty path and `AT_EMPTY_PATH`), with `flags` (`AT_RECURSIVE`, ...).
+/// `mount_setattr(2)`: set the attributes `set` and clear the attributes
+/// `clear` (`MOUNT_ATTR_*`) on the mount at `path` relative to `dirfd`
+/// (`AT_FDCWD`, or a mount's descriptor with an empty path and
+/// `AT_EMPTY_PATH`), with `flags` (`AT_RECURSIVE`, ...).
 ///
 /// # Errors
 /// The kernel's refusal (`ENOSYS` before Linux 5.12).
@@ -136,10 +137,11 @@ pub fn mount_setattr(
     path: &std::ffi::CStr,
     flags: libc::c_int,
     set: u64,
+    clear: u64,
 ) -> std::io::Result<()> {
     let attr = MountAttr {
         attr_set: set,
-        attr_clr: 0,
+        attr_clr: clear,
         propagation: 0,
         userns_fd: 0,
     };
@@ -178,7 +180,13 @@ fn read_only_clone() -> std::io::Result<OwnedFd> {
     }
     // SAFETY: a new descriptor that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) };
-    mount_setattr(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH, MOUNT_ATTR_RDONLY)?;
+    mount_setattr(
+        fd.as_raw_fd(),
+        c"",
+        libc::AT_EMPTY_PATH,
+        MOUNT_ATTR_RDONLY,
+        0,
+    )?;
     Ok(fd)
 }
 
@@ -348,6 +356,7 @@ impl ExeMount {
             c"",
             libc::AT_EMPTY_PATH,
             MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC,
+            0,
         ) {
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => self.remount(),
             r => r,

@@ -105,39 +105,15 @@ fn errno_of<T>(r: std::io::Result<T>) -> i32 {
     r.err().and_then(|e| e.raw_os_error()).unwrap_or(0)
 }
 
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
 /// mount_setattr(fd, "", AT_EMPTY_PATH) clearing MOUNT_ATTR_RDONLY: the errno.
 fn clear_read_only(fd: &impl AsRawFd) -> i32 {
-    let attr = MountAttr {
-        attr_set: 0,
-        attr_clr: 1,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: an empty path on an open descriptor and a mount_attr of the
-    // size passed.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint,
-            &raw const attr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r == 0 {
-        0
-    } else {
-        std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
-    }
+    errno_of(ctcore::sealed::mount_setattr(
+        fd.as_raw_fd(),
+        c"",
+        libc::AT_EMPTY_PATH,
+        0,
+        ctcore::sealed::MOUNT_ATTR_RDONLY,
+    ))
 }
 
 fn protected_child() {
