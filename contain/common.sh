@@ -590,3 +590,27 @@ json_arr() {
 	done
 	printf '[%s]' "${o#,}"
 }
+# size_bytes SIZE: docker's RAMInBytes (64m, 1g, 512k, 100b, 1.5g; 1024-based) into
+# R_BYTES; -1 stays -1.
+size_bytes() {
+	local v=${1,,} m=1
+	v=${v%b}
+	case $v in
+	-1) R_BYTES=-1 && return 0 ;;
+	*k) m=1024 ;;
+	*m) m=1048576 ;;
+	*g) m=1073741824 ;;
+	*t) m=1099511627776 ;;
+	*p) m=1125899906842624 ;;
+	esac
+	[ $m = 1 ] || v=${v%?}
+	[[ $v =~ ^[0-9]+(\.[0-9]+)?$ ]] || {
+		R_BYTES=0
+		return 1
+	}
+	if [[ $v == *.* ]]; then
+		R_BYTES=$(awk -v v="$v" -v m="$m" 'BEGIN { printf "%d", v * m }')
+	else
+		R_BYTES=$((v * m))
+	fi
+}

@@ -19,20 +19,6 @@ rt_resolve() {
 	return 1
 }
 
-# rt_bytes SIZE: docker's sizes (64m, 1g, 512k, plain bytes; binary units) into R_BYTES.
-rt_bytes() {
-	local v=${1,,} m=1
-	case $v in *b) v=${v%b} ;; esac
-	case $v in
-	*k) m=1024 v=${v%k} ;;
-	*m) m=$((1024 ** 2)) v=${v%m} ;;
-	*g) m=$((1024 ** 3)) v=${v%g} ;;
-	*t) m=$((1024 ** 4)) v=${v%t} ;;
-	esac
-	[[ $v =~ ^[0-9]+$ ]] || return 1
-	R_BYTES=$((v * m))
-}
-
 # rt_resources: linux.resources (JSON) from the container's limits file (cgset's flags as
 # contain stores them) into R_RES, the device rules after Docker's default list.
 rt_resources() {
@@ -44,7 +30,7 @@ rt_resources() {
 		f=${l[i]} v=${l[i + 1]:-}
 		case $f in
 		--memory | --memory-swap | --memory-reservation | --kernel-memory)
-			rt_bytes "$v" || continue
+			size_bytes "$v" || continue
 			case $f in
 			--memory) mem+=",\"limit\":$R_BYTES" ;;
 			--memory-swap) mem+=",\"swap\":$R_BYTES" ;;
@@ -71,7 +57,7 @@ rt_resources() {
 			# PATH:RATE, the node's numbers from the host
 			((i++))
 			dev=${v%:*} rd=${v##*:}
-			if [[ $f == *bps ]]; then rt_bytes "$rd" && rd=$R_BYTES; fi
+			if [[ $f == *bps ]]; then size_bytes "$rd" && rd=$R_BYTES; fi
 			wd=$(stat -L -c '%t|%T' -- "$dev" 2>/dev/null) || continue
 			case $f in
 			--device-read-bps) k=throttleReadBpsDevice ;;
