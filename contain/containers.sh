@@ -348,10 +348,7 @@ cmd_exec() {
 			chain+=(--cap-drop=ALL)
 		elif [[ " ${CAP_ADDS[*]} " != *" all "* ]]; then
 			chain+=(--cap-drop=ALL)
-			for cap in chown dac_override fsetid fowner mknod net_raw setgid setuid setfcap setpcap \
-				net_bind_service sys_chroot kill audit_write; do
-				chain+=("--cap-add=$cap")
-			done
+			for cap in $DOCKER_CAPS; do chain+=("--cap-add=$cap"); done
 		fi
 		for cap in "${CAP_ADDS[@]}"; do [ "$cap" = all ] || chain+=("--cap-add=$cap"); done
 		for cap in "${CAP_DROPS[@]}"; do [ "$cap" = all ] || chain+=("--cap-drop=$cap"); done

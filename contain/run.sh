@@ -62,6 +62,9 @@ env_file() {
 
 # cap_name NAME: docker's --cap-add/--cap-drop NAME (CAP_X, x, any case, or ALL) into R_CAP,
 # lower case without CAP_; dies on a name the kernel has no capability for.
+# Docker's default capabilities (chroot-rs --harden's set), for exec and a runtime's bundle.
+DOCKER_CAPS="chown dac_override fsetid fowner mknod net_raw setgid setuid setfcap setpcap
+ net_bind_service sys_chroot kill audit_write"
 CAP_NAMES=" chown dac_override dac_read_search fowner fsetid kill setgid setuid setpcap
  linux_immutable net_bind_service net_broadcast net_admin net_raw ipc_lock ipc_owner sys_module
  sys_rawio sys_chroot sys_ptrace sys_pacct sys_admin sys_boot sys_nice sys_resource sys_time

@@ -219,15 +219,15 @@ rt_profile() {
 	return 1
 }
 
-# Docker's default capabilities, the masked and read-only paths of its default container.
-RT_CAPS="CAP_CHOWN CAP_DAC_OVERRIDE CAP_FSETID CAP_FOWNER CAP_MKNOD CAP_NET_RAW CAP_SETGID CAP_SETUID CAP_SETFCAP CAP_SETPCAP CAP_NET_BIND_SERVICE CAP_SYS_CHROOT CAP_KILL CAP_AUDIT_WRITE"
+# The masked and read-only paths of Docker's default container.
 RT_MASKED='["/proc/asound","/proc/acpi","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/proc/scsi","/sys/firmware","/sys/devices/virtual/powercap","/sys/dev/block"]'
 RT_READONLY='["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]'
 
 # rt_caps: the final capability set (CAP_* words) into R_CAPS, within our own bounding set
 # (a runtime refuses a capability it cannot give; --privileged: every one we have, as Docker).
 rt_caps() {
-	local w set=" $RT_CAPS " bnd="" have=" " i=0 k v
+	local w set=" " bnd="" have=" " i=0 k v
+	for w in $DOCKER_CAPS; do set+="CAP_${w^^} "; done
 	while read -r k v; do [ "$k" = CapBnd: ] && bnd=$v; done </proc/self/status
 	for w in $CAP_NAMES; do
 		[ "$w" = all ] && continue
