@@ -394,7 +394,7 @@ run_chain() {
 			if [ $nrc != 0 ]; then
 				# (a detached container's monitor has no terminal: the log keeps the reason)
 				echo "contain: $R_ERR" >&2
-				echo "contain: $R_ERR" >>"$c/log"
+				(log_writer stderr <<<"contain: $R_ERR") >>"$c/log"
 				run_end "$cid" created "" "$R_ERR"
 				return 125
 			fi
@@ -1031,7 +1031,7 @@ sig_proxy() {
 }
 
 start_detached() {
-	local cid=$1 c="$ROOT/containers/$1" i self
+	local cid=$1 c="$ROOT/containers/$1" self
 	self=$(readlink -f -- "$0")
 	# (the monitor outlives us: it keeps nothing of the caller's open either)
 	(close_fds && exec setsid "$self" __monitor "$cid") </dev/null >/dev/null 2>&1 &
@@ -1047,8 +1047,6 @@ start_detached() {
 			# a monitor that ended without starting it left the reason in the state
 			[ "$(cfile "$cid" status 2>/dev/null)" = created ] || return 0
 			R_ERR=$(cfile "$cid" error 2>/dev/null)
-			[ -n "$R_ERR" ] || R_ERR=$(grep '^contain: ' "$c/log" 2>/dev/null | tail -n 1)
-			R_ERR=${R_ERR#contain: }
 			return 1
 		fi
 		sleep 0.01
