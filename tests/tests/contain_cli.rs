@@ -7,18 +7,6 @@ use contain_util::{Env, stderr, stdout};
 use serde_json::json;
 use std::time::Duration;
 
-fn wait_for(env: &Env, id: &str, status: &str) -> serde_json::Value {
-    let t0 = std::time::Instant::now();
-    while t0.elapsed() < Duration::from_secs(180) {
-        let v = env.inspect(id);
-        if v["State"]["Status"] == status {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("container {id} never reached {status}: {}", env.inspect(id));
-}
-
 /// Nothing of the test's containers is left: no state directory, no name, no cgroup.
 fn assert_clean(env: &Env) {
     for id in env.ok(&["ps", "-aq"]).split_whitespace() {
@@ -158,7 +146,7 @@ fn inspect_fields_follow_the_flags_that_set_them() {
     assert!(v["NetworkSettings"].is_object());
     // once run: the exit code, and both times
     env.ok(&["start", "full"]);
-    let v = wait_for(&env, "full", "exited");
+    let v = env.wait_for("full", "exited");
     assert_eq!(v["State"]["ExitCode"], 3, "{}", env.ok(&["logs", "full"]));
     assert_ne!(v["State"]["StartedAt"], "0001-01-01T00:00:00Z");
     assert_ne!(v["State"]["FinishedAt"], "0001-01-01T00:00:00Z");
@@ -267,7 +255,7 @@ fn ps_filters_formats_and_columns() {
         .ok(&["run", "-d", "--name", "up1", "img", "/bin/sleep", "1000"])
         .trim()
         .to_string();
-    wait_for(&env, "up1", "running");
+    env.wait_for("up1", "running");
     env.ok(&["run", "--name", "ex0", "img", "/bin/true"]);
     let o = env.run(&["run", "--name", "ex3", "img", "/bin/sh", "-c", "exit 3"]);
     assert_eq!(o.status.code(), Some(3));
@@ -415,7 +403,7 @@ fn images_history_and_stats_listings() {
     }
     // stats: one sample with --no-stream, with Docker's columns and the kernel's counters
     env.ok(&["run", "-d", "--name", "s1", "img", "/bin/sleep", "1000"]);
-    wait_for(&env, "s1", "running");
+    env.wait_for("s1", "running");
     let s = env.ok(&["stats", "--no-stream"]);
     let head = s.lines().next().unwrap();
     for c in [
@@ -499,7 +487,7 @@ fn cp_both_ways_never_through_a_planted_link() {
     env.ok(&[
         "run", "-d", "--name", "c1", "lnimg", "/bin/sh", "-c", &script,
     ]);
-    wait_for(&env, "c1", "running");
+    env.wait_for("c1", "running");
     let t0 = std::time::Instant::now();
     while env
         .run(&["cp", "c1:/ready", &h.join("r").display().to_string()])
@@ -595,7 +583,7 @@ fn cp_both_ways_never_through_a_planted_link() {
     assert_eq!(env.ok(&["exec", "c1", "/bin/cat", "/data/dir2/z"]), "z\n");
     // a stopped container: through its union, both ways
     env.ok(&["stop", "-t", "0", "c1"]);
-    wait_for(&env, "c1", "exited");
+    env.wait_for("c1", "exited");
     env.ok(&["cp", &hs("payload"), "c1:/stopped-in"]);
     env.ok(&["cp", "c1:/stopped-in", &hs("back")]);
     assert_eq!(
@@ -652,7 +640,7 @@ fn named_volumes_are_shared_and_survive_rm() {
         "-c",
         "echo from-w > /data/w; sleep 1000",
     ]);
-    wait_for(&env, "w", "running");
+    env.wait_for("w", "running");
     let t0 = std::time::Instant::now();
     while !std::path::Path::new(&mp).join("w").exists() {
         assert!(t0.elapsed() < Duration::from_secs(60));
@@ -788,7 +776,7 @@ fn rename_update_labels_entrypoint_ulimit_and_prunes() {
         "/bin/sleep",
         "1000",
     ]);
-    wait_for(&env, "old", "running");
+    env.wait_for("old", "running");
     env.ok(&["rename", "old", "new"]);
     assert!(!env.state().join("names/old").exists());
     assert_eq!(env.inspect("new")["Name"], "/new");
@@ -889,7 +877,7 @@ fn rename_update_labels_entrypoint_ulimit_and_prunes() {
         1
     );
     env.ok(&["start", "lab"]);
-    wait_for(&env, "lab", "exited");
+    env.wait_for("lab", "exited");
     assert_eq!(env.ok(&["logs", "lab"]), "hi\n");
     assert_eq!(
         env.ok(&[
@@ -981,7 +969,7 @@ fn readme_table_rows_that_say_yes_run() {
         yes += 1;
         // the detached one must be up before the rows that use it
         if ex.contains("run -d --name t1") {
-            wait_for(&env, "t1", "running");
+            env.wait_for("t1", "running");
         }
     }
     assert!(yes >= 30, "{yes} rows say yes");
@@ -1079,7 +1067,7 @@ fn attach_follows_the_output_and_proxies_signals() {
         "-c",
         "trap 'echo got-term; exit 3' TERM; while [ ! -e /stop ]; do echo tick; sleep 0.2; done; echo done; exit 7",
     ]);
-    wait_for(&env, "a1", "running");
+    env.wait_for("a1", "running");
     for (how, code, last) in [("stop", 7, "done"), ("signal", 3, "got-term")] {
         if how == "signal" {
             env.ok(&["rm", "-f", "a1"]);
@@ -1093,7 +1081,7 @@ fn attach_follows_the_output_and_proxies_signals() {
                 "-c",
                 "trap 'echo got-term; exit 3' TERM; while :; do echo tick; sleep 0.2; done",
             ]);
-            wait_for(&env, "a1", "running");
+            env.wait_for("a1", "running");
         }
         let mut c = env.cmd();
         c.args(["attach", "a1"])
@@ -1144,7 +1132,7 @@ fn events_of_the_store_past_and_streamed() {
         .trim()
         .to_string();
     env.ok(&["start", "e1"]);
-    wait_for(&env, "e1", "exited");
+    env.wait_for("e1", "exited");
     env.ok(&["volume", "create", "ev1"]);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

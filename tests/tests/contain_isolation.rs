@@ -10,17 +10,6 @@ use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::Duration;
 
-fn wait_for(env: &Env, id: &str, status: &str) -> serde_json::Value {
-    for _ in 0..600 {
-        let v = env.inspect(id);
-        if v["State"]["Status"] == status {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("container {id} never reached {status}: {}", env.inspect(id));
-}
-
 /// `contain ARGS` run with our descriptor `fd` open as descriptor `as_fd` (a caller's
 /// inherited descriptor, as `7</` in a shell).
 fn run_with_fd(env: &Env, fd: i32, as_fd: i32, args: &[&str]) -> std::process::Output {
@@ -79,7 +68,7 @@ fn the_program_is_pid_1_and_stop_is_dockers() {
 
     // a pid 1 with no handler for TERM ignores it: stop waits -t seconds, then KILL: 137
     env.ok(&["run", "-d", "--name", "deaf", "img", "/bin/sleep", "1000"]);
-    let v = wait_for(&env, "deaf", "running");
+    let v = env.wait_for("deaf", "running");
     let pid = v["State"]["Pid"].as_i64().unwrap();
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
     assert_eq!(comm.trim(), "sleep", "State.Pid is the program");
@@ -105,7 +94,7 @@ fn the_program_is_pid_1_and_stop_is_dockers() {
         "-c",
         "trap 'exit 3' TERM; while :; do sleep 0.1; done",
     ]);
-    wait_for(&env, "polite", "running");
+    env.wait_for("polite", "running");
     env.ok(&["stop", "polite"]);
     assert_eq!(env.inspect("polite")["State"]["ExitCode"], 3);
     assert_eq!(env.ok(&["wait", "polite"]).trim(), "3");
@@ -123,7 +112,7 @@ fn the_program_is_pid_1_and_stop_is_dockers() {
         "-c",
         "trap 'exit 4' USR1; while :; do sleep 0.1; done",
     ]);
-    let v = wait_for(&env, "usr1", "running");
+    let v = env.wait_for("usr1", "running");
     assert_eq!(v["Config"]["StopSignal"], "SIGUSR1");
     assert_eq!(v["HostConfig"]["Init"], false);
     env.ok(&["stop", "usr1"]);
@@ -165,7 +154,7 @@ fn init_option_puts_a_reaping_init_before_the_program() {
         "/bin/sleep",
         "1000",
     ]);
-    let v = wait_for(&env, "i", "running");
+    let v = env.wait_for("i", "running");
     assert_eq!(v["HostConfig"]["Init"], true);
     // TERM ends the program through the init: it forwards it
     env.ok(&["stop", "-t", "30", "i"]);
@@ -244,7 +233,7 @@ fn standard_streams_are_pipes_never_host_files() {
     }
     // exec, the same
     env.ok(&["run", "-d", "--name", "ex", "img", "/bin/sleep", "1000"]);
-    wait_for(&env, "ex", "running");
+    env.wait_for("ex", "running");
     let mut c = env.cmd();
     c.args(["exec", "ex", "/bin/ls", "-l", "/proc/self/fd/"])
         .stdout(Stdio::from(std::fs::File::create(&outf).unwrap()));
@@ -352,7 +341,7 @@ fn a_callers_descriptor_never_reaches_the_container() {
         &["run", "-d", "--name", "d", "img", "/bin/sleep", "1000"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let v = wait_for(&env, "d", "running");
+    let v = env.wait_for("d", "running");
     let pid = v["State"]["Pid"].as_i64().unwrap();
     let inside: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
@@ -560,7 +549,7 @@ fn devices_are_refused_but_docker_s_list_and_what_is_named() {
     }
     // exec'd processes are in the same devices group
     env.ok(&["run", "-d", "--name", "d", "img", "/bin/sleep", "1000"]);
-    wait_for(&env, "d", "running");
+    env.wait_for("d", "running");
     let out = env.ok(&["exec", "d", "/probe", "attack", "mknod", "7:0", "no-token"]);
     assert!(out.starts_with("REFUSED mknod EPERM"), "{out}");
 }
@@ -672,7 +661,7 @@ fn seccomp_by_default_and_security_opt_forms() {
         "/bin/sleep",
         "1000",
     ]);
-    wait_for(&env, "s", "running");
+    env.wait_for("s", "running");
     let st = env.ok(&["exec", "s", "/bin/cat", "/proc/self/status"]);
     assert_eq!(status_field(&st, "Seccomp"), "2");
     assert_eq!(status_field(&st, "NoNewPrivs"), "1");
@@ -687,7 +676,7 @@ fn seccomp_by_default_and_security_opt_forms() {
         "/bin/sleep",
         "1000",
     ]);
-    wait_for(&env, "u", "running");
+    env.wait_for("u", "running");
     let st = env.ok(&["exec", "u", "/bin/cat", "/proc/self/status"]);
     assert_eq!(status_field(&st, "Seccomp"), "0");
     assert_eq!(status_field(&st, "NoNewPrivs"), "0");
@@ -760,7 +749,7 @@ fn chroot_mode_keeps_every_protection() {
         "/bin/sleep",
         "1000",
     ]);
-    wait_for(&env, "c", "running");
+    env.wait_for("c", "running");
     let ls = env.ok(&["exec", "c", "/bin/ls", "/"]);
     assert!(ls.lines().any(|l| l == "probe"), "{ls}");
     assert!(!ls.lines().any(|l| l == "work" || l == "boot"), "{ls}");
@@ -896,7 +885,7 @@ fn exec_user_is_resolved_inside_the_container() {
     let env = Env::new("execuser");
     env.build_test_image("img");
     env.ok(&["run", "-d", "--name", "x", "img", "/bin/sleep", "1000"]);
-    wait_for(&env, "x", "running");
+    env.wait_for("x", "running");
     // the container plants /etc/passwd -> the host's /etc/shadow; exec -u root then reads the
     // container's own /etc/shadow (none here), never the host's
     let out = env.ok(&["exec", "x", "/probe", "attack", "passwd", "/etc/shadow"]);
@@ -912,7 +901,7 @@ fn exec_user_is_resolved_inside_the_container() {
     let out = env.ok(&["exec", "-u", "1234:5", "x", "/probe", "attack", "whoami"]);
     assert!(out.contains("uid=1234 gid=5"), "{out}");
     env.ok(&["run", "-d", "--name", "y", "img", "/bin/sleep", "1000"]);
-    wait_for(&env, "y", "running");
+    env.wait_for("y", "running");
     let out = env.ok(&["exec", "-u", "nobody", "y", "/probe", "attack", "whoami"]);
     assert!(out.contains("uid=65534"), "{out}");
     // exec starts in the container's root, never in the caller's directory
@@ -988,7 +977,7 @@ fn keys_and_init_stay_inside() {
         "/bin/sleep",
         "1000",
     ]);
-    wait_for(&env, "k", "running");
+    env.wait_for("k", "running");
     let out = env.ok(&["exec", "k", "/probe", "attack", "keyctl"]);
     assert_ne!(keyring(&out), ours, "exec: {out}");
     // --privileged lifts the hardening, not the keyring of its own (as runc)

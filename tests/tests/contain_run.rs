@@ -5,20 +5,6 @@ mod contain_util;
 use contain_util::{Env, contain_script, stderr, stdout, test_path, tree_digest};
 use std::time::Duration;
 
-/// Poll `inspect` until the container's status is `status` (three minutes at most: fifty
-/// containers each setting up a network on a loaded machine take that long).
-fn wait_for(env: &Env, id: &str, status: &str) -> serde_json::Value {
-    let t0 = std::time::Instant::now();
-    while t0.elapsed() < Duration::from_secs(180) {
-        let v = env.inspect(id);
-        if v["State"]["Status"] == status {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("container {id} never reached {status}: {}", env.inspect(id));
-}
-
 #[test]
 fn run_ps_stop_start_rm_round_trip() {
     if !cttest::require_root("e2e::contain_run::run_ps_stop_start_rm_round_trip") {
@@ -33,7 +19,7 @@ fn run_ps_stop_start_rm_round_trip() {
         .to_string();
     assert_eq!(id.len(), 64, "a 64-hex id: {id}");
     assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
-    wait_for(&env, "web", "running");
+    env.wait_for("web", "running");
     let ps = env.ok(&["ps"]);
     assert!(
         ps.contains(&id[..12]) && ps.contains("web") && ps.contains("Up "),
@@ -41,7 +27,7 @@ fn run_ps_stop_start_rm_round_trip() {
     );
     // a 4-character prefix is enough, as the document says
     assert_eq!(env.ok(&["stop", "-t", "1", &id[..4]]).trim(), &id[..4]);
-    let v = wait_for(&env, "web", "exited");
+    let v = env.wait_for("web", "exited");
     let code = v["State"]["ExitCode"].as_i64().unwrap();
     assert!(
         code == 143 || code == 137,
@@ -70,9 +56,9 @@ fn run_ps_stop_start_rm_round_trip() {
     assert_eq!(stderr(&log), "to-err\n");
     env.ok(&["rm", "att"]);
     env.ok(&["start", "web"]);
-    wait_for(&env, "web", "running");
+    env.wait_for("web", "running");
     env.ok(&["kill", "web"]);
-    wait_for(&env, "web", "exited");
+    env.wait_for("web", "exited");
     env.ok(&["rm", "web"]);
     assert!(!env.ok(&["ps", "-a"]).contains("web"));
     assert!(
@@ -182,7 +168,7 @@ fn layer_survives_stop_start_and_image_never_changes() {
     let script = "if [ -e /f ]; then echo again >> /f; else echo first > /f; fi; \
                   rm /bin/true; echo changed > /bin/ls; exec /bin/sleep 1000";
     env.ok(&["run", "-d", "--name", "c1", "img", "/bin/sh", "-c", script]);
-    wait_for(&env, "c1", "running");
+    env.wait_for("c1", "running");
     // a second container of the same image does not see the first one's changes
     let other = env.ok(&[
         "run",
@@ -197,9 +183,9 @@ fn layer_survives_stop_start_and_image_never_changes() {
         "{other}"
     );
     env.ok(&["stop", "-t", "0", "c1"]);
-    wait_for(&env, "c1", "exited");
+    env.wait_for("c1", "exited");
     env.ok(&["start", "c1"]);
-    wait_for(&env, "c1", "running");
+    env.wait_for("c1", "running");
     let out = env.run(&["exec", "c1", "/bin/cat", "/f"]);
     assert_eq!(stdout(&out), "first\nagain\n", "{}", stderr(&out));
     // An exec'd process gets the container's hardening: the bounding set of
@@ -271,7 +257,7 @@ fn tty_gives_an_interactive_shell_a_terminal_of_its_own() {
     assert_eq!(out, "no-tty\n");
     // exec -it: a pty of the container's devpts for the joined process too.
     env.ok(&["run", "-d", "--name", "t1", "img", "/bin/sleep", "1000"]);
-    wait_for(&env, "t1", "running");
+    env.wait_for("t1", "running");
     let (code, out) = in_a_terminal(
         &env,
         "contain exec -it t1 /bin/sh -c 'test -t 0 && echo exec-tty-ok; ls -l /proc/self/fd/1; exit 3'",
@@ -291,7 +277,7 @@ fn kill_9_of_pid_1_is_exited_137() {
     let env = Env::new("kill9");
     env.build_test_image("img");
     env.ok(&["run", "-d", "--name", "k", "img", "/bin/sleep", "1000"]);
-    let v = wait_for(&env, "k", "running");
+    let v = env.wait_for("k", "running");
     let pid = v["State"]["Pid"].as_i64().unwrap();
     assert!(pid > 1);
     nix::sys::signal::kill(
@@ -299,7 +285,7 @@ fn kill_9_of_pid_1_is_exited_137() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let v = wait_for(&env, "k", "exited");
+    let v = env.wait_for("k", "exited");
     assert_eq!(v["State"]["ExitCode"], 137);
     assert!(env.ok(&["ps", "-a"]).contains("Exited (137)"));
     env.ok(&["rm", "k"]);
@@ -379,7 +365,7 @@ fn fifty_containers_at_once_leave_nothing_behind() {
     uniq.dedup();
     assert_eq!(uniq.len(), n);
     for id in &ids {
-        wait_for(&env, id, "running");
+        env.wait_for(id, "running");
     }
     let ps = env.ok(&["ps", "-q"]);
     assert_eq!(ps.lines().count(), n, "{ps}");
@@ -747,7 +733,7 @@ fn environment_user_and_workdir_as_docker_makes_them() {
         "/bin/sleep",
         "1000",
     ]);
-    wait_for(&env, "e1", "running");
+    env.wait_for("e1", "running");
     let p = probe(
         &["exec", "e1", "/probe"],
         &[("CTOOLS_SECRET_TOKEN", "leak")],
@@ -837,7 +823,7 @@ fn volumes_bind_host_paths_read_write_and_read_only() {
         "/bin/sleep",
         "1000",
     ]);
-    wait_for(&env, "v1", "running");
+    env.wait_for("v1", "running");
     let i = env.inspect("v1");
     assert_eq!(
         i["Mounts"],
@@ -846,9 +832,9 @@ fn volumes_bind_host_paths_read_write_and_read_only() {
                             "Propagation": "rprivate"}])
     );
     env.ok(&["stop", "-t", "0", "v1"]);
-    wait_for(&env, "v1", "exited");
+    env.wait_for("v1", "exited");
     env.ok(&["start", "v1"]);
-    wait_for(&env, "v1", "running");
+    env.wait_for("v1", "running");
     let out = env.run(&[
         "exec",
         "v1",
@@ -877,7 +863,7 @@ fn wait_restart_top_and_diff() {
     let script = "mkdir /newdir; touch /newdir/f /etc/newconf; rm /bin/ls; \
                   echo ready > /ready; exec /bin/sleep 1000";
     env.ok(&["run", "-d", "--name", "d1", "img", "/bin/sh", "-c", script]);
-    wait_for(&env, "d1", "running");
+    env.wait_for("d1", "running");
     let t0 = std::time::Instant::now();
     while env.run(&["exec", "d1", "/bin/cat", "/ready"]).status.code() != Some(0) {
         assert!(
@@ -924,9 +910,9 @@ fn wait_restart_top_and_diff() {
     let out = waiter.join().unwrap();
     assert_eq!(stdout(&out), "137\n", "{}", stderr(&out));
     env.ok(&["restart", "-t", "0", "d1"]);
-    wait_for(&env, "d1", "running");
+    env.wait_for("d1", "running");
     env.ok(&["restart", "-t", "0", "d1"]);
-    wait_for(&env, "d1", "running");
+    env.wait_for("d1", "running");
     env.ok(&["kill", "d1"]);
     assert_eq!(env.ok(&["wait", "d1"]), "137\n");
     env.ok(&["rm", "d1"]);
@@ -1029,7 +1015,7 @@ fn export_then_import_round_trip() {
         "-c",
         "echo live > /live; exec /bin/sleep 1000",
     ]);
-    wait_for(&env, "x2", "running");
+    env.wait_for("x2", "running");
     let t0 = std::time::Instant::now();
     let names = loop {
         let out = env.run(&["export", "x2"]);
@@ -1117,7 +1103,7 @@ fn capabilities_read_only_and_privileged() {
         "/bin/sleep",
         "1000",
     ]);
-    wait_for(&env, "k1", "running");
+    env.wait_for("k1", "running");
     let p: serde_json::Value =
         serde_json::from_str(env.ok(&["exec", "k1", "/probe"]).trim()).unwrap();
     assert_eq!(

@@ -125,6 +125,23 @@ impl Env {
         v[0].clone()
     }
 
+    /// Poll `inspect` until the container's status is `status` (three minutes at most: fifty
+    /// containers each setting up a network on a loaded machine take that long).
+    pub fn wait_for(&self, id: &str, status: &str) -> serde_json::Value {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < Duration::from_secs(180) {
+            let v = self.inspect(id);
+            if v["State"]["Status"] == status {
+                return v;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "container {id} never reached {status}: {}",
+            self.inspect(id)
+        );
+    }
+
     /// The cgroup directories of our parent group, one per hierarchy.
     pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
         cgroup_parents(&self.cgparent)
