@@ -743,14 +743,9 @@ cmd_run() {
 	fi
 	local imageref=$1
 	# --runtime (or CONTAIN_RUNTIME, the default runtime as dockerd's --default-runtime): the
-	# bundle's runtime runs what OCI says; contain's own --chroot, --init and -t are its chain's
+	# bundle's runtime runs what OCI says (--chroot, --init and -t too: see runtime.sh)
 	[ -n "$runtime" ] || [ -z "${CONTAIN_RUNTIME:-}" ] ||
 		{ use runtime && rt_resolve "$CONTAIN_RUNTIME" && runtime=$CONTAIN_RUNTIME; } || die "$R_ERR"
-	if [ -n "$runtime" ]; then
-		[ "$mode" = chroot ] && die "--chroot is contain's own chain's: not with --runtime"
-		[ "$init" = 1 ] && die "--init is contain's own chain's: not with --runtime"
-		[ "$tty" = 1 ] && die "-t is contain's own chain's: not with --runtime"
-	fi
 	shift
 	# the default network: docker's bridge as root (net.sh), lo alone for a user
 	[ -n "$net" ] || { net_default_mode && net=$R_NET; }

@@ -301,7 +301,15 @@ rt_config() {
 	local masked=$RT_MASKED ro=$RT_READONLY
 	[ "${META[privileged]:-0}" = 1 ] && masked='[]' ro='[]'
 	local args env
-	args=$(json_arr "${CMD[@]}")
+	# --init: runc-rs's reaper bound read-only at /dev/init runs the program, as docker binds
+	# its docker-init at /sbin/docker-init and runs `docker-init -- PROGRAM`
+	if [ "${META[init]:-0}" = 1 ]; then
+		rt_init || return 1
+		mounts+=",{\"destination\":\"/dev/init\",\"type\":\"bind\",\"source\":$(json_str "$R_INIT"),\"options\":[\"bind\",\"ro\",\"nosuid\",\"nodev\"]}"
+		args=$(json_arr /dev/init -- "${CMD[@]}")
+	else
+		args=$(json_arr "${CMD[@]}")
+	fi
 	env=$(json_arr "${CENV[@]}")
 	printf '{"ociVersion":"1.0.2","process":{"terminal":%s,"user":%s,"args":%s,"env":%s,"cwd":%s,' \
 		"$([ "${META[tty]}" = 1 ] && echo true || echo false)" "$R_USER" "$args" "$env" "$(json_str "${META[workdir]:-/}")"
@@ -314,6 +322,24 @@ rt_config() {
 		"$mounts" "$(json_str "$CGPARENT/$cid")" "$ns" "$R_RES" "$(rt_linux_devices "$cid")"
 	printf '"maskedPaths":%s,"readonlyPaths":%s%s}}\n' "$masked" "$ro" "$sc"
 }
+# rt_init: the init of --init (runc-rs's `-- PROGRAM` reaper, whichever the runtime) into
+# R_INIT: a copy of runc-rs in the runtimes' directory, so that no container is handed a
+# file of the host's tools (a --privileged one could remount it writable).
+rt_init() {
+	local src
+	R_INIT=$RT_ROOT/init
+	hash runc-rs 2>/dev/null && src=${BASH_CMDS[runc-rs]} || {
+		R_ERR="--init with --runtime needs runc-rs (its reaper is the container's init): not found in PATH"
+		return 1
+	}
+	[ -x "$R_INIT" ] && ! [ "$src" -nt "$R_INIT" ] && return 0
+	mkdir -p -- "$RT_ROOT" && cp -- "$src" "$R_INIT.$$" && chmod 0555 -- "$R_INIT.$$" &&
+		mv -f -- "$R_INIT.$$" "$R_INIT" && return 0
+	rm -f -- "$R_INIT.$$"
+	R_ERR="cannot copy runc-rs to $R_INIT"
+	return 1
+}
+
 # rt_chain CID LOWERS...: write the bundle and set CHAIN: a mount namespace of its own in which
 # the union is mounted on the bundle's rootfs, then the runtime's `run` of the bundle (the
 # runtime makes the container's namespaces, cgroup, mounts, capabilities and filter).
@@ -321,6 +347,10 @@ rt_chain() {
 	local cid=$1 c=$ROOT/containers/$1 netns=host
 	shift
 	rt_resolve "${META[runtime]}" || die "$R_ERR"
+	# --chroot: the runtime's --no-pivot (runc's, crun's: the root moved onto / and chroot
+	# into it, no pivot_root), what OCI has for a change of root without pivot_root
+	local -a pivot=()
+	[ "${META[mode]}" = chroot ] && pivot=(--no-pivot)
 	case ${META[net]} in
 	host) ;;
 	none) netns="" ;;
@@ -336,7 +366,7 @@ rt_chain() {
 	[ -e "$RT_ROOT/$cid" ] && "$R_RT" --root "$RT_ROOT" delete --force "$cid" >/dev/null 2>&1
 	CHAIN=("${TOOL[unshare-rs]}" --mount --fork --json-status 9 -- "${TOOL[unionmount]}" "$@"
 		--upper "$c/upper" --work "$c/work" "$c/bundle/rootfs" --
-		"$R_RT" --root "$RT_ROOT" run --bundle "$c/bundle" "$cid")
+		"$R_RT" --root "$RT_ROOT" run "${pivot[@]}" --bundle "$c/bundle" "$cid")
 }
 
 # rt_kill CID SIG RUNTIME: the signal to the container's process, through its runtime.

@@ -47,7 +47,16 @@ goes, and exec enters the container from a detached read\\-only clone of
 that mount (a sealed memfd copy where refused): a #!/proc/self/exe program
 can neither run nor overwrite runc\\-rs. Rootless (a user other than root, or
 root of a user namespace other than the host's, as under rootless podman):
-no devices cgroup, and a group that cannot be made is no error.";
+no devices cgroup, and a group that cannot be made is no error.
+.PP
+.B runc\\-rs \\-\\- PROGRAM [ARGS...]
+is an init for a container's pid 1, as docker's \\-\\-init runs
+.I docker\\-init \\-\\- PROGRAM
+(tini): it forks PROGRAM, reaps every process that ends, passes TERM, INT, HUP, QUIT,
+USR1, USR2 and WINCH on to PROGRAM, names itself init and exits with PROGRAM's status
+(128+N for a signal N; 127 or 126 when PROGRAM cannot be run).
+.B contain run \\-\\-init \\-\\-runtime
+binds a copy of runc\\-rs read\\-only at /dev/init and runs /dev/init \\-\\- PROGRAM.";
 
 const SECTIONS: &[(&str, &str)] = &[
     (

@@ -10,6 +10,7 @@ pub mod log;
 pub mod ops;
 pub mod plan;
 pub mod process;
+pub mod reaper;
 pub mod rootfs;
 pub mod state;
 pub mod sync;
@@ -26,6 +27,10 @@ pub fn main() -> i32 {
     ctcore::cli::restore_sigpipe();
     // The init (the chain's last link) skips clap: one parse fewer per start.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `runc-rs -- PROGRAM`: the container's pid 1 that reaps (docker's --init).
+    if args.get(1).is_some_and(|a| a == "--") {
+        return reaper::run(&args[2..]);
+    }
     if args.get(1).is_some_and(|a| a == "init") {
         return match init_args(&args[2..]) {
             Some((b, s, f, p, np, c)) => match create::init(&b, s, &f, p, np, c) {

@@ -1174,3 +1174,39 @@ fn proc_self_exe_program_cannot_run_runc_rs_inside() {
     let o = cttest::run_with_timeout(cttest::cmd("runc-rs").arg("--version"), LIMIT);
     assert!(o.status.success());
 }
+
+/// `runc-rs -- PROGRAM`: the reaper for --init (no privilege needed): it names itself init,
+/// runs PROGRAM as its child, reaps an orphan PROGRAM leaves and ends with PROGRAM's status;
+/// a program that cannot be run is 127, a missing one an error and status 1.
+#[test]
+fn reaper_runs_the_program_reaps_and_passes_its_status() {
+    let mut c = cttest::cmd("runc-rs");
+    c.args([
+        "--",
+        "/bin/sh",
+        "-c",
+        "/bin/sh -c 'sleep 0 & exit 0'; sleep 0.3; \
+         z=0; for s in /proc/[0-9]*/stat; do read -r p c st pp r <$s 2>/dev/null; \
+         [ \"$st $pp\" = \"Z $PPID\" ] && z=$((z+1)); done; \
+         echo parent=$(tr -d '\\0' </proc/$PPID/cmdline) zombies=$z; exit 4",
+    ])
+    .stdin(Stdio::null());
+    let o = cttest::run_with_timeout(&mut c, LIMIT);
+    assert_eq!(o.status.code(), Some(4), "{o:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "parent=init zombies=0\n"
+    );
+    let mut c = cttest::cmd("runc-rs");
+    c.args(["--", "/no/such/program"]).stdin(Stdio::null());
+    let o = cttest::run_with_timeout(&mut c, LIMIT);
+    assert_eq!(o.status.code(), Some(127), "{o:?}");
+    let mut c = cttest::cmd("runc-rs");
+    c.arg("--").stdin(Stdio::null());
+    let o = cttest::run_with_timeout(&mut c, LIMIT);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "runc-rs: --: no program to run (usage: runc-rs -- PROGRAM [ARGS...])\n"
+    );
+}

@@ -5,8 +5,9 @@
 
 mod contain_util;
 
-use contain_util::{Env, stderr, stdout};
+use contain_util::{Env, contain_script, stderr, stdout, test_path};
 use std::path::Path;
+use std::time::Duration;
 
 /// The lines of /proc/self/status that the three must agree on, and what the test reads.
 const PROBE: &str = "while read -r k v; do case $k in CapEff:|CapBnd:|Seccomp:|NoNewPrivs:) echo $k $v;; esac; done </proc/self/status; \
@@ -288,4 +289,175 @@ fn an_unknown_runtime_is_refused_and_leaves_nothing() {
         "contain: unknown or invalid runtime name: no-such-runtime\n"
     );
     assert_eq!(stdout(&env.run(&["ps", "-aq"])), "");
+}
+
+/// Run the shell line under script(1), the user's terminal, with `contain` on PATH: its exit
+/// status, and its output without carriage returns.
+fn in_a_terminal(env: &Env, line: &str) -> (Option<i32>, String) {
+    let mut path = contain_script().parent().unwrap().as_os_str().to_owned();
+    path.push(":");
+    path.push(test_path());
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", line, "/dev/null"])
+        .env("PATH", path)
+        .env("CONTAIN_ROOT", env.state())
+        .env("CONTAIN_CGROUP_PARENT", &env.cgparent)
+        .stdin(std::process::Stdio::null());
+    let o = cttest::run_with_timeout(&mut c, Duration::from_secs(60));
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).replace('\r', ""),
+    )
+}
+
+#[test]
+fn init_chroot_and_tty_go_through_the_runtime_as_through_the_own_chain() {
+    if !cttest::require_root(
+        "e2e::contain_runtime::init_chroot_and_tty_go_through_the_runtime_as_through_the_own_chain",
+    ) {
+        return;
+    }
+    let env = Env::new("rtict");
+    env.build_test_image("rt");
+    let with = |rt: Option<&str>, flags: &[&str], cmd: &[&str]| {
+        let mut a = vec!["run", "--rm", "--network", "none"];
+        if let Some(rt) = rt {
+            a.extend(["--runtime", rt]);
+        }
+        a.extend(flags);
+        a.push("rt");
+        a.extend(cmd);
+        env.run(&a)
+    };
+    // --init: a reaping init is pid 1 (its command line `init`), the program is not, and its
+    // exit status is the container's; an orphan the program leaves is reaped.
+    let init_probe = [
+        "/bin/sh",
+        "-c",
+        "/bin/sh -c '/bin/sleep 0 & exit 0'; /bin/sleep 0.3; \
+         z=0; for s in /proc/[0-9]*/stat; do read -r p c st r <$s; [ \"$st\" = Z ] && z=$((z+1)); done; \
+         echo pid1=$(cat /proc/1/cmdline) me1=$([ $$ = 1 ] && echo yes || echo no) zombies=$z; exit 4",
+    ];
+    let own = with(None, &["--init"], &init_probe);
+    assert_eq!(own.status.code(), Some(4), "{}", stderr(&own));
+    assert_eq!(stdout(&own), "pid1=init me1=no zombies=0\n");
+    // --chroot: the classic chroot escape is refused (a root change without pivot_root)
+    let dir = cttest::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "host-token\n").unwrap();
+    let secret = secret.display().to_string();
+    let chroot_probe = [
+        "/probe",
+        "attack",
+        "chroot",
+        &secret,
+        "host-token",
+        "+",
+        "mount",
+        "+",
+        "sysrq",
+    ];
+    let own_chroot = with(None, &["--chroot"], &chroot_probe);
+    let own_chroot = stdout(&own_chroot);
+    assert_eq!(own_chroot.lines().count(), 3, "{own_chroot}");
+    assert!(
+        own_chroot.lines().all(|l| l.starts_with("REFUSED")),
+        "{own_chroot}"
+    );
+    let verdicts = |s: &str| -> Vec<String> {
+        s.lines()
+            .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    // -t: the program has a terminal (a pty of the container's devpts), as in the own chain
+    let tty_line = |rt: &str| {
+        format!(
+            "contain run --rm -it {rt} --network none rt /bin/sh -c \
+             'test -t 0 && test -t 1 && echo tty-ok; ls -l /proc/self/fd/0; exit 5'"
+        )
+    };
+    let (code, own_tty) = in_a_terminal(&env, &tty_line(""));
+    assert_eq!(code, Some(5), "{own_tty:?}");
+    assert!(own_tty.contains("tty-ok\n"), "{own_tty:?}");
+    assert!(own_tty.contains("-> /dev/pts/0\n"), "{own_tty:?}");
+    for rt in runtimes() {
+        let o = with(Some(rt), &["--init"], &init_probe);
+        assert_eq!(
+            o.status.code(),
+            Some(4),
+            "--runtime {rt} --init: {}",
+            stderr(&o)
+        );
+        assert_eq!(stdout(&o), stdout(&own), "--runtime {rt} --init");
+        let cfg_dir = env.state().join("runtime");
+        assert!(
+            cfg_dir.join("init").is_file(),
+            "--runtime {rt}: the init's copy"
+        );
+        let o = with(Some(rt), &["--chroot"], &chroot_probe);
+        assert_eq!(
+            verdicts(&stdout(&o)),
+            verdicts(&own_chroot),
+            "--runtime {rt} --chroot: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        assert!(!Path::new(&format!("{secret}.chroot-escaped")).exists());
+        let o = with(Some(rt), &["--chroot"], &["/bin/ls", "/"]);
+        assert!(
+            stdout(&o).lines().any(|l| l == "probe"),
+            "--runtime {rt}: {o:?}"
+        );
+        let (code, out) = in_a_terminal(&env, &tty_line(&format!("--runtime {rt}")));
+        assert_eq!(code, Some(5), "--runtime {rt} -t: {out:?}");
+        assert!(out.contains("tty-ok\n"), "--runtime {rt} -t: {out:?}");
+        assert!(
+            out.contains("-> /dev/pts/0\n"),
+            "--runtime {rt} -t: {out:?}"
+        );
+    }
+    // --init in a detached container: stop's TERM reaches the program through the init
+    for rt in runtimes() {
+        let id = env.ok(&[
+            "run",
+            "-d",
+            "--init",
+            "--runtime",
+            rt,
+            "--network",
+            "none",
+            "rt",
+            "/bin/sh",
+            "-c",
+            "trap 'exit 7' TERM; while :; do /bin/sleep 0.1; done",
+        ]);
+        let id = id.trim();
+        env.wait_for(id, "running");
+        env.ok(&["stop", id]);
+        let v = env.inspect(id);
+        assert_eq!(v["State"]["ExitCode"], 7, "--runtime {rt} --init: {v}");
+        env.ok(&["rm", id]);
+    }
+    // -d -t on runc-rs: the program's terminal output reaches the log
+    let id = env.ok(&[
+        "run",
+        "-d",
+        "-t",
+        "--runtime",
+        "runc-rs",
+        "--network",
+        "none",
+        "rt",
+        "/bin/sh",
+        "-c",
+        "test -t 1 && echo detached-tty",
+    ]);
+    let id = id.trim();
+    env.wait_for(id, "exited");
+    assert_eq!(
+        stdout(&env.run(&["logs", id])).replace('\r', ""),
+        "detached-tty\n"
+    );
+    env.ok(&["rm", id]);
+    remove_other_parents(&env.cgparent);
 }
