@@ -1,0 +1,300 @@
+# shellcheck shell=bash
+# contain's runmore.sh: the parts of run and create that a plain `contain run --rm` does not
+# reach: the less common options (run_opt) and the checks of their values, the default
+# network's choice, the end record of a container that is kept, the detached start and its
+# monitor, the signal proxy.  run.sh declares a stub of each function here that reads this
+# file on its first call.
+# Read by the front script (contain) for the commands that need it; never run alone.
+
+# The default network: docker's bridge as root where contain can make it (its networking
+# code, jq and the CNI bridge plugin are installed), slirp4netns as a user, else lo alone
+# (on a machine without them: nothing to warn about, --network bridge says what is missing).
+net_default_mode() {
+	local d p=${CONTAIN_CNI_PATH:-/usr/lib/cni:/opt/cni/bin}
+	R_NET=none
+	# a user's: slirp4netns, as rootless podman's, where it is installed and the user may
+	# open /dev/net/tun (its tap device)
+	if [ "$ROOTLESS" = 1 ]; then
+		net_find && hash slirp4netns 2>/dev/null && [ -r /dev/net/tun ] && [ -w /dev/net/tun ] &&
+			R_NET=slirp4netns
+		return 0
+	fi
+	net_find && hash jq 2>/dev/null || return 0
+	for d in ${p//:/ }; do
+		[ -x "$d/bridge" ] && R_NET=bridge && return 0
+	done
+	return 0
+}
+
+# env_arg VALUE: a -e value: NAME=VALUE, or NAME alone for the caller's exported NAME (left
+# out when the caller has none), as docker takes them.
+env_arg() {
+	local n=${1%%=*}
+	[ -n "$n" ] && [[ $n != *[[:space:]]* ]] || die "invalid environment variable: $1"
+	if [[ $1 == *=* ]]; then
+		env_put "$1"
+	elif [[ $n =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] && [[ -v $n && ${!n@a} == *x* ]]; then
+		env_put "$n=${!n}"
+	fi
+}
+
+# env_file FILE: docker's --env-file: a -e value per line; blank lines and # comments skipped.
+env_file() {
+	local line
+	[ -e "$1" ] || die "open $1: no such file or directory"
+	[ -r "$1" ] || die "open $1: permission denied"
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line#"${line%%[![:space:]]*}"}
+		[ -z "$line" ] || [[ $line == \#* ]] && continue
+		env_arg "$line"
+	done <"$1"
+}
+
+cap_name() {
+	local c=${1,,}
+	c=${c#cap_}
+	[[ $CAP_NAMES == *[[:space:]]"$c"[[:space:]]* ]] || die "unknown capability: \"$1\""
+	R_CAP=$c
+}
+
+# volume_spec SPEC: docker's -v SRC:DEST[:ro|rw], both absolute, into R_VOLUME as
+# SRC:DEST:MODE (dies on anything else: named and anonymous volumes are not supported).
+volume_spec() {
+	local -a f
+	IFS=: read -ra f <<<"$1"
+	local bad="invalid volume specification: '$1'"
+	case ${#f[@]} in
+	2) f+=(rw) ;;
+	3) [ "${f[2]}" = ro ] || [ "${f[2]}" = rw ] || die "$bad: unknown mode '${f[2]}' (ro or rw)" ;;
+	1)
+		# an anonymous volume: a named one with a random name (volumes.sh)
+		local anon
+		printf -v anon '%08x%08x%08x%08x%08x%08x%08x%08x' "$SRANDOM" "$SRANDOM" "$SRANDOM" \
+			"$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM"
+		f=("$anon" "${f[0]}" rw)
+		;;
+	*) die "$bad" ;;
+	esac
+	[[ ${f[0]} == /* ]] || [[ ${f[0]} =~ ^[a-zA-Z0-9][a-zA-Z0-9_.-]+$ ]] ||
+		die "$bad: the source must be an absolute host path or a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)"
+	[[ ${f[1]} == /* ]] || die "$bad: the destination must be an absolute path"
+	[[ ${f[1]} == *[!/]* ]] || die "$bad: the destination can't be '/'"
+	R_VOLUME=${f[0]}:${f[1]}:${f[2]}
+}
+
+# device_spec SPEC: docker's --device HOST[:CONTAINER][:PERMISSIONS] into R_DEVICE as
+# HOST:CONTAINER:PERMISSIONS (the container path defaults to HOST, the permissions to rwm).
+device_spec() {
+	local -a f
+	IFS=: read -ra f <<<"$1"
+	local host=${f[0]:-} dst="" acc=rwm
+	case ${#f[@]} in
+	1) ;;
+	2) if [[ ${f[1]} =~ ^[rwm]{1,3}$ ]]; then acc=${f[1]}; else dst=${f[1]}; fi ;;
+	3) dst=${f[1]} acc=${f[2]} ;;
+	*) die "invalid device specification: $1" ;;
+	esac
+	[[ $acc =~ ^[rwm]{1,3}$ ]] || die "invalid device mode: $acc"
+	[ -b "$host" ] || [ -c "$host" ] || die "run: error gathering device information while adding custom device \"$host\": no such file or directory"
+	[ -n "$dst" ] || dst=$host
+	[[ $dst == /* ]] || die "invalid device specification: $1: the container path must be absolute"
+	R_DEVICE=$host:$dst:$acc
+}
+
+# devrule_spec RULE: check docker's --device-cgroup-rule 'TYPE MAJOR:MINOR ACCESS'.
+devrule_spec() {
+	[[ $1 =~ ^[abc]\ ([0-9]+|\*):([0-9]+|\*)\ [rwm]{1,3}$ ]] || die "invalid device cgroup format '$1'"
+}
+
+# security_opt OPT: docker's --security-opt, into cmd_run's seccomp (default, unconfined or
+# a profile file) and nnp (no-new-privileges).
+security_opt() {
+	local o=$1 v
+	case $o in
+	seccomp=* | seccomp:*)
+		v=${o:8}
+		case $v in
+		unconfined) seccomp=unconfined ;;
+		"") die "invalid --security-opt: \"$o\"" ;;
+		*)
+			[ -f "$v" ] && [ -r "$v" ] || die "opening seccomp profile ($v) failed: open $v: no such file or directory"
+			seccomp=$v
+			;;
+		esac
+		;;
+	no-new-privileges | no-new-privileges=true | no-new-privileges:true) nnp=1 ;;
+	no-new-privileges=false | no-new-privileges:false) nnp=0 ;;
+	apparmor=* | apparmor:* | label=* | label:*) warn "--security-opt $o ignored: contain applies no AppArmor or SELinux label" ;;
+	*) die "invalid --security-opt: \"$o\"" ;;
+	esac
+}
+
+# signal_name SIG: a signal name (TERM, SIGTERM, any case) or number, into R_SIGNAL as the
+# name without SIG.
+signal_name() {
+	local s=${1^^}
+	s=${s#SIG}
+	kill -l "$s" >/dev/null 2>&1 || die "invalid signal: $1"
+	if [[ $s =~ ^[0-9]+$ ]]; then
+		R_SIGNAL=$(kill -l "$s") || die "invalid signal: $1"
+	else
+		R_SIGNAL=$s
+	fi
+}
+
+# run_end CID STATUS RC [ERROR]: record the end of the run (the state file, whole), remove the
+# container's cgroup (start makes it again from its limits), then the run file, which
+# releases the layer.  `contain rm -f` may have removed the container meanwhile.
+run_end() {
+	local c="$ROOT/containers/$1" started st
+	[ -d "$c" ] || return 0
+	cread started "$1" started
+	st="status $2
+started ${started:-$EPOCHSECONDS}
+"
+	[ -n "$3" ] && st+="exitcode $3
+finished $EPOCHSECONDS
+"
+	[ -n "${4:-}" ] && st+="error $4
+"
+	if oom_killed "$1"; then
+		st+="oomkilled 1
+"
+		# (inspect reads a file of its own)
+		put "$c/oomkilled" "1
+" || :
+	fi
+	st+="mpid $BASHPID
+"
+	put "$c/state" "$st" || echo "contain: $R_ERR" >&2
+	[ "$2" = exited ] && cgroup_remove "$1"
+	rm -f -- "$c/run" "$c/paused"
+	return 0
+}
+
+# oom_killed CID: whether the kernel's OOM killer killed a process of the container's memory
+# cgroup (v1 memory.oom_control's oom_kill, v2 memory.events'), read before it is removed.
+oom_killed() {
+	local d f k v
+	for d in "${CGDIRS[@]}"; do
+		for f in "$d/memory.oom_control" "$d/memory.events"; do
+			[ -r "$f" ] || continue
+			while read -r k v; do
+				[ "$k" = oom_kill ] && [ "${v:-0}" -gt 0 ] && return 0
+			done <"$f"
+		done
+	done
+	return 1
+}
+
+# cpus_range VALUE: --cpus above the CPUs this process may run on (or below 0.01) refused
+# before anything is made, in docker's words (docker's daemon checks it before it creates).
+cpus_range() {
+	local n
+	n=$(nproc 2>/dev/null) || return 0
+	awk -v v="$1" -v n="$n" 'BEGIN { exit !(v ~ /^[0-9]*\.?[0-9]+$/ && (v > n || (v > 0 && v < 0.01))) }' ||
+		return 0
+	printf "contain: Error response from daemon: Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available.\nSee 'contain run --help'.\n" "$n" "$n" >&2
+	exit 125
+}
+
+# The detached monitor (`contain __monitor CID`, in a session of its own), its output to
+# the log.
+monitor() {
+	local cid=$1 rc
+	run_chain "$cid" bg
+	rc=$?
+	monitor_autoremove "$cid"
+	exit "$rc"
+}
+
+# sig_proxy CID SIG: SIG to the chain's first process, which sends it on to the container's
+# pid 1 (unshare-rs forwards the signals sent to it); once the chain runs.
+sig_proxy() {
+	local p ps i
+	for ((i = 0; i < 200; i++)); do
+		cread p "$1" pid && cread ps "$1" pstart && break
+		[ -e "$ROOT/containers/$1/run" ] || return 0
+		sleep 0.01
+	done
+	alive "$p" "$ps" && kill -s "$2" "$p" 2>/dev/null
+	return 0
+}
+
+start_detached() {
+	local cid=$1 c="$ROOT/containers/$1" self
+	self=$(readlink -f -- "$0")
+	# (the monitor outlives us: it keeps nothing of the caller's open either)
+	(close_fds && exec setsid "$self" __monitor "$cid") </dev/null >/dev/null 2>&1 &
+	local mon=$!
+	# docker run -d returns once the container runs (or has failed to): however long its
+	# network setup takes under load, so no time limit but the monitor's own life
+	while :; do
+		cinit_v "$cid"
+		[ -n "$R_INIT" ] && return 0
+		[ -d "$c" ] || return 0
+		if ! kill -0 "$mon" 2>/dev/null; then
+			wait "$mon" 2>/dev/null
+			# a monitor that ended without starting it left the reason in the state
+			[ "$(cfile "$cid" status 2>/dev/null)" = created ] || return 0
+			R_ERR=$(cfile "$cid" error 2>/dev/null)
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+
+LIMIT_VALUE_FLAGS=" --cpu-shares --cpus --cpu-period --cpu-quota --cpuset-cpus --cpuset-mems
+ --memory --memory-swap --memory-swappiness --memory-reservation --kernel-memory
+ --device-read-bps --device-write-bps --device-read-iops --device-write-iops --blkio-weight
+ --pids-limit "
+
+# run_opt OPTION VALUE: one of cmd_run's less common options with a value, into cmd_run's
+# variables (bash's dynamic scope: they are its locals).
+run_opt() {
+	local opt=$1 val=$2
+	case $opt in
+	--cidfile) cidfile=$val ;;
+	--domainname)
+		[[ $val =~ ^[A-Za-z0-9._-]{1,64}$ ]] || die "invalid domain name: \"$val\""
+		domainname=$val
+		;;
+	--add-host) [[ $val =~ ^[^:]+:[0-9a-fA-F.:]+$ ]] || die "invalid argument \"$val\" for \"--add-host\" flag: bad format for add-host: \"$val\"" && addhosts+=("$val") ;;
+	--dns) dns+=("$val") ;;
+	--dns-search) dnssearch+=("$val") ;;
+	--dns-option | --dns-opt) dnsopt+=("$val") ;;
+	--env-file) envs+=("f$val") ;;
+	--cap-add) cap_name "$val" && caps+=" +$R_CAP" ;;
+	--cap-drop) cap_name "$val" && caps+=" -$R_CAP" ;;
+	--device) device_spec "$val" && devices+=("$R_DEVICE") ;;
+	--device-cgroup-rule) devrule_spec "$val" && devrules+=("$val") ;;
+	--security-opt) security_opt "$val" ;;
+	--stop-signal) signal_name "$val" && stopsignal=$R_SIGNAL ;;
+	--runtime) use runtime && { rt_resolve "$val" || die "$R_ERR"; } && runtime=$val ;;
+	--mount)
+		use volumes && mount_spec "$val"
+		if [ -n "$R_TMPFS" ]; then tmpfss+=("$R_TMPFS"); else vols+=("$R_VOLUME"); fi
+		;;
+	--tmpfs) use volumes && tmpfs_spec "$val" && tmpfss+=("$R_TMPFS") ;;
+	--shm-size) use volumes && shm_spec "$val" && tmpfss+=("$R_TMPFS") ;;
+	--label-file) use volumes && label_file "$val" && labels+=("${R_LABELS[@]}") ;;
+	--entrypoint) entrypoint=() && setentry=1 && [ -n "$val" ] && entrypoint=("$val") ;;
+	--stop-timeout)
+		[[ $val =~ ^-?[0-9]+$ ]] || die "invalid argument \"$val\" for \"--stop-timeout\" flag: strconv.ParseInt: parsing \"$val\": invalid syntax"
+		stoptimeout=$val
+		;;
+	--ulimit) use volumes && ulimit_spec "$val" && ulimits+=("$R_ULIMIT") ;;
+	--restart)
+		[[ $val =~ ^(no|always|unless-stopped|on-failure(:[0-9]+)?)$ ]] ||
+			die "invalid restart policy: \"$val\" (no, on-failure[:max-retries], always or unless-stopped)"
+		restart=$val
+		;;
+	*)
+		# (the list spans lines: a newline separates words as a space does)
+		[[ " ${LIMIT_VALUE_FLAGS//$'\n'/ } " == *" $opt "* ]] ||
+			die "run: unknown option '$opt' (see 'contain --help')"
+		[ "$opt" = --cpus ] && cpus_range "$val"
+		limits+=("$opt" "$val")
+		;;
+	esac
+}
