@@ -249,7 +249,7 @@ run_chain() {
 	[ -e "$c/oomkilled" ] && rm -f -- "$c/oomkilled"
 	RESTARTS=0
 	[ -s "$c/restartcount" ] && IFS= read -r RESTARTS <"$c/restartcount"
-	local netup err=""
+	local netup err="" t0 backoff=0 d ds
 	while :; do
 		netup=0
 		case ${META[net]} in host | none) ;; *)
@@ -279,6 +279,7 @@ run_chain() {
 			return 125
 		fi
 		build_chain "$cid"
+		t0=${EPOCHREALTIME/./}
 		run_once "$cid" "$fg"
 		rc=$R_RC
 		[ $netup = 1 ] && net_down "$cid"
@@ -286,15 +287,19 @@ run_chain() {
 		RESTARTS=$((RESTARTS + 1))
 		put "$c/restartcount" "$RESTARTS
 " || warn "$R_ERR"
-		# docker's delay: 100 ms, doubled at every restart (at most a minute); its state
-		# meanwhile is restarting
-		local d=$((100 << (RESTARTS > 10 ? 10 : RESTARTS - 1)))
+		# docker's delay: 100 ms, doubled at every restart (at most a minute), back to 100 ms
+		# after a run of 10 s or more; its state meanwhile is restarting, and the run file
+		# says the delay (ms) until the next end
+		((${EPOCHREALTIME/./} - t0 >= 10000000)) && backoff=0
+		backoff=$((backoff + 1))
+		d=$((100 << (backoff > 10 ? 10 : backoff - 1)))
 		[ $d -gt 60000 ] && d=60000
-		{ printf 'status restarting\nstarted %s\nmpid %s\nmstart %s\n' "$EPOCHSECONDS" "$BASHPID" "$mstart" >"$c/run"; } 2>/dev/null
-		sleep "$((d / 1000)).$(printf '%03d' $((d % 1000)))"
+		{ printf 'status restarting\nstarted %s\nmpid %s\nmstart %s\ndelay %s\n' "$EPOCHSECONDS" "$BASHPID" "$mstart" "$d" >"$c/run"; } 2>/dev/null
+		printf -v ds '%d.%03d' $((d / 1000)) $((d % 1000))
+		sleep "$ds"
 		[ -e "$c/stopped" ] && break
 		# a new run: the pid lines of the last one go
-		{ printf 'status running\nstarted %s\nmpid %s\nmstart %s\n' "$EPOCHSECONDS" "$BASHPID" "$mstart" >"$c/run"; } 2>/dev/null
+		{ printf 'status running\nstarted %s\nmpid %s\nmstart %s\ndelay %s\n' "$EPOCHSECONDS" "$BASHPID" "$mstart" "$d" >"$c/run"; } 2>/dev/null
 	done
 	# A --rm container is removed next: no exit state to record.
 	[ "${META[autoremove]}" = 1 ] && {
@@ -334,11 +339,11 @@ run_once() {
 	# terminal, push input into it (TIOCSTI).  Detached, its output and error go through one
 	# pipe to a reader of ours that appends to the log.  Attached, its output goes to the log
 	# too (`contain logs`, as docker keeps it), through tee, two pipes as under docker without
-	# -t; not with -t (chroot-rs relays its pty to our terminal itself) nor for --rm (no one can
-	# read the log after): then a pipe or /dev/null of the caller's is handed on as it is and
-	# anything else (a file, a terminal, a socket) goes through a relay (cat).  The client
-	# relays its standard input when it is not a pipe (see run_attached): ours is one.  tee -p:
-	# a client that goes away leaves the log written.
+	# -t (with -t, the console relay's output: one stream); not for --rm (no one can read the
+	# log after): then our pipe or /dev/null is handed on as it is and anything else
+	# (a file, a terminal, a socket) goes through a relay (cat).  Our streams are the client's
+	# relays (attach_relays), which die with it: tee -p then writes the log alone, and the
+	# monitor ignores SIGPIPE (its own messages have no reader then); the chain does not.
 	local -a tees=()
 	local in=0 out=1 err=2
 	local w
@@ -348,19 +353,23 @@ run_once() {
 		tees+=($!)
 		exec {err}> >(log_writer stderr >>"$c/log")
 		tees+=($!)
-	elif [ "${META[tty]}" != 1 ]; then
+	else
 		if [ "${META[autoremove]}" != 1 ]; then
+			# (-t: the console relay's output, the pty's, is the one stream: stdout, as docker
+			# logs it; the relay puts the terminal in raw mode through our input or error)
 			exec {w}> >(log_writer stdout >>"$c/log")
 			tees+=($!)
 			exec {out}> >(exec tee -ip "/dev/fd/$w" 2>/dev/null)
 			tees+=($!)
 			exec {w}>&-
-			exec {w}> >(log_writer stderr >>"$c/log")
-			tees+=($!)
-			exec {err}> >(exec tee -ip "/dev/fd/$w" >&2 2>/dev/null)
-			tees+=($!)
-			exec {w}>&-
-		else
+			if [ "${META[tty]}" != 1 ]; then
+				exec {w}> >(log_writer stderr >>"$c/log")
+				tees+=($!)
+				exec {err}> >(exec tee -ip "/dev/fd/$w" >&2 2>/dev/null)
+				tees+=($!)
+				exec {w}>&-
+			fi
+		elif [ "${META[tty]}" != 1 ]; then
 			plain_stream 1 || {
 				exec {out}> >(exec cat)
 				tees+=($!)
@@ -371,15 +380,13 @@ run_once() {
 			}
 		fi
 		[ "${META[interactive]}" = 1 ] || in=/dev/null
-	elif [ "${META[interactive]}" != 1 ]; then
-		in=/dev/null
 	fi
 	# The chain runs with the container's environment only (see with_env), so nothing of
 	# the caller's (tokens, sockets, paths) reaches the container, its pid 1 included.
 	if [ "$in" = /dev/null ]; then
-		(KEEP_FD=9 && with_env "${CHAIN[@]}") </dev/null >&$out 2>&$err 9>>"$c/run" &
+		(trap - PIPE && KEEP_FD=9 && with_env "${CHAIN[@]}") </dev/null >&$out 2>&$err 9>>"$c/run" &
 	else
-		(KEEP_FD=9 && with_env "${CHAIN[@]}") <&$in >&$out 2>&$err 9>>"$c/run" &
+		(trap - PIPE && KEEP_FD=9 && with_env "${CHAIN[@]}") <&$in >&$out 2>&$err 9>>"$c/run" &
 	fi
 	pid=$!
 	[ "$out" != 1 ] && exec {out}>&-
@@ -397,6 +404,43 @@ run_once() {
 	R_RC=$rc
 }
 
+# attach_relays: the client's own relays of its standard streams to the monitor (run_attached),
+# as the docker client relays its streams to the daemon: each one a process of the client's
+# that dies with it (setpriv --pdeathsig), so that a client killed with SIGKILL leaves the
+# caller's descriptors to no one: the container's output stops reaching them (the monitor's
+# log keeps it all) and an -i container's input ends (docker's stdin-once).  /dev/null is
+# handed on as it is (nothing to stop), and so is everything with -t (chroot-rs relays its
+# pty to our terminal itself).  ^C is the client's to send on: the relays ignore it.  Sets
+# R_IN, R_OUT, R_ERR (descriptors), R_FEEDER (the input relay's pid), R_RELAYS (the output
+# relays' pids, which end with the container's last output).
+attach_relays() {
+	local -a pd=()
+	R_IN=0 R_OUT=1 R_ERR=2 R_FEEDER= R_RELAYS=()
+	[ "${META[tty]}" = 1 ] && return 0
+	hash setpriv 2>/dev/null && pd=(setpriv --pdeathsig KILL)
+	[ "${META[interactive]}" = 1 ] || exec {R_IN}</dev/null
+	if [ "$R_IN" = 0 ] && ! [ /dev/fd/0 -ef /dev/null ]; then
+		# (a process group in the background may not read the terminal: this one is ours)
+		exec {R_IN}< <(trap '' INT QUIT && exec "${pd[@]}" cat)
+		R_FEEDER=$!
+	fi
+	[ /dev/fd/1 -ef /dev/null ] || {
+		exec {R_OUT}> >(trap '' INT QUIT && exec "${pd[@]}" cat)
+		R_RELAYS+=($!)
+	}
+	[ /dev/fd/2 -ef /dev/null ] || {
+		exec {R_ERR}> >(trap '' INT QUIT && exec "${pd[@]}" cat >&2)
+		R_RELAYS+=($!)
+	}
+	return 0
+}
+# attach_close: the client's copies of the relays' descriptors closed (after the monitor's fork).
+attach_close() {
+	[ "$R_IN" != 0 ] && exec {R_IN}<&-
+	[ "$R_OUT" != 1 ] && exec {R_OUT}>&-
+	[ "$R_ERR" != 2 ] && exec {R_ERR}>&-
+	return 0
+}
 
 # container_env IMAGE HOSTNAME TTY USER: the container's environment into CENV, as docker
 # makes it: the image's Env (with the default PATH when it has none), HOSTNAME, TERM=xterm
@@ -733,24 +777,22 @@ monitor_autoremove() {
 # and the console relay (in the chain) must be in the terminal's foreground group.
 SIG_PROXY=1
 run_attached() {
-	local cid=$1 c="$ROOT/containers/$1" in=0 feeder= mon rc s
+	local cid=$1 c="$ROOT/containers/$1" mon rc s
 	[ "$META_CID" = "$cid" ] || meta_load "$cid"
-	if [ "${META[interactive]}" = 1 ] && [ "${META[tty]}" != 1 ] && ! plain_stream 0; then
-		# a terminal or a file: read by a relay of the client's (a process group in the
-		# background may not read the terminal); ^C is the client's to send on
-		exec {in}< <(trap '' INT QUIT && exec cat)
-		feeder=$!
-	fi
+	attach_relays
 	[ "${META[tty]}" = 1 ] || set -m
 	(
+		attach_close
+		# (the relays may be gone: a write of the monitor's to them is an error, not its end)
+		trap '' PIPE
 		run_chain "$cid" fg
 		rc=$?
 		monitor_autoremove "$cid"
 		exit "$rc"
-	) <&$in &
+	) <&$R_IN >&$R_OUT 2>&$R_ERR &
 	mon=$!
 	set +m
-	[ "$in" != 0 ] && exec {in}<&-
+	attach_close
 	if [ "$SIG_PROXY" = 1 ]; then
 		for s in INT TERM HUP QUIT USR1 USR2; do
 			# shellcheck disable=SC2064
@@ -763,14 +805,16 @@ run_attached() {
 		kill -0 "$mon" 2>/dev/null || break
 	done
 	trap - INT TERM HUP QUIT USR1 USR2
-	# the stdin relay may wait on our input forever: it ends with the container
-	[ -n "$feeder" ] && kill "$feeder" 2>/dev/null
+	# the stdin relay may wait on our input forever: it ends with the container; the output
+	# relays end once the container's last output is written
+	[ -n "$R_FEEDER" ] && kill "$R_FEEDER" 2>/dev/null
 	# a monitor killed: its end recorded now, said once
 	if [ -e "$c/run" ]; then
 		cstate_v "$cid"
 		echo "contain: the container's monitor was killed: its processes were ended and its exit status is lost" >&2
 		rc=255
 	fi
+	[ ${#R_RELAYS[@]} -gt 0 ] && wait "${R_RELAYS[@]}" 2>/dev/null
 	return "$rc"
 }
 

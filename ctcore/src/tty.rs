@@ -40,10 +40,11 @@ extern "C" fn on_signal(sig: libc::c_int) {
 }
 
 /// Our terminal: standard input if it is one, else standard output (`-t`
-/// without `-i`), else none.
+/// without `-i`), else standard error (`-t` whose output a caller copies to a
+/// log, as contain's monitor does), else none.
 fn our_terminal() -> Option<RawFd> {
     // SAFETY: isatty only inspects the descriptors.
-    [libc::STDIN_FILENO, libc::STDOUT_FILENO]
+    [libc::STDIN_FILENO, libc::STDOUT_FILENO, libc::STDERR_FILENO]
         .into_iter()
         .find(|&fd| unsafe { libc::isatty(fd) } == 1)
 }

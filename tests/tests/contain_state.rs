@@ -235,6 +235,164 @@ fn client_sigkill_leaves_the_container_up_attachable_stoppable_removable() {
     assert_nothing_left(&env, &[pid]);
 }
 
+/// A reader of `r` in a thread of its own: each line as it comes, then `None` at its end.
+fn lines_of(r: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<Option<String>> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(r).lines() {
+            let Ok(l) = l else { break };
+            if tx.send(Some(l)).is_err() {
+                return;
+            }
+        }
+        let _ = tx.send(None);
+    });
+    rx
+}
+
+/// The lines `rx` gets until its end (two minutes at most: the end must come).
+fn lines_to_end(rx: &std::sync::mpsc::Receiver<Option<String>>, what: &str) -> Vec<String> {
+    let mut got = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(Some(l)) => got.push(l),
+            Ok(None) => return got,
+            Err(e) => panic!("{what} never ended (someone still holds it: {e}); got {got:?}"),
+        }
+    }
+}
+
+/// Until `contain logs NAME` (both streams) has `line`.
+fn wait_log_line(env: &Env, name: &str, line: &str) -> (String, String) {
+    let t0 = Instant::now();
+    loop {
+        let out = env.run(&["logs", name]);
+        let (o, e) = (stdout(&out), stderr(&out));
+        if o.lines().chain(e.lines()).any(|l| l == line) {
+            return (o, e);
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "{line:?} never reached the log of {name}: {o}\n{e}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn client_sigkill_stops_the_output_to_the_caller_and_the_log_keeps_it() {
+    if !cttest::require_root(
+        "e2e::contain_state::client_sigkill_stops_the_output_to_the_caller_and_the_log_keeps_it",
+    ) {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("strelay");
+    env.build_test_image("img");
+    // an -i container: what it reads is said on stdout; at its input's end it ticks on both
+    // streams until stopped (its TERM handler's status 7)
+    let script = "trap 'exit 7' TERM; while read l; do echo got $l; done; echo eof; i=0; \
+                  while :; do i=$((i+1)); echo tick $i; echo etick $i >&2; sleep 0.1; done";
+    let mut client = env
+        .cmd()
+        .args([
+            "run",
+            "-i",
+            "--name",
+            "r1",
+            "--network",
+            "none",
+            "img",
+            "/bin/sh",
+            "-c",
+            script,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("contain run");
+    // our end of its input stays open all along: only the client's end can end it
+    let mut input = client.stdin.take().unwrap();
+    let out = lines_of(client.stdout.take().unwrap());
+    let err = lines_of(client.stderr.take().unwrap());
+    std::io::Write::write_all(&mut input, b"a\n").unwrap();
+    assert_eq!(
+        out.recv_timeout(Duration::from_secs(120)).unwrap(),
+        Some("got a".to_string())
+    );
+    let v = wait_running(&env, "r1");
+    let pid = v["State"]["Pid"].as_i64().unwrap();
+    client.kill().unwrap();
+    assert_eq!(wait_child(&mut client), 137);
+    // the caller's pipes end: nothing holds them any more, and nothing more came on them
+    assert_eq!(
+        lines_to_end(&out, "the caller's stdout"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        lines_to_end(&err, "the caller's stderr"),
+        Vec::<String>::new()
+    );
+    // the container's input ended with the client (docker's stdin-once), and it runs on, its
+    // output in the log, each stream apart, the line read before the kill too
+    let (o, e) = wait_log_line(&env, "r1", "tick 3");
+    assert!(o.starts_with("got a\neof\ntick 1\n"), "{o}");
+    assert!(!o.contains("etick"), "{o}");
+    wait_log_line(&env, "r1", "etick 3");
+    assert!(!e.contains("got a"), "{e}");
+    let v = env.inspect("r1");
+    assert_eq!(v["State"]["Status"], "running", "{v}");
+    assert_eq!(v["State"]["Pid"].as_i64(), Some(pid));
+    // stoppable, its status recorded; nothing more reached the old caller (its pipes are shut)
+    env.ok(&["stop", "-t", "30", "r1"]);
+    let v = env.inspect("r1");
+    assert_eq!(v["State"]["ExitCode"], 7, "{v}");
+    drop(input);
+    // --rm: the caller's pipe ends too, the container runs on and goes when it is stopped
+    let mut client = env
+        .cmd()
+        .args([
+            "run",
+            "--rm",
+            "--name",
+            "r2",
+            "--network",
+            "none",
+            "img",
+            "/bin/sh",
+            "-c",
+            "trap 'exit 7' TERM; echo first; while :; do echo more; sleep 0.1; done",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("contain run");
+    let out = lines_of(client.stdout.take().unwrap());
+    assert_eq!(
+        out.recv_timeout(Duration::from_secs(120)).unwrap(),
+        Some("first".to_string())
+    );
+    let pid2 = wait_running(&env, "r2")["State"]["Pid"].as_i64().unwrap();
+    client.kill().unwrap();
+    assert_eq!(wait_child(&mut client), 137);
+    let got = lines_to_end(&out, "the --rm caller's stdout");
+    assert!(got.iter().all(|l| l == "more"), "{got:?}");
+    assert!(proc_alive(pid2));
+    env.ok(&["stop", "-t", "30", "r2"]);
+    let t0 = Instant::now();
+    while env.run(&["inspect", "r2"]).status.success() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "r2 was never removed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_nothing_left(&env, &[pid, pid2]);
+}
+
 #[test]
 fn monitor_sigkill_is_exited_255_in_ps_and_inspect_with_nothing_left_running() {
     if !cttest::require_root(
@@ -591,6 +749,156 @@ fn restart_on_failure_runs_a_program_that_fails_twice_to_its_success() {
     );
     let bad = env.run(&["run", "--restart", "sometimes", "img", "/bin/true"]);
     assert_eq!(bad.status.code(), Some(125));
+    assert_nothing_left(&env, &[]);
+}
+
+#[test]
+fn restart_delay_doubles_and_is_reset_after_ten_seconds_of_running() {
+    if !cttest::require_root(
+        "e2e::contain_state::restart_delay_doubles_and_is_reset_after_ten_seconds_of_running",
+    ) {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("stbackoff");
+    env.build_test_image("img");
+    // runs 1 and 2 fail at once, run 3 fails after 11 s, run 4 waits for /go and succeeds;
+    // each run from the third says so by a file of its own in the layer
+    let script = "n=$(cat /n 2>/dev/null || echo 0); n=$((n + 1)); echo $n >/n; \
+                  [ $n -ge 3 ] && touch /ready$n; [ $n = 3 ] && sleep 11 && exit 1; \
+                  [ $n -ge 4 ] && { while ! [ -e /go ]; do sleep 0.1; done; exit 0; }; exit 1";
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "on-failure",
+            "--name",
+            "b1",
+            "--network",
+            "none",
+            "img",
+            "/bin/sh",
+            "-c",
+            script,
+        ])
+        .trim()
+        .to_string();
+    let upper = env.state().join("containers").join(&id).join("upper");
+    let wait_file = |f: &str| {
+        let t0 = Instant::now();
+        while !upper.join(f).exists() {
+            assert!(t0.elapsed() < Duration::from_secs(180), "no /{f}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    // the delay the monitor waited before this run (the run file's `delay`, in ms): 100 ms
+    // then 200 ms after two quick failures, 100 ms again after a run of 11 s (not 400)
+    wait_file("ready3");
+    assert_eq!(run_field(&env, &id, "delay"), Some(200));
+    wait_file("ready4");
+    assert_eq!(run_field(&env, &id, "delay"), Some(100));
+    env.ok(&["exec", "b1", "/bin/touch", "/go"]);
+    let v = wait_exited(&env, "b1");
+    assert_eq!(v["State"]["ExitCode"], 0, "{v}");
+    assert_eq!(v["RestartCount"], 3, "{v}");
+    assert_nothing_left(&env, &[]);
+}
+
+/// Run the shell line under script(1) (the caller's terminal) with the test's contain first in
+/// PATH; its status and output (script's own end-of-input marks dropped).
+fn in_a_terminal(env: &Env, line: &str, input: &[u8]) -> (Option<i32>, String) {
+    use std::io::Write;
+    let mut path = contain_util::contain_script()
+        .parent()
+        .unwrap()
+        .to_path_buf()
+        .into_os_string();
+    path.push(":");
+    path.push(contain_util::test_path());
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", line, "/dev/null"])
+        .env("PATH", path)
+        .env("CONTAIN_ROOT", env.state())
+        .env("CONTAIN_CGROUP_PARENT", &env.cgparent)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().expect("script");
+    let mut w = child.stdin.take().unwrap();
+    // (the input is typed once the terminal is raw: the container echoes it itself)
+    let input = input.to_vec();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = w.write_all(&input);
+        std::thread::sleep(Duration::from_secs(120));
+    });
+    let out = lines_of(child.stdout.take().unwrap());
+    let got = lines_to_end(&out, "script's output");
+    let code = wait_child(&mut child);
+    (
+        Some(code),
+        got.join("\n").replace('\r', "").replace("^D", "") + "\n",
+    )
+}
+
+#[test]
+fn tty_output_is_logged_as_stdout_and_the_terminal_kept() {
+    if !cttest::require_root(
+        "e2e::contain_state::tty_output_is_logged_as_stdout_and_the_terminal_kept",
+    ) {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("sttty");
+    env.ok(&[
+        "build",
+        "timg",
+        "/bin/sh",
+        "/bin/stty",
+        "/bin/echo",
+        "/bin/cat",
+    ]);
+    // -t: the pty's output on our terminal and in the log (one stream, stdout, as docker logs
+    // it, with the pty's \r\n); the terminal's size reaches the container; our terminal is
+    // given back as it was (raw while the container ran)
+    let (code, out) = in_a_terminal(
+        &env,
+        "stty rows 33 cols 101; contain run -t --name t1 --network none timg \
+         sh -c 'echo hello-tty; stty size; exit 4'; echo rc=$?; stty -a | grep -o -- '-*icanon'",
+        b"",
+    );
+    assert_eq!(out, "hello-tty\n33 101\nrc=4\nicanon\n", "{code:?}");
+    let logs = env.run(&["logs", "t1"]);
+    assert_eq!(stdout(&logs), "hello-tty\r\n33 101\r\n");
+    assert_eq!(stderr(&logs), "");
+    // -it: what is typed reaches the container's shell (echoed by its pty), in the log too
+    let (code, out) = in_a_terminal(
+        &env,
+        "contain run -it --name t2 --network none timg sh; echo rc=$?",
+        b"echo typed-$((40 + 2))\nexit 3\n",
+    );
+    assert!(out.contains("typed-42\n"), "{out:?}");
+    assert!(out.ends_with("rc=3\n"), "{code:?} {out:?}");
+    let logs = stdout(&env.run(&["logs", "t2"]));
+    assert!(logs.contains("typed-42\r\n"), "{logs:?}");
+    // -dt: detached, the pty's output is the log's
+    env.ok(&[
+        "run",
+        "-dt",
+        "--name",
+        "t3",
+        "--network",
+        "none",
+        "timg",
+        "sh",
+        "-c",
+        "echo detached-tty; exit 5",
+    ]);
+    let v = wait_exited(&env, "t3");
+    assert_eq!(v["State"]["ExitCode"], 5);
+    let logs = env.run(&["logs", "t3"]);
+    assert_eq!(stdout(&logs), "detached-tty\r\n");
     assert_nothing_left(&env, &[]);
 }
 
