@@ -399,17 +399,20 @@ limits_check() {
 # contain attach [--no-stdin] [--sig-proxy=true|false] CONTAINER: the output of a running
 # container from now on (through `logs -f`: its streams as logs keeps them), until it ends;
 # its exit status is attach's.  The signals attach gets (INT, TERM, HUP, QUIT, USR1, USR2)
-# are sent on to the container unless --sig-proxy=false, as docker attach does.  A -t
-# container's terminal is its console relay's (not attachable here); input is not relayed.
+# are sent on to the container unless --sig-proxy=false, as docker attach does.  Our input
+# goes to a detached -i container's (its stdin FIFO, which its monitor feeds it from; the end
+# of ours is not the container's, as docker's -d -i) unless --no-stdin.  A -t container's
+# terminal is its console relay's (not attachable here); --detach-keys is accepted, unused.
 cmd_attach() {
-	local proxy=1 a
+	local proxy=1 nostdin=0 a
 	local -a names=()
 	for a in "$@"; do
 		case $a in
-		--no-stdin | --detach-keys=*) ;;
+		--detach-keys=*) ;;
+		--no-stdin) nostdin=1 ;;
 		--sig-proxy | --sig-proxy=true) proxy=1 ;;
 		--sig-proxy=false) proxy=0 ;;
-		--help) echo "Usage: contain attach [--sig-proxy=false] CONTAINER" && return 0 ;;
+		--help) echo "Usage: contain attach [--no-stdin] [--sig-proxy=false] CONTAINER" && return 0 ;;
 		-*) adm_fail "attach: unknown flag: $a" ;;
 		*) names+=("$a") ;;
 		esac
@@ -425,7 +428,12 @@ cmd_attach() {
 	cread t "$cid" tty
 	[ "$t" = 1 ] && adm_fail "attach: a -t container's terminal is its console relay's; use contain exec -it"
 	"$BASH" "$0" logs -f -n 0 "$cid" &
-	local lp=$! s
+	local lp=$! s feeder= fifo=$ROOT/containers/$cid/stdin
+	if [ $nostdin = 0 ] && [ -p "$fifo" ] && ! [ /dev/fd/0 -ef /dev/null ]; then
+		# (^C is ours to send on: the relay ignores it)
+		(trap '' INT QUIT && exec cat >"$fifo") &
+		feeder=$!
+	fi
 	if [ $proxy = 1 ]; then
 		for s in INT TERM HUP QUIT USR1 USR2; do
 			# shellcheck disable=SC2064
@@ -434,6 +442,7 @@ cmd_attach() {
 	fi
 	# (wait returns early for each signal trapped: wait again until logs ends)
 	while kill -0 "$lp" 2>/dev/null; do wait "$lp"; done
+	[ -n "$feeder" ] && kill "$feeder" 2>/dev/null
 	local code
 	# the monitor writes the exit status as it ends: a moment after the log closes
 	for ((s = 0; s < 50; s++)); do

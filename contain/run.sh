@@ -347,8 +347,17 @@ run_once() {
 	local -a tees=()
 	local in=0 out=1 err=2
 	local w
+	local feeder=
 	if [ "$fg" != fg ]; then
 		in=/dev/null
+		if [ "${META[interactive]}" = 1 ] && [ "${META[tty]}" != 1 ]; then
+			# -d -i: the input is a pipe fed from the container's stdin FIFO, which `contain
+			# attach` writes; the feeder holds it open for writing too, so the end of an
+			# attach's input is not the container's (docker's -d -i is not stdin-once)
+			[ -p "$c/stdin" ] || mkfifo -m 600 -- "$c/stdin"
+			exec {in}< <(exec cat <>"$c/stdin")
+			feeder=$!
+		fi
 		exec {out}> >(log_writer stdout >>"$c/log")
 		tees+=($!)
 		exec {err}> >(log_writer stderr >>"$c/log")
@@ -389,6 +398,7 @@ run_once() {
 		(trap - PIPE && KEEP_FD=9 && with_env "${CHAIN[@]}") <&$in >&$out 2>&$err 9>>"$c/run" &
 	fi
 	pid=$!
+	[ -n "$feeder" ] && exec {in}<&-
 	[ "$out" != 1 ] && exec {out}>&-
 	[ "$err" != 2 ] && [ "$err" != "$out" ] && exec {err}>&-
 	proc_start_v "$pid"
@@ -399,6 +409,7 @@ run_once() {
 		rc=$?
 		kill -0 "$pid" 2>/dev/null || break
 	done
+	[ -n "$feeder" ] && kill "$feeder" 2>/dev/null
 	# the log is complete once the tees have read everything
 	[ ${#tees[@]} -gt 0 ] && wait "${tees[@]}" 2>/dev/null
 	R_RC=$rc

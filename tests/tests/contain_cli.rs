@@ -1115,6 +1115,93 @@ fn attach_follows_the_output_and_proxies_signals() {
 }
 
 #[test]
+fn attach_relays_its_input_to_a_detached_i_container() {
+    if !cttest::require_root("e2e::contain_cli::attach_relays_its_input_to_a_detached_i_container")
+    {
+        return;
+    }
+    use std::io::{BufRead, Write};
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("cli-attin");
+    env.build_test_image("img");
+    env.ok(&[
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        "i1",
+        "--network",
+        "none",
+        "img",
+        "/bin/sh",
+        "-c",
+        "while read l; do echo got $l; [ $l = bye ] && exit 6; done; echo eof",
+    ]);
+    env.wait_for("i1", "running");
+    // Two attaches in turn: each one's input reaches the container's, and the end of the
+    // first one's input (its EOF) is not the container's (docker's -d -i).  (What is typed
+    // before attach follows the log may be answered unseen: each line is typed again until
+    // its answer comes.)
+    for (word, last) in [("one", false), ("bye", true)] {
+        let mut child = env
+            .cmd()
+            .args(["attach", "--sig-proxy=false", "i1"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(out).lines() {
+                let Ok(l) = l else { break };
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let want = format!("got {word}");
+        let t0 = std::time::Instant::now();
+        'typed: loop {
+            assert!(t0.elapsed() < Duration::from_secs(120), "{want} never came");
+            if writeln!(input, "{word}").is_err() {
+                // (attach has ended: the container ended on this word, its answer maybe
+                // written before attach followed the log; the log has it, below)
+                assert!(last, "attach ended early");
+                break;
+            }
+            while let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
+                if l == want {
+                    break 'typed;
+                }
+            }
+        }
+        drop(input);
+        if last {
+            // the container ends on "bye": attach ends with its status
+            let st = child.wait().unwrap();
+            assert_eq!(st.code(), Some(6));
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+            assert_eq!(env.inspect("i1")["State"]["Status"], "running");
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+    let log = env.ok(&["logs", "i1"]);
+    assert!(
+        log.contains("got one\n") && log.ends_with("got bye\n"),
+        "{log}"
+    );
+    assert!(!log.contains("eof"), "{log}");
+    // --no-stdin, and a stopped container
+    let o = env.run(&["attach", "--no-stdin", "i1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean(&env);
+}
+
+#[test]
 fn events_of_the_store_past_and_streamed() {
     if !cttest::require_root("e2e::contain_cli::events_of_the_store_past_and_streamed") {
         return;
