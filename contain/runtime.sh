@@ -46,7 +46,10 @@ rt_resources() {
 		--cpu-quota) cpu+=",\"quota\":$v" && ((i++)) ;;
 		--cpus)
 			# docker's NanoCpus as a quota over a 100 ms period
-			cpu+=",\"period\":100000,\"quota\":$(awk -v c="$v" 'BEGIN { printf "%d", c * 100000 }')"
+			local int=${v%%.*} frac=
+			[[ $v == *.* ]] && frac=${v#*.}
+			frac=${frac}00000
+			cpu+=",\"period\":100000,\"quota\":$((10#${int:-0} * 100000 + 10#${frac:0:5}))"
 			((i++))
 			;;
 		--cpuset-cpus) cpu+=",\"cpus\":\"$v\"" && ((i++)) ;;
@@ -70,7 +73,8 @@ rt_resources() {
 		esac
 	done
 	for k in "${!thr[@]}"; do blk+=",\"$k\":[${thr[$k]}]"; done
-	R_RES="{\"devices\":$(rt_device_rules "$c")"
+	rt_device_rules "$c"
+	R_RES="{\"devices\":$R_DEVRULES"
 	[ -n "$mem" ] && R_RES+=",\"memory\":{${mem#,}}"
 	[ -n "$cpu" ] && R_RES+=",\"cpu\":{${cpu#,}}"
 	[ -n "$pids" ] && R_RES+=",\"pids\":$pids"
@@ -78,23 +82,29 @@ rt_resources() {
 	R_RES+="}"
 }
 
+# Docker's default device list: deny all, then mknod of any node, null, zero, full, random,
+# urandom, tty, console, ptmx, the pts and tun.
+RT_DEVICES='{"allow":false,"access":"rwm"},{"allow":true,"type":"c","access":"m"},{"allow":true,"type":"b","access":"m"}'
+for _d in 1:3 1:5 1:7 1:8 1:9 5:0 5:1 5:2 136 10:200; do
+	RT_DEVICES+=",{\"allow\":true,\"type\":\"c\",\"major\":${_d%:*}"
+	[[ $_d == *:* ]] && RT_DEVICES+=",\"minor\":${_d#*:}"
+	RT_DEVICES+=',"access":"rwm"}'
+done
+unset _d
+
 # rt_device_rules CID: the devices cgroup as Docker's default container has it (deny all, then
-# its list), the --device nodes and --device-cgroup-rule rules; --privileged: every device.
+# its list), the --device nodes and --device-cgroup-rule rules, into R_DEVRULES (a --privileged
+# container gets every device).  No command substitution on this path: each would fork bash.
 rt_device_rules() {
 	local c=$ROOT/containers/$1 r="" d t mm acc maj min
 	if [ "${META[privileged]:-0}" = 1 ]; then
-		echo '[{"allow":true,"access":"rwm"}]'
+		R_DEVRULES='[{"allow":true,"access":"rwm"}]'
 		return
 	fi
-	r='{"allow":false,"access":"rwm"}'
-	for d in "c * * m" "b * * m" "c 1 3 rwm" "c 1 5 rwm" "c 1 7 rwm" "c 1 8 rwm" "c 1 9 rwm" \
-		"c 5 0 rwm" "c 5 1 rwm" "c 5 2 rwm" "c 136 * rwm" "c 10 200 rwm"; do
-		read -r t maj min acc <<<"$d"
-		r+=",{\"allow\":true,\"type\":\"$t\"$(rt_num major "$maj")$(rt_num minor "$min"),\"access\":\"$acc\"}"
-	done
+	r=$RT_DEVICES
 	for d in "${DEVRULES[@]}"; do
 		read -r t mm acc <<<"$d"
-		r+=",{\"allow\":true,\"type\":\"$t\"$(rt_num major "${mm%%:*}")$(rt_num minor "${mm#*:}"),\"access\":\"${acc:-rwm}\"}"
+		rt_rule "$t" "${mm%%:*}" "${mm#*:}" "${acc:-rwm}"
 	done
 	if [ -s "$c/devices" ]; then
 		local st f
@@ -104,20 +114,24 @@ rt_device_rules() {
 			[[ $t == block* ]] && t=b || t=c
 			acc=${d##*:}
 			[[ $acc =~ ^[rwm]+$ ]] || acc=rwm
-			r+=",{\"allow\":true,\"type\":\"$t\",\"major\":$((16#$maj)),\"minor\":$((16#$min)),\"access\":\"$acc\"}"
+			rt_rule "$t" "$((16#$maj))" "$((16#$min))" "$acc"
 		done <"$c/devices"
 	fi
-	echo "[$r]"
+	R_DEVRULES="[$r]"
 }
-rt_num() { [ "$2" = '*' ] || printf ',"%s":%s' "$1" "$2"; }
+# rt_rule TYPE MAJOR MINOR ACCESS: an allow rule appended to rt_device_rules's r ('*': any)
+rt_rule() {
+	r+=",{\"allow\":true,\"type\":\"$1\""
+	[ "$2" = '*' ] || r+=",\"major\":$2"
+	[ "$3" = '*' ] || r+=",\"minor\":$3"
+	r+=",\"access\":\"$4\"}"
+}
 
-# rt_linux_devices CID: linux.devices, the nodes --device makes in the container.
+# rt_linux_devices CID: linux.devices, the nodes --device makes in the container, into R_LDEV.
 rt_linux_devices() {
 	local c=$ROOT/containers/$1 d st t host ctr r=""
-	[ -s "$c/devices" ] || {
-		echo "[]"
-		return
-	}
+	R_LDEV="[]"
+	[ -s "$c/devices" ] || return 0
 	while IFS= read -r d; do
 		host=${d%%:*} ctr=${d#*:}
 		ctr=${ctr%%:*}
@@ -126,9 +140,10 @@ rt_linux_devices() {
 		local maj min mode uid gid
 		IFS='|' read -r t maj min mode uid gid <<<"$st"
 		[[ $t == block* ]] && t=b || t=c
-		r+="${r:+,}{\"path\":$(json_str "$ctr"),\"type\":\"$t\",\"major\":$((16#$maj)),\"minor\":$((16#$min)),\"fileMode\":$((16#$mode & 07777)),\"uid\":$uid,\"gid\":$gid}"
+		json_esc "$ctr"
+		r+="${r:+,}{\"path\":\"$R_JSON\",\"type\":\"$t\",\"major\":$((16#$maj)),\"minor\":$((16#$min)),\"fileMode\":$((16#$mode & 07777)),\"uid\":$uid,\"gid\":$gid}"
 	done <"$c/devices"
-	echo "[$r]"
+	R_LDEV="[$r]"
 }
 
 # rt_user: process.user from the container's user (names looked up in its image), into R_USER
@@ -192,10 +207,11 @@ rt_seccomp_cached() {
 		rt_seccomp "$1" "$2"
 		return
 	}
-	local w i=0 mask=0 f
-	for w in $CAP_NAMES; do
-		[[ " $2 " == *" CAP_${w^^} "* ]] && mask=$((mask | 1 << i))
-		i=$((i + 1))
+	local w k mask=0 f
+	for w in $2; do
+		k=${w#CAP_}
+		k=${RT_CAPBIT[${k,,}]:-}
+		[ -n "$k" ] && mask=$((mask | 1 << k))
 	done
 	f=$RT_ROOT/seccomp/$mask.json
 	if [ -s "$f" ] && ! [ "$1" -nt "$f" ]; then
@@ -223,66 +239,115 @@ rt_profile() {
 RT_MASKED='["/proc/asound","/proc/acpi","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/proc/scsi","/sys/firmware","/sys/devices/virtual/powercap","/sys/dev/block"]'
 RT_READONLY='["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]'
 
+# The capabilities' numbers by name (the kernel's, CAP_NAMES's order), so that the bundle's set
+# is worked out from the few capabilities it has rather than from every one there is.
+declare -gA RT_CAPBIT=(
+	[chown]=0 [dac_override]=1 [dac_read_search]=2 [fowner]=3 [fsetid]=4 [kill]=5 [setgid]=6
+	[setuid]=7 [setpcap]=8 [linux_immutable]=9 [net_bind_service]=10 [net_broadcast]=11
+	[net_admin]=12 [net_raw]=13 [ipc_lock]=14 [ipc_owner]=15 [sys_module]=16 [sys_rawio]=17
+	[sys_chroot]=18 [sys_ptrace]=19 [sys_pacct]=20 [sys_admin]=21 [sys_boot]=22 [sys_nice]=23
+	[sys_resource]=24 [sys_time]=25 [sys_tty_config]=26 [mknod]=27 [lease]=28 [audit_write]=29
+	[audit_control]=30 [setfcap]=31 [mac_override]=32 [mac_admin]=33 [syslog]=34 [wake_alarm]=35
+	[block_suspend]=36 [audit_read]=37 [perfmon]=38 [bpf]=39 [checkpoint_restore]=40
+)
+
 # rt_caps: the final capability set (CAP_* words) into R_CAPS, within our own bounding set
 # (a runtime refuses a capability it cannot give; --privileged: every one we have, as Docker).
 rt_caps() {
-	local w set=" " bnd="" have=" " i=0 k v
-	for w in $DOCKER_CAPS; do set+="CAP_${w^^} "; done
-	while read -r k v; do [ "$k" = CapBnd: ] && bnd=$v; done </proc/self/status
-	for w in $CAP_NAMES; do
-		[ "$w" = all ] && continue
-		(((16#${bnd:-0} >> i) & 1)) && have+="CAP_${w^^} "
-		i=$((i + 1))
-	done
-	[ "${META[privileged]:-0}" = 1 ] && set=$have
+	local w k b set=" " st bnd
+	IFS= read -r -d '' st </proc/self/status || :
+	st=${st#*CapBnd:}
+	st=${st%%$'\n'*}
+	st=${st//[[:space:]]/}
+	bnd=$((16#${st:-0}))
+	if [ "${META[privileged]:-0}" = 1 ]; then
+		rt_all_caps && set=$R_ALL
+	else
+		for w in $DOCKER_CAPS; do set+="CAP_${w^^} "; done
+	fi
 	caps_split
 	for w in "${CAP_DROPS[@]}"; do
 		if [ "${w,,}" = all ]; then set=" "; else set=${set/ CAP_${w^^} / }; fi
 	done
 	for w in "${CAP_ADDS[@]}"; do
 		if [ "${w,,}" = all ]; then
-			set=$have
+			rt_all_caps && set=$R_ALL
 		else
 			[[ $set == *" CAP_${w^^} "* ]] || set+="CAP_${w^^} "
 		fi
 	done
 	R_CAPS=" "
-	for w in $set; do [[ $have == *" $w "* ]] && R_CAPS+="$w "; done
+	for w in $set; do
+		k=${w#CAP_}
+		b=${RT_CAPBIT[${k,,}]:-}
+		[ -n "$b" ] && (((bnd >> b) & 1)) && R_CAPS+="$w "
+	done
+}
+# rt_all_caps: every capability (CAP_* words, in the kernel's order) into R_ALL.
+rt_all_caps() {
+	local w
+	R_ALL=" "
+	for w in $CAP_NAMES; do [ "$w" = all ] || R_ALL+="CAP_${w^^} "; done
+}
+
+# rt_q VALUE: VALUE as a JSON string (quoted) into R_Q; rt_b FLAG: "true" for 1, else "false",
+# into R_B; rt_a VALUES...: a JSON array of strings into R_A.  (rt_config runs at each start:
+# no command substitution there, each would fork bash.)
+rt_q() {
+	json_esc "$1"
+	R_Q="\"$R_JSON\""
+}
+rt_b() { if [ "$1" = 1 ]; then R_B=true; else R_B=false; fi; }
+rt_a() {
+	local a
+	R_A=""
+	for a in "$@"; do
+		json_esc "$a"
+		R_A+=",\"$R_JSON\""
+	done
+	R_A="[${R_A#,}]"
 }
 
 # rt_config CID NETNS: the container's config.json (OCI runtime spec 1.0.2) on stdout, from
 # its stored settings; NETNS the network namespace to join ("" for a new one, "host").
 rt_config() {
-	local cid=$1 netns=$2 c=$ROOT/containers/$1 v mounts ns caps sc="" tmp
+	local cid=$1 netns=$2 c=$ROOT/containers/$1 v mounts ns caps sc="" o
 	rt_user || return 1
 	rt_caps
-	caps=$(printf '"%s",' $R_CAPS)
-	caps="[${caps%,}]"
+	caps=""
+	for v in $R_CAPS; do caps+=",\"$v\""; done
+	caps="[${caps#,}]"
 	rt_resources "$cid"
 	ns='{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}'
 	case $netns in
 	host) ;;
 	"") ns+=',{"type":"network"}' ;;
-	*) ns+=",{\"type\":\"network\",\"path\":$(json_str "$netns")}" ;;
+	*) rt_q "$netns" && ns+=",{\"type\":\"network\",\"path\":$R_Q}" ;;
 	esac
 	mounts='{"destination":"/proc","type":"proc","source":"proc","options":["nosuid","noexec","nodev"]}'
 	mounts+=',{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]}'
 	mounts+=',{"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620","gid=5"]}'
 	mounts+=',{"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","noexec","nodev","mode=1777","size=65536k"]}'
 	mounts+=',{"destination":"/dev/mqueue","type":"mqueue","source":"mqueue","options":["nosuid","noexec","nodev"]}'
-	mounts+=",{\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\",\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"$([ "${META[privileged]:-0}" = 1 ] && echo rw || echo ro)\"]}"
+	o=ro
+	[ "${META[privileged]:-0}" = 1 ] && o=rw
+	mounts+=",{\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\",\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"$o\"]}"
 	mounts+=',{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}'
 	if [ -e "$c/hosts" ]; then
 		for v in hosts hostname resolv.conf; do
-			mounts+=",{\"destination\":\"/etc/$v\",\"type\":\"bind\",\"source\":$(json_str "$c/$v"),\"options\":[\"rbind\",\"rprivate\"]}"
+			rt_q "$c/$v"
+			mounts+=",{\"destination\":\"/etc/$v\",\"type\":\"bind\",\"source\":$R_Q,\"options\":[\"rbind\",\"rprivate\"]}"
 		done
 	fi
 	for v in "${VOLUMES[@]}"; do
-		local src=${v%%:*} rest=${v#*:} o='"rbind","rprivate"'
+		local src=${v%%:*} rest=${v#*:} dst
+		o='"rbind","rprivate"'
 		# a named volume (a name, not a path): its directory in the store
 		[[ $src == /* ]] || src=$ROOT/volumes/$src/_data
 		[[ $v == *:ro ]] && o+=',"ro"'
-		mounts+=",{\"destination\":$(json_str "${rest%:*}"),\"type\":\"bind\",\"source\":$(json_str "$src"),\"options\":[$o]}"
+		rt_q "${rest%:*}" && dst=$R_Q
+		rt_q "$src"
+		mounts+=",{\"destination\":$dst,\"type\":\"bind\",\"source\":$R_Q,\"options\":[$o]}"
 	done
 	if [ "${META[privileged]:-0}" != 1 ] && [ "${META[seccomp]:-default}" != unconfined ]; then
 		local prof
@@ -300,26 +365,34 @@ rt_config() {
 	fi
 	local masked=$RT_MASKED ro=$RT_READONLY
 	[ "${META[privileged]:-0}" = 1 ] && masked='[]' ro='[]'
-	local args env
+	local args env tty nnp rofs cwd host
 	# --init: runc-rs's reaper bound read-only at /dev/init runs the program, as docker binds
 	# its docker-init at /sbin/docker-init and runs `docker-init -- PROGRAM`
 	if [ "${META[init]:-0}" = 1 ]; then
 		rt_init || return 1
-		mounts+=",{\"destination\":\"/dev/init\",\"type\":\"bind\",\"source\":$(json_str "$R_INIT"),\"options\":[\"bind\",\"ro\",\"nosuid\",\"nodev\"]}"
-		args=$(json_arr /dev/init -- "${CMD[@]}")
+		rt_q "$R_INIT"
+		mounts+=",{\"destination\":\"/dev/init\",\"type\":\"bind\",\"source\":$R_Q,\"options\":[\"bind\",\"ro\",\"nosuid\",\"nodev\"]}"
+		rt_a /dev/init -- "${CMD[@]}"
 	else
-		args=$(json_arr "${CMD[@]}")
+		rt_a "${CMD[@]}"
 	fi
-	env=$(json_arr "${CENV[@]}")
+	args=$R_A
+	rt_a "${CENV[@]}" && env=$R_A
+	rt_b "${META[tty]}" && tty=$R_B
+	rt_b "${META[nnp]:-0}" && nnp=$R_B
+	rt_b "${META[readonly]:-0}" && rofs=$R_B
+	rt_q "${META[workdir]:-/}" && cwd=$R_Q
+	rt_q "${META[hostname]}" && host=$R_Q
 	printf '{"ociVersion":"1.0.2","process":{"terminal":%s,"user":%s,"args":%s,"env":%s,"cwd":%s,' \
-		"$([ "${META[tty]}" = 1 ] && echo true || echo false)" "$R_USER" "$args" "$env" "$(json_str "${META[workdir]:-/}")"
+		"$tty" "$R_USER" "$args" "$env" "$cwd"
 	printf '"capabilities":{"bounding":%s,"effective":%s,"permitted":%s},"noNewPrivileges":%s},' \
-		"$caps" "$caps" "$caps" "$([ "${META[nnp]:-0}" = 1 ] && echo true || echo false)"
-	printf '"root":{"path":"rootfs","readonly":%s},"hostname":%s,' \
-		"$([ "${META[readonly]:-0}" = 1 ] && echo true || echo false)" "$(json_str "${META[hostname]}")"
-	[ -n "${META[domainname]:-}" ] && printf '"domainname":%s,' "$(json_str "${META[domainname]}")"
+		"$caps" "$caps" "$caps" "$nnp"
+	printf '"root":{"path":"rootfs","readonly":%s},"hostname":%s,' "$rofs" "$host"
+	[ -n "${META[domainname]:-}" ] && rt_q "${META[domainname]}" && printf '"domainname":%s,' "$R_Q"
+	rt_linux_devices "$cid"
+	rt_q "$CGPARENT/$cid"
 	printf '"mounts":[%s],"linux":{"cgroupsPath":%s,"namespaces":[%s],"resources":%s,"devices":%s,' \
-		"$mounts" "$(json_str "$CGPARENT/$cid")" "$ns" "$R_RES" "$(rt_linux_devices "$cid")"
+		"$mounts" "$R_Q" "$ns" "$R_RES" "$R_LDEV"
 	printf '"maskedPaths":%s,"readonlyPaths":%s%s}}\n' "$masked" "$ro" "$sc"
 }
 # rt_init: the init of --init (runc-rs's `-- PROGRAM` reaper, whichever the runtime) into
@@ -360,8 +433,8 @@ rt_chain() {
 		;;
 	esac
 	mkdir -p -- "$c/bundle/rootfs" "$RT_ROOT" || die "cannot create $c/bundle"
-	rt_config "$cid" "$netns" >"$c/bundle/.config.json" || die "$R_ERR"
-	mv -f -- "$c/bundle/.config.json" "$c/bundle/config.json" || die "cannot write $c/bundle/config.json"
+	# (written in place: the bundle is the container's alone, and made again at each start)
+	rt_config "$cid" "$netns" >"$c/bundle/config.json" || die "$R_ERR"
 	# a runtime killed before its own cleanup leaves its state: the same id would be refused
 	[ -e "$RT_ROOT/$cid" ] && "$R_RT" --root "$RT_ROOT" delete --force "$cid" >/dev/null 2>&1
 	CHAIN=("${TOOL[unshare-rs]}" --mount --fork --json-status 9 -- "${TOOL[unionmount]}" "$@"

@@ -369,3 +369,205 @@ pub enum Cmd {
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
 }
+
+/// The hot commands' command lines without clap (a start runs runc-rs
+/// several times; clap's parse is a good part of a short command's time):
+/// `create`, `run`, `start`, `state`, `kill` and `delete` with their options
+/// and the global ones, long options with `=VALUE` or a separate value, in
+/// any order around the id, as clap takes them.  Anything else (help,
+/// grouped short flags, `--`, a value that looks like an option, an unknown
+/// or repeated option, a missing or extra operand, another command) is
+/// `None`: clap parses it, and says what is wrong.
+#[must_use]
+pub fn fast_parse(args: &[std::ffi::OsString]) -> Option<Cli> {
+    #[derive(Default)]
+    struct Seen {
+        root: Option<PathBuf>,
+        log: Option<PathBuf>,
+        log_format: Option<LogFormat>,
+        systemd_cgroup: bool,
+        debug: bool,
+        bundle: Option<PathBuf>,
+        console_socket: Option<PathBuf>,
+        pid_file: Option<PathBuf>,
+        no_pivot: bool,
+        no_new_keyring: bool,
+        preserve_fds: Option<u32>,
+        detach: bool,
+        keep: bool,
+        force: bool,
+        all: bool,
+        pos: Vec<String>,
+    }
+    fn once<T>(slot: &mut Option<T>, v: T) -> Option<()> {
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(v);
+        Some(())
+    }
+    fn flag(b: &mut bool) -> Option<()> {
+        if *b {
+            return None;
+        }
+        *b = true;
+        Some(())
+    }
+    let mut s = Seen::default();
+    let mut cmd: Option<&str> = None;
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let a = a.to_str()?;
+        if !a.starts_with('-') || a == "-" {
+            if cmd.is_none() {
+                cmd = Some(a);
+            } else {
+                s.pos.push(a.to_string());
+            }
+            continue;
+        }
+        let (name, inline) = match a.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v)),
+            _ => (a, None),
+        };
+        let mut value = || -> Option<String> {
+            match inline {
+                Some(v) => (!v.is_empty()).then(|| v.to_string()),
+                None => {
+                    let v = it.next()?.to_str()?;
+                    (!v.starts_with('-') && !v.is_empty()).then(|| v.to_string())
+                }
+            }
+        };
+        let c = cmd.unwrap_or("");
+        let creating = c == "create" || c == "run";
+        match name {
+            "--root" => once(&mut s.root, PathBuf::from(value()?))?,
+            "--log" => once(&mut s.log, PathBuf::from(value()?))?,
+            "--log-format" => once(
+                &mut s.log_format,
+                match value()?.as_str() {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return None,
+                },
+            )?,
+            "--systemd-cgroup" if inline.is_none() => flag(&mut s.systemd_cgroup)?,
+            "--debug" if inline.is_none() => flag(&mut s.debug)?,
+            "-b" | "--bundle" if creating => once(&mut s.bundle, PathBuf::from(value()?))?,
+            "--console-socket" if creating => {
+                once(&mut s.console_socket, PathBuf::from(value()?))?;
+            }
+            "--pid-file" if creating => once(&mut s.pid_file, PathBuf::from(value()?))?,
+            "--preserve-fds" if creating => once(&mut s.preserve_fds, value()?.parse().ok()?)?,
+            "--no-pivot" if creating && inline.is_none() => flag(&mut s.no_pivot)?,
+            "--no-new-keyring" if creating && inline.is_none() => flag(&mut s.no_new_keyring)?,
+            "-d" | "--detach" if c == "run" && inline.is_none() => flag(&mut s.detach)?,
+            "--keep" if c == "run" && inline.is_none() => flag(&mut s.keep)?,
+            "-f" | "--force" if c == "delete" && inline.is_none() => flag(&mut s.force)?,
+            "-a" | "--all" if c == "kill" && inline.is_none() => flag(&mut s.all)?,
+            _ => return None,
+        }
+    }
+    let opts = || CreateOpts {
+        bundle: s.bundle.clone().unwrap_or_else(|| PathBuf::from(".")),
+        console_socket: s.console_socket.clone(),
+        pid_file: s.pid_file.clone(),
+        no_pivot: s.no_pivot,
+        no_new_keyring: s.no_new_keyring,
+        preserve_fds: s.preserve_fds.unwrap_or(0),
+    };
+    let mut pos = s.pos.clone().into_iter();
+    let id = pos.next()?;
+    let extra = pos.next();
+    let command = match (cmd?, extra) {
+        ("create", None) => Cmd::Create { opts: opts(), id },
+        ("run", None) => Cmd::Run {
+            opts: opts(),
+            detach: s.detach,
+            keep: s.keep,
+            id,
+        },
+        ("start", None) => Cmd::Start { id },
+        ("state", None) => Cmd::State { id },
+        ("delete", None) => Cmd::Delete { force: s.force, id },
+        ("kill", signal) if pos.next().is_none() => Cmd::Kill {
+            all: s.all,
+            id,
+            signal,
+        },
+        _ => return None,
+    };
+    Some(Cli {
+        root: s.root,
+        log: s.log,
+        log_format: s.log_format.unwrap_or(LogFormat::Text),
+        systemd_cgroup: s.systemd_cgroup,
+        debug: s.debug,
+        rootless: None,
+        criu: None,
+        command,
+    })
+}
+
+#[cfg(test)]
+mod fast_tests {
+    use super::*;
+
+    /// The fast parse is clap's parse wherever it answers, and leaves the
+    /// rest to clap.
+    #[test]
+    fn fast_parse_agrees_with_clap() {
+        let agree = [
+            "run x",
+            "--root /r run --bundle /b x",
+            "--root=/r --log /l --log-format json run -b /b -d --keep --pid-file p x",
+            "run x --bundle=/b --no-pivot --no-new-keyring --preserve-fds 2 --console-socket s",
+            "--root /r create --bundle /b --pid-file /p x",
+            "create x --root /r",
+            "--systemd-cgroup --debug start x",
+            "state x",
+            "--root /r delete --force x",
+            "delete -f x",
+            "kill x",
+            "kill x KILL",
+            "kill --all x 9",
+        ];
+        for line in agree {
+            let args: Vec<std::ffi::OsString> = std::iter::once("runc-rs")
+                .chain(line.split(' '))
+                .map(Into::into)
+                .collect();
+            let clap = Cli::try_parse_from(&args).ok();
+            let fast = fast_parse(&args);
+            assert!(fast.is_some(), "{line}: the fast parse answers");
+            assert_eq!(
+                format!("{fast:?}"),
+                format!("{clap:?}"),
+                "{line}: fast and clap disagree"
+            );
+        }
+        for line in [
+            "run",
+            "run x y",
+            "run -dx x",
+            "run --bundle x",
+            "run --root /a --root /b x",
+            "run --help",
+            "--rootless true run x",
+            "run --preserve-fds z x",
+            "state -f x",
+            "kill x 9 extra",
+            "exec x ls",
+            "list",
+            "run --log-format xml x",
+            "run --root= x",
+        ] {
+            let args: Vec<std::ffi::OsString> = std::iter::once("runc-rs")
+                .chain(line.split(' '))
+                .map(Into::into)
+                .collect();
+            assert!(fast_parse(&args).is_none(), "{line}: left to clap");
+        }
+    }
+}

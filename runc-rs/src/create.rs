@@ -492,8 +492,11 @@ fn enter_in_process(
     if let Some(argv) = cgset_argv {
         let group = argv.last().cloned().unwrap_or_default();
         let join = || -> Result<()> {
-            let cli = <cgset::cli::Cli as clap::Parser>::try_parse_from(&argv)
-                .map_err(|e| anyhow!("{}", e.to_string().trim()))?;
+            let cli = match cgset_devices_only(&argv) {
+                Some(c) => c,
+                None => <cgset::cli::Cli as clap::Parser>::try_parse_from(&argv)
+                    .map_err(|e| anyhow!("{}", e.to_string().trim()))?,
+            };
             cgset::run(cli)?;
             // Then in, as cgset's PROGRAM form moves itself: through v1's
             // `tasks` (one thread), which spares cgroup.procs's wait for the
@@ -539,6 +542,35 @@ fn enter_in_process(
         unshare_rs::secure::new_session_keyring().map_err(|e| anyhow!("{e:#}"))?;
     }
     Ok(())
+}
+
+/// cgset's command line when it holds only `--device-cgroup-rule RULE`
+/// pairs and the group (a bundle without limits, the common case): built
+/// without clap, whose parse of cgset's many options is a good part of a
+/// short start; anything else is `None` and goes through clap.
+fn cgset_devices_only(argv: &[OsString]) -> Option<cgset::cli::Cli> {
+    let (group, opts) = argv.get(1..)?.split_last()?;
+    if opts.len() % 2 != 0 {
+        return None;
+    }
+    let mut rules = Vec::with_capacity(opts.len() / 2);
+    for pair in opts.chunks(2) {
+        if pair[0] != "--device-cgroup-rule" {
+            return None;
+        }
+        rules.push(pair[1].to_str()?.to_string());
+    }
+    let group = group.to_str()?;
+    if group.starts_with('-') {
+        return None;
+    }
+    Some(cgset::cli::Cli {
+        device_cgroup_rule: rules,
+        groups: vec![group.to_string()],
+        // (clap's default; --watch's alone)
+        interval: "1".into(),
+        ..Default::default()
+    })
 }
 
 thread_local! {
@@ -1050,4 +1082,42 @@ fn relay(m: OwnedFd, pid: i32) -> i32 {
         }
     }
     wait_for(pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The device-rules-only command line built without clap is clap's.
+    #[test]
+    fn cgset_devices_only_is_claps_parse() {
+        let argv: Vec<OsString> = [
+            "cgset",
+            "--device-cgroup-rule",
+            "c *:* m",
+            "--device-cgroup-rule",
+            "c 1:3 rwm",
+            "runc-rs-x",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect();
+        let fast = cgset_devices_only(&argv).expect("device rules only");
+        let clap = <cgset::cli::Cli as clap::Parser>::try_parse_from(&argv).unwrap();
+        assert_eq!(format!("{fast:?}"), format!("{clap:?}"));
+        let group_only: Vec<OsString> = ["cgset", "/abs/g"].iter().map(Into::into).collect();
+        let clap = <cgset::cli::Cli as clap::Parser>::try_parse_from(&group_only).unwrap();
+        assert_eq!(
+            format!("{:?}", cgset_devices_only(&group_only).unwrap()),
+            format!("{clap:?}")
+        );
+        for other in [
+            &["cgset", "--memory", "1m", "g"][..],
+            &["cgset", "--device-cgroup-rule", "c 1:3 rwm"][..],
+            &["cgset", "--device-cgroup-rule=c 1:3 rwm", "g"][..],
+        ] {
+            let a: Vec<OsString> = other.iter().map(Into::into).collect();
+            assert!(cgset_devices_only(&a).is_none(), "{other:?}");
+        }
+    }
 }

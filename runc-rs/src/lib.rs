@@ -46,7 +46,7 @@ pub fn main() -> i32 {
             }
         };
     }
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match cli::fast_parse(&args).map_or_else(|| Cli::try_parse_from(args), Ok) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
