@@ -232,7 +232,6 @@ fn create_in(
     // Rootless without resources: no cgroup (a user cannot make one), as runc.
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
     let rootless = crate::rootless();
-    let use_cgset = !rootless || resources.is_some();
     let mut cg_opts: Vec<String> = vec![];
     if let Some(r) = resources {
         cg_opts.extend(plan::limit_args(r).map_err(fail)?);
@@ -246,6 +245,11 @@ fn create_in(
             .unwrap_or(&[]);
         cg_opts.extend(plan::device_args(spec, rules).map_err(fail)?);
     }
+    // Rootless, as runc's rootless cgroup manager on v1: no limit (devices
+    // rules are not written, see above), no group; limits need a group, and
+    // one that cannot be made is an error naming the first limit (runc's
+    // "cannot set memory limit: container could not join or create cgroup").
+    let use_cgset = !rootless || !cg_opts.is_empty();
     // The chain's last link, runc-rs init, exec'd once the new namespaces
     // exist: its /proc/PID/exe is then a mount of the container's namespace,
     // which the init makes read-only and noexec before the old root goes (a
@@ -508,9 +512,10 @@ fn enter_in_process(
         };
         match join() {
             Ok(()) => {}
-            // Rootless, a group that cannot be made is no error (runc's
-            // rootless cgroup manager): the container runs in the caller's.
-            Err(e) if rootless => crate::log::debug(&format!("no cgroup: {e:#}")),
+            Err(e) if rootless => bail!(
+                "cannot set {} limit: container could not join or create cgroup ({e:#})",
+                plan::first_limit(spec)
+            ),
             Err(e) => bail!("cgset: {e:#}"),
         }
     }

@@ -494,6 +494,31 @@ pub fn check(spec: &Spec, bundle: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The first limit `spec` sets in runc's order of the v1 controllers
+/// (cpuset, memory, cpu, pids, blkio, hugetlb), for the rootless error.
+#[must_use]
+pub fn first_limit(spec: &Spec) -> &'static str {
+    let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else {
+        return "cgroup";
+    };
+    let cpu = r.cpu().as_ref();
+    if cpu.is_some_and(|c| c.cpus().is_some() || c.mems().is_some()) {
+        "cpuset"
+    } else if r.memory().is_some() {
+        "memory"
+    } else if cpu.is_some() {
+        "cpu"
+    } else if r.pids().is_some() {
+        "pids"
+    } else if r.block_io().is_some() {
+        "blkio"
+    } else if r.hugepage_limits().is_some() {
+        "hugetlb"
+    } else {
+        "cgroup"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1210,3 +1210,106 @@ fn reaper_runs_the_program_reaps_and_passes_its_status() {
         "runc-rs: --: no program to run (usage: runc-rs -- PROGRAM [ARGS...])\n"
     );
 }
+
+/// Rootless on cgroup v1, runc's rootless cgroup manager as the yardstick: a user cannot make
+/// groups, so a config with limits is refused (status 1, nothing left) and one whose only
+/// resources are device rules runs in the caller's groups, without a group of its own; runc
+/// 1.1.5 does the same with both (run side by side where it is installed).
+#[test]
+fn rootless_limits_on_cgroup_v1_as_runc() {
+    if !cttest::require_root("rootless_limits_on_cgroup_v1_as_runc") {
+        return;
+    }
+    let have = Command::new("setpriv").arg("--version").output().is_ok();
+    if !cttest::require(
+        "rootless_limits_on_cgroup_v1_as_runc",
+        have,
+        "needs setpriv (util-linux)",
+    ) {
+        return;
+    }
+    if !Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
+        // cgroup v2: rootless limits go through a delegated group (not this test's host)
+        return;
+    }
+    let b = bundle("rlimits");
+    let o = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(b.dir.parent().unwrap())
+        .status()
+        .unwrap();
+    assert!(o.success());
+    let as_nobody = |rt: &Path, spec: &Value| -> Output {
+        fs::write(b.dir.join("config.json"), spec.to_string()).unwrap();
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"])
+            .arg(format!("XDG_RUNTIME_DIR={}", b.dir.display()))
+            .arg(rt)
+            .arg("--root")
+            .arg(b.dir.join("state"))
+            .args(["run", &b.id])
+            .current_dir(&b.dir)
+            .stdin(Stdio::null());
+        cttest::run_with_timeout(&mut c, LIMIT)
+    };
+    // `runc spec --rootless`'s shape: a user namespace mapping root to the caller
+    let mut base = config(&b.id, &["/bin/sh", "-c", "cat /proc/self/cgroup"]);
+    base["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    base["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 65534, "size": 1}]);
+    base["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 65534, "size": 1}]);
+    base["linux"].as_object_mut().unwrap().remove("cgroupsPath");
+    base["mounts"] = json!(
+        base["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["type"] != "cgroup" && m["destination"] != "/dev/pts")
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    let mut limits = base.clone();
+    limits["linux"]["resources"] = json!({"memory": {"limit": 67_108_864}, "pids": {"limit": 50}});
+    let mut devices = base.clone();
+    devices["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    let mut rts = vec![cttest::bin("runc-rs")];
+    if let Some(r) = ["/usr/sbin/runc", "/usr/bin/runc"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+    {
+        rts.push(r);
+    }
+    for rt in &rts {
+        let o = as_nobody(rt, &limits);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{} with limits: {o:?}",
+            rt.display()
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("Permission denied") || err.contains("could not join or create cgroup"),
+            "{}: {err}",
+            rt.display()
+        );
+        let o = as_nobody(rt, &devices);
+        ok(&o, &format!("{} with device rules only", rt.display()));
+        let own = fs::read_to_string("/proc/self/cgroup").unwrap();
+        let inside = String::from_utf8_lossy(&o.stdout);
+        assert!(!inside.contains(&b.id), "{}: {inside}", rt.display());
+        // the caller's memory group (nobody's, which is ours: setpriv does not move it)
+        let mem = |t: &str| {
+            t.lines()
+                .find(|l| l.contains(":memory:"))
+                .map(str::to_string)
+        };
+        assert_eq!(mem(&inside), mem(&own), "{}", rt.display());
+        // nothing of either run is left in the state directory
+        let left = fs::read_dir(b.dir.join("state")).map_or(0, |d| d.count());
+        assert_eq!(left, 0, "{}", rt.display());
+    }
+}
