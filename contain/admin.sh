@@ -44,6 +44,7 @@ cmd_rename() {
 		adm_fail "cannot rename the container"
 	fi
 	name_release "$old" "$cid"
+	ev_container rename "$cid" "\"oldName\":\"/$old\""
 }
 
 # limit_check FLAG VALUE: a cgset limit flag's value checked in contain's words (status 1

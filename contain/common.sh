@@ -317,6 +317,8 @@ remove_container() {
 	# the name first: a removal cut short leaves a container without its name file (its
 	# name is in its meta), never a name file without its container
 	cread name "$cid" name
+	local img=${META[imageref]:-}
+	[ "${META_CID:-}" = "$cid" ] || cread img "$cid" imageref
 	name_release "$name" "$cid"
 	rm -rf -- "${c:?}"
 	# Overlayfs's work/work is mode 000 in a user namespace, and holds a directory of its own
@@ -326,6 +328,7 @@ remove_container() {
 		rm -rf -- "$c"
 	fi
 	[ -e "$c" ] && warn "cannot remove $c entirely"
+	ev_emit container destroy "$cid" "\"image\":\"$img\",\"name\":\"$name\"" "$img"
 	return 0
 }
 
@@ -373,3 +376,27 @@ monitor_lost() { use store && monitor_lost "$@"; }
 json_str() { use store && json_str "$@"; }
 json_arr() { use store && json_arr "$@"; }
 size_bytes() { use store && size_bytes "$@"; }
+
+# ev_emit TYPE ACTION ID ATTRIBUTES [FROM]: one event in the store's journal ($ROOT/events),
+# in Docker's shape (ATTRIBUTES: JSON members; the values contain writes are names, ids and
+# numbers, which need no escaping), a line written by one write(2) in append mode, so that
+# writers at once never interleave; no process started.  On about one event in 64 (each one
+# with CONTAIN_EVENTS_MAX set) the journal's size is looked at (ev_rotate, events.sh).
+ev_emit() {
+	local t=${EPOCHREALTIME/./} s=
+	[ "$1" = volume ] || s="\"status\":\"$2\",\"id\":\"$3\",${5:+\"from\":\"$5\",}"
+	printf '{%s"Type":"%s","Action":"%s","Actor":{"ID":"%s","Attributes":{%s}},"scope":"local","time":%s,"timeNano":%s000}\n' \
+		"$s" "$1" "$2" "$3" "$4" "${t:0:${#t}-6}" "$t" 2>/dev/null >>"$ROOT/events"
+	[ $((t % 64)) != 0 ] && [ -z "${CONTAIN_EVENTS_MAX:-}" ] || ev_rotate
+	return 0
+}
+# ev_container ACTION CID [ATTRIBUTES]: a container's event, with its image and name.
+ev_container() {
+	local n=${META[name]:-} i=${META[imageref]:-}
+	[ "${META_CID:-}" = "$2" ] || {
+		cread n "$2" name
+		cread i "$2" imageref
+	}
+	ev_emit container "$1" "$2" "${3:+$3,}\"image\":\"$i\",\"name\":\"$n\"" "$i"
+}
+ev_rotate() { use events && ev_rotate "$@"; }

@@ -93,15 +93,19 @@ cmd_stop() {
 			# (its monitor waits to start it again: it ends instead)
 			: >"$ROOT/containers/$cid/stopped"
 			wait_exited "$cid" "$t"
+			ev_container stop "$cid"
 			;;
 		running | paused)
 			# (a restart policy does not start it again)
 			: >"$ROOT/containers/$cid/stopped"
 			signal_container "$cid" "${s:-TERM}"
+			ev_kill "$cid" "${s:-TERM}"
 			wait_exited "$cid" "$t" || {
 				signal_container "$cid" KILL
+				ev_kill "$cid" KILL
 				wait_exited "$cid" 10
 			}
+			ev_container stop "$cid"
 			;;
 		esac
 		echo "$arg"
@@ -140,6 +144,7 @@ cmd_restart() {
 	for arg in "$@"; do
 		(cmd_stop "${t[@]}" "$arg") >/dev/null || exit
 		(cmd_start "$arg") || exit
+		ev_container restart "$(container_resolve "$arg")"
 	done
 }
 
@@ -170,6 +175,13 @@ cmd_diff() {
 	done < <(find "$c/upper" -mindepth 1 -printf '%y %P\0' | sort -z -k2)
 }
 
+# ev_kill CID SIGNAL: docker's kill event, the signal as its number.
+ev_kill() {
+	local n=$2
+	[[ $n =~ ^[0-9]+$ ]] || n=$(kill -l "$n" 2>/dev/null) || n=$2
+	ev_container kill "$1" "\"signal\":\"$n\""
+}
+
 cmd_kill() {
 	local sig=KILL
 	while [ $# -gt 0 ]; do
@@ -190,6 +202,7 @@ cmd_kill() {
 		running | paused)
 			: >"$ROOT/containers/$cid/stopped"
 			signal_container "$cid" "${sig#SIG}" || die "kill: cannot signal $arg with $sig"
+			ev_kill "$cid" "${sig#SIG}"
 			;;
 		*) die "Cannot kill container: $arg: Container ${cid:0:12} is not running" ;;
 		esac
@@ -227,6 +240,7 @@ cmd_rm() {
 			fi
 			: >"$ROOT/containers/$cid/stopped"
 			signal_container "$cid" KILL
+			ev_kill "$cid" KILL
 			# (its monitor records the end, then releases the layer)
 			wait_exited "$cid" 10
 			;;
@@ -410,6 +424,7 @@ cmd_pause() {
 		use_cgroups || die "pause: needs the cgroup freezer (not available rootless)"
 		cgset --freeze "$(cgroup_group "$cid")" >/dev/null || die "pause: cannot freeze ${cid:0:12}"
 		: >"$ROOT/containers/$cid/paused"
+		ev_container pause "$cid"
 		echo "$arg"
 	done
 }
@@ -423,6 +438,7 @@ cmd_unpause() {
 		[ "$(cstate "$cid")" = paused ] || die "Container ${cid:0:12} is not paused"
 		cgset --thaw "$(cgroup_group "$cid")" >/dev/null || die "unpause: cannot thaw ${cid:0:12}"
 		rm -f "$ROOT/containers/$cid/paused"
+		ev_container unpause "$cid"
 		echo "$arg"
 	done
 }

@@ -1,9 +1,10 @@
 # shellcheck shell=bash
-# contain's events.sh: `contain events`, Docker's event stream read from the store: a
-# container's create, start, pause, die (with its exit code) from the times its state keeps,
-# and a volume's create.  Without --until the stream goes on (the store polled twice a
-# second) until interrupted.  A removed container's events went with it: contain keeps no
-# daemon journal.
+# contain's events.sh: `contain events`, Docker's event stream read from the store's journal
+# ($ROOT/events, one JSON line per event in Docker's shape, appended by ev_emit in common.sh
+# at each transition: a container's create, start, die (exitCode), oom, kill (signal), stop,
+# pause, unpause, restart, rename (oldName), destroy; a volume's create and destroy; an
+# image's tag, untag and delete), kept to about CONTAIN_EVENTS_MAX bytes (events.1 holds the
+# part before).  Without --until (or with one to come) the stream follows the journal.
 # Read by the front script (contain) for the commands that need it; never run alone.
 
 ev_fail() {
@@ -28,42 +29,15 @@ ev_time() {
 	fi
 }
 
-# ev_collect: every event the store shows now, one "TIME RANK JSON" line each.
-ev_collect() {
-	local c cid t code name image ref d n
-	for c in "$ROOT"/containers/*/; do
-		cid=${c%/}
-		cid=${cid##*/}
-		[ -e "$c/meta" ] || continue
-		cread name "$cid" name
-		cread ref "$cid" imageref
-		cread t "$cid" created && ev_line "$t" 0 container create "$cid" "$ref" "$name"
-		cread t "$cid" started && [ -n "$t" ] && ev_line "$t" 1 container start "$cid" "$ref" "$name"
-		[ -e "$c/paused" ] && ev_line "$(stat -c %Y -- "$c/paused")" 2 container pause "$cid" "$ref" "$name"
-		if [ "$(cstate "$cid")" = exited ]; then
-			t=$(cfile "$cid" finished) || t=$(cfile "$cid" started) || t=
-			code=$(cfile "$cid" exitcode) || code=0
-			[ -n "$t" ] && ev_line "$t" 3 container die "$cid" "$ref" "$name" "$code"
-		fi
-	done
-	for d in "$ROOT"/volumes/*/; do
-		n=${d%/}
-		n=${n##*/}
-		[[ $n == .new.* ]] && continue
-		t=$(sed -n 's/^created //p' "$d/meta" 2>/dev/null)
-		[ -n "$t" ] && ev_line "$t" 0 volume create "$n" "" "$n"
-	done
-}
-# ev_line TIME RANK TYPE ACTION ID IMAGE NAME [EXITCODE]
-ev_line() {
-	local attrs
-	if [ "$3" = container ]; then
-		attrs="{\"image\":$(json_str "$6"),\"name\":$(json_str "$7")${8:+,\"exitCode\":$(json_str "$8")}}"
-	else
-		attrs="{\"driver\":\"local\"}"
-	fi
-	printf '%s %s {"status":"%s","id":"%s","from":%s,"Type":"%s","Action":"%s","Actor":{"ID":"%s","Attributes":%s},"scope":"local","time":%s,"timeNano":%s000000000}\n' \
-		"$1" "$2" "$4" "$5" "$(json_str "$6")" "$3" "$4" "$5" "$attrs" "$1" "$1"
+# ev_rotate: the journal moved to events.1 (the one older part kept) once it is past
+# CONTAIN_EVENTS_MAX bytes (1 MiB); called by ev_emit (common.sh) now and then.  Writers that
+# opened it before the rename finish in events.1; two rotations at once may lose the older part.
+ev_rotate() {
+	local f="$ROOT/events" n
+	n=$(stat -c %s -- "$f" 2>/dev/null) || return 0
+	[ "$n" -gt "${CONTAIN_EVENTS_MAX:-1048576}" ] || return 0
+	mv -f -- "$f" "$f.1" 2>/dev/null
+	return 0
 }
 
 # contain events [--since T] [--until T] [-f KEY=VALUE]... [--format FORMAT]
@@ -116,43 +90,44 @@ cmd_events() {
 		container) sel+=" and (.Type == \"container\" and ($js | any(. as \$v | (\$e.Actor.ID | startswith(\$v)) or \$e.Actor.Attributes.name == \$v)))" ;;
 		event) sel+=" and ($js | index([\$e.Action]) != null)" ;;
 		type) sel+=" and ($js | index([\$e.Type]) != null)" ;;
-		image) sel+=" and ($js | any(. as \$v | \$e.from == \$v or \$e.from == (\$v + \":latest\")))" ;;
+		image) sel+=" and ($js | any(. as \$v | (\$e.from // \$e.Actor.Attributes.name // \"\") as \$i | \$i == \$v or \$i == (\$v + \":latest\")))" ;;
 		volume) sel+=" and (.Type == \"volume\" and ($js | index([\$e.Actor.ID]) != null))" ;;
 		esac
 	done
 	local tpl=""
 	if [ -n "$format" ]; then
-		[ "$format" = json ] && format='{{json .}}'
-		tpl_compile "$format"
-		tpl=$R_JQ
+		if [ "$format" = json ] || [ "$format" = '{{json .}}' ]; then
+			# (the line as it was written: jq would round timeNano)
+			tpl='$raw'
+		else
+			tpl_compile "$format"
+			tpl=$R_JQ
+		fi
 	fi
 	# an event as docker prints it: TIME TYPE ACTION ID (attributes)
-	local plain='(.time | strftime("%Y-%m-%dT%H:%M:%S.000000000Z")) + " " + .Type + " " + .Action + " " + .Actor.ID + " (" + ([.Actor.Attributes | to_entries | sort_by(.key)[] | "\(.key)=\(.value)"] | join(", ")) + ")"'
+	local plain='(.time | strftime("%Y-%m-%dT%H:%M:%S.")) + ($raw | capture("\"timeNano\":[0-9]*(?<f>[0-9]{9})[,}]").f) + "Z " + .Type + " " + .Action + " " + .Actor.ID + " (" + ([.Actor.Attributes | to_entries | sort_by(.key)[] | "\(.key)=\(.value)"] | join(", ")) + ")"'
 	local out=$plain
 	[ -n "$tpl" ] && out="($tpl)"
-	local -A seen=()
-	local now line t
+	local f="$ROOT/events" now=$EPOCHSECONDS
+	# (events.1 only when the past is asked for)
+	local -a past=()
+	[ -n "$since" ] && [ -e "$f.1" ] && past=("$f.1")
 	# without --since, a stream shows what happens from now on
-	[ -n "$since" ] || since=$EPOCHSECONDS
-	while :; do
-		now=$EPOCHSECONDS
-		local -a lines=()
-		mapfile -t lines < <(ev_collect | sort -n -k1,1 -k2,2 -s)
-		local -a new=()
-		for line in "${lines[@]}"; do
-			[ -n "${seen[$line]:-}" ] && continue
-			seen[$line]=1
-			t=${line%% *}
-			[ "$t" -ge "$since" ] || continue
-			[ -n "$until" ] && [ "$t" -gt "$until" ] && continue
-			line=${line#* }
-			new+=("${line#* }")
-		done
-		if [ ${#new[@]} -gt 0 ]; then
-			printf '%s\n' "${new[@]}" | jq -r "$TPL_PRELUDE . as \$e | select($sel) | $out" || return 1
-		fi
-		# --until in the past (or reached): what happened until then, and the end
-		[ -n "$until" ] && [ "$now" -ge "$until" ] && break
-		sleep 0.5
-	done
+	[ -n "$since" ] || since=$now
+	local prog="$TPL_PRELUDE . as \$raw | fromjson? | select(.time >= $since${until:+ and .time <= $until}) | . as \$e | select($sel) | $out"
+	if [ -n "$until" ] && [ "$until" -le "$now" ]; then
+		# --until in the past: what happened until then, and the end
+		cat -- "${past[@]}" "$f" 2>/dev/null | jq -R -r "$prog"
+		return
+	fi
+	# followed by name (a rotation goes on to the new journal) while we live (a client killed
+	# leaves no reader behind); --until to come ends it then
+	local -a tl=(tail -n +1 -F --pid=$$ -- "$f")
+	[ -n "$until" ] && tl=(timeout "$((until - now + 1))" "${tl[@]}")
+	: >>"$f"
+	{
+		[ ${#past[@]} -gt 0 ] && cat -- "${past[@]}"
+		"${tl[@]}" 2>/dev/null
+	} | jq --unbuffered -R -r "$prog"
+	return 0
 }

@@ -38,7 +38,10 @@ tag_set() { # NAME TAG ID
 	local tmp="$ROOT/repositories.new.$$"
 	[ -d "$ROOT/images/$3" ] || return 1
 	{ awk -v n="$1" -v t="$2" '!($1 == n && $2 == t)' "$ROOT/repositories" >"$tmp" &&
-		echo "$1 $2 $3" >>"$tmp" && mv "$tmp" "$ROOT/repositories"; } 2>/dev/null && return 0
+		echo "$1 $2 $3" >>"$tmp" && mv "$tmp" "$ROOT/repositories"; } 2>/dev/null && {
+		ev_emit image tag "sha256:$3" "\"name\":\"$1:$2\""
+		return 0
+	}
 	rm -f -- "$tmp"
 	return 1
 }
@@ -481,6 +484,7 @@ image_delete() { # ID [DIR]: remove the image (moved to DIR) and every layer no 
 	local id=$1 dir=${2:-$ROOT/images/$1} h others
 	mapfile -t mine <"$dir/layers"
 	rm -rf -- "${dir:?}" "$ROOT/blobs/sha256/$id"
+	ev_emit image delete "sha256:$id" "\"name\":\"sha256:$id\""
 	echo "Deleted: sha256:$id"
 	others=$(cat "$ROOT"/images/*/layers 2>/dev/null)
 	for h in "${mine[@]}"; do
@@ -515,6 +519,7 @@ cmd_rmi() {
 		if parse_ref "$ref" && image_tags "$id" | grep -xF -- "$R_NAME:$R_TAG" >/dev/null; then bytag=1; fi
 		if [ $bytag = 1 ] && [ "$ntags" -gt 1 ]; then
 			tag_del "$R_NAME" "$R_TAG"
+			ev_emit image untag "sha256:$id" "\"name\":\"$R_NAME:$R_TAG\""
 			echo "Untagged: $R_NAME:$R_TAG"
 			continue
 		fi
@@ -549,6 +554,7 @@ cmd_rmi() {
 		while read -r t; do
 			[ -n "$t" ] || continue
 			tag_del "${t%:*}" "${t##*:}"
+			ev_emit image untag "sha256:$id" "\"name\":\"$t\""
 			echo "Untagged: $t"
 		done < <(image_tags "$id")
 		[ -n "$users" ] || image_delete "$id" "${gone:-$ROOT/images/$id}"

@@ -403,6 +403,7 @@ run_once() {
 	[ "$err" != 2 ] && [ "$err" != "$out" ] && exec {err}>&-
 	proc_start_v "$pid"
 	printf 'pid %s\npstart %s\n' "$pid" "$R_START" >>"$c/run"
+	ev_container start "$cid"
 	# (wait's error output off: bash reports a child killed by a signal there)
 	while :; do
 		wait "$pid" 2>/dev/null
@@ -410,6 +411,9 @@ run_once() {
 		kill -0 "$pid" 2>/dev/null || break
 	done
 	[ -n "$feeder" ] && kill "$feeder" 2>/dev/null
+	# (a --rm container's cgroup is not read for it: oom_killed is not on its path)
+	[ "${META[autoremove]}" != 1 ] && oom_killed "$cid" && ev_container oom "$cid"
+	ev_container die "$cid" "\"exitCode\":\"$rc\""
 	# the log is complete once the tees have read everything
 	[ ${#tees[@]} -gt 0 ] && wait "${tees[@]}" 2>/dev/null
 	R_RC=$rc
@@ -750,6 +754,7 @@ cmd_run() {
 			exit 125
 		fi
 	fi
+	ev_container create "$cid"
 	if [ -n "$cidfile" ]; then
 		local rc
 		set -C

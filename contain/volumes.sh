@@ -72,8 +72,12 @@ vol_make() {
 		[[ $n =~ ^[0-9a-f]{64}$ ]] && echo "anonymous 1"
 		for l in "$@"; do echo "label $l"; done
 	} >"$t/meta" || return 1
-	# the rename makes it appear whole; another maker's win is as good
-	mv -T -- "$t" "$d" 2>/dev/null || rm -rf -- "$t"
+	# the rename makes it appear whole; another maker's win is as good (and its event)
+	if mv -T -- "$t" "$d" 2>/dev/null; then
+		ev_emit volume create "$n" '"driver":"local"'
+	else
+		rm -rf -- "$t"
+	fi
 	[ -d "$d/_data" ]
 }
 
@@ -253,7 +257,9 @@ vol_rm() {
 # vol_delete NAME: the volume's directory, renamed away first so that it is gone at once.
 vol_delete() {
 	local t="$ROOT/volumes/.new.del.$1.$$"
-	mv -T -- "$ROOT/volumes/$1" "$t" && rm -rf -- "$t"
+	mv -T -- "$ROOT/volumes/$1" "$t" || return 1
+	ev_emit volume destroy "$1" '"driver":"local"'
+	rm -rf -- "$t"
 }
 
 vol_prune() {

@@ -1202,6 +1202,201 @@ fn attach_relays_its_input_to_a_detached_i_container() {
 }
 
 #[test]
+fn events_journal_keeps_removed_containers_whole_lines_and_rotates() {
+    if !cttest::require_root(
+        "e2e::contain_cli::events_journal_keeps_removed_containers_whole_lines_and_rotates",
+    ) {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("cli-journal");
+    env.build_test_image("img");
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let since = now().to_string();
+    // a container's life, then its removal: its events outlive it
+    env.run(&[
+        "run",
+        "--name",
+        "j1",
+        "--network",
+        "none",
+        "img",
+        "/bin/sh",
+        "-c",
+        "exit 3",
+    ]);
+    env.ok(&["rename", "j1", "j2"]);
+    env.ok(&["rm", "j2"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "j3",
+        "--network",
+        "none",
+        "img",
+        "/bin/sleep",
+        "100",
+    ]);
+    env.wait_for("j3", "running");
+    env.ok(&["pause", "j3"]);
+    env.ok(&["unpause", "j3"]);
+    env.ok(&["stop", "-t", "0", "j3"]);
+    env.ok(&["rm", "j3"]);
+    env.ok(&["volume", "create", "jv"]);
+    env.ok(&["volume", "rm", "jv"]);
+    env.ok(&["tag", "img", "img:j"]);
+    env.ok(&["rmi", "img:j"]);
+    let until = now().to_string();
+    let json = |filter: &str| -> Vec<serde_json::Value> {
+        let mut args = vec!["events", "--since", &since, "--until", &until];
+        for f in filter.split(' ') {
+            args.extend(["-f", f]);
+        }
+        args.extend(["--format", "json"]);
+        env.ok(&args)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+            .collect()
+    };
+    let j1 = json("container=j1");
+    let actions: Vec<&str> = j1.iter().map(|e| e["Action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["create", "start", "die"], "{j1:?}");
+    // (after the rename its events carry the new name)
+    let j2 = json("container=j2");
+    let actions: Vec<&str> = j2.iter().map(|e| e["Action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["rename", "destroy"], "{j2:?}");
+    assert_eq!(j2[0]["Actor"]["Attributes"]["oldName"], "/j1");
+    let id = j1[0]["Actor"]["ID"].as_str().unwrap();
+    assert_eq!(id.len(), 64);
+    for e in j1.iter().chain(&j2) {
+        // Docker's shape
+        assert_eq!(e["Type"], "container");
+        assert_eq!(e["Actor"]["ID"], id);
+        assert_eq!(e["id"], id);
+        assert_eq!(e["status"], e["Action"]);
+        assert_eq!(e["from"], "img");
+        assert_eq!(e["Actor"]["Attributes"]["image"], "img");
+        assert_eq!(e["scope"], "local");
+        let (t, n) = (e["time"].as_u64().unwrap(), e["timeNano"].as_u64().unwrap());
+        assert_eq!(n / 1_000_000_000, t, "{e}");
+    }
+    assert_eq!(j1[2]["Actor"]["Attributes"]["exitCode"], "3");
+    let j3: Vec<String> = json("container=j3")
+        .iter()
+        .map(|e| {
+            let a = &e["Actor"]["Attributes"];
+            match e["Action"].as_str().unwrap() {
+                "kill" => format!("kill {}", a["signal"].as_str().unwrap()),
+                "die" => format!("die {}", a["exitCode"].as_str().unwrap()),
+                x => x.to_string(),
+            }
+        })
+        .collect();
+    assert_eq!(
+        j3,
+        [
+            "create", "start", "pause", "unpause", "kill 15", "kill 9", "die 137", "stop",
+            "destroy"
+        ]
+    );
+    let vol: Vec<String> = json("type=volume")
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["Action"].as_str().unwrap(),
+                e["Actor"]["ID"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(vol, ["create jv", "destroy jv"]);
+    let img: Vec<String> = json("type=image image=img:j")
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["Action"].as_str().unwrap(),
+                e["Actor"]["Attributes"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(img, ["tag img:j", "untag img:j"]);
+    // writers at once: every line of the journal is a whole event
+    let kids: Vec<_> = (0..8)
+        .map(|i| {
+            env.cmd()
+                .args([
+                    "run",
+                    "--rm",
+                    "--name",
+                    &format!("p{i}"),
+                    "--network",
+                    "none",
+                    "img",
+                    "/bin/true",
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut k in kids {
+        assert!(k.wait().unwrap().success());
+    }
+    let journal = std::fs::read_to_string(env.state().join("events")).unwrap();
+    let mut each = 0;
+    for l in journal.lines() {
+        let e: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}"));
+        if e["Actor"]["Attributes"]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with('p'))
+        {
+            each += 1;
+        }
+    }
+    assert_eq!(
+        each,
+        8 * 4,
+        "create, start, die, destroy of each: {journal}"
+    );
+    // bounded: past CONTAIN_EVENTS_MAX bytes the journal goes to events.1, and events --since
+    // reads both
+    let o = env
+        .cmd()
+        .env("CONTAIN_EVENTS_MAX", "2000")
+        .args(["volume", "create", "jw"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let old = std::fs::read_to_string(env.state().join("events.1")).unwrap();
+    assert!(old.lines().last().unwrap().contains("\"jw\""), "{old}");
+    assert!(
+        !env.state().join("events").exists()
+            || std::fs::metadata(env.state().join("events")).unwrap().len() < 2000
+    );
+    env.ok(&["volume", "rm", "jw"]);
+    let until = now().to_string();
+    let all = env.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--format",
+        "{{.Action}} {{.Actor.ID}}",
+    ]);
+    assert!(all.contains(&format!("create {id}\n")), "{all}");
+    assert!(all.ends_with("create jw\ndestroy jw\n"), "{all}");
+    assert_clean(&env);
+}
+
+#[test]
 fn events_of_the_store_past_and_streamed() {
     if !cttest::require_root("e2e::contain_cli::events_of_the_store_past_and_streamed") {
         return;
