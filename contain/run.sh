@@ -424,14 +424,16 @@ run_once() {
 # that dies with it (setpriv --pdeathsig), so that a client killed with SIGKILL leaves the
 # caller's descriptors to no one: the container's output stops reaching them (the monitor's
 # log keeps it all) and an -i container's input ends (docker's stdin-once).  /dev/null is
-# handed on as it is (nothing to stop), and so is everything with -t (chroot-rs relays its
-# pty to our terminal itself).  ^C is the client's to send on: the relays ignore it.  Sets
-# R_IN, R_OUT, R_ERR (descriptors), R_FEEDER (the input relay's pid), R_RELAYS (the output
-# relays' pids, which end with the container's last output).
+# handed on as it is (nothing to stop).  With -t the console relay (in the chain) keeps our
+# error, the terminal through which it makes the terminal raw and reads its size: the other
+# two are relayed only when our error is that terminal (else they are handed on as they are,
+# as they were before).  ^C is the client's to send on: the relays ignore it.  Sets R_IN,
+# R_OUT, R_ERR (descriptors), R_FEEDER (the input relay's pid), R_RELAYS (the output relays'
+# pids, which end with the container's last output).
 attach_relays() {
 	local -a pd=()
 	R_IN=0 R_OUT=1 R_ERR=2 R_FEEDER= R_RELAYS=()
-	[ "${META[tty]}" = 1 ] && return 0
+	[ "${META[tty]}" = 1 ] && ! [ -t 2 ] && return 0
 	hash setpriv 2>/dev/null && pd=(setpriv --pdeathsig KILL)
 	[ "${META[interactive]}" = 1 ] || exec {R_IN}</dev/null
 	if [ "$R_IN" = 0 ] && ! [ /dev/fd/0 -ef /dev/null ]; then
@@ -443,7 +445,7 @@ attach_relays() {
 		exec {R_OUT}> >(trap '' INT QUIT && exec "${pd[@]}" cat)
 		R_RELAYS+=($!)
 	}
-	[ /dev/fd/2 -ef /dev/null ] || {
+	[ /dev/fd/2 -ef /dev/null ] || [ "${META[tty]}" = 1 ] || {
 		exec {R_ERR}> >(trap '' INT QUIT && exec "${pd[@]}" cat >&2)
 		R_RELAYS+=($!)
 	}

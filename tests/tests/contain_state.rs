@@ -858,6 +858,7 @@ fn tty_output_is_logged_as_stdout_and_the_terminal_kept() {
         "/bin/stty",
         "/bin/echo",
         "/bin/cat",
+        "/bin/sleep",
     ]);
     // -t: the pty's output on our terminal and in the log (one stream, stdout, as docker logs
     // it, with the pty's \r\n); the terminal's size reaches the container; our terminal is
@@ -882,6 +883,28 @@ fn tty_output_is_logged_as_stdout_and_the_terminal_kept() {
     assert!(out.ends_with("rc=3\n"), "{code:?} {out:?}");
     let logs = stdout(&env.run(&["logs", "t2"]));
     assert!(logs.contains("typed-42\r\n"), "{logs:?}");
+    // -t, its client killed with SIGKILL: the terminal gets nothing more (the relay died with
+    // the client), the log goes on, the container runs on (looked at while the terminal is
+    // still there: its end would hang up the container, as before)
+    let (_, out) = in_a_terminal(
+        &env,
+        "contain run -t --name t4 --network none timg sh -c 'while :; do echo tick; sleep 0.1; done' & \
+         p=$!; until contain logs t4 2>/dev/null | grep -q tick; do sleep 0.1; done; sleep 0.5; \
+         kill -9 $p; sleep 0.5; echo after-kill; sleep 1.5; echo end; \
+         contain inspect -f '{{.State.Status}}' t4 >\"$CONTAIN_ROOT/t4.state\"; \
+         contain logs t4 >\"$CONTAIN_ROOT/t4.log\"; contain rm -f t4 >/dev/null",
+        b"",
+    );
+    let (before, after) = out.split_once("after-kill\n").expect("after-kill");
+    assert!(before.contains("tick\n"), "{out:?}");
+    assert_eq!(after, "end\n", "{out:?}");
+    let state = std::fs::read_to_string(env.state().join("t4.state")).unwrap();
+    assert_eq!(state, "running\n");
+    let log = std::fs::read_to_string(env.state().join("t4.log")).unwrap();
+    assert!(
+        log.matches("tick\r\n").count() > before.matches("tick\n").count() + 5,
+        "{log:?} {out:?}"
+    );
     // -dt: detached, the pty's output is the log's
     env.ok(&[
         "run",
