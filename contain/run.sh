@@ -152,25 +152,8 @@ build_chain() {
 	[ -n "${META[user]:-}" ] && cr+=("--userspec=${META[user]}")
 	[ -n "${META[workdir]:-}" ] && cr+=("--chdir=${META[workdir]}")
 	[ "${META[tty]}" = 1 ] && cr+=("--console-socket=$c/console.sock")
-	# --tmpfs, --shm-size: each tmpfs mounted (in the container's mount namespace) on a
-	# directory beside its layer, then bound at its path by chroot-rs, which resolves the
-	# path inside the new root
-	if [ -n "${META[tmpfs]:-}" ] && hash mount 2>/dev/null; then
-		local -a tl tm=()
-		local t i=0
-		mapfile -t tl < <(sed -n 's/^tmpfs //p' "$c/meta")
-		for t in "${tl[@]}"; do
-			mkdir -p -- "$c/tmpfs/$i"
-			tm+=("$c/tmpfs/$i" "${t#*:}")
-			cr+=("--bind=$c/tmpfs/$i:${t%%:*}")
-			i=$((i + 1))
-		done
-		CHAIN+=("$BASH" -c 'while [ "$1" != -- ]; do "$0" -t tmpfs -o "$2" tmpfs "$1" || exit 125; shift 2; done; shift; exec "$@"' \
-			"${BASH_CMDS[mount]}" "${tm[@]}" --)
-	fi
-	# --ulimit: prlimit sets them on itself, and chroot-rs and the program inherit them
-	[ -n "${META[ulimit]:-}" ] && hash prlimit 2>/dev/null &&
-		CHAIN+=("${BASH_CMDS[prlimit]}" $(sed -n 's/^ulimit /--/p' "$c/meta") --)
+	# --tmpfs, --shm-size, --ulimit: links of their own (runmore.sh)
+	[ -z "${META[tmpfs]:-}" ] && [ -z "${META[ulimit]:-}" ] || chain_tmpfs_ulimit
 	CHAIN+=("${cr[@]}" -- "$ROOT/mnt" "${CMD[@]}")
 }
 
@@ -419,46 +402,6 @@ run_once() {
 	R_RC=$rc
 }
 
-# attach_relays: the client's own relays of its standard streams to the monitor (run_attached),
-# as the docker client relays its streams to the daemon: each one a process of the client's
-# that dies with it (setpriv --pdeathsig), so that a client killed with SIGKILL leaves the
-# caller's descriptors to no one: the container's output stops reaching them (the monitor's
-# log keeps it all) and an -i container's input ends (docker's stdin-once).  /dev/null is
-# handed on as it is (nothing to stop).  With -t the console relay (in the chain) keeps our
-# error, the terminal through which it makes the terminal raw and reads its size: the other
-# two are relayed only when our error is that terminal (else they are handed on as they are,
-# as they were before).  ^C is the client's to send on: the relays ignore it.  Sets R_IN,
-# R_OUT, R_ERR (descriptors), R_FEEDER (the input relay's pid), R_RELAYS (the output relays'
-# pids, which end with the container's last output).
-attach_relays() {
-	local -a pd=()
-	R_IN=0 R_OUT=1 R_ERR=2 R_FEEDER= R_RELAYS=()
-	[ "${META[tty]}" = 1 ] && ! [ -t 2 ] && return 0
-	hash setpriv 2>/dev/null && pd=(setpriv --pdeathsig KILL)
-	[ "${META[interactive]}" = 1 ] || exec {R_IN}</dev/null
-	if [ "$R_IN" = 0 ] && ! [ /dev/fd/0 -ef /dev/null ]; then
-		# (a process group in the background may not read the terminal: this one is ours)
-		exec {R_IN}< <(trap '' INT QUIT && exec "${pd[@]}" cat)
-		R_FEEDER=$!
-	fi
-	[ /dev/fd/1 -ef /dev/null ] || {
-		exec {R_OUT}> >(trap '' INT QUIT && exec "${pd[@]}" cat)
-		R_RELAYS+=($!)
-	}
-	[ /dev/fd/2 -ef /dev/null ] || [ "${META[tty]}" = 1 ] || {
-		exec {R_ERR}> >(trap '' INT QUIT && exec "${pd[@]}" cat >&2)
-		R_RELAYS+=($!)
-	}
-	return 0
-}
-# attach_close: the client's copies of the relays' descriptors closed (after the monitor's fork).
-attach_close() {
-	[ "$R_IN" != 0 ] && exec {R_IN}<&-
-	[ "$R_OUT" != 1 ] && exec {R_OUT}>&-
-	[ "$R_ERR" != 2 ] && exec {R_ERR}>&-
-	return 0
-}
-
 # container_env IMAGE HOSTNAME TTY USER: the container's environment into CENV, as docker
 # makes it: the image's Env (with the default PATH when it has none), HOSTNAME, TERM=xterm
 # with -t, the --env-file and -e values of cmd_run (the array envs, in order), and HOME from
@@ -511,33 +454,11 @@ cmd_run() {
 			hasval=1
 		fi
 		case $opt in
-		--create-only) createonly=1 ;;
-		--help) use output && usage && exit 0 ;;
-		-d | --detach) detach=1 ;;
 		--rm) autoremove=1 ;;
+		-d | --detach) detach=1 ;;
 		-i | --interactive) interactive=1 ;;
 		-t | --tty) tty=1 ;;
-		-[dit][dit] | -[dit][dit][dit])
-			[[ $opt == *d* ]] && detach=1
-			[[ $opt == *i* ]] && interactive=1
-			[[ $opt == *t* ]] && tty=1
-			;;
-		--chroot) mode=chroot ;;
-		--read-only) readonly=1 ;;
-		--privileged) privileged=1 ;;
-		--init) [ $hasval = 1 ] && [ "$val" = false ] && init=0 || init=1 ;;
-		--sig-proxy)
-			case $hasval:$val in
-			0: | 1:true) SIG_PROXY=1 ;;
-			1:false) SIG_PROXY=0 ;;
-			*) die "invalid argument \"$val\" for \"--sig-proxy\" flag: true or false" ;;
-			esac
-			;;
-		-P | --publish-all) puball=1 ;;
-		--oom-kill-disable)
-			[ $hasval = 1 ] && [ "$val" = false ] || limits+=(--oom-kill-disable)
-			;;
-		--name | --cidfile | --hostname | -h | --net | --network | -c | -m | -e | -u | -w | -v | -p | -l | --device | --*)
+		--name | --net | --network | -e | --env | -v | --volume | -p | --publish)
 			if [ $hasval = 0 ]; then
 				[ $# -ge 2 ] || die "run: option '$opt' needs a value"
 				val=$2
@@ -545,22 +466,19 @@ cmd_run() {
 			fi
 			case $opt in
 			--name) name=$val ;;
-			--hostname | -h) hostname=$val ;;
 			--net | --network) net=$val ;;
-			-p | --publish) ports+=("$val") ;;
 			-e | --env) envs+=("e$val") ;;
-			-u | --user) user=$val setuser=1 ;;
-			-w | --workdir) workdir=$val setworkdir=1 ;;
 			-v | --volume) volume_spec "$val" && vols+=("$R_VOLUME") ;;
-			-l | --label) labels+=("$val") ;;
-			-c) limits+=(--cpu-shares "$val") ;;
-			-m) limits+=(--memory "$val") ;;
-			# (the others: runmore.sh)
-			*) run_opt "$opt" "$val" ;;
+			*) ports+=("$val") ;;
 			esac
 			;;
 		--) shift && break ;;
-		-*) die "run: unknown option '$opt' (see 'contain --help')" ;;
+		# the others: run_opt (runmore.sh), which takes R_SHIFT words
+		-*)
+			run_opt "$@"
+			shift "$R_SHIFT"
+			continue
+			;;
 		*) break ;;
 		esac
 		shift
@@ -579,18 +497,7 @@ cmd_run() {
 		{ use runtime && rt_resolve "$CONTAIN_RUNTIME" && runtime=$CONTAIN_RUNTIME; } || die "$R_ERR"
 	shift
 	# the default network: docker's bridge as root (net.sh), lo alone for a user
-	[ -n "$net" ] || { net_default_mode && net=$R_NET; }
-	case $net in
-	none | host) [ ${#ports[@]} -gt 0 ] && [ "$net" = host ] && warn "Published ports are discarded when using host network mode" ;;
-	*)
-		net_load
-		net_check_mode "$net"
-		net=$R_NET
-		local sp pp=()
-		for sp in "${ports[@]}"; do net_port_spec "$sp" && pp+=("${R_PORTS[@]}"); done
-		ports=("${pp[@]}")
-		;;
-	esac
+	[ "$net" = none ] || run_net_opt
 	store_init
 	local image
 	image_resolve_v "$imageref"
@@ -615,36 +522,22 @@ cmd_run() {
 	if [ -n "$name" ] && ! [[ $name =~ ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$ ]]; then
 		die "Invalid container name ($name), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
 	fi
-	if [ $privileged = 1 ]; then
-		local d
-		for d in "${devices[@]}"; do
-			d=${d%:*}
-			[ "${d%%:*}" = "${d#*:}" ] ||
-				warn "--privileged binds the host's /dev: --device ${d%%:*} is at its own path, not ${d#*:}"
-		done
-	fi
+	[ $privileged = 1 ] && [ ${#devices[@]} -gt 0 ] && run_privileged_devices
 	if [ ${#limits[@]} -gt 0 ] && ! use_cgroups; then
 		warn "not root: cgroup limits skipped (${limits[*]})"
 		limits=()
 	fi
 	local cid c
 	# 256 bits from the kernel's random source (getrandom(2) behind bash's SRANDOM)
-	printf -v cid '%08x%08x%08x%08x%08x%08x%08x%08x' "$SRANDOM" "$SRANDOM" "$SRANDOM" \
-		"$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM"
+	# (or the one the client chose, when it forked this monitor first: see run_client)
+	cid=${RUN_CID:-}
+	[ -n "$cid" ] || printf -v cid '%08x%08x%08x%08x%08x%08x%08x%08x' "$SRANDOM" "$SRANDOM" \
+		"$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM"
 	c="$ROOT/containers/$cid"
 	# Before anything is made: a bad -e, --env-file or -u leaves nothing behind.
 	container_env "$image" "${hostname:-${cid:0:12}}" "$tty" "$user" || die "$R_ERR"
 	# A missing -v source directory is made, as docker makes it.
-	local v
-	for v in "${vols[@]}"; do
-		v=${v%:*}
-		if [[ $v != /* ]]; then
-			use volumes
-			vol_make "${v%%:*}" || die "cannot create the volume '${v%%:*}'"
-			continue
-		fi
-		[ -e "${v%:*}" ] || mkdir -p -- "${v%:*}" || die "cannot create the volume source '${v%:*}'"
-	done
+	[ ${#vols[@]} -eq 0 ] || run_volume_sources
 	# The id is claimed by the mkdir (no -p: it fails if the directory exists), then the
 	# name: a name file always names a directory made before it (a client killed in between
 	# leaves a container without meta, which ps lists as Dead and rm removes, never a name
@@ -716,21 +609,8 @@ cmd_run() {
 		rm -rf -- "$c"
 		die "cannot write the container's state under $c (is the disk full?)"
 	}
-	# -P: the image's exposed ports, each on an ephemeral host port
-	if [ $puball = 1 ] && [ -s "$ROOT/images/$image/exposed" ]; then
-		local xp
-		while IFS= read -r xp; do ports+=("${xp#*/} 0.0.0.0 0 ${xp%/*}"); done <"$ROOT/images/$image/exposed"
-	fi
-	case $net in none | host) ;; *)
-		net_run_config "$cid" "$net" ports addhosts dns dnssearch dnsopt
-		# the host ports are taken now: a conflict refuses the run in docker's words
-		if [ $createonly = 0 ] && ! net_claim_ports "$cid" "$name"; then
-			[ $autoremove = 1 ] && remove_container "$cid" || put "$c/state" "status created
-"
-			die "$R_ERR"
-		fi
-		;;
-	esac
+	# -P, and a network's configuration and ports
+	if [ $puball = 1 ] || { [ "$net" != none ] && [ "$net" != host ]; }; then run_net_made; fi
 	# A seccomp profile is read once, when the container is created (as docker keeps it).
 	if [ "$seccomp" != default ] && [ "$seccomp" != unconfined ] && ! cp -- "$seccomp" "$c/seccomp.json"; then
 		remove_container "$cid"
@@ -757,17 +637,7 @@ cmd_run() {
 		fi
 	fi
 	ev_container create "$cid"
-	if [ -n "$cidfile" ]; then
-		local rc
-		set -C
-		{ echo "$cid" >"$cidfile"; } 2>/dev/null
-		rc=$?
-		set +C
-		if [ $rc != 0 ]; then
-			remove_container "$cid"
-			die "Container ID file found, make sure the other container isn't running or delete $cidfile"
-		fi
-	fi
+	[ -z "$cidfile" ] || run_cidfile
 	if [ $createonly = 1 ]; then
 		echo "$cid"
 		return 0
@@ -781,23 +651,31 @@ cmd_run() {
 }
 
 monitor_autoremove() {
-	local autoremove
-	cread autoremove "$1" autoremove
+	local autoremove=${META[autoremove]:-}
+	[ "$META_CID" = "$1" ] || cread autoremove "$1" autoremove
 	[ "$autoremove" = 1 ] && [ -d "$ROOT/containers/$1" ] && remove_container "$1"
 	return 0
 }
 
 # run_attached CID: the client of a foreground run (and of start -a): the monitor is a process
 # of its own, which the client only attaches to: its streams, its exit status, and the
-# signals the client gets, sent on to the container (--sig-proxy, unless SIG_PROXY=0).
+# signals the client gets, sent on to the container (client_wait, in the front script).
 # Without -t the monitor is in a process group of its own, so that the terminal's ^C reaches
 # the container once, through the client; with -t the terminal is raw and sends no signal,
-# and the console relay (in the chain) must be in the terminal's foreground group.
+# and the console relay (in the chain) must be in the terminal's foreground group.  In a
+# monitor that the client forked already (run_client: RUN_CID is this container's id) the
+# container is run in place.
 SIG_PROXY=1
 run_attached() {
-	local cid=$1 c="$ROOT/containers/$1" mon rc s
+	local cid=$1 mon rc
+	if [ "${RUN_CID:-}" = "$cid" ]; then
+		run_chain "$cid" fg
+		rc=$?
+		monitor_autoremove "$cid"
+		exit "$rc"
+	fi
 	[ "$META_CID" = "$cid" ] || meta_load "$cid"
-	attach_relays
+	attach_relays "${META[tty]}" "${META[interactive]}"
 	[ "${META[tty]}" = 1 ] || set -m
 	(
 		attach_close
@@ -811,27 +689,12 @@ run_attached() {
 	mon=$!
 	set +m
 	attach_close
-	if [ "$SIG_PROXY" = 1 ]; then
-		for s in INT TERM HUP QUIT USR1 USR2; do
-			# shellcheck disable=SC2064
-			trap "sig_proxy $cid $s" "$s"
-		done
-	fi
-	while :; do
-		wait "$mon" 2>/dev/null
-		rc=$?
-		kill -0 "$mon" 2>/dev/null || break
-	done
-	trap - INT TERM HUP QUIT USR1 USR2
+	client_wait "$mon" "$cid"
+	rc=$?
 	# the stdin relay may wait on our input forever: it ends with the container; the output
 	# relays end once the container's last output is written
 	[ -n "$R_FEEDER" ] && kill "$R_FEEDER" 2>/dev/null
-	# a monitor killed: its end recorded now, said once
-	if [ -e "$c/run" ]; then
-		cstate_v "$cid"
-		echo "contain: the container's monitor was killed: its processes were ended and its exit status is lost" >&2
-		rc=255
-	fi
+	client_lost "$cid" && rc=255
 	[ ${#R_RELAYS[@]} -gt 0 ] && wait "${R_RELAYS[@]}" 2>/dev/null
 	return "$rc"
 }
@@ -854,3 +717,9 @@ oom_killed() { use runmore && oom_killed "$@"; }
 monitor() { use runmore && monitor "$@"; }
 sig_proxy() { use runmore && sig_proxy "$@"; }
 start_detached() { use runmore && start_detached "$@"; }
+run_net_opt() { use runmore && run_net_opt "$@"; }
+run_privileged_devices() { use runmore && run_privileged_devices "$@"; }
+run_volume_sources() { use runmore && run_volume_sources "$@"; }
+run_net_made() { use runmore && run_net_made "$@"; }
+run_cidfile() { use runmore && run_cidfile "$@"; }
+chain_tmpfs_ulimit() { use runmore && chain_tmpfs_ulimit "$@"; }

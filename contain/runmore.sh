@@ -249,52 +249,197 @@ LIMIT_VALUE_FLAGS=" --cpu-shares --cpus --cpu-period --cpu-quota --cpuset-cpus -
  --device-read-bps --device-write-bps --device-read-iops --device-write-iops --blkio-weight
  --pids-limit "
 
-# run_opt OPTION VALUE: one of cmd_run's less common options with a value, into cmd_run's
-# variables (bash's dynamic scope: they are its locals).
+# run_opt ARGS...: cmd_run's option $opt (with $val and $hasval, split from an --OPT=VALUE)
+# other than the most common ones, the value taken from ARGS' second word when it needs one;
+# into cmd_run's variables (bash's dynamic scope: they are its locals), and R_SHIFT = the
+# number of words it took.
 run_opt() {
-	local opt=$1 val=$2
+	R_SHIFT=1
 	case $opt in
-	--cidfile) cidfile=$val ;;
-	--domainname)
-		[[ $val =~ ^[A-Za-z0-9._-]{1,64}$ ]] || die "invalid domain name: \"$val\""
-		domainname=$val
+	--create-only) createonly=1 ;;
+	--help) use output && usage && exit 0 ;;
+	-[dit][dit] | -[dit][dit][dit])
+		[[ $opt == *d* ]] && detach=1
+		[[ $opt == *i* ]] && interactive=1
+		[[ $opt == *t* ]] && tty=1
 		;;
-	--add-host) [[ $val =~ ^[^:]+:[0-9a-fA-F.:]+$ ]] || die "invalid argument \"$val\" for \"--add-host\" flag: bad format for add-host: \"$val\"" && addhosts+=("$val") ;;
-	--dns) dns+=("$val") ;;
-	--dns-search) dnssearch+=("$val") ;;
-	--dns-option | --dns-opt) dnsopt+=("$val") ;;
-	--env-file) envs+=("f$val") ;;
-	--cap-add) cap_name "$val" && caps+=" +$R_CAP" ;;
-	--cap-drop) cap_name "$val" && caps+=" -$R_CAP" ;;
-	--device) device_spec "$val" && devices+=("$R_DEVICE") ;;
-	--device-cgroup-rule) devrule_spec "$val" && devrules+=("$val") ;;
-	--security-opt) security_opt "$val" ;;
-	--stop-signal) signal_name "$val" && stopsignal=$R_SIGNAL ;;
-	--runtime) use runtime && { rt_resolve "$val" || die "$R_ERR"; } && runtime=$val ;;
-	--mount)
-		use volumes && mount_spec "$val"
-		if [ -n "$R_TMPFS" ]; then tmpfss+=("$R_TMPFS"); else vols+=("$R_VOLUME"); fi
+	--chroot) mode=chroot ;;
+	--read-only) readonly=1 ;;
+	--privileged) privileged=1 ;;
+	--init) [ $hasval = 1 ] && [ "$val" = false ] && init=0 || init=1 ;;
+	--sig-proxy)
+		case $hasval:$val in
+		0: | 1:true) SIG_PROXY=1 ;;
+		1:false) SIG_PROXY=0 ;;
+		*) die "invalid argument \"$val\" for \"--sig-proxy\" flag: true or false" ;;
+		esac
 		;;
-	--tmpfs) use volumes && tmpfs_spec "$val" && tmpfss+=("$R_TMPFS") ;;
-	--shm-size) use volumes && shm_spec "$val" && tmpfss+=("$R_TMPFS") ;;
-	--label-file) use volumes && label_file "$val" && labels+=("${R_LABELS[@]}") ;;
-	--entrypoint) entrypoint=() && setentry=1 && [ -n "$val" ] && entrypoint=("$val") ;;
-	--stop-timeout)
-		[[ $val =~ ^-?[0-9]+$ ]] || die "invalid argument \"$val\" for \"--stop-timeout\" flag: strconv.ParseInt: parsing \"$val\": invalid syntax"
-		stoptimeout=$val
+	-P | --publish-all) puball=1 ;;
+	--oom-kill-disable)
+		[ $hasval = 1 ] && [ "$val" = false ] || limits+=(--oom-kill-disable)
 		;;
-	--ulimit) use volumes && ulimit_spec "$val" && ulimits+=("$R_ULIMIT") ;;
-	--restart)
-		[[ $val =~ ^(no|always|unless-stopped|on-failure(:[0-9]+)?)$ ]] ||
-			die "invalid restart policy: \"$val\" (no, on-failure[:max-retries], always or unless-stopped)"
-		restart=$val
+	-h | -c | -m | -u | -w | -l | --*)
+		if [ $hasval = 0 ]; then
+			[ $# -ge 2 ] || die "run: option '$opt' needs a value"
+			val=$2
+			R_SHIFT=2
+		fi
+		case $opt in
+		--hostname | -h) hostname=$val ;;
+		-u | --user) user=$val setuser=1 ;;
+		-w | --workdir) workdir=$val setworkdir=1 ;;
+		-l | --label) labels+=("$val") ;;
+		-c) limits+=(--cpu-shares "$val") ;;
+		-m) limits+=(--memory "$val") ;;
+		--cidfile) cidfile=$val ;;
+		--domainname)
+			[[ $val =~ ^[A-Za-z0-9._-]{1,64}$ ]] || die "invalid domain name: \"$val\""
+			domainname=$val
+			;;
+		--add-host) [[ $val =~ ^[^:]+:[0-9a-fA-F.:]+$ ]] || die "invalid argument \"$val\" for \"--add-host\" flag: bad format for add-host: \"$val\"" && addhosts+=("$val") ;;
+		--dns) dns+=("$val") ;;
+		--dns-search) dnssearch+=("$val") ;;
+		--dns-option | --dns-opt) dnsopt+=("$val") ;;
+		--env-file) envs+=("f$val") ;;
+		--cap-add) cap_name "$val" && caps+=" +$R_CAP" ;;
+		--cap-drop) cap_name "$val" && caps+=" -$R_CAP" ;;
+		--device) device_spec "$val" && devices+=("$R_DEVICE") ;;
+		--device-cgroup-rule) devrule_spec "$val" && devrules+=("$val") ;;
+		--security-opt) security_opt "$val" ;;
+		--stop-signal) signal_name "$val" && stopsignal=$R_SIGNAL ;;
+		--runtime) use runtime && { rt_resolve "$val" || die "$R_ERR"; } && runtime=$val ;;
+		--mount)
+			use volumes && mount_spec "$val"
+			if [ -n "$R_TMPFS" ]; then tmpfss+=("$R_TMPFS"); else vols+=("$R_VOLUME"); fi
+			;;
+		--tmpfs) use volumes && tmpfs_spec "$val" && tmpfss+=("$R_TMPFS") ;;
+		--shm-size) use volumes && shm_spec "$val" && tmpfss+=("$R_TMPFS") ;;
+		--label-file) use volumes && label_file "$val" && labels+=("${R_LABELS[@]}") ;;
+		--entrypoint) entrypoint=() && setentry=1 && [ -n "$val" ] && entrypoint=("$val") ;;
+		--stop-timeout)
+			[[ $val =~ ^-?[0-9]+$ ]] || die "invalid argument \"$val\" for \"--stop-timeout\" flag: strconv.ParseInt: parsing \"$val\": invalid syntax"
+			stoptimeout=$val
+			;;
+		--ulimit) use volumes && ulimit_spec "$val" && ulimits+=("$R_ULIMIT") ;;
+		--restart)
+			[[ $val =~ ^(no|always|unless-stopped|on-failure(:[0-9]+)?)$ ]] ||
+				die "invalid restart policy: \"$val\" (no, on-failure[:max-retries], always or unless-stopped)"
+			restart=$val
+			;;
+		*)
+			# (the list spans lines: a newline separates words as a space does)
+			[[ " ${LIMIT_VALUE_FLAGS//$'\n'/ } " == *" $opt "* ]] ||
+				die "run: unknown option '$opt' (see 'contain --help')"
+			[ "$opt" = --cpus ] && cpus_range "$val"
+			limits+=("$opt" "$val")
+			;;
+		esac
 		;;
+	*) die "run: unknown option '$opt' (see 'contain --help')" ;;
+	esac
+	return 0
+}
+
+# run_net_opt: cmd_run's --network (none apart), -p and the default network checked.
+run_net_opt() {
+	[ -n "$net" ] || { net_default_mode && net=$R_NET; }
+	case $net in
+	none | host) [ ${#ports[@]} -gt 0 ] && [ "$net" = host ] && warn "Published ports are discarded when using host network mode" ;;
 	*)
-		# (the list spans lines: a newline separates words as a space does)
-		[[ " ${LIMIT_VALUE_FLAGS//$'\n'/ } " == *" $opt "* ]] ||
-			die "run: unknown option '$opt' (see 'contain --help')"
-		[ "$opt" = --cpus ] && cpus_range "$val"
-		limits+=("$opt" "$val")
+		net_load
+		net_check_mode "$net"
+		net=$R_NET
+		local sp pp=()
+		for sp in "${ports[@]}"; do net_port_spec "$sp" && pp+=("${R_PORTS[@]}"); done
+		ports=("${pp[@]}")
 		;;
 	esac
+	return 0
+}
+
+# run_privileged_devices: cmd_run's --device with --privileged, whose nodes are the host's.
+run_privileged_devices() {
+	local d
+	for d in "${devices[@]}"; do
+		d=${d%:*}
+		[ "${d%%:*}" = "${d#*:}" ] ||
+			warn "--privileged binds the host's /dev: --device ${d%%:*} is at its own path, not ${d#*:}"
+	done
+	return 0
+}
+
+# run_volume_sources: cmd_run's -v sources made where they are missing (a named volume:
+# volumes.sh).
+run_volume_sources() {
+	local v
+	for v in "${vols[@]}"; do
+		v=${v%:*}
+		if [[ $v != /* ]]; then
+			use volumes
+			vol_make "${v%%:*}" || die "cannot create the volume '${v%%:*}'"
+			continue
+		fi
+		[ -e "${v%:*}" ] || mkdir -p -- "${v%:*}" || die "cannot create the volume source '${v%:*}'"
+	done
+	return 0
+}
+
+# run_net_made: cmd_run's -P and the network's configuration of the container it made
+# ($image, $cid, $c).
+run_net_made() {
+	# -P: the image's exposed ports, each on an ephemeral host port
+	if [ $puball = 1 ] && [ -s "$ROOT/images/$image/exposed" ]; then
+		local xp
+		while IFS= read -r xp; do ports+=("${xp#*/} 0.0.0.0 0 ${xp%/*}"); done <"$ROOT/images/$image/exposed"
+	fi
+	case $net in none | host) ;; *)
+		net_run_config "$cid" "$net" ports addhosts dns dnssearch dnsopt
+		# the host ports are taken now: a conflict refuses the run in docker's words
+		if [ $createonly = 0 ] && ! net_claim_ports "$cid" "$name"; then
+			[ $autoremove = 1 ] && remove_container "$cid" || put "$c/state" "status created
+"
+			die "$R_ERR"
+		fi
+		;;
+	esac
+	return 0
+}
+
+# run_cidfile: cmd_run's --cidfile written (made exclusively) with the id $cid.
+run_cidfile() {
+	local rc
+	set -C
+	{ echo "$cid" >"$cidfile"; } 2>/dev/null
+	rc=$?
+	set +C
+	if [ $rc != 0 ]; then
+		remove_container "$cid"
+		die "Container ID file found, make sure the other container isn't running or delete $cidfile"
+	fi
+	return 0
+}
+
+# chain_tmpfs_ulimit: build_chain's links for --tmpfs, --shm-size and --ulimit (into CHAIN, and
+# chroot-rs's binds into build_chain's cr; container $cid, its directory $c).
+chain_tmpfs_ulimit() {
+	# --tmpfs, --shm-size: each tmpfs mounted (in the container's mount namespace) on a
+	# directory beside its layer, then bound at its path by chroot-rs, which resolves the
+	# path inside the new root
+	if [ -n "${META[tmpfs]:-}" ] && hash mount 2>/dev/null; then
+		local -a tl tm=()
+		local t i=0
+		mapfile -t tl < <(sed -n 's/^tmpfs //p' "$c/meta")
+		for t in "${tl[@]}"; do
+			mkdir -p -- "$c/tmpfs/$i"
+			tm+=("$c/tmpfs/$i" "${t#*:}")
+			cr+=("--bind=$c/tmpfs/$i:${t%%:*}")
+			i=$((i + 1))
+		done
+		CHAIN+=("$BASH" -c 'while [ "$1" != -- ]; do "$0" -t tmpfs -o "$2" tmpfs "$1" || exit 125; shift 2; done; shift; exec "$@"' \
+			"${BASH_CMDS[mount]}" "${tm[@]}" --)
+	fi
+	# --ulimit: prlimit sets them on itself, and chroot-rs and the program inherit them
+	[ -n "${META[ulimit]:-}" ] && hash prlimit 2>/dev/null &&
+		CHAIN+=("${BASH_CMDS[prlimit]}" $(sed -n 's/^ulimit /--/p' "$c/meta") --)
+	return 0
 }
