@@ -227,12 +227,14 @@ cgroup_remove() {
 		cg_own_dirs
 		CGDIRS=("${CG_OWN[@]/%//$CGPARENT/$cid}")
 	fi
+	# The container's processes have usually ended with its pid 1: rmdir is enough (a
+	# builtin where bash's loadable rmdir is installed; it takes no "--", and these paths
+	# are absolute; it goes on past a directory it cannot remove); cgset kills and removes
+	# the rest.
+	rmdir "${CGDIRS[@]}" 2>/dev/null && return 0
 	local -a left=() procs
 	for d in "${CGDIRS[@]}"; do [ -d "$d" ] && left+=("$d"); done
 	[ ${#left[@]} -gt 0 ] || return 0
-	# The container's processes have usually ended with its pid 1: rmdir is enough (a
-	# builtin where bash's loadable rmdir is installed; it takes no "--", and these paths
-	# are absolute); cgset kills and removes the rest.
 	rmdir "${left[@]}" 2>/dev/null && return 0
 	cgset --delete --kill "./$CGPARENT/$cid" >/dev/null 2>&1
 	for d in "${left[@]}"; do
