@@ -238,11 +238,14 @@ pub fn tree_digest(dir: &Path) -> String {
     let out = Command::new("sh")
         .arg("-c")
         .arg(
-            "cd \"$1\" && find . -printf '%y %m %s %U:%G %p -> %l\\n' | sort && \
-             find . -type f -exec sha256sum {} + | sort",
+            "cd \"$1\" && find . $X -printf '%y %m %s %U:%G %p -> %l\\n' | sort && \
+             find . $X -type f -exec sha256sum {} + | sort",
         )
         .arg("sh")
         .arg(dir)
+        // (the events journal records what happened, a failed command too: not the store's
+        // content)
+        .env("X", "( -path ./events -o -path ./events.1 ) -prune -o")
         .output()
         .expect("find");
     String::from_utf8_lossy(&out.stdout).into_owned()
