@@ -45,7 +45,8 @@ A working directory outside the container's root (a cwd through a leaked
 read\\-only and noexec in the container's mount namespace before the old root
 goes, and exec enters the container from a detached read\\-only clone of
 that mount (a sealed memfd copy where refused): a #!/proc/self/exe program
-can neither run nor overwrite runc\\-rs. Rootless (a user other than root, or
+can neither run nor overwrite runc\\-rs. exec joins a session keyring of its own (as
+runc's exec), so the caller's keys are out of its reach. Rootless (a user other than root, or
 root of a user namespace other than the host's, as under rootless podman):
 no devices cgroup, and a group that cannot be made is no error.
 .PP

@@ -353,6 +353,10 @@ fn child(
     }
     process::set_oom_score_adj(p).ok();
     process::set_rlimits(p)?;
+    // A session keyring of its own, as runc's exec joins one: the caller's
+    // (the host's) keys stay out of reach, also without a seccomp filter
+    // (a --privileged container's exec).
+    unshare_rs::secure::new_session_keyring().map_err(|e| anyhow!("{e:#}"))?;
     let nnp = p.no_new_privileges() == Some(true);
     if !nnp && let Some(f) = seccomp {
         f.install()

@@ -1313,3 +1313,70 @@ fn rootless_limits_on_cgroup_v1_as_runc() {
         assert_eq!(left, 0, "{}", rt.display());
     }
 }
+
+/// exec joins a session keyring of its own (runc's exec does): a key in the caller's session
+/// keyring is out of reach of the exec'd process, also without a seccomp filter.  runc 1.1.5 is
+/// run the same way where it is installed.
+#[test]
+fn exec_does_not_share_the_callers_keyring() {
+    if !cttest::require_root("exec_does_not_share_the_callers_keyring") {
+        return;
+    }
+    // This thread's session keyring (children inherit it), with a secret in it.
+    let name = std::ffi::CString::new(format!("runc-rs-test-{}", std::process::id())).unwrap();
+    // SAFETY: KEYCTL_JOIN_SESSION_KEYRING (1) with a valid C string.
+    let kr = unsafe { libc::syscall(libc::SYS_keyctl, 1, name.as_ptr()) };
+    assert!(
+        kr > 0,
+        "join a keyring: {}",
+        std::io::Error::last_os_error()
+    );
+    let desc = format!("runc-rs-secret-{}", std::process::id());
+    let (t, d, data) = (
+        std::ffi::CString::new("user").unwrap(),
+        std::ffi::CString::new(desc.clone()).unwrap(),
+        "token-xyz",
+    );
+    // SAFETY: valid C strings and buffer; -3 is KEY_SPEC_SESSION_KEYRING.
+    let id = unsafe {
+        libc::syscall(
+            libc::SYS_add_key,
+            t.as_ptr(),
+            d.as_ptr(),
+            data.as_ptr(),
+            data.len(),
+            -3,
+        )
+    };
+    assert!(id > 0, "add_key: {}", std::io::Error::last_os_error());
+    let mut rts = vec![cttest::bin("runc-rs")];
+    if let Some(r) = ["/usr/sbin/runc", "/usr/bin/runc"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+    {
+        rts.push(r);
+    }
+    for rt in rts {
+        let b = bundle("keys");
+        b.write_config(&config(&b.id, &["sleep", "1000"]));
+        let st = |args: &[&str]| {
+            let mut c = Command::new(&rt);
+            c.arg("--root").arg(&b.root).args(args).stdin(Stdio::null());
+            cttest::run_with_timeout(&mut c, LIMIT)
+        };
+        let mut c = Command::new(&rt);
+        c.arg("--root")
+            .arg(&b.root)
+            .args(["create", "--bundle"])
+            .arg(&b.dir)
+            .arg(&b.id);
+        // (the init keeps create's stdout and stderr: files, not pipes to wait on)
+        ok(&with_files(&mut c, &b.dir.join("out")), "create");
+        ok(&st(&["start", &b.id]), "start");
+        let o = st(&["exec", &b.id, "/probe", "attack", "keyread", &desc, data]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        let _ = st(&["delete", "--force", &b.id]);
+        assert!(out.starts_with("REFUSED"), "{}: {out}{:?}", rt.display(), o);
+    }
+}
