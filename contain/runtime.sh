@@ -370,7 +370,7 @@ rt_config() {
 	# its docker-init at /sbin/docker-init and runs `docker-init -- PROGRAM`
 	if [ "${META[init]:-0}" = 1 ]; then
 		rt_init || return 1
-		rt_q "$R_INIT"
+		rt_q "$R_INITBIN"
 		mounts+=",{\"destination\":\"/dev/init\",\"type\":\"bind\",\"source\":$R_Q,\"options\":[\"bind\",\"ro\",\"nosuid\",\"nodev\"]}"
 		rt_a /dev/init -- "${CMD[@]}"
 	else
@@ -396,20 +396,20 @@ rt_config() {
 	printf '"maskedPaths":%s,"readonlyPaths":%s%s}}\n' "$masked" "$ro" "$sc"
 }
 # rt_init: the init of --init (runc-rs's `-- PROGRAM` reaper, whichever the runtime) into
-# R_INIT: a copy of runc-rs in the runtimes' directory, so that no container is handed a
+# R_INITBIN: a copy of runc-rs in the runtimes' directory, so that no container is handed a
 # file of the host's tools (a --privileged one could remount it writable).
 rt_init() {
 	local src
-	R_INIT=$RT_ROOT/init
+	R_INITBIN=$RT_ROOT/init
 	hash runc-rs 2>/dev/null && src=${BASH_CMDS[runc-rs]} || {
 		R_ERR="--init with --runtime needs runc-rs (its reaper is the container's init): not found in PATH"
 		return 1
 	}
-	[ -x "$R_INIT" ] && ! [ "$src" -nt "$R_INIT" ] && return 0
-	mkdir -p -- "$RT_ROOT" && cp -- "$src" "$R_INIT.$$" && chmod 0555 -- "$R_INIT.$$" &&
-		mv -f -- "$R_INIT.$$" "$R_INIT" && return 0
-	rm -f -- "$R_INIT.$$"
-	R_ERR="cannot copy runc-rs to $R_INIT"
+	[ -x "$R_INITBIN" ] && ! [ "$src" -nt "$R_INITBIN" ] && return 0
+	mkdir -p -- "$RT_ROOT" && cp -- "$src" "$R_INITBIN.$$" && chmod 0555 -- "$R_INITBIN.$$" &&
+		mv -f -- "$R_INITBIN.$$" "$R_INITBIN" && return 0
+	rm -f -- "$R_INITBIN.$$"
+	R_ERR="cannot copy runc-rs to $R_INITBIN"
 	return 1
 }
 
