@@ -153,7 +153,7 @@ rt_user() {
 	u=${spec%%:*} g=
 	[[ $spec == *:* ]] && g=${spec#*:}
 	image_file "${META[image]}" etc/passwd && pw=$R_FILE
-	PW_UID=0 PW_GID=0
+	PW_UID=0 PW_GID=0 PW_HOME=/
 	if [ -n "$u" ]; then
 		if passwd_find "$pw" "$u"; then
 			:
@@ -265,17 +265,25 @@ rt_caps() {
 	else
 		for w in $DOCKER_CAPS; do set+="CAP_${w^^} "; done
 	fi
+	# Docker's order: --cap-add ALL is every capability but the dropped ones; --cap-drop ALL
+	# keeps the added ones alone; else the drops, then the adds
 	caps_split
-	for w in "${CAP_DROPS[@]}"; do
-		if [ "${w,,}" = all ]; then set=" "; else set=${set/ CAP_${w^^} / }; fi
-	done
-	for w in "${CAP_ADDS[@]}"; do
-		if [ "${w,,}" = all ]; then
-			rt_all_caps && set=$R_ALL
-		else
+	local adds=" ${CAP_ADDS[*],,} " drops=" ${CAP_DROPS[*],,} "
+	if [[ $adds == *" all "* ]]; then
+		rt_all_caps && set=$R_ALL
+	elif [[ $drops == *" all "* ]]; then
+		set=" "
+	fi
+	if ! [[ $drops == *" all "* ]] || [[ $adds == *" all "* ]]; then
+		for w in "${CAP_DROPS[@]}"; do
+			[ "${w,,}" = all ] || set=${set/ CAP_${w^^} / }
+		done
+	fi
+	if ! [[ $adds == *" all "* ]]; then
+		for w in "${CAP_ADDS[@]}"; do
 			[[ $set == *" CAP_${w^^} "* ]] || set+="CAP_${w^^} "
-		fi
-	done
+		done
+	fi
 	R_CAPS=" "
 	for w in $set; do
 		k=${w#CAP_}
@@ -456,6 +464,10 @@ rt_exec() {
 	rt_resolve "${META[runtime]}" || die "$R_ERR"
 	META[user]=$user
 	rt_user || die "$R_ERR"
+	# the user's HOME (from the image's passwd) unless the environment has one (exec's -e)
+	local home=1
+	for e in "${CENV[@]}"; do [[ $e == HOME=* ]] && home=0; done
+	[ $home = 1 ] && [ -n "$user" ] && CENV+=("HOME=${PW_HOME:-/}")
 	R_EXEC=("$R_RT" --root "$RT_ROOT" exec --cwd "$wd" --user "$R_UID:$R_GID")
 	for e in "${CENV[@]}"; do R_EXEC+=(--env "$e"); done
 	[ "$tty" = 1 ] && [ "$detach" = 0 ] && R_EXEC+=(--tty)

@@ -165,6 +165,25 @@ fn runtimes_run_the_container_as_contains_own_chain_does() {
             "while read -r k v; do [ $k = CapEff: ] && echo $v; done </proc/self/status; true",
         ]);
         assert_eq!(caps.trim(), "0000000000000001", "--runtime {rt}");
+        // Docker's order: --cap-add ALL is every capability but the dropped ones
+        let all_but_kill = |rt: Option<&str>| {
+            let mut a = vec!["run", "--rm", "--network", "none"];
+            if let Some(rt) = rt {
+                a.extend(["--runtime", rt]);
+            }
+            a.extend([
+                "--cap-add",
+                "ALL",
+                "--cap-drop",
+                "KILL",
+                "rt",
+                "/bin/sh",
+                "-c",
+                "while read -r k v; do [ $k = CapEff: ] && echo $v; done </proc/self/status; true",
+            ]);
+            env.ok(&a)
+        };
+        assert_eq!(all_but_kill(Some(rt)), all_but_kill(None), "--runtime {rt}");
     }
     // --privileged: every capability we have (this host's root may lack some), no filter
     let privileged = |rt: Option<&str>| {
