@@ -334,7 +334,10 @@ rt_config() {
 	esac
 	mounts='{"destination":"/proc","type":"proc","source":"proc","options":["nosuid","noexec","nodev"]}'
 	mounts+=',{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]}'
-	mounts+=',{"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620","gid=5"]}'
+	# (a user's container maps no gid 5: devpts as `runc spec --rootless` has it)
+	o=',"gid=5"'
+	[ "$ROOTLESS" = 1 ] && o=
+	mounts+=",{\"destination\":\"/dev/pts\",\"type\":\"devpts\",\"source\":\"devpts\",\"options\":[\"nosuid\",\"noexec\",\"newinstance\",\"ptmxmode=0666\",\"mode=0620\"$o]}"
 	mounts+=',{"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","noexec","nodev","mode=1777","size=65536k"]}'
 	mounts+=',{"destination":"/dev/mqueue","type":"mqueue","source":"mqueue","options":["nosuid","noexec","nodev"]}'
 	o=ro
@@ -445,7 +448,11 @@ rt_chain() {
 	rt_config "$cid" "$netns" >"$c/bundle/config.json" || die "$R_ERR"
 	# a runtime killed before its own cleanup leaves its state: the same id would be refused
 	[ -e "$RT_ROOT/$cid" ] && "$R_RT" --root "$RT_ROOT" delete --force "$cid" >/dev/null 2>&1
-	CHAIN=("${TOOL[unshare-rs]}" --mount --fork --json-status 9 -- "${TOOL[unionmount]}" "$@"
+	# (a user's container: root of a user namespace of its own mounts the union, and the
+	# runtime runs there rootless, as under rootless podman)
+	local -a own=(--mount)
+	[ "$ROOTLESS" = 1 ] && own=(--user --map-root-user --mount)
+	CHAIN=("${TOOL[unshare-rs]}" "${own[@]}" --fork --json-status 9 -- "${TOOL[unionmount]}" "$@"
 		--upper "$c/upper" --work "$c/work" "$c/bundle/rootfs" --
 		"$R_RT" --root "$RT_ROOT" run "${pivot[@]}" --bundle "$c/bundle" "$cid")
 }
