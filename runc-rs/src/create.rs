@@ -243,7 +243,7 @@ fn create_in(
         let rules = resources
             .and_then(|r| r.devices().as_deref())
             .unwrap_or(&[]);
-        cg_opts.extend(plan::device_args(spec, rules).map_err(fail)?);
+        cg_opts.extend(plan::device_args(rules).map_err(fail)?);
     }
     // Rootless, as runc's rootless cgroup manager on v1: no limit (devices
     // rules are not written, see above), no group; limits need a group, and

@@ -68,15 +68,17 @@ const DEFAULT_ALLOW: [&str; 11] = [
     "c 136:* rwm",
 ];
 
-/// The cgset device options for linux.resources.devices (+ linux.devices),
-/// as runc applies them: the rules in order on top of a deny-all, then
-/// runc's default allowed devices and the nodes of linux.devices.  So an
-/// empty list (or none) allows only the defaults; an allow-all (what
-/// `--privileged` gives) leaves the group's devices alone.
+/// The cgset device options for linux.resources.devices, as runc applies
+/// them: the rules in order on top of a deny-all, then runc's default
+/// allowed devices.  So an empty list (or none) allows only the defaults; an
+/// allow-all (what `--privileged` gives) leaves the group's devices alone.
+/// A node of linux.devices is made but gets no rule of its own (runc's
+/// defaults do not list them): its access is what the rules say, so that
+/// `--device X:r` stays read-only.
 ///
 /// # Errors
 /// A deny rule after allows, which cgset cannot express.
-pub fn device_args(spec: &Spec, rules: &[LinuxDeviceCgroup]) -> Result<Vec<String>> {
+pub fn device_args(rules: &[LinuxDeviceCgroup]) -> Result<Vec<String>> {
     let mut allow_all = false;
     let mut allows: Vec<String> = vec![];
     for r in rules {
@@ -108,28 +110,8 @@ pub fn device_args(spec: &Spec, rules: &[LinuxDeviceCgroup]) -> Result<Vec<Strin
     if allow_all {
         return Ok(vec![]);
     }
-    let nodes = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.devices().clone())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|d| matches!(dev_type(Some(d.typ())), 'c' | 'b'))
-        .map(|d| {
-            format!(
-                "{} {}:{} rwm",
-                dev_type(Some(d.typ())),
-                d.major(),
-                d.minor()
-            )
-        });
     let mut out = vec![];
-    for rule in DEFAULT_ALLOW
-        .iter()
-        .map(ToString::to_string)
-        .chain(allows)
-        .chain(nodes)
-    {
+    for rule in DEFAULT_ALLOW.iter().map(ToString::to_string).chain(allows) {
         out.push("--device-cgroup-rule".to_string());
         out.push(rule);
     }
@@ -474,7 +456,7 @@ pub fn check(spec: &Spec, bundle: &Path) -> Result<()> {
         }
         if let Some(r) = l.resources() {
             limit_args(r)?;
-            device_args(spec, r.devices().as_deref().unwrap_or(&[]))?;
+            device_args(r.devices().as_deref().unwrap_or(&[]))?;
         }
     }
     for (t, path) in &ns {
@@ -542,20 +524,22 @@ mod tests {
 
     #[test]
     fn devices_to_cgset() {
-        let s = spec(
-            r#"{"ociVersion":"1.0.2","linux":{"devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229}]}}"#,
-        );
         let rules: Vec<LinuxDeviceCgroup> =
-            serde_json::from_str(r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":136,"access":"rwm"}]"#).unwrap();
-        let a = device_args(&s, &rules).unwrap();
+            serde_json::from_str(r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":136,"access":"rwm"},{"allow":true,"type":"b","major":7,"minor":0,"access":"r"}]"#).unwrap();
+        let a = device_args(&rules).unwrap();
         assert!(a.contains(&"c 136:* rwm".to_string()), "{a:?}");
-        assert!(a.contains(&"c 10:229 rwm".to_string()), "{a:?}");
+        // a rule's access is kept (a node of linux.devices gets no rwm of its own, as runc)
+        assert!(a.contains(&"b 7:0 r".to_string()), "{a:?}");
+        assert!(
+            !a.iter().any(|r| r.starts_with("b 7:0 ") && r != "b 7:0 r"),
+            "{a:?}"
+        );
         let all: Vec<LinuxDeviceCgroup> =
             serde_json::from_str(r#"[{"allow":true,"access":"rwm"}]"#).unwrap();
-        assert!(device_args(&s, &all).unwrap().is_empty());
+        assert!(device_args(&all).unwrap().is_empty());
         // No rules at all (runc-rs spec's empty list): deny-all plus the
         // defaults, as runc; the block device of a host disk stays out.
-        let none = device_args(&s, &[]).unwrap();
+        let none = device_args(&[]).unwrap();
         assert!(none.contains(&"c 1:3 rwm".to_string()), "{none:?}");
         assert!(none.contains(&"b *:* m".to_string()), "{none:?}");
         assert!(
@@ -569,13 +553,13 @@ mod tests {
             r#"[{"allow":false,"type":"b","major":8,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":200,"access":"rw"}]"#,
         )
         .unwrap();
-        let a = device_args(&s, &deny_first).unwrap();
+        let a = device_args(&deny_first).unwrap();
         assert!(a.contains(&"c 10:200 rw".to_string()), "{a:?}");
         let deny_after: Vec<LinuxDeviceCgroup> = serde_json::from_str(
             r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"access":"rw"},{"allow":false,"type":"c","major":10,"minor":1,"access":"rw"}]"#,
         )
         .unwrap();
-        assert!(device_args(&s, &deny_after).is_err());
+        assert!(device_args(&deny_after).is_err());
     }
 
     #[test]

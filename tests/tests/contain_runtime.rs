@@ -184,6 +184,33 @@ fn runtimes_run_the_container_as_contains_own_chain_does() {
             env.ok(&a)
         };
         assert_eq!(all_but_kill(Some(rt)), all_but_kill(None), "--runtime {rt}");
+        // --device PATH:r: the devices cgroup refuses to open the node for writing (opened
+        // only, nothing written; a linux.devices node gets no rwm rule of its own)
+        if Path::new("/dev/loop0").exists() {
+            let o = env.run(&[
+                "run",
+                "--rm",
+                "--runtime",
+                rt,
+                "--network",
+                "none",
+                "--device",
+                "/dev/loop0:/dev/myloop:r",
+                "rt",
+                "/bin/sh",
+                "-c",
+                "exec 3>/dev/myloop",
+            ]);
+            assert!(
+                !o.status.success(),
+                "--runtime {rt}: --device :r opened for writing"
+            );
+            assert!(
+                stderr(&o).contains("Operation not permitted"),
+                "--runtime {rt}: {}",
+                stderr(&o)
+            );
+        }
     }
     // --privileged: every capability we have (this host's root may lack some), no filter
     let privileged = |rt: Option<&str>| {
