@@ -404,39 +404,96 @@ limits_check() {
 # goes to a detached -i container's (its stdin FIFO, which its monitor feeds it from; the end
 # of ours is not the container's, as docker's -d -i) unless --no-stdin.  A -t container's
 # terminal is its console relay's (not attachable here); --detach-keys is accepted, unused.
+# attach_keys SPEC: docker's --detach-keys (ctrl-X or single characters, comma-separated) as
+# bytes into R_KEYS; status 1 for a key it does not know.
+attach_keys() {
+	local k c o
+	R_KEYS=
+	local IFS=,
+	for k in $1; do
+		case $k in
+		ctrl-[a-z]) printf -v o '%d' "'${k#ctrl-}" && o=$((o - 96)) ;;
+		ctrl-@) o=0 ;;
+		ctrl-\[) o=27 ;;
+		'ctrl-\') o=28 ;;
+		ctrl-]) o=29 ;;
+		ctrl-^) o=30 ;;
+		ctrl-_) o=31 ;;
+		?) printf -v o '%d' "'$k" ;;
+		*) return 1 ;;
+		esac
+		printf -v c "\\$(printf %03o "$o")"
+		R_KEYS+=$c
+	done
+	[ -n "$R_KEYS" ]
+}
+# attach_feed FIFO KEYS: the terminal's bytes to FIFO until the detach sequence KEYS, which is
+# held back while it is being typed and sent on when it breaks off; status 3 on a detach.
+attach_feed() {
+	local keys=$2 ch held= n=0
+	exec 3>"$1" || return 1
+	while IFS= read -r -N1 -d '' ch; do
+		if [ "$ch" = "${keys:n:1}" ]; then
+			held+=$ch
+			n=$((n + 1))
+			[ "$n" -lt "${#keys}" ] && continue
+			return 3
+		fi
+		printf '%s' "$held$ch" >&3 || return 1
+		held= n=0
+	done
+	return 0
+}
 cmd_attach() {
-	local proxy=1 nostdin=0 a
+	local proxy=1 nostdin=0 a keys=$'\x10\x11'
 	local -a names=()
 	for a in "$@"; do
 		case $a in
-		--detach-keys=*) ;;
+		--detach-keys=*)
+			attach_keys "${a#*=}" || adm_fail "Invalid detach keys (${a#*=}) provided"
+			keys=$R_KEYS
+			;;
 		--no-stdin) nostdin=1 ;;
 		--sig-proxy | --sig-proxy=true) proxy=1 ;;
 		--sig-proxy=false) proxy=0 ;;
-		--help) echo "Usage: contain attach [--no-stdin] [--sig-proxy=false] CONTAINER" && return 0 ;;
+		--help) echo "Usage: contain attach [--no-stdin] [--sig-proxy=false] [--detach-keys=KEYS] CONTAINER" && return 0 ;;
 		-*) adm_fail "attach: unknown flag: $a" ;;
 		*) names+=("$a") ;;
 		esac
 	done
 	[ ${#names[@]} -eq 1 ] || adm_fail "\"contain attach\" requires exactly 1 argument"
 	store_init
-	local cid t
+	local cid t i
 	cid=$( (container_resolve "${names[0]}") 2>/dev/null) || adm_fail "Error: No such container: ${names[0]}"
 	case $(cstate "$cid") in
 	running | paused) ;;
 	*) adm_fail "You cannot attach to a stopped container, start it first" ;;
 	esac
 	cread t "$cid" tty
-	[ "$t" = 1 ] && adm_fail "attach: a -t container's terminal is its console relay's; use contain exec -it"
+	cread i "$cid" interactive
+	# a -t container's console is its own: our terminal goes raw, its bytes pass as they are
+	# (^C included, the container's terminal makes the signal) and only the detach keys stay
+	# here; signals are then not proxied, as under docker
+	local stty=
+	if [ "$t" = 1 ] && [ -t 0 ] && [ "$i" = 1 ] && [ $nostdin = 0 ]; then
+		stty=$(stty -g) && stty raw -echo
+		proxy=0
+	fi
 	"$BASH" "$0" logs -f -n 0 "$cid" &
 	local lp=$! s feeder= fifo=$ROOT/containers/$cid/stdin
-	if [ $nostdin = 0 ] && [ -p "$fifo" ] && ! [ /dev/fd/0 -ef /dev/null ]; then
-		# (^C is ours to send on: the relay ignores it)
-		(trap '' INT QUIT && exec cat >"$fifo") &
+	if [ $nostdin = 0 ] && [ "$i" = 1 ] && [ -p "$fifo" ] && ! [ /dev/fd/0 -ef /dev/null ]; then
+		if [ -n "$stty" ]; then
+			(attach_feed "$fifo" "$keys"; s=$? && [ $s = 3 ] && kill -USR2 $$; exit $s) &
+		else
+			# (^C is ours to send on: the relay ignores it)
+			(trap '' INT QUIT && exec cat >"$fifo") &
+		fi
 		feeder=$!
 	fi
+	local detached=0
+	trap 'detached=1 && kill "$lp" 2>/dev/null' USR2
 	if [ $proxy = 1 ]; then
-		for s in INT TERM HUP QUIT USR1 USR2; do
+		for s in INT TERM HUP QUIT USR1; do
 			# shellcheck disable=SC2064
 			trap "\"\$BASH\" \"\$0\" kill -s $s $cid >/dev/null 2>&1" "$s"
 		done
@@ -444,6 +501,12 @@ cmd_attach() {
 	# (wait returns early for each signal trapped: wait again until logs ends)
 	while kill -0 "$lp" 2>/dev/null; do wait "$lp"; done
 	[ -n "$feeder" ] && kill "$feeder" 2>/dev/null
+	[ -n "$stty" ] && stty "$stty"
+	if [ $detached = 1 ]; then
+		# docker's words and status for a detach: the container runs on
+		echo "read escape sequence" >&2
+		return 1
+	fi
 	local code
 	# the monitor writes the exit status as it ends: a moment after the log closes
 	for ((s = 0; s < 50; s++)); do

@@ -778,7 +778,7 @@ Containers:
 
   cp [-a] [-L] ID:PATH DEST|-  cp [-a] SRC|- ID:PATH   copy between a container and the host
   rename ID NAME | update [--cpus N] [-m SIZE] [--pids-limit N] [-c N] ... ID...
-  attach ID                    its output from now on, our input to a -d -i one, signals passed on
+  attach ID                    its output from now on, our input to a -d -i one (its terminal: -dit), signals passed on
   events [--since T] [--until T] [-f KEY=VALUE] [--format F]   the store's journal: create/start/die/destroy/...
   volume create|ls|inspect|rm|prune   named volumes (run -v NAME:/path, --mount)
   container prune | image prune [-a] | system prune [-a] [--volumes] | system df

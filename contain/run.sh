@@ -333,10 +333,11 @@ run_once() {
 	local feeder=
 	if [ "$fg" != fg ]; then
 		in=/dev/null
-		if [ "${META[interactive]}" = 1 ] && [ "${META[tty]}" != 1 ]; then
-			# -d -i: the input is a pipe fed from the container's stdin FIFO, which `contain
-			# attach` writes; the feeder holds it open for writing too, so the end of an
-			# attach's input is not the container's (docker's -d -i is not stdin-once)
+		if [ "${META[interactive]}" = 1 ] || [ "${META[tty]}" = 1 ]; then
+			# -d -i (and -d -t, whose console stays open as under docker): the input is a pipe
+			# fed from the container's stdin FIFO, which `contain attach` writes (with -i);
+			# the feeder holds it open for writing too, so the end of an attach's input is not
+			# the container's (docker's -d -i is not stdin-once)
 			[ -p "$c/stdin" ] || mkfifo -m 600 -- "$c/stdin"
 			exec {in}< <(exec cat <>"$c/stdin")
 			feeder=$!

@@ -108,13 +108,21 @@ cfile() {
 }
 
 # The host pid of the container's pid 1, from unshare-rs's status line in run, into R_INIT
-# (empty while there is none).
+# (empty while there is none).  A container run by an OCI runtime (a bundle): that line names
+# the runtime's process, whose root is the host's, so the pid is the runtime's own record of
+# the container's init (runc-rs's "pid", runc's "init_process_pid" in ROOT/runtime/CID/
+# state.json), and none when the runtime keeps no such record (crun): never the host's root.
 cinit_v() {
 	local t=
 	R_INIT=
 	[ -r "$ROOT/containers/$1/run" ] || return 0
 	IFS= read -r -d '' t <"$ROOT/containers/$1/run"
-	[[ $t =~ \"child-pid\":([0-9]+) ]] && R_INIT=${BASH_REMATCH[1]}
+	[[ $t =~ \"child-pid\":([0-9]+) ]] || return 0
+	R_INIT=${BASH_REMATCH[1]}
+	[ -e "$ROOT/containers/$1/bundle/config.json" ] || return 0
+	R_INIT= t=
+	[ -r "$ROOT/runtime/$1/state.json" ] && IFS= read -r -d '' t <"$ROOT/runtime/$1/state.json"
+	[[ $t =~ \"(init_process_)?pid\":([1-9][0-9]*) ]] && R_INIT=${BASH_REMATCH[2]}
 	return 0
 }
 

@@ -6,6 +6,7 @@
 mod contain_util;
 
 use contain_util::{Env, contain_script, stderr, stdout, test_path};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -280,6 +281,45 @@ fn a_detached_runtime_container_execs_stops_and_leaves_nothing() {
             o.starts_with("1 1 1 1\n/bin/sh"),
             "--runtime {rt}: exec printed {o:?}"
         );
+        // the container's pid (inspect, and what cp and export go through) is its init's,
+        // inside its root: never the runtime's process, whose root is the host's
+        let pid = env.inspect(id)["State"]["Pid"].as_i64().unwrap_or(0);
+        assert!(pid > 0, "--runtime {rt}: no pid");
+        let meta = |p: &str| std::fs::metadata(p).map(|m| (m.dev(), m.ino())).unwrap();
+        assert_ne!(
+            meta(&format!("/proc/{pid}/root/")),
+            meta("/"),
+            "--runtime {rt}: pid {pid}'s root is the host's"
+        );
+        let probe = format!("ctools-rt-cp-{}", std::process::id());
+        let host_probe = Path::new("/").join(&probe);
+        let src = env.state().join("cp-src");
+        std::fs::write(&src, "copied\n").unwrap();
+        let r = env.run(&["cp", src.to_str().unwrap(), &format!("{id}:/tmp/{probe}")]);
+        let on_host = Path::new("/tmp").join(&probe).exists() || host_probe.exists();
+        let _ = std::fs::remove_file(Path::new("/tmp").join(&probe));
+        assert!(!on_host, "--runtime {rt}: cp wrote the host's file");
+        assert!(r.status.success(), "--runtime {rt}: {}", stderr(&r));
+        let o = env.ok(&["exec", id, "/bin/cat", &format!("/tmp/{probe}")]);
+        assert_eq!(o, "copied\n", "--runtime {rt}");
+        let tar = env.state().join("export.tar");
+        env.ok(&["export", "-o", tar.to_str().unwrap(), id]);
+        let list = std::process::Command::new("tar")
+            .arg("-tf")
+            .arg(&tar)
+            .output()
+            .unwrap();
+        let list = String::from_utf8_lossy(&list.stdout).to_string();
+        assert!(
+            list.lines().any(|l| l.ends_with(&format!("tmp/{probe}"))),
+            "--runtime {rt}: the export lacks the container's file"
+        );
+        assert!(
+            list.lines().count() < 2000,
+            "--runtime {rt}: the export holds {} entries (the host's?)",
+            list.lines().count()
+        );
+        std::fs::remove_file(&tar).unwrap();
         // stop: TERM through the runtime, the program's own exit status
         env.ok(&["stop", id]);
         let v = env.inspect(id);

@@ -808,6 +808,11 @@ fn restart_delay_doubles_and_is_reset_after_ten_seconds_of_running() {
 /// Run the shell line under script(1) (the caller's terminal) with the test's contain first in
 /// PATH; its status and output (script's own end-of-input marks dropped).
 fn in_a_terminal(env: &Env, line: &str, input: &[u8]) -> (Option<i32>, String) {
+    in_a_terminal_typed(env, line, &[(300, input)])
+}
+
+/// in_a_terminal with its input typed in turns: each (pause in ms, bytes).
+fn in_a_terminal_typed(env: &Env, line: &str, typed: &[(u64, &[u8])]) -> (Option<i32>, String) {
     use std::io::Write;
     let mut path = contain_util::contain_script()
         .parent()
@@ -827,10 +832,12 @@ fn in_a_terminal(env: &Env, line: &str, input: &[u8]) -> (Option<i32>, String) {
     let mut child = c.spawn().expect("script");
     let mut w = child.stdin.take().unwrap();
     // (the input is typed once the terminal is raw: the container echoes it itself)
-    let input = input.to_vec();
+    let typed: Vec<(u64, Vec<u8>)> = typed.iter().map(|(d, b)| (*d, b.to_vec())).collect();
     std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
-        let _ = w.write_all(&input);
+        for (pause, bytes) in typed {
+            std::thread::sleep(Duration::from_millis(pause));
+            let _ = w.write_all(&bytes);
+        }
         std::thread::sleep(Duration::from_secs(120));
     });
     let out = lines_of(child.stdout.take().unwrap());
@@ -1348,4 +1355,63 @@ fn a_creation_cut_short_is_listed_dead_and_removed() {
     env.ok(&["rm", "-f", &id[..12]]);
     assert_eq!(env.ok(&["ps", "-aq"]), "");
     assert!(!env.state().join("containers").join(&id).exists());
+}
+
+#[test]
+fn attach_to_a_dit_container_is_its_terminal_and_detaches_on_ctrl_p_ctrl_q() {
+    if !cttest::require_root(
+        "e2e::contain_state::attach_to_a_dit_container_is_its_terminal_and_detaches_on_ctrl_p_ctrl_q",
+    ) {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("statt");
+    env.ok(&["build", "timg", "/bin/sh", "/bin/echo", "/bin/sleep"]);
+    // -dit and -dt: the shell waits on its terminal, as under docker (a console fed from
+    // nothing would end it at once)
+    for (name, flag) in [("a1", "-dit"), ("a2", "-dt")] {
+        env.ok(&[
+            "run",
+            flag,
+            "--name",
+            name,
+            "--network",
+            "none",
+            "timg",
+            "/bin/sh",
+        ]);
+        wait_running(&env, name);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(env.inspect("a1")["State"]["Status"], "running");
+    assert_eq!(env.inspect("a2")["State"]["Status"], "running");
+    // attach is the container's terminal: a line typed runs in its shell (its answer comes
+    // once attach follows the output), ^P^Q detaches with docker's words and status 1, and
+    // the container runs on
+    let (code, out) = in_a_terminal_typed(
+        &env,
+        "contain attach a1; echo rc=$?; contain inspect -f 'after={{.State.Status}}' a1",
+        &[(300, b"sleep 1; echo hi-$((2 + 3))\r"), (2500, b"\x10\x11")],
+    );
+    assert!(out.contains("\nhi-5\n"), "{code:?} {out:?}");
+    assert!(
+        out.contains("read escape sequence\nrc=1\nafter=running\n"),
+        "{out:?}"
+    );
+    // --detach-keys: a sequence broken off is typed on as it was (x then z), and the
+    // container's end is attach's status
+    let (code, out) = in_a_terminal_typed(
+        &env,
+        "contain attach --detach-keys=x,y a1; echo rc=$?",
+        &[(300, b"sleep 1; echo xz-$((1 + 1))\r"), (2500, b"exit 4\r")],
+    );
+    assert!(out.contains("\nxz-2\n"), "{code:?} {out:?}");
+    assert!(out.ends_with("rc=4\n"), "{code:?} {out:?}");
+    assert_eq!(wait_exited(&env, "a1")["State"]["ExitCode"], 4);
+    // keys it does not know: refused, the container untouched
+    let r = env.run(&["attach", "--detach-keys=ctrl-xx", "a2"]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(stderr(&r).contains("Invalid detach keys"), "{}", stderr(&r));
+    env.ok(&["rm", "-f", "a2"]);
+    assert_nothing_left(&env, &[]);
 }
