@@ -98,11 +98,12 @@ cmd_stop() {
 		running | paused)
 			# (a restart policy does not start it again)
 			: >"$ROOT/containers/$cid/stopped"
-			signal_container "$cid" "${s:-TERM}"
+			# (the kill event before the signal: the container's die comes after it)
 			ev_kill "$cid" "${s:-TERM}"
+			signal_container "$cid" "${s:-TERM}"
 			wait_exited "$cid" "$t" || {
-				signal_container "$cid" KILL
 				ev_kill "$cid" KILL
+				signal_container "$cid" KILL
 				wait_exited "$cid" 10
 			}
 			ev_container stop "$cid"
@@ -201,8 +202,8 @@ cmd_kill() {
 		case $(cstate "$cid") in
 		running | paused)
 			: >"$ROOT/containers/$cid/stopped"
-			signal_container "$cid" "${sig#SIG}" || die "kill: cannot signal $arg with $sig"
 			ev_kill "$cid" "${sig#SIG}"
+			signal_container "$cid" "${sig#SIG}" || die "kill: cannot signal $arg with $sig"
 			;;
 		*) die "Cannot kill container: $arg: Container ${cid:0:12} is not running" ;;
 		esac
@@ -239,8 +240,8 @@ cmd_rm() {
 				continue
 			fi
 			: >"$ROOT/containers/$cid/stopped"
-			signal_container "$cid" KILL
 			ev_kill "$cid" KILL
+			signal_container "$cid" KILL
 			# (its monitor records the end, then releases the layer)
 			wait_exited "$cid" 10
 			;;

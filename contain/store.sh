@@ -243,6 +243,7 @@ finished $EPOCHSECONDS
 error the container's monitor was killed: its processes were ended and its exit status is lost
 mpid $m
 " || warn "$R_ERR"
+		ev_container die "$cid" '"exitCode":"255"'
 	fi
 	rm -f -- "$c/run" "$c/paused"
 	exec {fd}<&-

@@ -449,6 +449,19 @@ fn monitor_sigkill_is_exited_255_in_ps_and_inspect_with_nothing_left_running() {
         if let Some(e) = v["State"]["Error"].as_str() {
             assert!(e.contains("monitor"), "{e}");
         }
+        // its end is an event, as a monitor's own end is: die with 255
+        let ev = env.ok(&[
+            "events",
+            "--since",
+            "10m",
+            "--until",
+            "0s",
+            "--filter",
+            &format!("container={name}"),
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.exitCode}}",
+        ]);
+        assert!(ev.lines().any(|l| l == "die 255"), "{ev}");
         // the container did not run on unseen
         assert!(!proc_alive(pid), "pid 1 of {name} runs on");
         assert_eq!(cgroups_of(&env, &id), Vec::<PathBuf>::new());
