@@ -273,8 +273,10 @@ pub fn contain_vm(state: &Path, tmp: &Path) -> cttest::vm::Vm {
         .tools(&["unshare-rs", "cgset", "unionmount", "chroot-rs"])
         .binary("/bin/bash")
         // inspect, ps, images and stats go through jq (contain's templates and JSON); the
-        // monitor's log writers use coreutils' tee -p, logs -f tail --pid, --since date -d
+        // monitor's log writers use coreutils' tee -p, logs -f tail --pid, --since date -d;
+        // the client's relays util-linux's setpriv --pdeathsig (busybox's has none)
         .binary("/usr/bin/jq")
+        .binary("/usr/bin/setpriv")
         .binary("/usr/bin/tee")
         .binary("/usr/bin/tail")
         .binary("/bin/date")
