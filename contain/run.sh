@@ -668,36 +668,20 @@ monitor_autoremove() {
 # container is run in place.
 SIG_PROXY=1
 run_attached() {
-	local cid=$1 mon rc
-	if [ "${RUN_CID:-}" = "$cid" ]; then
-		run_chain "$cid" fg
-		rc=$?
-		monitor_autoremove "$cid"
-		exit "$rc"
+	if [ "${RUN_CID:-}" = "$1" ]; then
+		run_fg "$1"
 	fi
-	[ "$META_CID" = "$cid" ] || meta_load "$cid"
-	attach_relays "${META[tty]}" "${META[interactive]}"
-	[ "${META[tty]}" = 1 ] || set -m
-	(
-		attach_close
-		# (the relays may be gone: a write of the monitor's to them is an error, not its end)
-		trap '' PIPE
-		run_chain "$cid" fg
-		rc=$?
-		monitor_autoremove "$cid"
-		exit "$rc"
-	) <&$R_IN >&$R_OUT 2>&$R_ERR &
-	mon=$!
-	set +m
-	attach_close
-	client_wait "$mon" "$cid"
+	[ "$META_CID" = "$1" ] || meta_load "$1"
+	client_run "$1" "${META[tty]}" "${META[interactive]}" run_fg "$1"
+}
+# run_fg CID: the monitor of an attached run: the container run, removed after with --rm, and
+# the monitor's end with its status.
+run_fg() {
+	local rc
+	run_chain "$1" fg
 	rc=$?
-	# the stdin relay may wait on our input forever: it ends with the container; the output
-	# relays end once the container's last output is written
-	[ -n "$R_FEEDER" ] && kill "$R_FEEDER" 2>/dev/null
-	client_lost "$cid" && rc=255
-	[ ${#R_RELAYS[@]} -gt 0 ] && wait "${R_RELAYS[@]}" 2>/dev/null
-	return "$rc"
+	monitor_autoremove "$1"
+	exit "$rc"
 }
 
 # The functions of runmore.sh, a stub each (as common.sh's of store.sh): the first call reads

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 pub use tempfile::{TempDir, tempdir};
 
+pub mod keys;
 pub mod minroot;
 pub mod vm;
 

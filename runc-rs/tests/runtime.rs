@@ -1323,32 +1323,10 @@ fn exec_does_not_share_the_callers_keyring() {
         return;
     }
     // This thread's session keyring (children inherit it), with a secret in it.
-    let name = std::ffi::CString::new(format!("runc-rs-test-{}", std::process::id())).unwrap();
-    // SAFETY: KEYCTL_JOIN_SESSION_KEYRING (1) with a valid C string.
-    let kr = unsafe { libc::syscall(libc::SYS_keyctl, 1, name.as_ptr()) };
-    assert!(
-        kr > 0,
-        "join a keyring: {}",
-        std::io::Error::last_os_error()
-    );
+    cttest::keys::join_session_keyring(&format!("runc-rs-test-{}", std::process::id()));
     let desc = format!("runc-rs-secret-{}", std::process::id());
-    let (t, d, data) = (
-        std::ffi::CString::new("user").unwrap(),
-        std::ffi::CString::new(desc.clone()).unwrap(),
-        "token-xyz",
-    );
-    // SAFETY: valid C strings and buffer; -3 is KEY_SPEC_SESSION_KEYRING.
-    let id = unsafe {
-        libc::syscall(
-            libc::SYS_add_key,
-            t.as_ptr(),
-            d.as_ptr(),
-            data.as_ptr(),
-            data.len(),
-            -3,
-        )
-    };
-    assert!(id > 0, "add_key: {}", std::io::Error::last_os_error());
+    let data = "token-xyz";
+    cttest::keys::add_user_key(&desc, data);
     let mut rts = vec![cttest::bin("runc-rs")];
     if let Some(r) = ["/usr/sbin/runc", "/usr/bin/runc"]
         .iter()

@@ -2,7 +2,7 @@
 
 mod contain_util;
 
-use contain_util::{Env, contain_script, stderr, stdout, test_path, tree_digest};
+use contain_util::{Env, contain_script, in_a_terminal, stderr, stdout, test_path, tree_digest};
 use std::time::Duration;
 
 #[test]
@@ -203,26 +203,6 @@ fn layer_survives_stop_start_and_image_never_changes() {
     assert_eq!(main["status"]["NoNewPrivs"], "0");
     env.ok(&["rm", "-f", "c1"]);
     assert_eq!(before, digest_all(), "the image's files are unchanged");
-}
-
-/// Run the shell line under script(1), the user's terminal, with `contain`
-/// on PATH: its exit status, and its output without carriage returns.
-fn in_a_terminal(env: &Env, line: &str) -> (Option<i32>, String) {
-    let dir = contain_script().parent().unwrap().to_path_buf();
-    let mut path = dir.into_os_string();
-    path.push(":");
-    path.push(test_path());
-    let mut c = std::process::Command::new("script");
-    c.args(["-qec", line, "/dev/null"])
-        .env("PATH", path)
-        .env("CONTAIN_ROOT", env.state())
-        .env("CONTAIN_CGROUP_PARENT", &env.cgparent)
-        .stdin(std::process::Stdio::null());
-    let o = cttest::run_with_timeout(&mut c, Duration::from_secs(60));
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).replace('\r', ""),
-    )
 }
 
 #[test]

@@ -5,10 +5,9 @@
 
 mod contain_util;
 
-use contain_util::{Env, contain_script, stderr, stdout, test_path};
+use contain_util::{Env, in_a_terminal, stderr, stdout};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::time::Duration;
 
 /// The lines of /proc/self/status that the three must agree on, and what the test reads.
 const PROBE: &str = "while read -r k v; do case $k in CapEff:|CapBnd:|Seccomp:|NoNewPrivs:) echo $k $v;; esac; done </proc/self/status; \
@@ -375,25 +374,6 @@ fn an_unknown_runtime_is_refused_and_leaves_nothing() {
         "contain: unknown or invalid runtime name: no-such-runtime\n"
     );
     assert_eq!(stdout(&env.run(&["ps", "-aq"])), "");
-}
-
-/// Run the shell line under script(1), the user's terminal, with `contain` on PATH: its exit
-/// status, and its output without carriage returns.
-fn in_a_terminal(env: &Env, line: &str) -> (Option<i32>, String) {
-    let mut path = contain_script().parent().unwrap().as_os_str().to_owned();
-    path.push(":");
-    path.push(test_path());
-    let mut c = std::process::Command::new("script");
-    c.args(["-qec", line, "/dev/null"])
-        .env("PATH", path)
-        .env("CONTAIN_ROOT", env.state())
-        .env("CONTAIN_CGROUP_PARENT", &env.cgparent)
-        .stdin(std::process::Stdio::null());
-    let o = cttest::run_with_timeout(&mut c, Duration::from_secs(60));
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).replace('\r', ""),
-    )
 }
 
 #[test]

@@ -827,19 +827,8 @@ fn in_a_terminal(env: &Env, line: &str, input: &[u8]) -> (Option<i32>, String) {
 /// in_a_terminal with its input typed in turns: each (pause in ms, bytes).
 fn in_a_terminal_typed(env: &Env, line: &str, typed: &[(u64, &[u8])]) -> (Option<i32>, String) {
     use std::io::Write;
-    let mut path = contain_util::contain_script()
-        .parent()
-        .unwrap()
-        .to_path_buf()
-        .into_os_string();
-    path.push(":");
-    path.push(contain_util::test_path());
-    let mut c = std::process::Command::new("script");
-    c.args(["-qec", line, "/dev/null"])
-        .env("PATH", path)
-        .env("CONTAIN_ROOT", env.state())
-        .env("CONTAIN_CGROUP_PARENT", &env.cgparent)
-        .stdin(Stdio::piped())
+    let mut c = contain_util::terminal_cmd(env, line);
+    c.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = c.spawn().expect("script");

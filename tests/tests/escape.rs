@@ -17,6 +17,7 @@
 mod contain_util;
 
 use contain_util::{Env, test_path};
+use cttest::keys;
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsString};
 use std::fmt::Write as _;
@@ -190,74 +191,6 @@ fn sh_ok(script: &str) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
-const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
-const KEYCTL_CLEAR: libc::c_long = 7;
-const KEYCTL_UNLINK: libc::c_long = 9;
-const KEYCTL_SEARCH: libc::c_long = 10;
-const KEYCTL_INVALIDATE: libc::c_long = 21;
-const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
-
-/// This thread joins a new session keyring of its own (what it spawns inherits it).
-fn join_test_keyring(name: &str) -> i64 {
-    let n = CString::new(name).unwrap();
-    // SAFETY: a valid C string.
-    let id = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, n.as_ptr()) };
-    assert!(
-        id > 0,
-        "joining a test session keyring: {}",
-        std::io::Error::last_os_error()
-    );
-    id
-}
-
-fn add_user_key(desc: &str, data: &str) -> i64 {
-    let t = CString::new("user").unwrap();
-    let d = CString::new(desc).unwrap();
-    // SAFETY: valid C strings and buffer.
-    let id = unsafe {
-        libc::syscall(
-            libc::SYS_add_key,
-            t.as_ptr(),
-            d.as_ptr(),
-            data.as_ptr(),
-            data.len(),
-            KEY_SPEC_SESSION_KEYRING,
-        )
-    };
-    assert!(id > 0, "add_key: {}", std::io::Error::last_os_error());
-    id
-}
-
-/// The key `desc` in this thread's session keyring, if there is one.
-fn find_key(desc: &str) -> Option<i64> {
-    let t = CString::new("user").unwrap();
-    let d = CString::new(desc).unwrap();
-    // SAFETY: valid C strings.
-    let id = unsafe {
-        libc::syscall(
-            libc::SYS_keyctl,
-            KEYCTL_SEARCH,
-            KEY_SPEC_SESSION_KEYRING,
-            t.as_ptr(),
-            d.as_ptr(),
-            0,
-        )
-    };
-    (id > 0).then_some(id)
-}
-
-fn unlink_key(id: i64) {
-    // SAFETY: no pointers.
-    unsafe {
-        libc::syscall(
-            libc::SYS_keyctl,
-            KEYCTL_UNLINK,
-            id,
-            KEY_SPEC_SESSION_KEYRING,
-        )
-    };
-}
-
 /// name_to_handle_at of `path`: (handle type, handle bytes as hex).
 fn file_handle(path: &Path) -> Option<(i32, String)> {
     let p = CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
@@ -321,8 +254,8 @@ impl Host {
         ));
         let key_desc = format!("ctools-escape-secret-{pid}");
         let planted_desc = format!("ctools-escape-planted-{pid}");
-        join_test_keyring(&format!("ctools-escape-{pid}"));
-        add_user_key(&key_desc, &token);
+        keys::join_session_keyring(&format!("ctools-escape-{pid}"));
+        keys::add_user_key(&key_desc, &token);
         let target_token = format!("3600.{}", pid % 100_000);
         let target = Command::new("sleep")
             .arg(&target_token)
@@ -425,8 +358,8 @@ impl Host {
                 self.marker.display()
             ))),
             "keyadd" => {
-                let id = find_key(&self.planted_desc)?;
-                unlink_key(id);
+                let id = keys::find_key(&self.planted_desc)?;
+                keys::unlink_key(id);
                 Some("the host sees the key the container added".into())
             }
             "devplant" => take(&self.plant.join("node")),
@@ -445,15 +378,7 @@ impl Drop for Host {
             let _ = Command::new("losetup").arg("-d").arg(dev).status();
         }
         // Our session keyring: emptied and invalidated (nothing else holds it).
-        // SAFETY: no pointers.
-        unsafe {
-            libc::syscall(libc::SYS_keyctl, KEYCTL_CLEAR, KEY_SPEC_SESSION_KEYRING);
-            libc::syscall(
-                libc::SYS_keyctl,
-                KEYCTL_INVALIDATE,
-                KEY_SPEC_SESSION_KEYRING,
-            );
-        }
+        keys::drop_session_keyring();
     }
 }
 

@@ -12,6 +12,32 @@ pub fn contain_script() -> PathBuf {
     cttest::workspace_root().join("contain").join("contain")
 }
 
+/// script(1) to run the shell line in a terminal of its own (the user's), with the workspace's
+/// contain first in PATH and the state and cgroup parent of `env`.
+pub fn terminal_cmd(env: &Env, line: &str) -> Command {
+    let mut path = contain_script().parent().unwrap().as_os_str().to_owned();
+    path.push(":");
+    path.push(test_path());
+    let mut c = Command::new("script");
+    c.args(["-qec", line, "/dev/null"])
+        .env("PATH", path)
+        .env("CONTAIN_ROOT", env.state())
+        .env("CONTAIN_CGROUP_PARENT", &env.cgparent);
+    c
+}
+
+/// The shell line run under script(1) (terminal_cmd) with no input: its exit status, and its
+/// output without carriage returns.
+pub fn in_a_terminal(env: &Env, line: &str) -> (Option<i32>, String) {
+    let mut c = terminal_cmd(env, line);
+    c.stdin(std::process::Stdio::null());
+    let o = cttest::run_with_timeout(&mut c, Duration::from_secs(60));
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).replace('\r', ""),
+    )
+}
+
 /// PATH with the built binaries and the contain directory first.
 pub fn test_path() -> OsString {
     let mut p = OsString::from(cttest::bin_dir());
