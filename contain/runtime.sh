@@ -146,17 +146,206 @@ rt_linux_devices() {
 	R_LDEV="[$r]"
 }
 
-# rt_user: process.user from the container's user (names looked up in its image), into R_USER
-# (JSON), R_UID and R_GID.
+# rt_layers CID: the container's root as the union will show it, top first, into RT_LAYERS:
+# its own layer, then the image's.
+rt_layers() {
+	local h
+	local -a ls
+	RT_LAYERS=("$ROOT/containers/$1/upper")
+	mapfile -t ls <"$ROOT/images/${META[image]}/layers"
+	for ((h = ${#ls[@]} - 1; h >= 0; h--)); do RT_LAYERS+=("$ROOT/layers/${ls[h]}/fs"); done
+}
+
+# rt_look PATH: what the union of RT_LAYERS has at PATH (absolute, no . or .., every
+# component but the last a directory of it) into R_KIND (dir, file, link or none) and R_AT
+# (the topmost layer's entry), as overlayfs merges them: a lower layer counts beneath a
+# directory only while it has a directory there too (a whiteout, a file or a link hides the
+# rest).  No link of a layer is ever followed: each component is looked at in the layers
+# that hold its parent as a real directory.
+rt_look() {
+	local q="" c d
+	local -a live=("${RT_LAYERS[@]}") next parts
+	IFS=/ read -ra parts <<<"$1"
+	R_KIND=dir R_AT=
+	for c in "${parts[@]}"; do
+		[ -n "$c" ] || continue
+		[ "$R_KIND" = dir ] || {
+			R_KIND=none
+			return
+		}
+		q+=/$c
+		next=() R_KIND=none
+		for d in "${live[@]}"; do
+			if [ -L "$d$q" ]; then
+				[ "$R_KIND" = none ] && R_KIND=link R_AT=$d$q
+				break
+			elif [ -d "$d$q" ]; then
+				[ "$R_KIND" = none ] && R_KIND=dir R_AT=$d$q
+				next+=("$d")
+			elif [ -e "$d$q" ]; then
+				# (a whiteout, overlayfs's character device, hides it)
+				[ "$R_KIND" = none ] && ! [ -c "$d$q" ] && R_KIND=file R_AT=$d$q
+				break
+			fi
+		done
+		live=("${next[@]}")
+	done
+}
+
+# rt_union_file PATH: the file at PATH in the container's root (RT_LAYERS) into R_FILE, its
+# symbolic links resolved inside that root as the container would see them (an absolute one
+# from its root, .. stopping there); status 1 when there is none.
+rt_union_file() {
+	local cur="" c t hops=0
+	local -a todo tp
+	IFS=/ read -ra todo <<<"$1"
+	while [ ${#todo[@]} -gt 0 ]; do
+		c=${todo[0]}
+		todo=("${todo[@]:1}")
+		case $c in
+		"" | .) continue ;;
+		..)
+			cur=${cur%/*}
+			continue
+			;;
+		esac
+		rt_look "$cur/$c"
+		case $R_KIND in
+		link)
+			((++hops <= 40)) || return 1
+			t=$(readlink -- "$R_AT") || return 1
+			[[ $t == /* ]] && cur=""
+			IFS=/ read -ra tp <<<"$t"
+			todo=("${tp[@]}" "${todo[@]}")
+			;;
+		none) return 1 ;;
+		*) cur+=/$c ;;
+		esac
+	done
+	[ "$R_KIND" = file ] || return 1
+	R_FILE=$R_AT
+}
+
+# rt_no_links CID PATHS...: status 1 (R_ERR) when a symbolic link lies on the way to one of
+# PATHS (mount destinations) in the container's root, as contain's own chain refuses one
+# (chroot-rs): a runtime would resolve it inside the root (runc's securejoin), the own chain
+# starts nothing.  Checked in the layers before the runtime runs, so that every runtime
+# gives the same answer.
+rt_no_links() {
+	local p q c
+	local -a parts
+	rt_layers "$1"
+	shift
+	for p in "$@"; do
+		IFS=/ read -ra parts <<<"$p"
+		q=""
+		for c in "${parts[@]}"; do
+			case $c in "" | . | ..) continue ;; esac
+			q+=/$c
+			rt_look "$q"
+			case $R_KIND in
+			link)
+				R_ERR="refusing to use '$q': it is a symbolic link inside the container's root"
+				return 1
+				;;
+			dir) ;;
+			*) break ;;
+			esac
+		done
+	done
+	return 0
+}
+
+# rt_live_file PID PATH: the file at PATH in the running container whose process is PID,
+# opened on fd R_FD through /proc/PID/root, each symbolic link on the way resolved inside
+# that root (cp's cp_resolve).  The file opened must lie on a mount of the container's root
+# (/proc/PID/mountinfo): a link swapped on the way by the container cannot make contain read
+# a file of the host's.  Status 1 when there is none, 2 (R_ERR) when the check fails.
+# (Run in rt_live_user's subshell, which the container's devices group confines.)
+rt_live_file() {
+	local pid=$1 path=$2 mnt="" l
+	cp_resolve "/proc/$pid/root" "$path" 1 || return 1
+	[ -f "$R_PATH" ] || return 1
+	exec {R_FD}<"$R_PATH" || return 1
+	while IFS= read -r l; do
+		[[ $l == mnt_id:* ]] && mnt=${l#mnt_id:} && mnt=${mnt//[[:space:]]/}
+	done <"/proc/self/fdinfo/$R_FD"
+	while IFS=' ' read -r l _; do
+		[ "$l" = "$mnt" ] && [ -f "/dev/fd/$R_FD" ] && return 0
+	done <"/proc/$pid/mountinfo"
+	R_ERR="cannot read the container's $path: it changed while being opened"
+	return 2
+}
+
+# rt_live_user PID USER GROUP: rt_user_in with the running container's own files (PID its
+# process), on stdout: the uid, the gid, HOME and the supplementary groups, a line each; or
+# the error, status 1.  A subshell that first joins the container's devices group: a node
+# the container swaps in for its passwd file on the way opens no device of the host's (the
+# own chain's lookup runs in the container's groups too).
+rt_live_user() (
+	local pid=$1 l pw="" grp="" r=0
+	while IFS=: read -r _ l r; do
+		[[ ,$l, == *,devices,* ]] && echo "$BASHPID" >"/sys/fs/cgroup/devices$r/cgroup.procs"
+		[ -z "$l" ] && [ -e /sys/fs/cgroup/cgroup.controllers ] &&
+			echo "$BASHPID" >"/sys/fs/cgroup$r/cgroup.procs"
+	done <"/proc/$pid/cgroup" 2>/dev/null
+	use cp
+	r=0
+	rt_live_file "$pid" /etc/passwd || r=$?
+	[ $r = 2 ] && echo "$R_ERR" && exit 1
+	[ $r = 0 ] && pw=/dev/fd/$R_FD
+	r=0
+	rt_live_file "$pid" /etc/group || r=$?
+	[ $r = 2 ] && echo "$R_ERR" && exit 1
+	[ $r = 0 ] && grp=/dev/fd/$R_FD
+	rt_user_in "$2" "$3" "$pw" "$grp" || {
+		echo "$R_ERR"
+		exit 1
+	}
+	printf '%s\n' "$R_UID" "$R_GID" "$PW_HOME" "${R_GIDS[*]}"
+)
+
+# rt_user CID [PID]: process.user from the container's user, its names looked up in the
+# container's own passwd and group files as contain's own chain does (the rules of runc's
+# GetExecUser, unshare-rs's --userspec): those of its root as the union will show it
+# (before it starts), or of the running container whose process is PID (exec), links
+# resolved inside that root.  Into R_USER (JSON), R_UID, R_GID, R_GIDS (the supplementary
+# groups: every group naming the user, when no group is given) and PW_HOME.
 rt_user() {
 	local spec=${META[user]:-} u g pw="" grp=""
+	local -a l
 	u=${spec%%:*} g=
 	[[ $spec == *:* ]] && g=${spec#*:}
-	image_file "${META[image]}" etc/passwd && pw=$R_FILE
+	R_GIDS=()
 	PW_UID=0 PW_GID=0 PW_HOME=/
+	if [ -z "$spec" ]; then
+		R_UID=0 R_GID=0 R_USER='{"uid":0,"gid":0}'
+		return 0
+	elif [ -n "${2:-}" ]; then
+		mapfile -t l < <(rt_live_user "$2" "$u" "$g"; echo "$?")
+		if [ "${l[-1]}" != 0 ] || [ ${#l[@]} -ne 5 ]; then
+			R_ERR=${l[0]:-cannot look up user $u in the container}
+			return 1
+		fi
+		R_UID=${l[0]} R_GID=${l[1]} PW_HOME=${l[2]}
+		read -ra R_GIDS <<<"${l[3]}"
+		rt_user_json
+		return 0
+	fi
+	rt_layers "$1"
+	rt_union_file /etc/passwd && pw=$R_FILE
+	rt_union_file /etc/group && grp=$R_FILE
+	rt_user_in "$u" "$g" "$pw" "$grp"
+}
+
+# rt_user_in USER GROUP PASSWD GROUPFILE: rt_user's lookup in the files given ("": none).
+rt_user_in() {
+	local u=$1 g=$2 pw=$3 grp=$4 name="" n x id rest m
 	if [ -n "$u" ]; then
 		if passwd_find "$pw" "$u"; then
-			:
+			while IFS=: read -r n x id rest; do
+				[ "$n" = "$u" ] || [ "$id" = "$u" ] && name=$n && break
+			done <"$pw"
 		elif [[ $u =~ ^[0-9]+$ ]]; then
 			PW_UID=$u PW_GID=0
 		else
@@ -164,22 +353,35 @@ rt_user() {
 			return 1
 		fi
 	fi
-	if [ -n "$g" ] && ! [[ $g =~ ^[0-9]+$ ]]; then
-		image_file "${META[image]}" etc/group && grp=$R_FILE
-		local n x id rest found=
+	R_GID=$PW_GID
+	if [ -n "$g" ]; then
+		local found=
 		if [ -n "$grp" ]; then
 			while IFS=: read -r n x id rest; do
-				[ "$n" = "$g" ] && found=$id && break
+				[ "$n" = "$g" ] || [ "$id" = "$g" ] && found=$id && break
 			done <"$grp"
 		fi
-		[ -n "$found" ] || {
+		if [ -n "$found" ]; then
+			R_GID=$found
+		elif [[ $g =~ ^[0-9]+$ ]]; then
+			R_GID=$g
+		else
 			R_ERR="unable to find group $g: no matching entries in group file"
 			return 1
-		}
-		g=$found
+		fi
+	elif [ -n "$name" ] && [ -n "$grp" ]; then
+		while IFS=: read -r n x id m; do
+			[[ ,$m, == *",$name,"* ]] && [[ $id =~ ^[0-9]+$ ]] && R_GIDS+=("$id")
+		done <"$grp"
 	fi
-	R_UID=$PW_UID R_GID=${g:-$PW_GID}
-	R_USER="{\"uid\":$R_UID,\"gid\":$R_GID}"
+	R_UID=$PW_UID
+	rt_user_json
+}
+# rt_user_json: R_UID, R_GID and R_GIDS as process.user into R_USER.
+rt_user_json() {
+	local gids=""
+	[ ${#R_GIDS[@]} -gt 0 ] && printf -v gids ',%s' "${R_GIDS[@]}" && gids=",\"additionalGids\":[${gids#,}]"
+	R_USER="{\"uid\":$R_UID,\"gid\":$R_GID$gids}"
 }
 
 # rt_seccomp CAPS: Docker's default profile (contain's own) as OCI's linux.seccomp for this
@@ -320,7 +522,7 @@ rt_a() {
 # its stored settings; NETNS the network namespace to join ("" for a new one, "host").
 rt_config() {
 	local cid=$1 netns=$2 c=$ROOT/containers/$1 v mounts ns caps sc="" o
-	rt_user || return 1
+	rt_user "$cid" || return 1
 	rt_caps
 	caps=""
 	for v in $R_CAPS; do caps+=",\"$v\""; done
@@ -445,7 +647,22 @@ rt_chain() {
 	esac
 	mkdir -p -- "$c/bundle/rootfs" "$RT_ROOT" || die "cannot create $c/bundle"
 	# (written in place: the bundle is the container's alone, and made again at each start)
-	rt_config "$cid" "$netns" >"$c/bundle/config.json" || die "$R_ERR"
+	rt_config "$cid" "$netns" >"$c/bundle/config.json" || {
+		rt_fails
+		return
+	}
+	# no mount destination through a link of the root's (the own chain refuses one too)
+	local -a dsts=(/proc /dev /sys)
+	[ -e "$c/hosts" ] && dsts+=(/etc/hosts /etc/hostname /etc/resolv.conf)
+	local v
+	for v in "${VOLUMES[@]}"; do
+		v=${v#*:}
+		dsts+=("${v%:*}")
+	done
+	rt_no_links "$cid" "${dsts[@]}" || {
+		rt_fails
+		return
+	}
 	# a runtime killed before its own cleanup leaves its state: the same id would be refused
 	[ -e "$RT_ROOT/$cid" ] && "$R_RT" --root "$RT_ROOT" delete --force "$cid" >/dev/null 2>&1
 	# (a user's container: root of a user namespace of its own mounts the union, and the
@@ -455,6 +672,12 @@ rt_chain() {
 	CHAIN=("${TOOL[unshare-rs]}" "${own[@]}" --fork --json-status 9 -- "${TOOL[unionmount]}" "$@"
 		--upper "$c/upper" --work "$c/work" "$c/bundle/rootfs" --
 		"$R_RT" --root "$RT_ROOT" run "${pivot[@]}" --bundle "$c/bundle" "$cid")
+}
+
+# rt_fails: a chain that ends as the own chain's does when its tools refuse the container
+# (status 125, R_ERR on its error output): the run is recorded as any other end.
+rt_fails() {
+	CHAIN=("$BASH" -c 'printf "contain: %s\n" "$1" >&2; exit 125' contain "$R_ERR")
 }
 
 # rt_kill CID SIG RUNTIME: the signal to the container's process, through its runtime.
@@ -470,12 +693,16 @@ rt_exec() {
 	shift 5
 	rt_resolve "${META[runtime]}" || die "$R_ERR"
 	META[user]=$user
-	rt_user || die "$R_ERR"
+	# the names of the running container's own files (its process: the runtime's record)
+	cinit_v "$cid"
+	[ -n "$R_INIT" ] || die "exec: container ${cid:0:12} has no init process"
+	rt_user "$cid" "$R_INIT" || die "$R_ERR"
 	# the user's HOME (from the image's passwd) unless the environment has one (exec's -e)
 	local home=1
 	for e in "${CENV[@]}"; do [[ $e == HOME=* ]] && home=0; done
 	[ $home = 1 ] && [ -n "$user" ] && CENV+=("HOME=${PW_HOME:-/}")
 	R_EXEC=("$R_RT" --root "$RT_ROOT" exec --cwd "$wd" --user "$R_UID:$R_GID")
+	for e in "${R_GIDS[@]}"; do R_EXEC+=(--additional-gids "$e"); done
 	for e in "${CENV[@]}"; do R_EXEC+=(--env "$e"); done
 	[ "$tty" = 1 ] && [ "$detach" = 0 ] && R_EXEC+=(--tty)
 	R_EXEC+=("$cid" "$@")

@@ -264,6 +264,44 @@ fn own_cgroup(text: &str, controllers: &str) -> Option<String> {
     })
 }
 
+/// The name of the container's own group: the last component that most of
+/// the v1 controller hierarchies' paths of `/proc/self/cgroup` (`text`) end
+/// in, roots aside (the group the runtime made and joined; a relative
+/// cgroupsPath puts it under the caller's group of each hierarchy, which may
+/// differ; a controller it has no rule for, as devices for a privileged
+/// container, may be left at the root), as `create::cgroup_dirs` tells the
+/// container's own group (a rootless container without limits stays in the
+/// caller's groups: the most common of them, the roots hidden).  `None`
+/// when the process is in the roots alone, or in a tie: every hierarchy is
+/// then shown as the process sees it, as runc shows them.
+fn container_group(text: &str) -> Option<&str> {
+    let mut seen: Vec<(&str, usize)> = vec![];
+    for l in text.lines() {
+        let mut f = l.splitn(3, ':');
+        let (Some(_), Some(c), Some(p)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let last = last_component(p);
+        if c.is_empty() || c.starts_with("name=") || last.is_empty() {
+            continue;
+        }
+        match seen.iter_mut().find(|(n, _)| *n == last) {
+            Some((_, k)) => *k += 1,
+            None => seen.push((last, 1)),
+        }
+    }
+    let most = seen.iter().map(|(_, k)| *k).max()?;
+    let mut top = seen.iter().filter(|(_, k)| *k == most);
+    let (name, _) = top.next()?;
+    // a tie: no group the container is known to own
+    top.next().is_none().then_some(*name)
+}
+
+/// A cgroup path's last component ("" for a root).
+fn last_component(p: &str) -> &str {
+    p.trim_end_matches('/').rsplit('/').next().unwrap_or("")
+}
+
 /// The `cgroup` mount: on v1 a tmpfs with the container's own directory of
 /// each hierarchy bound in it (and the host's combined-name links); with
 /// a cgroup namespace on v2, cgroup2 itself.
@@ -287,6 +325,7 @@ fn mount_cgroup(dest: &Path, o: &Opts, cgroupns: bool) -> Result<()> {
         .map_err(|e| err(format!("mount tmpfs on {}", dest.display()), e))?;
     let base = Path::new("/sys/fs/cgroup");
     let mine = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let own_group = container_group(&mine);
     for (point, fstype) in &hier {
         let Ok(rel) = point.strip_prefix(base) else {
             continue;
@@ -305,6 +344,12 @@ fn mount_cgroup(dest: &Path, o: &Opts, cgroupns: bool) -> Result<()> {
         let own = own_cgroup(&mine, &key)
             .or_else(|| own_cgroup(&mine, &format!("name={name}")))
             .unwrap_or_else(|| "/".into());
+        // Only the container's own group: a hierarchy it has no group of its
+        // own in (name=systemd, the unified one of a hybrid host) would show
+        // the host's root, or a group the caller shares, with its children.
+        if own_group.is_some_and(|g| g != last_component(&own)) {
+            continue;
+        }
         let src = point.join(own.trim_start_matches('/'));
         let to = dest.join(rel);
         mkdir_p(&to)?;
@@ -725,6 +770,31 @@ mod tests {
         assert_eq!(o.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
         assert_eq!(o.data, vec!["mode=755".to_string()]);
         assert!(o.copyup);
+    }
+
+    #[test]
+    fn the_cgroup_mount_shows_the_containers_own_group_alone() {
+        // a hybrid host: the container's group in each controller hierarchy, the caller's
+        // (here the root) in name=systemd and the unified one
+        let made = "9:name=systemd:/\n8:pids:/p/c1\n4:memory:/p/c1\n1:cpu,cpuacct:/p/c1\n0::/\n";
+        assert_eq!(container_group(made), Some("c1"));
+        // a relative cgroupsPath: under the caller's group, which differs by hierarchy
+        let rel = "9:name=systemd:/s\n8:pids:/t/c1\n4:memory:/m/t/c1\n0::/s\n";
+        assert_eq!(container_group(rel), Some("c1"));
+        assert_eq!(last_component("/s"), "s");
+        assert_eq!(last_component("/"), "");
+        // devices left at the root (a privileged container): the others tell the group
+        let priv_ = "9:name=systemd:/\n8:pids:/t/c1\n5:devices:/\n4:memory:/m/t/c1\n0::/\n";
+        assert_eq!(container_group(priv_), Some("c1"));
+        // no group of its own (a rootless container without limits): the caller's
+        assert_eq!(
+            container_group("8:pids:/\n4:memory:/u/s\n0::/u/s\n"),
+            Some("s")
+        );
+        assert_eq!(container_group("8:pids:/a\n4:memory:/u/s\n0::/u/s\n"), None);
+        assert_eq!(container_group("8:pids:/\n4:memory:/\n0::/\n"), None);
+        // cgroup v2 alone: no v1 controller
+        assert_eq!(container_group("0::/p/c1\n"), None);
     }
 
     #[test]

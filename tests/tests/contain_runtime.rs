@@ -527,3 +527,213 @@ fn init_chroot_and_tty_go_through_the_runtime_as_through_the_own_chain() {
     env.ok(&["rm", id]);
     remove_other_parents(&env.cgparent);
 }
+
+/// The credentials an exec'd shell has, from its own /proc/self/status, and its HOME.
+const IDS: &str = "while read -r k a b; do case $k in Uid:|Gid:) echo $k $a;; Groups:) echo $k $a $b;; esac; done </proc/self/status; echo HOME=$HOME";
+
+/// What a container sees of its root as the own chain shows it, through runc-rs and runc:
+/// exec -u looks the user up in the running container's own files (a user it added is found,
+/// a passwd file it turned into a link to a host path resolves inside its root), run -u in
+/// its layer over the image's (links resolved inside it too); a volume whose destination
+/// the layer turned into a link is refused before any runtime runs; /sys/fs/cgroup holds the
+/// container's own groups, read-only.
+#[test]
+fn runtime_containers_see_their_own_root_as_the_own_chain() {
+    if !cttest::require_root(
+        "e2e::contain_runtime::runtime_containers_see_their_own_root_as_the_own_chain",
+    ) {
+        return;
+    }
+    let env = Env::new("rtroot");
+    env.build_test_image("rt");
+    let dir = cttest::tempdir().unwrap();
+    // a file of the host's that a link could point at: a copy made for the test
+    let decoy = dir.path().join("group");
+    std::fs::write(&decoy, "decoy:x:999:app\n").unwrap();
+    let mut modes: Vec<Option<&str>> = vec![None];
+    modes.extend(runtimes().into_iter().map(Some));
+    let mut seen = vec![];
+    for rt in modes {
+        let name = rt.unwrap_or("own chain");
+        fn with<'a>(rt: Option<&'a str>, a: &[&'a str]) -> Vec<&'a str> {
+            let mut v: Vec<&str> = vec![a[0]];
+            if let Some(rt) = rt {
+                v.extend(["--runtime", rt]);
+            }
+            v.extend(&a[1..]);
+            v
+        }
+        // exec -u: the running container's own passwd and group files
+        let id = env.ok(&with(
+            rt,
+            &["run", "-d", "--network", "none", "rt", "/bin/sleep", "1000"],
+        ));
+        let id = id.trim();
+        env.wait_for(id, "running");
+        env.ok(&[
+            "exec",
+            id,
+            "/bin/sh",
+            "-c",
+            "echo app:x:4242:4243:app:/home/app:/bin/sh >>/etc/passwd; echo extra:x:777:app,other >>/etc/group",
+        ]);
+        let o = env.ok(&["exec", "-u", "app", id, "/bin/sh", "-c", IDS]);
+        assert_eq!(
+            o, "Uid: 4242\nGid: 4243\nGroups: 777\nHOME=/home/app\n",
+            "{name}: exec -u app"
+        );
+        let o = env.ok(&["exec", "-u", "app:5", id, "/bin/sh", "-c", IDS]);
+        assert_eq!(
+            o, "Uid: 4242\nGid: 5\nGroups:\nHOME=/home/app\n",
+            "{name}: exec -u app:5"
+        );
+        let out = env.run(&["exec", "-u", "nosuch", id, "/bin/true"]);
+        assert_eq!(out.status.code(), Some(125), "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("unable to find user nosuch"),
+            "{name}: {}",
+            stderr(&out)
+        );
+        // the container turns its passwd into a link to the host's /etc/shadow: it resolves
+        // in its own root (no shadow there), never on the host
+        let o = env.ok(&["exec", id, "/probe", "attack", "passwd", "/etc/shadow"]);
+        assert!(o.contains("planted"), "{name}: {o}");
+        let out = env.run(&["exec", "-u", "root", id, "/bin/true"]);
+        assert_eq!(out.status.code(), Some(125), "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("unable to find user root"),
+            "{name}: {}",
+            stderr(&out)
+        );
+        let o = env.ok(&["exec", "-u", "1234:5", id, "/bin/sh", "-c", IDS]);
+        assert!(o.starts_with("Uid: 1234\nGid: 5\n"), "{name}: {o}");
+        env.ok(&["rm", "-f", id]);
+
+        // run -u: the container's layer over the image's (here one that changed nobody's
+        // entry, as a container's earlier run could), its links resolved inside it
+        let id = env.ok(&with(
+            rt,
+            &[
+                "create",
+                "--network",
+                "none",
+                "-u",
+                "nobody",
+                "rt",
+                "/bin/sh",
+                "-c",
+                IDS,
+            ],
+        ));
+        let id = id.trim();
+        let etc = env.state().join("containers").join(id).join("upper/etc");
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::write(
+            etc.join("passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:4242:4243:app:/home/app:/bin/sh\n",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(&decoy, etc.join("group")).unwrap();
+        let out = env.run(&["start", "-a", id]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let o = stdout(&out);
+        // (the own chain's chroot-rs --userspec looks the name up with coreutils chroot's
+        // rules, outside the root first: the gid and groups of the image's entry stay; a
+        // runtime is given Docker's, from the container's files alone)
+        let want = if rt.is_some() {
+            "Uid: 4242\nGid: 4243\nGroups:\n"
+        } else {
+            "Uid: 4242\n"
+        };
+        assert!(
+            o.starts_with(want),
+            "{name}: run -u nobody (the decoy group file is the host's): {o}"
+        );
+        assert!(!o.contains("999"), "{name}: the host's decoy group: {o}");
+        env.ok(&["rm", id]);
+
+        // a volume destination through a link of the layer's: refused, the host's
+        // directory untouched
+        let src = dir.path().join(format!("src-{name}"));
+        let victim = dir.path().join(format!("victim-{name}"));
+        std::fs::create_dir(&src).unwrap();
+        std::fs::create_dir(&victim).unwrap();
+        let vol = format!("{}:/data/sub", src.display());
+        let id = env.ok(&with(
+            rt,
+            &["create", "-v", &vol, "rt", "/bin/ls", "/data/sub"],
+        ));
+        let id = id.trim();
+        std::os::unix::fs::symlink(
+            &victim,
+            env.state().join("containers").join(id).join("upper/data"),
+        )
+        .unwrap();
+        let out = env.run(&["start", "-a", id]);
+        assert_eq!(out.status.code(), Some(125), "{name}: {}", stdout(&out));
+        assert_eq!(env.inspect(id)["State"]["ExitCode"], 125, "{name}");
+        assert!(
+            stderr(&out).contains("symbolic link"),
+            "{name}: {}",
+            stderr(&out)
+        );
+        assert!(
+            std::fs::read_dir(&victim).unwrap().next().is_none(),
+            "{name}: nothing made on the host"
+        );
+        env.ok(&["rm", "-f", id]);
+
+        // /sys/fs/cgroup: the container's own groups, read-only
+        let o = env.ok(&with(
+            rt,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-m",
+                "64m",
+                "rt",
+                "/bin/sh",
+                "-c",
+                CGROUP_VIEW,
+            ],
+        ));
+        seen.push((name, o));
+    }
+    if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        for (name, o) in &seen {
+            assert!(o.contains("limit 67108864\n"), "{name}: {o}");
+            for bad in ["child ", "release_agent ", "wrote-", "made-cgroup"] {
+                assert!(!o.contains(bad), "{name}: {bad}: {o}");
+            }
+            let top = o.lines().find_map(|l| l.strip_prefix("top ")).unwrap();
+            for want in ["memory", "pids", "blkio", "cpuset", "freezer"] {
+                assert!(top.split(' ').any(|t| t == want), "{name}: {want}: {o}");
+            }
+            // runc 1.1.5 shows name=systemd (its own group there: it joins one) and leaves
+            // the tmpfs beneath writable; the own chain and runc-rs neither
+            if *name != "runc" {
+                assert!(
+                    !top.contains("systemd") && !top.contains("unified"),
+                    "{name}: {o}"
+                );
+                assert!(!o.contains("made-top"), "{name}: {o}");
+            }
+        }
+    }
+    remove_other_parents(&env.cgparent);
+}
+
+/// What /sys/fs/cgroup shows and lets through (cgroup v1).
+const CGROUP_VIEW: &str = r#"
+    echo "limit $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
+    echo "top" $(ls /sys/fs/cgroup)
+    for d in /sys/fs/cgroup/*/*/; do [ -d "$d" ] && echo "child $d"; done
+    for h in /sys/fs/cgroup/*; do [ -e "$h/release_agent" ] && echo "release_agent $h"; done
+    echo 1 > /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null && echo wrote-limit
+    echo 0 > /sys/fs/cgroup/memory/cgroup.procs 2>/dev/null && echo wrote-procs
+    mkdir /sys/fs/cgroup/memory/x 2>/dev/null && echo made-cgroup
+    mkdir /sys/fs/cgroup/x 2>/dev/null && echo made-top
+    echo end
+"#;
