@@ -91,13 +91,17 @@ pub fn parse(name: &str) -> Option<Cap> {
         .map(|i| Cap::One(i as u32))
 }
 
-/// The highest capability number the kernel knows.
+/// The highest capability number the kernel knows (read once per process:
+/// a container's init asks for it several times while dropping its sets).
 #[must_use]
 pub fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(NAMES.len() as u32 - 1)
+    static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(NAMES.len() as u32 - 1)
+    })
 }
 
 fn mask_of(names: &[&str]) -> u64 {

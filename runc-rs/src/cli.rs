@@ -350,7 +350,7 @@ pub enum Cmd {
         /// The sync socket's descriptor
         #[arg(long)]
         sync: i32,
-        /// The exec.fifo path
+        /// The exec.fifo path (`-`: start comes over the sync socket, as run sends it)
         #[arg(long)]
         fifo: PathBuf,
         /// preserve-fds of create

@@ -139,7 +139,7 @@ fn cleanup(root: &Path, id: &str, pid: i32, group: &str) {
         .args(["--delete", group])
         .stderr(std::process::Stdio::null())
         .status();
-    let _ = fs::remove_dir_all(state::dir(root, id));
+    state::remove_dir(root, id);
 }
 
 /// `create`: returns the init's pid.
@@ -156,6 +156,27 @@ pub fn create(root: &Path, id: &str, o: &CreateOpts, for_run: bool) -> Result<i3
 /// # Errors
 /// As [`create`].
 pub fn create_spec(root: &Path, id: &str, o: &CreateOpts, for_run: bool) -> Result<(i32, Spec)> {
+    create_full(root, id, o, for_run, false).map(|c| (c.pid, c.spec))
+}
+
+/// A created container, as run holds it.
+struct Created {
+    pid: i32,
+    spec: Spec,
+    rec: Record,
+    /// run's end of the sync socket: the init waits on it for "start"
+    /// instead of on exec.fifo (nobody else can start a container that
+    /// run made).
+    sync: Option<OwnedFd>,
+}
+
+fn create_full(
+    root: &Path,
+    id: &str,
+    o: &CreateOpts,
+    for_run: bool,
+    start_on_sync: bool,
+) -> Result<Created> {
     let bundle = fs::canonicalize(&o.bundle)
         .map_err(|e| anyhow!("bundle {}: {}", o.bundle.display(), ctcore::error_text(&e)))?;
     let spec = load_spec(&bundle)?;
@@ -173,9 +194,24 @@ pub fn create_spec(root: &Path, id: &str, o: &CreateOpts, for_run: bool) -> Resu
     }
     let sdir = state::make_dir(root, id)?;
     let group = plan::cgroup_name(&spec, id);
-    let r = create_in(root, id, o, &bundle, &spec, &sdir, &group, terminal);
+    let r = create_in(
+        root,
+        id,
+        o,
+        &bundle,
+        &spec,
+        &sdir,
+        &group,
+        terminal,
+        start_on_sync,
+    );
     match r {
-        Ok(pid) => Ok((pid, spec)),
+        Ok((pid, rec, sync)) => Ok(Created {
+            pid,
+            spec,
+            rec,
+            sync,
+        }),
         Err((e, pid)) => {
             cleanup(root, id, pid, &group);
             Err(e)
@@ -193,18 +229,10 @@ fn create_in(
     sdir: &Path,
     group: &str,
     terminal: bool,
-) -> std::result::Result<i32, (anyhow::Error, i32)> {
+    start_on_sync: bool,
+) -> std::result::Result<(i32, Record, Option<OwnedFd>), (anyhow::Error, i32)> {
     let fail = |e: anyhow::Error| (e, 0);
-    let fifo = sdir.join("exec.fifo");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622)).map_err(|e| {
-        fail(anyhow!(
-            "mkfifo {}: {}",
-            fifo.display(),
-            ctcore::errno_text(e)
-        ))
-    })?;
-    // SAFETY: chmod on our fifo (the umask took bits away).
-    let _ = fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622));
+    let fifo = state::make_fifo(sdir).map_err(fail)?;
     let rootfs = {
         let p = spec
             .root()
@@ -225,7 +253,10 @@ fn create_in(
         cgroup: group.to_string(),
         ..Record::default()
     };
-    state::save(root, &rec).map_err(fail)?;
+    // state.json is written once, when the init's pid is known (as runc):
+    // on ext4 a second write renamed over the first forces the new one's
+    // blocks to be allocated (auto_da_alloc), and its delete then waits for
+    // a discard on a `discard` mount.
 
     let (mine, theirs) = sync::pair().map_err(fail)?;
     // The chain: cgset GROUP [LIMITS] -- unshare-rs NS -- runc-rs init.
@@ -269,7 +300,11 @@ fn create_in(
         "--sync".into(),
         sync_fd.to_string().into(),
         "--fifo".into(),
-        fifo.as_os_str().to_owned(),
+        if start_on_sync {
+            "-".into()
+        } else {
+            fifo.as_os_str().to_owned()
+        },
         "--preserve-fds".into(),
         o.preserve_fds.to_string().into(),
     ];
@@ -414,7 +449,7 @@ fn create_in(
         // run with a terminal and no console socket: relay it ourselves.
         RELAY.with(|r| *r.borrow_mut() = Some(m));
     }
-    Ok(pid)
+    Ok((pid, rec, start_on_sync.then_some(mine)))
 }
 
 /// The first process of the chain: the exec'd tools, or runc-rs's fork.
@@ -782,12 +817,19 @@ fn init_with(
             bail!("setdomainname: {}", ctcore::error_text(&e));
         }
     }
-    // The fifo, opened before the old root goes.
-    let fifo_fd = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
-        .open(fifo)
-        .map_err(|e| anyhow!("open {}: {}", fifo.display(), ctcore::error_text(&e)))?;
+    // The fifo, opened before the old root goes ("-": run's start comes
+    // over the sync socket instead).
+    let fifo_fd = if fifo == Path::new("-") {
+        None
+    } else {
+        Some(
+            fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+                .open(fifo)
+                .map_err(|e| anyhow!("open {}: {}", fifo.display(), ctcore::error_text(&e)))?,
+        )
+    };
     hooks::run(
         "createContainer",
         &hook_list(&spec, |h| h.create_container()),
@@ -860,15 +902,21 @@ fn init_with(
     };
     process::cloexec_from(3 + preserve);
     sync::send(fd, "ready", None)?;
-    // Blocks until start opens the fifo for reading.
-    let w = fs::OpenOptions::new()
-        .write(true)
-        .open(format!("/proc/self/fd/{}", fifo_fd.as_raw_fd()))
-        .map_err(|e| anyhow!("open exec fifo: {}", ctcore::error_text(&e)))?;
-    nix::unistd::write(&w, &[0u8])
-        .map_err(|e| anyhow!("write exec fifo: {}", ctcore::errno_text(e)))?;
-    drop(w);
-    drop(fifo_fd);
+    if let Some(fifo_fd) = fifo_fd {
+        // Blocks until start opens the fifo for reading.
+        let w = fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/self/fd/{}", fifo_fd.as_raw_fd()))
+            .map_err(|e| anyhow!("open exec fifo: {}", ctcore::error_text(&e)))?;
+        nix::unistd::write(&w, &[0u8])
+            .map_err(|e| anyhow!("write exec fifo: {}", ctcore::errno_text(e)))?;
+    } else {
+        // run's "start" (its end of file: run went away, nothing runs).
+        match sync::recv(fd)? {
+            Some((m, _)) if m == "start" => {}
+            _ => bail!("runc-rs run went away before start"),
+        }
+    }
     hooks::run(
         "startContainer",
         &hook_list(&spec, |h| h.start_container()),
@@ -978,7 +1026,8 @@ pub fn start_with(root: &Path, id: &str, spec: Option<&Spec>) -> Result<()> {
             Err(e) => bail!("read {}: {}", fifo.display(), ctcore::errno_text(e)),
         }
     }
-    let _ = fs::remove_file(&fifo);
+    drop(f);
+    state::drop_fifo(&state::dir(root, id));
     let read;
     let spec = match spec {
         Some(s) => Some(s),
@@ -988,11 +1037,28 @@ pub fn start_with(root: &Path, id: &str, spec: Option<&Spec>) -> Result<()> {
         }
     };
     if let Some(spec) = spec {
-        let st = state_json(&rec, ContainerState::Running, rec.pid);
-        if let Err(e) = hooks::run("poststart", &hook_list(spec, |h| h.poststart()), &st) {
-            crate::log::warn(&format!("{e:#}"));
-        }
+        poststart(&rec, spec);
     }
+    Ok(())
+}
+
+/// The poststart hooks (a failure only warns, as runc).
+fn poststart(rec: &Record, spec: &Spec) {
+    let st = state_json(rec, ContainerState::Running, rec.pid);
+    if let Err(e) = hooks::run("poststart", &hook_list(spec, |h| h.poststart()), &st) {
+        crate::log::warn(&format!("{e:#}"));
+    }
+}
+
+/// run's start: exec.fifo goes (the status turns running) and the init,
+/// waiting on the sync socket, is told to go on.
+fn start_run(root: &Path, c: &Created) -> Result<()> {
+    state::drop_fifo(&state::dir(root, &c.rec.id));
+    let sock = c.sync.as_ref().map_or(-1, AsRawFd::as_raw_fd);
+    if sync::send(sock, "start", None).is_err() {
+        bail!("container process is already dead");
+    }
+    poststart(&c.rec, &c.spec);
     Ok(())
 }
 
@@ -1005,11 +1071,13 @@ pub fn run(root: &Path, id: &str, o: &CreateOpts, detach: bool, keep: bool) -> R
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     }
-    let (pid, spec) = create_spec(root, id, o, !detach)?;
-    if let Err(e) = start_with(root, id, Some(&spec)) {
-        let _ = crate::ops::delete_with(root, id, true, Some(&spec));
+    let c = create_full(root, id, o, !detach, true)?;
+    if let Err(e) = start_run(root, &c) {
+        let _ = crate::ops::delete_with(root, id, true, Some(&c.spec));
         return Err(e);
     }
+    let (pid, spec) = (c.pid, c.spec);
+    drop(c.sync);
     if detach {
         return Ok(0);
     }

@@ -211,7 +211,7 @@ pub fn delete_with(
             .iter()
             .all(|d| fs::remove_dir(d).is_ok() || !d.exists());
     if removed {
-        let _ = fs::remove_dir_all(state::dir(root, id));
+        state::remove_dir(root, id);
     } else {
         kill_and_remove(root, id, &rec, st);
     }
@@ -251,7 +251,7 @@ fn kill_and_remove(root: &Path, id: &str, rec: &Record, st: Status) {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     remove_cgroups(&rec.cgroup_dirs);
-    let _ = fs::remove_dir_all(state::dir(root, id));
+    state::remove_dir(root, id);
 }
 
 /// The poststop hooks (a failure only warns).

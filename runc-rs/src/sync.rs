@@ -42,7 +42,7 @@ pub fn send(sock: RawFd, msg: &str, fd: Option<RawFd>) -> Result<()> {
         }
         None => vec![],
     };
-    sendmsg::<UnixAddr>(sock, &iov, &cmsg, MsgFlags::empty(), None)
+    sendmsg::<UnixAddr>(sock, &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None)
         .map_err(|e| anyhow!("sync: {}", ctcore::errno_text(e)))?;
     Ok(())
 }
