@@ -212,8 +212,8 @@ fn set(cli: &cli::Cli, f: &Flags, tree: &Tree, groups: &[Group]) -> Result<i32> 
         if groups.len() != 1 {
             return Err(usage("PROGRAM runs in one GROUP; give exactly one"));
         }
-        let found = ctcore::exec::which(&cli.program[0]).is_some_and(|p| p.exists());
-        if !found {
+        // (which already found an existing file)
+        if ctcore::exec::which(&cli.program[0]).is_none() {
             let e = std::io::Error::from_raw_os_error(libc::ENOENT);
             return Err(ctcore::exec::exec_error(&cli.program[0], &e));
         }

@@ -173,6 +173,34 @@ pub fn ensure(
             }
         } else {
             let cpuset = h.controllers.iter().any(|c| c == "cpuset");
+            // The usual case first, in one call: the group is new and its
+            // parent is there (a start under contain's parent group).
+            if !dry && chain.len() > 1 {
+                let leaf = &chain[chain.len() - 1];
+                match fs::create_dir(leaf) {
+                    Ok(()) => {
+                        created.dirs.push(leaf.clone());
+                        // An empty parent cpuset (made by others, as
+                        // libcgroup's cgcreate does): every level gets its
+                        // parent's cpus and mems, from the top down.
+                        if cpuset && !init_cpuset(leaf)? {
+                            for d in &chain[1..] {
+                                init_cpuset(d)?;
+                            }
+                        }
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && leaf.is_dir() => {
+                        if cpuset {
+                            init_cpuset(leaf)?;
+                        }
+                        continue;
+                    }
+                    // A missing parent or a refusal: the way below, which
+                    // makes the parents and says what failed.
+                    Err(_) => {}
+                }
+            }
             // The group is there already (a join): so are its ancestors.
             let leaf = chain.last().filter(|d| chain.len() > 1 && d.is_dir());
             if let Some(d) = leaf {
@@ -237,20 +265,24 @@ fn mkdir(d: &Path, dry: bool, created: &mut Created) -> Result<bool> {
     }
 }
 
-/// A new v1 cpuset is empty; copy the parent's cpus and mems.
-fn init_cpuset(d: &Path) -> Result<()> {
+/// A new v1 cpuset is empty; copy the parent's cpus and mems.  False
+/// when the parent had none to give (an empty cpuset itself).
+fn init_cpuset(d: &Path) -> Result<bool> {
     let parent = d.parent().unwrap_or(d);
+    let mut given = true;
     for f in ["cpuset.cpus", "cpuset.mems"] {
-        let mine = fs::read_to_string(d.join(f)).unwrap_or_default();
+        let mine = ctcore::read_text(d.join(f)).unwrap_or_default();
         if mine.trim().is_empty() {
-            let v = fs::read_to_string(parent.join(f)).unwrap_or_default();
+            let v = ctcore::read_text(parent.join(f)).unwrap_or_default();
             let v = v.trim();
-            if !v.is_empty() {
+            if v.is_empty() {
+                given = false;
+            } else {
                 write_file(&d.join(f), v).map_err(|e| write_error(&d.join(f), v, &e))?;
             }
         }
     }
-    Ok(())
+    Ok(given)
 }
 
 /// Enable the standard controllers in `dir`'s subtree_control, for `child`.
@@ -428,6 +460,7 @@ fn internal_processes(ctrls: &[&str], path: &Path, child: &Path, r: &Refused) ->
 /// At the first write refused.
 pub fn apply(tree: &Tree, group: &Group, writes: &[Write], dry: bool) -> Result<Vec<String>> {
     let mut notes = Vec::new();
+    let mut devices = DeviceWriter::default();
     for w in writes {
         let dir = if w.ctrl == "cgroup" {
             tree.v2().map(|h| group.dir(h))
@@ -450,14 +483,65 @@ pub fn apply(tree: &Tree, group: &Group, writes: &[Write], dry: bool) -> Result<
             }
             continue;
         }
+        if write_only(&w.file) {
+            // A v1 device rule per write(2), all on one descriptor; nothing
+            // to read back (the kernel refuses reads of these files).
+            devices
+                .write(&path, &w.value)
+                .map_err(|e| write_error(&path, &w.value, &e))?;
+            continue;
+        }
         write_file(&path, &w.value).map_err(|e| write_error(&path, &w.value, &e))?;
-        if let Ok(back) = fs::read_to_string(&path)
+        if let Ok(back) = ctcore::read_text(&path)
             && let Some(n) = readback_note(&w.file, &w.value, &back)
         {
             notes.push(format!("{}: {n}", group.name));
         }
     }
     Ok(notes)
+}
+
+/// The v1 files that take writes only: devices.allow and devices.deny.
+fn write_only(file: &str) -> bool {
+    matches!(file, "devices.allow" | "devices.deny")
+}
+
+/// Writes to the v1 devices files: the file of the last write stays open
+/// for the next one to the same file when it is a cgroup file (the kernel
+/// takes each write(2) as one rule), so a policy of a dozen rules costs
+/// one open per file, not one per rule.  A plain file (a fake tree) is
+/// opened for each write, truncated as a shell's `>` does.
+#[derive(Default)]
+struct DeviceWriter {
+    open: Option<(PathBuf, fs::File)>,
+}
+
+impl DeviceWriter {
+    fn write(&mut self, path: &Path, value: &str) -> io::Result<()> {
+        use std::io::Write as _;
+        if let Some((p, f)) = &mut self.open
+            && p == path
+        {
+            return f.write_all(value.as_bytes());
+        }
+        self.open = None;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path)?;
+        f.write_all(value.as_bytes())?;
+        if is_cgroupfs(&f) {
+            self.open = Some((path.to_path_buf(), f));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `f` is a file of a cgroup v1 file system.
+fn is_cgroupfs(f: &fs::File) -> bool {
+    // CGROUP_SUPER_MAGIC; f_type's C type differs between architectures.
+    #[allow(clippy::unnecessary_cast)]
+    nix::sys::statfs::fstatfs(f).is_ok_and(|s| s.filesystem_type().0 as i64 == 0x0027_e0eb)
 }
 
 /// The procs file of a directory.

@@ -68,8 +68,8 @@ impl Tree {
         if let Some(root) = root {
             return Self::from_root(root);
         }
-        let mi = fs::read_to_string("/proc/self/mountinfo").context("/proc/self/mountinfo")?;
-        let pc = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let mi = ctcore::read_text("/proc/self/mountinfo").context("/proc/self/mountinfo")?;
+        let pc = ctcore::read_text("/proc/self/cgroup").unwrap_or_default();
         let mut tree = Self::from_mountinfo(&mi, &pc);
         for h in &mut tree.hiers {
             if h.v2 {
@@ -334,7 +334,7 @@ fn own_cgroup(proc_cgroup: &str, v2: bool, controllers: &[String], mroot: &str) 
 /// The words of a file (cgroup.controllers, cgroup.subtree_control).
 #[must_use]
 pub fn read_words(p: &Path) -> Vec<String> {
-    fs::read_to_string(p)
+    ctcore::read_text(p)
         .unwrap_or_default()
         .split_whitespace()
         .map(String::from)

@@ -204,8 +204,30 @@ fn mnt(src: Option<&Path>, t: &Path, fstype: Option<&str>, fl: MsFlags, what: &s
 /// A read-only bind of `src` on `t` (nosuid, nodev, noexec).
 fn bind_ro(src: &Path, t: &Path) -> Step {
     mnt(Some(src), t, None, MsFlags::MS_BIND, "a bind of a cgroup")?;
+    remount_ro(t)
+}
+
+/// The bind at `t` read-only (nosuid, nodev, noexec).
+fn remount_ro(t: &Path) -> Step {
     let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | FLAGS;
     mnt(None, t, None, ro, "a read-only remount")
+}
+
+/// `mount_setattr(2)`'s MOUNT_ATTR_NOSUID and MOUNT_ATTR_NODEV.
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+
+/// The tmpfs at `t` and every bind in it read-only, nosuid, nodev and
+/// noexec, in one call.
+fn set_tree_ro(t: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(t.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    let set = ctcore::sealed::MOUNT_ATTR_RDONLY
+        | MOUNT_ATTR_NOSUID
+        | MOUNT_ATTR_NODEV
+        | ctcore::sealed::MOUNT_ATTR_NOEXEC;
+    ctcore::sealed::mount_setattr(libc::AT_FDCWD, &c, libc::AT_RECURSIVE, set, 0).is_ok()
 }
 
 /// `--cgroupfs`, after `--sys` mounted NEWROOT/sys.
@@ -214,7 +236,7 @@ fn bind_ro(src: &Path, t: &Path) -> Step {
 /// A failed mount, mkdir, symlink or unshare.
 pub fn setup(root: &Path, log: Log) -> Step {
     let read =
-        |p: &str| fs::read_to_string(p).map_err(|e| StepError::io(format!("cannot read {p}"), &e));
+        |p: &str| ctcore::read_text(p).map_err(|e| StepError::io(format!("cannot read {p}"), &e));
     let members = parse_cgroup(&read("/proc/self/cgroup")?);
     let mounts = parse_mountinfo(&read("/proc/self/mountinfo")?);
     let t = in_root(root, "sys/fs/cgroup", None)?;
@@ -259,10 +281,14 @@ pub fn setup(root: &Path, log: Log) -> Step {
                 fs::create_dir(p)
                     .map_err(|e| StepError::io(format!("cannot create '{}'", p.display()), &e))
             };
+            // The binds first, then the whole tree read-only at once
+            // (mount_setattr, Linux 5.12); on older kernels each bind and
+            // the tmpfs remounted read-only one by one.  Nothing runs in
+            // the new root before this is done.
             for (name, dir, ctrls) in &hiers {
                 let d = t.join(name);
                 mkdir(&d)?;
-                bind_ro(dir, &d)?;
+                mnt(Some(dir), &d, None, MsFlags::MS_BIND, "a bind of a cgroup")?;
                 if ctrls.len() > 1 {
                     for c in ctrls {
                         let l = t.join(c);
@@ -277,8 +303,13 @@ pub fn setup(root: &Path, log: Log) -> Step {
                     d.display()
                 ));
             }
-            let ro = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | FLAGS;
-            mnt(None, &t, None, ro, "a read-only remount")?;
+            if !set_tree_ro(&t) {
+                for (name, _, _) in &hiers {
+                    remount_ro(&t.join(name))?;
+                }
+                let ro = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | FLAGS;
+                mnt(None, &t, None, ro, "a read-only remount")?;
+            }
         }
         Plan::Empty => {
             mnt(

@@ -608,6 +608,8 @@ pub fn harden_mounts(root: &Path, log: Log) -> Step {
     let applies =
         |rel: &str| (rel.starts_with("proc/") && proc_ok) || (rel.starts_with("sys/") && sys_ok);
     let mut masked = 0;
+    // The host's /dev/null, checked once for every file masked with it.
+    let mut null: Option<PathBuf> = None;
     for rel in MASKED.iter().filter(|r| applies(r)) {
         let p = root.join(rel);
         let Ok(m) = fs::symlink_metadata(&p) else {
@@ -630,8 +632,11 @@ pub fn harden_mounts(root: &Path, log: Log) -> Step {
                 ));
             }
         } else {
-            let null = host_dev_null()?;
-            do_mount(Some(&null), &p, None, MsFlags::MS_BIND, None, "/dev/null")?;
+            if null.is_none() {
+                null = Some(host_dev_null()?);
+            }
+            let null = null.as_deref().unwrap_or(Path::new("/dev/null"));
+            do_mount(Some(null), &p, None, MsFlags::MS_BIND, None, "/dev/null")?;
         }
         masked += 1;
     }

@@ -97,7 +97,7 @@ pub fn parse(name: &str) -> Option<Cap> {
 pub fn last_cap() -> u32 {
     static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     *LAST.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        crate::read_text("/proc/sys/kernel/cap_last_cap")
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(NAMES.len() as u32 - 1)
@@ -205,18 +205,18 @@ pub fn restrict(keep: u64) -> Result<(), (String, std::io::Error)> {
         if keep & (1 << c) != 0 {
             continue;
         }
+        // With CAP_SETPCAP a drop of a capability the set no longer has
+        // succeeds too: the set is asked only when a drop fails (without
+        // CAP_SETPCAP, a capability already gone is no error).
         // SAFETY: prctl with integer arguments only.
-        let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, c as libc::c_ulong, 0, 0, 0) };
-        if r != 1 {
-            continue;
-        }
-        // SAFETY: as above.
         if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, c as libc::c_ulong, 0, 0, 0) } != 0 {
+            let e = std::io::Error::last_os_error();
+            // SAFETY: as above.
+            if unsafe { libc::prctl(libc::PR_CAPBSET_READ, c as libc::c_ulong, 0, 0, 0) } != 1 {
+                continue;
+            }
             let name = NAMES.get(c as usize).copied().unwrap_or("?");
-            return Err((
-                format!("cannot drop cap_{name} from the bounding set"),
-                std::io::Error::last_os_error(),
-            ));
+            return Err((format!("cannot drop cap_{name} from the bounding set"), e));
         }
     }
     let (eff, perm, inh) = get().map_err(|e| ("capget".to_string(), e))?;

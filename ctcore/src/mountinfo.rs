@@ -66,7 +66,7 @@ fn parse_line(line: &str) -> Option<Mount> {
 /// This process's mount table (empty when /proc is not readable).
 #[must_use]
 pub fn current() -> Vec<Mount> {
-    parse(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
+    parse(&crate::read_text("/proc/self/mountinfo").unwrap_or_default())
 }
 
 /// Undo the kernel's octal escapes in a mountinfo field (`\040` for a

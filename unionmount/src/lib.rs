@@ -115,16 +115,37 @@ fn force_mount2(cli: &cli::Cli) -> bool {
 /// Whether this process is in a user namespace other than the initial one.
 #[must_use]
 pub fn in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|t| !plan::is_identity_map(&t))
+    ctcore::read_text("/proc/self/uid_map").is_ok_and(|t| !plan::is_identity_map(&t))
 }
 
 fn canonical_dir(what: &str, p: &Path) -> Result<PathBuf> {
+    if let Some(c) = opened_dir_path(p) {
+        return Ok(c);
+    }
     let c = std::fs::canonicalize(p)
         .map_err(|e| anyhow!("{what} {}: {}", p.display(), ctcore::error_text(&e)))?;
     if !c.is_dir() {
         bail!("{what} {}: Not a directory", p.display());
     }
     Ok(c)
+}
+
+/// The absolute path, without symbolic links, of the directory `p`, as
+/// the kernel names the directory once opened (three calls where
+/// `realpath(3)` makes one readlink per component).  `None` where that name
+/// is no plain absolute path (no /proc, a directory outside this root, a
+/// removed one): the caller then asks `realpath`.
+fn opened_dir_path(p: &Path) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let d = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(p)
+        .ok()?;
+    let c = std::fs::read_link(format!("/proc/self/fd/{}", d.as_raw_fd())).ok()?;
+    let b = c.as_os_str().as_encoded_bytes();
+    (b.starts_with(b"/") && !b.ends_with(b" (deleted)")).then_some(c)
 }
 
 fn dev_ino(p: &Path) -> Option<(u64, u64)> {
@@ -437,7 +458,7 @@ fn resolve_work(w: &Path) -> Result<(PathBuf, bool)> {
 /// in it (`index=on` needs it from one mount to the next).
 fn own_work_dir(target: &Path) -> Option<PathBuf> {
     let target = std::fs::canonicalize(target).ok()?;
-    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let text = ctcore::read_text("/proc/self/mountinfo").ok()?;
     let m = ctcore::mountinfo::parse(&text)
         .into_iter()
         .rev()
@@ -463,7 +484,7 @@ fn sibling_work(upper: &Path) -> Option<PathBuf> {
 
 /// Remove a work directory once no mounted overlay names it any more.
 fn remove_unused_work(work: &Path) {
-    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+    let Ok(text) = ctcore::read_text("/proc/self/mountinfo") else {
         return;
     };
     if plan::overlay_mounts(&text)
@@ -496,7 +517,7 @@ fn default_work(upper: &Path) -> Result<PathBuf> {
 
 /// Refuse an upper layer (or work directory) that a mounted overlay uses.
 fn check_in_use(upper: &Path, work: Option<&Path>) -> Result<()> {
-    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+    let Ok(text) = ctcore::read_text("/proc/self/mountinfo") else {
         return Ok(());
     };
     let mine_upper = dev_ino(upper);
