@@ -540,7 +540,24 @@ rt_config() {
 	o=',"gid=5"'
 	[ "$ROOTLESS" = 1 ] && o=
 	mounts+=",{\"destination\":\"/dev/pts\",\"type\":\"devpts\",\"source\":\"devpts\",\"options\":[\"nosuid\",\"noexec\",\"newinstance\",\"ptmxmode=0666\",\"mode=0620\"$o]}"
-	mounts+=',{"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","noexec","nodev","mode=1777","size=65536k"]}'
+	# --tmpfs, --shm-size (each DEST:OPTIONS) and --ulimit (NAME=SOFT:HARD): meta lines of their own
+	RT_TMPFS=() RT_ULIMITS=()
+	if [ -n "${META[tmpfs]:-}${META[ulimit]:-}" ]; then
+		while IFS= read -r v; do
+			case $v in
+			"tmpfs "*) RT_TMPFS+=("${v#tmpfs }") ;;
+			"ulimit "*) RT_ULIMITS+=("${v#ulimit }") ;;
+			esac
+		done <"$c/meta"
+	fi
+	local -a to
+	o='["nosuid","noexec","nodev","mode=1777","size=65536k"]'
+	for v in "${RT_TMPFS[@]}"; do
+		[ "${v%%:*}" = /dev/shm ] || continue
+		IFS=, read -ra to <<<"${v#*:}"
+		rt_a "${to[@]}" && o=$R_A
+	done
+	mounts+=",{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\",\"options\":$o}"
 	mounts+=',{"destination":"/dev/mqueue","type":"mqueue","source":"mqueue","options":["nosuid","noexec","nodev"]}'
 	o=ro
 	[ "${META[privileged]:-0}" = 1 ] && o=rw
@@ -561,6 +578,13 @@ rt_config() {
 		rt_q "${rest%:*}" && dst=$R_Q
 		rt_q "$src"
 		mounts+=",{\"destination\":$dst,\"type\":\"bind\",\"source\":$R_Q,\"options\":[$o]}"
+	done
+	for v in "${RT_TMPFS[@]}"; do
+		[ "${v%%:*}" = /dev/shm ] && continue
+		rt_q "${v%%:*}"
+		IFS=, read -ra to <<<"${v#*:}"
+		rt_a "${to[@]}"
+		mounts+=",{\"destination\":$R_Q,\"type\":\"tmpfs\",\"source\":\"tmpfs\",\"options\":$R_A}"
 	done
 	if [ "${META[privileged]:-0}" != 1 ] && [ "${META[seccomp]:-default}" != unconfined ]; then
 		local prof
@@ -598,6 +622,17 @@ rt_config() {
 	rt_q "${META[hostname]}" && host=$R_Q
 	printf '{"ociVersion":"1.0.2","process":{"terminal":%s,"user":%s,"args":%s,"env":%s,"cwd":%s,' \
 		"$tty" "$R_USER" "$args" "$env" "$cwd"
+	# --ulimit: process.rlimits (unlimited: RLIM_INFINITY)
+	if [ ${#RT_ULIMITS[@]} -gt 0 ]; then
+		local rl="" sv hv n
+		for v in "${RT_ULIMITS[@]}"; do
+			n=${v%%=*} sv=${v#*=} && hv=${sv#*:} && sv=${sv%%:*}
+			[ "$sv" = unlimited ] && sv=18446744073709551615
+			[ "$hv" = unlimited ] && hv=18446744073709551615
+			rl+=",{\"type\":\"RLIMIT_${n^^}\",\"soft\":$sv,\"hard\":$hv}"
+		done
+		printf '"rlimits":[%s],' "${rl#,}"
+	fi
 	printf '"capabilities":{"bounding":%s,"effective":%s,"permitted":%s},"noNewPrivileges":%s},' \
 		"$caps" "$caps" "$caps" "$nnp"
 	printf '"root":{"path":"rootfs","readonly":%s},"hostname":%s,' "$rofs" "$host"
@@ -654,6 +689,7 @@ rt_chain() {
 	# no mount destination through a link of the root's (the own chain refuses one too)
 	local -a dsts=(/proc /dev /sys)
 	[ -e "$c/hosts" ] && dsts+=(/etc/hosts /etc/hostname /etc/resolv.conf)
+	for v in "${RT_TMPFS[@]}"; do dsts+=("${v%%:*}"); done
 	local v
 	for v in "${VOLUMES[@]}"; do
 		v=${v#*:}

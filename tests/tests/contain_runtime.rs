@@ -737,3 +737,68 @@ const CGROUP_VIEW: &str = r#"
     mkdir /sys/fs/cgroup/x 2>/dev/null && echo made-top
     echo end
 "#;
+
+/// --tmpfs, --shm-size and --ulimit reach a runtime's container as they reach the own
+/// chain's: the same mounts (type, options) and the same limits.
+#[test]
+fn tmpfs_shm_size_and_ulimit_as_the_own_chain() {
+    if !cttest::require_root("e2e::contain_runtime::tmpfs_shm_size_and_ulimit_as_the_own_chain") {
+        return;
+    }
+    let env = Env::new("rttmp");
+    env.build_test_image("rt");
+    let probe = "while read -r dev dst typ opts rest; do case $dst in /run|/scratch|/dev/shm) echo $dst $typ $opts;; esac; done </proc/self/mounts; \
+        echo nofile $(ulimit -Sn) $(ulimit -Hn); echo core $(ulimit -Sc) $(ulimit -Hc); \
+        echo x >/run/f && echo wrote";
+    let run = |rt: Option<&str>| {
+        let mut a = vec!["run", "--rm", "--network", "none", "--read-only"];
+        if let Some(rt) = rt {
+            a.extend(["--runtime", rt]);
+        }
+        a.extend([
+            "--tmpfs",
+            "/run:size=1m",
+            "--mount",
+            "type=tmpfs,target=/scratch,tmpfs-size=2097152,tmpfs-mode=1770",
+            "--shm-size",
+            "8m",
+            "--ulimit",
+            "nofile=1024:2048",
+            "--ulimit",
+            "core=-1",
+            "rt",
+            "/bin/sh",
+            "-c",
+            probe,
+        ]);
+        env.ok(&a)
+    };
+    // the mount each destination shows last (the own chain stacks --shm-size's tmpfs on the
+    // default /dev/shm; a runtime mounts it once)
+    let last = |out: String| -> String {
+        let mut seen: Vec<(String, String)> = vec![];
+        for l in out.lines() {
+            let k = l.split(' ').next().unwrap_or("").to_string();
+            seen.retain(|(d, _)| *d != k);
+            seen.push((k, l.to_string()));
+        }
+        let mut v: Vec<String> = seen.into_iter().map(|(_, l)| l + "\n").collect();
+        v.sort();
+        v.concat()
+    };
+    let own = last(run(None));
+    for want in [
+        "/run tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k",
+        "/dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=8192k",
+        "/scratch tmpfs ",
+        "mode=1770",
+        "nofile 1024 2048",
+        "core unlimited unlimited",
+        "wrote",
+    ] {
+        assert!(own.contains(want), "own chain lacks {want:?}:\n{own}");
+    }
+    for rt in runtimes() {
+        assert_eq!(last(run(Some(rt))), own, "--runtime {rt} and the own chain");
+    }
+}
