@@ -703,9 +703,16 @@ rt_chain() {
 	[ -e "$RT_ROOT/$cid" ] && "$R_RT" --root "$RT_ROOT" delete --force "$cid" >/dev/null 2>&1
 	# (a user's container: root of a user namespace of its own mounts the union, and the
 	# runtime runs there rootless, as under rootless podman)
-	local -a own=(--mount)
-	[ "$ROOTLESS" = 1 ] && own=(--user --map-root-user --mount)
-	CHAIN=("${TOOL[unshare-rs]}" "${own[@]}" --fork --json-status 9 -- "${TOOL[unionmount]}" "$@"
+	# (a user's slirp4netns container: its holder's user namespace, which owns the network
+	# namespace the runtime joins, as the own chain joins it)
+	local -a own=(--mount) pre=()
+	if [ "$ROOTLESS" = 1 ]; then
+		own=(--user --map-root-user --mount)
+		for v in "${NET_JOIN[@]}"; do
+			[[ $v == --user=* ]] && pre=("${TOOL[unshare-rs]}" --join "$v" --) && own=(--mount)
+		done
+	fi
+	CHAIN=("${pre[@]}" "${TOOL[unshare-rs]}" "${own[@]}" --fork --json-status 9 -- "${TOOL[unionmount]}" "$@"
 		--upper "$c/upper" --work "$c/work" "$c/bundle/rootfs" --
 		"$R_RT" --root "$RT_ROOT" run "${pivot[@]}" --bundle "$c/bundle" "$cid")
 }
