@@ -1472,10 +1472,19 @@ fn events_of_the_store_past_and_streamed() {
     );
     let o = env.run(&["events", "--since", "yesterday-ish", "--until", &now]);
     assert_eq!(o.status.code(), Some(1));
-    // streamed: a container made after the stream starts
+    // streamed: a container made after the stream starts.  --since a second taken before it
+    // (without it the stream begins at its own start, which a slow start could put after the
+    // run's create: the read below then waited for ever and CI ran out of time)
+    let t1 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
     let mut c = env.cmd();
     c.args([
         "events",
+        "--since",
+        &t1,
         "--filter",
         "container=e2",
         "--format",
@@ -1484,16 +1493,28 @@ fn events_of_the_store_past_and_streamed() {
     .stdin(std::process::Stdio::null())
     .stdout(std::process::Stdio::piped());
     let mut child = c.spawn().unwrap();
-    let mut r = std::io::BufReader::new(child.stdout.take().unwrap());
+    let r = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in r.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
     env.ok(&["run", "--name", "e2", "img", "/bin/true"]);
     let mut got = Vec::new();
-    for _ in 0..3 {
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        got.push(line.trim().to_string());
+    // bounded: a missing event fails the test instead of hanging it
+    while got.len() < 3 {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(l) => got.push(l),
+            Err(_) => break,
+        }
     }
     let _ = child.kill();
     let _ = child.wait();
+    // (the reader ends when the stream's tail sees its shell gone; not waited for)
+    drop(reader);
     assert_eq!(got, ["create", "start", "die"]);
     env.ok(&["volume", "rm", "ev1"]);
     assert_clean(&env);
