@@ -24,7 +24,9 @@ if [ "$(id -u)" = 0 ] && [ -x tests/vm/fetch-kernel.sh ]; then
 fi
 
 status=0
-cargo test --workspace --no-fail-fast 2>&1 | tee "$out" || status=$?
+# (bounded: a test that hangs fails the run in 40 minutes, naming itself in cargo's
+# "has been running for over 60 seconds", instead of eating CI's 90)
+timeout -k 30 40m cargo test --workspace --no-fail-fast 2>&1 | tee "$out" || status=$?
 
 read -r passed failed < <(awk '/^test result:/ {
         for (i = 1; i <= NF; i++) {
