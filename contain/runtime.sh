@@ -529,6 +529,10 @@ rt_config() {
 	caps="[${caps#,}]"
 	rt_resources "$cid"
 	ns='{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}'
+	# cgroup v2 alone: a cgroup namespace, rooted at the container's group (Docker's private
+	# cgroupns; the own chain's chroot-rs --cgroupfs makes one too), so that the runtime
+	# mounts cgroup2 itself on /sys/fs/cgroup
+	[ -e /sys/fs/cgroup/cgroup.controllers ] && ns+=',{"type":"cgroup"}'
 	case $netns in
 	host) ;;
 	"") ns+=',{"type":"network"}' ;;
@@ -670,8 +674,13 @@ rt_chain() {
 	rt_resolve "${META[runtime]}" || die "$R_ERR"
 	# --chroot: the runtime's --no-pivot (runc's, crun's: the root moved onto / and chroot
 	# into it, no pivot_root), what OCI has for a change of root without pivot_root
+	# (a host whose root is the initramfs's rootfs, which pivot_root refuses, as Docker's
+	# DOCKER_RAMDISK: the own chain's chroot-rs falls back to the same move)
 	local -a pivot=()
+	local l=
 	[ "${META[mode]}" = chroot ] && pivot=(--no-pivot)
+	IFS= read -r l </proc/self/mountinfo
+	[[ $l == *" - rootfs "* ]] && pivot=(--no-pivot)
 	case ${META[net]} in
 	host) ;;
 	none) netns="" ;;

@@ -802,3 +802,91 @@ fn tmpfs_shm_size_and_ulimit_as_the_own_chain() {
         assert_eq!(last(run(Some(rt))), own, "--runtime {rt} and the own chain");
     }
 }
+
+/// On cgroup v2 alone (the VM of `cttest::vm`; this host is v1): a runtime's container has
+/// what the own chain's has (vm_contain_v2): its limits in its own v2 group, /sys/fs/cgroup
+/// the root of a cgroup namespace of its own (cgroup2, read-only, nothing of the host's),
+/// exec and pause through it, nothing left once it is removed or refused by the kernel.  The
+/// VM's root is the initramfs, which pivot_root refuses: contain hands the runtime
+/// `--no-pivot` there (the own chain's chroot-rs falls back by itself).
+#[test]
+fn runtime_containers_on_cgroup_v2() {
+    if !cttest::vm::require("e2e::contain_runtime::runtime_containers_on_cgroup_v2") {
+        return;
+    }
+    let env = Env::new("rtvm");
+    env.build_test_image("img");
+    let tmp = cttest::tempdir().expect("tempdir");
+    let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ctcore/data/seccomp-default.json");
+    let r = contain_util::contain_vm(env.state(), tmp.path())
+        .tools(&["runc-rs"])
+        // runc-rs's debug build (70 MB, twice in the initramfs) beside the chain's four
+        .memory_mb(2048)
+        .file(&profile, "/usr/share/ctools/seccomp-default.json")
+        .script(V2_SCRIPT)
+        .run(std::time::Duration::from_secs(240));
+    eprintln!("{}", r.report());
+    r.assert_passed(V2_CHECKS);
+}
+
+const V2_SCRIPT: &str = r#"
+export CONTAIN_ROOT=/tmp/contain CONTAIN_RUNTIME=runc-rs
+G=/sys/fs/cgroup/contain
+mkdir -p $CONTAIN_ROOT && tar -xf /vm/store.tar -C $CONTAIN_ROOT
+out=$(contain run --rm --hostname box img /bin/sh -c 'hostname; cat /proc/self/cgroup; ls /' 2>&1)
+vm_info rm_out "$out"
+vm_expect rm_hostname box "$(echo "$out" | sed -n 1p)"
+vm_expect rm_own_group "0::/" "$(echo "$out" | sed -n 2p)"
+vm_expect rm_nothing_left "||" "$(ls $CONTAIN_ROOT/containers)|$(ls $CONTAIN_ROOT/names)|$(find $G -mindepth 1 -type d)"
+cid=$(contain run -d --name web -m 64m --cpus 0.5 -c 512 --pids-limit 20 img /bin/sleep 600 2>&1)
+vm_info cid "$cid"
+i=0
+while [ $i -lt 100 ] && ! grep -q . $G/$cid/cgroup.procs 2>/dev/null; do usleep 50000; i=$((i + 1)); done
+vm_expect limits "67108864|50000 100000|20|50" \
+    "$(cat $G/$cid/memory.max)|$(cat $G/$cid/cpu.max)|$(cat $G/$cid/pids.max)|$(cat $G/$cid/cpu.weight)"
+vm_expect member "yes" "$(grep -q . $G/$cid/cgroup.procs && echo yes || echo no)"
+vm_expect exec_group "0::/" "$(contain exec web /bin/cat /proc/self/cgroup 2>&1)"
+vm_expect inside_limit "67108864|20" \
+    "$(contain exec web /bin/cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max 2>&1 | tr '\n' '|' | sed 's/|$//')"
+vm_expect inside_nothing_else "/sys/fs/cgroup/*/" "$(contain exec web /bin/sh -c 'echo /sys/fs/cgroup/*/' 2>&1)"
+vm_expect inside_read_only "refused|refused" \
+    "$(contain exec web /bin/sh -c 'echo 1 > /sys/fs/cgroup/memory.max' >/dev/null 2>&1 && echo wrote || echo refused)|$(contain exec web /bin/mkdir /sys/fs/cgroup/x >/dev/null 2>&1 && echo made || echo refused)"
+vm_expect inside_procs_own "yes" "$(contain exec web /bin/cat /sys/fs/cgroup/cgroup.procs 2>/dev/null | grep -qx 1 && echo yes || echo no)"
+vm_expect inside_mount "cgroup2 ro" "$(contain exec web /bin/cat /proc/self/mounts 2>&1 | awk '$2 == "/sys/fs/cgroup" { print $3, substr($4, 1, 2) }')"
+vm_check pause contain pause web
+vm_expect frozen "1" "$(cat $G/$cid/cgroup.freeze)"
+vm_check unpause contain unpause web
+vm_expect thawed "0|running" "$(cat $G/$cid/cgroup.freeze)|$(contain inspect web | grep -o '"Status":"[a-z]*"' | cut -d'"' -f4)"
+vm_check stop contain stop -t 1 web
+vm_check rm contain rm web
+vm_expect removed "||" "$(ls $CONTAIN_ROOT/containers)|$(find $G -mindepth 1 -type d)|$(ls $CONTAIN_ROOT/runtime | grep -v seccomp)"
+# A bad limit: the kernel's refusal, and no state nor group left.
+out=$(contain run --rm --cpuset-cpus 7 img /bin/true 2>&1); rc=$?
+vm_info bad_limit_out "$out"
+vm_expect bad_limit_status 125 "$rc"
+vm_expect bad_limit_nothing_left "|||" "$(ls $CONTAIN_ROOT/containers)|$(ls $CONTAIN_ROOT/names)|$(find $G -mindepth 1 -type d)|$(ls $CONTAIN_ROOT/runtime | grep -v seccomp)"
+exit 0
+"#;
+
+const V2_CHECKS: &[&str] = &[
+    "rm_hostname",
+    "rm_own_group",
+    "rm_nothing_left",
+    "limits",
+    "member",
+    "exec_group",
+    "inside_limit",
+    "inside_nothing_else",
+    "inside_read_only",
+    "inside_procs_own",
+    "inside_mount",
+    "pause",
+    "frozen",
+    "unpause",
+    "thawed",
+    "stop",
+    "rm",
+    "removed",
+    "bad_limit_status",
+    "bad_limit_nothing_left",
+];
