@@ -338,6 +338,7 @@ fn create_in(
             return Err(fail(anyhow!("fork: {}", ctcore::error_text(&e))));
         }
         if b == 0 {
+            crate::foreground::child_reset();
             drop(mine);
             let r = enter_in_process(spec, cg, keyring, rootless)
                 .and_then(|()| exec_init(&argv, theirs_raw, sync_fd));
@@ -369,6 +370,7 @@ fn create_in(
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
+                crate::foreground::child_reset();
                 if libc::dup2(theirs_raw, sync_fd) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -434,6 +436,9 @@ fn create_in(
                 if let Some(sock) = &o.console_socket {
                     sync::send_console(sock, &m).map_err(|e| (e, pid))?;
                 } else {
+                    // run's own relay: our terminal's size before the
+                    // program runs.
+                    crate::foreground::size_pty(&m);
                     master = Some(m);
                 }
             }
@@ -1063,6 +1068,8 @@ fn start_run(root: &Path, c: &Created) -> Result<()> {
 }
 
 /// `run`: create, start, wait (as a subreaper), delete; the container's status.
+/// In the foreground the signals runc-rs gets go to the container's process
+/// and a terminal is relayed (see `foreground`).
 ///
 /// # Errors
 /// create's or start's.
@@ -1070,6 +1077,7 @@ pub fn run(root: &Path, id: &str, o: &CreateOpts, detach: bool, keep: bool) -> R
     if !detach {
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        crate::foreground::install();
     }
     let c = create_full(root, id, o, !detach, true)?;
     if let Err(e) = start_run(root, &c) {
@@ -1081,11 +1089,13 @@ pub fn run(root: &Path, id: &str, o: &CreateOpts, detach: bool, keep: bool) -> R
     if detach {
         return Ok(0);
     }
-    let master = RELAY.with(|r| r.borrow_mut().take());
-    let status = match master {
-        Some(m) => relay(m, pid),
-        None => wait_for(pid),
-    };
+    let pidfd = crate::foreground::target(pid);
+    if let Some(m) = RELAY.with(|r| r.borrow_mut().take()) {
+        crate::foreground::relay(&m, pidfd.as_ref());
+    }
+    let status = wait_for(pid);
+    crate::foreground::untarget();
+    drop(pidfd);
     if !keep {
         let _ = crate::ops::delete_with(root, id, true, Some(&spec));
     }
@@ -1105,56 +1115,6 @@ fn wait_for(pid: i32) -> i32 {
             return 255;
         }
     }
-}
-
-/// Relay our stdin/stdout to the pty master until the container ends.
-fn relay(m: OwnedFd, pid: i32) -> i32 {
-    let mfd = m.as_raw_fd();
-    let mut buf = [0u8; 8192];
-    let mut stdin_open = true;
-    loop {
-        let mut fds = vec![libc::pollfd {
-            fd: mfd,
-            events: libc::POLLIN,
-            revents: 0,
-        }];
-        if stdin_open {
-            fds.push(libc::pollfd {
-                fd: 0,
-                events: libc::POLLIN,
-                revents: 0,
-            });
-        }
-        // SAFETY: poll on our array.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
-        if n > 0 {
-            if fds[0].revents & (libc::POLLIN | libc::POLLHUP) != 0 {
-                // SAFETY: read into our buffer.
-                let r = unsafe { libc::read(mfd, buf.as_mut_ptr().cast(), buf.len()) };
-                if r <= 0 {
-                    break;
-                }
-                // SAFETY: write our buffer.
-                unsafe { libc::write(1, buf.as_ptr().cast(), r as usize) };
-            }
-            if stdin_open && fds.len() > 1 && fds[1].revents != 0 {
-                // SAFETY: as above.
-                let r = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
-                if r <= 0 {
-                    stdin_open = false;
-                } else {
-                    // SAFETY: as above.
-                    unsafe { libc::write(mfd, buf.as_ptr().cast(), r as usize) };
-                }
-            }
-        }
-        let mut st = 0;
-        // SAFETY: waitpid writes `st`.
-        if unsafe { libc::waitpid(pid, &raw mut st, libc::WNOHANG) } == pid {
-            return ctcore::wait::Ended::from_raw(st).map_or(255, |e| e.code());
-        }
-    }
-    wait_for(pid)
 }
 
 #[cfg(test)]

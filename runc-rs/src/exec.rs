@@ -181,6 +181,7 @@ pub fn exec(root: &Path, id: &str, o: &ExecOpts) -> Result<i32> {
     if !o.detach {
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        crate::foreground::install();
     }
     // SAFETY: single-threaded; the child only makes system calls and exits.
     let c1 = unsafe { libc::fork() };
@@ -191,6 +192,7 @@ pub fn exec(root: &Path, id: &str, o: &ExecOpts) -> Result<i32> {
         );
     }
     if c1 == 0 {
+        crate::foreground::child_reset();
         drop(mine);
         let fd = theirs.as_raw_fd();
         if let Err(e) = child(
@@ -228,6 +230,7 @@ pub fn exec(root: &Path, id: &str, o: &ExecOpts) -> Result<i32> {
                 if let Some(s) = &o.console_socket {
                     sync::send_console(s, &m)?;
                 } else {
+                    crate::foreground::size_pty(&m);
                     master = Some(m);
                 }
             }
@@ -247,10 +250,13 @@ pub fn exec(root: &Path, id: &str, o: &ExecOpts) -> Result<i32> {
     if o.detach {
         return Ok(0);
     }
-    Ok(match master {
-        Some(m) => relay_wait(m, pid),
-        None => wait(pid),
-    })
+    let pidfd = crate::foreground::target(pid);
+    if let Some(m) = master {
+        crate::foreground::relay(&m, pidfd.as_ref());
+    }
+    let status = wait(pid);
+    crate::foreground::untarget();
+    Ok(status)
 }
 
 fn wait(pid: i32) -> i32 {
@@ -265,52 +271,6 @@ fn wait(pid: i32) -> i32 {
             return 255;
         }
     }
-}
-
-fn relay_wait(m: OwnedFd, pid: i32) -> i32 {
-    let mfd = m.as_raw_fd();
-    let mut buf = [0u8; 8192];
-    loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: mfd,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: 0,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: poll on our array.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, 100) };
-        if n > 0 {
-            if fds[0].revents != 0 {
-                // SAFETY: read into our buffer.
-                let r = unsafe { libc::read(mfd, buf.as_mut_ptr().cast(), buf.len()) };
-                if r <= 0 {
-                    break;
-                }
-                // SAFETY: write our buffer.
-                unsafe { libc::write(1, buf.as_ptr().cast(), r as usize) };
-            }
-            if fds[1].revents != 0 {
-                // SAFETY: as above.
-                let r = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
-                if r > 0 {
-                    // SAFETY: as above.
-                    unsafe { libc::write(mfd, buf.as_ptr().cast(), r as usize) };
-                }
-            }
-        }
-        let mut st = 0;
-        // SAFETY: waitpid writes `st`.
-        if unsafe { libc::waitpid(pid, &raw mut st, libc::WNOHANG) } == pid {
-            return ctcore::wait::Ended::from_raw(st).map_or(255, |e| e.code());
-        }
-    }
-    wait(pid)
 }
 
 fn child(

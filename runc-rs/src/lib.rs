@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod create;
 pub mod exec;
+pub mod foreground;
 pub mod hooks;
 pub mod log;
 pub mod ops;

@@ -1358,3 +1358,194 @@ fn exec_does_not_share_the_callers_keyring() {
         assert!(out.starts_with("REFUSED"), "{}: {out}{:?}", rt.display(), o);
     }
 }
+
+/// runc-rs, and runc 1.1.5 where it is installed.
+fn runtimes() -> Vec<PathBuf> {
+    let mut rts = vec![cttest::bin("runc-rs")];
+    if let Some(r) = ["/usr/sbin/runc", "/usr/bin/runc"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+    {
+        rts.push(r);
+    }
+    rts
+}
+
+/// Wait for `child` at most LIMIT (killed past it).
+fn wait_bounded(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        if start.elapsed() > LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} ran longer than {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `run` in the foreground passes the signals it gets to the container's process, as runc
+/// does: the container's traps run, run exits with the container's status and leaves no
+/// process and no state.  runc 1.1.5 is run the same way where it is installed.
+#[test]
+fn run_forwards_signals_to_the_container() {
+    if !cttest::require_root("run_forwards_signals_to_the_container") {
+        return;
+    }
+    use nix::sys::signal::Signal;
+    let b = bundle("sigfwd");
+    let script = "trap 'exit 7' TERM; trap 'exit 8' INT; trap 'exit 9' USR1; trap 'exit 10' HUP; \
+                  echo > /ready; while :; do sleep 0.1; done";
+    b.write_config(&config(&b.id, &["sh", "-c", script]));
+    let ready = b.rootfs().join("ready");
+    for rt in runtimes() {
+        for (sig, code) in [
+            (Signal::SIGTERM, 7),
+            (Signal::SIGINT, 8),
+            (Signal::SIGUSR1, 9),
+            (Signal::SIGHUP, 10),
+        ] {
+            let what = format!("{} run, {sig}", rt.display());
+            let _ = fs::remove_file(&ready);
+            let err = b.dir.join("err");
+            let mut child = Command::new(&rt)
+                .arg("--root")
+                .arg(&b.root)
+                .args(["run", "--bundle"])
+                .arg(&b.dir)
+                .arg(&b.id)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(fs::File::create(&err).unwrap())
+                .spawn()
+                .unwrap();
+            let start = std::time::Instant::now();
+            while !ready.exists() {
+                if let Some(st) = child.try_wait().unwrap() {
+                    panic!(
+                        "{what}: ended {st:?}: {}",
+                        fs::read_to_string(&err).unwrap()
+                    );
+                }
+                assert!(start.elapsed() < LIMIT, "{what}: never ready");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let o = cttest::run_with_timeout(
+                Command::new(&rt)
+                    .arg("--root")
+                    .arg(&b.root)
+                    .args(["state", &b.id]),
+                LIMIT,
+            );
+            ok(&o, &format!("{what}: state"));
+            let st: Value = serde_json::from_slice(&o.stdout).unwrap();
+            let pid = st["pid"].as_i64().unwrap();
+            assert!(alive(pid), "{what}");
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+            let status = wait_bounded(&mut child, &what);
+            assert_eq!(
+                status.code(),
+                Some(code),
+                "{what}: {}",
+                fs::read_to_string(&err).unwrap()
+            );
+            assert!(!alive(pid), "{what}: the container's process is left");
+            let o = cttest::run_with_timeout(
+                Command::new(&rt)
+                    .arg("--root")
+                    .arg(&b.root)
+                    .args(["state", &b.id]),
+                LIMIT,
+            );
+            assert!(!o.status.success(), "{what}: the container is left");
+        }
+    }
+}
+
+/// `run` with process.terminal relays the pty and gives it the size of the first of its
+/// stdin, stdout and stderr that is a terminal, at the start and on each SIGWINCH; the
+/// terminal is given back as it was.  Run under script(1); runc 1.1.5 the same way.
+#[test]
+fn run_gives_the_pty_the_size_of_our_terminal() {
+    if !cttest::require_root("run_gives_the_pty_the_size_of_our_terminal") {
+        return;
+    }
+    let have = Command::new("script").arg("--version").output().is_ok();
+    if !cttest::require(
+        "run_gives_the_pty_the_size_of_our_terminal",
+        have,
+        "needs script (util-linux)",
+    ) {
+        return;
+    }
+    let b = bundle("ttysize");
+    cttest::minroot::build(&b.rootfs(), &["stty"]).unwrap();
+    let script = "stty size; echo > /ready; \
+                  until [ \"$(stty size)\" = '40 120' ]; do sleep 0.05; done; echo resized; exit 4";
+    let mut c = config(&b.id, &["sh", "-c", script]);
+    c["process"]["terminal"] = json!(true);
+    b.write_config(&c);
+    let out = b.dir.join("out");
+    let mut got = vec![];
+    for rt in runtimes() {
+        let run = format!(
+            "{} --root {} run --bundle {} {}",
+            rt.display(),
+            b.root.display(),
+            b.dir.display(),
+            b.id
+        );
+        let resize = format!(
+            "until [ -e {} ]; do sleep 0.05; done; stty rows 40 cols 120 </dev/tty",
+            b.rootfs().join("ready").display()
+        );
+        // all three streams on the terminal; stdout alone (a background job's stdin is
+        // /dev/null); stderr alone (contain's -t: stdin /dev/null, stdout to its log)
+        for (redir, in_file) in [("", false), ("&", false), ("</dev/null >OUT", true)] {
+            let what = format!("{} {redir:?}", rt.display());
+            let _ = fs::remove_file(b.rootfs().join("ready"));
+            let _ = fs::remove_file(&out);
+            let redir = redir.replace("OUT", out.to_str().unwrap());
+            let line = if redir == "&" {
+                format!(
+                    "stty rows 33 cols 101; {run} & {resize}; wait $!; echo rc=$?; stty -a | grep -o -- '-*icanon'"
+                )
+            } else {
+                format!(
+                    "stty rows 33 cols 101; ({resize}) & {run} {redir}; echo rc=$?; stty -a | grep -o -- '-*icanon'"
+                )
+            };
+            let mut c = Command::new("script");
+            c.args(["-qec", &line, "/dev/null"]).stdin(Stdio::null());
+            let o = cttest::run_with_timeout(&mut c, LIMIT);
+            // (script(1) passes a NUL on when its own input ends: the pty echoes "^@")
+            let text = String::from_utf8_lossy(&o.stdout)
+                .replace('\r', "")
+                .replace("^@", "");
+            let inside = if in_file {
+                fs::read_to_string(&out)
+                    .unwrap_or_default()
+                    .replace('\r', "")
+                    + &text
+            } else {
+                text
+            };
+            got.push(format!("{what}: {inside:?}"));
+        }
+    }
+    let want: Vec<String> = got
+        .iter()
+        .map(|g| {
+            format!(
+                "{}: {:?}",
+                g.split(": ").next().unwrap(),
+                "33 101\nresized\nrc=4\nicanon\n"
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+}
