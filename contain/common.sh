@@ -288,7 +288,8 @@ with_env() {
 	close_fds
 	mapfile -d '' -t _env </proc/self/environ
 	export -n "${_env[@]%%=*}" PWD OLDPWD _ 2>/dev/null
-	for _f in "${_env[@]}"; do
+	# (the exported functions' names: a loop over the environment only when there is one)
+	[[ ${_env[*]} == *BASH_FUNC_* ]] && for _f in "${_env[@]}"; do
 		[[ $_f == BASH_FUNC_* ]] || continue
 		_f=${_f%%=*}
 		_f=${_f#BASH_FUNC_}

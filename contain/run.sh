@@ -194,22 +194,6 @@ cgroup_make() {
 	cgset "${lim[@]}" "./$CGPARENT/$1" >/dev/null
 }
 
-# restart_next CID RC: whether the monitor starts the container again after an end with
-# status RC, by its --restart policy (no, on-failure[:N], always, unless-stopped); never after
-# `contain stop`, `kill` or `rm` (their stopped file), as docker's manual stop.
-restart_next() {
-	local pol=${META[restart]:-no} n=${RESTARTS:-0}
-	[ "$pol" = no ] && return 1
-	[ -e "$ROOT/containers/$1/stopped" ] && return 1
-	[ -d "$ROOT/containers/$1" ] || return 1
-	case $pol in
-	always | unless-stopped) return 0 ;;
-	on-failure) [ "$2" != 0 ] ;;
-	on-failure:*) [ "$2" != 0 ] && [ "$n" -lt "${pol#on-failure:}" ] ;;
-	*) return 1 ;;
-	esac
-}
-
 # The monitor: run container $1 to its end (and again, by its restart policy), recording its
 # state; $2 = fg when a client is attached (its streams are ours), bg for a detached one.
 # The container's files are written by its monitor only (run_claim makes it the only one).
@@ -232,25 +216,11 @@ run_chain() {
 	[ -e "$c/oomkilled" ] && rm -f -- "$c/oomkilled"
 	RESTARTS=0
 	[ -s "$c/restartcount" ] && IFS= read -r RESTARTS <"$c/restartcount"
-	local netup err="" t0 backoff=0 d ds
+	local netup err="" t0 backoff=0
 	while :; do
 		netup=0
 		case ${META[net]} in host | none) ;; *)
-			net_load
-			tool_paths
-			# (set -u off meanwhile: an unset variable in the network code must not end the
-			# monitor, which would leave its run unrecorded)
-			set +u
-			net_up "$cid"
-			local nrc=$?
-			set -u
-			if [ $nrc != 0 ]; then
-				# (a detached container's monitor has no terminal: the log keeps the reason)
-				echo "contain: $R_ERR" >&2
-				(log_writer stderr <<<"contain: $R_ERR") >>"$c/log"
-				run_end "$cid" created "" "$R_ERR"
-				return 125
-			fi
+			run_net_up "$cid" || return 125
 			netup=1
 			;;
 		esac
@@ -266,23 +236,8 @@ run_chain() {
 		run_once "$cid" "$fg"
 		rc=$R_RC
 		[ $netup = 1 ] && net_down "$cid"
-		restart_next "$cid" "$rc" || break
-		RESTARTS=$((RESTARTS + 1))
-		put "$c/restartcount" "$RESTARTS
-" || warn "$R_ERR"
-		# docker's delay: 100 ms, doubled at every restart (at most a minute), back to 100 ms
-		# after a run of 10 s or more; its state meanwhile is restarting, and the run file
-		# says the delay (ms) until the next end
-		((${EPOCHREALTIME/./} - t0 >= 10000000)) && backoff=0
-		backoff=$((backoff + 1))
-		d=$((100 << (backoff > 10 ? 10 : backoff - 1)))
-		[ $d -gt 60000 ] && d=60000
-		{ printf 'status restarting\nstarted %s\nmpid %s\nmstart %s\ndelay %s\n' "$EPOCHSECONDS" "$BASHPID" "$mstart" "$d" >"$c/run"; } 2>/dev/null
-		printf -v ds '%d.%03d' $((d / 1000)) $((d % 1000))
-		sleep "$ds"
-		[ -e "$c/stopped" ] && break
-		# a new run: the pid lines of the last one go
-		{ printf 'status running\nstarted %s\nmpid %s\nmstart %s\ndelay %s\n' "$EPOCHSECONDS" "$BASHPID" "$mstart" "$d" >"$c/run"; } 2>/dev/null
+		# (--restart: restart_wait, runmore.sh, says whether to run it again, after its delay)
+		[ "${META[restart]:-no}" != no ] && restart_wait "$cid" "$rc" || break
 	done
 	# A --rm container is removed next: no exit state to record.
 	[ "${META[autoremove]}" = 1 ] && {
@@ -291,27 +246,6 @@ run_chain() {
 	}
 	run_end "$cid" exited "$rc"
 	return "$rc"
-}
-
-# log_writer STREAM: the lines read as Docker's json-file records (see logs.sh), one write
-# each (the two streams' writers append to one file); a last line without its newline is a
-# record without one.  (bash's own: no process to exec for it, as a relay's cat; its read
-# takes a pipe a byte at a time, which a container's output can afford.)
-log_writer() {
-	local line t nl
-	export TZ=UTC LC_ALL=C
-	trap '' INT QUIT
-	while :; do
-		nl='\n'
-		IFS= read -r line || {
-			[ -n "$line" ] || break
-			nl=
-		}
-		t=$EPOCHREALTIME
-		json_esc "$line"
-		printf '{"log":"%s%s","stream":"%s","time":"%(%Y-%m-%dT%H:%M:%S)T.%s000Z"}\n' "$R_JSON" "$nl" "$1" "${t%.*}" "${t#*.}"
-		[ -n "$nl" ] || break
-	done
 }
 
 # run_once CID MODE: one run of the chain (CHAIN) to its end, its status into R_RC.
@@ -328,65 +262,26 @@ run_once() {
 	# relays (attach_relays), which die with it: tee -p then writes the log alone, and the
 	# monitor ignores SIGPIPE (its own messages have no reader then); the chain does not.
 	local -a tees=()
-	local in=0 out=1 err=2
-	local w
-	local feeder=
-	if [ "$fg" != fg ]; then
-		in=/dev/null
-		if [ "${META[interactive]}" = 1 ] || [ "${META[tty]}" = 1 ]; then
-			# -d -i (and -d -t, whose console stays open as under docker): the input is a pipe
-			# fed from the container's stdin FIFO, which `contain attach` writes (with -i);
-			# the feeder holds it open for writing too, so the end of an attach's input is not
-			# the container's (docker's -d -i is not stdin-once)
-			[ -p "$c/stdin" ] || mkfifo -m 600 -- "$c/stdin"
-			exec {in}< <(exec cat <>"$c/stdin")
-			feeder=$!
-		fi
-		exec {out}> >(log_writer stdout >>"$c/log")
-		tees+=($!)
-		exec {err}> >(log_writer stderr >>"$c/log")
-		tees+=($!)
-	else
-		if [ "${META[autoremove]}" != 1 ]; then
-			# (-t: the console relay's output, the pty's, is the one stream: stdout, as docker
-			# logs it; the relay puts the terminal in raw mode through our input or error)
-			exec {w}> >(log_writer stdout >>"$c/log")
-			tees+=($!)
-			exec {out}> >(exec tee -ip "/dev/fd/$w" 2>/dev/null)
-			tees+=($!)
-			exec {w}>&-
-			if [ "${META[tty]}" != 1 ]; then
-				exec {w}> >(log_writer stderr >>"$c/log")
-				tees+=($!)
-				exec {err}> >(exec tee -ip "/dev/fd/$w" >&2 2>/dev/null)
-				tees+=($!)
-				exec {w}>&-
-			fi
-		elif [ "${META[tty]}" != 1 ]; then
-			plain_stream 1 || {
-				exec {out}> >(exec cat)
-				tees+=($!)
-			}
-			plain_stream 2 || {
-				exec {err}> >(exec cat >&2)
-				tees+=($!)
-			}
-		fi
+	local in=0 out=1 err=2 feeder=
+	# (a --rm run attached to our pipes or /dev/null without -t hands them on: any other
+	# run's streams are run_streams's, runmore.sh)
+	if [ "$fg" = fg ] && [ "${META[autoremove]}" = 1 ] && [ "${META[tty]}" != 1 ] && plain_stream 1 &&
+		plain_stream 2; then
 		[ "${META[interactive]}" = 1 ] || in=/dev/null
+	else
+		run_streams "$cid" "$fg"
 	fi
 	# The chain runs with the container's environment only (see with_env), so nothing of
 	# the caller's (tokens, sockets, paths) reaches the container, its pid 1 included.
 	if [ "$in" = /dev/null ]; then
-		(trap - PIPE && KEEP_FD=9 && with_env "${CHAIN[@]}") </dev/null >&$out 2>&$err 9>>"$c/run" &
+		(chain_exec) </dev/null >&$out 2>&$err 9>>"$c/run" &
 	else
-		(trap - PIPE && KEEP_FD=9 && with_env "${CHAIN[@]}") <&$in >&$out 2>&$err 9>>"$c/run" &
+		(chain_exec) <&$in >&$out 2>&$err 9>>"$c/run" &
 	fi
 	pid=$!
 	[ -n "$feeder" ] && exec {in}<&-
 	[ "$out" != 1 ] && exec {out}>&-
 	[ "$err" != 2 ] && [ "$err" != "$out" ] && exec {err}>&-
-	proc_start_v "$pid"
-	printf 'pid %s\npstart %s\n' "$pid" "$R_START" >>"$c/run"
 	ev_container start "$cid"
 	# (wait's error output off: bash reports a child killed by a signal there)
 	while :; do
@@ -401,6 +296,18 @@ run_once() {
 	# the log is complete once the tees have read everything
 	[ ${#tees[@]} -gt 0 ] && wait "${tees[@]}" 2>/dev/null
 	R_RC=$rc
+}
+
+# chain_exec: run_once's chain, in the process forked for it: its pid and start time (pid,
+# pstart) appended to the run file (descriptor 9) first, read from /proc/self (the monitor's
+# read of /proc/PID/stat of a process in the middle of its exec waits for the exec), then
+# the chain with the container's environment (with_env).
+chain_exec() {
+	trap - PIPE
+	proc_start_v "$BASHPID"
+	printf 'pid %s\npstart %s\n' "$BASHPID" "$R_START" >&9 2>/dev/null
+	KEEP_FD=9
+	with_env "${CHAIN[@]}"
 }
 
 # container_env IMAGE HOSTNAME TTY USER: the container's environment into CENV, as docker
@@ -708,3 +615,7 @@ run_volume_sources() { use runmore && run_volume_sources "$@"; }
 run_net_made() { use runmore && run_net_made "$@"; }
 run_cidfile() { use runmore && run_cidfile "$@"; }
 chain_tmpfs_ulimit() { use runmore && chain_tmpfs_ulimit "$@"; }
+run_streams() { use runmore && run_streams "$@"; }
+run_net_up() { use runmore && run_net_up "$@"; }
+restart_wait() { use runmore && restart_wait "$@"; }
+log_writer() { use runmore && log_writer "$@"; }

@@ -443,3 +443,136 @@ chain_tmpfs_ulimit() {
 		CHAIN+=("${BASH_CMDS[prlimit]}" $(sed -n 's/^ulimit /--/p' "$c/meta") --)
 	return 0
 }
+
+# run_streams CID MODE: run_once's streams for the chain (its locals in, out, err, feeder and
+# tees) for every run but a --rm one attached to plain streams without -t (see run_once).
+run_streams() {
+	local c="$ROOT/containers/$1" fg=$2 w
+	if [ "$fg" != fg ]; then
+		in=/dev/null
+		if [ "${META[interactive]}" = 1 ] || [ "${META[tty]}" = 1 ]; then
+			# -d -i (and -d -t, whose console stays open as under docker): the input is a pipe
+			# fed from the container's stdin FIFO, which `contain attach` writes (with -i);
+			# the feeder holds it open for writing too, so the end of an attach's input is not
+			# the container's (docker's -d -i is not stdin-once)
+			[ -p "$c/stdin" ] || mkfifo -m 600 -- "$c/stdin"
+			exec {in}< <(exec cat <>"$c/stdin")
+			feeder=$!
+		fi
+		exec {out}> >(log_writer stdout >>"$c/log")
+		tees+=($!)
+		exec {err}> >(log_writer stderr >>"$c/log")
+		tees+=($!)
+	else
+		if [ "${META[autoremove]}" != 1 ]; then
+			# (-t: the console relay's output, the pty's, is the one stream: stdout, as docker
+			# logs it; the relay puts the terminal in raw mode through our input or error)
+			exec {w}> >(log_writer stdout >>"$c/log")
+			tees+=($!)
+			exec {out}> >(exec tee -ip "/dev/fd/$w" 2>/dev/null)
+			tees+=($!)
+			exec {w}>&-
+			if [ "${META[tty]}" != 1 ]; then
+				exec {w}> >(log_writer stderr >>"$c/log")
+				tees+=($!)
+				exec {err}> >(exec tee -ip "/dev/fd/$w" >&2 2>/dev/null)
+				tees+=($!)
+				exec {w}>&-
+			fi
+		elif [ "${META[tty]}" != 1 ]; then
+			plain_stream 1 || {
+				exec {out}> >(exec cat)
+				tees+=($!)
+			}
+			plain_stream 2 || {
+				exec {err}> >(exec cat >&2)
+				tees+=($!)
+			}
+		fi
+		[ "${META[interactive]}" = 1 ] || in=/dev/null
+	fi
+}
+
+# run_net_up CID: run_chain's network for the container's run (net.sh); status 1, its end
+# recorded, when it cannot be made.
+run_net_up() {
+	local c="$ROOT/containers/$1" nrc
+	net_load
+	tool_paths
+	# (set -u off meanwhile: an unset variable in the network code must not end the
+	# monitor, which would leave its run unrecorded)
+	set +u
+	net_up "$1"
+	nrc=$?
+	set -u
+	if [ $nrc != 0 ]; then
+		# (a detached container's monitor has no terminal: the log keeps the reason)
+		echo "contain: $R_ERR" >&2
+		(log_writer stderr <<<"contain: $R_ERR") >>"$c/log"
+		run_end "$1" created "" "$R_ERR"
+		return 1
+	fi
+	return 0
+}
+
+# restart_next CID RC: whether the monitor starts the container again after an end with
+# status RC, by its --restart policy (no, on-failure[:N], always, unless-stopped); never after
+# `contain stop`, `kill` or `rm` (their stopped file), as docker's manual stop.
+restart_next() {
+	local pol=${META[restart]:-no} n=${RESTARTS:-0}
+	[ "$pol" = no ] && return 1
+	[ -e "$ROOT/containers/$1/stopped" ] && return 1
+	[ -d "$ROOT/containers/$1" ] || return 1
+	case $pol in
+	always | unless-stopped) return 0 ;;
+	on-failure) [ "$2" != 0 ] ;;
+	on-failure:*) [ "$2" != 0 ] && [ "$n" -lt "${pol#on-failure:}" ] ;;
+	*) return 1 ;;
+	esac
+}
+
+# restart_wait CID RC: after a run of run_chain's that ended with status RC: status 1 when
+# the container is not to run again (restart_next), else the restart counted and its delay
+# waited (run_chain's locals t0, the run's start, and backoff; its mstart).
+restart_wait() {
+	local c="$ROOT/containers/$1" d ds
+	restart_next "$1" "$2" || return 1
+	RESTARTS=$((RESTARTS + 1))
+	put "$c/restartcount" "$RESTARTS
+" || warn "$R_ERR"
+	# docker's delay: 100 ms, doubled at every restart (at most a minute), back to 100 ms
+	# after a run of 10 s or more; its state meanwhile is restarting, and the run file
+	# says the delay (ms) until the next end
+	((${EPOCHREALTIME/./} - t0 >= 10000000)) && backoff=0
+	backoff=$((backoff + 1))
+	d=$((100 << (backoff > 10 ? 10 : backoff - 1)))
+	[ $d -gt 60000 ] && d=60000
+	{ printf 'status restarting\nstarted %s\nmpid %s\nmstart %s\ndelay %s\n' "$EPOCHSECONDS" "$BASHPID" "$mstart" "$d" >"$c/run"; } 2>/dev/null
+	printf -v ds '%d.%03d' $((d / 1000)) $((d % 1000))
+	sleep "$ds"
+	[ -e "$c/stopped" ] && return 1
+	# a new run: the pid lines of the last one go
+	{ printf 'status running\nstarted %s\nmpid %s\nmstart %s\ndelay %s\n' "$EPOCHSECONDS" "$BASHPID" "$mstart" "$d" >"$c/run"; } 2>/dev/null
+	return 0
+}
+
+# log_writer STREAM: the lines read as Docker's json-file records (see logs.sh), one write
+# each (the two streams' writers append to one file); a last line without its newline is a
+# record without one.  (bash's own: no process to exec for it, as a relay's cat; its read
+# takes a pipe a byte at a time, which a container's output can afford.)
+log_writer() {
+	local line t nl
+	export TZ=UTC LC_ALL=C
+	trap '' INT QUIT
+	while :; do
+		nl='\n'
+		IFS= read -r line || {
+			[ -n "$line" ] || break
+			nl=
+		}
+		t=$EPOCHREALTIME
+		json_esc "$line"
+		printf '{"log":"%s%s","stream":"%s","time":"%(%Y-%m-%dT%H:%M:%S)T.%s000Z"}\n' "$R_JSON" "$nl" "$1" "${t%.*}" "${t#*.}"
+		[ -n "$nl" ] || break
+	done
+}
