@@ -77,10 +77,10 @@ pub fn cgroup_dirs(pid: i32, group: &str) -> Vec<PathBuf> {
     if last.is_empty() || last == "." || last == ".." {
         return vec![];
     }
-    let Ok(text) = fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+    let Ok(text) = ctcore::read_text(format!("/proc/{pid}/cgroup")) else {
         return vec![];
     };
-    let Ok(mi) = fs::read_to_string("/proc/self/mountinfo") else {
+    let Ok(mi) = ctcore::read_text("/proc/self/mountinfo") else {
         return vec![];
     };
     let mut out = vec![];
@@ -177,7 +177,7 @@ fn create_full(
     for_run: bool,
     start_on_sync: bool,
 ) -> Result<Created> {
-    let bundle = fs::canonicalize(&o.bundle)
+    let bundle = state::real_path(&o.bundle)
         .map_err(|e| anyhow!("bundle {}: {}", o.bundle.display(), ctcore::error_text(&e)))?;
     let spec = load_spec(&bundle)?;
     plan::check(&spec, &bundle)?;
@@ -240,7 +240,7 @@ fn create_in(
             .map(|r| r.path().clone())
             .unwrap_or_default();
         let p = if p.is_absolute() { p } else { bundle.join(p) };
-        fs::canonicalize(&p).unwrap_or(p)
+        state::real_path(&p).unwrap_or(p)
     };
     let mut rec = Record {
         id: id.to_string(),
@@ -340,7 +340,7 @@ fn create_in(
         if b == 0 {
             crate::foreground::child_reset();
             drop(mine);
-            let r = enter_in_process(spec, cg, keyring, rootless)
+            let r = enter_in_process(spec, cg, keyring, rootless, theirs_raw)
                 .and_then(|()| exec_init(&argv, theirs_raw, sync_fd));
             if let Err(e) = r {
                 let _ = sync::send(theirs_raw, &format!("error {e:#}"), None);
@@ -392,6 +392,7 @@ fn create_in(
     let mut pid = 0;
     let fd = mine.as_raw_fd();
     let mut master: Option<OwnedFd> = None;
+    let mut dirs: Option<Vec<PathBuf>> = None;
     loop {
         let msg = sync::recv(fd).map_err(|e| (e, pid))?;
         let Some((m, mfd)) = msg else {
@@ -410,7 +411,7 @@ fn create_in(
                 }
                 rec.pid = pid;
                 rec.start_time = state::stat_of(pid).map_or(0, |s| s.0);
-                rec.cgroup_dirs = cgroup_dirs(pid, group);
+                rec.cgroup_dirs = dirs.take().unwrap_or_else(|| cgroup_dirs(pid, group));
                 state::save(root, &rec).map_err(|e| (e, pid))?;
             }
             "hooks" => {
@@ -441,6 +442,15 @@ fn create_in(
                     crate::foreground::size_pty(&m);
                     master = Some(m);
                 }
+            }
+            // the in-process chain's group (see enter_in_process)
+            "cgroups" => {
+                dirs = Some(
+                    rest.split('\0')
+                        .filter(|d| !d.is_empty())
+                        .map(PathBuf::from)
+                        .collect(),
+                );
             }
             "error" => return Err((anyhow!("{rest}"), pid)),
             "ready" => break,
@@ -532,6 +542,7 @@ fn enter_in_process(
     cgset_argv: Option<Vec<OsString>>,
     keyring: bool,
     rootless: bool,
+    sock: RawFd,
 ) -> Result<()> {
     if let Some(argv) = cgset_argv {
         let group = argv.last().cloned().unwrap_or_default();
@@ -548,7 +559,17 @@ fn enter_in_process(
             let root = std::env::var_os("CGSET_ROOT").filter(|v| !v.is_empty());
             let tree = cgset::tree::Tree::detect(root.as_deref().map(Path::new))?;
             let g = cgset::tree::Group::parse(&group.to_string_lossy())?;
-            cgset::ops::attach_self(&tree, &g, false)
+            cgset::ops::attach_self(&tree, &g, false)?;
+            // The group's directories, for create's record (delete removes
+            // them): those just joined, named from the tree read here, so
+            // that create need not read mountinfo again for them.
+            let dirs: Vec<String> = tree
+                .hiers_of(&g)
+                .into_iter()
+                .filter_map(|i| g.dir(&tree.hiers[i]).into_os_string().into_string().ok())
+                .collect();
+            let _ = sync::send(sock, &format!("cgroups {}", dirs.join("\0")), None);
+            Ok(())
         };
         match join() {
             Ok(()) => {}
@@ -762,7 +783,7 @@ fn init_with(
             .map(|r| r.path().clone())
             .unwrap_or_default();
         let p = if p.is_absolute() { p } else { bundle.join(p) };
-        fs::canonicalize(&p).unwrap_or(p)
+        state::real_path(&p).unwrap_or(p)
     };
     // The root must be a mount point for pivot_root.
     nix::mount::mount(
@@ -781,7 +802,14 @@ fn init_with(
     })?;
     // Neither the new root nor the mount that holds it may be shared: the
     // container's mounts would propagate out, and pivot_root refuses it.
-    if let Some(parent) = rootfs.parent() {
+    // (A new mount namespace made slave or private has no shared mount: no
+    // need to look for one in mountinfo.)
+    let own_mntns = ns
+        .iter()
+        .any(|(t, p)| *t == LinuxNamespaceType::Mount && p.is_none());
+    if !(own_mntns && plan::propagation(&spec) != "shared")
+        && let Some(parent) = rootfs.parent()
+    {
         rootfs::parent_mount_private(parent);
     }
     let _ = nix::mount::mount::<Path, Path, str, str>(

@@ -99,7 +99,7 @@ pub fn rootless() -> bool {
 /// (its uid_map is not the identity of all ids).
 #[must_use]
 pub fn in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
+    ctcore::read_text("/proc/self/uid_map").is_ok_and(|m| {
         let f: Vec<&str> = m.split_whitespace().collect();
         f != ["0", "0", "4294967295"]
     })

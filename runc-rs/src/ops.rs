@@ -51,7 +51,7 @@ pub fn pids(rec: &Record) -> Vec<i32> {
         if d.parent().is_none_or(|p| p == Path::new("/sys/fs/cgroup")) {
             continue;
         }
-        if let Ok(t) = fs::read_to_string(d.join("cgroup.procs")) {
+        if let Ok(t) = ctcore::read_text(d.join("cgroup.procs")) {
             let v: Vec<i32> = t
                 .lines()
                 .filter_map(|l| l.trim().parse().ok())
@@ -139,7 +139,7 @@ pub fn freeze(rec: &Record, on: bool) -> Result<()> {
             for _ in 0..1000 {
                 fs::write(&v1, want)
                     .map_err(|e| anyhow!("{}: {}", v1.display(), ctcore::error_text(&e)))?;
-                if fs::read_to_string(&v1).is_ok_and(|s| s.trim() == want) {
+                if ctcore::read_text(&v1).is_ok_and(|s| s.trim() == want) {
                     return Ok(());
                 }
                 std::thread::sleep(std::time::Duration::from_millis(1));

@@ -612,7 +612,7 @@ pub fn devices(rootfs: &Path, devs: &[LinuxDevice]) -> Result<()> {
 /// refuses a new root whose parent mount is shared, as with
 /// rootfsPropagation `shared`), as runc does.
 pub fn parent_mount_private(dir: &Path) {
-    let Ok(text) = fs::read_to_string("/proc/self/mountinfo") else {
+    let Ok(text) = ctcore::read_text("/proc/self/mountinfo") else {
         return;
     };
     let mut best: Option<(&str, bool)> = None;

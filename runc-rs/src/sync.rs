@@ -52,7 +52,28 @@ pub fn send(sock: RawFd, msg: &str, fd: Option<RawFd>) -> Result<()> {
 /// # Errors
 /// recvmsg(2)'s.
 pub fn recv(sock: RawFd) -> Result<Option<(String, Option<OwnedFd>)>> {
-    let mut buf = vec![0u8; 65536];
+    // The message's length first (a peek: on a SOCK_SEQPACKET socket
+    // MSG_TRUNC gives it whole), so that the buffer is the message's size
+    // rather than a zeroed 64 KiB whose pages are each faulted in.
+    let len = loop {
+        // SAFETY: recv(2) into no buffer, peeking.
+        let r = unsafe {
+            libc::recv(
+                sock,
+                std::ptr::null_mut(),
+                0,
+                libc::MSG_PEEK | libc::MSG_TRUNC,
+            )
+        };
+        if r >= 0 {
+            break r.cast_unsigned();
+        }
+        let e = nix::errno::Errno::last();
+        if e != nix::errno::Errno::EINTR {
+            return Err(anyhow!("sync: {}", ctcore::errno_text(e)));
+        }
+    };
+    let mut buf = vec![0u8; len.max(1)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
     let (n, fd) = loop {
         let mut iov = [IoSliceMut::new(&mut buf)];
