@@ -384,13 +384,23 @@ size_bytes() { use store && size_bytes "$@"; }
 # in Docker's shape (ATTRIBUTES: JSON members; the values contain writes are names, ids and
 # numbers, which need no escaping), a line written by one write(2) in append mode, so that
 # writers at once never interleave; no process started.  On about one event in 64 (each one
-# with CONTAIN_EVENTS_MAX set) the journal's size is looked at (ev_rotate, events.sh).
+# with CONTAIN_EVENTS_MAX set) the journal's size is looked at: the position of our descriptor
+# after the append (its end, from /proc/self/fdinfo: no process), and past CONTAIN_EVENTS_MAX
+# bytes (1 MiB) ev_rotate (events.sh) moves it.
 ev_emit() {
-	local t=${EPOCHREALTIME/./} s=
+	local t=${EPOCHREALTIME/./} s= fd p=0 l
 	[ "$1" = volume ] || s="\"status\":\"$2\",\"id\":\"$3\",${5:+\"from\":\"$5\",}"
-	printf '{%s"Type":"%s","Action":"%s","Actor":{"ID":"%s","Attributes":{%s}},"scope":"local","time":%s,"timeNano":%s000}\n' \
-		"$s" "$1" "$2" "$3" "$4" "${t:0:${#t}-6}" "$t" 2>/dev/null >>"$ROOT/events"
-	[ $((t % 64)) != 0 ] && [ -z "${CONTAIN_EVENTS_MAX:-}" ] || ev_rotate
+	printf -v l '{%s"Type":"%s","Action":"%s","Actor":{"ID":"%s","Attributes":{%s}},"scope":"local","time":%s,"timeNano":%s000}\n' \
+		"$s" "$1" "$2" "$3" "$4" "${t:0:${#t}-6}" "$t"
+	if [ $((t % 64)) != 0 ] && [ -z "${CONTAIN_EVENTS_MAX:-}" ]; then
+		printf '%s' "$l" 2>/dev/null >>"$ROOT/events"
+		return 0
+	fi
+	{ exec {fd}>>"$ROOT/events"; } 2>/dev/null || return 0
+	printf '%s' "$l" >&$fd 2>/dev/null
+	while read -r s l; do [ "$s" = pos: ] && p=$l && break; done <"/proc/self/fdinfo/$fd"
+	exec {fd}>&-
+	[ "$p" -gt "${CONTAIN_EVENTS_MAX:-1048576}" ] 2>/dev/null && ev_rotate
 	return 0
 }
 # ev_container ACTION CID [ATTRIBUTES]: a container's event, with its image and name.
