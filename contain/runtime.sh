@@ -7,6 +7,37 @@
 # The runtimes' state (their --root), one directory for all of them.
 RT_ROOT=$ROOT/runtime
 
+# The rest of this file (below RT_MORE_MARK) is read only by a command that needs it: exec,
+# kill, a user to look up, limits, --device, --init, a seccomp profile not yet worked out, a
+# capability set other than Docker's.  Bash parses a file as it reads it, and every start of
+# a runtime container would pay for code it never runs.  Each function there is a stub here:
+# its first call reads the rest (rt_more), which defines the function over the stub.
+rt_more() {
+	local s
+	[ -z "${RT_MORE:-}" ] || return 1
+	RT_MORE=1
+	IFS= read -r -d '' s <"$RT_FILE" || :
+	[[ $s == *"$RT_MORE_MARK"* ]] || die "cannot read the rest of $RT_FILE"
+	eval "${s##*"$RT_MORE_MARK"}"
+}
+RT_FILE=${BASH_SOURCE[0]}
+RT_MORE_MARK="# -------- read by rt_more --------"
+rt_limits() { rt_more && rt_limits "$@"; }
+rt_device_files() { rt_more && rt_device_files "$@"; }
+rt_linux_devices() { rt_more && rt_linux_devices "$@"; }
+rt_user_named() { rt_more && rt_user_named "$@"; }
+rt_union_file() { rt_more && rt_union_file "$@"; }
+rt_live_file() { rt_more && rt_live_file "$@"; }
+rt_live_user() { rt_more && rt_live_user "$@"; }
+rt_user_in() { rt_more && rt_user_in "$@"; }
+rt_user_json() { rt_more && rt_user_json "$@"; }
+rt_seccomp() { rt_more && rt_seccomp "$@"; }
+rt_caps_of() { rt_more && rt_caps_of "$@"; }
+rt_all_caps() { rt_more && rt_all_caps "$@"; }
+rt_init() { rt_more && rt_init "$@"; }
+rt_kill() { rt_more && rt_kill "$@"; }
+rt_exec() { rt_more && rt_exec "$@"; }
+
 # rt_resolve NAME|PATH: the runtime's program into R_RT; status 1 (R_ERR) when there is none.
 rt_resolve() {
 	R_RT=
@@ -19,9 +50,424 @@ rt_resolve() {
 	return 1
 }
 
-# rt_resources: linux.resources (JSON) from the container's limits file (cgset's flags as
-# contain stores them) into R_RES, the device rules after Docker's default list.
+# rt_resources CID: linux.resources (JSON) into R_RES: the device rules after Docker's default
+# list, and the limits of the container's limits file (rt_limits) when it has some.
 rt_resources() {
+	R_LIM=
+	if [ -s "$ROOT/containers/$1/limits" ]; then rt_limits "$1" || return 1; fi
+	rt_device_rules "$1"
+	R_RES="{\"devices\":$R_DEVRULES$R_LIM}"
+}
+
+# Docker's default device list: deny all, then mknod of any node, null, zero, full, random,
+# urandom, tty, console, ptmx, the pts (136:*) and tun.
+RT_DEVICES='{"allow":false,"access":"rwm"},{"allow":true,"type":"c","access":"m"},{"allow":true,"type":"b","access":"m"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":5,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":7,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":8,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":9,"access":"rwm"},{"allow":true,"type":"c","major":5,"minor":0,"access":"rwm"},{"allow":true,"type":"c","major":5,"minor":1,"access":"rwm"},{"allow":true,"type":"c","major":5,"minor":2,"access":"rwm"},{"allow":true,"type":"c","major":136,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":200,"access":"rwm"}'
+
+# rt_device_rules CID: the devices cgroup as Docker's default container has it (deny all, then
+# its list), the --device nodes and --device-cgroup-rule rules, into R_DEVRULES (a --privileged
+# container gets every device).  No command substitution on this path: each would fork bash.
+rt_device_rules() {
+	local c=$ROOT/containers/$1 r="" d t mm acc
+	if [ "${META[privileged]:-0}" = 1 ]; then
+		R_DEVRULES='[{"allow":true,"access":"rwm"}]'
+		return
+	fi
+	r=$RT_DEVICES
+	for d in "${DEVRULES[@]}"; do
+		read -r t mm acc <<<"$d"
+		rt_rule "$t" "${mm%%:*}" "${mm#*:}" "${acc:-rwm}"
+	done
+	[ -s "$c/devices" ] && rt_device_files "$c/devices"
+	R_DEVRULES="[$r]"
+}
+# rt_rule TYPE MAJOR MINOR ACCESS: an allow rule appended to rt_device_rules's r ('*': any)
+rt_rule() {
+	r+=",{\"allow\":true,\"type\":\"$1\""
+	[ "$2" = '*' ] || r+=",\"major\":$2"
+	[ "$3" = '*' ] || r+=",\"minor\":$3"
+	r+=",\"access\":\"$4\"}"
+}
+
+# rt_layers CID: the container's root as the union will show it, top first, into RT_LAYERS:
+# its own layer, then the image's.
+rt_layers() {
+	local h
+	local -a ls
+	RT_LAYERS=("$ROOT/containers/$1/upper")
+	mapfile -t ls <"$ROOT/images/${META[image]}/layers"
+	for ((h = ${#ls[@]} - 1; h >= 0; h--)); do RT_LAYERS+=("$ROOT/layers/${ls[h]}/fs"); done
+}
+
+# rt_walk PATH: the components of PATH (absolute; "", . and .. skipped) looked at in the union
+# of RT_LAYERS as overlayfs merges them, while they are directories: a lower layer counts
+# beneath a directory only while it has a directory there too (a whiteout, a file or a link
+# hides the rest).  No link of a layer is ever followed: each component is looked at in the
+# layers that hold its parent as a real directory.  Into R_KIND (dir when every component is
+# one, else what the first other one is: file, link or none), R_AT (its topmost layer's
+# entry), R_STOP (the path up to it) and R_LEFT (what follows it).
+rt_walk() {
+	local rest=$1 q="" c d k at
+	local -a live=("${RT_LAYERS[@]}") next
+	R_KIND=dir R_AT= R_STOP= R_LEFT=
+	while :; do
+		while [[ $rest == /* ]]; do rest=${rest#/}; done
+		[ -n "$rest" ] || return 0
+		c=${rest%%/*}
+		rest=${rest:${#c}}
+		case $c in . | ..) continue ;; esac
+		q+=/$c
+		next=() k=none at=
+		for d in "${live[@]}"; do
+			if [ -L "$d$q" ]; then
+				[ $k = none ] && k=link at=$d$q
+				break
+			elif [ -d "$d$q" ]; then
+				[ $k = none ] && k=dir at=$d$q
+				next+=("$d")
+			elif [ -e "$d$q" ]; then
+				# (a whiteout, overlayfs's character device, hides it)
+				[ $k = none ] && ! [ -c "$d$q" ] && k=file at=$d$q
+				break
+			fi
+		done
+		R_KIND=$k R_AT=$at
+		[ $k = dir ] || {
+			while [[ $rest == /* ]]; do rest=${rest#/}; done
+			R_STOP=$q R_LEFT=$rest
+			return 0
+		}
+		live=("${next[@]}")
+	done
+}
+
+# rt_look PATH: what the union of RT_LAYERS has at PATH (absolute, no . or .., every
+# component but the last a directory of it) into R_KIND (dir, file, link or none) and R_AT
+# (the topmost layer's entry), as rt_walk finds it.
+rt_look() {
+	rt_walk "$1"
+	[ -z "$R_LEFT" ] || R_KIND=none
+}
+
+# rt_no_links CID PATHS...: status 1 (R_ERR) when a symbolic link lies on the way to one of
+# PATHS (mount destinations) in the container's root, as contain's own chain refuses one
+# (chroot-rs): a runtime would resolve it inside the root (runc's securejoin), the own chain
+# starts nothing.  Checked in the layers before the runtime runs, so that every runtime
+# gives the same answer.
+rt_no_links() {
+	local p
+	rt_layers "$1"
+	shift
+	for p in "$@"; do
+		rt_walk "$p"
+		[ "$R_KIND" = link ] || continue
+		R_ERR="refusing to use '$R_STOP': it is a symbolic link inside the container's root"
+		return 1
+	done
+	return 0
+}
+
+# rt_user CID [PID]: process.user from the container's user (rt_user_named), or root, into
+# R_USER (JSON), R_UID, R_GID, R_GIDS and PW_HOME.
+rt_user() {
+	if [ -n "${META[user]:-}" ]; then
+		rt_user_named "$@"
+		return
+	fi
+	R_GIDS=()
+	PW_UID=0 PW_GID=0 PW_HOME=/
+	R_UID=0 R_GID=0 R_USER='{"uid":0,"gid":0}'
+}
+
+# rt_seccomp_cached PROFILE CAPS MASK: rt_seccomp, the default profile's kept per capability
+# set (MASK: its bits, rt_caps's R_CAPMASK) in the runtimes' directory (a jq start and its
+# work cost more than the rest of the bundle).
+rt_seccomp_cached() {
+	[ "$1" = "${R_PROFILE:-}" ] || {
+		rt_seccomp "$1" "$2"
+		return
+	}
+	local f=$RT_ROOT/seccomp/$3.json
+	if [ -s "$f" ] && ! [ "$1" -nt "$f" ]; then
+		IFS= read -r -d '' R_SECCOMP <"$f"
+		R_SECCOMP=${R_SECCOMP%$'\n'}
+		return 0
+	fi
+	rt_seccomp "$1" "$2" || return 1
+	mkdir -p -- "$RT_ROOT/seccomp" && printf '%s\n' "$R_SECCOMP" >"$f.$$" && mv -f -- "$f.$$" "$f"
+	return 0
+}
+
+# rt_profile: the path of contain's default seccomp profile (Docker's, as chroot-rs embeds it).
+rt_profile() {
+	local p
+	for p in "$CONTAIN_DIR/../ctcore/data/seccomp-default.json" "$CONTAIN_DIR/../share/ctools/seccomp-default.json" \
+		/usr/local/share/ctools/seccomp-default.json /usr/share/ctools/seccomp-default.json; do
+		[ -r "$p" ] && R_PROFILE=$p && return 0
+	done
+	R_ERR="cannot find the default seccomp profile (make install puts it in DATADIR/ctools)"
+	return 1
+}
+
+# The masked and read-only paths of Docker's default container.
+RT_MASKED='["/proc/asound","/proc/acpi","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/proc/scsi","/sys/firmware","/sys/devices/virtual/powercap","/sys/dev/block"]'
+RT_READONLY='["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]'
+
+# Docker's default set (DOCKER_CAPS, run.sh) worked out once: its CAP_* words, its JSON array
+# and its bits.  rt_caps takes it as it is when DOCKER_CAPS is still this list and our
+# bounding set has all of it.
+RT_DOCKER_FOR="chown dac_override fsetid fowner mknod net_raw setgid setuid setfcap setpcap
+ net_bind_service sys_chroot kill audit_write"
+RT_DOCKER_CAPS=" CAP_CHOWN CAP_DAC_OVERRIDE CAP_FSETID CAP_FOWNER CAP_MKNOD CAP_NET_RAW CAP_SETGID CAP_SETUID CAP_SETFCAP CAP_SETPCAP CAP_NET_BIND_SERVICE CAP_SYS_CHROOT CAP_KILL CAP_AUDIT_WRITE "
+RT_DOCKER_JSON='["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FSETID","CAP_FOWNER","CAP_MKNOD","CAP_NET_RAW","CAP_SETGID","CAP_SETUID","CAP_SETFCAP","CAP_SETPCAP","CAP_NET_BIND_SERVICE","CAP_SYS_CHROOT","CAP_KILL","CAP_AUDIT_WRITE"]'
+RT_DOCKER_MASK=2818844155
+
+# rt_caps: the final capability set (CAP_* words) into R_CAPS, its JSON array into R_CAPJSON
+# and its bits into R_CAPMASK, within our own bounding set (a runtime refuses a capability it
+# cannot give; --privileged: every one we have, as Docker).
+rt_caps() {
+	local st bnd
+	IFS= read -r -d '' st </proc/self/status || :
+	st=${st#*CapBnd:}
+	st=${st%%$'\n'*}
+	st=${st//[[:space:]]/}
+	bnd=$((16#${st:-0}))
+	if [ "${META[privileged]:-0}" != 1 ] && [ -z "${META[caps]:-}" ] && [ "$DOCKER_CAPS" = "$RT_DOCKER_FOR" ] &&
+		(((bnd & RT_DOCKER_MASK) == RT_DOCKER_MASK)); then
+		R_CAPS=$RT_DOCKER_CAPS R_CAPJSON=$RT_DOCKER_JSON R_CAPMASK=$RT_DOCKER_MASK
+		return 0
+	fi
+	rt_caps_of "$bnd"
+}
+
+# rt_q VALUE: VALUE as a JSON string (quoted) into R_Q; rt_b FLAG: "true" for 1, else "false",
+# into R_B; rt_a VALUES...: a JSON array of strings into R_A.  (rt_config runs at each start:
+# no command substitution there, each would fork bash; json_esc only for a string that needs
+# it.)
+rt_q() {
+	if [[ $1 == *[\"\\[:cntrl:]]* ]]; then
+		json_esc "$1"
+		R_Q="\"$R_JSON\""
+	else
+		R_Q="\"$1\""
+	fi
+}
+rt_b() { if [ "$1" = 1 ]; then R_B=true; else R_B=false; fi; }
+rt_a() {
+	local a
+	R_A=""
+	for a in "$@"; do
+		if [[ $a == *[\"\\[:cntrl:]]* ]]; then
+			json_esc "$a"
+			R_A+=",\"$R_JSON\""
+		else
+			R_A+=",\"$a\""
+		fi
+	done
+	R_A="[${R_A#,}]"
+}
+
+# rt_config CID NETNS: the container's config.json (OCI runtime spec 1.0.2) on stdout, from
+# its stored settings; NETNS the network namespace to join ("" for a new one, "host").
+rt_config() {
+	local cid=$1 netns=$2 c=$ROOT/containers/$1 v mounts ns caps sc="" o
+	rt_user "$cid" || return 1
+	rt_caps
+	caps=$R_CAPJSON
+	rt_resources "$cid" || return 1
+	ns='{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}'
+	# cgroup v2 alone: a cgroup namespace, rooted at the container's group (Docker's private
+	# cgroupns; the own chain's chroot-rs --cgroupfs makes one too), so that the runtime
+	# mounts cgroup2 itself on /sys/fs/cgroup
+	[ -e /sys/fs/cgroup/cgroup.controllers ] && ns+=',{"type":"cgroup"}'
+	case $netns in
+	host) ;;
+	"") ns+=',{"type":"network"}' ;;
+	*) rt_q "$netns" && ns+=",{\"type\":\"network\",\"path\":$R_Q}" ;;
+	esac
+	mounts='{"destination":"/proc","type":"proc","source":"proc","options":["nosuid","noexec","nodev"]}'
+	mounts+=',{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]}'
+	# (a user's container maps no gid 5: devpts as `runc spec --rootless` has it)
+	o=',"gid=5"'
+	[ "$ROOTLESS" = 1 ] && o=
+	mounts+=",{\"destination\":\"/dev/pts\",\"type\":\"devpts\",\"source\":\"devpts\",\"options\":[\"nosuid\",\"noexec\",\"newinstance\",\"ptmxmode=0666\",\"mode=0620\"$o]}"
+	# --tmpfs, --shm-size (each DEST:OPTIONS) and --ulimit (NAME=SOFT:HARD): meta lines of their own
+	RT_TMPFS=() RT_ULIMITS=()
+	if [ -n "${META[tmpfs]:-}${META[ulimit]:-}" ]; then
+		while IFS= read -r v; do
+			case $v in
+			"tmpfs "*) RT_TMPFS+=("${v#tmpfs }") ;;
+			"ulimit "*) RT_ULIMITS+=("${v#ulimit }") ;;
+			esac
+		done <"$c/meta"
+	fi
+	local -a to
+	o='["nosuid","noexec","nodev","mode=1777","size=65536k"]'
+	for v in "${RT_TMPFS[@]}"; do
+		[ "${v%%:*}" = /dev/shm ] || continue
+		IFS=, read -ra to <<<"${v#*:}"
+		rt_a "${to[@]}" && o=$R_A
+	done
+	mounts+=",{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\",\"options\":$o}"
+	mounts+=',{"destination":"/dev/mqueue","type":"mqueue","source":"mqueue","options":["nosuid","noexec","nodev"]}'
+	o=ro
+	[ "${META[privileged]:-0}" = 1 ] && o=rw
+	mounts+=",{\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\",\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"$o\"]}"
+	mounts+=',{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}'
+	if [ -e "$c/hosts" ]; then
+		for v in hosts hostname resolv.conf; do
+			rt_q "$c/$v"
+			mounts+=",{\"destination\":\"/etc/$v\",\"type\":\"bind\",\"source\":$R_Q,\"options\":[\"rbind\",\"rprivate\"]}"
+		done
+	fi
+	for v in "${VOLUMES[@]}"; do
+		local src=${v%%:*} rest=${v#*:} dst
+		o='"rbind","rprivate"'
+		# a named volume (a name, not a path): its directory in the store
+		[[ $src == /* ]] || src=$ROOT/volumes/$src/_data
+		[[ $v == *:ro ]] && o+=',"ro"'
+		rt_q "${rest%:*}" && dst=$R_Q
+		rt_q "$src"
+		mounts+=",{\"destination\":$dst,\"type\":\"bind\",\"source\":$R_Q,\"options\":[$o]}"
+	done
+	for v in "${RT_TMPFS[@]}"; do
+		[ "${v%%:*}" = /dev/shm ] && continue
+		rt_q "${v%%:*}"
+		IFS=, read -ra to <<<"${v#*:}"
+		rt_a "${to[@]}"
+		mounts+=",{\"destination\":$R_Q,\"type\":\"tmpfs\",\"source\":\"tmpfs\",\"options\":$R_A}"
+	done
+	if [ "${META[privileged]:-0}" != 1 ] && [ "${META[seccomp]:-default}" != unconfined ]; then
+		local prof
+		if [ "${META[seccomp]:-default}" = default ]; then
+			rt_profile || return 1
+			prof=$R_PROFILE
+		else
+			prof=$c/seccomp.json
+		fi
+		rt_seccomp_cached "$prof" "$R_CAPS" "$R_CAPMASK" || {
+			R_ERR="cannot read the seccomp profile $prof"
+			return 1
+		}
+		sc=",\"seccomp\":$R_SECCOMP"
+	fi
+	local masked=$RT_MASKED ro=$RT_READONLY
+	[ "${META[privileged]:-0}" = 1 ] && masked='[]' ro='[]'
+	local args env tty nnp rofs cwd host
+	# --init: runc-rs's reaper bound read-only at /dev/init runs the program, as docker binds
+	# its docker-init at /sbin/docker-init and runs `docker-init -- PROGRAM`
+	if [ "${META[init]:-0}" = 1 ]; then
+		rt_init || return 1
+		rt_q "$R_INITBIN"
+		mounts+=",{\"destination\":\"/dev/init\",\"type\":\"bind\",\"source\":$R_Q,\"options\":[\"bind\",\"ro\",\"nosuid\",\"nodev\"]}"
+		rt_a /dev/init -- "${CMD[@]}"
+	else
+		rt_a "${CMD[@]}"
+	fi
+	args=$R_A
+	rt_a "${CENV[@]}" && env=$R_A
+	rt_b "${META[tty]}" && tty=$R_B
+	rt_b "${META[nnp]:-0}" && nnp=$R_B
+	rt_b "${META[readonly]:-0}" && rofs=$R_B
+	rt_q "${META[workdir]:-/}" && cwd=$R_Q
+	rt_q "${META[hostname]}" && host=$R_Q
+	printf '{"ociVersion":"1.0.2","process":{"terminal":%s,"user":%s,"args":%s,"env":%s,"cwd":%s,' \
+		"$tty" "$R_USER" "$args" "$env" "$cwd"
+	# --ulimit: process.rlimits (unlimited: RLIM_INFINITY)
+	if [ ${#RT_ULIMITS[@]} -gt 0 ]; then
+		local rl="" sv hv n
+		for v in "${RT_ULIMITS[@]}"; do
+			n=${v%%=*} sv=${v#*=} && hv=${sv#*:} && sv=${sv%%:*}
+			[ "$sv" = unlimited ] && sv=18446744073709551615
+			[ "$hv" = unlimited ] && hv=18446744073709551615
+			rl+=",{\"type\":\"RLIMIT_${n^^}\",\"soft\":$sv,\"hard\":$hv}"
+		done
+		printf '"rlimits":[%s],' "${rl#,}"
+	fi
+	printf '"capabilities":{"bounding":%s,"effective":%s,"permitted":%s},"noNewPrivileges":%s},' \
+		"$caps" "$caps" "$caps" "$nnp"
+	printf '"root":{"path":"rootfs","readonly":%s},"hostname":%s,' "$rofs" "$host"
+	[ -n "${META[domainname]:-}" ] && rt_q "${META[domainname]}" && printf '"domainname":%s,' "$R_Q"
+	R_LDEV='[]'
+	[ -s "$c/devices" ] && rt_linux_devices "$cid"
+	rt_q "$CGPARENT/$cid"
+	printf '"mounts":[%s],"linux":{"cgroupsPath":%s,"namespaces":[%s],"resources":%s,"devices":%s,' \
+		"$mounts" "$R_Q" "$ns" "$R_RES" "$R_LDEV"
+	printf '"maskedPaths":%s,"readonlyPaths":%s%s}}\n' "$masked" "$ro" "$sc"
+}
+
+# rt_chain CID LOWERS...: write the bundle and set CHAIN: a mount namespace of its own in which
+# the union is mounted on the bundle's rootfs, then the runtime's `run` of the bundle (the
+# runtime makes the container's namespaces, cgroup, mounts, capabilities and filter).
+rt_chain() {
+	local cid=$1 c=$ROOT/containers/$1 netns=host
+	shift
+	rt_resolve "${META[runtime]}" || die "$R_ERR"
+	# --chroot: the runtime's --no-pivot (runc's, crun's: the root moved onto / and chroot
+	# into it, no pivot_root), what OCI has for a change of root without pivot_root
+	# (a host whose root is the initramfs's rootfs, which pivot_root refuses, as Docker's
+	# DOCKER_RAMDISK: the own chain's chroot-rs falls back to the same move)
+	local -a pivot=()
+	local l=
+	[ "${META[mode]}" = chroot ] && pivot=(--no-pivot)
+	IFS= read -r l </proc/self/mountinfo
+	[[ $l == *" - rootfs "* ]] && pivot=(--no-pivot)
+	case ${META[net]} in
+	host) ;;
+	none) netns="" ;;
+	*)
+		local a
+		for a in "${NET_JOIN[@]}"; do [[ $a == --net=* ]] && netns=${a#--net=}; done
+		;;
+	esac
+	mkdir -p -- "$c/bundle/rootfs" "$RT_ROOT" || die "cannot create $c/bundle"
+	# (written in place: the bundle is the container's alone, and made again at each start)
+	rt_config "$cid" "$netns" >"$c/bundle/config.json" || {
+		rt_fails
+		return
+	}
+	# no mount destination through a link of the root's (the own chain refuses one too)
+	local -a dsts=(/proc /dev /sys)
+	[ -e "$c/hosts" ] && dsts+=(/etc/hosts /etc/hostname /etc/resolv.conf)
+	for v in "${RT_TMPFS[@]}"; do dsts+=("${v%%:*}"); done
+	local v
+	for v in "${VOLUMES[@]}"; do
+		v=${v#*:}
+		dsts+=("${v%:*}")
+	done
+	rt_no_links "$cid" "${dsts[@]}" || {
+		rt_fails
+		return
+	}
+	# a runtime killed before its own cleanup leaves its state: the same id would be refused
+	[ -e "$RT_ROOT/$cid" ] && "$R_RT" --root "$RT_ROOT" delete --force "$cid" >/dev/null 2>&1
+	# (a user's container: root of a user namespace of its own mounts the union, and the
+	# runtime runs there rootless, as under rootless podman)
+	# (a user's slirp4netns container: its holder's user namespace, which owns the network
+	# namespace the runtime joins, as the own chain joins it)
+	local -a own=(--mount) pre=()
+	if [ "$ROOTLESS" = 1 ]; then
+		own=(--user --map-root-user --mount)
+		for v in "${NET_JOIN[@]}"; do
+			[[ $v == --user=* ]] && pre=("${TOOL[unshare-rs]}" --join "$v" --) && own=(--mount)
+		done
+	fi
+	CHAIN=("${pre[@]}" "${TOOL[unshare-rs]}" "${own[@]}" --fork --json-status 9 -- "${TOOL[unionmount]}" "$@"
+		--upper "$c/upper" --work "$c/work" "$c/bundle/rootfs" --
+		"$R_RT" --root "$RT_ROOT" run "${pivot[@]}" --bundle "$c/bundle" "$cid")
+}
+
+# rt_fails: a chain that ends as the own chain's does when its tools refuse the container
+# (status 125, R_ERR on its error output): the run is recorded as any other end.
+rt_fails() {
+	CHAIN=("$BASH" -c 'printf "contain: %s\n" "$1" >&2; exit 125' contain "$R_ERR")
+}
+
+return 0
+# -------- read by rt_more --------
+
+# rt_limits CID: linux.resources's limits (JSON members after "devices") from the container's
+# limits file (cgset's flags as contain stores them) into R_LIM.
+rt_limits() {
 	local c=$1 i mem="" cpu="" pids="" blk="" wd rd dev f v k
 	local -a l=()
 	local -A thr=()
@@ -73,65 +519,33 @@ rt_resources() {
 		esac
 	done
 	for k in "${!thr[@]}"; do blk+=",\"$k\":[${thr[$k]}]"; done
-	rt_device_rules "$c"
-	R_RES="{\"devices\":$R_DEVRULES"
-	[ -n "$mem" ] && R_RES+=",\"memory\":{${mem#,}}"
-	[ -n "$cpu" ] && R_RES+=",\"cpu\":{${cpu#,}}"
-	[ -n "$pids" ] && R_RES+=",\"pids\":$pids"
-	[ -n "$blk" ] && R_RES+=",\"blockIO\":{${blk#,}}"
-	R_RES+="}"
+	R_LIM=
+	[ -n "$mem" ] && R_LIM+=",\"memory\":{${mem#,}}"
+	[ -n "$cpu" ] && R_LIM+=",\"cpu\":{${cpu#,}}"
+	[ -n "$pids" ] && R_LIM+=",\"pids\":$pids"
+	[ -n "$blk" ] && R_LIM+=",\"blockIO\":{${blk#,}}"
+	return 0
 }
 
-# Docker's default device list: deny all, then mknod of any node, null, zero, full, random,
-# urandom, tty, console, ptmx, the pts and tun.
-RT_DEVICES='{"allow":false,"access":"rwm"},{"allow":true,"type":"c","access":"m"},{"allow":true,"type":"b","access":"m"}'
-for _d in 1:3 1:5 1:7 1:8 1:9 5:0 5:1 5:2 136 10:200; do
-	RT_DEVICES+=",{\"allow\":true,\"type\":\"c\",\"major\":${_d%:*}"
-	[[ $_d == *:* ]] && RT_DEVICES+=",\"minor\":${_d#*:}"
-	RT_DEVICES+=',"access":"rwm"}'
-done
-unset _d
-
-# rt_device_rules CID: the devices cgroup as Docker's default container has it (deny all, then
-# its list), the --device nodes and --device-cgroup-rule rules, into R_DEVRULES (a --privileged
-# container gets every device).  No command substitution on this path: each would fork bash.
-rt_device_rules() {
-	local c=$ROOT/containers/$1 r="" d t mm acc maj min
-	if [ "${META[privileged]:-0}" = 1 ]; then
-		R_DEVRULES='[{"allow":true,"access":"rwm"}]'
-		return
-	fi
-	r=$RT_DEVICES
-	for d in "${DEVRULES[@]}"; do
-		read -r t mm acc <<<"$d"
-		rt_rule "$t" "${mm%%:*}" "${mm#*:}" "${acc:-rwm}"
-	done
-	if [ -s "$c/devices" ]; then
-		local st f
-		while IFS= read -r d; do
-			st=$(stat -L -c '%F|%t|%T' -- "${d%%:*}" 2>/dev/null) || continue
-			IFS='|' read -r t maj min <<<"$st"
-			[[ $t == block* ]] && t=b || t=c
-			acc=${d##*:}
-			[[ $acc =~ ^[rwm]+$ ]] || acc=rwm
-			rt_rule "$t" "$((16#$maj))" "$((16#$min))" "$acc"
-		done <"$c/devices"
-	fi
-	R_DEVRULES="[$r]"
-}
-# rt_rule TYPE MAJOR MINOR ACCESS: an allow rule appended to rt_device_rules's r ('*': any)
-rt_rule() {
-	r+=",{\"allow\":true,\"type\":\"$1\""
-	[ "$2" = '*' ] || r+=",\"major\":$2"
-	[ "$3" = '*' ] || r+=",\"minor\":$3"
-	r+=",\"access\":\"$4\"}"
+# rt_device_files FILE: an allow rule for each --device node of FILE (HOST:CTR:ACCESS lines),
+# appended to rt_device_rules's r.
+rt_device_files() {
+	local d st t maj min acc
+	while IFS= read -r d; do
+		st=$(stat -L -c '%F|%t|%T' -- "${d%%:*}" 2>/dev/null) || continue
+		IFS='|' read -r t maj min <<<"$st"
+		[[ $t == block* ]] && t=b || t=c
+		acc=${d##*:}
+		[[ $acc =~ ^[rwm]+$ ]] || acc=rwm
+		rt_rule "$t" "$((16#$maj))" "$((16#$min))" "$acc"
+	done <"$1"
 }
 
-# rt_linux_devices CID: linux.devices, the nodes --device makes in the container, into R_LDEV.
+# rt_linux_devices CID: linux.devices, the nodes --device makes in the container, into R_LDEV
+# (rt_config calls it when the container has some).
 rt_linux_devices() {
 	local c=$ROOT/containers/$1 d st t host ctr r=""
 	R_LDEV="[]"
-	[ -s "$c/devices" ] || return 0
 	while IFS= read -r d; do
 		host=${d%%:*} ctr=${d#*:}
 		ctr=${ctr%%:*}
@@ -144,52 +558,6 @@ rt_linux_devices() {
 		r+="${r:+,}{\"path\":\"$R_JSON\",\"type\":\"$t\",\"major\":$((16#$maj)),\"minor\":$((16#$min)),\"fileMode\":$((16#$mode & 07777)),\"uid\":$uid,\"gid\":$gid}"
 	done <"$c/devices"
 	R_LDEV="[$r]"
-}
-
-# rt_layers CID: the container's root as the union will show it, top first, into RT_LAYERS:
-# its own layer, then the image's.
-rt_layers() {
-	local h
-	local -a ls
-	RT_LAYERS=("$ROOT/containers/$1/upper")
-	mapfile -t ls <"$ROOT/images/${META[image]}/layers"
-	for ((h = ${#ls[@]} - 1; h >= 0; h--)); do RT_LAYERS+=("$ROOT/layers/${ls[h]}/fs"); done
-}
-
-# rt_look PATH: what the union of RT_LAYERS has at PATH (absolute, no . or .., every
-# component but the last a directory of it) into R_KIND (dir, file, link or none) and R_AT
-# (the topmost layer's entry), as overlayfs merges them: a lower layer counts beneath a
-# directory only while it has a directory there too (a whiteout, a file or a link hides the
-# rest).  No link of a layer is ever followed: each component is looked at in the layers
-# that hold its parent as a real directory.
-rt_look() {
-	local q="" c d
-	local -a live=("${RT_LAYERS[@]}") next parts
-	IFS=/ read -ra parts <<<"$1"
-	R_KIND=dir R_AT=
-	for c in "${parts[@]}"; do
-		[ -n "$c" ] || continue
-		[ "$R_KIND" = dir ] || {
-			R_KIND=none
-			return
-		}
-		q+=/$c
-		next=() R_KIND=none
-		for d in "${live[@]}"; do
-			if [ -L "$d$q" ]; then
-				[ "$R_KIND" = none ] && R_KIND=link R_AT=$d$q
-				break
-			elif [ -d "$d$q" ]; then
-				[ "$R_KIND" = none ] && R_KIND=dir R_AT=$d$q
-				next+=("$d")
-			elif [ -e "$d$q" ]; then
-				# (a whiteout, overlayfs's character device, hides it)
-				[ "$R_KIND" = none ] && ! [ -c "$d$q" ] && R_KIND=file R_AT=$d$q
-				break
-			fi
-		done
-		live=("${next[@]}")
-	done
 }
 
 # rt_union_file PATH: the file at PATH in the container's root (RT_LAYERS) into R_FILE, its
@@ -224,36 +592,6 @@ rt_union_file() {
 	done
 	[ "$R_KIND" = file ] || return 1
 	R_FILE=$R_AT
-}
-
-# rt_no_links CID PATHS...: status 1 (R_ERR) when a symbolic link lies on the way to one of
-# PATHS (mount destinations) in the container's root, as contain's own chain refuses one
-# (chroot-rs): a runtime would resolve it inside the root (runc's securejoin), the own chain
-# starts nothing.  Checked in the layers before the runtime runs, so that every runtime
-# gives the same answer.
-rt_no_links() {
-	local p q c
-	local -a parts
-	rt_layers "$1"
-	shift
-	for p in "$@"; do
-		IFS=/ read -ra parts <<<"$p"
-		q=""
-		for c in "${parts[@]}"; do
-			case $c in "" | . | ..) continue ;; esac
-			q+=/$c
-			rt_look "$q"
-			case $R_KIND in
-			link)
-				R_ERR="refusing to use '$q': it is a symbolic link inside the container's root"
-				return 1
-				;;
-			dir) ;;
-			*) break ;;
-			esac
-		done
-	done
-	return 0
 }
 
 # rt_live_file PID PATH: the file at PATH in the running container whose process is PID,
@@ -305,13 +643,13 @@ rt_live_user() (
 	printf '%s\n' "$R_UID" "$R_GID" "$PW_HOME" "${R_GIDS[*]}"
 )
 
-# rt_user CID [PID]: process.user from the container's user, its names looked up in the
+# rt_user_named CID [PID]: process.user from the container's user, its names looked up in the
 # container's own passwd and group files as contain's own chain does (the rules of runc's
 # GetExecUser, unshare-rs's --userspec): those of its root as the union will show it
 # (before it starts), or of the running container whose process is PID (exec), links
 # resolved inside that root.  Into R_USER (JSON), R_UID, R_GID, R_GIDS (the supplementary
 # groups: every group naming the user, when no group is given) and PW_HOME.
-rt_user() {
+rt_user_named() {
 	local spec=${META[user]:-} u g pw="" grp=""
 	local -a l
 	u=${spec%%:*} g=
@@ -402,45 +740,6 @@ rt_seccomp() {
 		| if .defaultErrnoRet == null then del(.defaultErrnoRet) else . end' "$prof")
 }
 
-# rt_seccomp_cached PROFILE CAPS: rt_seccomp, the default profile's kept per capability set
-# in the runtimes' directory (a jq start and its work cost more than the rest of the bundle).
-rt_seccomp_cached() {
-	[ "$1" = "${R_PROFILE:-}" ] || {
-		rt_seccomp "$1" "$2"
-		return
-	}
-	local w k mask=0 f
-	for w in $2; do
-		k=${w#CAP_}
-		k=${RT_CAPBIT[${k,,}]:-}
-		[ -n "$k" ] && mask=$((mask | 1 << k))
-	done
-	f=$RT_ROOT/seccomp/$mask.json
-	if [ -s "$f" ] && ! [ "$1" -nt "$f" ]; then
-		IFS= read -r -d '' R_SECCOMP <"$f"
-		R_SECCOMP=${R_SECCOMP%$'\n'}
-		return 0
-	fi
-	rt_seccomp "$1" "$2" || return 1
-	mkdir -p -- "$RT_ROOT/seccomp" && printf '%s\n' "$R_SECCOMP" >"$f.$$" && mv -f -- "$f.$$" "$f"
-	return 0
-}
-
-# rt_profile: the path of contain's default seccomp profile (Docker's, as chroot-rs embeds it).
-rt_profile() {
-	local p
-	for p in "$CONTAIN_DIR/../ctcore/data/seccomp-default.json" "$CONTAIN_DIR/../share/ctools/seccomp-default.json" \
-		/usr/local/share/ctools/seccomp-default.json /usr/share/ctools/seccomp-default.json; do
-		[ -r "$p" ] && R_PROFILE=$p && return 0
-	done
-	R_ERR="cannot find the default seccomp profile (make install puts it in DATADIR/ctools)"
-	return 1
-}
-
-# The masked and read-only paths of Docker's default container.
-RT_MASKED='["/proc/asound","/proc/acpi","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/proc/scsi","/sys/firmware","/sys/devices/virtual/powercap","/sys/dev/block"]'
-RT_READONLY='["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]'
-
 # The capabilities' numbers by name (the kernel's, CAP_NAMES's order), so that the bundle's set
 # is worked out from the few capabilities it has rather than from every one there is.
 declare -gA RT_CAPBIT=(
@@ -453,15 +752,9 @@ declare -gA RT_CAPBIT=(
 	[block_suspend]=36 [audit_read]=37 [perfmon]=38 [bpf]=39 [checkpoint_restore]=40
 )
 
-# rt_caps: the final capability set (CAP_* words) into R_CAPS, within our own bounding set
-# (a runtime refuses a capability it cannot give; --privileged: every one we have, as Docker).
-rt_caps() {
-	local w k b set=" " st bnd
-	IFS= read -r -d '' st </proc/self/status || :
-	st=${st#*CapBnd:}
-	st=${st%%$'\n'*}
-	st=${st//[[:space:]]/}
-	bnd=$((16#${st:-0}))
+# rt_caps_of BOUNDING: rt_caps's work for any set (BOUNDING: our bounding set's bits).
+rt_caps_of() {
+	local w k b set=" " bnd=$1
 	if [ "${META[privileged]:-0}" = 1 ]; then
 		rt_all_caps && set=$R_ALL
 	else
@@ -486,12 +779,13 @@ rt_caps() {
 			[[ $set == *" CAP_${w^^} "* ]] || set+="CAP_${w^^} "
 		done
 	fi
-	R_CAPS=" "
+	R_CAPS=" " R_CAPJSON="" R_CAPMASK=0
 	for w in $set; do
 		k=${w#CAP_}
 		b=${RT_CAPBIT[${k,,}]:-}
-		[ -n "$b" ] && (((bnd >> b) & 1)) && R_CAPS+="$w "
+		[ -n "$b" ] && (((bnd >> b) & 1)) && R_CAPS+="$w " && R_CAPJSON+=",\"$w\"" && R_CAPMASK=$((R_CAPMASK | 1 << b))
 	done
+	R_CAPJSON="[${R_CAPJSON#,}]"
 }
 # rt_all_caps: every capability (CAP_* words, in the kernel's order) into R_ALL.
 rt_all_caps() {
@@ -500,153 +794,6 @@ rt_all_caps() {
 	for w in $CAP_NAMES; do [ "$w" = all ] || R_ALL+="CAP_${w^^} "; done
 }
 
-# rt_q VALUE: VALUE as a JSON string (quoted) into R_Q; rt_b FLAG: "true" for 1, else "false",
-# into R_B; rt_a VALUES...: a JSON array of strings into R_A.  (rt_config runs at each start:
-# no command substitution there, each would fork bash.)
-rt_q() {
-	json_esc "$1"
-	R_Q="\"$R_JSON\""
-}
-rt_b() { if [ "$1" = 1 ]; then R_B=true; else R_B=false; fi; }
-rt_a() {
-	local a
-	R_A=""
-	for a in "$@"; do
-		json_esc "$a"
-		R_A+=",\"$R_JSON\""
-	done
-	R_A="[${R_A#,}]"
-}
-
-# rt_config CID NETNS: the container's config.json (OCI runtime spec 1.0.2) on stdout, from
-# its stored settings; NETNS the network namespace to join ("" for a new one, "host").
-rt_config() {
-	local cid=$1 netns=$2 c=$ROOT/containers/$1 v mounts ns caps sc="" o
-	rt_user "$cid" || return 1
-	rt_caps
-	caps=""
-	for v in $R_CAPS; do caps+=",\"$v\""; done
-	caps="[${caps#,}]"
-	rt_resources "$cid"
-	ns='{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}'
-	# cgroup v2 alone: a cgroup namespace, rooted at the container's group (Docker's private
-	# cgroupns; the own chain's chroot-rs --cgroupfs makes one too), so that the runtime
-	# mounts cgroup2 itself on /sys/fs/cgroup
-	[ -e /sys/fs/cgroup/cgroup.controllers ] && ns+=',{"type":"cgroup"}'
-	case $netns in
-	host) ;;
-	"") ns+=',{"type":"network"}' ;;
-	*) rt_q "$netns" && ns+=",{\"type\":\"network\",\"path\":$R_Q}" ;;
-	esac
-	mounts='{"destination":"/proc","type":"proc","source":"proc","options":["nosuid","noexec","nodev"]}'
-	mounts+=',{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]}'
-	# (a user's container maps no gid 5: devpts as `runc spec --rootless` has it)
-	o=',"gid=5"'
-	[ "$ROOTLESS" = 1 ] && o=
-	mounts+=",{\"destination\":\"/dev/pts\",\"type\":\"devpts\",\"source\":\"devpts\",\"options\":[\"nosuid\",\"noexec\",\"newinstance\",\"ptmxmode=0666\",\"mode=0620\"$o]}"
-	# --tmpfs, --shm-size (each DEST:OPTIONS) and --ulimit (NAME=SOFT:HARD): meta lines of their own
-	RT_TMPFS=() RT_ULIMITS=()
-	if [ -n "${META[tmpfs]:-}${META[ulimit]:-}" ]; then
-		while IFS= read -r v; do
-			case $v in
-			"tmpfs "*) RT_TMPFS+=("${v#tmpfs }") ;;
-			"ulimit "*) RT_ULIMITS+=("${v#ulimit }") ;;
-			esac
-		done <"$c/meta"
-	fi
-	local -a to
-	o='["nosuid","noexec","nodev","mode=1777","size=65536k"]'
-	for v in "${RT_TMPFS[@]}"; do
-		[ "${v%%:*}" = /dev/shm ] || continue
-		IFS=, read -ra to <<<"${v#*:}"
-		rt_a "${to[@]}" && o=$R_A
-	done
-	mounts+=",{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\",\"options\":$o}"
-	mounts+=',{"destination":"/dev/mqueue","type":"mqueue","source":"mqueue","options":["nosuid","noexec","nodev"]}'
-	o=ro
-	[ "${META[privileged]:-0}" = 1 ] && o=rw
-	mounts+=",{\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\",\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"$o\"]}"
-	mounts+=',{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}'
-	if [ -e "$c/hosts" ]; then
-		for v in hosts hostname resolv.conf; do
-			rt_q "$c/$v"
-			mounts+=",{\"destination\":\"/etc/$v\",\"type\":\"bind\",\"source\":$R_Q,\"options\":[\"rbind\",\"rprivate\"]}"
-		done
-	fi
-	for v in "${VOLUMES[@]}"; do
-		local src=${v%%:*} rest=${v#*:} dst
-		o='"rbind","rprivate"'
-		# a named volume (a name, not a path): its directory in the store
-		[[ $src == /* ]] || src=$ROOT/volumes/$src/_data
-		[[ $v == *:ro ]] && o+=',"ro"'
-		rt_q "${rest%:*}" && dst=$R_Q
-		rt_q "$src"
-		mounts+=",{\"destination\":$dst,\"type\":\"bind\",\"source\":$R_Q,\"options\":[$o]}"
-	done
-	for v in "${RT_TMPFS[@]}"; do
-		[ "${v%%:*}" = /dev/shm ] && continue
-		rt_q "${v%%:*}"
-		IFS=, read -ra to <<<"${v#*:}"
-		rt_a "${to[@]}"
-		mounts+=",{\"destination\":$R_Q,\"type\":\"tmpfs\",\"source\":\"tmpfs\",\"options\":$R_A}"
-	done
-	if [ "${META[privileged]:-0}" != 1 ] && [ "${META[seccomp]:-default}" != unconfined ]; then
-		local prof
-		if [ "${META[seccomp]:-default}" = default ]; then
-			rt_profile || return 1
-			prof=$R_PROFILE
-		else
-			prof=$c/seccomp.json
-		fi
-		rt_seccomp_cached "$prof" "$R_CAPS" || {
-			R_ERR="cannot read the seccomp profile $prof"
-			return 1
-		}
-		sc=",\"seccomp\":$R_SECCOMP"
-	fi
-	local masked=$RT_MASKED ro=$RT_READONLY
-	[ "${META[privileged]:-0}" = 1 ] && masked='[]' ro='[]'
-	local args env tty nnp rofs cwd host
-	# --init: runc-rs's reaper bound read-only at /dev/init runs the program, as docker binds
-	# its docker-init at /sbin/docker-init and runs `docker-init -- PROGRAM`
-	if [ "${META[init]:-0}" = 1 ]; then
-		rt_init || return 1
-		rt_q "$R_INITBIN"
-		mounts+=",{\"destination\":\"/dev/init\",\"type\":\"bind\",\"source\":$R_Q,\"options\":[\"bind\",\"ro\",\"nosuid\",\"nodev\"]}"
-		rt_a /dev/init -- "${CMD[@]}"
-	else
-		rt_a "${CMD[@]}"
-	fi
-	args=$R_A
-	rt_a "${CENV[@]}" && env=$R_A
-	rt_b "${META[tty]}" && tty=$R_B
-	rt_b "${META[nnp]:-0}" && nnp=$R_B
-	rt_b "${META[readonly]:-0}" && rofs=$R_B
-	rt_q "${META[workdir]:-/}" && cwd=$R_Q
-	rt_q "${META[hostname]}" && host=$R_Q
-	printf '{"ociVersion":"1.0.2","process":{"terminal":%s,"user":%s,"args":%s,"env":%s,"cwd":%s,' \
-		"$tty" "$R_USER" "$args" "$env" "$cwd"
-	# --ulimit: process.rlimits (unlimited: RLIM_INFINITY)
-	if [ ${#RT_ULIMITS[@]} -gt 0 ]; then
-		local rl="" sv hv n
-		for v in "${RT_ULIMITS[@]}"; do
-			n=${v%%=*} sv=${v#*=} && hv=${sv#*:} && sv=${sv%%:*}
-			[ "$sv" = unlimited ] && sv=18446744073709551615
-			[ "$hv" = unlimited ] && hv=18446744073709551615
-			rl+=",{\"type\":\"RLIMIT_${n^^}\",\"soft\":$sv,\"hard\":$hv}"
-		done
-		printf '"rlimits":[%s],' "${rl#,}"
-	fi
-	printf '"capabilities":{"bounding":%s,"effective":%s,"permitted":%s},"noNewPrivileges":%s},' \
-		"$caps" "$caps" "$caps" "$nnp"
-	printf '"root":{"path":"rootfs","readonly":%s},"hostname":%s,' "$rofs" "$host"
-	[ -n "${META[domainname]:-}" ] && rt_q "${META[domainname]}" && printf '"domainname":%s,' "$R_Q"
-	rt_linux_devices "$cid"
-	rt_q "$CGPARENT/$cid"
-	printf '"mounts":[%s],"linux":{"cgroupsPath":%s,"namespaces":[%s],"resources":%s,"devices":%s,' \
-		"$mounts" "$R_Q" "$ns" "$R_RES" "$R_LDEV"
-	printf '"maskedPaths":%s,"readonlyPaths":%s%s}}\n' "$masked" "$ro" "$sc"
-}
 # rt_init: the init of --init (runc-rs's `-- PROGRAM` reaper, whichever the runtime) into
 # R_INITBIN: a copy of runc-rs in the runtimes' directory, so that no container is handed a
 # file of the host's tools (a --privileged one could remount it writable).
@@ -663,73 +810,6 @@ rt_init() {
 	rm -f -- "$R_INITBIN.$$"
 	R_ERR="cannot copy runc-rs to $R_INITBIN"
 	return 1
-}
-
-# rt_chain CID LOWERS...: write the bundle and set CHAIN: a mount namespace of its own in which
-# the union is mounted on the bundle's rootfs, then the runtime's `run` of the bundle (the
-# runtime makes the container's namespaces, cgroup, mounts, capabilities and filter).
-rt_chain() {
-	local cid=$1 c=$ROOT/containers/$1 netns=host
-	shift
-	rt_resolve "${META[runtime]}" || die "$R_ERR"
-	# --chroot: the runtime's --no-pivot (runc's, crun's: the root moved onto / and chroot
-	# into it, no pivot_root), what OCI has for a change of root without pivot_root
-	# (a host whose root is the initramfs's rootfs, which pivot_root refuses, as Docker's
-	# DOCKER_RAMDISK: the own chain's chroot-rs falls back to the same move)
-	local -a pivot=()
-	local l=
-	[ "${META[mode]}" = chroot ] && pivot=(--no-pivot)
-	IFS= read -r l </proc/self/mountinfo
-	[[ $l == *" - rootfs "* ]] && pivot=(--no-pivot)
-	case ${META[net]} in
-	host) ;;
-	none) netns="" ;;
-	*)
-		local a
-		for a in "${NET_JOIN[@]}"; do [[ $a == --net=* ]] && netns=${a#--net=}; done
-		;;
-	esac
-	mkdir -p -- "$c/bundle/rootfs" "$RT_ROOT" || die "cannot create $c/bundle"
-	# (written in place: the bundle is the container's alone, and made again at each start)
-	rt_config "$cid" "$netns" >"$c/bundle/config.json" || {
-		rt_fails
-		return
-	}
-	# no mount destination through a link of the root's (the own chain refuses one too)
-	local -a dsts=(/proc /dev /sys)
-	[ -e "$c/hosts" ] && dsts+=(/etc/hosts /etc/hostname /etc/resolv.conf)
-	for v in "${RT_TMPFS[@]}"; do dsts+=("${v%%:*}"); done
-	local v
-	for v in "${VOLUMES[@]}"; do
-		v=${v#*:}
-		dsts+=("${v%:*}")
-	done
-	rt_no_links "$cid" "${dsts[@]}" || {
-		rt_fails
-		return
-	}
-	# a runtime killed before its own cleanup leaves its state: the same id would be refused
-	[ -e "$RT_ROOT/$cid" ] && "$R_RT" --root "$RT_ROOT" delete --force "$cid" >/dev/null 2>&1
-	# (a user's container: root of a user namespace of its own mounts the union, and the
-	# runtime runs there rootless, as under rootless podman)
-	# (a user's slirp4netns container: its holder's user namespace, which owns the network
-	# namespace the runtime joins, as the own chain joins it)
-	local -a own=(--mount) pre=()
-	if [ "$ROOTLESS" = 1 ]; then
-		own=(--user --map-root-user --mount)
-		for v in "${NET_JOIN[@]}"; do
-			[[ $v == --user=* ]] && pre=("${TOOL[unshare-rs]}" --join "$v" --) && own=(--mount)
-		done
-	fi
-	CHAIN=("${pre[@]}" "${TOOL[unshare-rs]}" "${own[@]}" --fork --json-status 9 -- "${TOOL[unionmount]}" "$@"
-		--upper "$c/upper" --work "$c/work" "$c/bundle/rootfs" --
-		"$R_RT" --root "$RT_ROOT" run "${pivot[@]}" --bundle "$c/bundle" "$cid")
-}
-
-# rt_fails: a chain that ends as the own chain's does when its tools refuse the container
-# (status 125, R_ERR on its error output): the run is recorded as any other end.
-rt_fails() {
-	CHAIN=("$BASH" -c 'printf "contain: %s\n" "$1" >&2; exit 125' contain "$R_ERR")
 }
 
 # rt_kill CID SIG RUNTIME: the signal to the container's process, through its runtime.
