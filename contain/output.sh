@@ -479,11 +479,11 @@ container_json() {
 		fi
 	done < <(grep '^tmpfs ' "$c/meta")
 	R_LIMITS+=",\"Tmpfs\":{$tf},\"ShmSize\":$shm"
-	printf '"HostConfig":{"Binds":%s,"NetworkMode":"%s","RestartPolicy":{"Name":"%s","MaximumRetryCount":%s},"AutoRemove":%s,"CapAdd":%s,"CapDrop":%s,"Privileged":%s,"ReadonlyRootfs":%s,"SecurityOpt":%s,"Init":%s,"Runtime":"contain","Root":"%s",%s,"Devices":[%s],"DeviceCgroupRules":%s,"CgroupParent":%s},' \
+	printf '"HostConfig":{"Binds":%s,"NetworkMode":"%s","RestartPolicy":{"Name":"%s","MaximumRetryCount":%s},"AutoRemove":%s,"CapAdd":%s,"CapDrop":%s,"Privileged":%s,"ReadonlyRootfs":%s,"SecurityOpt":%s,"Init":%s,"Runtime":%s,"Root":"%s",%s,"Devices":[%s],"DeviceCgroupRules":%s,"CgroupParent":%s},' \
 		"$(json_arr "${binds[@]}")" "${META[net]}" "$rp" "$rpn" "$(jbool "${META[autoremove]}")" \
 		"$(json_arr "${CAP_ADDS[@]}")" "$(json_arr "${CAP_DROPS[@]}")" "$(jbool "${META[privileged]:-0}")" \
 		"$(jbool "${META[readonly]:-0}")" "$(json_arr "${secopts[@]}")" "$(jbool "${META[init]:-0}")" \
-		"${META[mode]}" "$R_LIMITS" "$devs" "$(json_arr "${DEVRULES[@]}")" "$(json_str "$(cgroup_group "$cid")")"
+		"$(json_str "${META[runtime]:-contain}")" "${META[mode]}" "$R_LIMITS" "$devs" "$(json_arr "${DEVRULES[@]}")" "$(json_str "$(cgroup_group "$cid")")"
 	printf '"GraphDriver":{"Name":"overlay","Data":{"LowerDir":%s,"UpperDir":%s,"WorkDir":%s,"MergedDir":%s}},' \
 		"$(json_str "$lowers")" "$(json_str "$c/upper")" "$(json_str "$c/work")" "$(json_str "$ROOT/mnt")"
 	printf '"Mounts":[%s],' "$mounts"

@@ -366,7 +366,7 @@ cmd_run() {
 		-d | --detach) detach=1 ;;
 		-i | --interactive) interactive=1 ;;
 		-t | --tty) tty=1 ;;
-		--name | --net | --network | -e | --env | -v | --volume | -p | --publish)
+		--name | --net | --network | -e | --env | -v | --volume | -p | --publish | --runtime)
 			if [ $hasval = 0 ]; then
 				[ $# -ge 2 ] || die "run: option '$opt' needs a value"
 				val=$2
@@ -375,6 +375,7 @@ cmd_run() {
 			case $opt in
 			--name) name=$val ;;
 			--net | --network) net=$val ;;
+			--runtime) runtime=$val ;;
 			-e | --env) envs+=("e$val") ;;
 			-v | --volume) volume_spec "$val" && vols+=("$R_VOLUME") ;;
 			*) ports+=("$val") ;;
@@ -401,8 +402,8 @@ cmd_run() {
 	local imageref=$1
 	# --runtime (or CONTAIN_RUNTIME, the default runtime as dockerd's --default-runtime): the
 	# bundle's runtime runs what OCI says (--chroot, --init and -t too: see runtime.sh)
-	[ -n "$runtime" ] || [ -z "${CONTAIN_RUNTIME:-}" ] ||
-		{ use runtime && rt_resolve "$CONTAIN_RUNTIME" && runtime=$CONTAIN_RUNTIME; } || die "$R_ERR"
+	[ -n "$runtime" ] || runtime=${CONTAIN_RUNTIME:-}
+	[ -z "$runtime" ] || { use runtime && rt_resolve "$runtime"; } || die "$R_ERR"
 	shift
 	# the default network: docker's bridge as root (net.sh), lo alone for a user
 	[ "$net" = none ] || run_net_opt

@@ -120,6 +120,9 @@ fn inspect_fields_follow_the_flags_that_set_them() {
     assert_eq!(hc["Privileged"], false);
     assert_eq!(hc["ReadonlyRootfs"], true);
     assert_eq!(hc["Init"], true);
+    // the runtime that runs it: the own chain's name, or the default runtime's
+    let rt = std::env::var("CONTAIN_RUNTIME").unwrap_or_else(|_| "contain".into());
+    assert_eq!(hc["Runtime"], rt.as_str());
     assert_eq!(hc["SecurityOpt"], json!(["no-new-privileges"]));
     assert_eq!(hc["RestartPolicy"]["Name"], "no");
     let cfg = &v["Config"];
@@ -200,6 +203,21 @@ fn inspect_fields_follow_the_flags_that_set_them() {
     ]);
     let hc = &env.inspect("n1")["HostConfig"];
     assert_eq!(hc["CpuPeriod"], 100000);
+    // --runtime is the container's runtime (Docker's HostConfig.Runtime)
+    env.ok(&[
+        "create",
+        "--name",
+        "rt1",
+        "--runtime",
+        "runc-rs",
+        "img",
+        "/bin/true",
+    ]);
+    assert_eq!(
+        env.ok(&["inspect", "-f", "{{.HostConfig.Runtime}}", "rt1"]),
+        "runc-rs\n"
+    );
+    env.ok(&["rm", "rt1"]);
     assert_eq!(hc["CpuQuota"], 50000);
     assert_eq!(hc["MemoryReservation"], 6815744);
     assert_eq!(hc["NanoCpus"], 0);
