@@ -236,7 +236,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 
 /// The host's cgroup hierarchies: (mount point, file system type).
 fn host_cgroups() -> Vec<(PathBuf, String)> {
-    let Ok(text) = fs::read_to_string("/proc/self/mountinfo") else {
+    let Ok(text) = ctcore::read_text("/proc/self/mountinfo") else {
         return vec![];
     };
     text.lines()
@@ -324,7 +324,7 @@ fn mount_cgroup(dest: &Path, o: &Opts, cgroupns: bool) -> Result<()> {
     mount(Some("tmpfs"), dest, Some("tmpfs"), flags, Some("mode=755"))
         .map_err(|e| err(format!("mount tmpfs on {}", dest.display()), e))?;
     let base = Path::new("/sys/fs/cgroup");
-    let mine = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mine = ctcore::read_text("/proc/self/cgroup").unwrap_or_default();
     let own_group = container_group(&mine);
     for (point, fstype) in &hier {
         let Ok(rel) = point.strip_prefix(base) else {
