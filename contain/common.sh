@@ -300,18 +300,33 @@ with_env() {
 	exec "$@"
 }
 
-# image_file IMAGE PATH: the topmost layer's PATH (relative) of IMAGE into R_FILE; status 1
-# when no layer has it or the top one deletes it (a whiteout).
+# image_file IMAGE PATH: PATH (relative) in IMAGE's union of layers into R_FILE, a regular
+# file of one of its layers; status 1 when there is none.  No link of a layer is followed on
+# the host: a link on the way (an image's /etc/passwd -> /etc/shadow) is resolved inside the
+# image's root, as the container would see it, by runtime.sh's union walk; so are the
+# whiteouts and opaque directories of an image of several layers.  An image of one layer
+# whose PATH has no link on the way (the common case) is looked at directly.
 image_file() {
 	local -a ls
-	local h f
+	local h f p
 	mapfile -t ls <"$ROOT/images/$1/layers"
-	for ((h = ${#ls[@]} - 1; h >= 0; h--)); do
-		f=$ROOT/layers/${ls[h]}/fs/$2
-		[ -c "$f" ] && return 1
-		[ -e "$f" ] && R_FILE=$f && return 0
-	done
-	return 1
+	if [ ${#ls[@]} = 1 ]; then
+		f=$ROOT/layers/${ls[0]}/fs
+		p=$2
+		while [ -n "$p" ]; do
+			f+=/${p%%/*}
+			[[ $p == */* ]] && p=${p#*/} || p=
+			[ -L "$f" ] && break
+		done
+		if ! [ -L "$f" ]; then
+			[ -f "$f" ] && R_FILE=$f && return 0
+			return 1
+		fi
+	fi
+	use runtime
+	RT_LAYERS=()
+	for ((h = ${#ls[@]} - 1; h >= 0; h--)); do RT_LAYERS+=("$ROOT/layers/${ls[h]}/fs"); done
+	rt_union_file "/$2"
 }
 remove_container() {
 	local cid=$1 c="$ROOT/containers/$1" name

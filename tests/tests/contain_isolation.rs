@@ -1148,3 +1148,92 @@ fn sys_fs_cgroup_shows_the_containers_own_cgroups_read_only() {
         assert!(left.is_empty(), "{}: {left:?}", d.display());
     }
 }
+
+/// `run -u NAME` looks the user up in the image's own root: a link an image's layer holds on
+/// the way to /etc/passwd is resolved inside the image (as the container sees it), never on
+/// the host, where /etc/passwd -> /etc/shadow read the host's shadow file (its fields became
+/// the uid and HOME).  One layer (looked at directly unless a link is on the way) and an
+/// image committed on top of another (the union walk with its whiteouts).
+#[test]
+fn run_user_is_looked_up_inside_the_image() {
+    if !cttest::require_root("e2e::contain_isolation::run_user_is_looked_up_inside_the_image") {
+        return;
+    }
+    let _g = cttest::serial("cgroup");
+    let env = Env::new("runuser");
+    let id = env.build_test_image("img");
+    let layers =
+        std::fs::read_to_string(env.state().join("images").join(&id).join("layers")).unwrap();
+    let fs = env
+        .state()
+        .join("layers")
+        .join(layers.lines().next().unwrap())
+        .join("fs");
+    let etc = fs.join("etc");
+    let plain = std::fs::read_to_string(etc.join("passwd")).unwrap();
+    let whoami = |img: &str, user: &str| {
+        env.run(&["run", "--rm", "-u", user, img, "/probe", "attack", "whoami"])
+    };
+    // the image's passwd as it is: nobody is found
+    let o = whoami("img", "nobody");
+    assert!(stdout(&o).contains("uid=65534"), "{}", stderr(&o));
+    // an absolute link inside the image: followed inside it
+    std::fs::write(
+        etc.join("passwd.real"),
+        format!("{plain}app:x:4242:4243::/home/app:/bin/sh\n"),
+    )
+    .unwrap();
+    std::fs::remove_file(etc.join("passwd")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd.real", etc.join("passwd")).unwrap();
+    let o = whoami("img", "app");
+    assert!(
+        stdout(&o).contains("uid=4242 gid=4243 home=/home/app"),
+        "{} {}",
+        stdout(&o),
+        stderr(&o)
+    );
+    // a link to a file the image lacks: the host's is never read
+    std::fs::remove_file(etc.join("passwd")).unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", etc.join("passwd")).unwrap();
+    let o = whoami("img", "root");
+    assert_eq!(o.status.code(), Some(125), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("unable to find user root"),
+        "{}",
+        stderr(&o)
+    );
+    // a relative link climbing out of the layer: stops at the image's root
+    std::fs::remove_file(etc.join("passwd")).unwrap();
+    std::os::unix::fs::symlink(
+        "../../../../../../../../../../etc/shadow",
+        etc.join("passwd"),
+    )
+    .unwrap();
+    assert_eq!(whoami("img", "root").status.code(), Some(125));
+    // two layers: the passwd back in the lower one, a container's link to the host's shadow
+    // committed above it
+    std::fs::remove_file(etc.join("passwd")).unwrap();
+    std::fs::write(etc.join("passwd"), &plain).unwrap();
+    env.ok(&[
+        "run",
+        "--name",
+        "p",
+        "img",
+        "/probe",
+        "attack",
+        "passwd",
+        "/etc/shadow",
+    ]);
+    env.ok(&["commit", "p", "img2"]);
+    env.ok(&["rm", "p"]);
+    let o = whoami("img2", "root");
+    assert_eq!(o.status.code(), Some(125), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("unable to find user root"),
+        "{}",
+        stderr(&o)
+    );
+    // and the lower passwd is seen where the upper layer leaves it alone
+    let o = whoami("img", "nobody");
+    assert!(stdout(&o).contains("uid=65534"), "{}", stderr(&o));
+}
