@@ -149,7 +149,7 @@ build_chain() {
 		if [[ $v == *:ro ]]; then cr+=("--ro-bind=${v%:*}"); else cr+=("--bind=${v%:*}"); fi
 	done
 	[ -e "$c/hosts" ] && cr+=("--bind=$c/hosts:/etc/hosts" "--bind=$c/hostname:/etc/hostname" "--bind=$c/resolv.conf:/etc/resolv.conf")
-	[ -n "${META[user]:-}" ] && cr+=("--userspec=${META[user]}")
+	[ -n "${META[user]:-}" ] && cr+=("--run-as=${META[user]}")
 	[ -n "${META[workdir]:-}" ] && cr+=("--chdir=${META[workdir]}")
 	[ "${META[tty]}" = 1 ] && cr+=("--console-socket=$c/console.sock")
 	# --tmpfs, --shm-size, --ulimit: links of their own (runmore.sh)
@@ -313,7 +313,7 @@ chain_exec() {
 # container_env IMAGE HOSTNAME TTY USER: the container's environment into CENV, as docker
 # makes it: the image's Env (with the default PATH when it has none), HOSTNAME, TERM=xterm
 # with -t, the --env-file and -e values of cmd_run (the array envs, in order), and HOME from
-# the user's passwd entry in the image (else /).  R_USERSPEC is USER for chroot-rs --userspec
+# the user's passwd entry in the image (else /).  R_USERSPEC is USER for chroot-rs --run-as
 # (a uid without a group and without an entry gets group 0, as docker gives it).  Status 1,
 # with R_ERR, for a user name the image does not have.
 container_env() {

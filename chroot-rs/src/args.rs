@@ -15,6 +15,8 @@ pub struct Opts {
     pub userspec: Option<String>,
     /// `--groups=G_LIST` (the last one wins).
     pub groups: Option<String>,
+    /// `--run-as=USER[:GROUP]` (the last one wins).
+    pub run_as: Option<String>,
     /// `--skip-chdir`.
     pub skip_chdir: bool,
     /// `--chdir=DIR` (the last one wins).
@@ -131,6 +133,7 @@ enum Key {
     Init,
     PreserveFds,
     NoNewKeyring,
+    RunAs,
     Help,
     Version,
 }
@@ -164,6 +167,7 @@ const LONG: &[(&str, bool, Key)] = &[
     ("preserve-fds", true, Key::PreserveFds),
     ("no-new-keyring", false, Key::NoNewKeyring),
     ("cgroupfs", false, Key::Cgroupfs),
+    ("run-as", true, Key::RunAs),
     ("help", false, Key::Help),
     ("version", false, Key::Version),
 ];
@@ -270,6 +274,7 @@ pub fn parse(args: &[OsString]) -> Parsed {
                 o.userspec = Some(s);
             }
             Key::Groups => o.groups = Some(arg),
+            Key::RunAs => o.run_as = Some(arg),
             Key::SkipChdir => o.skip_chdir = true,
             Key::Chdir => o.chdir = Some(arg),
             Key::Pivot => o.pivot = true,

@@ -25,6 +25,12 @@ pub struct Cli {
     /// Specify user and group (ID or name) to use; +N forces a number; --user is accepted
     #[arg(long, value_name = "USER:GROUP")]
     pub userspec: Option<String>,
+    /// Become USER (and GROUP) as Docker's -u does: looked up in the new root's /etc/passwd
+    /// and /etc/group alone, after the root change (no file of the host's is read); without
+    /// GROUP, the user's login group and every group that lists the user; a number needs no
+    /// entry; --groups adds to the groups. An unknown name fails with Docker's message
+    #[arg(long, value_name = "USER[:GROUP]", conflicts_with = "userspec")]
+    pub run_as: Option<String>,
     /// Do not change working directory to '/' (only when NEWROOT is the current root)
     #[arg(long)]
     pub skip_chdir: bool,
@@ -139,6 +145,9 @@ impl Cli {
         }
         if let Some(u) = &self.userspec {
             v.push(format!("--userspec={u}").into());
+        }
+        if let Some(u) = &self.run_as {
+            v.push(format!("--run-as={u}").into());
         }
         if let Some(d) = &self.chdir {
             v.push(format!("--chdir={d}").into());

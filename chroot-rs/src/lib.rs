@@ -38,6 +38,8 @@ Run COMMAND with root directory set to NEWROOT.
 
       --groups=G_LIST        specify supplementary groups as g1,g2,..,gN
       --userspec=USER:GROUP  specify user and group (ID or name) to use
+      --run-as=USER[:GROUP]  become USER as Docker's -u does: looked up in
+                               NEWROOT's passwd and group files alone
       --skip-chdir           do not change working directory to '/'
       --pivot                pivot_root into NEWROOT and detach the old root
                                (needs a mount namespace: unshare-rs -m)
@@ -245,6 +247,10 @@ struct Creds {
 }
 
 fn lookup_outside(o: &Opts, c: &mut Creds, ctx: &Ctx) {
+    // --run-as: the new root's files alone
+    if o.run_as.is_some() {
+        return;
+    }
     let db = passwd::Db::new();
     if let Some(spec) = &o.userspec {
         let _ = creds::parse_user_spec(&db, spec, &mut c.uid, &mut c.gid);
@@ -276,6 +282,26 @@ fn lookup_outside(o: &Opts, c: &mut Creds, ctx: &Ctx) {
 fn lookup_inside(o: &Opts, c: &mut Creds, ctx: &Ctx) -> Result<(), Die> {
     // A new Db: the files of the new root.
     let db = passwd::Db::new();
+    if let Some(spec) = &o.run_as {
+        // Docker's rules (ctcore::userspec, as unshare-rs's join mode), nothing from outside
+        let r =
+            ctcore::userspec::resolve_here(spec).map_err(|e| die(EXIT_CANCELED, e.to_string()))?;
+        c.uid = Some(r.uid);
+        c.gid = Some(r.gid);
+        c.gids = r.groups;
+        if let Some(g) = o.groups.as_deref().filter(|g| !g.is_empty()) {
+            match creds::parse_additional_groups(&db, g, true, &|s| ctx.q(s)) {
+                Ok(v) => c.gids.extend(v),
+                Err(msgs) => {
+                    for m in &msgs {
+                        eprintln!("{}: {m}", ctx.prog);
+                    }
+                    return Err(die(EXIT_CANCELED, ""));
+                }
+            }
+        }
+        return Ok(());
+    }
     if let Some(spec) = &o.userspec {
         let r = creds::parse_user_spec(&db, spec, &mut c.uid, &mut c.gid);
         if let Some(m) = r.message {
@@ -388,6 +414,12 @@ fn go(ctx: &Ctx, o: Opts, exe_mount: Option<&ctcore::sealed::ExeMount>) -> Resul
         return Err(die(
             EXIT_CANCELED,
             "options --pivot and --auto are mutually exclusive",
+        ));
+    }
+    if o.run_as.is_some() && o.userspec.is_some() {
+        return Err(die(
+            EXIT_CANCELED,
+            "options --run-as and --userspec are mutually exclusive",
         ));
     }
     if o.skip_chdir && o.chdir.is_some() {

@@ -471,6 +471,74 @@ fn userspec_and_groups_take_effect_inside() {
     }
 }
 
+/// --run-as: Docker's -u, looked up in the new root's files alone (a user the host names
+/// differently gets the root's ids and groups, never a mix; a user only the host has is
+/// unknown, with Docker's message).
+#[test]
+fn run_as_looks_up_the_new_roots_files_alone() {
+    if !gate("chroot_rs::root::run_as_looks_up_the_new_roots_files_alone") {
+        return;
+    }
+    let r = root_with(&["id"]);
+    let passwd = r.path().join("etc/passwd");
+    let inside: String = fs::read_to_string(&passwd)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("nobody:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    // nobody as the host does not have it, and a group that lists it
+    fs::write(
+        &passwd,
+        format!("{inside}nobody:x:4242:4243::/:/bin/false\n"),
+    )
+    .unwrap();
+    let group = r.path().join("etc/group");
+    let mut g = fs::read_to_string(&group).unwrap();
+    g.push_str("ctgrp:x:4243:\nctextra:x:4444:nobody\n");
+    fs::write(&group, g).unwrap();
+    let id = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend([s(r.path()), "/bin/id"]);
+        run(Command::new(chroot_rs()).env("LC_ALL", "C").args(&a))
+    };
+    assert_eq!(
+        ok(&id(&["--run-as=nobody"])).trim(),
+        "uid=4242(nobody) gid=4243(ctgrp) groups=4243(ctgrp),4444(ctextra)"
+    );
+    assert_eq!(
+        ok(&id(&["--run-as=nobody:ctextra"])).trim(),
+        "uid=4242(nobody) gid=4444(ctextra) groups=4444(ctextra)"
+    );
+    assert_eq!(
+        ok(&id(&["--run-as=4242", "--groups=0"])).trim(),
+        "uid=4242(nobody) gid=4243(ctgrp) groups=4243(ctgrp),0(root),4444(ctextra)"
+    );
+    // a number no entry names: gid 0, as Docker
+    assert_eq!(
+        ok(&id(&["--run-as=5151"])).trim(),
+        "uid=5151 gid=0(root) groups=0(root)"
+    );
+    // a name only the host's files have
+    let host_only = fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(':').next().map(str::to_string))
+        .find(|n| !n.is_empty() && !inside.contains(&format!("{n}:")) && n != "nobody")
+        .expect("a host user the root lacks");
+    let out = id(&[&format!("--run-as={host_only}")]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{}: unable to find user {host_only}: no matching entries in passwd file\n",
+            chroot_rs().display()
+        )
+    );
+    let out = id(&["--run-as=nobody", "--userspec=nobody"]);
+    assert_eq!(out.status.code(), Some(125));
+}
+
 #[test]
 fn exit_statuses_inside_the_root() {
     if !gate("chroot_rs::root::exit_statuses_inside_the_root") {

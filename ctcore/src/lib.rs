@@ -31,6 +31,7 @@ pub mod sealed;
 pub mod seccomp;
 pub mod tty;
 pub mod units;
+pub mod userspec;
 pub mod wait;
 
 pub use cli::main;

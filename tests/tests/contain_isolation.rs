@@ -1192,6 +1192,42 @@ fn run_user_is_looked_up_inside_the_image() {
         stdout(&o),
         stderr(&o)
     );
+    // a name the host has too: the image's entry and groups alone (chroot-rs --run-as), never
+    // a mix with the host's (the host's nobody is 65534 in group 65534)
+    let others: String = plain
+        .lines()
+        .filter(|l| !l.starts_with("nobody:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(
+        etc.join("passwd.real"),
+        format!("{others}nobody:x:4242:4243::/home/nb:/bin/sh\n"),
+    )
+    .unwrap();
+    let group = std::fs::read_to_string(etc.join("group")).unwrap_or_default();
+    std::fs::write(
+        etc.join("group"),
+        format!("{group}ctgrp:x:4243:\nctextra:x:4444:nobody\n"),
+    )
+    .unwrap();
+    let st = env.ok(&[
+        "run",
+        "--rm",
+        "-u",
+        "nobody",
+        "img",
+        "/bin/cat",
+        "/proc/self/status",
+    ]);
+    let field = |k: &str| {
+        st.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    assert_eq!(field("Uid:"), "4242 4242 4242 4242", "{st}");
+    assert_eq!(field("Gid:"), "4243 4243 4243 4243", "{st}");
+    assert_eq!(field("Groups:"), "4444", "{st}");
     // a link to a file the image lacks: the host's is never read
     std::fs::remove_file(etc.join("passwd")).unwrap();
     std::os::unix::fs::symlink("/etc/shadow", etc.join("passwd")).unwrap();

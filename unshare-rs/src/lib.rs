@@ -14,7 +14,7 @@ pub mod join;
 pub mod nsenter;
 pub mod secure;
 pub mod sys;
-pub mod userspec;
+pub use ctcore::userspec;
 
 use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;

@@ -1,5 +1,6 @@
-//! `--userspec USER[:GROUP]` in join mode: the credentials of `docker exec
-//! -u`, looked up in the files of the joined root.
+//! A container's `USER[:GROUP]` as Docker resolves it (unshare-rs --userspec in join
+//! mode, chroot-rs --run-as): the credentials of `docker run -u` and `docker exec
+//! -u`, looked up in the files of the container's root.
 //!
 //! The lookup runs after the namespaces and the root have been entered, so
 //! `/etc/passwd` and `/etc/group` are opened inside the container's root:
@@ -16,7 +17,7 @@
 //!   group that lists the user's name as a member; with GROUP there are
 //!   none.
 
-use ctcore::failure;
+use crate::failure;
 
 /// What `USER[:GROUP]` resolved to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,11 +185,11 @@ pub fn resolve_here(spec: &str) -> anyhow::Result<Creds> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(failure(
             125,
-            format!("cannot read {p}: {}", ctcore::error_text(&e)),
+            format!("cannot read {p}: {}", crate::error_text(&e)),
         )),
     };
-    let passwd = read(ctcore::passwd::PASSWD)?;
-    let group = read(ctcore::passwd::GROUP)?;
+    let passwd = read(crate::passwd::PASSWD)?;
+    let group = read(crate::passwd::GROUP)?;
     resolve(spec, passwd.as_deref(), group.as_deref())
 }
 
@@ -204,7 +205,7 @@ pub fn become_user(c: &Creds) -> anyhow::Result<()> {
             125,
             format!(
                 "{what}: {}",
-                ctcore::error_text(&std::io::Error::last_os_error())
+                crate::error_text(&std::io::Error::last_os_error())
             ),
         )
     };
