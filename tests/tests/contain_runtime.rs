@@ -273,7 +273,12 @@ fn a_detached_runtime_container_execs_stops_and_leaves_nothing() {
         )
         .unwrap();
         assert_eq!(cfg["process"]["user"]["uid"], 1);
-        assert_eq!(cfg["root"]["path"], "rootfs");
+        // its root the store's mnt, where the union is mounted in the chain's own mount
+        // namespace (as the own chain's)
+        assert_eq!(
+            cfg["root"]["path"],
+            env.state().join("mnt").to_str().unwrap()
+        );
         // exec: the runtime's, as the container's user, in its root
         let o = env.ok(&["exec", id, "/bin/sh", "-c", "echo $(cat /proc/self/status | while read -r k v; do [ $k = Uid: ] && echo $v; done); cat /proc/1/cmdline"]);
         assert!(

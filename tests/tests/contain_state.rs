@@ -598,7 +598,7 @@ fn a_second_start_never_runs_a_second_instance() {
         assert!(ps_line(&env, "s1").contains(" Up "));
         // one overlay mount of its layer, in one mount namespace: the container's (with an
         // OCI runtime, CONTAIN_RUNTIME, two: the union is mounted in the chain's namespace, on
-        // the bundle's rootfs, and the runtime's container namespace is a copy of it, as
+        // the bundle's root, and the runtime's container namespace is a copy of it, as
         // under podman; a second instance would show four)
         let upper = env
             .state()
