@@ -657,36 +657,40 @@ fn runtime_containers_see_their_own_root_as_the_own_chain() {
         assert!(!o.contains("999"), "{name}: the host's decoy group: {o}");
         env.ok(&["rm", id]);
 
-        // a volume destination through a link of the layer's: refused, the host's
-        // directory untouched
-        let src = dir.path().join(format!("src-{name}"));
-        let victim = dir.path().join(format!("victim-{name}"));
-        std::fs::create_dir(&src).unwrap();
-        std::fs::create_dir(&victim).unwrap();
-        let vol = format!("{}:/data/sub", src.display());
-        let id = env.ok(&with(
-            rt,
-            &["create", "-v", &vol, "rt", "/bin/ls", "/data/sub"],
-        ));
-        let id = id.trim();
-        std::os::unix::fs::symlink(
-            &victim,
-            env.state().join("containers").join(id).join("upper/data"),
-        )
-        .unwrap();
-        let out = env.run(&["start", "-a", id]);
-        assert_eq!(out.status.code(), Some(125), "{name}: {}", stdout(&out));
-        assert_eq!(env.inspect(id)["State"]["ExitCode"], 125, "{name}");
-        assert!(
-            stderr(&out).contains("symbolic link"),
-            "{name}: {}",
-            stderr(&out)
-        );
-        assert!(
-            std::fs::read_dir(&victim).unwrap().next().is_none(),
-            "{name}: nothing made on the host"
-        );
-        env.ok(&["rm", "-f", id]);
+        // a volume destination through a link of the layer's, or that is one: refused, the
+        // host's directory untouched
+        for (k, dst) in ["/data/sub", "/data"].iter().enumerate() {
+            let src = dir.path().join(format!("src-{name}-{k}"));
+            let victim = dir.path().join(format!("victim-{name}-{k}"));
+            std::fs::create_dir(&src).unwrap();
+            std::fs::create_dir(&victim).unwrap();
+            let vol = format!("{}:{dst}", src.display());
+            let id = env.ok(&with(rt, &["create", "-v", &vol, "rt", "/bin/ls", dst]));
+            let id = id.trim();
+            std::os::unix::fs::symlink(
+                &victim,
+                env.state().join("containers").join(id).join("upper/data"),
+            )
+            .unwrap();
+            let out = env.run(&["start", "-a", id]);
+            assert_eq!(
+                out.status.code(),
+                Some(125),
+                "{name} {dst}: {}",
+                stdout(&out)
+            );
+            assert_eq!(env.inspect(id)["State"]["ExitCode"], 125, "{name} {dst}");
+            assert!(
+                stderr(&out).contains("symbolic link"),
+                "{name}: {}",
+                stderr(&out)
+            );
+            assert!(
+                std::fs::read_dir(&victim).unwrap().next().is_none(),
+                "{name}: nothing made on the host"
+            );
+            env.ok(&["rm", "-f", id]);
+        }
 
         // /sys/fs/cgroup: the container's own groups, read-only
         let o = env.ok(&with(
