@@ -149,6 +149,35 @@ impl Outside {
         );
         Outside { holder }
     }
+    /// `busybox nc -l -p PORT` in the outside (a minute at most), once it listens: polled with
+    /// ss for at most 30 s (a fixed pause before the client ran raced a loaded machine).
+    fn listen(&self, port: u16) -> Child {
+        let server = Command::new("nsenter")
+            .arg(format!("--net=/proc/{}/ns/net", self.holder.id()))
+            .args([
+                "--",
+                "timeout",
+                "60",
+                "busybox",
+                "nc",
+                "-l",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        let filter = format!("sport = :{port}");
+        while t0.elapsed() < Duration::from_secs(30) {
+            let o = self.cmd(&["ss", "-Hltn", &filter]);
+            if !o.stdout.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
     fn cmd(&self, args: &[&str]) -> Output {
         let mut c = Command::new("nsenter");
         c.arg(format!("--net=/proc/{}/ns/net", self.holder.id()))
@@ -316,13 +345,7 @@ fn outbound_nat_reaches_the_outside() {
     let out = Outside::new(&env);
     host_sh(&env, "iptables -P FORWARD DROP");
     // (a minute at most: on a loaded machine the container may start late)
-    let server = Command::new("nsenter")
-        .arg(format!("--net=/proc/{}/ns/net", out.holder.id()))
-        .args(["--", "timeout", "60", "busybox", "nc", "-l", "-p", "9000"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let server = out.listen(9000);
     let o = env.run(&[
         "run",
         "--rm",
@@ -332,7 +355,8 @@ fn outbound_nat_reaches_the_outside() {
         "-c",
         // the listener may not be up yet on a loaded machine: at most 25 tries, 0.2 s apart
         "i=0; until echo from-the-container | nc -w 3 198.51.100.1 9000; do \
-         i=$((i+1)); [ $i -ge 25 ] && break; sleep 0.2; done; ping -c 1 -W 3 198.51.100.1",
+         i=$((i+1)); [ $i -ge 25 ] && break; sleep 0.2; done; echo tries $i; \
+         ping -c 1 -W 3 198.51.100.1",
     ]);
     let got = server.wait_with_output().unwrap();
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
@@ -819,13 +843,7 @@ fn rootless_slirp4netns_gives_outbound_access_and_published_ports() {
     assert!(o.contains("nameserver 10.0.2.3\n0\n"), "{o}");
     // outbound, to the fake outside; a user's `bridge` is slirp4netns's network
     // (a minute at most: on a loaded machine the container may start late)
-    let server = Command::new("nsenter")
-        .arg(format!("--net=/proc/{}/ns/net", out.holder.id()))
-        .args(["--", "timeout", "60", "busybox", "nc", "-l", "-p", "9000"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let server = out.listen(9000);
     let o = user_contain(
         &env,
         home.path(),
