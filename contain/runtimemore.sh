@@ -1,0 +1,258 @@
+# shellcheck shell=bash
+# contain's runtimemore.sh: the part of runtime.sh that a plain start of a runtime container
+# never runs (exec and its user lookup in the running container, a user looked up in the
+# layers, --device, --init, Docker's seccomp profile converted for a capability set).  Read
+# by runtime.sh's stubs on their first call (rt_more); never run alone.
+
+# rt_device_files FILE: an allow rule for each --device node of FILE (HOST:CTR:ACCESS lines),
+# appended to rt_device_rules's r.
+rt_device_files() {
+	local d st t maj min acc
+	while IFS= read -r d; do
+		st=$(stat -L -c '%F|%t|%T' -- "${d%%:*}" 2>/dev/null) || continue
+		IFS='|' read -r t maj min <<<"$st"
+		[[ $t == block* ]] && t=b || t=c
+		acc=${d##*:}
+		[[ $acc =~ ^[rwm]+$ ]] || acc=rwm
+		rt_rule "$t" "$((16#$maj))" "$((16#$min))" "$acc"
+	done <"$1"
+}
+
+# rt_linux_devices CID: linux.devices, the nodes --device makes in the container, into R_LDEV
+# (rt_config calls it when the container has some).
+rt_linux_devices() {
+	local c=$ROOT/containers/$1 d st t host ctr r=""
+	R_LDEV="[]"
+	while IFS= read -r d; do
+		host=${d%%:*} ctr=${d#*:}
+		ctr=${ctr%%:*}
+		[ -n "$ctr" ] && [[ $ctr == /* ]] || ctr=$host
+		st=$(stat -L -c '%F|%t|%T|%f|%u|%g' -- "$host" 2>/dev/null) || continue
+		local maj min mode uid gid
+		IFS='|' read -r t maj min mode uid gid <<<"$st"
+		[[ $t == block* ]] && t=b || t=c
+		json_esc "$ctr"
+		r+="${r:+,}{\"path\":\"$R_JSON\",\"type\":\"$t\",\"major\":$((16#$maj)),\"minor\":$((16#$min)),\"fileMode\":$((16#$mode & 07777)),\"uid\":$uid,\"gid\":$gid}"
+	done <"$c/devices"
+	R_LDEV="[$r]"
+}
+
+# rt_union_file PATH: the file at PATH in the container's root (RT_LAYERS) into R_FILE, its
+# symbolic links resolved inside that root as the container would see them (an absolute one
+# from its root, .. stopping there); status 1 when there is none.
+rt_union_file() {
+	local cur="" c t hops=0
+	local -a todo tp
+	IFS=/ read -ra todo <<<"$1"
+	while [ ${#todo[@]} -gt 0 ]; do
+		c=${todo[0]}
+		todo=("${todo[@]:1}")
+		case $c in
+		"" | .) continue ;;
+		..)
+			cur=${cur%/*}
+			continue
+			;;
+		esac
+		rt_look "$cur/$c"
+		case $R_KIND in
+		link)
+			((++hops <= 40)) || return 1
+			t=$(readlink -- "$R_AT") || return 1
+			[[ $t == /* ]] && cur=""
+			IFS=/ read -ra tp <<<"$t"
+			todo=("${tp[@]}" "${todo[@]}")
+			;;
+		none) return 1 ;;
+		*) cur+=/$c ;;
+		esac
+	done
+	[ "$R_KIND" = file ] || return 1
+	R_FILE=$R_AT
+}
+
+# rt_live_file PID PATH: the file at PATH in the running container whose process is PID,
+# opened on fd R_FD through /proc/PID/root, each symbolic link on the way resolved inside
+# that root (cp's cp_resolve).  The file opened must lie on a mount of the container's root
+# (/proc/PID/mountinfo): a link swapped on the way by the container cannot make contain read
+# a file of the host's.  Status 1 when there is none, 2 (R_ERR) when the check fails.
+# (Run in rt_live_user's subshell, which the container's devices group confines.)
+rt_live_file() {
+	local pid=$1 path=$2 mnt="" l
+	cp_resolve "/proc/$pid/root" "$path" 1 || return 1
+	[ -f "$R_PATH" ] || return 1
+	exec {R_FD}<"$R_PATH" || return 1
+	while IFS= read -r l; do
+		[[ $l == mnt_id:* ]] && mnt=${l#mnt_id:} && mnt=${mnt//[[:space:]]/}
+	done <"/proc/self/fdinfo/$R_FD"
+	while IFS=' ' read -r l _; do
+		[ "$l" = "$mnt" ] && [ -f "/dev/fd/$R_FD" ] && return 0
+	done <"/proc/$pid/mountinfo"
+	R_ERR="cannot read the container's $path: it changed while being opened"
+	return 2
+}
+
+# rt_live_user PID USER GROUP: rt_user_in with the running container's own files (PID its
+# process), on stdout: the uid, the gid, HOME and the supplementary groups, a line each; or
+# the error, status 1.  A subshell that first joins the container's devices group: a node
+# the container swaps in for its passwd file on the way opens no device of the host's (the
+# own chain's lookup runs in the container's groups too).
+rt_live_user() (
+	local pid=$1 l pw="" grp="" r=0
+	while IFS=: read -r _ l r; do
+		[[ ,$l, == *,devices,* ]] && echo "$BASHPID" >"/sys/fs/cgroup/devices$r/cgroup.procs"
+		[ -z "$l" ] && [ -e /sys/fs/cgroup/cgroup.controllers ] &&
+			echo "$BASHPID" >"/sys/fs/cgroup$r/cgroup.procs"
+	done <"/proc/$pid/cgroup" 2>/dev/null
+	use cp
+	r=0
+	rt_live_file "$pid" /etc/passwd || r=$?
+	[ $r = 2 ] && echo "$R_ERR" && exit 1
+	[ $r = 0 ] && pw=/dev/fd/$R_FD
+	r=0
+	rt_live_file "$pid" /etc/group || r=$?
+	[ $r = 2 ] && echo "$R_ERR" && exit 1
+	[ $r = 0 ] && grp=/dev/fd/$R_FD
+	rt_user_in "$2" "$3" "$pw" "$grp" || {
+		echo "$R_ERR"
+		exit 1
+	}
+	printf '%s\n' "$R_UID" "$R_GID" "$PW_HOME" "${R_GIDS[*]}"
+)
+
+# rt_user_named CID [PID]: process.user from the container's user, its names looked up in the
+# container's own passwd and group files as contain's own chain does (the rules of runc's
+# GetExecUser, unshare-rs's --userspec): those of its root as the union will show it
+# (before it starts), or of the running container whose process is PID (exec), links
+# resolved inside that root.  Into R_USER (JSON), R_UID, R_GID, R_GIDS (the supplementary
+# groups: every group naming the user, when no group is given) and PW_HOME.
+rt_user_named() {
+	local spec=${META[user]:-} u g pw="" grp=""
+	local -a l
+	u=${spec%%:*} g=
+	[[ $spec == *:* ]] && g=${spec#*:}
+	R_GIDS=()
+	PW_UID=0 PW_GID=0 PW_HOME=/
+	if [ -z "$spec" ]; then
+		R_UID=0 R_GID=0 R_USER='{"uid":0,"gid":0}'
+		return 0
+	elif [ -n "${2:-}" ]; then
+		mapfile -t l < <(rt_live_user "$2" "$u" "$g"; echo "$?")
+		if [ "${l[-1]}" != 0 ] || [ ${#l[@]} -ne 5 ]; then
+			R_ERR=${l[0]:-cannot look up user $u in the container}
+			return 1
+		fi
+		R_UID=${l[0]} R_GID=${l[1]} PW_HOME=${l[2]}
+		read -ra R_GIDS <<<"${l[3]}"
+		rt_user_json
+		return 0
+	fi
+	rt_layers "$1"
+	rt_union_file /etc/passwd && pw=$R_FILE
+	rt_union_file /etc/group && grp=$R_FILE
+	rt_user_in "$u" "$g" "$pw" "$grp"
+}
+
+# rt_user_in USER GROUP PASSWD GROUPFILE: rt_user's lookup in the files given ("": none).
+rt_user_in() {
+	local u=$1 g=$2 pw=$3 grp=$4 name="" n x id rest m
+	if [ -n "$u" ]; then
+		if passwd_find "$pw" "$u"; then
+			while IFS=: read -r n x id rest; do
+				[ "$n" = "$u" ] || [ "$id" = "$u" ] && name=$n && break
+			done <"$pw"
+		elif [[ $u =~ ^[0-9]+$ ]]; then
+			PW_UID=$u PW_GID=0
+		else
+			R_ERR="unable to find user $u: no matching entries in passwd file"
+			return 1
+		fi
+	fi
+	R_GID=$PW_GID
+	if [ -n "$g" ]; then
+		local found=
+		if [ -n "$grp" ]; then
+			while IFS=: read -r n x id rest; do
+				[ "$n" = "$g" ] || [ "$id" = "$g" ] && found=$id && break
+			done <"$grp"
+		fi
+		if [ -n "$found" ]; then
+			R_GID=$found
+		elif [[ $g =~ ^[0-9]+$ ]]; then
+			R_GID=$g
+		else
+			R_ERR="unable to find group $g: no matching entries in group file"
+			return 1
+		fi
+	elif [ -n "$name" ] && [ -n "$grp" ]; then
+		while IFS=: read -r n x id m; do
+			[[ ,$m, == *",$name,"* ]] && [[ $id =~ ^[0-9]+$ ]] && R_GIDS+=("$id")
+		done <"$grp"
+	fi
+	R_UID=$PW_UID
+	rt_user_json
+}
+# rt_user_json: R_UID, R_GID and R_GIDS as process.user into R_USER.
+rt_user_json() {
+	local gids=""
+	[ ${#R_GIDS[@]} -gt 0 ] && printf -v gids ',%s' "${R_GIDS[@]}" && gids=",\"additionalGids\":[${gids#,}]"
+	R_USER="{\"uid\":$R_UID,\"gid\":$R_GID$gids}"
+}
+
+# rt_seccomp CAPS: Docker's default profile (contain's own) as OCI's linux.seccomp for this
+# machine's architecture and the final capability set (CAP_* words), into R_SECCOMP.
+rt_seccomp() {
+	local prof=$1 caps=$2
+	R_SECCOMP=$(jq -c --arg caps "$caps" '
+		($caps | split(" ") | map(select(. != ""))) as $c
+		| def ok: ((.includes.arches // ["amd64"]) | index("amd64")) != null
+			and ((.includes.caps // []) - $c | length) == 0
+			and ((.excludes.arches // []) | index("amd64")) == null
+			and ((.excludes.caps // []) | map(select(. as $x | $c | index($x))) | length) == 0;
+		{defaultAction, defaultErrnoRet,
+		 architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+		 syscalls: [.syscalls[] | select(ok)
+			| {names, action} + (if .args then {args} else {} end)
+				+ (if .errnoRet then {errnoRet} else {} end)]}
+		| if .defaultErrnoRet == null then del(.defaultErrnoRet) else . end' "$prof")
+}
+
+# rt_init: the init of --init (runc-rs's `-- PROGRAM` reaper, whichever the runtime) into
+# R_INITBIN: a copy of runc-rs in the runtimes' directory, so that no container is handed a
+# file of the host's tools (a --privileged one could remount it writable).
+rt_init() {
+	local src
+	R_INITBIN=$RT_ROOT/init
+	hash runc-rs 2>/dev/null && src=${BASH_CMDS[runc-rs]} || {
+		R_ERR="--init with --runtime needs runc-rs (its reaper is the container's init): not found in PATH"
+		return 1
+	}
+	[ -x "$R_INITBIN" ] && ! [ "$src" -nt "$R_INITBIN" ] && return 0
+	mkdir -p -- "$RT_ROOT" && cp -- "$src" "$R_INITBIN.$$" && chmod 0555 -- "$R_INITBIN.$$" &&
+		mv -f -- "$R_INITBIN.$$" "$R_INITBIN" && return 0
+	rm -f -- "$R_INITBIN.$$"
+	R_ERR="cannot copy runc-rs to $R_INITBIN"
+	return 1
+}
+
+# rt_exec CID USER WORKDIR TTY DETACH CMD...: the runtime's exec of CMD in the container into
+# R_EXEC (the environment is exec's: CENV, each variable given).
+rt_exec() {
+	local cid=$1 user=$2 wd=$3 tty=$4 detach=$5 e
+	shift 5
+	rt_resolve "${META[runtime]}" || die "$R_ERR"
+	META[user]=$user
+	# the names of the running container's own files (its process: the runtime's record)
+	cinit_v "$cid"
+	[ -n "$R_INIT" ] || die "exec: container ${cid:0:12} has no init process"
+	rt_user "$cid" "$R_INIT" || die "$R_ERR"
+	# the user's HOME (from the image's passwd) unless the environment has one (exec's -e)
+	local home=1
+	for e in "${CENV[@]}"; do [[ $e == HOME=* ]] && home=0; done
+	[ $home = 1 ] && [ -n "$user" ] && CENV+=("HOME=${PW_HOME:-/}")
+	R_EXEC=("$R_RT" --root "$RT_ROOT" exec --cwd "$wd" --user "$R_UID:$R_GID")
+	for e in "${R_GIDS[@]}"; do R_EXEC+=(--additional-gids "$e"); done
+	for e in "${CENV[@]}"; do R_EXEC+=(--env "$e"); done
+	[ "$tty" = 1 ] && [ "$detach" = 0 ] && R_EXEC+=(--tty)
+	R_EXEC+=("$cid" "$@")
+}
