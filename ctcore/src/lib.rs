@@ -72,6 +72,39 @@ pub fn read_text(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
     String::from_utf8(out).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
+/// The absolute path, without symbolic links, of `path` as the kernel names
+/// it once opened (an `O_PATH` descriptor, `O_DIRECTORY` too when `dir`, and
+/// its /proc/self/fd link: two calls where `realpath(3)` reads the link of
+/// each component in turn).  `None` where it cannot be opened or that name
+/// is no plain absolute path (no /proc, outside this root, removed).
+#[must_use]
+pub fn opened_path(path: &std::path::Path, dir: bool) -> Option<std::path::PathBuf> {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let flags = if dir {
+        libc::O_PATH | libc::O_DIRECTORY
+    } else {
+        libc::O_PATH
+    };
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .ok()?;
+    let c = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd())).ok()?;
+    let b = c.as_os_str().as_encoded_bytes();
+    (b.starts_with(b"/") && !b.ends_with(b" (deleted)")).then_some(c)
+}
+
+/// `std::fs::canonicalize` in two calls where /proc names the opened path
+/// ([`opened_path`]); canonicalize itself otherwise.
+///
+/// # Errors
+/// canonicalize's: a path that does not exist or cannot be reached.
+pub fn real_path(path: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    opened_path(path, false).map_or_else(|| std::fs::canonicalize(path), Ok)
+}
+
 /// The text of a nix errno, as `strerror` gives it.
 #[must_use]
 pub fn errno_text(e: nix::errno::Errno) -> String {
@@ -80,6 +113,31 @@ pub fn errno_text(e: nix::errno::Errno) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
+    /// real_path resolves links as canonicalize does, and fails as it does.
+    #[test]
+    fn real_path_is_canonicalize() {
+        let t = cttest::tempdir().unwrap();
+        let d = t.path().join("a/b");
+        fs::create_dir_all(&d).unwrap();
+        std::os::unix::fs::symlink("a/b", t.path().join("l")).unwrap();
+        std::os::unix::fs::symlink("../../a", d.join("up")).unwrap();
+        for p in [
+            t.path().join("l"),
+            t.path().join("l/up/b/./up"),
+            t.path().join("a/../l/"),
+        ] {
+            assert_eq!(
+                super::real_path(&p).unwrap(),
+                fs::canonicalize(&p).unwrap(),
+                "{p:?}"
+            );
+        }
+        assert!(super::real_path(&t.path().join("missing")).is_err());
+        assert!(super::real_path(&t.path().join("l/missing")).is_err());
+    }
+
     #[test]
     fn error_text_strips_suffix() {
         let e = std::io::Error::from_raw_os_error(libc::ENOENT);

@@ -227,22 +227,31 @@ pub fn run_until(cmd: &mut Command, limit: Duration) -> (Option<ExitStatus>, Vec
     }
     let out_t = reader(child.stdout.take());
     let err_t = reader(child.stderr.take());
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break Some(st);
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_until(&mut child, start + limit);
     (
         status,
         out_t.join().unwrap_or_default(),
         err_t.join().unwrap_or_default(),
     )
+}
+
+/// Wait for a spawned child until `deadline`, killing it (SIGKILL, by pid)
+/// then: its status, None when it was killed for that.
+///
+/// # Panics
+/// When the wait fails.
+pub fn wait_until(child: &mut std::process::Child, deadline: Instant) -> Option<ExitStatus> {
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Run a command with piped output, killing it (SIGKILL, by pid) when it

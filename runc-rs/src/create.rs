@@ -177,7 +177,7 @@ fn create_full(
     for_run: bool,
     start_on_sync: bool,
 ) -> Result<Created> {
-    let bundle = state::real_path(&o.bundle)
+    let bundle = ctcore::real_path(&o.bundle)
         .map_err(|e| anyhow!("bundle {}: {}", o.bundle.display(), ctcore::error_text(&e)))?;
     let spec = load_spec(&bundle)?;
     plan::check(&spec, &bundle)?;
@@ -240,7 +240,7 @@ fn create_in(
             .map(|r| r.path().clone())
             .unwrap_or_default();
         let p = if p.is_absolute() { p } else { bundle.join(p) };
-        state::real_path(&p).unwrap_or(p)
+        ctcore::real_path(&p).unwrap_or(p)
     };
     let mut rec = Record {
         id: id.to_string(),
@@ -783,7 +783,7 @@ fn init_with(
             .map(|r| r.path().clone())
             .unwrap_or_default();
         let p = if p.is_absolute() { p } else { bundle.join(p) };
-        state::real_path(&p).unwrap_or(p)
+        ctcore::real_path(&p).unwrap_or(p)
     };
     // The root must be a mount point for pivot_root.
     nix::mount::mount(

@@ -85,25 +85,6 @@ pub fn check_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-/// `path` with every link resolved, as `fs::canonicalize`, in two calls:
-/// the kernel names the entry an `O_PATH` descriptor of it reached
-/// (canonicalize's realpath reads the link of each component in turn).
-/// canonicalize itself where /proc cannot name it.
-///
-/// # Errors
-/// A path that does not exist or cannot be reached.
-pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH)
-        .open(path)?;
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
-    match fs::read_link(format!("/proc/self/fd/{fd}")) {
-        Ok(p) if p.is_absolute() && p.exists() => Ok(p),
-        _ => fs::canonicalize(path),
-    }
-}
-
 /// The state directory of `id` under `root`.
 #[must_use]
 pub fn dir(root: &Path, id: &str) -> PathBuf {
@@ -456,29 +437,6 @@ pub fn ids(root: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// real_path resolves links as canonicalize does, and fails as it does.
-    #[test]
-    fn real_path_is_canonicalize() {
-        let t = cttest::tempdir().unwrap();
-        let d = t.path().join("a/b");
-        fs::create_dir_all(&d).unwrap();
-        std::os::unix::fs::symlink("a/b", t.path().join("l")).unwrap();
-        std::os::unix::fs::symlink("../../a", d.join("up")).unwrap();
-        for p in [
-            t.path().join("l"),
-            t.path().join("l/up/b/./up"),
-            t.path().join("a/../l/"),
-        ] {
-            assert_eq!(
-                real_path(&p).unwrap(),
-                fs::canonicalize(&p).unwrap(),
-                "{p:?}"
-            );
-        }
-        assert!(real_path(&t.path().join("missing")).is_err());
-        assert!(real_path(&t.path().join("l/missing")).is_err());
-    }
 
     #[test]
     fn ids_are_checked() {

@@ -883,11 +883,7 @@ fn preserve_fds_pass_the_callers_descriptors() {
 
 #[test]
 fn rootless_run_as_nobody() {
-    if !cttest::require_root("rootless_run_as_nobody") {
-        return;
-    }
-    let have = Command::new("setpriv").arg("--version").output().is_ok();
-    if !cttest::require("rootless_run_as_nobody", have, "needs setpriv (util-linux)") {
+    if !root_with_util_linux("rootless_run_as_nobody", "setpriv") {
         return;
     }
     let b = bundle("rootless");
@@ -1217,15 +1213,7 @@ fn reaper_runs_the_program_reaps_and_passes_its_status() {
 /// 1.1.5 does the same with both (run side by side where it is installed).
 #[test]
 fn rootless_limits_on_cgroup_v1_as_runc() {
-    if !cttest::require_root("rootless_limits_on_cgroup_v1_as_runc") {
-        return;
-    }
-    let have = Command::new("setpriv").arg("--version").output().is_ok();
-    if !cttest::require(
-        "rootless_limits_on_cgroup_v1_as_runc",
-        have,
-        "needs setpriv (util-linux)",
-    ) {
+    if !root_with_util_linux("rootless_limits_on_cgroup_v1_as_runc", "setpriv") {
         return;
     }
     if !Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
@@ -1372,20 +1360,20 @@ fn runtimes() -> Vec<PathBuf> {
     rts
 }
 
+/// As root, with util-linux's PROGRAM installed (else the test is skipped, a failure in CI).
+fn root_with_util_linux(test: &str, program: &str) -> bool {
+    cttest::require_root(test)
+        && cttest::require(
+            test,
+            Command::new(program).arg("--version").output().is_ok(),
+            &format!("needs {program} (util-linux)"),
+        )
+}
+
 /// Wait for `child` at most LIMIT (killed past it).
 fn wait_bounded(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st;
-        }
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} ran longer than {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    cttest::wait_until(child, std::time::Instant::now() + LIMIT)
+        .unwrap_or_else(|| panic!("{what} ran longer than {LIMIT:?}"))
 }
 
 /// `run` in the foreground passes the signals it gets to the container's process, as runc
@@ -1472,15 +1460,7 @@ fn run_forwards_signals_to_the_container() {
 /// size only once the program runs, so its first reading may be 0 0: not held against it).
 #[test]
 fn run_gives_the_pty_the_size_of_our_terminal() {
-    if !cttest::require_root("run_gives_the_pty_the_size_of_our_terminal") {
-        return;
-    }
-    let have = Command::new("script").arg("--version").output().is_ok();
-    if !cttest::require(
-        "run_gives_the_pty_the_size_of_our_terminal",
-        have,
-        "needs script (util-linux)",
-    ) {
+    if !root_with_util_linux("run_gives_the_pty_the_size_of_our_terminal", "script") {
         return;
     }
     let b = bundle("ttysize");

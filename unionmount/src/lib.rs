@@ -119,7 +119,7 @@ pub fn in_user_namespace() -> bool {
 }
 
 fn canonical_dir(what: &str, p: &Path) -> Result<PathBuf> {
-    if let Some(c) = opened_dir_path(p) {
+    if let Some(c) = ctcore::opened_path(p, true) {
         return Ok(c);
     }
     let c = std::fs::canonicalize(p)
@@ -128,24 +128,6 @@ fn canonical_dir(what: &str, p: &Path) -> Result<PathBuf> {
         bail!("{what} {}: Not a directory", p.display());
     }
     Ok(c)
-}
-
-/// The absolute path, without symbolic links, of the directory `p`, as
-/// the kernel names the directory once opened (three calls where
-/// `realpath(3)` makes one readlink per component).  `None` where that name
-/// is no plain absolute path (no /proc, a directory outside this root, a
-/// removed one): the caller then asks `realpath`.
-fn opened_dir_path(p: &Path) -> Option<PathBuf> {
-    use std::os::fd::AsRawFd;
-    use std::os::unix::fs::OpenOptionsExt;
-    let d = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
-        .open(p)
-        .ok()?;
-    let c = std::fs::read_link(format!("/proc/self/fd/{}", d.as_raw_fd())).ok()?;
-    let b = c.as_os_str().as_encoded_bytes();
-    (b.starts_with(b"/") && !b.ends_with(b" (deleted)")).then_some(c)
 }
 
 fn dev_ino(p: &Path) -> Option<(u64, u64)> {

@@ -135,18 +135,7 @@ fn read_json_line(r: &mut BufReader<std::fs::File>) -> Value {
 
 /// Wait for a spawned child, killing it when it takes too long.
 fn wait_child(child: &mut Child) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st;
-        }
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("child ran too long");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    cttest::wait_until(child, Instant::now() + LIMIT).expect("child ran too long")
 }
 
 fn kill(pid: i32, sig: i32) {
