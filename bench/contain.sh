@@ -5,9 +5,10 @@
 # chain / bwrap <= 1.0.
 # Usage: bench/contain.sh [RUNS [ROUNDS]]   (uses target/release or $CTOOLS_BIN_DIR; needs root, runc,
 # bwrap, hyperfine, jq)
-# CONTAIN_BASE=TREE (a checkout of an earlier commit, built with cargo build --release) adds
-# that tree's contain and tools to every round, on an image of their own: the start against it,
-# with and without the seccomp filter (issue 18: no worse than the filter's own cost).
+# Issue 18's goal (its protections cost no more than installing one filter) is the in-turn
+# part at the end: the start with the filter, without it, and without any of the protections
+# (a copy of contain/ with them left out).  CONTAIN_BASE=TREE (a checkout of an earlier commit,
+# built with cargo build --release) adds that tree's contain and tools, on an image of their own.
 set -eu -o pipefail
 runs=${1:-20}
 rounds=${2:-5}
@@ -99,23 +100,42 @@ echo "exec chain, layer reused / bwrap         = $(summary "${ratios_c[@]}")"
 echo "exec chain without cgset / bwrap         = $(summary "${ratios_d[@]}")"
 echo "seccomp filter (default - unconfined), ms = $(summary "${filter[@]}")   (the one-filter cost of issue 18)"
 echo "(medians of $rounds rounds, each of medians; ranges over the rounds)"
-[ -n "$base" ] || exit 0
-# Against the earlier tree: one start of each in turn, the order rotating, RUNS*ROUNDS times
-# (hyperfine runs each command's batch in a row, and a shared machine's load drifts between
-# batches by more than these differences); the medians of wall-clock and CPU time (user +
-# system of every process of the start).
+# Issue 18's protections against the same tree without them: a copy of contain/ whose chain
+# leaves out the seccomp filter (chroot-rs --seccomp), the device policy (cgset
+# --device-default) and the closing of inherited descriptors (chroot-rs --preserve-fds=0 and
+# with_env's close_fds), run with the same tools on an image of its own.  What --harden does
+# beside them (a session keyring, /dev noexec, the binary's mount sealed) stays in both.
+plain=$work/contain-unprotected
+cp -r "$repo/contain" "$plain"
+sed -i -e 's/ --sys --preserve-fds=0)/ --sys)/' -e 's/dev=(--device-default)/dev=()/' \
+	-e 's/default | unconfined) cr+=("--seccomp=${META\[seccomp\]:-default}") ;;/default | unconfined) ;;/' "$plain/run.sh"
+sed -i -e '/^\tclose_fds$/d' "$plain/common.sh"
+if grep -q -e '--preserve-fds=0' -e 'dev=(--device-default)' -e 'cr+=("--seccomp=${META\[seccomp\]' "$plain/run.sh" ||
+	grep -q '^	close_fds$' "$plain/common.sh"; then
+	echo "bench: contain/run.sh or common.sh changed: the unprotected copy's edits no longer apply" >&2
+	exit 1
+fi
+plain_env="CONTAIN_ROOT=$work/plain-state PATH=$plain:$PATH"
+env "CONTAIN_ROOT=$work/plain-state" "PATH=$plain:$PATH" contain build bench /bin/true /bin/sh >/dev/null
+bash -c "$plain_env contain run --rm --network none bench /bin/true"
+# One start of each in turn, the order rotating, RUNS*ROUNDS times (hyperfine runs each
+# command's batch in a row, and a shared machine's load drifts between batches by more than
+# these differences); the medians of wall-clock and CPU time (user + system of every process
+# of the start).  With CONTAIN_BASE, the earlier tree too.
 echo
-python3 - "$((runs * rounds))" \
-	"base=$base_env contain run --rm --network none bench /bin/true" \
-	"contain=contain run --rm --network none bench /bin/true" \
-	"unconfined=contain run --rm --network none --security-opt seccomp=unconfined bench /bin/true" <<'PY'
+set -- "contain=contain run --rm --network none bench /bin/true" \
+	"unconfined=contain run --rm --network none --security-opt seccomp=unconfined bench /bin/true" \
+	"unprotected=$plain_env contain run --rm --network none bench /bin/true"
+[ -z "$base" ] || set -- "$@" "base=$base_env contain run --rm --network none bench /bin/true"
+python3 - "$((runs * rounds))" "$@" <<'PY'
 import os, statistics, sys, time
 n = int(sys.argv[1])
 cmds = [a.split("=", 1) for a in sys.argv[2:]]
 res = {k: ([], []) for k, _ in cmds}
 null = os.open(os.devnull, os.O_RDWR)
 for i in range(n + 2):
-    for k, c in cmds[i % 3:] + cmds[:i % 3]:
+    j = i % len(cmds)
+    for k, c in cmds[j:] + cmds[:j]:
         t = time.perf_counter()
         pid = os.posix_spawn("/bin/bash", ["bash", "-c", c], os.environ,
                              file_actions=[(os.POSIX_SPAWN_DUP2, null, 1), (os.POSIX_SPAWN_DUP2, null, 2)])
@@ -129,8 +149,10 @@ m = {k: (statistics.median(w) * 1e3, statistics.median(c) * 1e3) for k, (w, c) i
 for k, (w, c) in m.items():
     print(f"{k:11s} median {w:6.2f} ms wall, {c:6.2f} ms CPU")
 d = lambda a, b, j: m[a][j] - m[b][j]
-print(f"contain - base:             {d('contain', 'base', 0):+6.2f} ms wall, {d('contain', 'base', 1):+6.2f} ms CPU")
-print(f"the filter (contain - unconfined): {d('contain', 'unconfined', 0):+6.2f} ms wall, {d('contain', 'unconfined', 1):+6.2f} ms CPU")
-print(f"unconfined - base:          {d('unconfined', 'base', 0):+6.2f} ms wall, {d('unconfined', 'base', 1):+6.2f} ms CPU   (issue 18: <= 0)")
+print(f"the filter (contain - unconfined):              {d('contain', 'unconfined', 0):+6.2f} ms wall, {d('contain', 'unconfined', 1):+6.2f} ms CPU")
+print(f"issue 18's protections (contain - unprotected): {d('contain', 'unprotected', 0):+6.2f} ms wall, {d('contain', 'unprotected', 1):+6.2f} ms CPU   (goal: about the filter's)")
+if "base" in m:
+    print(f"contain - base:                                 {d('contain', 'base', 0):+6.2f} ms wall, {d('contain', 'base', 1):+6.2f} ms CPU")
+    print(f"unprotected - base (the other changes):         {d('unprotected', 'base', 0):+6.2f} ms wall, {d('unprotected', 'base', 1):+6.2f} ms CPU")
 print(f"({n} starts each, in turn; bash -c around each, alike)")
 PY

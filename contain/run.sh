@@ -381,6 +381,19 @@ cmd_run() {
 			*) ports+=("$val") ;;
 			esac
 			;;
+		--security-opt)
+			# (seccomp=unconfined here: the filter's cost is measured without reading runmore.sh)
+			if [ $hasval = 0 ] && [[ ${2:-} == seccomp[=:]unconfined ]]; then
+				seccomp=unconfined
+				shift
+			elif [ $hasval = 0 ] || [[ $val != seccomp[=:]unconfined ]]; then
+				run_opt "$@"
+				shift "$R_SHIFT"
+				continue
+			else
+				seccomp=unconfined
+			fi
+			;;
 		--) shift && break ;;
 		# the others: run_opt (runmore.sh), which takes R_SHIFT words
 		-*)
