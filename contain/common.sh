@@ -271,8 +271,9 @@ tool_paths() {
 # ( ) subshell: bash's exec adds SHLVL back anywhere else.  (A variable whose name bash cannot
 # hold, like A-B, is passed on: only a new process could drop it.)
 # Every descriptor above 2 is closed first but KEEP_FD's (the status descriptor of run's
-# unshare-rs): nothing the caller opened reaches the chain, nor the container.
-KEEP_FD=
+# unshare-rs): nothing the caller opened reaches the chain, nor the container; except where
+# FDS_CLOSED_BY_CHAIN is set: the chain's last link closes them itself (run_once's own chain).
+KEEP_FD= FDS_CLOSED_BY_CHAIN=
 close_fds() {
 	local _f
 	for _f in /proc/self/fd/*; do
@@ -285,7 +286,7 @@ close_fds() {
 with_env() {
 	local -a _env
 	local _f
-	close_fds
+	[ -n "$FDS_CLOSED_BY_CHAIN" ] || close_fds
 	mapfile -d '' -t _env </proc/self/environ
 	export -n "${_env[@]%%=*}" PWD OLDPWD _ 2>/dev/null
 	# (the exported functions' names: a loop over the environment only when there is one)
