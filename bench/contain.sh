@@ -109,7 +109,7 @@ plain=$work/contain-unprotected
 cp -r "$repo/contain" "$plain"
 sed -i -e 's/ --sys --preserve-fds=0)/ --sys)/' -e 's/dev=(--device-default)/dev=()/' \
 	-e 's/default | unconfined) cr+=("--seccomp=${META\[seccomp\]:-default}") ;;/default | unconfined) ;;/' "$plain/run.sh"
-if grep -q -e '--preserve-fds=0' -e 'dev=(--device-default)' -e 'cr+=("--seccomp=${META\[seccomp\]' "$plain/run.sh"; then
+if grep -q -F -e ' --sys --preserve-fds=0)' -e 'dev=(--device-default)' -e 'cr+=("--seccomp=${META[seccomp]' "$plain/run.sh"; then
 	echo "bench: contain/run.sh changed: the unprotected copy's edits no longer apply" >&2
 	exit 1
 fi
