@@ -98,7 +98,7 @@ echo "contain run --rm / runc run              = $(summary "${ratios_a[@]}")   (
 echo "exec chain / bwrap                       = $(summary "${ratios_b[@]}")   (goal <= 1.0)"
 echo "exec chain, layer reused / bwrap         = $(summary "${ratios_c[@]}")"
 echo "exec chain without cgset / bwrap         = $(summary "${ratios_d[@]}")"
-echo "seccomp filter (default - unconfined), ms = $(summary "${filter[@]}")   (the one-filter cost of issue 18)"
+echo "seccomp filter (default - unconfined), ms = $(summary "${filter[@]}")   (batches apart: the in-turn figures below measure it)"
 echo "(medians of $rounds rounds, each of medians; ranges over the rounds)"
 # Issue 18's protections against the same tree without them: a copy of contain/ whose chain
 # leaves out the seccomp filter (chroot-rs --seccomp), the device policy (cgset
