@@ -8,7 +8,7 @@
 RT_ROOT=$ROOT/runtime
 
 # What a plain start never runs (exec, a user to look up, --device, --init, a seccomp profile
-# not yet worked out) is in runtimemore.sh, read only by a command that needs it: bash parses
+# not yet worked out, limits, a capability set other than Docker's) is in runtimemore.sh, read only by a command that needs it: bash parses
 # a file as it reads it, and every start of a runtime container would pay for code it never
 # runs.  Each function there is a stub here: its first call reads that file (rt_more), which
 # defines the function over the stub.
@@ -28,6 +28,9 @@ rt_user_json() { rt_more && rt_user_json "$@"; }
 rt_seccomp() { rt_more && rt_seccomp "$@"; }
 rt_init() { rt_more && rt_init "$@"; }
 rt_exec() { rt_more && rt_exec "$@"; }
+rt_limits() { rt_more && rt_limits "$@"; }
+rt_caps_of() { rt_more && rt_caps_of "$@"; }
+rt_all_caps() { rt_more && rt_all_caps "$@"; }
 
 # rt_resolve NAME|PATH: the runtime's program into R_RT; status 1 (R_ERR) when there is none.
 rt_resolve() {
@@ -48,68 +51,6 @@ rt_resources() {
 	if [ -s "$ROOT/containers/$1/limits" ]; then rt_limits "$1" || return 1; fi
 	rt_device_rules "$1"
 	R_RES="{\"devices\":$R_DEVRULES$R_LIM}"
-}
-
-# rt_limits CID: linux.resources's limits (JSON members after "devices") from the container's
-# limits file (cgset's flags as contain stores them) into R_LIM.
-rt_limits() {
-	local c=$1 i mem="" cpu="" pids="" blk="" wd rd dev f v k
-	local -a l=()
-	local -A thr=()
-	read_nul l "$ROOT/containers/$c/limits"
-	for ((i = 0; i < ${#l[@]}; i++)); do
-		f=${l[i]} v=${l[i + 1]:-}
-		case $f in
-		--memory | --memory-swap | --memory-reservation | --kernel-memory)
-			size_bytes "$v" || continue
-			case $f in
-			--memory) mem+=",\"limit\":$R_BYTES" ;;
-			--memory-swap) mem+=",\"swap\":$R_BYTES" ;;
-			--memory-reservation) mem+=",\"reservation\":$R_BYTES" ;;
-			--kernel-memory) mem+=",\"kernel\":$R_BYTES" ;;
-			esac
-			((i++))
-			;;
-		--memory-swappiness) mem+=",\"swappiness\":$v" && ((i++)) ;;
-		--oom-kill-disable) mem+=",\"disableOOMKiller\":true" ;;
-		--cpu-shares) cpu+=",\"shares\":$v" && ((i++)) ;;
-		--cpu-period) cpu+=",\"period\":$v" && ((i++)) ;;
-		--cpu-quota) cpu+=",\"quota\":$v" && ((i++)) ;;
-		--cpus)
-			# docker's NanoCpus as a quota over a 100 ms period
-			local int=${v%%.*} frac=
-			[[ $v == *.* ]] && frac=${v#*.}
-			frac=${frac}00000
-			cpu+=",\"period\":100000,\"quota\":$((10#${int:-0} * 100000 + 10#${frac:0:5}))"
-			((i++))
-			;;
-		--cpuset-cpus) cpu+=",\"cpus\":\"$v\"" && ((i++)) ;;
-		--cpuset-mems) cpu+=",\"mems\":\"$v\"" && ((i++)) ;;
-		--pids-limit) pids="{\"limit\":$v}" && ((i++)) ;;
-		--blkio-weight) blk+=",\"weight\":$v" && ((i++)) ;;
-		--device-read-bps | --device-write-bps | --device-read-iops | --device-write-iops)
-			# PATH:RATE, the node's numbers from the host
-			((i++))
-			dev=${v%:*} rd=${v##*:}
-			if [[ $f == *bps ]]; then size_bytes "$rd" && rd=$R_BYTES; fi
-			wd=$(stat -L -c '%t|%T' -- "$dev" 2>/dev/null) || continue
-			case $f in
-			--device-read-bps) k=throttleReadBpsDevice ;;
-			--device-write-bps) k=throttleWriteBpsDevice ;;
-			--device-read-iops) k=throttleReadIOPSDevice ;;
-			*) k=throttleWriteIOPSDevice ;;
-			esac
-			thr[$k]+="${thr[$k]:+,}{\"major\":$((16#${wd%|*})),\"minor\":$((16#${wd#*|})),\"rate\":$rd}"
-			;;
-		esac
-	done
-	for k in "${!thr[@]}"; do blk+=",\"$k\":[${thr[$k]}]"; done
-	R_LIM=
-	[ -n "$mem" ] && R_LIM+=",\"memory\":{${mem#,}}"
-	[ -n "$cpu" ] && R_LIM+=",\"cpu\":{${cpu#,}}"
-	[ -n "$pids" ] && R_LIM+=",\"pids\":$pids"
-	[ -n "$blk" ] && R_LIM+=",\"blockIO\":{${blk#,}}"
-	return 0
 }
 
 # Docker's default device list: deny all, then mknod of any node, null, zero, full, random,
@@ -300,59 +241,6 @@ rt_caps() {
 	rt_caps_of "$bnd"
 }
 
-# The capabilities' numbers by name (the kernel's, CAP_NAMES's order), so that the bundle's set
-# is worked out from the few capabilities it has rather than from every one there is.
-declare -gA RT_CAPBIT=(
-	[chown]=0 [dac_override]=1 [dac_read_search]=2 [fowner]=3 [fsetid]=4 [kill]=5 [setgid]=6
-	[setuid]=7 [setpcap]=8 [linux_immutable]=9 [net_bind_service]=10 [net_broadcast]=11
-	[net_admin]=12 [net_raw]=13 [ipc_lock]=14 [ipc_owner]=15 [sys_module]=16 [sys_rawio]=17
-	[sys_chroot]=18 [sys_ptrace]=19 [sys_pacct]=20 [sys_admin]=21 [sys_boot]=22 [sys_nice]=23
-	[sys_resource]=24 [sys_time]=25 [sys_tty_config]=26 [mknod]=27 [lease]=28 [audit_write]=29
-	[audit_control]=30 [setfcap]=31 [mac_override]=32 [mac_admin]=33 [syslog]=34 [wake_alarm]=35
-	[block_suspend]=36 [audit_read]=37 [perfmon]=38 [bpf]=39 [checkpoint_restore]=40
-)
-
-# rt_caps_of BOUNDING: rt_caps's work for any set (BOUNDING: our bounding set's bits).
-rt_caps_of() {
-	local w k b set=" " bnd=$1
-	if [ "${META[privileged]:-0}" = 1 ]; then
-		rt_all_caps && set=$R_ALL
-	else
-		for w in $DOCKER_CAPS; do set+="CAP_${w^^} "; done
-	fi
-	# Docker's order: --cap-add ALL is every capability but the dropped ones; --cap-drop ALL
-	# keeps the added ones alone; else the drops, then the adds
-	caps_split
-	local adds=" ${CAP_ADDS[*],,} " drops=" ${CAP_DROPS[*],,} "
-	if [[ $adds == *" all "* ]]; then
-		rt_all_caps && set=$R_ALL
-	elif [[ $drops == *" all "* ]]; then
-		set=" "
-	fi
-	if ! [[ $drops == *" all "* ]] || [[ $adds == *" all "* ]]; then
-		for w in "${CAP_DROPS[@]}"; do
-			[ "${w,,}" = all ] || set=${set/ CAP_${w^^} / }
-		done
-	fi
-	if ! [[ $adds == *" all "* ]]; then
-		for w in "${CAP_ADDS[@]}"; do
-			[[ $set == *" CAP_${w^^} "* ]] || set+="CAP_${w^^} "
-		done
-	fi
-	R_CAPS=" " R_CAPJSON="" R_CAPMASK=0
-	for w in $set; do
-		k=${w#CAP_}
-		b=${RT_CAPBIT[${k,,}]:-}
-		[ -n "$b" ] && (((bnd >> b) & 1)) && R_CAPS+="$w " && R_CAPJSON+=",\"$w\"" && R_CAPMASK=$((R_CAPMASK | 1 << b))
-	done
-	R_CAPJSON="[${R_CAPJSON#,}]"
-}
-# rt_all_caps: every capability (CAP_* words, in the kernel's order) into R_ALL.
-rt_all_caps() {
-	local w
-	R_ALL=" "
-	for w in $CAP_NAMES; do [ "$w" = all ] || R_ALL+="CAP_${w^^} "; done
-}
 
 # rt_q VALUE: VALUE as a JSON string (quoted) into R_Q; rt_b FLAG: "true" for 1, else "false",
 # into R_B; rt_a VALUES...: a JSON array of strings into R_A.  (rt_config runs at each start:
@@ -536,13 +424,13 @@ rt_chain() {
 		for a in "${NET_JOIN[@]}"; do [[ $a == --net=* ]] && netns=${a#--net=}; done
 		;;
 	esac
-	# The bundle: its config.json alone.  Its root is the store's mnt, as the own chain's: the
-	# union is mounted there in the chain's own mount namespace (a new directory per start
-	# would cost an inode: 0.35 ms on this host's ext4).
-	[ -d "$c/bundle" ] || mkdir -p -- "$c/bundle" || die "cannot create $c/bundle"
+	# The bundle is the container's directory, its config.json beside the meta (a runtime
+	# reads nothing else of a bundle; a directory of its own would cost one more inode per
+	# container: 0.3 ms on this host's ext4).  Its root is the store's mnt, as the own chain's:
+	# the union is mounted there in the chain's own mount namespace.
 	[ -d "$RT_ROOT" ] || mkdir -p -- "$RT_ROOT" || die "cannot create $RT_ROOT"
 	# (written in place: the bundle is the container's alone, and made again at each start)
-	rt_config "$cid" "$netns" >"$c/bundle/config.json" || {
+	rt_config "$cid" "$netns" >"$c/config.json" || {
 		rt_fails
 		return
 	}
@@ -574,7 +462,7 @@ rt_chain() {
 	fi
 	CHAIN=("${pre[@]}" "${TOOL[unshare-rs]}" "${own[@]}" --fork --json-status 9 -- "${TOOL[unionmount]}" "$@"
 		--upper "$c/upper" --work "$c/work" "$ROOT/mnt" --
-		"$R_RT" --root "$RT_ROOT" run "${pivot[@]}" --bundle "$c/bundle" "$cid")
+		"$R_RT" --root "$RT_ROOT" run "${pivot[@]}" --bundle "$c" "$cid")
 }
 
 # rt_fails: a chain that ends as the own chain's does when its tools refuse the container

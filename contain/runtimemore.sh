@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # contain's runtimemore.sh: the part of runtime.sh that a plain start of a runtime container
 # never runs (exec and its user lookup in the running container, a user looked up in the
-# layers, --device, --init, Docker's seccomp profile converted for a capability set).  Read
+# layers, --device, --init, Docker's seccomp profile converted for a capability set, limits as
+# linux.resources, a capability set other than Docker's default).  Read
 # by runtime.sh's stubs on their first call (rt_more); never run alone.
 
 # rt_device_files FILE: an allow rule for each --device node of FILE (HOST:CTR:ACCESS lines),
@@ -255,4 +256,120 @@ rt_exec() {
 	for e in "${CENV[@]}"; do R_EXEC+=(--env "$e"); done
 	[ "$tty" = 1 ] && [ "$detach" = 0 ] && R_EXEC+=(--tty)
 	R_EXEC+=("$cid" "$@")
+}
+
+# rt_limits CID: linux.resources's limits (JSON members after "devices") from the container's
+# limits file (cgset's flags as contain stores them) into R_LIM.
+rt_limits() {
+	local c=$1 i mem="" cpu="" pids="" blk="" wd rd dev f v k
+	local -a l=()
+	local -A thr=()
+	read_nul l "$ROOT/containers/$c/limits"
+	for ((i = 0; i < ${#l[@]}; i++)); do
+		f=${l[i]} v=${l[i + 1]:-}
+		case $f in
+		--memory | --memory-swap | --memory-reservation | --kernel-memory)
+			size_bytes "$v" || continue
+			case $f in
+			--memory) mem+=",\"limit\":$R_BYTES" ;;
+			--memory-swap) mem+=",\"swap\":$R_BYTES" ;;
+			--memory-reservation) mem+=",\"reservation\":$R_BYTES" ;;
+			--kernel-memory) mem+=",\"kernel\":$R_BYTES" ;;
+			esac
+			((i++))
+			;;
+		--memory-swappiness) mem+=",\"swappiness\":$v" && ((i++)) ;;
+		--oom-kill-disable) mem+=",\"disableOOMKiller\":true" ;;
+		--cpu-shares) cpu+=",\"shares\":$v" && ((i++)) ;;
+		--cpu-period) cpu+=",\"period\":$v" && ((i++)) ;;
+		--cpu-quota) cpu+=",\"quota\":$v" && ((i++)) ;;
+		--cpus)
+			# docker's NanoCpus as a quota over a 100 ms period
+			local int=${v%%.*} frac=
+			[[ $v == *.* ]] && frac=${v#*.}
+			frac=${frac}00000
+			cpu+=",\"period\":100000,\"quota\":$((10#${int:-0} * 100000 + 10#${frac:0:5}))"
+			((i++))
+			;;
+		--cpuset-cpus) cpu+=",\"cpus\":\"$v\"" && ((i++)) ;;
+		--cpuset-mems) cpu+=",\"mems\":\"$v\"" && ((i++)) ;;
+		--pids-limit) pids="{\"limit\":$v}" && ((i++)) ;;
+		--blkio-weight) blk+=",\"weight\":$v" && ((i++)) ;;
+		--device-read-bps | --device-write-bps | --device-read-iops | --device-write-iops)
+			# PATH:RATE, the node's numbers from the host
+			((i++))
+			dev=${v%:*} rd=${v##*:}
+			if [[ $f == *bps ]]; then size_bytes "$rd" && rd=$R_BYTES; fi
+			wd=$(stat -L -c '%t|%T' -- "$dev" 2>/dev/null) || continue
+			case $f in
+			--device-read-bps) k=throttleReadBpsDevice ;;
+			--device-write-bps) k=throttleWriteBpsDevice ;;
+			--device-read-iops) k=throttleReadIOPSDevice ;;
+			*) k=throttleWriteIOPSDevice ;;
+			esac
+			thr[$k]+="${thr[$k]:+,}{\"major\":$((16#${wd%|*})),\"minor\":$((16#${wd#*|})),\"rate\":$rd}"
+			;;
+		esac
+	done
+	for k in "${!thr[@]}"; do blk+=",\"$k\":[${thr[$k]}]"; done
+	R_LIM=
+	[ -n "$mem" ] && R_LIM+=",\"memory\":{${mem#,}}"
+	[ -n "$cpu" ] && R_LIM+=",\"cpu\":{${cpu#,}}"
+	[ -n "$pids" ] && R_LIM+=",\"pids\":$pids"
+	[ -n "$blk" ] && R_LIM+=",\"blockIO\":{${blk#,}}"
+	return 0
+}
+
+# The capabilities' numbers by name (the kernel's, CAP_NAMES's order), so that the bundle's set
+# is worked out from the few capabilities it has rather than from every one there is.
+declare -gA RT_CAPBIT=(
+	[chown]=0 [dac_override]=1 [dac_read_search]=2 [fowner]=3 [fsetid]=4 [kill]=5 [setgid]=6
+	[setuid]=7 [setpcap]=8 [linux_immutable]=9 [net_bind_service]=10 [net_broadcast]=11
+	[net_admin]=12 [net_raw]=13 [ipc_lock]=14 [ipc_owner]=15 [sys_module]=16 [sys_rawio]=17
+	[sys_chroot]=18 [sys_ptrace]=19 [sys_pacct]=20 [sys_admin]=21 [sys_boot]=22 [sys_nice]=23
+	[sys_resource]=24 [sys_time]=25 [sys_tty_config]=26 [mknod]=27 [lease]=28 [audit_write]=29
+	[audit_control]=30 [setfcap]=31 [mac_override]=32 [mac_admin]=33 [syslog]=34 [wake_alarm]=35
+	[block_suspend]=36 [audit_read]=37 [perfmon]=38 [bpf]=39 [checkpoint_restore]=40
+)
+
+# rt_caps_of BOUNDING: rt_caps's work for any set (BOUNDING: our bounding set's bits).
+rt_caps_of() {
+	local w k b set=" " bnd=$1
+	if [ "${META[privileged]:-0}" = 1 ]; then
+		rt_all_caps && set=$R_ALL
+	else
+		for w in $DOCKER_CAPS; do set+="CAP_${w^^} "; done
+	fi
+	# Docker's order: --cap-add ALL is every capability but the dropped ones; --cap-drop ALL
+	# keeps the added ones alone; else the drops, then the adds
+	caps_split
+	local adds=" ${CAP_ADDS[*],,} " drops=" ${CAP_DROPS[*],,} "
+	if [[ $adds == *" all "* ]]; then
+		rt_all_caps && set=$R_ALL
+	elif [[ $drops == *" all "* ]]; then
+		set=" "
+	fi
+	if ! [[ $drops == *" all "* ]] || [[ $adds == *" all "* ]]; then
+		for w in "${CAP_DROPS[@]}"; do
+			[ "${w,,}" = all ] || set=${set/ CAP_${w^^} / }
+		done
+	fi
+	if ! [[ $adds == *" all "* ]]; then
+		for w in "${CAP_ADDS[@]}"; do
+			[[ $set == *" CAP_${w^^} "* ]] || set+="CAP_${w^^} "
+		done
+	fi
+	R_CAPS=" " R_CAPJSON="" R_CAPMASK=0
+	for w in $set; do
+		k=${w#CAP_}
+		b=${RT_CAPBIT[${k,,}]:-}
+		[ -n "$b" ] && (((bnd >> b) & 1)) && R_CAPS+="$w " && R_CAPJSON+=",\"$w\"" && R_CAPMASK=$((R_CAPMASK | 1 << b))
+	done
+	R_CAPJSON="[${R_CAPJSON#,}]"
+}
+# rt_all_caps: every capability (CAP_* words, in the kernel's order) into R_ALL.
+rt_all_caps() {
+	local w
+	R_ALL=" "
+	for w in $CAP_NAMES; do [ "$w" = all ] || R_ALL+="CAP_${w^^} "; done
 }

@@ -119,7 +119,8 @@ cinit_v() {
 	IFS= read -r -d '' t <"$ROOT/containers/$1/run"
 	[[ $t =~ \"child-pid\":([0-9]+) ]] || return 0
 	R_INIT=${BASH_REMATCH[1]}
-	[ -e "$ROOT/containers/$1/bundle/config.json" ] || return 0
+	# (bundle/config.json: a store of an earlier contain, whose bundle was a directory of its own)
+	[ -e "$ROOT/containers/$1/config.json" ] || [ -e "$ROOT/containers/$1/bundle/config.json" ] || return 0
 	R_INIT= t=
 	[ -r "$ROOT/runtime/$1/state.json" ] && IFS= read -r -d '' t <"$ROOT/runtime/$1/state.json"
 	[[ $t =~ \"(init_process_)?pid\":([1-9][0-9]*) ]] && R_INIT=${BASH_REMATCH[2]}

@@ -267,7 +267,7 @@ fn a_detached_runtime_container_execs_stops_and_leaves_nothing() {
                 env.state()
                     .join("containers")
                     .join(id)
-                    .join("bundle/config.json"),
+                    .join("config.json"),
             )
             .unwrap(),
         )
