@@ -263,13 +263,8 @@ fn a_detached_runtime_container_execs_stops_and_leaves_nothing() {
         assert_eq!(v["State"]["Status"], "running", "--runtime {rt}: {v}");
         // the bundle is a valid one: its config.json is the container's
         let cfg: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(
-                env.state()
-                    .join("containers")
-                    .join(id)
-                    .join("config.json"),
-            )
-            .unwrap(),
+            &std::fs::read_to_string(env.state().join("containers").join(id).join("config.json"))
+                .unwrap(),
         )
         .unwrap();
         assert_eq!(cfg["process"]["user"]["uid"], 1);
