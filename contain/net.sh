@@ -403,19 +403,19 @@ net_start_time() {
 }
 
 # net_ns_of CID: the network namespace file of a running container into R_NS (its bind
-# mount, or its pid 1's for a container without one); status 1 when it runs none.
+# mount, or its pid 1's for a container without one: cinit_v's, which for a runtime's
+# container is the runtime's record of it, never the runtime's own process, whose namespace
+# is the host's); status 1 when it runs none.
 net_ns_of() {
-	local t=
 	R_NS=
 	if [ -e "$NETRUN/c/$1/ns" ] && net_alive "$1"; then
 		R_NS=$NETRUN/c/$1/ns
 		return 0
 	fi
-	[ -r "$ROOT/containers/$1/run" ] || return 1
-	IFS= read -r -d '' t <"$ROOT/containers/$1/run"
-	[[ $t =~ \"child-pid\":([0-9]+) ]] || return 1
-	[ -e "/proc/${BASH_REMATCH[1]}/ns/net" ] || return 1
-	R_NS=/proc/${BASH_REMATCH[1]}/ns/net
+	use store
+	cinit_v "$1"
+	[ -n "$R_INIT" ] && [ -e "/proc/$R_INIT/ns/net" ] || return 1
+	R_NS=/proc/$R_INIT/ns/net
 }
 
 # net_up CID: before the program starts (META loaded): the network namespace kept in a bind

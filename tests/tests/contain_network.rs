@@ -542,6 +542,49 @@ fn stop_start_and_container_network_mode() {
     env.ok(&["rm", "-f", "s1"]);
 }
 
+/// `--network container:NAME` of a container that has no network file of its own (`--network
+/// none`) joins that container's namespace, read from its pid 1, on the own chain and on a
+/// runtime (where the chain's first process is the runtime's, in the host's namespace).
+#[test]
+fn container_mode_of_a_container_without_a_network_is_its_namespace() {
+    if !root("container_mode_of_a_container_without_a_network_is_its_namespace") {
+        return;
+    }
+    let (env, _www) = setup("cnone");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "n1",
+        "--network",
+        "none",
+        "bb",
+        "/bin/busybox",
+        "sleep",
+        "60",
+    ]);
+    let ns = |o: Output| {
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o).trim().to_string()
+    };
+    let n1 = ns(in_ctr(&env, "n1", "readlink /proc/self/ns/net"));
+    let joined = ns(env.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:n1",
+        "bb",
+        "/bin/busybox",
+        "readlink",
+        "/proc/self/ns/net",
+    ]));
+    let host = host_sh(&env, "readlink /proc/self/ns/net");
+    assert!(n1.starts_with("net:["), "{n1}");
+    assert_eq!(joined, n1, "the joiner is in n1's namespace");
+    assert_ne!(joined, host.trim(), "not in the host's");
+    env.ok(&["rm", "-f", "n1"]);
+}
+
 #[test]
 fn a_crashed_monitor_leaves_what_the_next_command_collects() {
     if !root("a_crashed_monitor_leaves_what_the_next_command_collects") {
