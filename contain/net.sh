@@ -412,7 +412,6 @@ net_ns_of() {
 		R_NS=$NETRUN/c/$1/ns
 		return 0
 	fi
-	use store
 	cinit_v "$1"
 	[ -n "$R_INIT" ] && [ -e "/proc/$R_INIT/ns/net" ] || return 1
 	R_NS=/proc/$R_INIT/ns/net
