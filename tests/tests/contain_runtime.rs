@@ -871,6 +871,17 @@ out=$(contain run --rm --cpuset-cpus 7 img /bin/true 2>&1); rc=$?
 vm_info bad_limit_out "$out"
 vm_expect bad_limit_status 125 "$rc"
 vm_expect bad_limit_nothing_left "|||" "$(ls $CONTAIN_ROOT/containers)|$(ls $CONTAIN_ROOT/names)|$(find $G -mindepth 1 -type d)|$(ls $CONTAIN_ROOT/runtime | grep -v seccomp)"
+# A user's runtime container (rootless, as rootless podman's): its own store, the runtime in a
+# user namespace of its own (root inside is the user), no group of its own (no limits asked).
+U=/tmp/user
+mkdir -p $U/contain && tar -xf /vm/store.tar -C $U/contain && chown -R 65534:65534 $U
+out=$(/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=$U CONTAIN_ROOT=$U/contain \
+    contain run --rm --runtime runc-rs --hostname ubox img /bin/sh -c 'hostname; while read -r k v r; do [ $k = Uid: ] && echo $v; done </proc/self/status; cat /proc/self/uid_map' 2>&1)
+vm_info user_out "$out"
+vm_expect user_hostname ubox "$(echo "$out" | sed -n 1p)"
+vm_expect user_root_inside 0 "$(echo "$out" | sed -n 2p)"
+vm_expect user_mapped_to_nobody "0 65534 1" "$(echo "$out" | sed -n 3p | tr -s ' ' | sed 's/^ //')"
+vm_expect user_nothing_left "||" "$(ls $U/contain/containers)|$(ls $U/contain/names)|$(find $G -mindepth 1 -type d)"
 exit 0
 "#;
 
@@ -895,4 +906,8 @@ const V2_CHECKS: &[&str] = &[
     "removed",
     "bad_limit_status",
     "bad_limit_nothing_left",
+    "user_hostname",
+    "user_root_inside",
+    "user_mapped_to_nobody",
+    "user_nothing_left",
 ];
