@@ -8,9 +8,9 @@
 RT_ROOT=$ROOT/runtime
 
 # What a plain start never runs (exec, a user to look up, --device, --init, a seccomp profile
-# not yet worked out, limits, a capability set other than Docker's) is in runtimemore.sh, read only by a command that needs it: bash parses
-# a file as it reads it, and every start of a runtime container would pay for code it never
-# runs.  Each function there is a stub here: its first call reads that file (rt_more), which
+# not yet worked out, limits, a capability set other than Docker's) is in runtimemore.sh,
+# read only by a command that needs it: bash parses a file as it reads it, and every start of
+# a runtime container would pay for code it never runs.  Each function there is a stub here: its first call reads that file (rt_more), which
 # defines the function over the stub.
 rt_more() {
 	[ -z "${RT_MORE:-}" ] || return 1
@@ -240,7 +240,6 @@ rt_caps() {
 	fi
 	rt_caps_of "$bnd"
 }
-
 
 # rt_q VALUE: VALUE as a JSON string (quoted) into R_Q; rt_b FLAG: "true" for 1, else "false",
 # into R_B; rt_a VALUES...: a JSON array of strings into R_A.  (rt_config runs at each start:
