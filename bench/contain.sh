@@ -125,6 +125,8 @@ set -- "contain=contain run --rm --network none bench /bin/true" \
 	"unconfined=contain run --rm --network none --security-opt seccomp=unconfined bench /bin/true" \
 	"unprotected=$plain_env contain run --rm --network none bench /bin/true"
 [ -z "$base" ] || set -- "$@" "base=$base_env contain run --rm --network none bench /bin/true"
+# issue 20: the same start on runc-rs (contain's bundle, the runtime's run), where it is built
+[ -x "$bin/runc-rs" ] && set -- "$@" "runc-rs=contain run --rm --network none --runtime $bin/runc-rs bench /bin/true"
 python3 - "$((runs * rounds))" "$@" <<'PY'
 import os, statistics, sys, time
 n = int(sys.argv[1])
@@ -152,5 +154,7 @@ print(f"issue 18's protections (contain - unprotected): {d('contain', 'unprotect
 if "base" in m:
     print(f"contain - base:                                 {d('contain', 'base', 0):+6.2f} ms wall, {d('contain', 'base', 1):+6.2f} ms CPU")
     print(f"unprotected - base (the other changes):         {d('unprotected', 'base', 0):+6.2f} ms wall, {d('unprotected', 'base', 1):+6.2f} ms CPU")
+if "runc-rs" in m:
+    print(f"--runtime runc-rs - contain's own chain:        {d('runc-rs', 'contain', 0):+6.2f} ms wall, {d('runc-rs', 'contain', 1):+6.2f} ms CPU")
 print(f"({n} starts each, in turn; bash -c around each, alike)")
 PY
