@@ -13,13 +13,18 @@ cp_fail() {
 	exit 1
 }
 
-# cp_resolve ROOT PATH FOLLOW: PATH (absolute in the container) as a host path under ROOT into
-# R_PATH, every symbolic link on the way resolved inside ROOT (the last one too when FOLLOW
-# is 1).  Status 1 (R_ERR) on a loop.
-cp_resolve() {
-	local root=$1 follow=$3 cur="" c t hops=0
+# root_walk PATH FOLLOW LOOK: PATH (absolute in a container's root; "" and . skipped, ..
+# stopping at the root) walked with every symbolic link on the way resolved inside that root
+# (the last one too when FOLLOW is 1; an absolute one from the root; 40 at most), never by
+# the kernel from the host's view.  LOOK P tells what the root has at P (a path in it): R_KIND
+# link, none (the walk ends: status 1) or anything else, and R_AT, the host's path of that
+# entry.  Into R_CUR the path reached in the root, R_KIND and R_AT as its last look left
+# them; status 1 (R_ERR) on a loop or a link that cannot be read.  (cp_resolve's walk over a
+# root the kernel shows, runtimemore.sh's rt_union_file's over an image's layers.)
+root_walk() {
+	local follow=$2 look=$3 cur="" c t hops=0
 	local -a todo tp
-	IFS=/ read -ra todo <<<"$2"
+	IFS=/ read -ra todo <<<"$1"
 	while [ ${#todo[@]} -gt 0 ]; do
 		c=${todo[0]}
 		todo=("${todo[@]:1}")
@@ -30,21 +35,41 @@ cp_resolve() {
 			continue
 			;;
 		esac
-		if [ -L "$root$cur/$c" ] && { [ ${#todo[@]} -gt 0 ] || [ "$follow" = 1 ]; }; then
-			hops=$((hops + 1))
-			[ $hops -le 40 ] || {
-				R_ERR="too many levels of symbolic links: $2"
+		"$look" "$cur/$c"
+		if [ "$R_KIND" = link ] && { [ ${#todo[@]} -gt 0 ] || [ "$follow" = 1 ]; }; then
+			((++hops <= 40)) || {
+				R_ERR="too many levels of symbolic links: $1"
 				return 1
 			}
-			t=$(readlink -- "$root$cur/$c")
+			t=$(readlink -- "$R_AT") || {
+				R_ERR="cannot read the symbolic link $cur/$c"
+				return 1
+			}
 			[[ $t == /* ]] && cur=""
 			IFS=/ read -ra tp <<<"$t"
 			todo=("${tp[@]}" "${todo[@]}")
+		elif [ "$R_KIND" = none ]; then
+			return 1
 		else
 			cur+=/$c
 		fi
 	done
-	R_PATH=$root$cur
+	R_CUR=$cur
+}
+
+# cp_resolve ROOT PATH FOLLOW: PATH (absolute in the container) as a host path under ROOT into
+# R_PATH, every symbolic link on the way resolved inside ROOT (the last one too when FOLLOW
+# is 1; root_walk).  Status 1 (R_ERR) on a loop.
+cp_resolve() {
+	CP_ROOT=$1
+	root_walk "$2" "$3" cp_look || return 1
+	R_PATH=$1$R_CUR
+}
+# cp_look P: root_walk's LOOK for a root the kernel shows (CP_ROOT): a link or not, at
+# CP_ROOT/P (a missing entry is walked on: the copy says what is missing).
+cp_look() {
+	R_AT=$CP_ROOT$1
+	if [ -L "$R_AT" ]; then R_KIND=link; else R_KIND=entry; fi
 }
 
 # contain cp [-a] [-L] [-q] SRC DEST: one of them CONTAINER:PATH, the other a host path

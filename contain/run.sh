@@ -386,17 +386,16 @@ cmd_run() {
 			esac
 			;;
 		--security-opt)
-			# (seccomp=unconfined here: the filter's cost is measured without reading runmore.sh)
-			if [ $hasval = 0 ] && [[ ${2:-} == seccomp[=:]unconfined ]]; then
-				seccomp=unconfined
-				shift
-			elif [ $hasval = 0 ] || [[ $val != seccomp[=:]unconfined ]]; then
+			# (seccomp=unconfined here: the filter's cost is measured without reading
+			# runmore.sh; any other value is run_opt's)
+			[ $hasval = 1 ] || val=${2:-}
+			if [[ $val != seccomp[=:]unconfined ]]; then
 				run_opt "$@"
 				shift "$R_SHIFT"
 				continue
-			else
-				seccomp=unconfined
 			fi
+			seccomp=unconfined
+			[ $hasval = 1 ] || shift
 			;;
 		--) shift && break ;;
 		# the others: run_opt (runmore.sh), which takes R_SHIFT words

@@ -307,7 +307,6 @@ run_opt() {
 		--device-cgroup-rule) devrule_spec "$val" && devrules+=("$val") ;;
 		--security-opt) security_opt "$val" ;;
 		--stop-signal) signal_name "$val" && stopsignal=$R_SIGNAL ;;
-		--runtime) use runtime && { rt_resolve "$val" || die "$R_ERR"; } && runtime=$val ;;
 		--mount)
 			use volumes && mount_spec "$val"
 			if [ -n "$R_TMPFS" ]; then tmpfss+=("$R_TMPFS"); else vols+=("$R_VOLUME"); fi

@@ -39,35 +39,12 @@ rt_linux_devices() {
 }
 
 # rt_union_file PATH: the file at PATH in the container's root (RT_LAYERS) into R_FILE, its
-# symbolic links resolved inside that root as the container would see them (an absolute one
-# from its root, .. stopping there); status 1 when there is none.
+# symbolic links resolved inside that root as the container would see them (cp.sh's
+# root_walk over rt_look: an absolute one from its root, .. stopping there); status 1 when
+# there is none.
 rt_union_file() {
-	local cur="" c t hops=0
-	local -a todo tp
-	IFS=/ read -ra todo <<<"$1"
-	while [ ${#todo[@]} -gt 0 ]; do
-		c=${todo[0]}
-		todo=("${todo[@]:1}")
-		case $c in
-		"" | .) continue ;;
-		..)
-			cur=${cur%/*}
-			continue
-			;;
-		esac
-		rt_look "$cur/$c"
-		case $R_KIND in
-		link)
-			((++hops <= 40)) || return 1
-			t=$(readlink -- "$R_AT") || return 1
-			[[ $t == /* ]] && cur=""
-			IFS=/ read -ra tp <<<"$t"
-			todo=("${tp[@]}" "${todo[@]}")
-			;;
-		none) return 1 ;;
-		*) cur+=/$c ;;
-		esac
-	done
+	use cp
+	root_walk "$1" 1 rt_look || return 1
 	[ "$R_KIND" = file ] || return 1
 	R_FILE=$R_AT
 }
