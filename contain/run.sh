@@ -308,9 +308,10 @@ chain_exec() {
 	printf 'pid %s\npstart %s\n' "$BASHPID" "$R_START" >&9 2>/dev/null
 	KEEP_FD=9
 	# (the own chain's last link, chroot-rs --preserve-fds=0, closes every descriptor above 2
-	# first, before it changes the root, and nothing of the container runs before it: the
-	# shell's own walk of /proc/self/fd, 0.3 ms, is left to it; a runtime's chain keeps it)
-	[ -n "${META[runtime]:-}" ] || FDS_CLOSED_BY_CHAIN=1
+	# first, before it changes the root, and nothing of the container runs before it; runc-rs's
+	# init marks every one above 2 close-on-exec before the program, as runc's: the shell's own
+	# walk of /proc/self/fd, 0.3 ms, is left to them; another runtime's chain keeps it)
+	[[ ${META[runtime]:-runc-rs} != *runc-rs ]] || FDS_CLOSED_BY_CHAIN=1
 	with_env "${CHAIN[@]}"
 }
 
@@ -416,10 +417,16 @@ cmd_run() {
 		limits_check "${limits[@]}" || die "$R_ERR"
 	fi
 	local imageref=$1
-	# --runtime (or CONTAIN_RUNTIME, the default runtime as dockerd's --default-runtime): the
-	# bundle's runtime runs what OCI says (--chroot, --init and -t too: see runtime.sh)
-	[ -n "$runtime" ] || runtime=${CONTAIN_RUNTIME:-}
-	[ -z "$runtime" ] || { use runtime && rt_resolve "$runtime"; } || die "$R_ERR"
+	# --runtime (or CONTAIN_RUNTIME, the default runtime as dockerd's --default-runtime),
+	# runc-rs by default: the bundle's runtime runs what OCI says (--chroot, --init and -t
+	# too: see runtime.sh); `contain` names contain's own chain of the tools (no bundle)
+	[ -n "$runtime" ] || runtime=${CONTAIN_RUNTIME:-runc-rs}
+	if [ "$runtime" = contain ]; then
+		runtime=
+	else
+		use runtime
+		rt_resolve "$runtime" || die "$R_ERR"
+	fi
 	shift
 	# the default network: docker's bridge as root (net.sh), lo alone for a user
 	[ "$net" = none ] || run_net_opt

@@ -31,6 +31,15 @@ rt_exec() { rt_more && rt_exec "$@"; }
 rt_limits() { rt_more && rt_limits "$@"; }
 rt_caps_of() { rt_more && rt_caps_of "$@"; }
 rt_all_caps() { rt_more && rt_all_caps "$@"; }
+rt_walk() { rt_more && rt_walk "$@"; }
+rt_look() { rt_more && rt_look "$@"; }
+rt_fails() { rt_more && rt_fails "$@"; }
+rt_kill() { rt_more && rt_kill "$@"; }
+rt_rule() { rt_more && rt_rule "$@"; }
+rt_meta_lists() { rt_more && rt_meta_lists "$@"; }
+rt_more_mounts() { rt_more && rt_more_mounts "$@"; }
+rt_init_mount() { rt_more && rt_init_mount "$@"; }
+rt_rlimits() { rt_more && rt_rlimits "$@"; }
 
 # rt_resolve NAME|PATH: the runtime's program into R_RT; status 1 (R_ERR) when there is none.
 rt_resolve() {
@@ -41,6 +50,7 @@ rt_resolve() {
 	esac
 	[ -n "$R_RT" ] && return 0
 	R_ERR="unknown or invalid runtime name: $1"
+	[ "$1" = runc-rs ] && R_ERR+=" (make install puts it in /usr/local/sbin; --runtime contain runs contain's own chain of the tools)"
 	return 1
 }
 
@@ -74,13 +84,6 @@ rt_device_rules() {
 	[ -s "$c/devices" ] && rt_device_files "$c/devices"
 	R_DEVRULES="[$r]"
 }
-# rt_rule TYPE MAJOR MINOR ACCESS: an allow rule appended to rt_device_rules's r ('*': any)
-rt_rule() {
-	r+=",{\"allow\":true,\"type\":\"$1\""
-	[ "$2" = '*' ] || r+=",\"major\":$2"
-	[ "$3" = '*' ] || r+=",\"minor\":$3"
-	r+=",\"access\":\"$4\"}"
-}
 
 # rt_layers CID: the container's root as the union will show it, top first, into RT_LAYERS:
 # its own layer, then the image's.
@@ -92,65 +95,33 @@ rt_layers() {
 	for ((h = ${#ls[@]} - 1; h >= 0; h--)); do RT_LAYERS+=("$ROOT/layers/${ls[h]}/fs"); done
 }
 
-# rt_walk PATH: the components of PATH (absolute; "", . and .. skipped) looked at in the union
-# of RT_LAYERS as overlayfs merges them, while they are directories: a lower layer counts
-# beneath a directory only while it has a directory there too (a whiteout, a file or a link
-# hides the rest).  No link of a layer is ever followed: each component is looked at in the
-# layers that hold its parent as a real directory.  Into R_KIND (dir when every component is
-# one, else what the first other one is: file, link or none), R_AT (its topmost layer's
-# entry), R_STOP (the path up to it) and R_LEFT (what follows it).
-rt_walk() {
-	local rest=$1 q="" c d k at
-	local -a live=("${RT_LAYERS[@]}") next
-	R_KIND=dir R_AT= R_STOP= R_LEFT=
-	while :; do
-		while [[ $rest == /* ]]; do rest=${rest#/}; done
-		[ -n "$rest" ] || return 0
-		c=${rest%%/*}
-		rest=${rest:${#c}}
-		case $c in . | ..) continue ;; esac
-		q+=/$c
-		next=() k=none at=
-		for d in "${live[@]}"; do
-			if [ -L "$d$q" ]; then
-				[ $k = none ] && k=link at=$d$q
-				break
-			elif [ -d "$d$q" ]; then
-				[ $k = none ] && k=dir at=$d$q
-				next+=("$d")
-			elif [ -e "$d$q" ]; then
-				# (a whiteout, overlayfs's character device, hides it)
-				[ $k = none ] && ! [ -c "$d$q" ] && k=file at=$d$q
-				break
-			fi
-		done
-		R_KIND=$k R_AT=$at
-		[ $k = dir ] || {
-			while [[ $rest == /* ]]; do rest=${rest#/}; done
-			R_STOP=$q R_LEFT=$rest
-			return 0
-		}
-		live=("${next[@]}")
-	done
-}
 
-# rt_look PATH: what the union of RT_LAYERS has at PATH (absolute, no . or .., every
-# component but the last a directory of it) into R_KIND (dir, file, link or none) and R_AT
-# (the topmost layer's entry), as rt_walk finds it.
-rt_look() {
-	rt_walk "$1"
-	[ -z "$R_LEFT" ] || R_KIND=none
-}
 
 # rt_no_links CID PATHS...: status 1 (R_ERR) when a symbolic link lies on the way to one of
 # PATHS (mount destinations) in the container's root, as contain's own chain refuses one
 # (chroot-rs): a runtime would resolve it inside the root (runc's securejoin), the own chain
 # starts nothing.  Checked in the layers before the runtime runs, so that every runtime
-# gives the same answer.
+# gives the same answer.  An image's layers never change: PATHS found free of links in them
+# are kept in the image's nolinks file, and the next container of the image with the same
+# PATHS has only its own layer looked at (rt_upper_free).
 rt_no_links() {
-	local p d
+	local key q="" cache=$ROOT/images/${META[image]}/nolinks
 	rt_layers "$1"
 	shift
+	printf -v key '%s\n' "$@"
+	[ -s "$cache" ] && IFS= read -r -d '' q <"$cache"
+	[ "$q" = "$key" ] && rt_upper_free "$@" && return 0
+	rt_links_in "$@" || return 1
+	# (the image's layers alone, for the file: the container's own may hide one of theirs)
+	local -a all=("${RT_LAYERS[@]}")
+	RT_LAYERS=("${all[@]:1}")
+	rt_links_in "$@" && { printf '%s' "$key" >"$cache"; } 2>/dev/null
+	RT_LAYERS=("${all[@]}")
+	return 0
+}
+# rt_links_in PATHS...: rt_no_links's look in the union of RT_LAYERS.
+rt_links_in() {
+	local p d
 	for p in "$@"; do
 		# (one component, as /proc, /dev and /sys: the topmost layer's entry tells)
 		if [[ $p == /+([!/]) && $p != /. && $p != /.. ]]; then
@@ -165,6 +136,25 @@ rt_no_links() {
 		fi
 		R_ERR="refusing to use '$R_STOP': it is a symbolic link inside the container's root"
 		return 1
+	done
+	return 0
+}
+# rt_upper_free PATHS...: status 0 when no link lies on the way to PATHS in the container's
+# own layer (RT_LAYERS's first), the image's layers having none: a component it lacks, or
+# holds as a file or a whiteout, ends the look (nothing of it lies deeper there).
+rt_upper_free() {
+	local p q c u=${RT_LAYERS[0]}
+	for p in "$@"; do
+		q=
+		while [[ $p == */* ]]; do
+			p=${p#/}
+			c=${p%%/*}
+			p=${p:${#c}}
+			case $c in "" | . | ..) continue ;; esac
+			q+=/$c
+			[ -L "$u$q" ] && return 1
+			[ -d "$u$q" ] || break
+		done
 	done
 	return 0
 }
@@ -268,13 +258,13 @@ rt_a() {
 	R_A="[${R_A#,}]"
 }
 
-# rt_config CID NETNS: the container's config.json (OCI runtime spec 1.0.2) on stdout, from
-# its stored settings; NETNS the network namespace to join ("" for a new one, "host").
+# rt_config CID NETNS: the container's config.json (OCI runtime spec 1.0.2) into R_CONFIG,
+# from its stored settings; NETNS the network namespace to join ("" for a new one, "host").
+# (The rarer settings, --tmpfs, --shm-size, --ulimit, volumes and --init, are runtimemore.sh's.)
 rt_config() {
-	local cid=$1 netns=$2 c=$ROOT/containers/$1 v mounts ns caps sc="" o
+	local cid=$1 netns=$2 c=$ROOT/containers/$1 mounts ns sc="" o shm rl=""
 	rt_user "$cid" || return 1
 	rt_caps
-	caps=$R_CAPJSON
 	rt_resources "$cid" || return 1
 	ns='{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}'
 	# cgroup v2 alone: a cgroup namespace, rooted at the container's group (Docker's private
@@ -286,58 +276,24 @@ rt_config() {
 	"") ns+=',{"type":"network"}' ;;
 	*) rt_q "$netns" && ns+=",{\"type\":\"network\",\"path\":$R_Q}" ;;
 	esac
-	mounts='{"destination":"/proc","type":"proc","source":"proc","options":["nosuid","noexec","nodev"]}'
-	mounts+=',{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]}'
 	# (a user's container maps no gid 5: devpts as `runc spec --rootless` has it)
 	o=',"gid=5"'
 	[ "$ROOTLESS" = 1 ] && o=
-	mounts+=",{\"destination\":\"/dev/pts\",\"type\":\"devpts\",\"source\":\"devpts\",\"options\":[\"nosuid\",\"noexec\",\"newinstance\",\"ptmxmode=0666\",\"mode=0620\"$o]}"
-	# --tmpfs, --shm-size (each DEST:OPTIONS) and --ulimit (NAME=SOFT:HARD): meta lines of their own
-	RT_TMPFS=() RT_ULIMITS=()
-	if [ -n "${META[tmpfs]:-}${META[ulimit]:-}" ]; then
-		while IFS= read -r v; do
-			case $v in
-			"tmpfs "*) RT_TMPFS+=("${v#tmpfs }") ;;
-			"ulimit "*) RT_ULIMITS+=("${v#ulimit }") ;;
-			esac
-		done <"$c/meta"
-	fi
-	local -a to
-	o='["nosuid","noexec","nodev","mode=1777","size=65536k"]'
-	for v in "${RT_TMPFS[@]}"; do
-		[ "${v%%:*}" = /dev/shm ] || continue
-		IFS=, read -ra to <<<"${v#*:}"
-		rt_a "${to[@]}" && o=$R_A
-	done
-	mounts+=",{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\",\"options\":$o}"
-	mounts+=',{"destination":"/dev/mqueue","type":"mqueue","source":"mqueue","options":["nosuid","noexec","nodev"]}'
+	# --tmpfs, --shm-size and --ulimit: RT_TMPFS, RT_ULIMITS, /dev/shm's options (RT_SHM)
+	RT_TMPFS=() RT_ULIMITS=() RT_SHM='["nosuid","noexec","nodev","mode=1777","size=65536k"]'
+	[ -z "${META[tmpfs]:-}${META[ulimit]:-}" ] || rt_meta_lists "$c"
+	mounts='{"destination":"/proc","type":"proc","source":"proc","options":["nosuid","noexec","nodev"]},{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]}'
+	mounts+=",{\"destination\":\"/dev/pts\",\"type\":\"devpts\",\"source\":\"devpts\",\"options\":[\"nosuid\",\"noexec\",\"newinstance\",\"ptmxmode=0666\",\"mode=0620\"$o]},{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\",\"options\":$RT_SHM}"
 	o=ro
 	[ "${META[privileged]:-0}" = 1 ] && o=rw
-	mounts+=",{\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\",\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"$o\"]}"
-	mounts+=',{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}'
+	mounts+=",{\"destination\":\"/dev/mqueue\",\"type\":\"mqueue\",\"source\":\"mqueue\",\"options\":[\"nosuid\",\"noexec\",\"nodev\"]},{\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\",\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"$o\"]},{\"destination\":\"/sys/fs/cgroup\",\"type\":\"cgroup\",\"source\":\"cgroup\",\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"relatime\",\"ro\"]}"
 	if [ -e "$c/hosts" ]; then
-		for v in hosts hostname resolv.conf; do
-			rt_q "$c/$v"
-			mounts+=",{\"destination\":\"/etc/$v\",\"type\":\"bind\",\"source\":$R_Q,\"options\":[\"rbind\",\"rprivate\"]}"
-		done
+		rt_q "$c"
+		o=${R_Q%\"}
+		mounts+=",{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":$o/hosts\",\"options\":[\"rbind\",\"rprivate\"]},{\"destination\":\"/etc/hostname\",\"type\":\"bind\",\"source\":$o/hostname\",\"options\":[\"rbind\",\"rprivate\"]},{\"destination\":\"/etc/resolv.conf\",\"type\":\"bind\",\"source\":$o/resolv.conf\",\"options\":[\"rbind\",\"rprivate\"]}"
 	fi
-	for v in "${VOLUMES[@]}"; do
-		local src=${v%%:*} rest=${v#*:} dst
-		o='"rbind","rprivate"'
-		# a named volume (a name, not a path): its directory in the store
-		[[ $src == /* ]] || src=$ROOT/volumes/$src/_data
-		[[ $v == *:ro ]] && o+=',"ro"'
-		rt_q "${rest%:*}" && dst=$R_Q
-		rt_q "$src"
-		mounts+=",{\"destination\":$dst,\"type\":\"bind\",\"source\":$R_Q,\"options\":[$o]}"
-	done
-	for v in "${RT_TMPFS[@]}"; do
-		[ "${v%%:*}" = /dev/shm ] && continue
-		rt_q "${v%%:*}"
-		IFS=, read -ra to <<<"${v#*:}"
-		rt_a "${to[@]}"
-		mounts+=",{\"destination\":$R_Q,\"type\":\"tmpfs\",\"source\":\"tmpfs\",\"options\":$R_A}"
-	done
+	# volumes, then --tmpfs mounts (runtimemore.sh)
+	[ ${#VOLUMES[@]} -eq 0 ] && [ ${#RT_TMPFS[@]} -eq 0 ] || rt_more_mounts
 	if [ "${META[privileged]:-0}" != 1 ] && [ "${META[seccomp]:-default}" != unconfined ]; then
 		local prof
 		if [ "${META[seccomp]:-default}" = default ]; then
@@ -352,50 +308,35 @@ rt_config() {
 		}
 		sc=",\"seccomp\":$R_SECCOMP"
 	fi
-	local masked=$RT_MASKED ro=$RT_READONLY
+	local masked=$RT_MASKED ro=$RT_READONLY args env cwd host dom=""
 	[ "${META[privileged]:-0}" = 1 ] && masked='[]' ro='[]'
-	local args env tty nnp rofs cwd host
 	# --init: runc-rs's reaper bound read-only at /dev/init runs the program, as docker binds
-	# its docker-init at /sbin/docker-init and runs `docker-init -- PROGRAM`
+	# its docker-init at /sbin/docker-init and runs `docker-init -- PROGRAM` (runtimemore.sh)
 	if [ "${META[init]:-0}" = 1 ]; then
-		rt_init || return 1
-		rt_q "$R_INITBIN"
-		mounts+=",{\"destination\":\"/dev/init\",\"type\":\"bind\",\"source\":$R_Q,\"options\":[\"bind\",\"ro\",\"nosuid\",\"nodev\"]}"
-		rt_a /dev/init -- "${CMD[@]}"
+		rt_init_mount || return 1
 	else
 		rt_a "${CMD[@]}"
 	fi
 	args=$R_A
 	rt_a "${CENV[@]}" && env=$R_A
-	rt_b "${META[tty]}" && tty=$R_B
-	rt_b "${META[nnp]:-0}" && nnp=$R_B
-	rt_b "${META[readonly]:-0}" && rofs=$R_B
 	rt_q "${META[workdir]:-/}" && cwd=$R_Q
 	rt_q "${META[hostname]}" && host=$R_Q
-	printf '{"ociVersion":"1.0.2","process":{"terminal":%s,"user":%s,"args":%s,"env":%s,"cwd":%s,' \
-		"$tty" "$R_USER" "$args" "$env" "$cwd"
-	# --ulimit: process.rlimits (unlimited: RLIM_INFINITY)
-	if [ ${#RT_ULIMITS[@]} -gt 0 ]; then
-		local rl="" sv hv n
-		for v in "${RT_ULIMITS[@]}"; do
-			n=${v%%=*} sv=${v#*=} && hv=${sv#*:} && sv=${sv%%:*}
-			[ "$sv" = unlimited ] && sv=18446744073709551615
-			[ "$hv" = unlimited ] && hv=18446744073709551615
-			rl+=",{\"type\":\"RLIMIT_${n^^}\",\"soft\":$sv,\"hard\":$hv}"
-		done
-		printf '"rlimits":[%s],' "${rl#,}"
-	fi
-	printf '"capabilities":{"bounding":%s,"effective":%s,"permitted":%s},"noNewPrivileges":%s},' \
-		"$caps" "$caps" "$caps" "$nnp"
-	rt_q "$ROOT/mnt"
-	printf '"root":{"path":%s,"readonly":%s},"hostname":%s,' "$R_Q" "$rofs" "$host"
-	[ -n "${META[domainname]:-}" ] && rt_q "${META[domainname]}" && printf '"domainname":%s,' "$R_Q"
+	[ -n "${META[domainname]:-}" ] && rt_q "${META[domainname]}" && dom="\"domainname\":$R_Q,"
+	# --ulimit: process.rlimits (runtimemore.sh)
+	[ ${#RT_ULIMITS[@]} -eq 0 ] || { rt_rlimits && rl=$R_RL; }
 	R_LDEV='[]'
 	[ -s "$c/devices" ] && rt_linux_devices "$cid"
+	rt_b "${META[tty]}"
+	o=$R_B
+	rt_b "${META[nnp]:-0}"
+	printf -v R_CONFIG '{"ociVersion":"1.0.2","process":{"terminal":%s,"user":%s,"args":%s,"env":%s,"cwd":%s,%s"capabilities":{"bounding":%s,"effective":%s,"permitted":%s},"noNewPrivileges":%s},' \
+		"$o" "$R_USER" "$args" "$env" "$cwd" "$rl" "$R_CAPJSON" "$R_CAPJSON" "$R_CAPJSON" "$R_B"
+	rt_b "${META[readonly]:-0}"
+	o=$R_B
+	rt_q "$ROOT/mnt"
+	R_CONFIG+="\"root\":{\"path\":$R_Q,\"readonly\":$o},\"hostname\":$host,$dom"
 	rt_q "$CGPARENT/$cid"
-	printf '"mounts":[%s],"linux":{"cgroupsPath":%s,"namespaces":[%s],"resources":%s,"devices":%s,' \
-		"$mounts" "$R_Q" "$ns" "$R_RES" "$R_LDEV"
-	printf '"maskedPaths":%s,"readonlyPaths":%s%s}}\n' "$masked" "$ro" "$sc"
+	R_CONFIG+="\"mounts\":[$mounts],\"linux\":{\"cgroupsPath\":$R_Q,\"namespaces\":[$ns],\"resources\":$R_RES,\"devices\":$R_LDEV,\"maskedPaths\":$masked,\"readonlyPaths\":$ro$sc}}"
 }
 
 # rt_chain CID LOWERS...: write the bundle and set CHAIN: a mount namespace of its own in which
@@ -429,10 +370,12 @@ rt_chain() {
 	# the union is mounted there in the chain's own mount namespace.
 	[ -d "$RT_ROOT" ] || mkdir -p -- "$RT_ROOT" || die "cannot create $RT_ROOT"
 	# (written in place: the bundle is the container's alone, and made again at each start)
-	rt_config "$cid" "$netns" >"$c/config.json" || {
+	R_ERR=
+	if ! rt_config "$cid" "$netns" || ! { printf '%s\n' "$R_CONFIG" >"$c/config.json"; } 2>/dev/null; then
+		[ -n "${R_ERR:-}" ] || R_ERR="cannot write the container's config.json (is the disk full?)"
 		rt_fails
 		return
-	}
+	fi
 	# no mount destination through a link of the root's (the own chain refuses one too)
 	local -a dsts=(/proc /dev /sys)
 	[ -e "$c/hosts" ] && dsts+=(/etc/hosts /etc/hostname /etc/resolv.conf)
@@ -464,14 +407,4 @@ rt_chain() {
 		"$R_RT" --root "$RT_ROOT" run "${pivot[@]}" --bundle "$c" "$cid")
 }
 
-# rt_fails: a chain that ends as the own chain's does when its tools refuse the container
-# (status 125, R_ERR on its error output): the run is recorded as any other end.
-rt_fails() {
-	CHAIN=("$BASH" -c 'printf "contain: %s\n" "$1" >&2; exit 125' contain "$R_ERR")
-}
 
-# rt_kill CID SIG RUNTIME: the signal to the container's process, through its runtime.
-rt_kill() {
-	rt_resolve "$3" || return 1
-	"$R_RT" --root "$RT_ROOT" kill "$1" "$2" >/dev/null 2>&1
-}

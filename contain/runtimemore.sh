@@ -350,3 +350,137 @@ rt_all_caps() {
 	R_ALL=" "
 	for w in $CAP_NAMES; do [ "$w" = all ] || R_ALL+="CAP_${w^^} "; done
 }
+
+# rt_walk PATH: the components of PATH (absolute; "", . and .. skipped) looked at in the union
+# of RT_LAYERS as overlayfs merges them, while they are directories: a lower layer counts
+# beneath a directory only while it has a directory there too (a whiteout, a file or a link
+# hides the rest).  No link of a layer is ever followed: each component is looked at in the
+# layers that hold its parent as a real directory.  Into R_KIND (dir when every component is
+# one, else what the first other one is: file, link or none), R_AT (its topmost layer's
+# entry), R_STOP (the path up to it) and R_LEFT (what follows it).
+rt_walk() {
+	local rest=$1 q="" c d k at
+	local -a live=("${RT_LAYERS[@]}") next
+	R_KIND=dir R_AT= R_STOP= R_LEFT=
+	while :; do
+		while [[ $rest == /* ]]; do rest=${rest#/}; done
+		[ -n "$rest" ] || return 0
+		c=${rest%%/*}
+		rest=${rest:${#c}}
+		case $c in . | ..) continue ;; esac
+		q+=/$c
+		next=() k=none at=
+		for d in "${live[@]}"; do
+			if [ -L "$d$q" ]; then
+				[ $k = none ] && k=link at=$d$q
+				break
+			elif [ -d "$d$q" ]; then
+				[ $k = none ] && k=dir at=$d$q
+				next+=("$d")
+			elif [ -e "$d$q" ]; then
+				# (a whiteout, overlayfs's character device, hides it)
+				[ $k = none ] && ! [ -c "$d$q" ] && k=file at=$d$q
+				break
+			fi
+		done
+		R_KIND=$k R_AT=$at
+		[ $k = dir ] || {
+			while [[ $rest == /* ]]; do rest=${rest#/}; done
+			R_STOP=$q R_LEFT=$rest
+			return 0
+		}
+		live=("${next[@]}")
+	done
+}
+
+# rt_look PATH: what the union of RT_LAYERS has at PATH (absolute, no . or .., every
+# component but the last a directory of it) into R_KIND (dir, file, link or none) and R_AT
+# (the topmost layer's entry), as rt_walk finds it.
+rt_look() {
+	rt_walk "$1"
+	[ -z "$R_LEFT" ] || R_KIND=none
+}
+
+# rt_fails: a chain that ends as the own chain's does when its tools refuse the container
+# (status 125, R_ERR on its error output): the run is recorded as any other end.
+rt_fails() {
+	CHAIN=("$BASH" -c 'printf "contain: %s\n" "$1" >&2; exit 125' contain "$R_ERR")
+}
+
+# rt_kill CID SIG RUNTIME: the signal to the container's process, through its runtime.
+rt_kill() {
+	rt_resolve "$3" || return 1
+	"$R_RT" --root "$RT_ROOT" kill "$1" "$2" >/dev/null 2>&1
+}
+
+# rt_rule TYPE MAJOR MINOR ACCESS: an allow rule appended to rt_device_rules's r ('*': any)
+rt_rule() {
+	r+=",{\"allow\":true,\"type\":\"$1\""
+	[ "$2" = '*' ] || r+=",\"major\":$2"
+	[ "$3" = '*' ] || r+=",\"minor\":$3"
+	r+=",\"access\":\"$4\"}"
+}
+
+# rt_meta_lists C: the --tmpfs and --shm-size (DEST:OPTIONS) and --ulimit (NAME=SOFT:HARD)
+# lines of C's meta into RT_TMPFS and RT_ULIMITS, and /dev/shm's options into RT_SHM.
+rt_meta_lists() {
+	local v
+	local -a to
+	while IFS= read -r v; do
+		case $v in
+		"tmpfs "*) RT_TMPFS+=("${v#tmpfs }") ;;
+		"ulimit "*) RT_ULIMITS+=("${v#ulimit }") ;;
+		esac
+	done <"$1/meta"
+	for v in "${RT_TMPFS[@]}"; do
+		[ "${v%%:*}" = /dev/shm ] || continue
+		IFS=, read -ra to <<<"${v#*:}"
+		rt_a "${to[@]}" && RT_SHM=$R_A
+	done
+}
+
+# rt_more_mounts: the volumes (VOLUMES) and --tmpfs mounts (RT_TMPFS, but /dev/shm) appended
+# to rt_config's mounts.
+rt_more_mounts() {
+	local v src rest dst o
+	local -a to
+	for v in "${VOLUMES[@]}"; do
+		src=${v%%:*} rest=${v#*:}
+		o='"rbind","rprivate"'
+		# a named volume (a name, not a path): its directory in the store
+		[[ $src == /* ]] || src=$ROOT/volumes/$src/_data
+		[[ $v == *:ro ]] && o+=',"ro"'
+		rt_q "${rest%:*}" && dst=$R_Q
+		rt_q "$src"
+		mounts+=",{\"destination\":$dst,\"type\":\"bind\",\"source\":$R_Q,\"options\":[$o]}"
+	done
+	for v in "${RT_TMPFS[@]}"; do
+		[ "${v%%:*}" = /dev/shm ] && continue
+		rt_q "${v%%:*}"
+		IFS=, read -ra to <<<"${v#*:}"
+		rt_a "${to[@]}"
+		mounts+=",{\"destination\":$R_Q,\"type\":\"tmpfs\",\"source\":\"tmpfs\",\"options\":$R_A}"
+	done
+}
+
+# rt_init_mount: --init's /dev/init mount appended to rt_config's mounts, and the program's
+# arguments behind it into R_A.
+rt_init_mount() {
+	rt_init || return 1
+	rt_q "$R_INITBIN"
+	mounts+=",{\"destination\":\"/dev/init\",\"type\":\"bind\",\"source\":$R_Q,\"options\":[\"bind\",\"ro\",\"nosuid\",\"nodev\"]}"
+	rt_a /dev/init -- "${CMD[@]}"
+}
+
+# rt_rlimits: process.rlimits from RT_ULIMITS into R_RL (unlimited: RLIM_INFINITY).
+rt_rlimits() {
+	local v sv hv n
+	R_RL=
+	for v in "${RT_ULIMITS[@]}"; do
+		n=${v%%=*} sv=${v#*=} && hv=${sv#*:} && sv=${sv%%:*}
+		[ "$sv" = unlimited ] && sv=18446744073709551615
+		[ "$hv" = unlimited ] && hv=18446744073709551615
+		R_RL+=",{\"type\":\"RLIMIT_${n^^}\",\"soft\":$sv,\"hard\":$hv}"
+	done
+	R_RL="\"rlimits\":[${R_RL#,}],"
+}

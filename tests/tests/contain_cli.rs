@@ -120,8 +120,12 @@ fn inspect_fields_follow_the_flags_that_set_them() {
     assert_eq!(hc["Privileged"], false);
     assert_eq!(hc["ReadonlyRootfs"], true);
     assert_eq!(hc["Init"], true);
-    // the runtime that runs it: the own chain's name, or the default runtime's
-    let rt = std::env::var("CONTAIN_RUNTIME").unwrap_or_else(|_| "contain".into());
+    // the runtime that runs it: the default runtime's name (runc-rs unless CONTAIN_RUNTIME
+    // names another; `contain` for the own chain)
+    let rt = std::env::var("CONTAIN_RUNTIME")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "runc-rs".into());
     assert_eq!(hc["Runtime"], rt.as_str());
     assert_eq!(hc["SecurityOpt"], json!(["no-new-privileges"]));
     assert_eq!(hc["RestartPolicy"]["Name"], "no");

@@ -16,6 +16,8 @@ const PROBE: &str = "while read -r k v; do case $k in CapEff:|CapBnd:|Seccomp:|N
     echo vol=$(cat /data/v); touch /data/w 2>/dev/null && echo rw || echo ro; \
     touch /rootw 2>/dev/null && echo rootrw || echo rootro";
 
+/// The runtimes compared with contain's own chain (`--runtime contain`; each test's `None`,
+/// as runc-rs is the default).
 fn runtimes() -> Vec<&'static str> {
     let mut v = vec!["runc-rs"];
     let installed = std::env::var_os("PATH")
@@ -104,9 +106,7 @@ fn runtimes_run_the_container_as_contains_own_chain_does() {
     ];
     let run = |rt: Option<&str>| {
         let mut a = vec!["run", "--rm"];
-        if let Some(rt) = rt {
-            a.extend(["--runtime", rt]);
-        }
+        a.extend(["--runtime", rt.unwrap_or("contain")]);
         a.extend(common);
         a.extend(["rt", "/bin/sh", "-c", PROBE]);
         env.ok(&a)
@@ -168,9 +168,7 @@ fn runtimes_run_the_container_as_contains_own_chain_does() {
         // Docker's order: --cap-add ALL is every capability but the dropped ones
         let all_but_kill = |rt: Option<&str>| {
             let mut a = vec!["run", "--rm", "--network", "none"];
-            if let Some(rt) = rt {
-                a.extend(["--runtime", rt]);
-            }
+            a.extend(["--runtime", rt.unwrap_or("contain")]);
             a.extend([
                 "--cap-add",
                 "ALL",
@@ -215,9 +213,7 @@ fn runtimes_run_the_container_as_contains_own_chain_does() {
     // --privileged: every capability we have (this host's root may lack some), no filter
     let privileged = |rt: Option<&str>| {
         let mut a = vec!["run", "--rm", "--network", "none", "--privileged"];
-        if let Some(rt) = rt {
-            a.extend(["--runtime", rt]);
-        }
+        a.extend(["--runtime", rt.unwrap_or("contain")]);
         a.extend([
             "rt",
             "/bin/sh",
@@ -387,9 +383,7 @@ fn init_chroot_and_tty_go_through_the_runtime_as_through_the_own_chain() {
     env.build_test_image("rt");
     let with = |rt: Option<&str>, flags: &[&str], cmd: &[&str]| {
         let mut a = vec!["run", "--rm", "--network", "none"];
-        if let Some(rt) = rt {
-            a.extend(["--runtime", rt]);
-        }
+        a.extend(["--runtime", rt.unwrap_or("contain")]);
         a.extend(flags);
         a.push("rt");
         a.extend(cmd);
@@ -557,9 +551,7 @@ fn runtime_containers_see_their_own_root_as_the_own_chain() {
         let name = rt.unwrap_or("own chain");
         fn with<'a>(rt: Option<&'a str>, a: &[&'a str]) -> Vec<&'a str> {
             let mut v: Vec<&str> = vec![a[0]];
-            if let Some(rt) = rt {
-                v.extend(["--runtime", rt]);
-            }
+            v.extend(["--runtime", rt.unwrap_or("contain")]);
             v.extend(&a[1..]);
             v
         }
@@ -756,9 +748,7 @@ fn tmpfs_shm_size_and_ulimit_as_the_own_chain() {
         echo x >/run/f && echo wrote";
     let run = |rt: Option<&str>| {
         let mut a = vec!["run", "--rm", "--network", "none", "--read-only"];
-        if let Some(rt) = rt {
-            a.extend(["--runtime", rt]);
-        }
+        a.extend(["--runtime", rt.unwrap_or("contain")]);
         a.extend([
             "--tmpfs",
             "/run:size=1m",
