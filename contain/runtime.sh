@@ -395,14 +395,17 @@ rt_chain() {
 	# runtime runs there rootless, as under rootless podman)
 	# (a user's slirp4netns container: its holder's user namespace, which owns the network
 	# namespace the runtime joins, as the own chain joins it)
+	# (no fork: unshare-rs makes the mount namespace and execs the union's mount, which execs
+	# the runtime; the container's pid 1 is the runtime's record, cinit_v; a user's chain forks
+	# for its user namespace's maps)
 	local -a own=(--mount) pre=()
 	if [ "$ROOTLESS" = 1 ]; then
-		own=(--user --map-root-user --mount)
+		own=(--user --map-root-user --mount --fork)
 		for v in "${NET_JOIN[@]}"; do
-			[[ $v == --user=* ]] && pre=("${TOOL[unshare-rs]}" --join "$v" --) && own=(--mount)
+			[[ $v == --user=* ]] && pre=("${TOOL[unshare-rs]}" --join "$v" --) && own=(--mount --fork)
 		done
 	fi
-	CHAIN=("${pre[@]}" "${TOOL[unshare-rs]}" "${own[@]}" --fork --json-status 9 -- "${TOOL[unionmount]}" "$@"
+	CHAIN=("${pre[@]}" "${TOOL[unshare-rs]}" "${own[@]}" -- "${TOOL[unionmount]}" "$@"
 		--upper "$c/upper" --work "$c/work" "$ROOT/mnt" --
 		"$R_RT" --root "$RT_ROOT" run "${pivot[@]}" --bundle "$c" "$cid")
 }

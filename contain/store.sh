@@ -117,11 +117,15 @@ cinit_v() {
 	R_INIT=
 	[ -r "$ROOT/containers/$1/run" ] || return 0
 	IFS= read -r -d '' t <"$ROOT/containers/$1/run"
-	[[ $t =~ \"child-pid\":([0-9]+) ]] || return 0
-	R_INIT=${BASH_REMATCH[1]}
 	# (bundle/config.json: a store of an earlier contain, whose bundle was a directory of its own)
-	[ -e "$ROOT/containers/$1/config.json" ] || [ -e "$ROOT/containers/$1/bundle/config.json" ] || return 0
-	R_INIT= t=
+	if ! [ -e "$ROOT/containers/$1/config.json" ] && ! [ -e "$ROOT/containers/$1/bundle/config.json" ]; then
+		[[ $t =~ \"child-pid\":([0-9]+) ]] && R_INIT=${BASH_REMATCH[1]}
+		return 0
+	fi
+	# A runtime's: once its chain runs (its "pid" line; the runtime's state of an earlier run,
+	# killed before its own cleanup, is gone by then), the runtime's record.
+	[[ $t == *$'\npid '[0-9]* ]] || return 0
+	t=
 	[ -r "$ROOT/runtime/$1/state.json" ] && IFS= read -r -d '' t <"$ROOT/runtime/$1/state.json"
 	[[ $t =~ \"(init_process_)?pid\":([1-9][0-9]*) ]] && R_INIT=${BASH_REMATCH[2]}
 	return 0
