@@ -55,7 +55,7 @@ lint:
 	$(CARGO) xtask lint-man --out target/man
 
 # contain's files, one per concern, read by its front script (contain/contain)
-CONTAIN_LIBS = common store run runmore containers output images build registry net runtime runtimemore template cp volumes admin events logs
+CONTAIN_LIBS = common store run runmore chain containers output images build registry net runtime runtimemore template cp volumes admin events logs
 
 install: build man completions
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \

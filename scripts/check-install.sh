@@ -25,7 +25,7 @@ for t in chroot-rs unionmount runc-rs; do
 done
 [ -L "$dest/sbin/mount.unionmount" ] && ok || bad "mount.unionmount helper link"
 # contain's networking code, where the installed contain looks for it
-for f in common store run runmore containers output images build registry net runtime runtimemore template cp volumes admin events logs; do
+for f in common store run runmore chain containers output images build registry net runtime runtimemore template cp volumes admin events logs; do
     [ -f "$p/share/ctools/contain-$f.sh" ] && bash -n "$p/share/ctools/contain-$f.sh" && ok || bad "contain-$f.sh not in share/ctools"
 done
 # the installed front script finds them: its help (output.sh) and a usage error of run (run.sh)

@@ -66,6 +66,12 @@ pub struct Cli {
     #[arg(long, value_name = "MODE", value_parser = ["private", "shared", "slave", "unchanged"],
           default_value = "private")]
     pub propagation: String,
+    /// In the new mount namespace, bind PATH (a file or a directory) on itself read-only,
+    /// nosuid and nodev, before PROGRAM runs (repeatable); implies --mount.  A runtime run
+    /// from such a PATH cannot be written through its /proc/PID/exe from inside a container
+    /// (runc-rs's init then needs no second exec of its own, see runc-rs(8))
+    #[arg(long = "ro-bind", value_name = "PATH")]
+    pub ro_bind: Vec<PathBuf>,
     /// Map the current user and group to root (0) in a new user namespace; implies --user.
     /// With --target: enter the target's root directory
     #[arg(short = 'r', long = "map-root-user")]

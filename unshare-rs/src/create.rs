@@ -36,6 +36,8 @@ pub struct Plan {
     pub mount_proc: Option<PathBuf>,
     pub propagation: Option<libc::c_ulong>,
     pub private_default: bool,
+    /// `--ro-bind`: paths bound on themselves read-only in the new mount namespace.
+    pub ro_binds: Vec<PathBuf>,
     pub root: Option<PathBuf>,
     pub wd: Option<PathBuf>,
     pub setuid: Option<u32>,
@@ -123,7 +125,7 @@ impl Plan {
                 }
             }
         }
-        if cli.mount_proc.is_some() {
+        if cli.mount_proc.is_some() || !cli.ro_bind.is_empty() {
             p.flags |= libc::CLONE_NEWNS;
         }
         if cli.hostname.is_some() || cli.domainname.is_some() {
@@ -254,6 +256,7 @@ impl Plan {
             };
         }
         p.private_default = cli.propagation == "private";
+        p.ro_binds.clone_from(&cli.ro_bind);
         p.mount_proc = cli.mount_proc.clone();
         p.root = cli.root.clone();
         p.wd = match &cli.wd {
@@ -549,7 +552,29 @@ fn setup_namespaces(plan: &Plan, mapper: Option<Helper>) -> Result<()> {
             )
         })?;
     }
+    for p in &plan.ro_binds {
+        ro_bind(p)?;
+    }
     Ok(())
+}
+
+/// `--ro-bind PATH`: PATH bound on itself, then that bind made read-only,
+/// nosuid and nodev (the new mount namespace's alone: its propagation was
+/// set first; a bind inherits its source mount's flags until remounted).
+fn ro_bind(p: &Path) -> Result<()> {
+    let fail =
+        |what: &str, e: &io::Error| errno_error(&format!("cannot {what} {}", p.display()), e, None);
+    let src = p
+        .to_str()
+        .ok_or_else(|| usage(format!("--ro-bind: not a UTF-8 path: {}", p.display())))?;
+    sys::mount(Some(src), p, None, libc::MS_BIND).map_err(|e| fail("bind", &e))?;
+    sys::mount(
+        None,
+        p,
+        None,
+        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+    )
+    .map_err(|e| fail("make read-only the bind of", &e))
 }
 
 /// In the process that will run PROGRAM (or be its init): root, working

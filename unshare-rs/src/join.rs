@@ -142,6 +142,7 @@ struct Entry {
 fn reject_create_options(cli: &Cli) -> Result<()> {
     let bad = [
         (cli.mount_proc.is_some(), "--mount-proc"),
+        (!cli.ro_bind.is_empty(), "--ro-bind"),
         (cli.map_current_user, "--map-current-user"),
         (cli.map_user.is_some(), "--map-user"),
         (cli.map_group.is_some(), "--map-group"),

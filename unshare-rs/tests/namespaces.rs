@@ -682,6 +682,49 @@ fn mount_proc_lands_inside_the_new_root() {
 }
 
 #[test]
+fn ro_bind_seals_a_path_in_the_new_mount_namespace_alone() {
+    if !cttest::require_root("unshare_rs::ro_bind_seals_a_path_in_the_new_mount_namespace_alone") {
+        return;
+    }
+    let d = cttest::tempdir().unwrap();
+    let f = d.path().join("runtime");
+    std::fs::write(&f, "#!/bin/sh\necho sealed\n").unwrap();
+    std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let p = f.to_str().unwrap();
+    // inside: the bind is read-only, nosuid and nodev, and still runs; a write fails
+    let out = ok(&mut us(&[
+        "--ro-bind",
+        p,
+        "sh",
+        "-c",
+        &format!(
+            "grep -F ' {p} ' /proc/self/mountinfo | cut -d' ' -f6; {p}; \
+             (echo x >> {p}) 2>/dev/null && echo written || echo refused"
+        ),
+    ]));
+    let lines: Vec<&str> = out.lines().collect();
+    let opts: Vec<&str> = lines[0].split(',').collect();
+    for o in ["ro", "nosuid", "nodev"] {
+        assert!(opts.contains(&o), "the bind's options {opts:?} lack {o}");
+    }
+    assert_eq!(lines[1..], ["sealed", "refused"]);
+    assert_eq!(
+        std::fs::read_to_string(&f).unwrap(),
+        "#!/bin/sh\necho sealed\n"
+    );
+    // outside: nothing of it, and the file is writable as before
+    assert!(
+        !mountinfo().contains(p),
+        "the bind stays in the new namespace"
+    );
+    std::fs::write(&f, "ok").unwrap();
+    // a missing path: 125, one line
+    let o = run(&mut us(&["--ro-bind", &format!("{p}.none"), "true"]));
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+}
+
+#[test]
 fn keep_caps_raises_ambient_capabilities() {
     if !cttest::require_root("unshare_rs::keep_caps_raises_ambient_capabilities") {
         return;
