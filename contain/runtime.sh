@@ -398,6 +398,10 @@ rt_chain() {
 	# (no fork: unshare-rs makes the mount namespace and execs the union's mount, which execs
 	# the runtime; the container's pid 1 is the runtime's record, cinit_v; a user's chain forks
 	# for its user namespace's maps)
+	# The runtime's binary is bound read-only on itself in that namespace: no process of the
+	# container can write it through the runtime's /proc/PID/exe (CVE-2019-5736), and
+	# runc-rs's init, seeing its binary sealed so, runs in runc-rs's fork without a second
+	# exec of its own.
 	local -a own=(--mount) pre=()
 	if [ "$ROOTLESS" = 1 ]; then
 		own=(--user --map-root-user --mount --fork)
@@ -405,6 +409,7 @@ rt_chain() {
 			[[ $v == --user=* ]] && pre=("${TOOL[unshare-rs]}" --join "$v" --) && own=(--mount --fork)
 		done
 	fi
+	own+=(--ro-bind "$R_RT")
 	CHAIN=("${pre[@]}" "${TOOL[unshare-rs]}" "${own[@]}" -- "${TOOL[unionmount]}" "$@"
 		--upper "$c/upper" --work "$c/work" "$ROOT/mnt" --
 		"$R_RT" --root "$RT_ROOT" run "${pivot[@]}" --bundle "$c" "$cid")
