@@ -32,6 +32,8 @@ rt_limits() { rt_more && rt_limits "$@"; }
 rt_caps_of() { rt_more && rt_caps_of "$@"; }
 rt_all_caps() { rt_more && rt_all_caps "$@"; }
 rt_walk() { rt_more && rt_walk "$@"; }
+rt_layers() { rt_more && rt_layers "$@"; }
+rt_no_links_all() { rt_more && rt_no_links_all "$@"; }
 rt_look() { rt_more && rt_look "$@"; }
 rt_fails() { rt_more && rt_fails "$@"; }
 rt_kill() { rt_more && rt_kill "$@"; }
@@ -85,65 +87,28 @@ rt_device_rules() {
 	R_DEVRULES="[$r]"
 }
 
-# rt_layers CID: the container's root as the union will show it, top first, into RT_LAYERS:
-# its own layer, then the image's.
-rt_layers() {
-	local h
-	local -a ls
-	RT_LAYERS=("$ROOT/containers/$1/upper")
-	mapfile -t ls <"$ROOT/images/${META[image]}/layers"
-	for ((h = ${#ls[@]} - 1; h >= 0; h--)); do RT_LAYERS+=("$ROOT/layers/${ls[h]}/fs"); done
-}
-
-
-
 # rt_no_links CID PATHS...: status 1 (R_ERR) when a symbolic link lies on the way to one of
 # PATHS (mount destinations) in the container's root, as contain's own chain refuses one
 # (chroot-rs): a runtime would resolve it inside the root (runc's securejoin), the own chain
 # starts nothing.  Checked in the layers before the runtime runs, so that every runtime
 # gives the same answer.  An image's layers never change: PATHS found free of links in them
 # are kept in the image's nolinks file, and the next container of the image with the same
-# PATHS has only its own layer looked at (rt_upper_free).
+# PATHS has only its own layer looked at (rt_upper_free); else every layer
+# (rt_no_links_all, runtimemore.sh).
 rt_no_links() {
-	local key q="" cache=$ROOT/images/${META[image]}/nolinks
-	rt_layers "$1"
+	local key q="" cache=$ROOT/images/${META[image]}/nolinks cid=$1
 	shift
 	printf -v key '%s\n' "$@"
 	[ -s "$cache" ] && IFS= read -r -d '' q <"$cache"
-	[ "$q" = "$key" ] && rt_upper_free "$@" && return 0
-	rt_links_in "$@" || return 1
-	# (the image's layers alone, for the file: the container's own may hide one of theirs)
-	local -a all=("${RT_LAYERS[@]}")
-	RT_LAYERS=("${all[@]:1}")
-	rt_links_in "$@" && { printf '%s' "$key" >"$cache"; } 2>/dev/null
-	RT_LAYERS=("${all[@]}")
-	return 0
+	[ "$q" = "$key" ] && rt_upper_free "$ROOT/containers/$cid/upper" "$@" && return 0
+	rt_no_links_all "$cid" "$cache" "$key" "$@"
 }
-# rt_links_in PATHS...: rt_no_links's look in the union of RT_LAYERS.
-rt_links_in() {
-	local p d
-	for p in "$@"; do
-		# (one component, as /proc, /dev and /sys: the topmost layer's entry tells)
-		if [[ $p == /+([!/]) && $p != /. && $p != /.. ]]; then
-			for d in "${RT_LAYERS[@]}"; do
-				[ -L "$d$p" ] && R_STOP=$p && break
-				[ -e "$d$p" ] && continue 2
-			done
-			[ -L "$d$p" ] || continue
-		else
-			rt_walk "$p"
-			[ "$R_KIND" = link ] || continue
-		fi
-		R_ERR="refusing to use '$R_STOP': it is a symbolic link inside the container's root"
-		return 1
-	done
-	return 0
-}
-# rt_upper_free PATHS...: status 0 when no link lies on the way to PATHS in the container's
-# own layer (RT_LAYERS's first), the image's layers having none: a component it lacks, or
+# rt_upper_free UPPER PATHS...: status 0 when no link lies on the way to PATHS in the
+# container's own layer UPPER, the image's layers having none: a component it lacks, or
 # holds as a file or a whiteout, ends the look (nothing of it lies deeper there).
 rt_upper_free() {
-	local p q c u=${RT_LAYERS[0]}
+	local p q c u=$1
+	shift
 	for p in "$@"; do
 		q=
 		while [[ $p == */* ]]; do

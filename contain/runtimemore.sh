@@ -484,3 +484,49 @@ rt_rlimits() {
 	done
 	R_RL="\"rlimits\":[${R_RL#,}],"
 }
+
+# rt_layers CID: the container's root as the union will show it, top first, into RT_LAYERS:
+# its own layer, then the image's.
+rt_layers() {
+	local h
+	local -a ls
+	RT_LAYERS=("$ROOT/containers/$1/upper")
+	mapfile -t ls <"$ROOT/images/${META[image]}/layers"
+	for ((h = ${#ls[@]} - 1; h >= 0; h--)); do RT_LAYERS+=("$ROOT/layers/${ls[h]}/fs"); done
+}
+
+# rt_no_links_all CID CACHE KEY PATHS...: rt_no_links's look in every layer of the container
+# (rt_links_in), and the image's layers alone then, whose PATHS found free of links are kept
+# in CACHE (the key KEY: PATHS, a line each).
+rt_no_links_all() {
+	local cid=$1 cache=$2 key=$3
+	shift 3
+	rt_layers "$cid"
+	rt_links_in "$@" || return 1
+	# (the image's layers alone, for the file: the container's own may hide one of theirs)
+	local -a all=("${RT_LAYERS[@]}")
+	RT_LAYERS=("${all[@]:1}")
+	rt_links_in "$@" && { printf '%s' "$key" >"$cache"; } 2>/dev/null
+	RT_LAYERS=("${all[@]}")
+	return 0
+}
+# rt_links_in PATHS...: rt_no_links's look in the union of RT_LAYERS.
+rt_links_in() {
+	local p d
+	for p in "$@"; do
+		# (one component, as /proc, /dev and /sys: the topmost layer's entry tells)
+		if [[ $p == /+([!/]) && $p != /. && $p != /.. ]]; then
+			for d in "${RT_LAYERS[@]}"; do
+				[ -L "$d$p" ] && R_STOP=$p && break
+				[ -e "$d$p" ] && continue 2
+			done
+			[ -L "$d$p" ] || continue
+		else
+			rt_walk "$p"
+			[ "$R_KIND" = link ] || continue
+		fi
+		R_ERR="refusing to use '$R_STOP': it is a symbolic link inside the container's root"
+		return 1
+	done
+	return 0
+}
