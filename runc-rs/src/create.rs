@@ -702,12 +702,10 @@ fn make_cgroups(spec: &Spec, argv: &[OsString], rootless: bool) -> Result<Vec<(P
             None => <cgset::cli::Cli as clap::Parser>::try_parse_from(argv)
                 .map_err(|e| anyhow!("{}", e.to_string().trim()))?,
         };
-        cgset::run(cli)?;
+        let (_, tree) = cgset::run_tree(cli)?;
         // The group's directories, for the init to join and create's
-        // record (delete removes them), named from the tree read here, as
-        // cgset's PROGRAM form would join them.
-        let root = std::env::var_os("CGSET_ROOT").filter(|v| !v.is_empty());
-        let tree = cgset::tree::Tree::detect(root.as_deref().map(Path::new))?;
+        // record (delete removes them), named from the tree cgset read, as
+        // its PROGRAM form would join them.
         let g = cgset::tree::Group::parse(&group.to_string_lossy())?;
         Ok(tree
             .hiers_of(&g)
