@@ -70,6 +70,16 @@ fn warn(w: &str) {
 /// # Errors
 /// Any failure, with the reason; nothing created by this run is left behind.
 pub fn run(cli: cli::Cli) -> Result<i32> {
+    run_tree(cli).map(|(code, _)| code)
+}
+
+/// [`run`], returning also the hierarchies it read, so that a caller that
+/// goes on with the groups (runc-rs joins the group it had cgset make)
+/// need not read mountinfo and /proc/self/cgroup again.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_tree(cli: cli::Cli) -> Result<(i32, Tree)> {
     let f = flags(&cli);
     let device_opts =
         cli.device_default || !cli.device_cgroup_rule.is_empty() || !cli.device_allow.is_empty();
@@ -96,7 +106,7 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
     if cli.watch {
         let interval = parse_interval(&cli.interval)?;
         show::watch(&tree, &groups, interval, cli.count, cli.json)?;
-        return Ok(0);
+        return Ok((0, tree));
     }
     if cli.show {
         let mut all = Vec::new();
@@ -114,21 +124,21 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
             let t: Vec<String> = all.iter().map(show::text).collect();
             print!("{}", t.join("\n"));
         }
-        return Ok(0);
+        return Ok((0, tree));
     }
     if cli.delete {
         for g in &groups {
             ops::delete(&tree, g, cli.kill, cli.dry_run)?;
         }
-        return Ok(0);
+        return Ok((0, tree));
     }
     if cli.freeze || cli.thaw {
         for g in &groups {
             ops::freeze(&tree, g, cli.freeze, Duration::from_secs(10)).group(g)?;
         }
-        return Ok(0);
+        return Ok((0, tree));
     }
-    set(&cli, &f, &tree, &groups)
+    set(&cli, &f, &tree, &groups).map(|code| (code, tree))
 }
 
 fn parse_interval(s: &str) -> Result<Duration> {

@@ -565,15 +565,25 @@ fn procs_file(dir: &Path) -> PathBuf {
 /// # Errors
 /// When the kernel refuses, with the reason.
 pub fn attach_self(tree: &Tree, group: &Group, dry: bool) -> Result<()> {
-    let me = nix::unistd::getpid().as_raw();
     for i in tree.hiers_of(group) {
         let h = &tree.hiers[i];
-        if !h.v2 && !dry && write_file(&group.dir(h).join("tasks"), "0").is_ok() {
-            continue;
-        }
-        attach_one(h, group, me, dry)?;
+        attach_self_dir(&group.dir(h), h.v2, dry)?;
     }
     Ok(())
+}
+
+/// [`attach_self`]'s move in one hierarchy: into the group's directory
+/// `dir` there (`v2`: of the v2 hierarchy).  For a process that is given
+/// the directories rather than the tree (runc-rs's init, whose group its
+/// parent made).
+///
+/// # Errors
+/// When the kernel refuses, with the reason.
+pub fn attach_self_dir(dir: &Path, v2: bool, dry: bool) -> Result<()> {
+    if !v2 && !dry && write_file(&dir.join("tasks"), "0").is_ok() {
+        return Ok(());
+    }
+    attach_one(dir, v2, nix::unistd::getpid().as_raw(), dry)
 }
 
 /// Move a process into the group in every hierarchy.
@@ -582,13 +592,14 @@ pub fn attach_self(tree: &Tree, group: &Group, dry: bool) -> Result<()> {
 /// When the kernel refuses, with the reason.
 pub fn attach(tree: &Tree, group: &Group, pid: i32, dry: bool) -> Result<()> {
     for i in tree.hiers_of(group) {
-        attach_one(&tree.hiers[i], group, pid, dry)?;
+        let h = &tree.hiers[i];
+        attach_one(&group.dir(h), h.v2, pid, dry)?;
     }
     Ok(())
 }
 
-fn attach_one(h: &crate::tree::Hier, group: &Group, pid: i32, dry: bool) -> Result<()> {
-    let path = procs_file(&group.dir(h));
+fn attach_one(dir: &Path, v2: bool, pid: i32, dry: bool) -> Result<()> {
+    let path = procs_file(dir);
     if dry {
         println!("write {} {pid}", path.display());
         return Ok(());
@@ -603,17 +614,17 @@ fn attach_one(h: &crate::tree::Hier, group: &Group, pid: i32, dry: bool) -> Resu
                     tries += 1;
                     sleep(Duration::from_millis(30));
                 }
-                Err(e) if errno(&e) == libc::EOPNOTSUPP && h.v2 => {
+                Err(e) if errno(&e) == libc::EOPNOTSUPP && v2 => {
                     // A threaded cgroup takes threads, not processes: move
                     // each thread of the process (libcgroup's cgroup.threads).
-                    attach_threads(&group.dir(h), pid)?;
+                    attach_threads(dir, pid)?;
                     break;
                 }
                 Err(e) => {
                     let hint = match errno(&e) {
                         libc::ESRCH => format!(": no such process {pid}"),
                         libc::ENOSPC => ": the group's cpuset has no cpus or mems".into(),
-                        libc::EBUSY if h.v2 => ": the group has child cgroups with controllers enabled; cgroup v2's \
+                        libc::EBUSY if v2 => ": the group has child cgroups with controllers enabled; cgroup v2's \
                                                 no-internal-processes rule keeps processes out of it (use a leaf group)"
                             .into(),
                         _ => String::new(),

@@ -769,6 +769,48 @@ impl Profile {
 }
 
 impl Filter {
+    /// The compiled program and its flags as bytes, for a process that
+    /// installs a filter another one compiled (runc-rs's init, handed the
+    /// filter by create): the flags, then each instruction's code, jt, jf
+    /// and k, little-endian.  The names and counts stay behind.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(4 + 8 * self.program.len());
+        b.extend_from_slice(&self.flags.to_le_bytes());
+        for i in &self.program {
+            b.extend_from_slice(&i.code.to_le_bytes());
+            b.push(i.jt);
+            b.push(i.jf);
+            b.extend_from_slice(&i.k.to_le_bytes());
+        }
+        b
+    }
+
+    /// The filter of [`Filter::to_bytes`]; `None` for bytes of another shape
+    /// (the kernel checks the program itself when it is installed).
+    #[must_use]
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        let (flags, rest) = b.split_first_chunk::<4>()?;
+        if rest.is_empty() || rest.len() % 8 != 0 || rest.len() / 8 > usize::from(u16::MAX) {
+            return None;
+        }
+        let program = rest
+            .chunks_exact(8)
+            .map(|c| sock_filter {
+                code: u16::from_le_bytes([c[0], c[1]]),
+                jt: c[2],
+                jf: c[3],
+                k: u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+            })
+            .collect();
+        Some(Self {
+            program,
+            flags: u32::from_le_bytes(*flags),
+            unknown: vec![],
+            counts: vec![],
+        })
+    }
+
     /// The number of BPF instructions.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -944,6 +986,24 @@ mod tests {
 
     const EPERM: u32 = 0x0005_0000 | 1;
     const ALLOW: u32 = 0x7fff_0000;
+
+    #[test]
+    fn a_filter_goes_through_bytes_unchanged() {
+        let f = default_profile()
+            .compile(&target(crate::caps::DOCKER_DEFAULT))
+            .unwrap();
+        let b = f.to_bytes();
+        let g = Filter::from_bytes(&b).unwrap();
+        assert_eq!(g.to_bytes(), b);
+        assert_eq!((g.len(), g.flags), (f.len(), f.flags));
+        let z = [0u64; 6];
+        for call in ["keyctl", "read", "mount", "ptrace"] {
+            assert_eq!(eval(&g, call, z), eval(&f, call, z), "{call}");
+        }
+        for bad in [&b[..3], &b[..4], &b[..b.len() - 1]] {
+            assert!(Filter::from_bytes(bad).is_none());
+        }
+    }
 
     #[test]
     fn tables_are_sorted_and_known() {

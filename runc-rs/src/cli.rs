@@ -14,8 +14,10 @@ runc's command line, so that podman (\\-\\-runtime) and containerd (ctr run
 .B create
 runs the steps of the chain
 .I cgset LIMITS GROUP \\-\\- unshare\\-rs NAMESPACES \\-\\- runc\\-rs init
-in a fork of itself, through cgset's and unshare\\-rs's library functions,
-then execs runc\\-rs init (one exec before the program's), or execs that chain where a new user or time
+through cgset's and unshare\\-rs's library functions: unshare\\-rs's in a fork
+of itself, which then execs runc\\-rs init (one exec before the program's),
+and cgset's in create meanwhile, whose group the init joins before anything else;
+or it execs that chain where a new user or time
 namespace is asked for or RUNC_RS_EXEC_CHAIN is set:
 cgset writes linux.resources (and the device rules: deny\\-all, the
 config's rules, then runc's defaults, whatever linux.resources says) into the group named by
@@ -362,6 +364,12 @@ pub enum Cmd {
         /// Whether a console socket waits for the master
         #[arg(long)]
         console: bool,
+        /// Join the group create makes, when create says it is made
+        #[arg(long)]
+        cgroups: bool,
+        /// The pipe of the seccomp filter create compiled
+        #[arg(long)]
+        seccomp_fd: Option<i32>,
     },
 }
 

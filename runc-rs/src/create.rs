@@ -315,21 +315,42 @@ fn create_in(
         init_argv.push("--console".into());
     }
     let theirs_raw = theirs.as_raw_fd();
+    let mut made_dirs: Option<Vec<PathBuf>> = None;
+    let mut filter_to_send = None;
     let mut kid = if in_process(spec) {
         // cgset's and unshare-rs's steps without their execs: their
-        // library functions in a fork of runc-rs, which then execs the init.
+        // library functions, unshare-rs's in a fork of runc-rs, which then
+        // execs the init, and cgset's here meanwhile: the group is made
+        // (limits, device rules) while the fork makes the namespaces and
+        // execs, and the init joins it when told, before anything else
+        // (pid 1 and any new cgroup namespace come after), as runc's init
+        // is moved into the group its parent makes while it starts.
         let cg = use_cgset.then(|| {
             let mut a: Vec<OsString> = vec!["cgset".into()];
             a.extend(cg_opts.iter().map(OsString::from));
             a.push(group.into());
             a
         });
+        if cg.is_some() {
+            init_argv.push("--cgroups".into());
+        }
+        // The seccomp filter is compiled here too, while the container's
+        // pid 1 sets up its root, and handed to it through a pipe (see
+        // precompiled_seccomp); without one the init compiles it itself.
+        let seccomp_spec = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+        let filter_pipe = seccomp_spec.and_then(|_| filter_pipe());
+        let seccomp_fd = sync_fd + 1;
+        if filter_pipe.is_some() {
+            init_argv.push("--seccomp-fd".into());
+            init_argv.push(seccomp_fd.to_string().into());
+        }
         let keyring = !o.no_new_keyring;
         let argv: Vec<std::ffi::CString> = init_argv
             .iter()
             .map(|a| std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())))
             .collect::<std::result::Result<_, _>>()
             .map_err(|_| fail(anyhow!("a NUL byte in the init's arguments")))?;
+        let later_cgroupns = cg.is_some();
         // SAFETY: runc-rs has no other thread; the child runs the chain's
         // steps and ends in exec or _exit.
         let b = unsafe { libc::fork() };
@@ -340,8 +361,12 @@ fn create_in(
         if b == 0 {
             crate::foreground::child_reset();
             drop(mine);
-            let r = enter_in_process(spec, cg, keyring, rootless, theirs_raw)
-                .and_then(|()| exec_init(&argv, theirs_raw, sync_fd));
+            let filter_read = filter_pipe.map(|(r, w)| {
+                drop(w);
+                (r, seccomp_fd)
+            });
+            let r = enter_in_process(spec, keyring, later_cgroupns)
+                .and_then(|()| exec_init(&argv, theirs_raw, sync_fd, filter_read));
             if let Err(e) = r {
                 let _ = sync::send(theirs_raw, &format!("error {e:#}"), None);
             }
@@ -349,6 +374,36 @@ fn create_in(
             unsafe { libc::_exit(1) }
         }
         drop(theirs);
+        if let Some(argv) = cg {
+            // A failure here kills the fork (create's cleanup) and removes
+            // what was made of the group.
+            let dirs = make_cgroups(spec, &argv, rootless).map_err(|e| (e, b))?;
+            // The init joins them; if it is gone already, its error is
+            // what the loop below reads.
+            let mut msg = String::from("cgroups ");
+            for (d, v2) in &dirs {
+                // (a path the message cannot carry must not be skipped:
+                // the container would escape that hierarchy's limits)
+                let d = d.to_str().ok_or_else(|| {
+                    (
+                        anyhow!(
+                            "cgset: a cgroup directory that is not UTF-8: {}",
+                            d.display()
+                        ),
+                        b,
+                    )
+                })?;
+                msg.push(if *v2 { '2' } else { '1' });
+                msg.push_str(d);
+                msg.push('\0');
+            }
+            let _ = sync::send(mine.as_raw_fd(), &msg, None);
+            made_dirs = Some(dirs.into_iter().map(|(d, _)| d).collect());
+        }
+        if let (Some((r, w)), Some(s)) = (filter_pipe, seccomp_spec) {
+            drop(r);
+            filter_to_send = Some((w, s));
+        }
         Kid::Forked(b)
     } else {
         let mut argv: Vec<OsString> = vec![];
@@ -392,7 +447,7 @@ fn create_in(
     let mut pid = 0;
     let fd = mine.as_raw_fd();
     let mut master: Option<OwnedFd> = None;
-    let mut dirs: Option<Vec<PathBuf>> = None;
+    let mut dirs = made_dirs;
     loop {
         let msg = sync::recv(fd).map_err(|e| (e, pid))?;
         let Some((m, mfd)) = msg else {
@@ -413,6 +468,11 @@ fn create_in(
                 rec.start_time = state::stat_of(pid).map_or(0, |s| s.0);
                 rec.cgroup_dirs = dirs.take().unwrap_or_else(|| cgroup_dirs(pid, group));
                 state::save(root, &rec).map_err(|e| (e, pid))?;
+                // Now, while the container's pid 1 mounts its root (the
+                // init that forked it is gone and leaves a CPU free).
+                if let Some((w, s)) = filter_to_send.take() {
+                    send_seccomp(spec, s, w);
+                }
             }
             "hooks" => {
                 let st = state_json(&rec, ContainerState::Created, pid);
@@ -442,15 +502,6 @@ fn create_in(
                     crate::foreground::size_pty(&m);
                     master = Some(m);
                 }
-            }
-            // the in-process chain's group (see enter_in_process)
-            "cgroups" => {
-                dirs = Some(
-                    rest.split('\0')
-                        .filter(|d| !d.is_empty())
-                        .map(PathBuf::from)
-                        .collect(),
-                );
             }
             "error" => return Err((anyhow!("{rest}"), pid)),
             "ready" => break,
@@ -510,16 +561,43 @@ pub fn in_process(spec: &Spec) -> bool {
 
 /// In the fork: the sync socket to its number in the init's arguments, and
 /// exec runc-rs init.
-fn exec_init(argv: &[std::ffi::CString], sock: RawFd, sync_fd: RawFd) -> Result<()> {
-    // SAFETY: descriptor calls on our own socket.
+fn exec_init(
+    argv: &[std::ffi::CString],
+    sock: RawFd,
+    sync_fd: RawFd,
+    filter: Option<(OwnedFd, RawFd)>,
+) -> Result<()> {
+    let dup_err = || {
+        anyhow!(
+            "dup2: {}",
+            ctcore::error_text(&std::io::Error::last_os_error())
+        )
+    };
+    // The filter pipe first out of the way of the two numbers (it may hold
+    // either), then each descriptor to its number.
+    let filter = match filter {
+        Some((r, to)) => {
+            // SAFETY: a copy of our own descriptor, close-on-exec, above `to`.
+            let high = unsafe { libc::fcntl(r.as_raw_fd(), libc::F_DUPFD_CLOEXEC, to + 1) };
+            if high < 0 {
+                return Err(dup_err());
+            }
+            Some((high, to))
+        }
+        None => None,
+    };
+    // SAFETY: descriptor calls on our own socket and pipe.
     unsafe {
         if sock != sync_fd && libc::dup2(sock, sync_fd) < 0 {
-            bail!(
-                "dup2: {}",
-                ctcore::error_text(&std::io::Error::last_os_error())
-            );
+            return Err(dup_err());
         }
         libc::fcntl(sync_fd, libc::F_SETFD, 0);
+        if let Some((high, to)) = filter {
+            if libc::dup2(high, to) < 0 {
+                return Err(dup_err());
+            }
+            libc::fcntl(to, libc::F_SETFD, 0);
+        }
     }
     let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     ptrs.push(std::ptr::null());
@@ -533,58 +611,173 @@ fn exec_init(argv: &[std::ffi::CString], sock: RawFd, sync_fd: RawFd) -> Result<
     )
 }
 
-/// In the fork: what `cgset LIMITS GROUP --` and `unshare-rs NAMESPACES
-/// --propagation=P --new-keyring --` do before their exec, through their
-/// libraries: the group (made, limited, and this process moved in), then
-/// the new namespaces, the root's propagation and a new session keyring.
-fn enter_in_process(
-    spec: &Spec,
-    cgset_argv: Option<Vec<OsString>>,
-    keyring: bool,
-    rootless: bool,
-    sock: RawFd,
-) -> Result<()> {
-    if let Some(argv) = cgset_argv {
-        let group = argv.last().cloned().unwrap_or_default();
-        let join = || -> Result<()> {
-            let cli = match cgset_devices_only(&argv) {
-                Some(c) => c,
-                None => <cgset::cli::Cli as clap::Parser>::try_parse_from(&argv)
-                    .map_err(|e| anyhow!("{}", e.to_string().trim()))?,
-            };
-            cgset::run(cli)?;
-            // Then in, as cgset's PROGRAM form moves itself: through v1's
-            // `tasks` (one thread), which spares cgroup.procs's wait for the
-            // kernel's thread-group lock (an RCU grace period, milliseconds).
-            let root = std::env::var_os("CGSET_ROOT").filter(|v| !v.is_empty());
-            let tree = cgset::tree::Tree::detect(root.as_deref().map(Path::new))?;
-            let g = cgset::tree::Group::parse(&group.to_string_lossy())?;
-            cgset::ops::attach_self(&tree, &g, false)?;
-            // The group's directories, for create's record (delete removes
-            // them): those just joined, named from the tree read here, so
-            // that create need not read mountinfo again for them.
-            let dirs: Vec<String> = tree
-                .hiers_of(&g)
-                .into_iter()
-                .filter_map(|i| g.dir(&tree.hiers[i]).into_os_string().into_string().ok())
-                .collect();
-            let _ = sync::send(sock, &format!("cgroups {}", dirs.join("\0")), None);
-            Ok(())
+/// The pipe that carries the compiled seccomp filter to the init: (read
+/// end, write end), both close-on-exec, the write end non-blocking and
+/// the pipe large enough for the longest filter (4096 instructions), so
+/// that create's write never waits on the init (which may be waiting on
+/// create).  None where the pipe cannot be made so: the init compiles.
+fn filter_pipe() -> Option<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors, ours from here on.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return None;
+    }
+    // SAFETY: as above.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let need = 1 + 4 + 4 + 8 * 4096;
+    // SAFETY: fcntl on our own pipe.
+    let size = unsafe {
+        let s = libc::fcntl(w.as_raw_fd(), libc::F_GETPIPE_SZ);
+        if s >= 0 && s < need {
+            libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, need)
+        } else {
+            s
+        }
+    };
+    // SAFETY: as above.
+    let nonblock = unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) } == 0;
+    (size >= need && nonblock).then_some((r, w))
+}
+
+/// Compile the filter as the init would (its bounding set's capabilities)
+/// and write it to the pipe: `F`, its length, the filter's bytes; or `E`
+/// and the error, which the init reports where it would have compiled.
+fn send_seccomp(spec: &Spec, s: &oci_spec::runtime::LinuxSeccomp, w: OwnedFd) {
+    let caps = spec
+        .process()
+        .as_ref()
+        .and_then(process::cap_sets)
+        .map_or(u64::MAX, |c| c[0]);
+    let msg = match process::compile_seccomp(s, caps) {
+        Ok(f) => {
+            let b = f.to_bytes();
+            let mut m = Vec::with_capacity(5 + b.len());
+            m.push(b'F');
+            m.extend_from_slice(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_le_bytes());
+            m.extend_from_slice(&b);
+            m
+        }
+        Err(e) => format!("E{e:#}").into_bytes(),
+    };
+    // One write into an empty pipe that holds it all (see filter_pipe); a
+    // short one is seen by the init, which then compiles itself.
+    let _ = nix::unistd::write(&w, &msg);
+}
+
+/// In the init: the filter create compiled (see send_seccomp), read once
+/// create has written it and closed the pipe.  None when the pipe holds no
+/// whole filter (create gone, a short write): the init compiles it then.
+///
+/// # Errors
+/// create's compile error, as the init's own would read.
+fn precompiled_seccomp(fd: RawFd) -> Result<Option<ctcore::seccomp::Filter>> {
+    // SAFETY: the pipe's read end, ours alone; closed when read.
+    let f = unsafe { OwnedFd::from_raw_fd(fd) };
+    // (room for the longest filter: one read)
+    let mut b = Vec::with_capacity(1 + 4 + 4 + 8 * 4096 + 1);
+    let mut file = fs::File::from(f);
+    if std::io::Read::read_to_end(&mut file, &mut b).is_err() {
+        return Ok(None);
+    }
+    match b.split_first() {
+        Some((b'E', e)) => bail!("{}", String::from_utf8_lossy(e)),
+        Some((b'F', rest)) => Ok(rest.split_first_chunk::<4>().and_then(|(n, f)| {
+            (u32::from_le_bytes(*n) as usize == f.len())
+                .then(|| ctcore::seccomp::Filter::from_bytes(f))
+                .flatten()
+        })),
+        _ => Ok(None),
+    }
+}
+
+/// What `cgset LIMITS GROUP` does before its exec, through its library:
+/// the group made and limited (not joined: the init joins it, see
+/// [`join_cgroups`]).  Its directories, one per hierarchy, each with
+/// whether it is the v2 one.
+fn make_cgroups(spec: &Spec, argv: &[OsString], rootless: bool) -> Result<Vec<(PathBuf, bool)>> {
+    let group = argv.last().cloned().unwrap_or_default();
+    let make = || -> Result<Vec<(PathBuf, bool)>> {
+        let cli = match cgset_devices_only(argv) {
+            Some(c) => c,
+            None => <cgset::cli::Cli as clap::Parser>::try_parse_from(argv)
+                .map_err(|e| anyhow!("{}", e.to_string().trim()))?,
         };
-        match join() {
-            Ok(()) => {}
-            Err(e) if rootless => bail!(
-                "cannot set {} limit: container could not join or create cgroup ({e:#})",
-                plan::first_limit(spec)
-            ),
-            Err(e) => bail!("cgset: {e:#}"),
+        let (_, tree) = cgset::run_tree(cli)?;
+        // The group's directories, for the init to join and create's
+        // record (delete removes them), named from the tree cgset read, as
+        // its PROGRAM form would join them.
+        let g = cgset::tree::Group::parse(&group.to_string_lossy())?;
+        Ok(tree
+            .hiers_of(&g)
+            .into_iter()
+            .map(|i| (g.dir(&tree.hiers[i]), tree.hiers[i].v2))
+            .collect())
+    };
+    make().map_err(|e| cgroup_error(spec, rootless, &e))
+}
+
+/// A failure to make or join the group, as cgset's (rootless: runc's
+/// "cannot set LIMIT limit" message).
+fn cgroup_error(spec: &Spec, rootless: bool, e: &anyhow::Error) -> anyhow::Error {
+    if rootless {
+        anyhow!(
+            "cannot set {} limit: container could not join or create cgroup ({e:#})",
+            plan::first_limit(spec)
+        )
+    } else {
+        anyhow!("cgset: {e:#}")
+    }
+}
+
+/// In the init (`--cgroups`), first: wait for create's word that the group
+/// is made, and move in, as cgset's PROGRAM form moves itself: through v1's
+/// `tasks` (one thread), which spares cgroup.procs's wait for the kernel's
+/// thread-group lock (an RCU grace period, milliseconds).  Then the new
+/// cgroup namespace, if any (the fork left it: its root is the group this
+/// process is in when it is made).
+fn join_cgroups(spec: &Spec, fd: RawFd) -> Result<()> {
+    let msg = match sync::recv(fd)? {
+        Some((m, _)) => m,
+        None => bail!("runc-rs create went away"),
+    };
+    let Some(rest) = msg.strip_prefix("cgroups") else {
+        bail!("unexpected message from create: {msg}");
+    };
+    for d in rest
+        .trim_start_matches(' ')
+        .split('\0')
+        .filter(|d| !d.is_empty())
+    {
+        // '1' v1, '2' v2, then the directory (see create_in)
+        let (v2, dir) = d.split_at(1);
+        cgset::ops::attach_self_dir(Path::new(dir), v2 == "2", false)
+            .map_err(|e| cgroup_error(spec, crate::rootless(), &e))?;
+    }
+    if plan::unshare_flags(spec) & libc::CLONE_NEWCGROUP != 0 {
+        // SAFETY: unshare with a constant flag; one thread.
+        if unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } != 0 {
+            let e = std::io::Error::last_os_error();
+            bail!("unshare: {}", ctcore::error_text(&e));
         }
     }
-    let flags = plan::unshare_flags(spec);
-    if flags == 0 {
+    Ok(())
+}
+
+/// In the fork: what `unshare-rs NAMESPACES --propagation=P --new-keyring
+/// --` does before its exec, through its library: the new namespaces (but
+/// the cgroup one when `later_cgroupns`: the init makes it once in its
+/// group), the root's propagation and a new session keyring.
+fn enter_in_process(spec: &Spec, keyring: bool, later_cgroupns: bool) -> Result<()> {
+    let all = plan::unshare_flags(spec);
+    if all == 0 {
         return Ok(());
     }
-    // SAFETY: unshare with flags; this process has one thread.
+    let flags = if later_cgroupns {
+        all & !libc::CLONE_NEWCGROUP
+    } else {
+        all
+    };
+    // SAFETY: unshare with flags (0 changes nothing); this process has one thread.
     if unsafe { libc::unshare(flags) } != 0 {
         let e = std::io::Error::last_os_error();
         bail!("unshare: {}", ctcore::error_text(&e));
@@ -643,24 +836,43 @@ thread_local! {
     static RELAY: std::cell::RefCell<Option<OwnedFd>> = const { std::cell::RefCell::new(None) };
 }
 
+/// The init's command line (see `init_args` in lib.rs).
+#[derive(Debug, Default)]
+pub struct InitArgs {
+    /// The bundle.
+    pub bundle: PathBuf,
+    /// The sync socket's descriptor.
+    pub sync: RawFd,
+    /// exec.fifo (`-`: start comes over the sync socket, as run sends it).
+    pub fifo: PathBuf,
+    /// create's --preserve-fds.
+    pub preserve_fds: u32,
+    /// MS_MOVE and chroot instead of pivot_root.
+    pub no_pivot: bool,
+    /// A terminal: the pty master goes to create.
+    pub console: bool,
+    /// Join the group that create makes, when it says it is made.
+    pub cgroups: bool,
+    /// The pipe of the seccomp filter create compiled, if any.
+    pub seccomp_fd: Option<RawFd>,
+}
+
 /// The init: runs in process B (the end of the chain), then C.
 ///
 /// # Errors
 /// Reported to create over the sync socket; the process then exits.
-pub fn init(
-    bundle: &Path,
-    sync_fd: RawFd,
-    fifo: &Path,
-    preserve: u32,
-    no_pivot: bool,
-    console: bool,
-) -> Result<i32> {
+pub fn init(a: &InitArgs) -> Result<i32> {
+    let sync_fd = a.sync;
     // SAFETY: the descriptor create handed us.
     let sock = unsafe { OwnedFd::from_raw_fd(sync_fd) };
     // SAFETY: as above; it must not reach the program.
     unsafe { libc::fcntl(sync_fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    if let Some(p) = a.seccomp_fd {
+        // SAFETY: as above, the filter pipe create handed us.
+        unsafe { libc::fcntl(p, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
     let fd = sock.as_raw_fd();
-    match init_in(bundle, fd, fifo, preserve, no_pivot, console) {
+    match load_spec(&a.bundle).and_then(|spec| init_with(spec, a, fd)) {
         Ok(never) => Ok(never),
         Err(e) => {
             let _ = sync::send(fd, &format!("error {e:#}"), None);
@@ -692,35 +904,13 @@ fn setns_path(path: &Path, t: LinuxNamespaceType) -> Result<()> {
     Ok(())
 }
 
-fn init_in(
-    bundle: &Path,
-    fd: RawFd,
-    fifo: &Path,
-    preserve: u32,
-    no_pivot: bool,
-    console: bool,
-) -> Result<i32> {
-    init_with(
-        load_spec(bundle)?,
-        bundle,
-        fd,
-        fifo,
-        preserve,
-        no_pivot,
-        console,
-    )
-}
-
 /// The init's steps with the config read.
-fn init_with(
-    spec: Spec,
-    bundle: &Path,
-    fd: RawFd,
-    fifo: &Path,
-    preserve: u32,
-    no_pivot: bool,
-    console: bool,
-) -> Result<i32> {
+fn init_with(spec: Spec, a: &InitArgs, fd: RawFd) -> Result<i32> {
+    let (bundle, fifo) = (a.bundle.as_path(), a.fifo.as_path());
+    let (preserve, no_pivot, console) = (a.preserve_fds, a.no_pivot, a.console);
+    if a.cgroups {
+        join_cgroups(&spec, fd)?;
+    }
     let ns = plan::namespaces(&spec);
     // Namespaces given by path: user first, mount last.
     let mut joins: Vec<_> = ns.iter().filter(|(_, p)| p.is_some()).collect();
@@ -913,7 +1103,12 @@ fn init_with(
     process::set_rlimits(&proc_)?;
     let env: Vec<String> = proc_.env().clone().unwrap_or_default();
     let nnp = proc_.no_new_privileges() == Some(true);
+    let precompiled = match a.seccomp_fd {
+        Some(p) => precompiled_seccomp(p)?,
+        None => None,
+    };
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(_) if precompiled.is_some() => precompiled,
         Some(s) => {
             let caps = process::cap_sets(&proc_).map_or(u64::MAX, |c| c[0]);
             Some(process::compile_seccomp(s, caps)?)

@@ -34,7 +34,7 @@ pub fn main() -> i32 {
     }
     if args.get(1).is_some_and(|a| a == "init") {
         return match init_args(&args[2..]) {
-            Some((b, s, f, p, np, c)) => match create::init(&b, s, &f, p, np, c) {
+            Some(a) => match create::init(&a) {
                 Ok(code) => code,
                 Err(e) => {
                     log::error(&format!("{e:#}"));
@@ -65,25 +65,29 @@ pub fn main() -> i32 {
     }
 }
 
-type InitArgs = (std::path::PathBuf, i32, std::path::PathBuf, u32, bool, bool);
-
-/// `init --bundle B --sync FD --fifo F --preserve-fds N [--no-pivot] [--console]`.
-fn init_args(a: &[std::ffi::OsString]) -> Option<InitArgs> {
-    let (mut bundle, mut sync, mut fifo, mut preserve, mut no_pivot, mut console) =
-        (None, None, None, 0, false, false);
+/// `init --bundle B --sync FD --fifo F --preserve-fds N [--no-pivot] [--console] [--cgroups]
+/// [--seccomp-fd FD]`.
+fn init_args(a: &[std::ffi::OsString]) -> Option<create::InitArgs> {
+    let (mut bundle, mut sync, mut fifo) = (None, None, None);
+    let mut o = create::InitArgs::default();
     let mut it = a.iter();
     while let Some(k) = it.next() {
         match k.to_str()? {
             "--bundle" => bundle = Some(std::path::PathBuf::from(it.next()?)),
             "--sync" => sync = it.next()?.to_str()?.parse().ok(),
             "--fifo" => fifo = Some(std::path::PathBuf::from(it.next()?)),
-            "--preserve-fds" => preserve = it.next()?.to_str()?.parse().ok()?,
-            "--no-pivot" => no_pivot = true,
-            "--console" => console = true,
+            "--preserve-fds" => o.preserve_fds = it.next()?.to_str()?.parse().ok()?,
+            "--no-pivot" => o.no_pivot = true,
+            "--console" => o.console = true,
+            "--cgroups" => o.cgroups = true,
+            "--seccomp-fd" => o.seccomp_fd = Some(it.next()?.to_str()?.parse().ok()?),
             _ => return None,
         }
     }
-    Some((bundle?, sync?, fifo?, preserve, no_pivot, console))
+    o.bundle = bundle?;
+    o.sync = sync?;
+    o.fifo = fifo?;
+    Some(o)
 }
 
 /// Whether runc-rs runs rootless: as a user other than root, or as root of
@@ -227,6 +231,17 @@ pub fn run(cli: Cli) -> Result<i32> {
             preserve_fds,
             no_pivot,
             console,
-        } => create::init(&bundle, sync, &fifo, preserve_fds, no_pivot, console),
+            cgroups,
+            seccomp_fd,
+        } => create::init(&create::InitArgs {
+            bundle,
+            sync,
+            fifo,
+            preserve_fds,
+            no_pivot,
+            console,
+            cgroups,
+            seccomp_fd,
+        }),
     }
 }

@@ -239,17 +239,37 @@ fn host_cgroups() -> Vec<(PathBuf, String)> {
     let Ok(text) = ctcore::read_text("/proc/self/mountinfo") else {
         return vec![];
     };
-    text.lines()
-        .filter_map(|l| {
-            let (a, b) = l.split_once(" - ")?;
-            let fstype = b.split_whitespace().next()?;
-            if fstype != "cgroup" && fstype != "cgroup2" {
-                return None;
-            }
-            let point = a.split_whitespace().nth(4)?;
-            Some((PathBuf::from(point), fstype.to_string()))
-        })
-        .collect()
+    cgroup_points(&text)
+}
+
+/// The cgroup mounts of `mountinfo`, one per mount point: a point can be
+/// listed twice when a mount over a parent hides the first (scripts/netns-host
+/// mounts a fresh sysfs over /sys and binds the hierarchies back on
+/// /sys/fs/cgroup), and a path names only the last, visible one (the
+/// mountinfo lists a namespace's mounts in the order they were made), so
+/// binding each entry would bind the same group twice, one over the other.
+fn cgroup_points(mountinfo: &str) -> Vec<(PathBuf, String)> {
+    let mut out: Vec<(PathBuf, String)> = vec![];
+    for l in mountinfo.lines() {
+        let Some((a, b)) = l.split_once(" - ") else {
+            continue;
+        };
+        let Some(fstype) = b.split_whitespace().next() else {
+            continue;
+        };
+        if fstype != "cgroup" && fstype != "cgroup2" {
+            continue;
+        }
+        let Some(point) = a.split_whitespace().nth(4) else {
+            continue;
+        };
+        let point = PathBuf::from(point);
+        match out.iter_mut().find(|(p, _)| *p == point) {
+            Some(seen) => seen.1 = fstype.to_string(),
+            None => out.push((point, fstype.to_string())),
+        }
+    }
+    out
 }
 
 /// This process's cgroup path in the hierarchy mounted with `opts_name`
@@ -795,6 +815,30 @@ mod tests {
         assert_eq!(container_group("8:pids:/\n4:memory:/\n0::/\n"), None);
         // cgroup v2 alone: no v1 controller
         assert_eq!(container_group("0::/p/c1\n"), None);
+    }
+
+    #[test]
+    fn a_hidden_cgroup_mount_is_bound_once() {
+        // scripts/netns-host: the host's hierarchies under the old /sys, hidden by
+        // a new sysfs, then bound back on /sys/fs/cgroup
+        let mi = "\
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+40 31 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+90 89 0:50 / /sys rw,relatime - sysfs sysfs rw
+91 90 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+92 91 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+93 91 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+        assert_eq!(
+            cgroup_points(mi),
+            vec![
+                (PathBuf::from("/sys/fs/cgroup/cpu"), "cgroup".to_string()),
+                (
+                    PathBuf::from("/sys/fs/cgroup/unified"),
+                    "cgroup2".to_string()
+                ),
+            ]
+        );
     }
 
     #[test]
