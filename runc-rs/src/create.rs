@@ -351,6 +351,19 @@ fn create_in(
             .collect::<std::result::Result<_, _>>()
             .map_err(|_| fail(anyhow!("a NUL byte in the init's arguments")))?;
         let later_cgroupns = cg.is_some();
+        // CVE-2019-5736: the init is exec'd once the new mount namespace
+        // exists, so that its /proc/PID/exe is a mount of that namespace,
+        // which it seals (see init_with); unless the caller has sealed
+        // runc-rs's binary already: a read-only mount (contain binds it so,
+        // unshare-rs --ro-bind), which nothing in the container can remount
+        // or write through.  Then the init runs here, in the fork, with
+        // the config read once.
+        let in_place = exe_read_only();
+        crate::log::debug(if in_place {
+            "init: in runc-rs's fork (its binary is on a read-only mount)"
+        } else {
+            "init: exec'd in the new mount namespace"
+        });
         // SAFETY: runc-rs has no other thread; the child runs the chain's
         // steps and ends in exec or _exit.
         let b = unsafe { libc::fork() };
@@ -365,8 +378,27 @@ fn create_in(
                 drop(w);
                 (r, seccomp_fd)
             });
-            let r = enter_in_process(spec, keyring, later_cgroupns)
-                .and_then(|()| exec_init(&argv, theirs_raw, sync_fd, filter_read));
+            let r = enter_in_process(spec, keyring, later_cgroupns).and_then(|()| {
+                if !in_place {
+                    return exec_init(&argv, theirs_raw, sync_fd, filter_read);
+                }
+                let a = InitArgs {
+                    bundle: bundle.to_path_buf(),
+                    sync: theirs_raw,
+                    fifo: if start_on_sync {
+                        "-".into()
+                    } else {
+                        fifo.clone()
+                    },
+                    preserve_fds: o.preserve_fds,
+                    no_pivot: o.no_pivot,
+                    console: terminal,
+                    cgroups: later_cgroupns,
+                    seccomp_fd: filter_read.map(|(r, _)| std::os::fd::IntoRawFd::into_raw_fd(r)),
+                    in_place: true,
+                };
+                init_from(&a, Some(spec)).map(|_| ())
+            });
             if let Err(e) = r {
                 let _ = sync::send(theirs_raw, &format!("error {e:#}"), None);
             }
@@ -557,6 +589,17 @@ pub fn in_process(spec: &Spec) -> bool {
     let f = plan::unshare_flags(spec);
     f & (libc::CLONE_NEWUSER | libc::CLONE_NEWTIME) == 0
         && std::env::var_os("RUNC_RS_EXEC_CHAIN").is_none_or(|v| v.is_empty())
+}
+
+/// Whether runc-rs's own binary, its /proc/self/exe, lies on a read-only
+/// mount (a write through that link then fails with EROFS, whatever the
+/// file's mode), as `unshare-rs --ro-bind` makes it.
+fn exe_read_only() -> bool {
+    // SAFETY: statvfs writes the struct it is given.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and our own struct.
+    let r = unsafe { libc::statvfs(c"/proc/self/exe".as_ptr(), &raw mut st) };
+    r == 0 && st.f_flag & libc::ST_RDONLY != 0
 }
 
 /// In the fork: the sync socket to its number in the init's arguments, and
@@ -855,6 +898,10 @@ pub struct InitArgs {
     pub cgroups: bool,
     /// The pipe of the seccomp filter create compiled, if any.
     pub seccomp_fd: Option<RawFd>,
+    /// The init runs in create's fork, not exec'd: its binary lies on a
+    /// read-only mount of the caller's (see [`exe_read_only`]), which it
+    /// leaves as it is.
+    pub in_place: bool,
 }
 
 /// The init: runs in process B (the end of the chain), then C.
@@ -862,6 +909,12 @@ pub struct InitArgs {
 /// # Errors
 /// Reported to create over the sync socket; the process then exits.
 pub fn init(a: &InitArgs) -> Result<i32> {
+    init_from(a, None)
+}
+
+/// The init with its config: read from the bundle (exec'd), or create's
+/// own (in create's fork).
+fn init_from(a: &InitArgs, spec: Option<&Spec>) -> Result<i32> {
     let sync_fd = a.sync;
     // SAFETY: the descriptor create handed us.
     let sock = unsafe { OwnedFd::from_raw_fd(sync_fd) };
@@ -872,7 +925,11 @@ pub fn init(a: &InitArgs) -> Result<i32> {
         unsafe { libc::fcntl(p, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
     let fd = sock.as_raw_fd();
-    match load_spec(&a.bundle).and_then(|spec| init_with(spec, a, fd)) {
+    let spec = match spec {
+        Some(s) => Ok(s.clone()),
+        None => load_spec(&a.bundle),
+    };
+    match spec.and_then(|spec| init_with(spec, a, fd)) {
         Ok(never) => Ok(never),
         Err(e) => {
             let _ = sync::send(fd, &format!("error {e:#}"), None);
@@ -1065,7 +1122,10 @@ fn init_with(spec: Spec, a: &InitArgs, fd: RawFd) -> Result<i32> {
     // (EACCES) nor write to it (EROFS).  The container's own mounts are
     // mounts of their own by now and keep their flags.  Where the kernel
     // cannot tell the mount (before 5.8) nothing is changed.
+    // In create's fork (in_place) the binary is the caller's read-only
+    // mount already, one of another mount namespace, which stays as it is.
     match ctcore::sealed::ExeMount::find() {
+        _ if a.in_place => {}
         Ok(m) => m.seal().map_err(|e| {
             anyhow!(
                 "make runc-rs's own mount read-only in the container: {}",

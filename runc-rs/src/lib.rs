@@ -242,6 +242,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             console,
             cgroups,
             seccomp_fd,
+            in_place: false,
         }),
     }
 }

@@ -497,17 +497,36 @@ fn config_fields_read_back_inside() {
     c["linux"]["resources"]["memory"] = json!({"limit": 67_108_864});
     b.write_config(&c);
     // runc-rs's own fork (cgset's and unshare-rs's library calls), then the
-    // exec chain `cgset -- unshare-rs -- runc-rs init`: the same container.
-    for chain in ["", "1"] {
+    // exec chain `cgset -- unshare-rs -- runc-rs init`, then the fork with
+    // runc-rs sealed by its caller (`unshare-rs --ro-bind`, as contain runs
+    // it: the init runs in the fork, not exec'd): the same container.
+    for chain in ["", "1", "sealed"] {
         fields_read_back(&b, chain);
     }
 }
 
 fn fields_read_back(b: &Bundle, chain: &str) {
-    let mut cmd = b.rc();
+    let mut cmd = if chain == "sealed" {
+        let me = cttest::bin("runc-rs");
+        let mut c = cttest::cmd("unshare-rs");
+        c.arg("--ro-bind").arg(&me).arg("--").arg(&me);
+        c.arg("--root").arg(&b.root);
+        c.arg("--debug").arg("--log").arg(b.dir.join("sealed.log"));
+        c
+    } else {
+        let mut c = b.rc();
+        c.env("RUNC_RS_EXEC_CHAIN", chain);
+        c
+    };
     cmd.arg("run").arg("--bundle").arg(&b.dir).arg(&b.id);
-    cmd.env("RUNC_RS_EXEC_CHAIN", chain);
     let p = cttest::probe_json(&cttest::run_with_timeout(&mut cmd, LIMIT));
+    if chain == "sealed" {
+        let log = fs::read_to_string(b.dir.join("sealed.log")).unwrap();
+        assert!(
+            log.contains("init: in runc-rs's fork"),
+            "the sealed binary's init was exec'd: {log}"
+        );
+    }
     assert_eq!(p["uid"], 1000);
     assert_eq!(p["gid"], 1000);
     assert_eq!(p["groups"], json!([100, 200]));
