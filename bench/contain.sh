@@ -115,7 +115,7 @@ if grep -q -F -e ' --sys --preserve-fds=0)' -e 'dev=(--device-default)' -e 'cr+=
 fi
 plain_env="CONTAIN_ROOT=$work/plain-state PATH=$plain:$PATH"
 env "CONTAIN_ROOT=$work/plain-state" "PATH=$plain:$PATH" contain build bench /bin/true /bin/sh >/dev/null
-bash -c "$plain_env contain run --rm --network none bench /bin/true"
+bash -c "$plain_env contain run --rm --network none --runtime contain bench /bin/true"
 # One start of each in turn, the order rotating, RUNS*ROUNDS times (hyperfine runs each
 # command's batch in a row, and a shared machine's load drifts between batches by more than
 # these differences); the medians of wall-clock and CPU time (user + system of every process
