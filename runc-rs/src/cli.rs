@@ -15,7 +15,10 @@ runc's command line, so that podman (\\-\\-runtime) and containerd (ctr run
 runs the steps of the chain
 .I cgset LIMITS GROUP \\-\\- unshare\\-rs NAMESPACES \\-\\- runc\\-rs init
 through cgset's and unshare\\-rs's library functions: unshare\\-rs's in a fork
-of itself, which then execs runc\\-rs init (one exec before the program's),
+of itself, which then execs runc\\-rs init (one exec before the program's; none
+where runc\\-rs's binary lies on a read\\-only mount, as
+.I unshare\\-rs \\-\\-ro\\-bind
+makes it: the init then runs in the fork),
 and cgset's in create meanwhile, whose group the init joins before anything else;
 or it execs that chain where a new user or time
 namespace is asked for or RUNC_RS_EXEC_CHAIN is set:
@@ -47,7 +50,8 @@ A working directory outside the container's root (a cwd through a leaked
 read\\-only and noexec in the container's mount namespace before the old root
 goes, and exec enters the container from a detached read\\-only clone of
 that mount (a sealed memfd copy where refused): a #!/proc/self/exe program
-can neither run nor overwrite runc\\-rs. exec joins a session keyring of its own (as
+can neither run nor overwrite runc\\-rs (a binary its caller sealed read\\-only
+may be run in there, never written). exec joins a session keyring of its own (as
 runc's exec), so the caller's keys are out of its reach. Rootless (a user other than root, or
 root of a user namespace other than the host's, as under rootless podman):
 no devices cgroup, and a group that cannot be made is no error.
