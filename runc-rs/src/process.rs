@@ -138,6 +138,7 @@ pub fn compile_seccomp(s: &LinuxSeccomp, caps: u64) -> Result<ctcore::seccomp::F
 /// # Errors
 /// The failing step.
 pub fn set_identity(p: &Process) -> Result<()> {
+    fix_stdio_permissions(p.user().uid())?;
     let sets = cap_sets(p);
     if let Some([bnd, ..]) = sets {
         ctcore::caps::restrict(bnd).map_err(|(what, e)| {
@@ -314,6 +315,36 @@ pub fn cloexec_from(first: u32) {
             unsafe { libc::fcntl(fd as i32, libc::F_SETFD, libc::FD_CLOEXEC) };
         }
     }
+}
+
+/// The standard streams given to the process's user, as runc's
+/// fixStdioPermissions: each of 0, 1 and 2 that is neither /dev/null nor the
+/// user's already is chowned to the user (its group kept: a terminal stays
+/// the tty group's), so that the user can reopen its own terminal (/dev/tty)
+/// as under runc; an owner or group the user namespace does not map (EINVAL,
+/// EPERM) leaves it as it is, as runc leaves it.
+fn fix_stdio_permissions(uid: libc::uid_t) -> Result<()> {
+    for fd in 0..3 {
+        // SAFETY: fstat writes the struct it is given.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat on a descriptor number; a closed one fails.
+        if unsafe { libc::fstat(fd, &raw mut st) } != 0 {
+            continue;
+        }
+        let null = st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3);
+        if st.st_uid == uid || null {
+            continue;
+        }
+        // SAFETY: fchown on a descriptor of ours; -1 keeps the group.
+        if unsafe { libc::fchown(fd, uid, libc::gid_t::MAX) } != 0 {
+            let e = std::io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINVAL | libc::EPERM) => {}
+                _ => bail!("fix stdio permissions: {}", ctcore::error_text(&e)),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// execve `path` with the process's args and env.
