@@ -178,7 +178,9 @@ bf_run() {
 	local -a envs=()
 	for a in "${!BARGS_USED[@]}"; do envs+=(-e "$a=${BV[$a]-}"); done
 	rm -f -- "$work/cid"
-	"$0" run --cidfile "$work/cid" --network none "${envs[@]}" "$img" "$@" </dev/null || rc=$?
+	# (contain's own chain, as contain(1) says, whatever the default runtime: a step's
+	# container keeps nothing of a runtime's in the store)
+	"$0" run --cidfile "$work/cid" --network none --runtime contain "${envs[@]}" "$img" "$@" </dev/null || rc=$?
 	[ -s "$work/cid" ] && IFS= read -r cid <"$work/cid"
 	if [ $rc = 0 ] && [ -n "${cid:-}" ]; then
 		rm -rf -- "$work/fs" "$work/fs.tar"

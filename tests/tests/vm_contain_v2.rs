@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use contain_util::{Env, contain_vm};
 
+// (contain's own chain, CONTAIN_RUNTIME=contain: the VM carries the chain's four tools; the
+// default runtime, runc-rs, on v2 is contain_runtime's runtime_containers_on_cgroup_v2)
 const SCRIPT: &str = r#"
-export CONTAIN_ROOT=/tmp/contain
+export CONTAIN_ROOT=/tmp/contain CONTAIN_RUNTIME=contain
 G=/sys/fs/cgroup/contain
 gone() { [ -e "$1" ] && echo present || echo absent; }
 mkdir -p $CONTAIN_ROOT && tar -xf /vm/store.tar -C $CONTAIN_ROOT

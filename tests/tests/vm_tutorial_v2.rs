@@ -13,8 +13,10 @@ use contain_util::{contain_vm, test_path};
 
 const CHAPTERS: &[&str] = &["06-cpu-shares", "07-cpus", "08-memory", "09-blkio"];
 
+// (contain's own chain, CONTAIN_RUNTIME=contain: the VM carries the chain's four tools; the
+// default runtime, runc-rs, on v2 is contain_runtime's runtime_containers_on_cgroup_v2)
 const SCRIPT: &str = r#"
-export CONTAIN_ROOT=/tmp/contain CTOOLS_BIN_DIR=/bin
+export CONTAIN_ROOT=/tmp/contain CTOOLS_BIN_DIR=/bin CONTAIN_RUNTIME=contain
 mkdir -p $CONTAIN_ROOT && tar -xf /vm/store.tar -C $CONTAIN_ROOT
 vm_check store test -f $CONTAIN_ROOT/repositories
 for t in $CHAPTERS; do
