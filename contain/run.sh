@@ -239,7 +239,7 @@ chain_exec() {
 	# first, before it changes the root, and nothing of the container runs before it; runc-rs's
 	# init marks every one above 2 close-on-exec before the program, as runc's: the shell's own
 	# walk of /proc/self/fd, 0.3 ms, is left to them; another runtime's chain keeps it)
-	[[ ${META[runtime]:-runc-rs} != *runc-rs ]] || FDS_CLOSED_BY_CHAIN=1
+	case ${META[runtime]:-} in "" | runc-rs | */runc-rs) FDS_CLOSED_BY_CHAIN=1 ;; esac
 	with_env "${CHAIN[@]}"
 }
 
