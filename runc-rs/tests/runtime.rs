@@ -1190,6 +1190,62 @@ fn proc_self_exe_program_cannot_run_runc_rs_inside() {
     assert!(o.status.success());
 }
 
+/// CVE-2019-5736 with the init in runc-rs's fork (its binary sealed read-only by the caller,
+/// `unshare-rs --ro-bind`, as contain's chain does): a handle on the created container's
+/// `/proc/PID/exe` (runc-rs's binary, while the init waits for start), reopened for writing
+/// once nothing runs that binary any more, is refused with EROFS, and the binary is intact.
+/// (A private copy of runc-rs: a write that got through would not touch the build.)
+#[test]
+fn sealed_binary_of_an_in_place_init_cannot_be_written_through_proc_exe() {
+    if !cttest::require_root("sealed_binary_of_an_in_place_init_cannot_be_written_through_proc_exe")
+    {
+        return;
+    }
+    use std::os::unix::fs::OpenOptionsExt;
+    let b = bundle("sealedexe");
+    b.write_config(&config(&b.id, &["echo", "started"]));
+    let copy = b.dir.join("runc-rs-copy");
+    fs::copy(cttest::bin("runc-rs"), &copy).unwrap();
+    let before = fs::read(&copy).unwrap();
+    let mut c = cttest::cmd("unshare-rs");
+    c.arg("--ro-bind").arg(&copy).arg("--").arg(&copy);
+    c.arg("--root")
+        .arg(&b.root)
+        .arg("--debug")
+        .arg("--log")
+        .arg(b.dir.join("sealed.log"));
+    c.arg("create").arg("--bundle").arg(&b.dir).arg(&b.id);
+    ok(&with_files(&mut c, &b.dir.join("out")), "create");
+    let log = fs::read_to_string(b.dir.join("sealed.log")).unwrap();
+    assert!(log.contains("init: in runc-rs's fork"), "{log}");
+    let pid = b.state()["pid"].as_i64().unwrap();
+    // the init is runc-rs still (it waits for start): its exe is the sealed copy
+    let exe = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(format!("/proc/{pid}/exe"))
+        .unwrap();
+    // (its link reads "/": the root of a bind of another mount namespace)
+    let ino = |m: fs::Metadata| std::os::unix::fs::MetadataExt::ino(&m);
+    assert_eq!(
+        ino(fs::metadata(format!("/proc/self/fd/{}", exe.as_raw_fd())).unwrap()),
+        ino(fs::metadata(&copy).unwrap()),
+        "the init runs the sealed copy"
+    );
+    ok(&b.run(&["start", &b.id]), "start");
+    wait_stopped(&b);
+    let reopened = fs::OpenOptions::new()
+        .append(true)
+        .open(format!("/proc/self/fd/{}", exe.as_raw_fd()));
+    assert_eq!(
+        reopened.map(|_| ()).map_err(|e| e.raw_os_error()),
+        Err(Some(libc::EROFS)),
+        "runc-rs's binary reopened for writing through the init's exe"
+    );
+    assert!(fs::read(&copy).unwrap() == before, "the binary changed");
+    ok(&b.run(&["delete", &b.id]), "delete");
+}
+
 /// `runc-rs -- PROGRAM`: the reaper for --init (no privilege needed): it names itself init,
 /// runs PROGRAM as its child, reaps an orphan PROGRAM leaves and ends with PROGRAM's status;
 /// a program that cannot be run is 127, a missing one an error and status 1.
