@@ -164,6 +164,9 @@ impl Outside {
                 "-p",
                 &port.to_string(),
             ])
+            // (a standard input that stays open: busybox nc -l may end at its input's EOF
+            // before the connection's data is read, and print nothing)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
