@@ -349,32 +349,7 @@ pub enum Cmd {
     },
     /// Internal: the container's init (started by create through the chain)
     #[command(hide = true)]
-    Init {
-        /// The bundle
-        #[arg(long)]
-        bundle: PathBuf,
-        /// The sync socket's descriptor
-        #[arg(long)]
-        sync: i32,
-        /// The exec.fifo path (`-`: start comes over the sync socket, as run sends it)
-        #[arg(long)]
-        fifo: PathBuf,
-        /// preserve-fds of create
-        #[arg(long, default_value_t = 0)]
-        preserve_fds: u32,
-        /// MS_MOVE + chroot instead of pivot_root
-        #[arg(long)]
-        no_pivot: bool,
-        /// Whether a console socket waits for the master
-        #[arg(long)]
-        console: bool,
-        /// Join the group create makes, when create says it is made
-        #[arg(long)]
-        cgroups: bool,
-        /// The pipe of the seccomp filter create compiled
-        #[arg(long)]
-        seccomp_fd: Option<i32>,
-    },
+    Init(crate::create::InitArgs),
 }
 
 /// The clap command, for the man page and completions.

@@ -879,28 +879,38 @@ thread_local! {
     static RELAY: std::cell::RefCell<Option<OwnedFd>> = const { std::cell::RefCell::new(None) };
 }
 
-/// The init's command line (see `init_args` in lib.rs).
-#[derive(Debug, Default)]
+/// The init's command line (`runc-rs init`, hidden; create's exec of it), or
+/// what the init runs with in create's fork (`in_place`).
+#[derive(Debug, Default, clap::Args)]
 pub struct InitArgs {
-    /// The bundle.
+    /// The bundle
+    #[arg(long)]
     pub bundle: PathBuf,
-    /// The sync socket's descriptor.
+    /// The sync socket's descriptor
+    #[arg(long)]
     pub sync: RawFd,
-    /// exec.fifo (`-`: start comes over the sync socket, as run sends it).
+    /// The exec.fifo path (`-`: start comes over the sync socket, as run sends it)
+    #[arg(long)]
     pub fifo: PathBuf,
-    /// create's --preserve-fds.
+    /// preserve-fds of create
+    #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
-    /// MS_MOVE and chroot instead of pivot_root.
+    /// MS_MOVE + chroot instead of pivot_root
+    #[arg(long)]
     pub no_pivot: bool,
-    /// A terminal: the pty master goes to create.
+    /// Whether a console socket waits for the master
+    #[arg(long)]
     pub console: bool,
-    /// Join the group that create makes, when it says it is made.
+    /// Join the group create makes, when create says it is made
+    #[arg(long)]
     pub cgroups: bool,
-    /// The pipe of the seccomp filter create compiled, if any.
+    /// The pipe of the seccomp filter create compiled
+    #[arg(long)]
     pub seccomp_fd: Option<RawFd>,
     /// The init runs in create's fork, not exec'd: its binary lies on a
     /// read-only mount of the caller's (see [`exe_read_only`]), which it
     /// leaves as it is.
+    #[arg(skip)]
     pub in_place: bool,
 }
 

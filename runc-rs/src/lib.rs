@@ -224,25 +224,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Cmd::Spec { bundle, rootless } => {
             ops::spec(&bundle, rootless.is_some_and(|v| v != "false")).map(|()| 0)
         }
-        Cmd::Init {
-            bundle,
-            sync,
-            fifo,
-            preserve_fds,
-            no_pivot,
-            console,
-            cgroups,
-            seccomp_fd,
-        } => create::init(&create::InitArgs {
-            bundle,
-            sync,
-            fifo,
-            preserve_fds,
-            no_pivot,
-            console,
-            cgroups,
-            seccomp_fd,
-            in_place: false,
-        }),
+        Cmd::Init(a) => create::init(&a),
     }
 }
