@@ -7,8 +7,10 @@ need_root
 title "Images are read-only layers (docker images)"
 ensure_image tutorial
 show contain images
-col=$(contain images | head -1 | grep -bo SIZE | cut -d: -f1)
-check "SIZE lines up in every row (column $col)" eval '! contain images | tail -n +2 | cut -c$((col + 1)) | grep -q "^ *$"'
+# one listing read for the header and the rows: CREATED's width can change between two calls
+listing=$(contain images)
+col=$(head -1 <<<"$listing" | grep -bo SIZE | cut -d: -f1)
+check "SIZE lines up in every row (column $col)" eval '! tail -n +2 <<<"$listing" | cut -c$((col + 1)) | grep -q "^ *$"'
 show contain history tutorial
 img=$(contain inspect tutorial | grep -o '"Id":"sha256:[0-9a-f]*"' | head -1 | cut -d: -f3 | tr -d '"')
 layers_sum() {
