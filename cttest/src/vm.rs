@@ -14,7 +14,9 @@
 //! * the kernel is a Debian cloud kernel (`linux-image-*-cloud-amd64`)
 //!   cached in `$CTOOLS_VM_CACHE` (default `/var/cache/ctools-vm`) by
 //!   `tests/vm/fetch-kernel.sh`, which [`kernel`] runs when the cache is
-//!   empty (it needs `apt-get update` to have run);
+//!   empty (it needs `apt-get update` to have run): the newest one apt knows
+//!   (`current`), and the newest of Debian 12's own 6.1 series (`legacy`,
+//!   for a test of a kernel before 6.5: [`Vm::legacy_kernel`]);
 //! * the initramfs is a cpio newc archive built here: static busybox
 //!   (package busybox-static), the requested binaries at `/bin/NAME` with
 //!   their shared libraries and loader (found by `mkrootfs --format cpio`
@@ -73,8 +75,14 @@ pub fn cache_dir() -> PathBuf {
         .map_or_else(|| PathBuf::from("/var/cache/ctools-vm"), PathBuf::from)
 }
 
-fn cached_kernel() -> Option<Kernel> {
-    let cur = fs::canonicalize(cache_dir().join("current")).ok()?;
+/// The cache's link to the kernel most tests boot.
+pub const CURRENT: &str = "current";
+/// The cache's link to the newest 6.1 kernel (Debian 12's own series), whose
+/// overlayfs has the legacy mount context (before 6.5).
+pub const LEGACY: &str = "legacy";
+
+fn cached_kernel(link: &str) -> Option<Kernel> {
+    let cur = fs::canonicalize(cache_dir().join(link)).ok()?;
     let vmlinuz = cur.join("vmlinuz");
     let version = cur.file_name()?.to_str()?.to_string();
     let modules = cur.join("modules").join(&version);
@@ -92,11 +100,20 @@ fn cached_kernel() -> Option<Kernel> {
 /// Why there is no kernel (the fetch failed: no apt, no package lists, no
 /// network...).
 pub fn kernel() -> Result<Kernel, String> {
-    if let Some(k) = cached_kernel() {
+    kernel_at(CURRENT)
+}
+
+/// The cached kernel at the cache's `link` ([`CURRENT`], [`LEGACY`]), fetched
+/// with `tests/vm/fetch-kernel.sh` when it is not there.
+///
+/// # Errors
+/// Why there is no such kernel.
+pub fn kernel_at(link: &str) -> Result<Kernel, String> {
+    if let Some(k) = cached_kernel(link) {
         return Ok(k);
     }
     let _lock = crate::serial("vm-kernel");
-    if let Some(k) = cached_kernel() {
+    if let Some(k) = cached_kernel(link) {
         return Ok(k);
     }
     let script = crate::workspace_root().join("tests/vm/fetch-kernel.sh");
@@ -113,7 +130,7 @@ pub fn kernel() -> Result<Kernel, String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    cached_kernel().ok_or_else(|| format!("{} left no kernel", script.display()))
+    cached_kernel(link).ok_or_else(|| format!("{} left no kernel at {link}", script.display()))
 }
 
 /// The qemu binary: `$CTOOLS_QEMU` or `qemu-system-x86_64` from PATH.
@@ -402,6 +419,7 @@ pub struct Vm {
     disk_mb: Option<u64>,
     append: Vec<String>,
     mkrootfs: Option<bool>,
+    kernel: &'static str,
 }
 
 impl Default for Vm {
@@ -425,6 +443,7 @@ impl Vm {
             disk_mb: None,
             append: Vec::new(),
             mkrootfs: None,
+            kernel: CURRENT,
         }
     }
 
@@ -525,6 +544,13 @@ impl Vm {
         self
     }
 
+    /// Boot the newest 6.1 kernel ([`LEGACY`]) instead of the newest one.
+    #[must_use]
+    pub fn legacy_kernel(mut self) -> Self {
+        self.kernel = LEGACY;
+        self
+    }
+
     /// Build the initramfs, boot, run the script and collect the results;
     /// the VM is killed when it runs longer than `timeout`.  Runs one VM at
     /// a time per machine (`serial("vm")`).
@@ -534,7 +560,7 @@ impl Vm {
     /// not start): gate the test with [`require`] first.
     #[must_use]
     pub fn run(&self, timeout: Duration) -> VmResult {
-        let kernel = kernel().unwrap_or_else(|e| panic!("{e}"));
+        let kernel = kernel_at(self.kernel).unwrap_or_else(|e| panic!("{e}"));
         let work = crate::tempdir().expect("tempdir");
         let keep = std::env::var_os("CTOOLS_VM_KEEP").is_some_and(|v| !v.is_empty() && v != "0");
         let dir = work.path().to_path_buf();

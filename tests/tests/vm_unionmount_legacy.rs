@@ -1,5 +1,5 @@
 //! unionmount on a kernel whose overlayfs still has the legacy filesystem context (before
-//! 6.5: the Debian 6.1 cloud kernel of `cttest::vm`).  There fsconfig(2) gathers any key
+//! 6.5: Debian 12's own 6.1 cloud kernel, `cttest::vm`'s `legacy` one).  There fsconfig(2) gathers any key
 //! and the kernel refuses `lowerdir+` (6.8) only when the union is created, in its log
 //! alone; unionmount must see that and mount with mount(2) and one `lowerdir=` string,
 //! keeping its defaults and the user's options.  (contain's unions failed with a bare
@@ -13,6 +13,7 @@ mkdir -p $D/l1 $D/l2 $D/l3 $D/up $D/m $D/vup
 echo top >$D/l1/f; echo middle >$D/l2/f; echo bottom >$D/l3/f
 echo low >$D/l3/only
 vm_info kernel "$(uname -r)"
+vm_expect series "6.1" "$(uname -r | cut -d. -f1,2)"
 out=$(unionmount -v --lower $D/l1 --lower $D/l2 --lower $D/l3 --upper $D/up $D/m -- \
     sh -c 'cat '$D'/m/f; cat '$D'/m/only; echo changed >'$D'/m/only; grep " '$D'/m " /proc/mounts' 2>&1)
 rc=$?
@@ -51,10 +52,12 @@ fn unionmount_on_a_legacy_overlayfs() {
     let r = cttest::vm::Vm::new()
         .tools(&["unionmount"])
         .module("overlay")
+        .legacy_kernel()
         .script(SCRIPT)
         .run(Duration::from_secs(120));
     eprintln!("{}", r.report());
     r.assert_passed(&[
+        "series",
         "three_layers",
         "legacy_fallback",
         "defaults_kept",
