@@ -292,28 +292,19 @@ fn create_in(
             ctcore::error_text(&e)
         ))
     })?;
-    let mut init_argv: Vec<OsString> = vec![
-        me.into(),
-        "init".into(),
-        "--bundle".into(),
-        bundle.as_os_str().to_owned(),
-        "--sync".into(),
-        sync_fd.to_string().into(),
-        "--fifo".into(),
-        if start_on_sync {
+    let mut init_args = InitArgs {
+        bundle: bundle.to_path_buf(),
+        sync: sync_fd,
+        fifo: if start_on_sync {
             "-".into()
         } else {
-            fifo.as_os_str().to_owned()
+            fifo.clone()
         },
-        "--preserve-fds".into(),
-        o.preserve_fds.to_string().into(),
-    ];
-    if o.no_pivot {
-        init_argv.push("--no-pivot".into());
-    }
-    if terminal {
-        init_argv.push("--console".into());
-    }
+        preserve_fds: o.preserve_fds,
+        no_pivot: o.no_pivot,
+        console: terminal,
+        ..InitArgs::default()
+    };
     let theirs_raw = theirs.as_raw_fd();
     let mut made_dirs: Option<Vec<PathBuf>> = None;
     let mut filter_to_send = None;
@@ -331,9 +322,7 @@ fn create_in(
             a.push(group.into());
             a
         });
-        if cg.is_some() {
-            init_argv.push("--cgroups".into());
-        }
+        init_args.cgroups = cg.is_some();
         // The seccomp filter is compiled here too, while the container's
         // pid 1 sets up its root, and handed to it through a pipe (see
         // precompiled_seccomp); without one the init compiles it itself.
@@ -341,11 +330,11 @@ fn create_in(
         let filter_pipe = seccomp_spec.and_then(|_| filter_pipe());
         let seccomp_fd = sync_fd + 1;
         if filter_pipe.is_some() {
-            init_argv.push("--seccomp-fd".into());
-            init_argv.push(seccomp_fd.to_string().into());
+            init_args.seccomp_fd = Some(seccomp_fd);
         }
         let keyring = !o.no_new_keyring;
-        let argv: Vec<std::ffi::CString> = init_argv
+        let argv: Vec<std::ffi::CString> = init_args
+            .argv(&me)
             .iter()
             .map(|a| std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())))
             .collect::<std::result::Result<_, _>>()
@@ -382,20 +371,12 @@ fn create_in(
                 if !in_place {
                     return exec_init(&argv, theirs_raw, sync_fd, filter_read);
                 }
+                // (the same arguments, with the descriptors as they are here)
                 let a = InitArgs {
-                    bundle: bundle.to_path_buf(),
                     sync: theirs_raw,
-                    fifo: if start_on_sync {
-                        "-".into()
-                    } else {
-                        fifo.clone()
-                    },
-                    preserve_fds: o.preserve_fds,
-                    no_pivot: o.no_pivot,
-                    console: terminal,
-                    cgroups: later_cgroupns,
                     seccomp_fd: filter_read.map(|(r, _)| std::os::fd::IntoRawFd::into_raw_fd(r)),
                     in_place: true,
+                    ..init_args
                 };
                 init_from(&a, Some(spec)).map(|_| ())
             });
@@ -451,7 +432,7 @@ fn create_in(
             argv.extend(ns);
             argv.push("--".into());
         }
-        argv.extend(init_argv);
+        argv.extend(init_args.argv(&me));
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..]);
         // SAFETY: only async-signal-safe calls between fork and exec.
@@ -881,7 +862,7 @@ thread_local! {
 
 /// The init's command line (`runc-rs init`, hidden; create's exec of it), or
 /// what the init runs with in create's fork (`in_place`).
-#[derive(Debug, Default, clap::Args)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, clap::Args)]
 pub struct InitArgs {
     /// The bundle
     #[arg(long)]
@@ -912,6 +893,40 @@ pub struct InitArgs {
     /// leaves as it is.
     #[arg(skip)]
     pub in_place: bool,
+}
+
+impl InitArgs {
+    /// The command line that execs this init: `EXE init --bundle ...`, as
+    /// `lib.rs`'s hand parse and clap's read it back.
+    #[must_use]
+    pub fn argv(&self, exe: &Path) -> Vec<OsString> {
+        let mut v: Vec<OsString> = vec![
+            exe.into(),
+            "init".into(),
+            "--bundle".into(),
+            self.bundle.clone().into(),
+            "--sync".into(),
+            self.sync.to_string().into(),
+            "--fifo".into(),
+            self.fifo.clone().into(),
+            "--preserve-fds".into(),
+            self.preserve_fds.to_string().into(),
+        ];
+        for (on, flag) in [
+            (self.no_pivot, "--no-pivot"),
+            (self.console, "--console"),
+            (self.cgroups, "--cgroups"),
+        ] {
+            if on {
+                v.push(flag.into());
+            }
+        }
+        if let Some(fd) = self.seccomp_fd {
+            v.push("--seccomp-fd".into());
+            v.push(fd.to_string().into());
+        }
+        v
+    }
 }
 
 /// The init: runs in process B (the end of the chain), then C.

@@ -227,3 +227,40 @@ pub fn run(cli: Cli) -> Result<i32> {
         Cmd::Init(a) => create::init(&a),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// create's exec of the init and the init's two parses (by hand, and
+    /// clap's for `runc-rs init` typed at a shell) agree on every field.
+    #[test]
+    fn init_argv_reads_back_by_both_parses() {
+        let all = create::InitArgs {
+            bundle: "/b u/n".into(),
+            sync: 4,
+            fifo: "-".into(),
+            preserve_fds: 1,
+            no_pivot: true,
+            console: true,
+            cgroups: true,
+            seccomp_fd: Some(5),
+            in_place: false,
+        };
+        let none = create::InitArgs {
+            bundle: "/b".into(),
+            sync: 3,
+            fifo: "/r/exec.fifo".into(),
+            ..create::InitArgs::default()
+        };
+        for a in [all, none] {
+            let argv = a.argv(std::path::Path::new("/x/runc-rs"));
+            assert_eq!(argv[0], "/x/runc-rs");
+            assert_eq!(init_args(&argv[2..]).as_ref(), Some(&a));
+            match Cli::try_parse_from(&argv).map(|c| c.command) {
+                Ok(Cmd::Init(c)) => assert_eq!(c, a),
+                other => panic!("clap read {argv:?} as {other:?}"),
+            }
+        }
+    }
+}
