@@ -339,7 +339,6 @@ fn create_in(
             .map(|a| std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())))
             .collect::<std::result::Result<_, _>>()
             .map_err(|_| fail(anyhow!("a NUL byte in the init's arguments")))?;
-        let later_cgroupns = cg.is_some();
         // CVE-2019-5736: the init is exec'd once the new mount namespace
         // exists, so that its /proc/PID/exe is a mount of that namespace,
         // which it seals (see init_with); unless the caller has sealed
@@ -367,7 +366,7 @@ fn create_in(
                 drop(w);
                 (r, seccomp_fd)
             });
-            let r = enter_in_process(spec, keyring, later_cgroupns).and_then(|()| {
+            let r = enter_in_process(spec, keyring, init_args.cgroups).and_then(|()| {
                 if !in_place {
                     return exec_init(&argv, theirs_raw, sync_fd, filter_read);
                 }
@@ -635,6 +634,10 @@ fn exec_init(
     )
 }
 
+/// The longest message of [`send_seccomp`]: `F`, the length, the filter's
+/// flags and 4096 instructions of 8 bytes.
+const FILTER_MSG_MAX: usize = 1 + 4 + 4 + 8 * 4096;
+
 /// The pipe that carries the compiled seccomp filter to the init: (read
 /// end, write end), both close-on-exec, the write end non-blocking and
 /// the pipe large enough for the longest filter (4096 instructions), so
@@ -648,7 +651,7 @@ fn filter_pipe() -> Option<(OwnedFd, OwnedFd)> {
     }
     // SAFETY: as above.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let need = 1 + 4 + 4 + 8 * 4096;
+    let need = FILTER_MSG_MAX as i32;
     // SAFETY: fcntl on our own pipe.
     let size = unsafe {
         let s = libc::fcntl(w.as_raw_fd(), libc::F_GETPIPE_SZ);
@@ -667,12 +670,7 @@ fn filter_pipe() -> Option<(OwnedFd, OwnedFd)> {
 /// and write it to the pipe: `F`, its length, the filter's bytes; or `E`
 /// and the error, which the init reports where it would have compiled.
 fn send_seccomp(spec: &Spec, s: &oci_spec::runtime::LinuxSeccomp, w: OwnedFd) {
-    let caps = spec
-        .process()
-        .as_ref()
-        .and_then(process::cap_sets)
-        .map_or(u64::MAX, |c| c[0]);
-    let msg = match process::compile_seccomp(s, caps) {
+    let msg = match process::compile_seccomp(s, spec.process().as_ref()) {
         Ok(f) => {
             let b = f.to_bytes();
             let mut m = Vec::with_capacity(5 + b.len());
@@ -698,7 +696,7 @@ fn precompiled_seccomp(fd: RawFd) -> Result<Option<ctcore::seccomp::Filter>> {
     // SAFETY: the pipe's read end, ours alone; closed when read.
     let f = unsafe { OwnedFd::from_raw_fd(fd) };
     // (room for the longest filter: one read)
-    let mut b = Vec::with_capacity(1 + 4 + 4 + 8 * 4096 + 1);
+    let mut b = Vec::with_capacity(FILTER_MSG_MAX + 1);
     let mut file = fs::File::from(f);
     if std::io::Read::read_to_end(&mut file, &mut b).is_err() {
         return Ok(None);
@@ -950,11 +948,11 @@ fn init_from(a: &InitArgs, spec: Option<&Spec>) -> Result<i32> {
         unsafe { libc::fcntl(p, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
     let fd = sock.as_raw_fd();
-    let spec = match spec {
-        Some(s) => Ok(s.clone()),
-        None => load_spec(&a.bundle),
+    let r = match spec {
+        Some(s) => init_with(s, a, fd),
+        None => load_spec(&a.bundle).and_then(|s| init_with(&s, a, fd)),
     };
-    match spec.and_then(|spec| init_with(spec, a, fd)) {
+    match r {
         Ok(never) => Ok(never),
         Err(e) => {
             let _ = sync::send(fd, &format!("error {e:#}"), None);
@@ -987,13 +985,13 @@ fn setns_path(path: &Path, t: LinuxNamespaceType) -> Result<()> {
 }
 
 /// The init's steps with the config read.
-fn init_with(spec: Spec, a: &InitArgs, fd: RawFd) -> Result<i32> {
+fn init_with(spec: &Spec, a: &InitArgs, fd: RawFd) -> Result<i32> {
     let (bundle, fifo) = (a.bundle.as_path(), a.fifo.as_path());
     let (preserve, no_pivot, console) = (a.preserve_fds, a.no_pivot, a.console);
     if a.cgroups {
-        join_cgroups(&spec, fd)?;
+        join_cgroups(spec, fd)?;
     }
-    let ns = plan::namespaces(&spec);
+    let ns = plan::namespaces(spec);
     // Namespaces given by path: user first, mount last.
     let mut joins: Vec<_> = ns.iter().filter(|(_, p)| p.is_some()).collect();
     joins.sort_by_key(|(t, _)| match t {
@@ -1079,7 +1077,7 @@ fn init_with(spec: Spec, a: &InitArgs, fd: RawFd) -> Result<i32> {
     let own_mntns = ns
         .iter()
         .any(|(t, p)| *t == LinuxNamespaceType::Mount && p.is_none());
-    if !(own_mntns && plan::propagation(&spec) != "shared")
+    if !(own_mntns && plan::propagation(spec) != "shared")
         && let Some(parent) = rootfs.parent()
     {
         rootfs::parent_mount_private(parent);
@@ -1137,7 +1135,7 @@ fn init_with(spec: Spec, a: &InitArgs, fd: RawFd) -> Result<i32> {
     };
     hooks::run(
         "createContainer",
-        &hook_list(&spec, |h| h.create_container()),
+        &hook_list(spec, |h| h.create_container()),
         &st,
     )?;
     // CVE-2019-5736 without an exec of runc-rs: the mount that holds its
@@ -1170,7 +1168,7 @@ fn init_with(spec: Spec, a: &InitArgs, fd: RawFd) -> Result<i32> {
     {
         rootfs::root_propagation(&p)?;
     }
-    rootfs::sysctl(&spec)?;
+    rootfs::sysctl(spec)?;
     if let Some(l) = spec.linux() {
         rootfs::mask(l.masked_paths().as_deref().unwrap_or(&[]))?;
         rootfs::readonly(l.readonly_paths().as_deref().unwrap_or(&[]))?;
@@ -1194,10 +1192,7 @@ fn init_with(spec: Spec, a: &InitArgs, fd: RawFd) -> Result<i32> {
     };
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         Some(_) if precompiled.is_some() => precompiled,
-        Some(s) => {
-            let caps = process::cap_sets(&proc_).map_or(u64::MAX, |c| c[0]);
-            Some(process::compile_seccomp(s, caps)?)
-        }
+        Some(s) => Some(process::compile_seccomp(s, Some(&proc_))?),
         None => None,
     };
     if !nnp && let Some(f) = &seccomp {
@@ -1232,7 +1227,7 @@ fn init_with(spec: Spec, a: &InitArgs, fd: RawFd) -> Result<i32> {
     }
     hooks::run(
         "startContainer",
-        &hook_list(&spec, |h| h.start_container()),
+        &hook_list(spec, |h| h.start_container()),
         &st,
     )?;
     if nnp && let Some(f) = &seccomp {

@@ -168,10 +168,7 @@ pub fn exec(root: &Path, id: &str, o: &ExecOpts) -> Result<i32> {
         .and_then(|s| s.linux().as_ref())
         .and_then(|l| l.seccomp().as_ref())
     {
-        Some(s) => {
-            let caps = process::cap_sets(&p).map_or(u64::MAX, |c| c[0]);
-            Some(process::compile_seccomp(s, caps)?)
-        }
+        Some(s) => Some(process::compile_seccomp(s, Some(&p))?),
         None => None,
     };
     let nss = ns_files(rec.pid);

@@ -116,12 +116,15 @@ fn capset(eff: u64, perm: u64, inh: u64) -> Result<()> {
         .map_err(|e| anyhow!("unable to apply caps: {}", ctcore::error_text(&e)))
 }
 
-/// Compile the config's seccomp profile for a process with `caps`
-/// (through ctcore::seccomp, which reads the OCI JSON).
+/// Compile the config's seccomp profile for the process `p`, whose bounding
+/// set's capabilities decide the profile's capability conditions (every
+/// capability without a process or a bounding set), through
+/// ctcore::seccomp, which reads the OCI JSON.
 ///
 /// # Errors
 /// A profile ctcore refuses (an unknown action, SCMP_ACT_NOTIFY...).
-pub fn compile_seccomp(s: &LinuxSeccomp, caps: u64) -> Result<ctcore::seccomp::Filter> {
+pub fn compile_seccomp(s: &LinuxSeccomp, p: Option<&Process>) -> Result<ctcore::seccomp::Filter> {
+    let caps = p.and_then(cap_sets).map_or(u64::MAX, |c| c[0]);
     let text = serde_json::to_string(s)?;
     let profile = ctcore::seccomp::parse(&text).map_err(|e| anyhow!("seccomp: {e}"))?;
     let target = ctcore::seccomp::Target::native(caps).map_err(|e| anyhow!("seccomp: {e}"))?;
